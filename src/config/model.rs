@@ -1,0 +1,209 @@
+//! The typed config model: what the nginx-syntax front end produces and what `route::compile`
+//! turns into per-shard runtime state. Inheritance (http → server → location) is already resolved
+//! here: every `Location` carries its complete, effective settings, so nothing downstream needs to
+//! know how the file was written.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The main file the config was read from (reload re-reads it).
+    pub source: PathBuf,
+    /// `worker_processes N` (None for `auto` or absent: one per online core).
+    pub workers: Option<usize>,
+    /// `worker_shutdown_timeout`: how long a graceful stop waits for in-flight requests.
+    pub shutdown_timeout: Duration,
+    /// `pid FILE` (used by `-s reload|stop|quit`).
+    pub pid_file: Option<PathBuf>,
+    pub upstreams: Vec<Upstream>,
+    pub servers: Vec<Server>,
+    /// One line per accepted-but-ignored directive (`user`, `sendfile`, ...), shown by `-t`.
+    pub notices: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BalanceMethod {
+    #[default]
+    RoundRobin,
+    LeastConn,
+    IpHash,
+    Hash {
+        consistent: bool,
+    },
+    Random {
+        two: bool,
+        least_conn: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub name: String,
+    pub method: BalanceMethod,
+    /// For `hash KEY`: the raw key template text.
+    pub hash_key: Option<String>,
+    pub servers: Vec<UpstreamServer>,
+    /// `keepalive N`: idle connections kept per shard (0 = no pooling).
+    pub keepalive: usize,
+    pub keepalive_timeout: Duration,
+    pub keepalive_requests: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamServer {
+    /// `host:port` as written (a hostname is resolved at start/reload).
+    pub addr: String,
+    pub weight: u32,
+    pub max_fails: u32,
+    pub fail_timeout: Duration,
+    pub backup: bool,
+    pub down: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Listen {
+    pub addr: SocketAddr,
+    pub default_server: bool,
+    pub backlog: i32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen: Vec<Listen>,
+    /// As written: exact names, `*.example.com`, `example.*`, `~regex`, `_`, or "".
+    pub server_names: Vec<String>,
+    pub locations: Vec<Location>,
+    /// Settings for requests that match no location (nginx answers them 404).
+    pub settings: Settings,
+    /// `return` / `rewrite` at server level, applied before location matching.
+    pub rewrites: Vec<Rewrite>,
+    pub server_return: Option<Return>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocationMatch {
+    /// `location /path`
+    Prefix(String),
+    /// `location = /path`
+    Exact(String),
+    /// `location ^~ /path`
+    PrefixNoRegex(String),
+    /// `location ~ re` / `location ~* re`
+    Regex {
+        pattern: String,
+        case_insensitive: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Location {
+    pub matcher: LocationMatch,
+    pub action: Action,
+    pub settings: Settings,
+    pub rewrites: Vec<Rewrite>,
+    pub locations: Vec<Location>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    Proxy(ProxyPass),
+    Return(Return),
+    /// No content handler: nginx would serve files; ringway answers 404.
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProxyPass {
+    /// `upstream` name or `host:port` (port defaulted from the scheme).
+    pub target: String,
+    /// True when `target` names an `upstream` block.
+    pub is_upstream: bool,
+    /// The URI part after the authority (`proxy_pass http://users/;` → Some("/")), None if absent.
+    pub uri: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Return {
+    pub code: u16,
+    /// Body text for non-redirect codes, URL for 301/302/303/307/308 (may hold variables).
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RewriteFlag {
+    Last,
+    Break,
+    Redirect,
+    Permanent,
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rewrite {
+    pub regex: String,
+    pub replacement: String,
+    pub flag: RewriteFlag,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddHeader {
+    pub name: String,
+    pub value: String,
+    pub always: bool,
+}
+
+/// Effective per-location settings after nginx's inheritance rules.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `proxy_set_header`: (name, value template). An empty value removes the field (nginx's rule).
+    /// nginx's rule: a level that sets any replaces the whole inherited list.
+    pub proxy_set_header: Vec<(String, String)>,
+    pub proxy_hide_header: Vec<String>,
+    pub proxy_pass_header: Vec<String>,
+    pub add_header: Vec<AddHeader>,
+    /// `proxy_http_version 1.0|1.1` (ringway defaults to 1.1 so upstream keep-alive works).
+    pub proxy_http_version_11: bool,
+    pub proxy_connect_timeout: Duration,
+    pub proxy_read_timeout: Duration,
+    pub proxy_send_timeout: Duration,
+    /// 0 = unlimited.
+    pub client_max_body_size: u64,
+    pub client_header_timeout: Duration,
+    pub client_body_timeout: Duration,
+    pub keepalive_timeout: Duration,
+    pub keepalive_requests: u64,
+    /// Largest request line + headers accepted (from `large_client_header_buffers`).
+    pub max_header_size: usize,
+    /// Largest request line (URI) accepted before 414.
+    pub max_request_line: usize,
+    /// ringway extension `proxy_add_via on|off` (RFC 9110 §7.6.3), default on.
+    pub via: bool,
+    /// `proxy_next_upstream` raw tokens (interpreted by the balancing issue).
+    pub proxy_next_upstream: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            proxy_set_header: Vec::new(),
+            proxy_hide_header: Vec::new(),
+            proxy_pass_header: Vec::new(),
+            add_header: Vec::new(),
+            proxy_http_version_11: true,
+            proxy_connect_timeout: Duration::from_secs(60),
+            proxy_read_timeout: Duration::from_secs(60),
+            proxy_send_timeout: Duration::from_secs(60),
+            client_max_body_size: 1024 * 1024,
+            client_header_timeout: Duration::from_secs(60),
+            client_body_timeout: Duration::from_secs(60),
+            keepalive_timeout: Duration::from_secs(75),
+            keepalive_requests: 1000,
+            max_header_size: 16 * 1024,
+            max_request_line: 8 * 1024,
+            via: true,
+            proxy_next_upstream: vec!["error".into(), "timeout".into()],
+        }
+    }
+}

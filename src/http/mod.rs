@@ -1,0 +1,37 @@
+//! Pure HTTP/1.1: head parsing over httparse, framing rules, the chunked codec, hop-by-hop rules,
+//! head writing and status pages. No I/O, no config files, no shards: everything here can be fuzzed
+//! and benchmarked without a socket.
+
+pub mod chunked;
+pub mod error;
+pub mod request;
+pub mod response;
+pub mod rewrite;
+pub mod status;
+
+pub use chunked::{ChunkedDecoder, Decoded};
+pub use error::ParseError;
+pub use request::{BodyFraming, Method, RequestHead, Version};
+pub use response::{ResponseFraming, ResponseHead};
+
+/// A byte range into the buffer a head was parsed from. Heads keep offsets, not copies, so
+/// parsing allocates nothing beyond the header index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    #[inline]
+    pub fn get<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        &buf[self.start as usize..self.end as usize]
+    }
+}
+
+/// One header field as offsets into the head buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HeaderSpan {
+    pub name: Span,
+    pub value: Span,
+}

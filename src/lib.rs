@@ -1,0 +1,4 @@
+//! ringway: an HTTP/1.1 reverse proxy on io_uring, one shard per core.
+
+pub mod config;
+pub mod http;
