@@ -2,3 +2,7 @@
 
 pub mod config;
 pub mod http;
+pub mod proxy;
+pub mod route;
+pub mod shard;
+pub mod upstream;

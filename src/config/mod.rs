@@ -1,6 +1,52 @@
 //! nginx-syntax configuration: lexer, parser (with `include`), the typed model, validation with
-//! file:line:column errors.
+//! file:line:column errors, and the `-T` dump.
+//!
+//! Where ringway deliberately differs from nginx:
+//! - An `upstream` without `keepalive` keeps [`DEFAULT_UPSTREAM_KEEPALIVE`] idle connections per
+//!   shard (nginx keeps none): connection pooling is the point of ringway. `keepalive 0` turns
+//!   pooling off (nginx refuses 0).
+//! - A main file made only of `server`/`upstream` blocks (a sites-enabled snippet) is read as if
+//!   wrapped in `http { }`; no `events` block is required.
+//! - Directives ringway cannot honour yet are refused ("is not supported yet by ringway")
+//!   rather than ignored; tuning and process directives with no effect are accepted with a notice.
+//! - `proxy_pass http://name` to a host that is not an `upstream` is not resolved while reading
+//!   the config (nginx resolves it then): the name is resolved at start and reload.
+//! - Regexes (`location ~`, `server_name ~`, `rewrite`) use the `regex` crate's syntax, not PCRE
+//!   (no look-around or backreferences).
+//! - A `server` without `listen` listens on `0.0.0.0:80` (nginx's default when run as root).
 
+mod build;
+mod directives;
+mod dump;
+mod error;
+mod lexer;
 pub mod model;
+mod parser;
+mod values;
 
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+pub use build::{
+    DEFAULT_BACKLOG, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_UPSTREAM_KEEPALIVE,
+    DEFAULT_UPSTREAM_KEEPALIVE_REQUESTS, DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT,
+};
+pub use dump::dump;
+pub use error::ConfigError;
 pub use model::*;
+pub use values::SUPPORTED_VARIABLES;
+
+/// Reads the main config file at `path`, follows its includes and builds the model.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let dirs = parser::parse_main(path)?;
+    build::build(&dirs, path)
+}
+
+/// Builds the model from `text` as if it were the file at `path` (named in errors; relative
+/// includes resolve against its folder).
+pub fn parse_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let dirs = parser::Parser::new(path).parse_text(text, path)?;
+    build::build(&dirs, path)
+}

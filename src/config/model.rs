@@ -60,6 +60,8 @@ pub struct UpstreamServer {
     pub fail_timeout: Duration,
     pub backup: bool,
     pub down: bool,
+    /// `max_conns=N`: most simultaneous connections to this server (0 = no limit).
+    pub max_conns: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -182,6 +184,10 @@ pub struct Settings {
     pub via: bool,
     /// `proxy_next_upstream` raw tokens (interpreted by the balancing issue).
     pub proxy_next_upstream: Vec<String>,
+    /// `proxy_next_upstream_tries N` (0 = no limit).
+    pub proxy_next_upstream_tries: u32,
+    /// `proxy_next_upstream_timeout T` (zero = no limit).
+    pub proxy_next_upstream_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -204,6 +210,8 @@ impl Default for Settings {
             max_request_line: 8 * 1024,
             via: true,
             proxy_next_upstream: vec!["error".into(), "timeout".into()],
+            proxy_next_upstream_tries: 0,
+            proxy_next_upstream_timeout: Duration::ZERO,
         }
     }
 }

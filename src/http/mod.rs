@@ -8,6 +8,7 @@ pub mod request;
 pub mod response;
 pub mod rewrite;
 pub mod status;
+mod util;
 
 pub use chunked::{ChunkedDecoder, Decoded};
 pub use error::ParseError;

@@ -1,6 +1,12 @@
 //! Request head parsing: httparse plus RFC 9112 framing rules → a typed `RequestHead` or a typed
 //! `ParseError` that knows its status (400/414/431/501/505).
 
+use std::mem::MaybeUninit;
+
+use super::util::{
+    TransferCodings, find_byte, leading_empty_lines, list_has, list_items, merge_content_length,
+    offset_in,
+};
 use super::{HeaderSpan, ParseError, Span};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,9 +77,469 @@ pub struct Limits {
     pub max_headers: usize,
 }
 
+impl Method {
+    /// Maps a method token (case-sensitive, RFC 9110 §9.1: `get` is not `GET`).
+    pub fn from_bytes(m: &[u8]) -> Method {
+        match m {
+            b"GET" => Method::Get,
+            b"HEAD" => Method::Head,
+            b"POST" => Method::Post,
+            b"PUT" => Method::Put,
+            b"DELETE" => Method::Delete,
+            b"OPTIONS" => Method::Options,
+            b"PATCH" => Method::Patch,
+            b"CONNECT" => Method::Connect,
+            b"TRACE" => Method::Trace,
+            _ => Method::Other,
+        }
+    }
+}
+
+/// Header fields indexed per head (an on-stack httparse array); more → 431 whatever
+/// `Limits::max_headers` says.
+pub const MAX_HEADERS: usize = 128;
+
+/// A request line that overflows `max_request_line` while its method token is still longer than
+/// this is answered 400 (a garbage method), not 414.
+const MAX_METHOD_LEN: usize = 32;
+
 /// Parses a request head from the start of `buf`. `Ok(None)`: incomplete, read more (unless
 /// `buf.len()` already exceeds the limits, which is an error). Never panics on any input.
+///
+/// Choices on points the RFCs leave open (all in the strict direction):
+/// - bare LF line terminators (RFC 9112 §2.2 MAY accept) → 400; leading empty lines (CRLF)
+///   before the request-line are skipped and counted in `head_len`;
+/// - `HTTP/1.x` with x ≥ 2 is processed as HTTP/1.1 (RFC 9110 §2.5 / §6.2); any other well-formed
+///   `HTTP/d.d` (HTTP/2.0, HTTP/0.9, HTTP/9.9…) → 505; a malformed version → 400;
+/// - Content-Length: `1*DIGIT` without leading zeros (`0` itself is fine); identical repeated
+///   values (`5, 5` or two fields of `5`) collapse to one; anything else → 400;
+/// - Transfer-Encoding: final coding not `chunked`, `chunked` twice, parameters on `chunked`,
+///   both TE and CL, or TE in HTTP/1.0 → 400; another coding before a final `chunked` → 501;
+/// - request-target: origin-form (`/…`), absolute-form (`http://` or `https://`, whose authority
+///   becomes `host`), authority-form only with CONNECT, `*` only with OPTIONS; non-ASCII, `#`
+///   (fragment), malformed `%XX` and `%00` → 400;
+/// - Host: required on HTTP/1.1, exactly one field, `uri-host [ ":" port ]` without userinfo,
+///   path, commas or spaces, non-empty → otherwise 400 (also when absolute-form overrides it).
 pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, ParseError> {
-    let _ = (buf, limits);
-    todo!()
+    parse_request_inner(buf, limits, true)
+}
+
+fn parse_request_inner(
+    buf: &[u8],
+    limits: &Limits,
+    patch_minor: bool,
+) -> Result<Option<RequestHead>, ParseError> {
+    let mut storage = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
+    let max_headers = limits.max_headers.min(MAX_HEADERS);
+    let mut req = httparse::Request::new(&mut []);
+    let head_len = match req.parse_with_uninit_headers(buf, &mut storage[..max_headers]) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return incomplete(buf, limits),
+        Err(httparse::Error::TooManyHeaders) => return Err(ParseError::HeadersTooLarge),
+        Err(httparse::Error::Version) => return version_error(buf, limits, patch_minor),
+        Err(e) => return Err(ParseError::BadRequest(httparse_error(e))),
+    };
+    let (Some(method), Some(path), Some(minor)) = (req.method, req.path, req.version) else {
+        return Err(ParseError::BadRequest("invalid request line"));
+    };
+
+    // Limits first: a head we will not process is not worth validating.
+    let method_start = offset_in(buf, method.as_bytes());
+    let target_start = offset_in(buf, path.as_bytes());
+    let target_end = target_start + path.len();
+    // request-line = method SP request-target SP HTTP-version (8 bytes)
+    if (target_end + 9).saturating_sub(method_start) > limits.max_request_line {
+        return Err(ParseError::UriTooLong);
+    }
+    if head_len > limits.max_head || head_len > u32::MAX as usize {
+        return Err(ParseError::HeadersTooLarge);
+    }
+
+    let version = if minor == 1 {
+        Version::Http11
+    } else {
+        Version::Http10
+    };
+    let method_kind = Method::from_bytes(method.as_bytes());
+
+    let fields = &*req.headers;
+    let mut headers = Vec::with_capacity(fields.len());
+    let mut host_value: Option<&[u8]> = None;
+    let mut host_span = None;
+    let mut host_count = 0u32;
+    let mut content_length: Option<u64> = None;
+    let mut te = TransferCodings::default();
+    let (mut conn_close, mut conn_keep_alive, mut conn_upgrade) = (false, false, false);
+    let mut has_upgrade = false;
+    let mut expect_continue = false;
+    for f in fields {
+        let name = f.name.as_bytes();
+        let name_span = span(offset_in(buf, name), name.len());
+        let value_span = span(offset_in(buf, f.value), f.value.len());
+        headers.push(HeaderSpan {
+            name: name_span,
+            value: value_span,
+        });
+        match name.len() {
+            4 if name.eq_ignore_ascii_case(b"host") => {
+                host_count += 1;
+                host_value = Some(f.value);
+                host_span = Some(value_span);
+            }
+            6 if name.eq_ignore_ascii_case(b"expect") => {
+                expect_continue |= list_has(f.value, b"100-continue");
+            }
+            7 if name.eq_ignore_ascii_case(b"upgrade") => has_upgrade = true,
+            10 if name.eq_ignore_ascii_case(b"connection") => {
+                for token in list_items(f.value) {
+                    if token.eq_ignore_ascii_case(b"close") {
+                        conn_close = true;
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                        conn_keep_alive = true;
+                    } else if token.eq_ignore_ascii_case(b"upgrade") {
+                        conn_upgrade = true;
+                    }
+                }
+            }
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                merge_content_length(&mut content_length, f.value)?;
+            }
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => te.add(f.value),
+            _ => {}
+        }
+    }
+
+    if !crlf_line_endings(buf, method_start, &headers, head_len) {
+        return Err(ParseError::BadRequest("line not terminated by CRLF"));
+    }
+
+    // Framing (RFC 9112 §6.1, §6.3).
+    let body = if te.present {
+        if version == Version::Http10 {
+            return Err(ParseError::BadRequest("Transfer-Encoding in an HTTP/1.0 request"));
+        }
+        if let Some(why) = te.error {
+            return Err(ParseError::BadRequest(why));
+        }
+        if !te.chunked_last {
+            return Err(ParseError::BadRequest("final transfer coding is not chunked"));
+        }
+        if content_length.is_some() {
+            return Err(ParseError::BadRequest("both Content-Length and Transfer-Encoding"));
+        }
+        if te.other {
+            return Err(ParseError::NotImplemented("transfer coding other than chunked"));
+        }
+        BodyFraming::Chunked
+    } else if let Some(n) = content_length {
+        BodyFraming::Length(n)
+    } else {
+        BodyFraming::None
+    };
+
+    // Host (RFC 9112 §3.2).
+    if host_count > 1 {
+        return Err(ParseError::BadRequest("more than one Host field"));
+    }
+    match host_value {
+        Some(v) if !valid_authority(v, false) => {
+            return Err(ParseError::BadRequest("invalid Host field"));
+        }
+        None if version == Version::Http11 => {
+            return Err(ParseError::BadRequest("missing Host field"));
+        }
+        _ => {}
+    }
+
+    // Request-target forms (RFC 9112 §3.2).
+    let target = &buf[target_start..target_end];
+    if method_kind == Method::Connect {
+        if !valid_authority(target, true) {
+            return Err(ParseError::BadRequest("CONNECT needs an authority-form target"));
+        }
+    } else if target[0] == b'/' {
+        valid_path_query(target)?;
+    } else if target == b"*" {
+        if method_kind != Method::Options {
+            return Err(ParseError::BadRequest("asterisk-form target outside OPTIONS"));
+        }
+    } else {
+        let (start, end) = absolute_form_authority(target)?;
+        host_span = Some(span(target_start + start, end - start));
+    }
+
+    let keep_alive = match version {
+        Version::Http11 => !conn_close,
+        Version::Http10 => conn_keep_alive && !conn_close,
+    };
+    let http11 = version == Version::Http11;
+    Ok(Some(RequestHead {
+        method: method_kind,
+        method_span: span(method_start, method.len()),
+        target: span(target_start, path.len()),
+        version,
+        headers,
+        head_len,
+        body,
+        host: host_span,
+        keep_alive,
+        // RFC 9110 §10.1.1: a 100-continue expectation in HTTP/1.0 is ignored.
+        expect_continue: http11 && expect_continue,
+        // RFC 9110 §7.8: Upgrade in an HTTP/1.0 request is ignored.
+        upgrade: http11 && conn_upgrade && has_upgrade,
+    }))
+}
+
+#[inline]
+fn span(start: usize, len: usize) -> Span {
+    Span {
+        start: start as u32,
+        end: (start + len) as u32,
+    }
+}
+
+fn httparse_error(e: httparse::Error) -> &'static str {
+    match e {
+        httparse::Error::HeaderName => "invalid field name, whitespace before colon or obs-fold",
+        httparse::Error::HeaderValue => "invalid character in field value",
+        httparse::Error::NewLine => "invalid line ending",
+        httparse::Error::Status => "invalid status",
+        httparse::Error::Token => "invalid request line",
+        httparse::Error::TooManyHeaders => "too many header fields",
+        httparse::Error::Version => "invalid HTTP version",
+    }
+}
+
+/// The head is incomplete: fine unless it already overflows a limit.
+fn incomplete(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, ParseError> {
+    if buf.len() <= limits.max_request_line && buf.len() <= limits.max_head {
+        return Ok(None);
+    }
+    let line = &buf[leading_empty_lines(buf)..];
+    match find_byte(line, b'\n') {
+        None if buf.len() > limits.max_request_line => {
+            let method_len = find_byte(line, b' ').unwrap_or(line.len());
+            if method_len > MAX_METHOD_LEN {
+                Err(ParseError::BadRequest("method too long"))
+            } else {
+                Err(ParseError::UriTooLong)
+            }
+        }
+        None => Err(ParseError::HeadersTooLarge),
+        Some(lf) => {
+            let len = if lf > 0 && line[lf - 1] == b'\r' {
+                lf - 1
+            } else {
+                lf
+            };
+            if len > limits.max_request_line {
+                Err(ParseError::UriTooLong)
+            } else if buf.len() > limits.max_head {
+                Err(ParseError::HeadersTooLarge)
+            } else {
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Whether `v` is a prefix of `HTTP/` DIGIT `.` DIGIT.
+fn version_prefix(v: &[u8]) -> bool {
+    v.len() <= 8
+        && v.iter().enumerate().all(|(i, &b)| match i {
+            0..=4 => b == b"HTTP/"[i],
+            5 | 7 => b.is_ascii_digit(),
+            _ => b == b'.',
+        })
+}
+
+/// httparse only knows HTTP/1.0 and HTTP/1.1: sort out the other versions.
+fn version_error(
+    buf: &[u8],
+    limits: &Limits,
+    patch_minor: bool,
+) -> Result<Option<RequestHead>, ParseError> {
+    let rl_start = leading_empty_lines(buf);
+    let rest = &buf[rl_start..];
+    let (line, complete) = match find_byte(rest, b'\n') {
+        Some(lf) => match rest[..lf].strip_suffix(b"\r") {
+            Some(line) => (line, true),
+            None => return Err(ParseError::BadRequest("line not terminated by CRLF")),
+        },
+        None => (rest.strip_suffix(b"\r").unwrap_or(rest), false),
+    };
+    let mut parts = line.splitn(3, |&b| b == b' ');
+    let (Some(m), Some(t), Some(v)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(ParseError::BadRequest("invalid request line"));
+    };
+    if !complete {
+        // Wait for the end of the line only while it can still become a valid version.
+        return if version_prefix(v) {
+            incomplete(buf, limits)
+        } else {
+            Err(ParseError::BadRequest("invalid HTTP version"))
+        };
+    }
+    if v.len() != 8 || !version_prefix(v) {
+        return Err(ParseError::BadRequest("invalid HTTP version"));
+    }
+    if v[5] != b'1' {
+        return Err(ParseError::VersionNotSupported);
+    }
+    if !patch_minor {
+        return Err(ParseError::BadRequest("invalid HTTP version"));
+    }
+    // HTTP/1.x, x ≥ 2: RFC 9110 §2.5 says to process it as the highest 1.x we implement. Parse a
+    // copy whose minor digit reads 1; the layout is identical so the spans hold for `buf`.
+    let vpos = rl_start + m.len() + 1 + t.len() + 1;
+    let len = buf
+        .len()
+        .min(limits.max_head.saturating_add(1))
+        .max(vpos + 8);
+    let mut copy = buf[..len].to_vec();
+    copy[vpos + 7] = b'1';
+    parse_request_inner(&copy, limits, false)
+}
+
+/// RFC 9112 §2.2: every line of the head ends with CRLF (httparse also takes a bare LF).
+/// Checks the empty lines before the request-line, the terminator before every field line, and
+/// the final two.
+fn crlf_line_endings(buf: &[u8], rl_start: usize, headers: &[HeaderSpan], head_len: usize) -> bool {
+    let Some(lead) = buf.get(..rl_start) else {
+        return false;
+    };
+    if lead.len() % 2 != 0 || !lead.chunks_exact(2).all(|p| p == b"\r\n") {
+        return false;
+    }
+    for h in headers {
+        let s = h.name.start as usize;
+        if s < 2 || buf.get(s - 2..s) != Some(&b"\r\n"[..]) {
+            return false;
+        }
+    }
+    head_len >= 4 && buf.get(head_len - 4..head_len) == Some(&b"\r\n\r\n"[..])
+}
+
+#[inline]
+fn is_hex(b: u8) -> bool {
+    b.is_ascii_hexdigit()
+}
+
+/// unreserved / sub-delims of RFC 3986, without the comma (a Host list is never one host).
+#[inline]
+fn is_reg_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+'
+                | b';' | b'='
+        )
+}
+
+/// `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2): no userinfo, path or whitespace;
+/// the host must not be empty; the port (if any) is at most 65535. `port_required` for CONNECT.
+fn valid_authority(v: &[u8], port_required: bool) -> bool {
+    let (host_ok, port) = if v.first() == Some(&b'[') {
+        let Some(close) = find_byte(v, b']') else {
+            return false;
+        };
+        let inner = &v[1..close];
+        let ok = !inner.is_empty()
+            && if inner[0] == b'v' || inner[0] == b'V' {
+                // IPvFuture
+                inner[1..]
+                    .iter()
+                    .all(|&b| is_reg_name_byte(b) || b == b':')
+            } else {
+                inner.iter().all(|&b| is_hex(b) || b == b':' || b == b'.')
+            };
+        match &v[close + 1..] {
+            [] => (ok, None),
+            [b':', port @ ..] => (ok, Some(port)),
+            _ => return false,
+        }
+    } else {
+        let (host, port) = match find_byte(v, b':') {
+            Some(c) => (&v[..c], Some(&v[c + 1..])),
+            None => (v, None),
+        };
+        let mut i = 0;
+        let mut ok = !host.is_empty();
+        while ok && i < host.len() {
+            let b = host[i];
+            if b == b'%' {
+                ok = i + 2 < host.len() && is_hex(host[i + 1]) && is_hex(host[i + 2]);
+                i += 3;
+            } else {
+                ok = is_reg_name_byte(b);
+                i += 1;
+            }
+        }
+        (ok, port)
+    };
+    if !host_ok {
+        return false;
+    }
+    match port {
+        None => !port_required,
+        Some([]) => !port_required,
+        Some(p) => {
+            p.len() <= 5
+                && p.iter().all(u8::is_ascii_digit)
+                && p.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')) <= 65535
+        }
+    }
+}
+
+/// Path and query of an origin-form (or the tail of an absolute-form) target: visible ASCII
+/// without `#`; `%` must start a `%XX` escape other than `%00`.
+fn valid_path_query(t: &[u8]) -> Result<(), ParseError> {
+    let mut i = 0;
+    while i < t.len() {
+        match t[i] {
+            b'%' => {
+                let (Some(&h), Some(&l)) = (t.get(i + 1), t.get(i + 2)) else {
+                    return Err(ParseError::BadRequest("invalid percent-encoding in target"));
+                };
+                if !is_hex(h) || !is_hex(l) {
+                    return Err(ParseError::BadRequest("invalid percent-encoding in target"));
+                }
+                if h == b'0' && l == b'0' {
+                    return Err(ParseError::BadRequest("%00 in request-target"));
+                }
+                i += 3;
+            }
+            b'#' => return Err(ParseError::BadRequest("fragment in request-target")),
+            0x21..=0x7e => i += 1,
+            _ => return Err(ParseError::BadRequest("invalid byte in request-target")),
+        }
+    }
+    Ok(())
+}
+
+/// Validates an absolute-form target (`http://authority/path?query`, RFC 9112 §3.2.2) and returns
+/// the authority's range inside it.
+fn absolute_form_authority(t: &[u8]) -> Result<(usize, usize), ParseError> {
+    let scheme_len = match find_byte(t, b':') {
+        Some(n) => n,
+        None => return Err(ParseError::BadRequest("invalid request-target")),
+    };
+    let scheme = &t[..scheme_len];
+    if !scheme.eq_ignore_ascii_case(b"http") && !scheme.eq_ignore_ascii_case(b"https") {
+        return Err(ParseError::BadRequest("invalid request-target"));
+    }
+    if t.get(scheme_len + 1..scheme_len + 3) != Some(&b"//"[..]) {
+        return Err(ParseError::BadRequest("invalid request-target"));
+    }
+    let start = scheme_len + 3;
+    let end = t[start..]
+        .iter()
+        .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+        .map_or(t.len(), |p| start + p);
+    // RFC 9110 §4.2.1: empty host is invalid; §4.2.4: userinfo is treated as an error.
+    if !valid_authority(&t[start..end], false) {
+        return Err(ParseError::BadRequest("invalid authority in request-target"));
+    }
+    valid_path_query(&t[end..])?;
+    Ok((start, end))
 }

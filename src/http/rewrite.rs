@@ -1,7 +1,13 @@
 //! Head writing for both directions: hop-by-hop fields out (RFC 9110 §7.6.1), framing re-stated,
 //! Via added (§7.6.3). The caller appends its configured fields and then the final CRLF.
 
-use super::{BodyFraming, RequestHead, ResponseFraming, ResponseHead};
+use super::util::{list_items, push_u64};
+use super::{BodyFraming, HeaderSpan, RequestHead, ResponseFraming, ResponseHead, status};
+
+/// Client fields whose names contain `_` are not forwarded (nginx's `underscores_in_headers off`
+/// default): `Content_Length` or `Transfer_Encoding` must not reach a server that folds `_` into
+/// `-`.
+pub const DROP_UNDERSCORE_FIELDS: bool = true;
 
 pub struct RequestRewrite<'a> {
     /// The request-target to send (already rewritten by the location's `proxy_pass` URI rule).
@@ -28,8 +34,39 @@ pub fn write_request_head(
     buf: &[u8],
     opts: &RequestRewrite<'_>,
 ) {
-    let _ = (out, head, buf, opts);
-    todo!()
+    out.extend_from_slice(head.method_span.get(buf));
+    out.push(b' ');
+    out.extend_from_slice(opts.target);
+    out.extend_from_slice(if opts.http11 {
+        b" HTTP/1.1\r\n"
+    } else {
+        b" HTTP/1.0\r\n"
+    });
+    let check_options = has_extra_connection_options(&head.headers, buf);
+    for h in &head.headers {
+        let name = h.name.get(buf);
+        if is_hop_by_hop(name, opts.upgrade)
+            || named_in(opts.replace, name)
+            || (DROP_UNDERSCORE_FIELDS && name.contains(&b'_'))
+            || (check_options && connection_option(&head.headers, buf, name, opts.upgrade))
+        {
+            continue;
+        }
+        write_field(out, name, h.value.get(buf));
+    }
+    match opts.body {
+        BodyFraming::Length(n) => write_content_length(out, n),
+        BodyFraming::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+        BodyFraming::None => {}
+    }
+    if opts.upgrade {
+        out.extend_from_slice(b"Connection: upgrade\r\n");
+    } else if !opts.keep_alive {
+        out.extend_from_slice(b"Connection: close\r\n");
+    } else if !opts.http11 {
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
+    }
+    write_via(out, opts.via);
 }
 
 pub struct ResponseRewrite<'a> {
@@ -55,6 +92,119 @@ pub fn write_response_head(
     buf: &[u8],
     opts: &ResponseRewrite<'_>,
 ) {
-    let _ = (out, head, buf, opts);
-    todo!()
+    out.extend_from_slice(b"HTTP/1.1 ");
+    push_u64(out, u64::from(head.status));
+    out.push(b' ');
+    let reason = head.reason.get(buf);
+    if reason.is_empty() {
+        out.extend_from_slice(status::reason(head.status).as_bytes());
+    } else {
+        out.extend_from_slice(reason);
+    }
+    out.extend_from_slice(b"\r\n");
+    // A HEAD or 304 response keeps the Content-Length of the representation (RFC 9110 §8.6);
+    // 1xx and 204 must not carry one.
+    let keep_length = opts.framing == ResponseFraming::None
+        && head.status >= 200
+        && head.status != 204;
+    let check_options = has_extra_connection_options(&head.headers, buf);
+    for h in &head.headers {
+        let name = h.name.get(buf);
+        let is_length = name.eq_ignore_ascii_case(b"content-length");
+        if (is_length && !keep_length)
+            || (!is_length && is_hop_by_hop(name, opts.upgrade))
+            || named_in(opts.hide, name)
+            || (check_options && connection_option(&head.headers, buf, name, opts.upgrade))
+        {
+            continue;
+        }
+        write_field(out, name, h.value.get(buf));
+    }
+    match opts.framing {
+        ResponseFraming::Length(n) => write_content_length(out, n),
+        ResponseFraming::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+        ResponseFraming::None | ResponseFraming::Close => {}
+    }
+    if opts.upgrade {
+        out.extend_from_slice(b"Connection: upgrade\r\n");
+    } else if !opts.keep_alive {
+        out.extend_from_slice(b"Connection: close\r\n");
+    } else if opts.client_http10 {
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
+    }
+    write_via(out, opts.via);
+}
+
+/// Hop-by-hop fields (RFC 9110 §7.6.1) plus the framing fields, which ringway re-states.
+/// `Upgrade` survives when `upgrade` (the caller forwards an upgrade).
+#[inline]
+fn is_hop_by_hop(name: &[u8], upgrade: bool) -> bool {
+    match name.len() {
+        2 => name.eq_ignore_ascii_case(b"te"),
+        7 => {
+            name.eq_ignore_ascii_case(b"trailer")
+                || (!upgrade && name.eq_ignore_ascii_case(b"upgrade"))
+        }
+        10 => {
+            name.eq_ignore_ascii_case(b"connection") || name.eq_ignore_ascii_case(b"keep-alive")
+        }
+        14 => name.eq_ignore_ascii_case(b"content-length"),
+        16 => name.eq_ignore_ascii_case(b"proxy-connection"),
+        17 => name.eq_ignore_ascii_case(b"transfer-encoding"),
+        _ => false,
+    }
+}
+
+/// `name` is in a list of lower-case names (case-insensitive compare).
+#[inline]
+fn named_in(list: &[&[u8]], name: &[u8]) -> bool {
+    list.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
+/// Whether a Connection field lists an option other than `keep-alive` and `upgrade` (those name
+/// fields that are hop-by-hop anyway): only then must every field be checked against the list.
+#[inline]
+fn has_extra_connection_options(headers: &[HeaderSpan], buf: &[u8]) -> bool {
+    headers.iter().any(|h| {
+        h.name.get(buf).eq_ignore_ascii_case(b"connection")
+            && list_items(h.value.get(buf)).any(|t| {
+                !t.eq_ignore_ascii_case(b"keep-alive") && !t.eq_ignore_ascii_case(b"upgrade")
+            })
+    })
+}
+
+/// `name` is listed as a connection option in one of the message's Connection fields, and so is
+/// hop-by-hop (RFC 9110 §7.6.1). With `upgrade`, the `upgrade` option does not remove Upgrade.
+#[inline]
+fn connection_option(headers: &[HeaderSpan], buf: &[u8], name: &[u8], upgrade: bool) -> bool {
+    if upgrade && name.eq_ignore_ascii_case(b"upgrade") {
+        return false;
+    }
+    headers.iter().any(|h| {
+        h.name.get(buf).eq_ignore_ascii_case(b"connection")
+            && list_items(h.value.get(buf)).any(|t| t.eq_ignore_ascii_case(name))
+    })
+}
+
+#[inline]
+fn write_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+#[inline]
+fn write_content_length(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(b"Content-Length: ");
+    push_u64(out, n);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// RFC 9110 §7.6.3: received Via fields were copied as they came; ours goes last.
+#[inline]
+fn write_via(out: &mut Vec<u8>, via: Option<&[u8]>) {
+    if let Some(v) = via {
+        write_field(out, b"Via", v);
+    }
 }

@@ -1,0 +1,455 @@
+//! Every directive name ringway knows: where it may stand, whether it takes a block, how many
+//! arguments, and what ringway does with it (honours it, accepts it with a notice, or refuses it
+//! because honouring it is not implemented yet).
+
+/// Contexts, as bits.
+pub(crate) const MAIN: u8 = 1;
+pub(crate) const EVENTS: u8 = 2;
+pub(crate) const HTTP: u8 = 4;
+pub(crate) const SERVER: u8 = 8;
+pub(crate) const LOCATION: u8 = 16;
+pub(crate) const UPSTREAM: u8 = 32;
+
+const HSL: u8 = HTTP | SERVER | LOCATION;
+const HS: u8 = HTTP | SERVER;
+const SL: u8 = SERVER | LOCATION;
+
+/// Any number of arguments.
+const N: u8 = u8::MAX;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Built into the model.
+    Handled,
+    /// Accepted; one notice line per use, with this reason.
+    Notice(&'static str),
+    /// Refused with "is not supported yet" (it would change how requests are handled).
+    Unsupported,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Spec {
+    pub name: &'static str,
+    pub ctx: u8,
+    pub block: bool,
+    pub min: u8,
+    pub max: u8,
+    pub kind: Kind,
+}
+
+const PROCESS: &str = "process matter in nginx, no effect in ringway";
+const EVENTS_R: &str = "event loop tuning in nginx; ringway runs one io_uring shard per core";
+const LOG: &str = "ringway logs through its own output, not nginx log files";
+const FILES: &str = "file-serving matter; ringway serves no files";
+const ROOT: &str =
+    "ringway serves no files: a location without proxy_pass or return answers 404";
+const SOCKET: &str = "socket tuning; ringway sets its sockets itself";
+const HASH: &str = "nginx hash-table sizing; ringway needs none";
+const BUFFER: &str = "buffering tuning; ringway streams bodies with its own buffers";
+const GZIP: &str = "ringway does not compress responses";
+const TOKENS: &str = "ringway does not advertise a version";
+const CHARSET: &str = "ringway passes Content-Type through unchanged";
+const ZONE: &str = "each ringway shard keeps its own upstream state";
+const TIMEOUT: &str = "ringway applies its own timeouts here";
+
+const fn h(name: &'static str, ctx: u8, min: u8, max: u8) -> Spec {
+    Spec {
+        name,
+        ctx,
+        block: false,
+        min,
+        max,
+        kind: Kind::Handled,
+    }
+}
+
+const fn hb(name: &'static str, ctx: u8, min: u8, max: u8) -> Spec {
+    Spec {
+        name,
+        ctx,
+        block: true,
+        min,
+        max,
+        kind: Kind::Handled,
+    }
+}
+
+const fn n(name: &'static str, ctx: u8, min: u8, max: u8, why: &'static str) -> Spec {
+    Spec {
+        name,
+        ctx,
+        block: false,
+        min,
+        max,
+        kind: Kind::Notice(why),
+    }
+}
+
+const fn u(name: &'static str, ctx: u8) -> Spec {
+    Spec {
+        name,
+        ctx,
+        block: false,
+        min: 0,
+        max: N,
+        kind: Kind::Unsupported,
+    }
+}
+
+const fn ub(name: &'static str, ctx: u8) -> Spec {
+    Spec {
+        name,
+        ctx,
+        block: true,
+        min: 0,
+        max: N,
+        kind: Kind::Unsupported,
+    }
+}
+
+pub(crate) static SPECS: &[Spec] = &[
+    // main
+    h("worker_processes", MAIN, 1, 1),
+    h("pid", MAIN, 1, 1),
+    h("worker_shutdown_timeout", MAIN, 1, 1),
+    hb("events", MAIN, 0, 0),
+    hb("http", MAIN, 0, 0),
+    n("user", MAIN, 1, 2, PROCESS),
+    n("worker_rlimit_nofile", MAIN, 1, 1, PROCESS),
+    n("worker_rlimit_core", MAIN, 1, 1, PROCESS),
+    n("worker_cpu_affinity", MAIN, 1, N, PROCESS),
+    n("worker_priority", MAIN, 1, 1, PROCESS),
+    n("working_directory", MAIN, 1, 1, PROCESS),
+    n("daemon", MAIN, 1, 1, PROCESS),
+    n("master_process", MAIN, 1, 1, PROCESS),
+    n("timer_resolution", MAIN, 1, 1, PROCESS),
+    n("pcre_jit", MAIN, 1, 1, PROCESS),
+    n("lock_file", MAIN, 1, 1, PROCESS),
+    n("env", MAIN, 1, 1, PROCESS),
+    n("thread_pool", MAIN, 1, 3, PROCESS),
+    n("error_log", MAIN | HSL, 1, N, LOG),
+    u("load_module", MAIN),
+    ub("stream", MAIN),
+    ub("mail", MAIN),
+    u("ssl_engine", MAIN),
+    // events
+    n("worker_connections", EVENTS, 1, 1, EVENTS_R),
+    n("use", EVENTS, 1, 1, EVENTS_R),
+    n("multi_accept", EVENTS, 1, 1, EVENTS_R),
+    n("accept_mutex", EVENTS, 1, 1, EVENTS_R),
+    n("accept_mutex_delay", EVENTS, 1, 1, EVENTS_R),
+    n("worker_aio_requests", EVENTS, 1, 1, EVENTS_R),
+    n("debug_connection", EVENTS, 1, 1, LOG),
+    // http structure
+    hb("upstream", HTTP, 1, 1),
+    hb("server", HTTP, 0, 0),
+    hb("location", SL, 1, 2),
+    // server
+    h("listen", SERVER, 1, N),
+    h("server_name", SERVER, 1, N),
+    h("return", SL, 1, 2),
+    h("rewrite", SL, 2, 3),
+    // location
+    h("proxy_pass", LOCATION, 1, 1),
+    // settings
+    h("proxy_set_header", HSL, 2, 2),
+    h("proxy_hide_header", HSL, 1, 1),
+    h("proxy_pass_header", HSL, 1, 1),
+    h("add_header", HSL, 2, 3),
+    h("proxy_http_version", HSL, 1, 1),
+    h("proxy_connect_timeout", HSL, 1, 1),
+    h("proxy_read_timeout", HSL, 1, 1),
+    h("proxy_send_timeout", HSL, 1, 1),
+    h("client_max_body_size", HSL, 1, 1),
+    h("client_header_timeout", HS, 1, 1),
+    h("client_body_timeout", HSL, 1, 1),
+    h("keepalive_timeout", HSL, 1, 2),
+    h("keepalive_requests", HSL, 1, 1),
+    h("large_client_header_buffers", HS, 2, 2),
+    h("proxy_add_via", HSL, 1, 1),
+    h("proxy_next_upstream", HSL, 1, N),
+    h("proxy_next_upstream_tries", HSL, 1, 1),
+    h("proxy_next_upstream_timeout", HSL, 1, 1),
+    // upstream
+    h("server", UPSTREAM, 1, N),
+    h("keepalive", UPSTREAM, 1, 1),
+    h("keepalive_timeout", UPSTREAM, 1, 1),
+    h("keepalive_requests", UPSTREAM, 1, 1),
+    h("least_conn", UPSTREAM, 0, 0),
+    h("ip_hash", UPSTREAM, 0, 0),
+    h("hash", UPSTREAM, 1, 2),
+    h("random", UPSTREAM, 0, 2),
+    n("zone", UPSTREAM, 1, 2, ZONE),
+    u("ntlm", UPSTREAM),
+    u("queue", UPSTREAM),
+    u("sticky", UPSTREAM),
+    // accepted with a notice in http/server/location
+    n("sendfile", HSL, 1, 1, FILES),
+    n("sendfile_max_chunk", HSL, 1, 1, FILES),
+    n("tcp_nopush", HSL, 1, 1, SOCKET),
+    n("tcp_nodelay", HSL, 1, 1, SOCKET),
+    n("types_hash_max_size", HSL, 1, 1, HASH),
+    n("types_hash_bucket_size", HSL, 1, 1, HASH),
+    n("server_names_hash_max_size", HTTP, 1, 1, HASH),
+    n("server_names_hash_bucket_size", HTTP, 1, 1, HASH),
+    n("variables_hash_max_size", HTTP, 1, 1, HASH),
+    n("variables_hash_bucket_size", HTTP, 1, 1, HASH),
+    n("proxy_headers_hash_max_size", HSL, 1, 1, HASH),
+    n("proxy_headers_hash_bucket_size", HSL, 1, 1, HASH),
+    n("default_type", HSL, 1, 1, FILES),
+    Spec {
+        name: "types",
+        ctx: HSL,
+        block: true,
+        min: 0,
+        max: 0,
+        kind: Kind::Notice(FILES),
+    },
+    n("root", HSL, 1, 1, ROOT),
+    n("index", HSL, 1, N, ROOT),
+    n("open_file_cache", HSL, 1, 2, FILES),
+    n("open_file_cache_valid", HSL, 1, 1, FILES),
+    n("open_file_cache_min_uses", HSL, 1, 1, FILES),
+    n("open_file_cache_errors", HSL, 1, 1, FILES),
+    n("aio", HSL, 1, 1, FILES),
+    n("directio", HSL, 1, 1, FILES),
+    n("output_buffers", HSL, 2, 2, BUFFER),
+    n("postpone_output", HSL, 1, 1, BUFFER),
+    n("access_log", HSL, 1, N, LOG),
+    n("log_format", HTTP, 2, N, LOG),
+    n("open_log_file_cache", HSL, 1, 4, LOG),
+    n("log_not_found", HSL, 1, 1, LOG),
+    n("log_subrequest", HSL, 1, 1, LOG),
+    n("rewrite_log", HSL, 1, 1, LOG),
+    n("uninitialized_variable_warn", HSL, 1, 1, LOG),
+    n("gzip", HSL, 1, 1, GZIP),
+    n("gzip_comp_level", HSL, 1, 1, GZIP),
+    n("gzip_types", HSL, 1, N, GZIP),
+    n("gzip_proxied", HSL, 1, N, GZIP),
+    n("gzip_vary", HSL, 1, 1, GZIP),
+    n("gzip_min_length", HSL, 1, 1, GZIP),
+    n("gzip_buffers", HSL, 2, 2, GZIP),
+    n("gzip_http_version", HSL, 1, 1, GZIP),
+    n("gzip_disable", HSL, 1, N, GZIP),
+    n("gzip_static", HSL, 1, 1, GZIP),
+    n("server_tokens", HSL, 1, 1, TOKENS),
+    n("charset", HSL, 1, 1, CHARSET),
+    n("charset_types", HSL, 1, N, CHARSET),
+    n("source_charset", HSL, 1, 1, CHARSET),
+    n("client_body_buffer_size", HSL, 1, 1, BUFFER),
+    n("client_header_buffer_size", HS, 1, 1, BUFFER),
+    n("client_body_temp_path", HSL, 1, 4, BUFFER),
+    n("proxy_buffering", HSL, 1, 1, BUFFER),
+    n("proxy_request_buffering", HSL, 1, 1, BUFFER),
+    n("proxy_buffer_size", HSL, 1, 1, BUFFER),
+    n("proxy_buffers", HSL, 2, 2, BUFFER),
+    n("proxy_busy_buffers_size", HSL, 1, 1, BUFFER),
+    n("proxy_temp_path", HSL, 1, 4, BUFFER),
+    n("proxy_temp_file_write_size", HSL, 1, 1, BUFFER),
+    n("proxy_max_temp_file_size", HSL, 1, 1, BUFFER),
+    n("proxy_socket_keepalive", HSL, 1, 1, SOCKET),
+    n("reset_timedout_connection", HSL, 1, 1, SOCKET),
+    n("send_timeout", HSL, 1, 1, TIMEOUT),
+    n("lingering_close", HSL, 1, 1, SOCKET),
+    n("lingering_time", HSL, 1, 1, SOCKET),
+    n("lingering_timeout", HSL, 1, 1, SOCKET),
+    // known to nginx, would change behaviour: refused for now
+    u("proxy_cache", HSL),
+    u("proxy_cache_path", HTTP),
+    u("proxy_cache_valid", HSL),
+    u("proxy_cache_key", HSL),
+    u("proxy_cache_bypass", HSL),
+    u("proxy_cache_use_stale", HSL),
+    u("proxy_cache_lock", HSL),
+    u("proxy_cache_methods", HSL),
+    u("proxy_cache_min_uses", HSL),
+    u("proxy_cache_revalidate", HSL),
+    u("proxy_cache_background_update", HSL),
+    u("proxy_no_cache", HSL),
+    u("proxy_store", HSL),
+    u("limit_req", HSL),
+    u("limit_req_zone", HTTP),
+    u("limit_req_status", HSL),
+    u("limit_req_log_level", HSL),
+    u("limit_conn", HSL),
+    u("limit_conn_zone", HTTP),
+    u("limit_conn_status", HSL),
+    u("limit_rate", HSL),
+    u("limit_rate_after", HSL),
+    u("allow", HSL),
+    u("deny", HSL),
+    u("satisfy", HSL),
+    u("auth_basic", HSL),
+    u("auth_basic_user_file", HSL),
+    u("auth_request", HSL),
+    u("auth_request_set", HSL),
+    u("ssl", HS),
+    u("ssl_certificate", HS),
+    u("ssl_certificate_key", HS),
+    u("ssl_protocols", HS),
+    u("ssl_ciphers", HS),
+    u("ssl_prefer_server_ciphers", HS),
+    u("ssl_session_cache", HS),
+    u("ssl_session_timeout", HS),
+    u("ssl_session_tickets", HS),
+    u("ssl_stapling", HS),
+    u("ssl_stapling_verify", HS),
+    u("ssl_trusted_certificate", HS),
+    u("ssl_dhparam", HS),
+    u("ssl_ecdh_curve", HS),
+    u("ssl_client_certificate", HS),
+    u("ssl_verify_client", HS),
+    u("ssl_verify_depth", HS),
+    u("http2", HS),
+    u("http3", HS),
+    u("proxy_ssl_server_name", HSL),
+    u("proxy_ssl_verify", HSL),
+    u("proxy_ssl_name", HSL),
+    u("proxy_ssl_certificate", HSL),
+    u("proxy_ssl_certificate_key", HSL),
+    u("proxy_ssl_trusted_certificate", HSL),
+    u("proxy_ssl_protocols", HSL),
+    u("proxy_ssl_session_reuse", HSL),
+    u("real_ip_header", HSL),
+    u("set_real_ip_from", HSL),
+    u("real_ip_recursive", HSL),
+    u("health_check", LOCATION | UPSTREAM),
+    u("resolver", HSL),
+    u("resolver_timeout", HSL),
+    ub("map", HTTP),
+    ub("geo", HTTP),
+    ub("split_clients", HTTP),
+    ub("if", SL),
+    ub("limit_except", LOCATION),
+    u("set", SL),
+    u("break", SL),
+    u("error_page", HSL),
+    u("recursive_error_pages", HSL),
+    u("proxy_intercept_errors", HSL),
+    u("try_files", SL),
+    u("alias", LOCATION),
+    u("autoindex", HSL),
+    u("internal", LOCATION),
+    u("expires", HSL),
+    u("proxy_redirect", HSL),
+    u("proxy_cookie_domain", HSL),
+    u("proxy_cookie_path", HSL),
+    u("proxy_method", HSL),
+    u("proxy_pass_request_body", HSL),
+    u("proxy_pass_request_headers", HSL),
+    u("proxy_set_body", HSL),
+    u("proxy_ignore_headers", HSL),
+    u("proxy_ignore_client_abort", HSL),
+    u("proxy_bind", HSL),
+    u("proxy_store_access", HSL),
+    u("absolute_redirect", HSL),
+    u("server_name_in_redirect", HSL),
+    u("port_in_redirect", HSL),
+    u("underscores_in_headers", HS),
+    u("ignore_invalid_headers", HS),
+    u("merge_slashes", HS),
+    u("keepalive_disable", HSL),
+    u("chunked_transfer_encoding", HSL),
+    u("sub_filter", HSL),
+    u("sub_filter_once", HSL),
+    u("sub_filter_types", HSL),
+    u("ssi", HSL),
+    u("mirror", HSL),
+    u("slice", HSL),
+    u("secure_link", HSL),
+    u("valid_referers", SL),
+    u("add_trailer", HSL),
+    u("stub_status", SL),
+    u("fastcgi_pass", LOCATION),
+    u("fastcgi_param", HSL),
+    u("uwsgi_pass", LOCATION),
+    u("uwsgi_param", HSL),
+    u("scgi_pass", LOCATION),
+    u("scgi_param", HSL),
+    u("grpc_pass", LOCATION),
+    u("memcached_pass", LOCATION),
+    u("dav_methods", HSL),
+];
+
+/// The names `include` (handled by the parser) and every table entry: what "did you mean" picks from.
+fn all_names() -> impl Iterator<Item = &'static str> {
+    std::iter::once("include").chain(SPECS.iter().map(|s| s.name))
+}
+
+pub(crate) fn is_known(name: &str) -> bool {
+    all_names().any(|n| n == name)
+}
+
+pub(crate) enum Lookup {
+    Unknown,
+    NotAllowed,
+    Found(&'static Spec),
+}
+
+pub(crate) fn lookup(name: &str, ctx: u8) -> Lookup {
+    let mut seen = false;
+    for s in SPECS.iter().filter(|s| s.name == name) {
+        seen = true;
+        if s.ctx & ctx != 0 {
+            return Lookup::Found(s);
+        }
+    }
+    if seen { Lookup::NotAllowed } else { Lookup::Unknown }
+}
+
+/// Is `name` allowed in `ctx` (for deciding implicit `http`)?
+pub(crate) fn allowed_in(name: &str, ctx: u8) -> bool {
+    SPECS.iter().any(|s| s.name == name && s.ctx & ctx != 0)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The closest known directive name, if it is close enough to be a likely typo.
+pub(crate) fn suggest(name: &str) -> Option<&'static str> {
+    let limit = (name.chars().count() / 3).clamp(1, 3);
+    all_names()
+        .map(|n| (levenshtein(name, n), n))
+        .filter(|&(d, _)| d <= limit)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, n)| n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance() {
+        assert_eq!(levenshtein("proxy_pas", "proxy_pass"), 1);
+        assert_eq!(levenshtein("", "abc"), 3);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(suggest("proxy_pas"), Some("proxy_pass"));
+        assert_eq!(suggest("lisen"), Some("listen"));
+        assert_eq!(suggest("completely_unrelated"), None);
+    }
+
+    #[test]
+    fn table_is_consistent() {
+        for s in SPECS {
+            assert!(s.min <= s.max, "{}", s.name);
+            let dup = SPECS
+                .iter()
+                .filter(|o| o.name == s.name && o.ctx & s.ctx != 0)
+                .count();
+            assert_eq!(dup, 1, "{} listed twice for one context", s.name);
+        }
+    }
+}

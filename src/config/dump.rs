@@ -1,0 +1,301 @@
+//! `ringway -T`: the effective configuration in nginx syntax. Every server states all of its
+//! settings (defaults included); a location states what differs from its parent, which under
+//! nginx's inheritance rules reads back to the same settings. Reading the dump back gives the
+//! same model (notices aside).
+
+use std::fmt::Write as _;
+
+use super::model::*;
+use super::values::{fmt_size, fmt_time};
+
+/// Quotes an argument when nginx's lexer would otherwise split or alter it.
+fn q(s: &str) -> String {
+    let plain = !s.is_empty()
+        && !s.chars().any(|c| {
+            c.is_whitespace() || matches!(c, ';' | '{' | '}' | '#' | '"' | '\'' | '\\')
+        });
+    if plain {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+struct Out {
+    text: String,
+    depth: usize,
+}
+
+impl Out {
+    fn line(&mut self, s: &str) {
+        for _ in 0..self.depth {
+            self.text.push_str("    ");
+        }
+        self.text.push_str(s);
+        self.text.push('\n');
+    }
+
+    fn open(&mut self, s: &str) {
+        self.line(&format!("{s} {{"));
+        self.depth += 1;
+    }
+
+    fn close(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+        self.line("}");
+    }
+}
+
+/// Settings lines; with `parent` None every setting is written, else only what differs.
+fn settings(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
+    let differs = |f: &dyn Fn(&Settings) -> String| parent.is_none_or(|p| f(p) != f(s));
+    let mut list = |name: &str, items: Vec<String>, parent_items: Option<Vec<String>>| {
+        if parent_items.as_ref() == Some(&items) || (parent_items.is_none() && items.is_empty()) {
+            return;
+        }
+        if items.is_empty() {
+            o.line(&format!(
+                "# {name}: none here, which nginx syntax cannot state under an inherited list"
+            ));
+        }
+        for i in items {
+            o.line(&format!("{name} {i};"));
+        }
+    };
+    let psh = |s: &Settings| {
+        s.proxy_set_header
+            .iter()
+            .map(|(n, v)| format!("{} {}", q(n), q(v)))
+            .collect::<Vec<_>>()
+    };
+    list("proxy_set_header", psh(s), parent.map(psh));
+    let hide = |s: &Settings| s.proxy_hide_header.iter().map(|n| q(n)).collect::<Vec<_>>();
+    list("proxy_hide_header", hide(s), parent.map(hide));
+    let pass = |s: &Settings| s.proxy_pass_header.iter().map(|n| q(n)).collect::<Vec<_>>();
+    list("proxy_pass_header", pass(s), parent.map(pass));
+    let add = |s: &Settings| {
+        s.add_header
+            .iter()
+            .map(|h| {
+                format!(
+                    "{} {}{}",
+                    q(&h.name),
+                    q(&h.value),
+                    if h.always { " always" } else { "" }
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    list("add_header", add(s), parent.map(add));
+
+    type Field = (&'static str, fn(&Settings) -> String);
+    let fields: &[Field] = &[
+        ("proxy_http_version", |s| {
+            if s.proxy_http_version_11 { "1.1" } else { "1.0" }.into()
+        }),
+        ("proxy_connect_timeout", |s| fmt_time(s.proxy_connect_timeout)),
+        ("proxy_read_timeout", |s| fmt_time(s.proxy_read_timeout)),
+        ("proxy_send_timeout", |s| fmt_time(s.proxy_send_timeout)),
+        ("proxy_next_upstream", |s| {
+            s.proxy_next_upstream
+                .iter()
+                .map(|t| q(t))
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
+        ("proxy_next_upstream_tries", |s| {
+            s.proxy_next_upstream_tries.to_string()
+        }),
+        ("proxy_next_upstream_timeout", |s| {
+            fmt_time(s.proxy_next_upstream_timeout)
+        }),
+        ("proxy_add_via", |s| if s.via { "on" } else { "off" }.into()),
+        ("client_max_body_size", |s| fmt_size(s.client_max_body_size)),
+        ("client_body_timeout", |s| fmt_time(s.client_body_timeout)),
+        ("keepalive_timeout", |s| fmt_time(s.keepalive_timeout)),
+        ("keepalive_requests", |s| s.keepalive_requests.to_string()),
+        // These two exist at http and server level only (see the comment form below).
+        ("client_header_timeout", |s| fmt_time(s.client_header_timeout)),
+        ("large_client_header_buffers", |s| {
+            let (total, one) = (s.max_header_size, s.max_request_line);
+            if one > 0 && total % one == 0 && total >= one {
+                format!("{} {}", total / one, fmt_size(one as u64))
+            } else {
+                format!("(max_header_size {total}, max_request_line {one})")
+            }
+        }),
+    ];
+    for &(name, f) in fields {
+        if !differs(&f) {
+            continue;
+        }
+        let v = f(s);
+        let server_only = matches!(name, "client_header_timeout" | "large_client_header_buffers");
+        if v.is_empty() || v.starts_with('(') || (server_only && parent.is_some()) {
+            o.line(&format!("# {name} {v} (not expressible here in nginx syntax)"));
+        } else {
+            o.line(&format!("{name} {v};"));
+        }
+    }
+}
+
+fn rewrites(o: &mut Out, rw: &[Rewrite]) {
+    for r in rw {
+        let flag = match r.flag {
+            RewriteFlag::Last => " last",
+            RewriteFlag::Break => " break",
+            RewriteFlag::Redirect => " redirect",
+            RewriteFlag::Permanent => " permanent",
+            RewriteFlag::None => "",
+        };
+        o.line(&format!("rewrite {} {}{flag};", q(&r.regex), q(&r.replacement)));
+    }
+}
+
+fn ret(o: &mut Out, r: &Return) {
+    match &r.text {
+        Some(t) => o.line(&format!("return {} {};", r.code, q(t))),
+        None => o.line(&format!("return {};", r.code)),
+    }
+}
+
+fn location(o: &mut Out, l: &Location, parent: &Settings) {
+    let m = match &l.matcher {
+        LocationMatch::Prefix(p) => q(p),
+        LocationMatch::Exact(p) => format!("= {}", q(p)),
+        LocationMatch::PrefixNoRegex(p) => format!("^~ {}", q(p)),
+        LocationMatch::Regex {
+            pattern,
+            case_insensitive,
+        } => format!("{} {}", if *case_insensitive { "~*" } else { "~" }, q(pattern)),
+    };
+    o.open(&format!("location {m}"));
+    rewrites(o, &l.rewrites);
+    match &l.action {
+        Action::Proxy(p) => o.line(&format!(
+            "proxy_pass {};",
+            q(&format!("http://{}{}", p.target, p.uri.as_deref().unwrap_or("")))
+        )),
+        Action::Return(r) => ret(o, r),
+        Action::None => {}
+    }
+    settings(o, &l.settings, Some(parent));
+    for c in &l.locations {
+        location(o, c, &l.settings);
+    }
+    o.close();
+}
+
+fn upstream(o: &mut Out, u: &Upstream) {
+    o.open(&format!("upstream {}", q(&u.name)));
+    match u.method {
+        BalanceMethod::RoundRobin => {}
+        BalanceMethod::LeastConn => o.line("least_conn;"),
+        BalanceMethod::IpHash => o.line("ip_hash;"),
+        BalanceMethod::Hash { consistent } => o.line(&format!(
+            "hash {}{};",
+            q(u.hash_key.as_deref().unwrap_or("")),
+            if consistent { " consistent" } else { "" }
+        )),
+        BalanceMethod::Random { two, least_conn } => o.line(match (two, least_conn) {
+            (false, _) => "random;",
+            (true, false) => "random two;",
+            (true, true) => "random two least_conn;",
+        }),
+    }
+    for s in &u.servers {
+        let mut line = format!(
+            "server {} weight={} max_fails={} fail_timeout={}",
+            q(&s.addr),
+            s.weight,
+            s.max_fails,
+            fmt_time(s.fail_timeout)
+        );
+        if s.max_conns > 0 {
+            let _ = write!(line, " max_conns={}", s.max_conns);
+        }
+        if s.backup {
+            line.push_str(" backup");
+        }
+        if s.down {
+            line.push_str(" down");
+        }
+        line.push(';');
+        o.line(&line);
+    }
+    o.line(&format!("keepalive {};", u.keepalive));
+    o.line(&format!("keepalive_timeout {};", fmt_time(u.keepalive_timeout)));
+    o.line(&format!("keepalive_requests {};", u.keepalive_requests));
+    o.close();
+}
+
+/// Renders the effective configuration in nginx syntax (for `ringway -T`).
+pub fn dump(cfg: &Config) -> String {
+    let mut o = Out {
+        text: String::new(),
+        depth: 0,
+    };
+    o.line(&format!(
+        "# ringway: effective configuration read from {}",
+        cfg.source.display()
+    ));
+    for n in &cfg.notices {
+        o.line(&format!("# {n}"));
+    }
+    match cfg.workers {
+        Some(n) => o.line(&format!("worker_processes {n};")),
+        None => o.line("worker_processes auto;"),
+    }
+    o.line(&format!(
+        "worker_shutdown_timeout {};",
+        fmt_time(cfg.shutdown_timeout)
+    ));
+    if let Some(p) = &cfg.pid_file {
+        o.line(&format!("pid {};", q(&p.to_string_lossy())));
+    }
+    o.line("");
+    o.open("http");
+    for u in &cfg.upstreams {
+        upstream(&mut o, u);
+    }
+    for s in &cfg.servers {
+        o.open("server");
+        for l in &s.listen {
+            o.line(&format!(
+                "listen {}{} backlog={};",
+                l.addr,
+                if l.default_server {
+                    " default_server"
+                } else {
+                    ""
+                },
+                l.backlog
+            ));
+        }
+        let names: Vec<String> = s.server_names.iter().map(|n| q(n)).collect();
+        o.line(&format!("server_name {};", names.join(" ")));
+        settings(&mut o, &s.settings, None);
+        rewrites(&mut o, &s.rewrites);
+        if let Some(r) = &s.server_return {
+            ret(&mut o, r);
+        }
+        for l in &s.locations {
+            location(&mut o, l, &s.settings);
+        }
+        o.close();
+    }
+    o.close();
+    o.text
+}

@@ -1,0 +1,337 @@
+//! Small byte-level helpers shared by the parsers and writers: character classes, list splitting,
+//! Content-Length and Transfer-Encoding field analysis, and allocation-free number formatting.
+
+use super::ParseError;
+
+/// `tchar` of RFC 9110 §5.6.2.
+static TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        i += 1;
+    }
+    t
+};
+
+#[inline]
+pub(crate) fn is_tchar(b: u8) -> bool {
+    TCHAR[b as usize]
+}
+
+#[inline]
+pub(crate) fn is_ows(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+#[inline]
+pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if is_ows(*first) {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = s {
+        if is_ows(*last) {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    s
+}
+
+/// Non-empty elements of a comma-separated list field (RFC 9110 §5.6.1), OWS trimmed.
+/// Empty elements are skipped, as recipients must.
+#[inline]
+pub(crate) fn list_items(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    v.split(|&b| b == b',').map(trim_ows).filter(|e| !e.is_empty())
+}
+
+/// Whether a comma-separated token list (e.g. Connection) holds `token` (ASCII case-insensitive).
+#[inline]
+pub(crate) fn list_has(v: &[u8], token: &[u8]) -> bool {
+    list_items(v).any(|e| e.eq_ignore_ascii_case(token))
+}
+
+/// Offset of `sub` inside `base` (both must come from the same allocation; clamped for safety).
+#[inline]
+pub(crate) fn offset_in(base: &[u8], sub: &[u8]) -> usize {
+    (sub.as_ptr() as usize)
+        .wrapping_sub(base.as_ptr() as usize)
+        .min(base.len())
+}
+
+/// Index of the first `needle` in `hay`.
+#[inline]
+pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    hay.iter().position(|&b| b == needle)
+}
+
+/// Bytes of leading empty lines (CR LF or bare LF, as httparse skips them).
+#[inline]
+pub(crate) fn leading_empty_lines(buf: &[u8]) -> usize {
+    buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count()
+}
+
+/// Parses a Content-Length field value: `1*DIGIT`, or a comma-separated list of the same value
+/// (RFC 9110 §8.6 lets a recipient collapse `5, 5` to `5`). Rejects signs, inner spaces, empty
+/// elements, leading zeros (`0` itself excepted: `007` is a parser-disagreement vector) and
+/// numbers that overflow u64.
+pub(crate) fn parse_content_length(v: &[u8]) -> Result<u64, ParseError> {
+    let mut value: Option<u64> = None;
+    for elem in v.split(|&b| b == b',') {
+        let elem = trim_ows(elem);
+        if elem.is_empty() {
+            return Err(ParseError::BadRequest("empty Content-Length"));
+        }
+        if elem.len() > 1 && elem[0] == b'0' {
+            return Err(ParseError::BadRequest("Content-Length with leading zeros"));
+        }
+        let mut n: u64 = 0;
+        for &b in elem {
+            if !b.is_ascii_digit() {
+                return Err(ParseError::BadRequest("invalid Content-Length"));
+            }
+            n = n
+                .checked_mul(10)
+                .and_then(|n| n.checked_add(u64::from(b - b'0')))
+                .ok_or(ParseError::BadRequest("Content-Length overflow"))?;
+        }
+        match value {
+            Some(prev) if prev != n => {
+                return Err(ParseError::BadRequest("conflicting Content-Length values"));
+            }
+            _ => value = Some(n),
+        }
+    }
+    value.ok_or(ParseError::BadRequest("empty Content-Length"))
+}
+
+/// Folds one Content-Length field into the running value: every field must agree.
+#[inline]
+pub(crate) fn merge_content_length(acc: &mut Option<u64>, v: &[u8]) -> Result<(), ParseError> {
+    let n = parse_content_length(v)?;
+    match *acc {
+        Some(prev) if prev != n => Err(ParseError::BadRequest("conflicting Content-Length fields")),
+        _ => {
+            *acc = Some(n);
+            Ok(())
+        }
+    }
+}
+
+/// What the Transfer-Encoding fields of a message say, in order across all its TE fields.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct TransferCodings {
+    /// At least one Transfer-Encoding field was seen.
+    pub present: bool,
+    /// The last coding seen so far is `chunked` (and it appeared once).
+    pub chunked_last: bool,
+    /// A coding other than `chunked` was seen (before chunked, or anywhere).
+    pub other: bool,
+    /// A syntax error or an ordering violation (`chunked` not final, or applied twice).
+    pub error: Option<&'static str>,
+}
+
+impl TransferCodings {
+    pub fn add(&mut self, v: &[u8]) {
+        self.present = true;
+        for elem in list_items(v) {
+            // transfer-coding = token *( OWS ";" OWS transfer-parameter )
+            let name_len = elem.iter().take_while(|&&b| is_tchar(b)).count();
+            let (name, params) = elem.split_at(name_len);
+            let params = trim_ows(params);
+            if name.is_empty() || (!params.is_empty() && params[0] != b';') {
+                self.error.get_or_insert("invalid transfer-coding");
+                continue;
+            }
+            let chunked = name.eq_ignore_ascii_case(b"chunked");
+            if self.chunked_last {
+                // Something follows chunked: either chunked twice or chunked not final.
+                self.error.get_or_insert(if chunked {
+                    "chunked applied more than once"
+                } else {
+                    "chunked is not the final transfer coding"
+                });
+            }
+            if chunked {
+                if !params.is_empty() {
+                    // RFC 9112 §7: chunked defines no parameters; treat them as an error.
+                    self.error.get_or_insert("parameters on chunked");
+                }
+                self.chunked_last = true;
+            } else {
+                self.chunked_last = false;
+                self.other = true;
+            }
+        }
+    }
+}
+
+/// Appends the decimal digits of `n` without allocating.
+#[inline]
+pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&tmp[i..]);
+}
+
+/// Appends the lowercase hex digits of `n` without allocating.
+#[inline]
+pub(crate) fn push_hex(out: &mut Vec<u8>, mut n: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut tmp = [0u8; 16];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = HEX[(n & 0xf) as usize];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&tmp[i..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tchar_table() {
+        for b in b"abcXYZ019!#$%&'*+-.^_`|~" {
+            assert!(is_tchar(*b), "{}", *b as char);
+        }
+        for b in b" \t\"(),/:;<=>?@[\\]{}\x7f\x00\x80" {
+            assert!(!is_tchar(*b), "{b:#x}");
+        }
+    }
+
+    #[test]
+    fn trims_and_lists() {
+        assert_eq!(trim_ows(b" \t a b\t "), b"a b");
+        assert_eq!(trim_ows(b"   "), b"");
+        assert_eq!(trim_ows(b""), b"");
+        let items: Vec<&[u8]> = list_items(b" ,a, b ,,\tc\t, ").collect();
+        assert_eq!(items, vec![&b"a"[..], b"b", b"c"]);
+        assert!(list_has(b"keep-alive, Upgrade", b"upgrade"));
+        assert!(!list_has(b"keep-alive, Upgradex", b"upgrade"));
+    }
+
+    #[test]
+    fn content_length_values() {
+        assert_eq!(parse_content_length(b"0"), Ok(0));
+        assert_eq!(parse_content_length(b"42"), Ok(42));
+        assert_eq!(parse_content_length(b"5, 5"), Ok(5));
+        assert_eq!(parse_content_length(b"5,5,5"), Ok(5));
+        assert_eq!(parse_content_length(b"18446744073709551615"), Ok(u64::MAX));
+        for bad in [
+            &b""[..],
+            b" ",
+            b"5, 6",
+            b"5,",
+            b",5",
+            b"+5",
+            b"-5",
+            b"-0",
+            b"0x5",
+            b"0o5",
+            b"1_0",
+            b"1 0",
+            b"abc",
+            b"5a",
+            b"005",
+            b"00",
+            b"18446744073709551616",
+            b"99999999999999999999",
+        ] {
+            assert!(parse_content_length(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+        let mut acc = None;
+        merge_content_length(&mut acc, b"7").unwrap();
+        merge_content_length(&mut acc, b"7").unwrap();
+        assert!(merge_content_length(&mut acc, b"8").is_err());
+    }
+
+    fn te(values: &[&[u8]]) -> TransferCodings {
+        let mut t = TransferCodings::default();
+        for v in values {
+            t.add(v);
+        }
+        t
+    }
+
+    #[test]
+    fn transfer_codings() {
+        let t = te(&[b"chunked"]);
+        assert!(t.present && t.chunked_last && !t.other && t.error.is_none());
+        let t = te(&[b"Chunked"]);
+        assert!(t.chunked_last && t.error.is_none());
+        let t = te(&[b"gzip, chunked"]);
+        assert!(t.chunked_last && t.other && t.error.is_none());
+        let t = te(&[b"gzip", b"chunked"]);
+        assert!(t.chunked_last && t.other && t.error.is_none());
+        let t = te(&[b", chunked,"]);
+        assert!(t.chunked_last && t.error.is_none());
+        let t = te(&[b"chunked, gzip"]);
+        assert!(t.error.is_some());
+        let t = te(&[b"chunked", b"identity"]);
+        assert!(t.error.is_some());
+        let t = te(&[b"chunked, chunked"]);
+        assert!(t.error.is_some());
+        let t = te(&[b"gzip"]);
+        assert!(!t.chunked_last && t.other && t.error.is_none());
+        let t = te(&[b""]);
+        assert!(t.present && !t.chunked_last && t.error.is_none());
+        let t = te(&[b"chunked;a=b"]);
+        assert!(t.error.is_some());
+        let t = te(&[b"\"chunked\""]);
+        assert!(t.error.is_some());
+        let t = te(&[b"chun ked"]);
+        assert!(t.error.is_some());
+        let t = te(&[b"gzip;q=1, chunked"]);
+        assert!(t.chunked_last && t.other && t.error.is_none());
+    }
+
+    #[test]
+    fn numbers() {
+        let mut out = Vec::new();
+        for n in [0u64, 7, 10, 99, 12345, u64::MAX] {
+            out.clear();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+            out.clear();
+            push_hex(&mut out, n);
+            assert_eq!(out, format!("{n:x}").as_bytes());
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! A downstream connection's loop: wait for bytes (holding no buffer while idle), read and parse
+//! the head, route it, answer it (built-in response or forward), then keep-alive or close.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Instant;
+
+use monoio::net::TcpStream;
+use tracing::debug;
+
+use super::context::{Generation, ListenerRt, ShardCtx};
+use super::forward::{self, Request, origin_form};
+use super::io::{ReadErr, read_into, write_all};
+use super::{respond, tunnel};
+use crate::http::request::{Limits, parse_request};
+use crate::http::{BodyFraming, Method, RequestHead};
+use crate::route::{Action, Template};
+
+/// Facts about the client connection that templates and logs use.
+pub struct Client {
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    /// `$remote_addr`, rendered once per connection.
+    pub ip: String,
+}
+
+/// What the connection does after an exchange.
+pub enum Next {
+    /// Keep the connection; the buffer holds the start of a pipelined request (or is empty).
+    KeepAlive(Vec<u8>),
+    Close,
+    /// A 101 was received: relay both ways. Carries the upstream, bytes for the client (the 101
+    /// head and anything after it) and bytes the client already sent past its request.
+    Upgrade(TcpStream, Vec<u8>, Vec<u8>),
+}
+
+/// Most header fields accepted in a request head.
+const MAX_HEADERS: usize = 100;
+
+struct Counted<'a>(&'a ShardCtx);
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.connections.set(self.0.connections.get() - 1);
+    }
+}
+
+pub async fn serve(ctx: Rc<ShardCtx>, mut stream: TcpStream, peer: SocketAddr, local: SocketAddr) {
+    ctx.connections.set(ctx.connections.get() + 1);
+    let _counted = Counted(&ctx);
+    let _ = stream.set_nodelay(true);
+    let client = Client {
+        peer,
+        local,
+        ip: peer.ip().to_string(),
+    };
+    let mut pending: Vec<u8> = Vec::new();
+    let mut served: u64 = 0;
+    loop {
+        let generation = ctx.current();
+        let Some(lst) = generation.listener(local) else {
+            // The listen address left the config on reload.
+            break;
+        };
+        let defaults = &lst.defaults;
+        if pending.is_empty() {
+            if ctx.drain.is_set() {
+                break;
+            }
+            // Idle: wait for readability with no buffer held.
+            let idle = if served == 0 {
+                defaults.client_header_timeout
+            } else {
+                defaults.keepalive_timeout
+            };
+            let ready = monoio::select! {
+                r = monoio::time::timeout(idle, stream.readable(false)) => matches!(r, Ok(Ok(()))),
+                _ = ctx.drain.wait() => false,
+            };
+            if !ready {
+                break;
+            }
+        }
+        let mut b = if pending.is_empty() {
+            ctx.bufs.get()
+        } else {
+            std::mem::take(&mut pending)
+        };
+        let Some((head, nb)) = read_head(&ctx, &mut stream, b, lst).await else {
+            break;
+        };
+        b = nb;
+        served += 1;
+        match handle(&ctx, &generation, lst, &client, &mut stream, b, &head, served).await {
+            Next::KeepAlive(rest) => pending = rest,
+            Next::Close => break,
+            Next::Upgrade(up, to_client, to_up) => {
+                drop(generation);
+                tunnel::run(stream, up, to_client, to_up, defaults_send_timeout(&ctx, local)).await;
+                return;
+            }
+        }
+    }
+    if !pending.is_empty() {
+        ctx.bufs.put(pending);
+    }
+}
+
+fn defaults_send_timeout(ctx: &ShardCtx, local: SocketAddr) -> std::time::Duration {
+    ctx.current()
+        .listener(local)
+        .map(|l| l.defaults.send_timeout)
+        .unwrap_or(std::time::Duration::from_secs(60))
+}
+
+/// Reads until a complete head parses. On a bad head the client gets its status and the
+/// connection closes (None); a client that goes quiet mid-head gets 408.
+async fn read_head(
+    ctx: &ShardCtx,
+    stream: &mut TcpStream,
+    mut b: Vec<u8>,
+    lst: &ListenerRt,
+) -> Option<(RequestHead, Vec<u8>)> {
+    let d = &lst.defaults;
+    let limits = Limits {
+        max_request_line: d.max_request_line,
+        max_head: d.max_header_size,
+        max_headers: MAX_HEADERS,
+    };
+    let deadline = Instant::now() + d.client_header_timeout;
+    loop {
+        if !b.is_empty() {
+            match parse_request(&b, &limits) {
+                Ok(Some(h)) => return Some((h, b)),
+                Ok(None) => {}
+                Err(e) => {
+                    debug!(peer = %stream.peer_addr().ok()?, "bad request: {}", e.reason());
+                    respond::error(stream, e.status(), true, false, d.send_timeout).await;
+                    ctx.bufs.put(b);
+                    return None;
+                }
+            }
+        }
+        if b.capacity() - b.len() < 1024 {
+            b.reserve(d.max_header_size.max(4096));
+        }
+        let had = !b.is_empty();
+        let left = deadline.saturating_duration_since(Instant::now());
+        match read_into(stream, b, left).await {
+            Ok((0, nb)) => {
+                ctx.bufs.put(nb);
+                return None;
+            }
+            Ok((_, nb)) => b = nb,
+            Err(ReadErr::Timeout) => {
+                if had {
+                    respond::error(stream, 408, true, false, d.send_timeout).await;
+                }
+                return None;
+            }
+            Err(ReadErr::Io(_)) => return None,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn handle(
+    ctx: &ShardCtx,
+    generation: &Generation,
+    lst: &ListenerRt,
+    client: &Client,
+    stream: &mut TcpStream,
+    b: Vec<u8>,
+    head: &RequestHead,
+    served: u64,
+) -> Next {
+    let host = head.host.map(|s| s.get(&b)).unwrap_or(b"");
+    let Some(server) = lst.hosts.find(host) else {
+        return Next::Close;
+    };
+    let target = head.target.get(&b);
+    let origin = origin_form(target);
+    let path = match origin.iter().position(|&c| c == b'?') {
+        Some(i) => &origin[..i],
+        None => origin,
+    };
+    let Some(loc) = server.locations.find(path) else {
+        return Next::Close;
+    };
+    let head_only = head.method == Method::Head;
+    let keep_alive = head.keep_alive && !ctx.drain.is_set() && served < loc.keepalive_requests;
+    if let BodyFraming::Length(n) = head.body {
+        if loc.client_max_body_size > 0 && n > loc.client_max_body_size {
+            respond::error(stream, 413, true, head_only, loc.send_timeout).await;
+            return Next::Close;
+        }
+    }
+    let r = Request {
+        ctx,
+        generation,
+        loc,
+        client,
+        head,
+        server_name: &server.name,
+        keep_alive,
+    };
+    match &loc.action {
+        Action::Proxy {
+            upstream,
+            uri,
+            proxy_host,
+        } => forward::forward(&r, stream, b, *upstream, uri.as_ref(), proxy_host).await,
+        Action::Return { code, text } => answer(&r, stream, b, *code, text).await,
+        Action::NotFound => answer(&r, stream, b, 404, &Template::default()).await,
+    }
+}
+
+/// A response ringway makes itself. A request body is skipped when it is already in the
+/// buffer; otherwise the connection closes after the answer instead of reading it.
+async fn answer(r: &Request<'_>, stream: &mut TcpStream, b: Vec<u8>, code: u16, text: &Template) -> Next {
+    let head = r.head;
+    let avail = b.len() - head.head_len;
+    let (consumed, body_done) = match head.body {
+        BodyFraming::None => (head.head_len, true),
+        BodyFraming::Length(n) if n <= avail as u64 => (head.head_len + n as usize, true),
+        _ => (b.len(), false),
+    };
+    let keep = r.keep_alive && body_done;
+    let mut out = r.ctx.bufs.get();
+    {
+        let header = |name: &[u8], out: &mut Vec<u8>| forward::find_header(head, &b, name, out);
+        let vars = forward::vars(r, &b, b"", &header);
+        respond::write_return(&mut out, code, text, &vars, keep, head.method == Method::Head);
+    }
+    match write_all(stream, out, r.loc.send_timeout).await {
+        Ok(o) => r.ctx.bufs.put(o),
+        Err(_) => return Next::Close,
+    }
+    if !keep {
+        return Next::Close;
+    }
+    let mut b = b;
+    if consumed >= b.len() {
+        r.ctx.bufs.put(b);
+        return Next::KeepAlive(Vec::new());
+    }
+    b.drain(..consumed);
+    Next::KeepAlive(b)
+}

@@ -1,0 +1,631 @@
+//! One request's exchange with an upstream: pick a server, take a pooled connection or dial,
+//! send the rewritten head and the body, read the response head (passing 1xx through), send the
+//! rewritten head and the body to the client, and give the connection back to the pool when the
+//! exchange ended cleanly.
+
+use std::time::Duration;
+
+use monoio::net::TcpStream;
+use tracing::warn;
+
+use super::body::{self, Fail, Timeouts};
+use super::connection::{Client, Next};
+use super::context::{Generation, ShardCtx};
+use super::io::{ReadErr, read_into, write_all, write_range};
+use super::respond;
+use crate::http::response::parse_response;
+use crate::http::rewrite::{RequestRewrite, ResponseRewrite, write_request_head, write_response_head};
+use crate::http::{BodyFraming, Method, RequestHead, ResponseFraming, ResponseHead, Version};
+use crate::route::{Location, UriRewrite, Vars};
+use crate::upstream::{Group, Pooled};
+
+/// Bodies up to this size ride in the same write as their head.
+const INLINE_BODY: usize = 16 * 1024;
+/// How long to wait for an upstream's `100 Continue` before telling the client to send anyway.
+const EXPECT_WAIT: Duration = Duration::from_secs(1);
+const VIA: &[u8] = b"1.1 ringway";
+/// Most names a location can list before the per-request name table spills to the heap.
+const NAMES_ON_STACK: usize = 16;
+
+pub struct Request<'a> {
+    pub ctx: &'a ShardCtx,
+    pub generation: &'a Generation,
+    pub loc: &'a Location,
+    pub client: &'a Client,
+    pub head: &'a RequestHead,
+    pub server_name: &'a [u8],
+    /// Whether the client connection may stay open after this exchange.
+    pub keep_alive: bool,
+}
+
+pub async fn forward(
+    r: &Request<'_>,
+    stream: &mut TcpStream,
+    b: Vec<u8>,
+    upstream: usize,
+    uri: Option<&UriRewrite>,
+    proxy_host: &[u8],
+) -> Next {
+    let loc = r.loc;
+    let head = r.head;
+    let group = &r.generation.upstreams[upstream];
+    let avail = b.len() - head.head_len;
+    let (body_in_buf, in_buf) = match head.body {
+        BodyFraming::None => (true, 0),
+        BodyFraming::Length(n) => (n <= avail as u64, (n.min(avail as u64)) as usize),
+        BodyFraming::Chunked => (false, 0),
+    };
+    // A request may be sent again on a fresh connection only if nothing of it is lost: the body
+    // is still in our buffer and repeating it is harmless.
+    let retryable = head.method.is_idempotent() && body_in_buf && !head.upgrade;
+    let inline = body_in_buf && in_buf <= INLINE_BODY && !head.expect_continue;
+    let send_t = loc.send_timeout;
+
+    let mut out = r.ctx.bufs.get();
+    let mut tried = 0usize;
+    let mut ub;
+    let (server, mut up, resp, body_sent) = loop {
+        tried += 1;
+        let Some(server) = group.pick() else {
+            warn!(upstream = %group.name, "no live upstream server");
+            respond::error(stream, 502, true, head.method == Method::Head, send_t).await;
+            return Next::Close;
+        };
+        let mut up = match group.connect(server, loc.connect_timeout).await {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(upstream = %group.name, server = %group.servers[server].addr, "{e}");
+                // nginx's default `proxy_next_upstream error timeout`: try the next server.
+                if tried < group.servers.len() {
+                    continue;
+                }
+                respond::error(stream, e.status(), true, head.method == Method::Head, send_t).await;
+                return Next::Close;
+            }
+        };
+        out.clear();
+        build_head(r, &b, uri, proxy_host, &mut out);
+        if inline {
+            out.extend_from_slice(&b[head.head_len..head.head_len + in_buf]);
+        }
+        out = match write_all(&mut up.stream, out, send_t).await {
+            Ok(o) => o,
+            Err(_) if up.reused && retryable => {
+                out = r.ctx.bufs.get();
+                continue;
+            }
+            Err(_) => {
+                warn!(upstream = %group.name, "sending the request head failed");
+                respond::error(stream, 502, true, head.method == Method::Head, send_t).await;
+                return Next::Close;
+            }
+        };
+        // Expect: 100-continue with the body still at the client: let the upstream decide first.
+        let mut skip_body = false;
+        let mut resp_ready = None;
+        ub = r.ctx.bufs.get();
+        if head.expect_continue && !inline && head.body != BodyFraming::None {
+            let readable = monoio::time::timeout(EXPECT_WAIT, up.stream.readable(false)).await;
+            if readable.is_err() {
+                // Silent upstream: tell the client to go on (RFC 9110 §10.1.1).
+                if !send_raw(stream, b"HTTP/1.1 100 Continue\r\n\r\n", send_t).await {
+                    return Next::Close;
+                }
+            } else {
+                match read_head(r, stream, &mut up.stream, ub, loc.read_timeout).await {
+                    Ok((h, nb)) => {
+                        ub = nb;
+                        // The 1xx it sent was passed on; a final answer means: no body.
+                        if let Some(h) = h {
+                            skip_body = true;
+                            resp_ready = Some(h);
+                        }
+                    }
+                    Err(e) => return upstream_failed(r, stream, group, e).await,
+                }
+            }
+        }
+        let mut body_sent = head.body == BodyFraming::None || inline;
+        if !skip_body && !inline {
+            match send_body(r, stream, &mut up.stream, &b, in_buf).await {
+                Ok(()) => body_sent = true,
+                Err(next) => return next,
+            }
+        }
+        let resp = match resp_ready {
+            Some(h) => h,
+            None => match read_head(r, stream, &mut up.stream, ub, loc.read_timeout).await {
+                Ok((Some(h), nb)) => {
+                    ub = nb;
+                    h
+                }
+                Ok((None, _)) => unreachable_interim(),
+                Err(HeadErr::ClosedEarly) if up.reused && retryable && tried <= group.servers.len() => {
+                    // A pooled connection the upstream had just closed: nothing was answered.
+                    out = r.ctx.bufs.get();
+                    continue;
+                }
+                Err(e) => return upstream_failed(r, stream, group, e).await,
+            },
+        };
+        break (server, up, resp, body_sent);
+    };
+    r.ctx.bufs.put(out);
+
+    // Bytes of the request consumed from `b` (the rest is a pipelined request).
+    let consumed = head.head_len + if body_sent { in_buf } else { 0 };
+    let mut keep_client = r.keep_alive && (body_sent || head.body == BodyFraming::None);
+
+    if resp.status == 101 {
+        if !head.upgrade {
+            warn!(upstream = %group.name, "101 to a request that asked for no upgrade");
+            respond::error(stream, 502, true, false, send_t).await;
+            return Next::Close;
+        }
+        let mut hb = Vec::with_capacity(512);
+        write_response_head(
+            &mut hb,
+            &resp,
+            &ub,
+            &ResponseRewrite {
+                keep_alive: true,
+                client_http10: false,
+                framing: ResponseFraming::None,
+                hide: &[],
+                via: loc.via.then_some(VIA),
+                upgrade: true,
+            },
+        );
+        hb.extend_from_slice(b"\r\n");
+        hb.extend_from_slice(&ub[resp.head_len..]);
+        let client_rest = b[consumed..].to_vec();
+        return Next::Upgrade(up.stream, hb, client_rest);
+    }
+
+    let client_http10 = head.version == Version::Http10;
+    let framing = match resp.framing {
+        ResponseFraming::None => ResponseFraming::None,
+        ResponseFraming::Length(n) => ResponseFraming::Length(n),
+        ResponseFraming::Chunked if client_http10 => ResponseFraming::Close,
+        ResponseFraming::Chunked => ResponseFraming::Chunked,
+        ResponseFraming::Close if keep_client && !client_http10 => ResponseFraming::Chunked,
+        ResponseFraming::Close => ResponseFraming::Close,
+    };
+    if framing == ResponseFraming::Close {
+        keep_client = false;
+    }
+    let mut hb = r.ctx.bufs.get();
+    let mut names: [&[u8]; NAMES_ON_STACK] = [&[]; NAMES_ON_STACK];
+    let hide_vec: Vec<&[u8]>;
+    let hide: &[&[u8]] = if loc.hide.len() <= NAMES_ON_STACK {
+        for (i, n) in loc.hide.iter().enumerate() {
+            names[i] = n;
+        }
+        &names[..loc.hide.len()]
+    } else {
+        hide_vec = loc.hide.iter().map(|n| &n[..]).collect();
+        &hide_vec
+    };
+    write_response_head(
+        &mut hb,
+        &resp,
+        &ub,
+        &ResponseRewrite {
+            keep_alive: keep_client,
+            client_http10,
+            framing,
+            hide,
+            via: loc.via.then_some(VIA),
+            upgrade: false,
+        },
+    );
+    add_headers(r, &b, proxy_host, resp.status, &mut hb);
+    hb.extend_from_slice(b"\r\n");
+
+    let t = Timeouts {
+        read: loc.read_timeout,
+        write: send_t,
+    };
+    let avail = ub.len() - resp.head_len;
+    let mut up_clean = resp.keep_alive && body_sent;
+    let result: Result<(), Fail> = match (resp.framing, framing) {
+        (ResponseFraming::None, _) => {
+            up_clean &= avail == 0;
+            write_all(stream, hb, send_t).await.map(drop).map_err(|_| Fail::DstIo)
+        }
+        (ResponseFraming::Length(n), _) => {
+            let now = (n.min(avail as u64)) as usize;
+            up_clean &= avail as u64 <= n;
+            if now <= INLINE_BODY {
+                hb.extend_from_slice(&ub[resp.head_len..resp.head_len + now]);
+                send_then(r.ctx, stream, &mut up.stream, hb, n - now as u64, &t).await
+            } else {
+                match write_all(stream, hb, send_t).await {
+                    Ok(_) => match write_range(stream, ub, resp.head_len, resp.head_len + now, send_t).await {
+                        Ok(nb) => {
+                            ub = nb;
+                            body::relay_exact(r.ctx, &mut up.stream, stream, n - now as u64, &t).await
+                        }
+                        Err(_) => {
+                            ub = Vec::new();
+                            Err(Fail::DstIo)
+                        }
+                    },
+                    Err(_) => Err(Fail::DstIo),
+                }
+            }
+        }
+        (ResponseFraming::Chunked, out_framing) => match write_all(stream, hb, send_t).await {
+            Ok(_) => {
+                let reencode = out_framing == ResponseFraming::Chunked;
+                let start = resp.head_len;
+                match body::relay_chunked(r.ctx, &mut up.stream, stream, ub, start, reencode, 0, &t).await {
+                    Ok((rest, _)) => {
+                        up_clean &= rest.is_empty();
+                        ub = rest;
+                        Ok(())
+                    }
+                    Err(e) => {
+                        ub = Vec::new();
+                        Err(e)
+                    }
+                }
+            }
+            Err(_) => Err(Fail::DstIo),
+        },
+        (ResponseFraming::Close, out_framing) => {
+            up_clean = false;
+            let chunked = out_framing == ResponseFraming::Chunked;
+            if avail > 0 {
+                if chunked {
+                    crate::http::chunked::write_chunk_header(avail, &mut hb);
+                    hb.extend_from_slice(&ub[resp.head_len..]);
+                    hb.extend_from_slice(b"\r\n");
+                } else {
+                    hb.extend_from_slice(&ub[resp.head_len..]);
+                }
+            }
+            match write_all(stream, hb, send_t).await {
+                Ok(_) => body::relay_to_eof(r.ctx, &mut up.stream, stream, chunked, &t).await,
+                Err(_) => Err(Fail::DstIo),
+            }
+        }
+    };
+    r.ctx.bufs.put(ub);
+    if let Err(e) = result {
+        if matches!(e, Fail::SrcEof | Fail::SrcIo | Fail::SrcTimeout | Fail::Malformed(_)) {
+            warn!(upstream = %group.name, "upstream failed in the middle of the response body: {e:?}");
+        }
+        // The client has a partial response: closing is the only honest signal left.
+        return Next::Close;
+    }
+    if up_clean {
+        group.release(server, up);
+    }
+    if keep_client {
+        Next::KeepAlive(leftover(r.ctx, b, consumed))
+    } else {
+        Next::Close
+    }
+}
+
+fn unreachable_interim() -> ! {
+    // read_head only returns None from the Expect wait, which is not this call.
+    unreachable!("read_head returns a final response here")
+}
+
+/// Writes `hb` (head plus any inline body), then relays the remaining `n` body bytes.
+async fn send_then(
+    ctx: &ShardCtx,
+    client: &mut TcpStream,
+    up: &mut TcpStream,
+    hb: Vec<u8>,
+    n: u64,
+    t: &Timeouts,
+) -> Result<(), Fail> {
+    let hb = write_all(client, hb, t.write).await.map_err(|_| Fail::DstIo)?;
+    ctx.bufs.put(hb);
+    body::relay_exact(ctx, up, client, n, t).await
+}
+
+/// The buffer with the consumed request removed; whatever follows is a pipelined request.
+fn leftover(ctx: &ShardCtx, mut b: Vec<u8>, consumed: usize) -> Vec<u8> {
+    if consumed >= b.len() {
+        ctx.bufs.put(b);
+        return Vec::new();
+    }
+    b.drain(..consumed);
+    b
+}
+
+async fn send_raw(s: &mut TcpStream, bytes: &[u8], t: Duration) -> bool {
+    write_all(s, bytes.to_vec(), t).await.is_ok()
+}
+
+/// Sends the part of the request body that was not inlined with the head.
+async fn send_body(
+    r: &Request<'_>,
+    client: &mut TcpStream,
+    up: &mut TcpStream,
+    b: &[u8],
+    in_buf: usize,
+) -> Result<(), Next> {
+    let head = r.head;
+    let loc = r.loc;
+    let t = Timeouts {
+        read: loc.client_body_timeout,
+        write: loc.send_timeout,
+    };
+    let res = match head.body {
+        BodyFraming::None => Ok(()),
+        BodyFraming::Length(n) => {
+            let first = b[head.head_len..head.head_len + in_buf].to_vec();
+            match write_all(up, first, t.write).await {
+                Ok(_) => body::relay_exact(r.ctx, client, up, n - in_buf as u64, &t).await,
+                Err(_) => Err(Fail::DstIo),
+            }
+        }
+        BodyFraming::Chunked => {
+            let buf = b[head.head_len..].to_vec();
+            body::relay_chunked(r.ctx, client, up, buf, 0, true, loc.client_max_body_size, &t)
+                .await
+                .map(|(rest, _)| {
+                    // Pipelining after a chunked upload is rare; such bytes are dropped with the
+                    // connection, which is closed below.
+                    drop(rest);
+                })
+        }
+    };
+    match res {
+        Ok(()) => Ok(()),
+        Err(Fail::TooLarge) => {
+            respond::error(client, 413, true, false, loc.send_timeout).await;
+            Err(Next::Close)
+        }
+        Err(Fail::Malformed(_)) => {
+            respond::error(client, 400, true, false, loc.send_timeout).await;
+            Err(Next::Close)
+        }
+        Err(Fail::SrcTimeout) => {
+            respond::error(client, 408, true, false, loc.send_timeout).await;
+            Err(Next::Close)
+        }
+        Err(Fail::SrcEof | Fail::SrcIo) => Err(Next::Close),
+        Err(Fail::DstIo | Fail::DstTimeout) => {
+            warn!("upstream failed while receiving the request body");
+            respond::error(client, 502, true, false, loc.send_timeout).await;
+            Err(Next::Close)
+        }
+    }
+}
+
+enum HeadErr {
+    /// The upstream closed or reset before sending a byte.
+    ClosedEarly,
+    /// It closed or failed in the middle of the head.
+    Truncated,
+    Timeout,
+    Malformed,
+    /// Passing a 1xx on to the client failed.
+    ClientGone,
+}
+
+/// Reads the upstream's response head, passing 1xx interim responses (not 101) to the client.
+/// Returns Ok(None) only when called for the Expect wait and a 100 was relayed.
+async fn read_head(
+    r: &Request<'_>,
+    client: &mut TcpStream,
+    up: &mut TcpStream,
+    mut ub: Vec<u8>,
+    limit: Duration,
+) -> Result<(Option<ResponseHead>, Vec<u8>), HeadErr> {
+    let mut got_any = false;
+    loop {
+        if !ub.is_empty() {
+            match parse_response(&ub, r.head.method, r.loc.max_header_size) {
+                Ok(Some(h)) if (100..200).contains(&h.status) && h.status != 101 => {
+                    if r.head.version == Version::Http11 {
+                        // Interim responses carry no hop-by-hop framing: pass them as they are.
+                        let interim = ub[..h.head_len].to_vec();
+                        if write_all(client, interim, r.loc.send_timeout).await.is_err() {
+                            return Err(HeadErr::ClientGone);
+                        }
+                    }
+                    ub.drain(..h.head_len);
+                    if h.status == 100 && r.head.expect_continue {
+                        return Ok((None, ub));
+                    }
+                    continue;
+                }
+                Ok(Some(h)) => return Ok((Some(h), ub)),
+                Ok(None) => {}
+                Err(_) => return Err(HeadErr::Malformed),
+            }
+        }
+        if ub.capacity() - ub.len() < 1024 {
+            ub.reserve(16 * 1024);
+        }
+        match read_into(up, ub, limit).await {
+            Ok((0, _)) if !got_any => return Err(HeadErr::ClosedEarly),
+            Ok((0, _)) => return Err(HeadErr::Truncated),
+            Ok((_, nb)) => {
+                got_any = true;
+                ub = nb;
+            }
+            Err(ReadErr::Timeout) => return Err(HeadErr::Timeout),
+            Err(ReadErr::Io(e)) if !got_any && e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Err(HeadErr::ClosedEarly);
+            }
+            Err(ReadErr::Io(_)) => return Err(HeadErr::Truncated),
+        }
+    }
+}
+
+async fn upstream_failed(r: &Request<'_>, client: &mut TcpStream, group: &Group, e: HeadErr) -> Next {
+    let (code, what) = match e {
+        HeadErr::ClosedEarly => (502, "upstream closed the connection before answering"),
+        HeadErr::Truncated => (502, "upstream closed the connection in the middle of the response head"),
+        HeadErr::Timeout => (504, "upstream timed out"),
+        HeadErr::Malformed => (502, "upstream sent an invalid response head"),
+        HeadErr::ClientGone => return Next::Close,
+    };
+    warn!(upstream = %group.name, "{what}");
+    respond::error(client, code, true, r.head.method == Method::Head, r.loc.send_timeout).await;
+    Next::Close
+}
+
+/// The request head for the upstream: rewritten target, hop-by-hop fields out, the location's
+/// `proxy_set_header` fields (rendered from their compiled templates), final CRLF.
+fn build_head(r: &Request<'_>, b: &[u8], uri: Option<&UriRewrite>, proxy_host: &[u8], out: &mut Vec<u8>) {
+    let head = r.head;
+    let target = head.target.get(b);
+    let origin = origin_form(target);
+    let mut rewritten: Vec<u8>;
+    let target: &[u8] = match uri {
+        Some(u) if origin.len() >= u.strip => {
+            rewritten = Vec::with_capacity(origin.len() + u.replacement.len());
+            rewritten.extend_from_slice(&u.replacement);
+            rewritten.extend_from_slice(&origin[u.strip..]);
+            &rewritten
+        }
+        _ => {
+            rewritten = Vec::new();
+            let _ = &rewritten;
+            origin
+        }
+    };
+    let mut names: [&[u8]; NAMES_ON_STACK] = [&[]; NAMES_ON_STACK];
+    let replace_vec: Vec<&[u8]>;
+    let replace: &[&[u8]] = if r.loc.replace.len() <= NAMES_ON_STACK {
+        for (i, n) in r.loc.replace.iter().enumerate() {
+            names[i] = n;
+        }
+        &names[..r.loc.replace.len()]
+    } else {
+        replace_vec = r.loc.replace.iter().map(|n| &n[..]).collect();
+        &replace_vec
+    };
+    let body = match head.body {
+        BodyFraming::None => BodyFraming::None,
+        BodyFraming::Length(n) => BodyFraming::Length(n),
+        BodyFraming::Chunked => BodyFraming::Chunked,
+    };
+    write_request_head(
+        out,
+        head,
+        b,
+        &RequestRewrite {
+            target,
+            http11: r.loc.http11,
+            keep_alive: !head.upgrade,
+            upgrade: head.upgrade,
+            body,
+            replace,
+            via: r.loc.via.then_some(VIA),
+        },
+    );
+    let header = |name: &[u8], out: &mut Vec<u8>| find_header(head, b, name, out);
+    let vars = vars(r, b, proxy_host, &header);
+    for h in &r.loc.set_headers {
+        let mark = out.len();
+        out.extend_from_slice(&h.name);
+        out.extend_from_slice(b": ");
+        let value_at = out.len();
+        h.value.render(&vars, out);
+        if out.len() == value_at {
+            // nginx: a field whose value renders empty is not sent.
+            out.truncate(mark);
+        } else {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn add_headers(r: &Request<'_>, b: &[u8], proxy_host: &[u8], status: u16, out: &mut Vec<u8>) {
+    if r.loc.add_headers.is_empty() {
+        return;
+    }
+    // nginx adds them only to these statuses unless `always`.
+    let ok = matches!(status, 200 | 201 | 204 | 206 | 301 | 302 | 303 | 304 | 307 | 308);
+    let header = |name: &[u8], out: &mut Vec<u8>| find_header(r.head, b, name, out);
+    let vars = vars(r, b, proxy_host, &header);
+    for h in &r.loc.add_headers {
+        if ok || h.always {
+            out.extend_from_slice(&h.name);
+            out.extend_from_slice(b": ");
+            h.value.render(&vars, out);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+pub fn vars<'a>(
+    r: &'a Request<'_>,
+    b: &'a [u8],
+    proxy_host: &'a [u8],
+    header: &'a dyn Fn(&[u8], &mut Vec<u8>) -> bool,
+) -> Vars<'a> {
+    Vars {
+        host: host_of(r.head, b),
+        remote_addr: r.client.ip.as_bytes(),
+        remote_port: r.client.peer.port(),
+        scheme: b"http",
+        request_uri: origin_form(r.head.target.get(b)),
+        method: r.head.method_span.get(b),
+        server_name: r.server_name,
+        server_port: r.client.local.port(),
+        header,
+        proxy_host,
+    }
+}
+
+/// `$host`: the Host field without its port, lower-cased by nginx; ringway passes it as sent
+/// minus the port.
+pub fn host_of<'b>(head: &RequestHead, b: &'b [u8]) -> &'b [u8] {
+    let h = head.host.map(|s| s.get(b)).unwrap_or(b"");
+    if h.first() == Some(&b'[') {
+        return match h.iter().position(|&c| c == b']') {
+            Some(i) => &h[..=i],
+            None => h,
+        };
+    }
+    match h.iter().rposition(|&c| c == b':') {
+        Some(i) => &h[..i],
+        None => h,
+    }
+}
+
+/// All values of a field, joined with ", ". `name` is lower-case.
+pub fn find_header(head: &RequestHead, b: &[u8], name: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut found = false;
+    for h in &head.headers {
+        if h.name.get(b).eq_ignore_ascii_case(name) {
+            if found {
+                out.extend_from_slice(b", ");
+            }
+            out.extend_from_slice(h.value.get(b));
+            found = true;
+        }
+    }
+    found
+}
+
+/// The path-and-query of a target: absolute-form `http://host/p?q` becomes `/p?q`.
+pub fn origin_form(target: &[u8]) -> &[u8] {
+    if target.first() == Some(&b'/') {
+        return target;
+    }
+    if let Some(i) = target.windows(3).position(|w| w == b"://") {
+        let rest = &target[i + 3..];
+        return match rest.iter().position(|&c| c == b'/' || c == b'?') {
+            Some(j) if rest[j] == b'/' => &rest[j..],
+            // `http://host?q` has an empty path: RFC 9112 §3.2.1 sends `/`.
+            _ => b"/",
+        };
+    }
+    target
+}
+
+#[allow(dead_code)]
+fn _assert_pooled(_: &Pooled) {}

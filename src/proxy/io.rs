@@ -1,0 +1,60 @@
+//! Socket reads and writes with deadlines, on owned buffers (io_uring's model: the kernel holds
+//! the buffer while the operation runs, so a timed-out operation keeps it).
+
+use std::io;
+use std::time::Duration;
+
+use monoio::buf::IoBuf;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+
+pub enum ReadErr {
+    Timeout,
+    Io(io::Error),
+}
+
+/// Reads into the spare capacity of `buf` (after its current length). Ok(0) is end of stream.
+/// On timeout or error the buffer is gone with the operation; the caller closes anyway.
+pub async fn read_into(
+    s: &mut TcpStream,
+    buf: Vec<u8>,
+    limit: Duration,
+) -> Result<(usize, Vec<u8>), ReadErr> {
+    match monoio::time::timeout(limit, s.read(buf)).await {
+        Ok((Ok(n), buf)) => Ok((n, buf)),
+        Ok((Err(e), _)) => Err(ReadErr::Io(e)),
+        Err(_) => Err(ReadErr::Timeout),
+    }
+}
+
+pub enum WriteErr {
+    Timeout,
+    Io(io::Error),
+}
+
+/// Writes all of `buf`, returning it for reuse.
+pub async fn write_all(s: &mut TcpStream, buf: Vec<u8>, limit: Duration) -> Result<Vec<u8>, WriteErr> {
+    match monoio::time::timeout(limit, s.write_all(buf)).await {
+        Ok((Ok(_), buf)) => Ok(buf),
+        Ok((Err(e), _)) => Err(WriteErr::Io(e)),
+        Err(_) => Err(WriteErr::Timeout),
+    }
+}
+
+/// Writes `buf[range]` without copying it out.
+pub async fn write_range(
+    s: &mut TcpStream,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    limit: Duration,
+) -> Result<Vec<u8>, WriteErr> {
+    if start == end {
+        return Ok(buf);
+    }
+    match monoio::time::timeout(limit, s.write_all(buf.slice(start..end))).await {
+        Ok((Ok(_), slice)) => Ok(slice.into_inner()),
+        Ok((Err(e), _)) => Err(WriteErr::Io(e)),
+        Err(_) => Err(WriteErr::Timeout),
+    }
+}

@@ -1,0 +1,46 @@
+//! After a 101: bytes relayed both ways until either side closes (WebSocket and other upgrades).
+
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt, Splitable};
+use monoio::net::TcpStream;
+
+use super::io::write_all;
+
+pub async fn run(
+    mut client: TcpStream,
+    mut up: TcpStream,
+    to_client: Vec<u8>,
+    to_up: Vec<u8>,
+    limit: std::time::Duration,
+) {
+    if write_all(&mut client, to_client, limit).await.is_err() {
+        return;
+    }
+    if !to_up.is_empty() && write_all(&mut up, to_up, limit).await.is_err() {
+        return;
+    }
+    let (mut cr, mut cw) = client.into_split();
+    let (mut ur, mut uw) = up.into_split();
+    // Either direction ending ends the tunnel: dropping both halves closes both sockets.
+    monoio::select! {
+        _ = pump(&mut cr, &mut uw) => {},
+        _ = pump(&mut ur, &mut cw) => {},
+    }
+}
+
+async fn pump<R: AsyncReadRent, W: AsyncWriteRentExt>(r: &mut R, w: &mut W) {
+    let mut buf = Vec::with_capacity(16 * 1024);
+    loop {
+        buf.clear();
+        let (res, b) = r.read(buf).await;
+        buf = b;
+        match res {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let (res, b) = w.write_all(buf).await;
+        buf = b;
+        if res.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! The one place where the config model becomes runtime state: called once per shard at start and
+//! at each reload. Everything the data path reads per request is precomputed here.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::location::{PrefixEntry, RegexEntry};
+use super::{
+    Action, AddHeader, Location, LocationTable, ServerRt, SetHeader, Template, UriRewrite,
+    VirtualHosts,
+};
+use crate::config::{self, LocationMatch};
+
+#[derive(Debug)]
+pub struct CompileError(pub String);
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamServerSpec {
+    pub addr: SocketAddr,
+    pub weight: u32,
+    pub backup: bool,
+    pub down: bool,
+}
+
+/// An upstream group as the shard's balancer and pools need it (addresses resolved).
+#[derive(Debug, Clone)]
+pub struct UpstreamSpec {
+    pub name: String,
+    pub servers: Vec<UpstreamServerSpec>,
+    pub keepalive: usize,
+    pub keepalive_timeout: Duration,
+    pub keepalive_requests: u64,
+}
+
+pub struct Listener {
+    pub addr: SocketAddr,
+    pub backlog: i32,
+    pub hosts: VirtualHosts,
+}
+
+/// One shard's compiled view of a config generation.
+pub struct Compiled {
+    pub listeners: Vec<Listener>,
+    pub upstreams: Vec<UpstreamSpec>,
+}
+
+/// Idle upstream connections kept per shard for a `proxy_pass` straight to an address.
+const DEFAULT_KEEPALIVE: usize = 32;
+
+pub fn compile(cfg: &config::Config) -> Result<Compiled, CompileError> {
+    let mut upstreams = Vec::new();
+    let mut by_name: HashMap<String, usize> = HashMap::new();
+    for u in &cfg.upstreams {
+        if by_name.contains_key(&u.name) {
+            return Err(CompileError(format!("duplicate upstream \"{}\"", u.name)));
+        }
+        let mut servers = Vec::new();
+        for s in &u.servers {
+            servers.push(UpstreamServerSpec {
+                addr: resolve(&s.addr)?,
+                weight: s.weight.max(1),
+                backup: s.backup,
+                down: s.down,
+            });
+        }
+        by_name.insert(u.name.clone(), upstreams.len());
+        upstreams.push(UpstreamSpec {
+            name: u.name.clone(),
+            servers,
+            keepalive: u.keepalive,
+            keepalive_timeout: u.keepalive_timeout,
+            keepalive_requests: u.keepalive_requests,
+        });
+    }
+
+    let mut listeners: Vec<Listener> = Vec::new();
+    for server in &cfg.servers {
+        let rt = Rc::new(compile_server(server, &mut upstreams, &mut by_name)?);
+        for listen in &server.listen {
+            let idx = match listeners.iter().position(|l| l.addr == listen.addr) {
+                Some(i) => i,
+                None => {
+                    listeners.push(Listener {
+                        addr: listen.addr,
+                        backlog: listen.backlog,
+                        hosts: VirtualHosts::default(),
+                    });
+                    listeners.len() - 1
+                }
+            };
+            let l = &mut listeners[idx];
+            if listen.default_server {
+                if l.hosts.default.as_ref().is_some_and(|_| explicit_default(cfg, listen.addr) > 1) {
+                    return Err(CompileError(format!(
+                        "a duplicate default server for {}",
+                        listen.addr
+                    )));
+                }
+                l.backlog = listen.backlog;
+                l.hosts.default = Some(rt.clone());
+            } else if l.hosts.default.is_none() {
+                l.hosts.default = Some(rt.clone());
+            }
+            add_names(&mut l.hosts, &server.server_names, &rt)?;
+        }
+    }
+    for l in &mut listeners {
+        l.hosts.leading.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        l.hosts.trailing.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+    }
+    Ok(Compiled {
+        listeners,
+        upstreams,
+    })
+}
+
+fn explicit_default(cfg: &config::Config, addr: SocketAddr) -> usize {
+    cfg.servers
+        .iter()
+        .flat_map(|s| s.listen.iter())
+        .filter(|l| l.addr == addr && l.default_server)
+        .count()
+}
+
+fn add_names(hosts: &mut VirtualHosts, names: &[String], rt: &Rc<ServerRt>) -> Result<(), CompileError> {
+    for name in names {
+        let lower = name.to_ascii_lowercase();
+        if let Some(re) = name.strip_prefix('~') {
+            let re = regex::bytes::Regex::new(re)
+                .map_err(|e| CompileError(format!("server_name \"{name}\": {e}")))?;
+            hosts.regexes.push((re, rt.clone()));
+        } else if let Some(rest) = lower.strip_prefix("*.") {
+            let suffix: Vec<u8> = format!(".{rest}").bytes().rev().collect();
+            hosts.leading.push((suffix.into(), false, rt.clone()));
+        } else if lower.starts_with('.') {
+            let suffix: Vec<u8> = lower.bytes().rev().collect();
+            hosts.leading.push((suffix.into(), true, rt.clone()));
+        } else if let Some(prefix) = lower.strip_suffix('*') {
+            hosts.trailing.push((prefix.as_bytes().into(), rt.clone()));
+        } else if !lower.is_empty() && lower != "_" {
+            // The first server to claim a name keeps it, as in nginx (which warns).
+            hosts
+                .exact
+                .entry(lower.into_bytes().into_boxed_slice())
+                .or_insert_with(|| rt.clone());
+        }
+    }
+    Ok(())
+}
+
+fn compile_server(
+    server: &config::Server,
+    upstreams: &mut Vec<UpstreamSpec>,
+    by_name: &mut HashMap<String, usize>,
+) -> Result<ServerRt, CompileError> {
+    if !server.rewrites.is_empty() {
+        return Err(CompileError("\"rewrite\" is not supported yet by ringway".into()));
+    }
+    let mut table = LocationTable::default();
+    let not_found = config::Action::None;
+    let fallback_action = match &server.server_return {
+        Some(r) => config::Action::Return(r.clone()),
+        None => not_found,
+    };
+    table.fallback = Some(Rc::new(compile_location(
+        "(server)",
+        &LocationMatch::Prefix(String::new()),
+        &fallback_action,
+        &server.settings,
+        upstreams,
+        by_name,
+    )?));
+    // A server-level `return` answers every request before locations are looked at.
+    if server.server_return.is_none() {
+        add_locations(&mut table, &server.locations, upstreams, by_name, None)?;
+    }
+    table.prefixes.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+    Ok(ServerRt {
+        name: server
+            .server_names
+            .first()
+            .map(|n| n.as_bytes().into())
+            .unwrap_or_default(),
+        locations: table,
+    })
+}
+
+fn add_locations(
+    table: &mut LocationTable,
+    locations: &[config::Location],
+    upstreams: &mut Vec<UpstreamSpec>,
+    by_name: &mut HashMap<String, usize>,
+    parent_prefix: Option<usize>,
+) -> Result<(), CompileError> {
+    for loc in locations {
+        if !loc.rewrites.is_empty() {
+            return Err(CompileError("\"rewrite\" is not supported yet by ringway".into()));
+        }
+        let name = describe(&loc.matcher);
+        let rt = Rc::new(compile_location(
+            &name,
+            &loc.matcher,
+            &loc.action,
+            &loc.settings,
+            upstreams,
+            by_name,
+        )?);
+        match &loc.matcher {
+            LocationMatch::Exact(p) => {
+                table.exact.insert(p.as_bytes().into(), rt);
+            }
+            LocationMatch::Prefix(p) | LocationMatch::PrefixNoRegex(p) => {
+                table.prefixes.push(PrefixEntry {
+                    prefix: p.as_bytes().into(),
+                    no_regex: matches!(loc.matcher, LocationMatch::PrefixNoRegex(_)),
+                    loc: rt,
+                    nested_regex: Vec::new(),
+                });
+                let me = table.prefixes.len() - 1;
+                add_locations(table, &loc.locations, upstreams, by_name, Some(me))?;
+            }
+            LocationMatch::Regex {
+                pattern,
+                case_insensitive,
+            } => {
+                let re = regex::bytes::RegexBuilder::new(pattern)
+                    .case_insensitive(*case_insensitive)
+                    .build()
+                    .map_err(|e| CompileError(format!("location {name}: {e}")))?;
+                let entry = RegexEntry { re, loc: rt };
+                match parent_prefix {
+                    Some(p) => table.prefixes[p].nested_regex.push(entry),
+                    None => table.regexes.push(entry),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn describe(m: &LocationMatch) -> String {
+    match m {
+        LocationMatch::Prefix(p) => p.clone(),
+        LocationMatch::Exact(p) => format!("= {p}"),
+        LocationMatch::PrefixNoRegex(p) => format!("^~ {p}"),
+        LocationMatch::Regex {
+            pattern,
+            case_insensitive,
+        } => format!("{} {pattern}", if *case_insensitive { "~*" } else { "~" }),
+    }
+}
+
+/// ringway's default forwarded fields, applied unless the location sets the same name
+/// (nginx users add these by hand in nearly every config; the client's Host passes unchanged).
+const DEFAULT_SET_HEADERS: &[(&str, &str)] = &[
+    ("X-Real-IP", "$remote_addr"),
+    ("X-Forwarded-For", "$proxy_add_x_forwarded_for"),
+    ("X-Forwarded-Proto", "$scheme"),
+];
+
+fn compile_location(
+    name: &str,
+    matcher: &LocationMatch,
+    action: &config::Action,
+    s: &config::Settings,
+    upstreams: &mut Vec<UpstreamSpec>,
+    by_name: &mut HashMap<String, usize>,
+) -> Result<Location, CompileError> {
+    let tpl = |text: &str| {
+        Template::compile(text).map_err(|e| CompileError(format!("location {name}: {e}")))
+    };
+    let action = match action {
+        config::Action::Return(r) => Action::Return {
+            code: r.code,
+            text: tpl(r.text.as_deref().unwrap_or(""))?,
+        },
+        config::Action::None => Action::NotFound,
+        config::Action::Proxy(p) => {
+            let upstream = if p.is_upstream {
+                *by_name.get(&p.target).ok_or_else(|| {
+                    CompileError(format!("no upstream \"{}\" for location {name}", p.target))
+                })?
+            } else {
+                match by_name.get(&p.target) {
+                    Some(i) => *i,
+                    None => {
+                        upstreams.push(UpstreamSpec {
+                            name: p.target.clone(),
+                            servers: vec![UpstreamServerSpec {
+                                addr: resolve(&p.target)?,
+                                weight: 1,
+                                backup: false,
+                                down: false,
+                            }],
+                            keepalive: DEFAULT_KEEPALIVE,
+                            keepalive_timeout: Duration::from_secs(60),
+                            keepalive_requests: 1000,
+                        });
+                        by_name.insert(p.target.clone(), upstreams.len() - 1);
+                        upstreams.len() - 1
+                    }
+                }
+            };
+            let uri = match (&p.uri, matcher) {
+                (None, _) => None,
+                (Some(u), LocationMatch::Prefix(pre))
+                | (Some(u), LocationMatch::PrefixNoRegex(pre))
+                | (Some(u), LocationMatch::Exact(pre)) => Some(UriRewrite {
+                    strip: pre.len(),
+                    replacement: u.as_bytes().into(),
+                }),
+                (Some(_), LocationMatch::Regex { .. }) => {
+                    return Err(CompileError(format!(
+                        "\"proxy_pass\" cannot have URI part in location given by regular expression ({name})"
+                    )));
+                }
+            };
+            Action::Proxy {
+                upstream,
+                uri,
+                proxy_host: p.target.as_bytes().into(),
+            }
+        }
+    };
+    let mut set_headers = Vec::new();
+    let mut replace: Vec<Box<[u8]>> = Vec::new();
+    for (n, v) in &s.proxy_set_header {
+        let lower = n.to_ascii_lowercase();
+        // Connection and framing are the proxy's to decide (hop-by-hop); configs that clear
+        // Connection for nginx's keep-alive need nothing here.
+        if matches!(lower.as_str(), "connection" | "content-length" | "transfer-encoding") {
+            continue;
+        }
+        replace.push(lower.into_bytes().into());
+        let value = tpl(v)?;
+        if !value.is_empty() {
+            set_headers.push(SetHeader {
+                name: n.as_bytes().into(),
+                value,
+            });
+        }
+    }
+    for (n, v) in DEFAULT_SET_HEADERS {
+        let lower = n.to_ascii_lowercase();
+        if !replace.iter().any(|r| **r == *lower.as_bytes()) {
+            replace.push(lower.into_bytes().into());
+            set_headers.push(SetHeader {
+                name: n.as_bytes().into(),
+                value: tpl(v)?,
+            });
+        }
+    }
+    let mut add_headers = Vec::new();
+    for a in &s.add_header {
+        add_headers.push(AddHeader {
+            name: a.name.as_bytes().into(),
+            value: tpl(&a.value)?,
+            always: a.always,
+        });
+    }
+    Ok(Location {
+        name: name.to_string(),
+        action,
+        set_headers,
+        replace,
+        hide: s
+            .proxy_hide_header
+            .iter()
+            .map(|h| h.to_ascii_lowercase().into_bytes().into())
+            .collect(),
+        add_headers,
+        http11: s.proxy_http_version_11,
+        via: s.via,
+        client_max_body_size: s.client_max_body_size,
+        client_header_timeout: s.client_header_timeout,
+        client_body_timeout: s.client_body_timeout,
+        keepalive_timeout: s.keepalive_timeout,
+        keepalive_requests: s.keepalive_requests,
+        max_header_size: s.max_header_size,
+        max_request_line: s.max_request_line,
+        connect_timeout: s.proxy_connect_timeout,
+        read_timeout: s.proxy_read_timeout,
+        send_timeout: s.proxy_send_timeout,
+    })
+}
+
+/// Resolves `host:port` at start/reload (never on the request path). IPv4 first, as most
+/// backends listen there.
+fn resolve(addr: &str) -> Result<SocketAddr, CompileError> {
+    let addrs: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .map_err(|e| CompileError(format!("host not found in upstream \"{addr}\": {e}")))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| CompileError(format!("host not found in upstream \"{addr}\"")))
+}

@@ -1,0 +1,123 @@
+//! Location matching with nginx's order: `=` exact, then the longest prefix (`^~` stops there),
+//! then regular expressions in config order, falling back to the longest prefix.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::Template;
+
+/// How the request URI is rewritten for the upstream (`proxy_pass http://up/new/;`).
+#[derive(Debug, Clone)]
+pub struct UriRewrite {
+    /// Bytes of the matched location prefix replaced by `replacement`.
+    pub strip: usize,
+    pub replacement: Box<[u8]>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    Proxy {
+        /// Index into the shard's upstream groups.
+        upstream: usize,
+        uri: Option<UriRewrite>,
+        /// `$proxy_host`: the group name or `host:port` from `proxy_pass`.
+        proxy_host: Box<[u8]>,
+    },
+    Return {
+        code: u16,
+        text: Template,
+    },
+    NotFound,
+}
+
+#[derive(Debug, Clone)]
+pub struct SetHeader {
+    /// As the operator wrote it (sent with this spelling).
+    pub name: Box<[u8]>,
+    pub value: Template,
+}
+
+#[derive(Debug, Clone)]
+pub struct AddHeader {
+    pub name: Box<[u8]>,
+    pub value: Template,
+    pub always: bool,
+}
+
+/// Everything the data path needs for one location, precomputed.
+#[derive(Debug)]
+pub struct Location {
+    pub name: String,
+    pub action: Action,
+    pub set_headers: Vec<SetHeader>,
+    /// Lower-case names of every configured `proxy_set_header` (the client's fields of these
+    /// names are not copied, even when the configured value is empty and so sends nothing).
+    pub replace: Vec<Box<[u8]>>,
+    /// Lower-case `proxy_hide_header` names.
+    pub hide: Vec<Box<[u8]>>,
+    pub add_headers: Vec<AddHeader>,
+    pub http11: bool,
+    pub via: bool,
+    pub client_max_body_size: u64,
+    pub client_header_timeout: Duration,
+    pub client_body_timeout: Duration,
+    pub keepalive_timeout: Duration,
+    pub keepalive_requests: u64,
+    pub max_header_size: usize,
+    pub max_request_line: usize,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub send_timeout: Duration,
+}
+
+pub(super) struct PrefixEntry {
+    pub prefix: Box<[u8]>,
+    pub no_regex: bool,
+    pub loc: Rc<Location>,
+    /// Regex locations nested inside this prefix location: tried before the outer ones.
+    pub nested_regex: Vec<RegexEntry>,
+}
+
+pub(super) struct RegexEntry {
+    pub re: regex::bytes::Regex,
+    pub loc: Rc<Location>,
+}
+
+/// One server's locations, compiled.
+#[derive(Default)]
+pub struct LocationTable {
+    pub(super) exact: HashMap<Box<[u8]>, Rc<Location>>,
+    /// Sorted longest first, so the first hit is the longest match.
+    pub(super) prefixes: Vec<PrefixEntry>,
+    pub(super) regexes: Vec<RegexEntry>,
+    /// Used when nothing matches (nginx answers 404 there).
+    pub(super) fallback: Option<Rc<Location>>,
+}
+
+impl LocationTable {
+    /// The server-level settings (used before a request is routed, and when nothing matches).
+    pub fn fallback(&self) -> Option<&Rc<Location>> {
+        self.fallback.as_ref()
+    }
+
+    /// `path` is the request path without the query string.
+    pub fn find(&self, path: &[u8]) -> Option<&Rc<Location>> {
+        if let Some(l) = self.exact.get(path) {
+            return Some(l);
+        }
+        let prefix = self.prefixes.iter().find(|p| path.starts_with(&p.prefix));
+        if let Some(p) = prefix {
+            if p.no_regex {
+                return Some(&p.loc);
+            }
+            if let Some(r) = p.nested_regex.iter().find(|r| r.re.is_match(path)) {
+                return Some(&r.loc);
+            }
+        }
+        if let Some(r) = self.regexes.iter().find(|r| r.re.is_match(path)) {
+            return Some(&r.loc);
+        }
+        prefix.map(|p| &p.loc).or(self.fallback.as_ref())
+    }
+}

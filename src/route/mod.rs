@@ -1,0 +1,13 @@
+//! The router compiled from the config model: server_name tables per listen address, location
+//! matching in nginx's order, and per-location settings ready for the data path (templates
+//! compiled, names lower-cased, upstreams resolved to indexes). Nothing here does I/O.
+
+mod compile;
+mod location;
+pub mod template;
+mod vhost;
+
+pub use compile::{CompileError, Compiled, UpstreamServerSpec, UpstreamSpec, compile};
+pub use location::{Action, AddHeader, Location, LocationTable, SetHeader, UriRewrite};
+pub use template::{Template, Vars};
+pub use vhost::{ServerRt, VirtualHosts};

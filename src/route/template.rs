@@ -1,0 +1,253 @@
+//! Header values and `return` texts with nginx variables, compiled once at config time into
+//! literal and variable parts, rendered per request without parsing.
+
+/// The request facts a template may read. Filled by the proxy from the parsed head.
+pub struct Vars<'a> {
+    /// The head buffer that `header` looks fields up in.
+    pub host: &'a [u8],
+    pub remote_addr: &'a [u8],
+    pub remote_port: u16,
+    pub scheme: &'a [u8],
+    pub request_uri: &'a [u8],
+    pub method: &'a [u8],
+    pub server_name: &'a [u8],
+    pub server_port: u16,
+    /// Looks up a request field (lower-case name); all values joined by ", " into `out`.
+    /// Returns false when the field is absent.
+    pub header: &'a dyn Fn(&[u8], &mut Vec<u8>) -> bool,
+    /// The upstream group or address a proxied request goes to (`$proxy_host`).
+    pub proxy_host: &'a [u8],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Var {
+    Host,
+    Http(Box<[u8]>),
+    RemoteAddr,
+    BinaryRemoteAddr,
+    RemotePort,
+    ProxyAddXForwardedFor,
+    Scheme,
+    RequestUri,
+    Uri,
+    Args,
+    ServerName,
+    ServerPort,
+    RequestMethod,
+    ProxyHost,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Lit(Box<[u8]>),
+    Var(Var),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+impl Template {
+    /// Compiles nginx's `$name` / `${name}` syntax. Unknown variables are an error naming them.
+    pub fn compile(text: &str) -> Result<Template, String> {
+        let mut parts = Vec::new();
+        let mut lit = Vec::new();
+        let b = text.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] != b'$' {
+                lit.push(b[i]);
+                i += 1;
+                continue;
+            }
+            let (name, next) = if b.get(i + 1) == Some(&b'{') {
+                let end = text[i + 2..]
+                    .find('}')
+                    .ok_or_else(|| format!("unterminated variable in \"{text}\""))?;
+                (&text[i + 2..i + 2 + end], i + 3 + end)
+            } else {
+                let len = b[i + 1..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+                    .count();
+                (&text[i + 1..i + 1 + len], i + 1 + len)
+            };
+            if name.is_empty() {
+                // A lone '$' is literal, as in nginx.
+                lit.push(b'$');
+                i += 1;
+                continue;
+            }
+            let var = parse_var(name).ok_or_else(|| format!("unknown variable \"${name}\""))?;
+            if !lit.is_empty() {
+                parts.push(Part::Lit(std::mem::take(&mut lit).into_boxed_slice()));
+            }
+            parts.push(Part::Var(var));
+            i = next;
+        }
+        if !lit.is_empty() {
+            parts.push(Part::Lit(lit.into_boxed_slice()));
+        }
+        Ok(Template { parts })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// The template is one variable and nothing else.
+    pub fn as_single_var(&self) -> Option<&Var> {
+        match self.parts.as_slice() {
+            [Part::Var(v)] => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn render(&self, v: &Vars<'_>, out: &mut Vec<u8>) {
+        for p in &self.parts {
+            match p {
+                Part::Lit(l) => out.extend_from_slice(l),
+                Part::Var(var) => render_var(var, v, out),
+            }
+        }
+    }
+}
+
+fn parse_var(name: &str) -> Option<Var> {
+    Some(match name {
+        "host" => Var::Host,
+        "remote_addr" => Var::RemoteAddr,
+        "binary_remote_addr" => Var::BinaryRemoteAddr,
+        "remote_port" => Var::RemotePort,
+        "proxy_add_x_forwarded_for" => Var::ProxyAddXForwardedFor,
+        "scheme" => Var::Scheme,
+        "request_uri" => Var::RequestUri,
+        "uri" | "document_uri" => Var::Uri,
+        "args" | "query_string" => Var::Args,
+        "server_name" => Var::ServerName,
+        "server_port" => Var::ServerPort,
+        "request_method" => Var::RequestMethod,
+        "proxy_host" => Var::ProxyHost,
+        _ => {
+            let h = name.strip_prefix("http_")?;
+            if h.is_empty() {
+                return None;
+            }
+            // nginx maps `$http_x_real_ip` to the field `X-Real-IP`.
+            let field: Vec<u8> = h
+                .bytes()
+                .map(|c| if c == b'_' { b'-' } else { c.to_ascii_lowercase() })
+                .collect();
+            Var::Http(field.into_boxed_slice())
+        }
+    })
+}
+
+fn render_var(var: &Var, v: &Vars<'_>, out: &mut Vec<u8>) {
+    let split = v
+        .request_uri
+        .iter()
+        .position(|&c| c == b'?')
+        .unwrap_or(v.request_uri.len());
+    match var {
+        Var::Host => out.extend_from_slice(v.host),
+        Var::Http(name) => {
+            (v.header)(name, out);
+        }
+        Var::RemoteAddr | Var::BinaryRemoteAddr => out.extend_from_slice(v.remote_addr),
+        Var::RemotePort => push_num(out, v.remote_port as u64),
+        Var::ProxyAddXForwardedFor => {
+            if (v.header)(b"x-forwarded-for", out) {
+                out.extend_from_slice(b", ");
+            }
+            out.extend_from_slice(v.remote_addr);
+        }
+        Var::Scheme => out.extend_from_slice(v.scheme),
+        Var::RequestUri => out.extend_from_slice(v.request_uri),
+        Var::Uri => out.extend_from_slice(&v.request_uri[..split]),
+        Var::Args => {
+            if split < v.request_uri.len() {
+                out.extend_from_slice(&v.request_uri[split + 1..]);
+            }
+        }
+        Var::ServerName => out.extend_from_slice(v.server_name),
+        Var::ServerPort => push_num(out, v.server_port as u64),
+        Var::RequestMethod => out.extend_from_slice(v.method),
+        Var::ProxyHost => out.extend_from_slice(v.proxy_host),
+    }
+}
+
+/// Appends a decimal number without going through `format!`.
+pub fn push_num(out: &mut Vec<u8>, mut n: u64) {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&tmp[i..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(h: &'a dyn Fn(&[u8], &mut Vec<u8>) -> bool) -> Vars<'a> {
+        Vars {
+            host: b"example.com",
+            remote_addr: b"10.0.0.1",
+            remote_port: 5555,
+            scheme: b"http",
+            request_uri: b"/a/b?x=1",
+            method: b"GET",
+            server_name: b"ex",
+            server_port: 80,
+            header: h,
+            proxy_host: b"app",
+        }
+    }
+
+    #[test]
+    fn renders_literals_and_variables() {
+        let none = |_: &[u8], _: &mut Vec<u8>| false;
+        let t = Template::compile("$scheme://$host${request_uri}!$uri?$args $remote_port $").unwrap();
+        let mut out = Vec::new();
+        t.render(&vars(&none), &mut out);
+        assert_eq!(out, b"http://example.com/a/b?x=1!/a/b?x=1 5555 $");
+    }
+
+    #[test]
+    fn forwarded_for_appends_to_client_value() {
+        let some = |name: &[u8], out: &mut Vec<u8>| {
+            if name == b"x-forwarded-for" {
+                out.extend_from_slice(b"1.2.3.4");
+                true
+            } else {
+                false
+            }
+        };
+        let t = Template::compile("$proxy_add_x_forwarded_for").unwrap();
+        let mut out = Vec::new();
+        t.render(&vars(&some), &mut out);
+        assert_eq!(out, b"1.2.3.4, 10.0.0.1");
+        let none = |_: &[u8], _: &mut Vec<u8>| false;
+        out.clear();
+        t.render(&vars(&none), &mut out);
+        assert_eq!(out, b"10.0.0.1");
+    }
+
+    #[test]
+    fn http_variables_map_to_field_names() {
+        let t = Template::compile("$http_x_real_ip").unwrap();
+        assert_eq!(
+            t.as_single_var(),
+            Some(&Var::Http(b"x-real-ip".to_vec().into_boxed_slice()))
+        );
+        assert!(Template::compile("$nope").unwrap_err().contains("$nope"));
+    }
+}

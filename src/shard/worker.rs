@@ -1,0 +1,182 @@
+//! One shard's thread: runtime, listeners, accept loops, control messages, drain.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use monoio::io::AsyncReadRent;
+use monoio::net::TcpListener;
+use tracing::{error, info, warn};
+
+use super::Control;
+use super::listener;
+use crate::config::Config;
+use crate::proxy::{Drain, Generation, ShardCtx, serve};
+use crate::route;
+
+/// io_uring submission queue size per shard.
+const RING_ENTRIES: u32 = 4096;
+
+pub fn run(
+    id: usize,
+    cfg: Arc<Config>,
+    rx: mpsc::Receiver<Control>,
+    wake: StdUnixStream,
+    ready: mpsc::Sender<Result<(), String>>,
+) {
+    let uring = monoio::utils::detect_uring();
+    if !uring && id == 0 {
+        warn!("io_uring is unavailable on this kernel or sandbox: falling back to the epoll driver");
+    }
+    let mut rt = match monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+        .with_entries(RING_ENTRIES)
+        .enable_timer()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = ready.send(Err(format!("shard {id}: cannot build runtime: {e}")));
+            return;
+        }
+    };
+    rt.block_on(shard_main(id, cfg, rx, wake, ready));
+}
+
+/// A listener's accept loop and the signal that stops it (a reload that drops its address).
+struct Accepting {
+    stop: Rc<Drain>,
+}
+
+async fn shard_main(
+    id: usize,
+    cfg: Arc<Config>,
+    rx: mpsc::Receiver<Control>,
+    wake: StdUnixStream,
+    ready: mpsc::Sender<Result<(), String>>,
+) {
+    let compiled = match route::compile(&cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = ready.send(Err(e.to_string()));
+            return;
+        }
+    };
+    let ctx = Rc::new(ShardCtx::new(id, Generation::new(compiled)));
+    let accepting: Rc<RefCell<HashMap<SocketAddr, Accepting>>> = Rc::default();
+    if let Err(e) = open_listeners(&ctx, &accepting) {
+        let _ = ready.send(Err(e));
+        return;
+    }
+    let _ = ready.send(Ok(()));
+    let mut shutdown_timeout = cfg.shutdown_timeout;
+    drop(cfg);
+
+    let _ = wake.set_nonblocking(true);
+    let mut wake = match monoio::net::UnixStream::from_std(wake) {
+        Ok(w) => w,
+        Err(e) => {
+            error!("shard {id}: control channel: {e}");
+            return;
+        }
+    };
+    let mut buf = vec![0u8; 64];
+    'control: loop {
+        let (res, b) = wake.read(buf).await;
+        buf = b;
+        if matches!(res, Ok(0) | Err(_)) {
+            // The main thread is gone: stop as if told to.
+            break;
+        }
+        while let Ok(msg) = rx.try_recv() {
+            match msg {
+                Control::Stop => break 'control,
+                Control::Reload(cfg) => match route::compile(&cfg) {
+                    Ok(c) => {
+                        *ctx.generation.borrow_mut() = Rc::new(Generation::new(c));
+                        shutdown_timeout = cfg.shutdown_timeout;
+                        if let Err(e) = open_listeners(&ctx, &accepting) {
+                            error!("shard {id}: reload: {e}");
+                        }
+                        if id == 0 {
+                            info!("configuration reloaded");
+                        }
+                    }
+                    Err(e) => error!("shard {id}: reload rejected, old configuration stays: {e}"),
+                },
+            }
+        }
+    }
+    drain(&ctx, &accepting, shutdown_timeout).await;
+}
+
+/// Opens listeners for addresses new in the current generation and stops those it dropped.
+fn open_listeners(
+    ctx: &Rc<ShardCtx>,
+    accepting: &Rc<RefCell<HashMap<SocketAddr, Accepting>>>,
+) -> Result<(), String> {
+    let generation = ctx.current();
+    let mut acc = accepting.borrow_mut();
+    acc.retain(|addr, a| {
+        let keep = generation.listener(*addr).is_some();
+        if !keep {
+            a.stop.trigger();
+        }
+        keep
+    });
+    for l in &generation.listeners {
+        if acc.contains_key(&l.addr) {
+            continue;
+        }
+        let std = listener::bind(l.addr, l.backlog).map_err(|e| format!("bind() to {} failed: {e}", l.addr))?;
+        let listener = TcpListener::from_std(std).map_err(|e| format!("listener {}: {e}", l.addr))?;
+        let stop = Rc::new(Drain::default());
+        monoio::spawn(accept_loop(ctx.clone(), listener, l.addr, stop.clone()));
+        acc.insert(l.addr, Accepting { stop });
+    }
+    Ok(())
+}
+
+async fn accept_loop(ctx: Rc<ShardCtx>, listener: TcpListener, addr: SocketAddr, stop: Rc<Drain>) {
+    loop {
+        let accepted = monoio::select! {
+            r = listener.accept() => Some(r),
+            _ = stop.wait() => None,
+            _ = ctx.drain.wait() => None,
+        };
+        match accepted {
+            None => break,
+            Some(Ok((stream, peer))) => {
+                monoio::spawn(serve(ctx.clone(), stream, peer, addr));
+            }
+            Some(Err(e)) => {
+                // Usually EMFILE/ENFILE: back off briefly instead of spinning.
+                warn!("accept on {addr}: {e}");
+                monoio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    // Dropping the listener closes it: new connections go to shards still accepting.
+}
+
+async fn drain(ctx: &ShardCtx, accepting: &RefCell<HashMap<SocketAddr, Accepting>>, limit: Duration) {
+    ctx.drain.trigger();
+    for a in accepting.borrow().values() {
+        a.stop.trigger();
+    }
+    let deadline = Instant::now() + limit;
+    while ctx.connections.get() > 0 && Instant::now() < deadline {
+        monoio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if ctx.connections.get() > 0 {
+        warn!(
+            "shard {}: drain timeout reached with {} connections open; closing them",
+            ctx.id,
+            ctx.connections.get()
+        );
+    }
+}
