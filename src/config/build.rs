@@ -43,9 +43,7 @@ const NEXT_UPSTREAM_TOKENS: &[&str] = &[
 ];
 
 fn unsupported(what: &str) -> String {
-    format!(
-        "{what} is not supported yet by ringway (it would change how requests are handled)"
-    )
+    format!("{what} is not supported yet by ringway (it would change how requests are handled)")
 }
 
 /// What one level (http, server or location) sets itself; None = inherit.
@@ -82,15 +80,27 @@ impl Layer {
             .unwrap_or((p.max_header_size, p.max_request_line));
         Settings {
             proxy_set_header: self.proxy_set_header.clone().unwrap_or(p.proxy_set_header),
-            proxy_hide_header: self.proxy_hide_header.clone().unwrap_or(p.proxy_hide_header),
-            proxy_pass_header: self.proxy_pass_header.clone().unwrap_or(p.proxy_pass_header),
+            proxy_hide_header: self
+                .proxy_hide_header
+                .clone()
+                .unwrap_or(p.proxy_hide_header),
+            proxy_pass_header: self
+                .proxy_pass_header
+                .clone()
+                .unwrap_or(p.proxy_pass_header),
             add_header: self.add_header.clone().unwrap_or(p.add_header),
-            proxy_http_version_11: self.proxy_http_version_11.unwrap_or(p.proxy_http_version_11),
-            proxy_connect_timeout: self.proxy_connect_timeout.unwrap_or(p.proxy_connect_timeout),
+            proxy_http_version_11: self
+                .proxy_http_version_11
+                .unwrap_or(p.proxy_http_version_11),
+            proxy_connect_timeout: self
+                .proxy_connect_timeout
+                .unwrap_or(p.proxy_connect_timeout),
             proxy_read_timeout: self.proxy_read_timeout.unwrap_or(p.proxy_read_timeout),
             proxy_send_timeout: self.proxy_send_timeout.unwrap_or(p.proxy_send_timeout),
             client_max_body_size: self.client_max_body_size.unwrap_or(p.client_max_body_size),
-            client_header_timeout: self.client_header_timeout.unwrap_or(p.client_header_timeout),
+            client_header_timeout: self
+                .client_header_timeout
+                .unwrap_or(p.client_header_timeout),
             client_body_timeout: self.client_body_timeout.unwrap_or(p.client_body_timeout),
             keepalive_timeout: self.keepalive_timeout.unwrap_or(p.keepalive_timeout),
             keepalive_requests: self.keepalive_requests.unwrap_or(p.keepalive_requests),
@@ -196,8 +206,13 @@ fn arg_err(a: &Arg, d: &Directive, expected: &str) -> super::ConfigError {
 }
 
 fn time_arg(d: &Directive, a: &Arg) -> Result<Duration> {
-    parse_time(&a.value)
-        .ok_or_else(|| arg_err(a, d, "expected a time such as 30s, 5m, 1h, 500ms or plain seconds"))
+    parse_time(&a.value).ok_or_else(|| {
+        arg_err(
+            a,
+            d,
+            "expected a time such as 30s, 5m, 1h, 500ms or plain seconds",
+        )
+    })
 }
 
 fn size_arg(d: &Directive, a: &Arg) -> Result<u64> {
@@ -247,7 +262,9 @@ impl Builder {
         let spec = match directives::lookup(&d.name, ctx) {
             Lookup::Found(s) => s,
             Lookup::NotAllowed => {
-                return Err(d.pos.err(format!("\"{}\" directive is not allowed here", d.name)));
+                return Err(d
+                    .pos
+                    .err(format!("\"{}\" directive is not allowed here", d.name)));
             }
             Lookup::Unknown => {
                 let msg = match directives::suggest(&d.name) {
@@ -262,7 +279,9 @@ impl Builder {
         }
         match (spec.block, d.block.is_some()) {
             (true, false) => {
-                return Err(d.pos.err(format!("directive \"{}\" has no opening \"{{\"", d.name)));
+                return Err(d
+                    .pos
+                    .err(format!("directive \"{}\" has no opening \"{{\"", d.name)));
             }
             (false, true) => {
                 return Err(d.pos.err(format!(
@@ -489,7 +508,10 @@ impl Builder {
     }
 
     /// One `server ADDR [params]` line of an upstream; also returns the `backup` argument if any.
-    fn upstream_server<'d>(&mut self, c: &'d Directive) -> Result<(UpstreamServer, Option<&'d Arg>)> {
+    fn upstream_server<'d>(
+        &mut self,
+        c: &'d Directive,
+    ) -> Result<(UpstreamServer, Option<&'d Arg>)> {
         let a0 = &c.args[0];
         if a0.value.starts_with("unix:") {
             return Err(a0.pos.err(unsupported("a \"unix:\" upstream server")));
@@ -498,9 +520,7 @@ impl Builder {
             Ok((_, Some(_))) => a0.value.clone(),
             Ok((host, None)) => format!("{host}:80"),
             Err(why) => {
-                return Err(a0
-                    .pos
-                    .err(format!("{why} in upstream \"{}\"", a0.value)));
+                return Err(a0.pos.err(format!("{why} in upstream \"{}\"", a0.value)));
             }
         };
         let mut s = UpstreamServer {
@@ -517,8 +537,9 @@ impl Builder {
             let v = p.value.as_str();
             let (key, val) = v.split_once('=').unwrap_or((v, ""));
             let bad_val = || {
-                p.pos
-                    .err(format!("invalid value in \"{v}\" of the upstream \"server\""))
+                p.pos.err(format!(
+                    "invalid value in \"{v}\" of the upstream \"server\""
+                ))
             };
             match (key, v.contains('=')) {
                 ("weight", true) => match parse_num::<u32>(val) {
@@ -684,9 +705,9 @@ impl Builder {
                 )));
             }
             if !matches!(matcher, LocationMatch::Regex { .. }) && !cname.starts_with(pname) {
-                return Err(d
-                    .pos
-                    .err(format!("location \"{cname}\" is outside location \"{pname}\"")));
+                return Err(d.pos.err(format!(
+                    "location \"{cname}\" is outside location \"{pname}\""
+                )));
             }
         }
         let regex = matches!(matcher, LocationMatch::Regex { .. });
@@ -769,7 +790,9 @@ impl Builder {
                 is_upstream: true,
                 uri,
             }),
-            (Some(name), Some(p)) => Err(a.pos.err(format!("upstream \"{name}\" may not have port {p}"))),
+            (Some(name), Some(p)) => Err(a
+                .pos
+                .err(format!("upstream \"{name}\" may not have port {p}"))),
             (None, p) => Ok(ProxyPass {
                 target: format!("{host}:{}", p.unwrap_or(80)),
                 is_upstream: false,
@@ -819,12 +842,18 @@ impl Builder {
                 };
                 set_once(&mut l.proxy_http_version_11, d, v)?;
             }
-            "proxy_connect_timeout" => set_once(&mut l.proxy_connect_timeout, d, time_arg(d, &a[0])?)?,
+            "proxy_connect_timeout" => {
+                set_once(&mut l.proxy_connect_timeout, d, time_arg(d, &a[0])?)?
+            }
             "proxy_read_timeout" => set_once(&mut l.proxy_read_timeout, d, time_arg(d, &a[0])?)?,
             "proxy_send_timeout" => set_once(&mut l.proxy_send_timeout, d, time_arg(d, &a[0])?)?,
-            "client_header_timeout" => set_once(&mut l.client_header_timeout, d, time_arg(d, &a[0])?)?,
+            "client_header_timeout" => {
+                set_once(&mut l.client_header_timeout, d, time_arg(d, &a[0])?)?
+            }
             "client_body_timeout" => set_once(&mut l.client_body_timeout, d, time_arg(d, &a[0])?)?,
-            "client_max_body_size" => set_once(&mut l.client_max_body_size, d, size_arg(d, &a[0])?)?,
+            "client_max_body_size" => {
+                set_once(&mut l.client_max_body_size, d, size_arg(d, &a[0])?)?
+            }
             "keepalive_timeout" => {
                 let t = time_arg(d, &a[0])?;
                 if let Some(h) = a.get(1) {
@@ -856,7 +885,11 @@ impl Builder {
                 let mut v = Vec::new();
                 for x in a {
                     if !NEXT_UPSTREAM_TOKENS.contains(&x.value.as_str()) {
-                        return Err(arg_err(x, d, &format!("it must be one of {}", NEXT_UPSTREAM_TOKENS.join(" "))));
+                        return Err(arg_err(
+                            x,
+                            d,
+                            &format!("it must be one of {}", NEXT_UPSTREAM_TOKENS.join(" ")),
+                        ));
                     }
                     v.push(x.value.clone());
                 }
@@ -978,8 +1011,10 @@ impl Builder {
 }
 
 fn internal(d: &Directive) -> super::ConfigError {
-    d.pos
-        .err(format!("internal error: directive \"{}\" has no handler", d.name))
+    d.pos.err(format!(
+        "internal error: directive \"{}\" has no handler",
+        d.name
+    ))
 }
 
 fn resolve_locations(locs: &[PLocation], parent: &Settings) -> Vec<Location> {
@@ -1062,8 +1097,12 @@ fn parse_matcher(d: &Directive) -> Result<LocationMatch> {
         "^~" => Ok(LocationMatch::PrefixNoRegex(text.to_string())),
         "~" => regex(false),
         "~*" => regex(true),
-        "@" => Err(d.pos.err(unsupported(&format!("the named location \"@{text}\"")))),
-        m => Err(d.args[0].pos.err(format!("invalid location modifier \"{m}\""))),
+        "@" => Err(d
+            .pos
+            .err(unsupported(&format!("the named location \"@{text}\"")))),
+        m => Err(d.args[0]
+            .pos
+            .err(format!("invalid location modifier \"{m}\""))),
     }
 }
 
@@ -1091,7 +1130,9 @@ fn parse_return(d: &Directive, caps: &HashSet<String>) -> Result<Return> {
     }
     if is_redirect_url(&a0.value) {
         if d.args.len() != 1 {
-            return Err(d.pos.err("invalid number of arguments in \"return\" directive"));
+            return Err(d
+                .pos
+                .err("invalid number of arguments in \"return\" directive"));
         }
         vars(a0, caps)?;
         return Ok(Return {

@@ -41,8 +41,7 @@ const PROCESS: &str = "process matter in nginx, no effect in ringway";
 const EVENTS_R: &str = "event loop tuning in nginx; ringway runs one io_uring shard per core";
 const LOG: &str = "ringway logs through its own output, not nginx log files";
 const FILES: &str = "file-serving matter; ringway serves no files";
-const ROOT: &str =
-    "ringway serves no files: a location without proxy_pass or return answers 404";
+const ROOT: &str = "ringway serves no files: a location without proxy_pass or return answers 404";
 const SOCKET: &str = "socket tuning; ringway sets its sockets itself";
 const HASH: &str = "nginx hash-table sizing; ringway needs none";
 const BUFFER: &str = "buffering tuning; ringway streams bodies with its own buffers";
@@ -394,7 +393,11 @@ pub(crate) fn lookup(name: &str, ctx: u8) -> Lookup {
             return Lookup::Found(s);
         }
     }
-    if seen { Lookup::NotAllowed } else { Lookup::Unknown }
+    if seen {
+        Lookup::NotAllowed
+    } else {
+        Lookup::Unknown
+    }
 }
 
 /// Is `name` allowed in `ctx` (for deciding implicit `http`)?

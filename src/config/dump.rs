@@ -11,9 +11,9 @@ use super::values::{fmt_size, fmt_time};
 /// Quotes an argument when nginx's lexer would otherwise split or alter it.
 fn q(s: &str) -> String {
     let plain = !s.is_empty()
-        && !s.chars().any(|c| {
-            c.is_whitespace() || matches!(c, ';' | '{' | '}' | '#' | '"' | '\'' | '\\')
-        });
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, ';' | '{' | '}' | '#' | '"' | '\'' | '\\'));
     if plain {
         return s.to_string();
     }
@@ -103,9 +103,16 @@ fn settings(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
     type Field = (&'static str, fn(&Settings) -> String);
     let fields: &[Field] = &[
         ("proxy_http_version", |s| {
-            if s.proxy_http_version_11 { "1.1" } else { "1.0" }.into()
+            if s.proxy_http_version_11 {
+                "1.1"
+            } else {
+                "1.0"
+            }
+            .into()
         }),
-        ("proxy_connect_timeout", |s| fmt_time(s.proxy_connect_timeout)),
+        ("proxy_connect_timeout", |s| {
+            fmt_time(s.proxy_connect_timeout)
+        }),
         ("proxy_read_timeout", |s| fmt_time(s.proxy_read_timeout)),
         ("proxy_send_timeout", |s| fmt_time(s.proxy_send_timeout)),
         ("proxy_next_upstream", |s| {
@@ -127,7 +134,9 @@ fn settings(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
         ("keepalive_timeout", |s| fmt_time(s.keepalive_timeout)),
         ("keepalive_requests", |s| s.keepalive_requests.to_string()),
         // These two exist at http and server level only (see the comment form below).
-        ("client_header_timeout", |s| fmt_time(s.client_header_timeout)),
+        ("client_header_timeout", |s| {
+            fmt_time(s.client_header_timeout)
+        }),
         ("large_client_header_buffers", |s| {
             let (total, one) = (s.max_header_size, s.max_request_line);
             if one > 0 && total % one == 0 && total >= one {
@@ -142,9 +151,14 @@ fn settings(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
             continue;
         }
         let v = f(s);
-        let server_only = matches!(name, "client_header_timeout" | "large_client_header_buffers");
+        let server_only = matches!(
+            name,
+            "client_header_timeout" | "large_client_header_buffers"
+        );
         if v.is_empty() || v.starts_with('(') || (server_only && parent.is_some()) {
-            o.line(&format!("# {name} {v} (not expressible here in nginx syntax)"));
+            o.line(&format!(
+                "# {name} {v} (not expressible here in nginx syntax)"
+            ));
         } else {
             o.line(&format!("{name} {v};"));
         }
@@ -160,7 +174,11 @@ fn rewrites(o: &mut Out, rw: &[Rewrite]) {
             RewriteFlag::Permanent => " permanent",
             RewriteFlag::None => "",
         };
-        o.line(&format!("rewrite {} {}{flag};", q(&r.regex), q(&r.replacement)));
+        o.line(&format!(
+            "rewrite {} {}{flag};",
+            q(&r.regex),
+            q(&r.replacement)
+        ));
     }
 }
 
@@ -179,14 +197,22 @@ fn location(o: &mut Out, l: &Location, parent: &Settings) {
         LocationMatch::Regex {
             pattern,
             case_insensitive,
-        } => format!("{} {}", if *case_insensitive { "~*" } else { "~" }, q(pattern)),
+        } => format!(
+            "{} {}",
+            if *case_insensitive { "~*" } else { "~" },
+            q(pattern)
+        ),
     };
     o.open(&format!("location {m}"));
     rewrites(o, &l.rewrites);
     match &l.action {
         Action::Proxy(p) => o.line(&format!(
             "proxy_pass {};",
-            q(&format!("http://{}{}", p.target, p.uri.as_deref().unwrap_or("")))
+            q(&format!(
+                "http://{}{}",
+                p.target,
+                p.uri.as_deref().unwrap_or("")
+            ))
         )),
         Action::Return(r) => ret(o, r),
         Action::None => {}
@@ -236,7 +262,10 @@ fn upstream(o: &mut Out, u: &Upstream) {
         o.line(&line);
     }
     o.line(&format!("keepalive {};", u.keepalive));
-    o.line(&format!("keepalive_timeout {};", fmt_time(u.keepalive_timeout)));
+    o.line(&format!(
+        "keepalive_timeout {};",
+        fmt_time(u.keepalive_timeout)
+    ));
     o.line(&format!("keepalive_requests {};", u.keepalive_requests));
     o.close();
 }

@@ -190,7 +190,9 @@ pub(crate) fn tokenize(text: &str, file: Rc<PathBuf>) -> Result<Vec<Token>> {
                                 }
                                 Some(ch) if !is_space(ch) && ch != ';' => raw.push(ch),
                                 _ => {
-                                    return Err(open.err("the closing bracket of \"${\" is missing"));
+                                    return Err(
+                                        open.err("the closing bracket of \"${\" is missing")
+                                    );
                                 }
                             }
                         }

@@ -106,9 +106,8 @@ impl Parser {
                             && name != "server"
                         {
                             // `listen 80` / `proxy_pass ...` on the next line: a missing `;`.
-                            return Err(last_end.err(format!(
-                                "directive \"{name}\" is not terminated by \";\""
-                            )));
+                            return Err(last_end
+                                .err(format!("directive \"{name}\" is not terminated by \";\"")));
                         }
                         args.push(Arg {
                             value: value.clone(),
@@ -119,9 +118,8 @@ impl Parser {
                     Tok::Semi => break None,
                     Tok::Open => break Some(self.block(toks, i, Some(&a.pos), eof)?),
                     Tok::Close => {
-                        return Err(last_end.err(format!(
-                            "directive \"{name}\" is not terminated by \";\""
-                        )));
+                        return Err(last_end
+                            .err(format!("directive \"{name}\" is not terminated by \";\"")));
                     }
                 }
             };

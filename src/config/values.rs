@@ -268,7 +268,12 @@ pub(crate) fn check_regex(pattern: &str, case_insensitive: bool) -> Result<regex
                 .lines()
                 .rev()
                 .find(|l| l.trim_start().starts_with("error:"))
-                .map(|l| l.trim_start().trim_start_matches("error:").trim().to_string())
+                .map(|l| {
+                    l.trim_start()
+                        .trim_start_matches("error:")
+                        .trim()
+                        .to_string()
+                })
                 .unwrap_or_else(|| text.lines().last().unwrap_or("").trim().to_string());
             format!("invalid regular expression \"{pattern}\": {reason}")
         })

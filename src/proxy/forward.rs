@@ -63,6 +63,8 @@ pub async fn forward(
 
     let mut out = r.ctx.bufs.get();
     let mut tried = 0usize;
+    // After a reused connection failed, the retry dials anew: the pool may hold more stale ones.
+    let mut fresh = false;
     let mut ub;
     let (server, mut up, resp, body_sent) = loop {
         tried += 1;
@@ -71,7 +73,7 @@ pub async fn forward(
             respond::error(stream, 502, true, head.method == Method::Head, send_t).await;
             return Next::Close;
         };
-        let mut up = match group.connect(server, loc.connect_timeout).await {
+        let mut up = match group.connect(server, loc.connect_timeout, fresh).await {
             Ok(c) => c,
             Err(e) => {
                 warn!(upstream = %group.name, server = %group.servers[server].addr, "{e}");
@@ -92,6 +94,7 @@ pub async fn forward(
             Ok(o) => o,
             Err(_) if up.reused && retryable => {
                 out = r.ctx.bufs.get();
+                fresh = true;
                 continue;
             }
             Err(_) => {
@@ -140,9 +143,10 @@ pub async fn forward(
                     h
                 }
                 Ok((None, _)) => unreachable_interim(),
-                Err(HeadErr::ClosedEarly) if up.reused && retryable && tried <= group.servers.len() => {
+                Err(HeadErr::ClosedEarly) if up.reused && retryable => {
                     // A pooled connection the upstream had just closed: nothing was answered.
                     out = r.ctx.bufs.get();
+                    fresh = true;
                     continue;
                 }
                 Err(e) => return upstream_failed(r, stream, group, e).await,

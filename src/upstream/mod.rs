@@ -81,11 +81,13 @@ impl Group {
         self.balancer.borrow_mut().next()
     }
 
-    /// An idle pooled connection to server `i`, or a freshly dialled one.
-    pub async fn connect(&self, i: usize, timeout: Duration) -> Result<Pooled, Error> {
+    /// An idle pooled connection to server `i` (unless `fresh`), or a newly dialled one.
+    pub async fn connect(&self, i: usize, timeout: Duration, fresh: bool) -> Result<Pooled, Error> {
         let server = &self.servers[i];
-        if let Some(c) = server.pool.take() {
-            return Ok(c);
+        if !fresh {
+            if let Some(c) = server.pool.take() {
+                return Ok(c);
+            }
         }
         let stream = match monoio::time::timeout(timeout, TcpStream::connect_addr(server.addr)).await {
             Ok(Ok(s)) => s,
