@@ -16,10 +16,18 @@ use tracing::{error, info};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "ringway", version, about = "HTTP/1.1 reverse proxy and load balancer on io_uring")]
+#[command(
+    name = "ringway",
+    version,
+    about = "HTTP/1.1 reverse proxy and load balancer on io_uring"
+)]
 struct Cli {
     /// Configuration file (nginx syntax).
-    #[arg(short = 'c', long = "config", default_value = "/etc/ringway/ringway.conf")]
+    #[arg(
+        short = 'c',
+        long = "config",
+        default_value = "/etc/ringway/ringway.conf"
+    )]
     config: PathBuf,
     /// Test the configuration and exit (0 when valid, 1 otherwise).
     #[arg(short = 't')]
@@ -69,15 +77,26 @@ fn run(cli: Cli) -> Result<(), String> {
         return send_signal(&cli, sig);
     }
     if cli.test || cli.dump {
-        let cfg = load(path).map_err(|e| format!("{e}\nringway: configuration file {} test failed", path.display()))?;
+        let cfg = load(path).map_err(|e| {
+            format!(
+                "{e}\nringway: configuration file {} test failed",
+                path.display()
+            )
+        })?;
         for n in &cfg.notices {
             eprintln!("ringway: [notice] {n}");
         }
         if cli.dump {
             print!("{}", config::dump(&cfg));
         }
-        eprintln!("ringway: the configuration file {} syntax is ok", path.display());
-        eprintln!("ringway: configuration file {} test is successful", path.display());
+        eprintln!(
+            "ringway: the configuration file {} syntax is ok",
+            path.display()
+        );
+        eprintln!(
+            "ringway: configuration file {} test is successful",
+            path.display()
+        );
         return Ok(());
     }
     let cfg = Arc::new(load(path)?);
@@ -88,14 +107,18 @@ fn run(cli: Cli) -> Result<(), String> {
         .max(1);
     let pid_file = cli.pid.clone().or_else(|| cfg.pid_file.clone());
     // Register before starting shards so no signal is missed.
-    let mut signals = Signals::new([SIGTERM, SIGINT, SIGQUIT, SIGHUP]).map_err(|e| format!("signals: {e}"))?;
+    let mut signals =
+        Signals::new([SIGTERM, SIGINT, SIGQUIT, SIGHUP]).map_err(|e| format!("signals: {e}"))?;
     let shards = Shards::start(cfg, workers)?;
     if let Some(p) = &pid_file {
         if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
             error!("cannot write pid file {}: {e}", p.display());
         }
     }
-    info!("ringway {} started with {workers} shards", env!("CARGO_PKG_VERSION"));
+    info!(
+        "ringway {} started with {workers} shards",
+        env!("CARGO_PKG_VERSION")
+    );
     for sig in signals.forever() {
         match sig {
             SIGHUP => match load(path) {
@@ -124,7 +147,8 @@ fn send_signal(cli: &Cli, sig: &str) -> Result<(), String> {
             .pid_file
             .ok_or("no pid file: set `pid` in the config or pass --pid")?,
     };
-    let text = std::fs::read_to_string(&pid_file).map_err(|e| format!("{}: {e}", pid_file.display()))?;
+    let text =
+        std::fs::read_to_string(&pid_file).map_err(|e| format!("{}: {e}", pid_file.display()))?;
     let pid: i32 = text
         .trim()
         .parse()

@@ -590,8 +590,15 @@ impl Builder {
                     for a in &c.args {
                         if let Some(re) = a.value.strip_prefix('~') {
                             check_regex(re, false).map_err(|m| a.pos.err(m))?;
-                        } else if a.value.contains(['/', '$', ' ']) {
-                            return Err(a.pos.err(format!("invalid server name \"{}\"", a.value)));
+                        } else if a.value == "$hostname" {
+                            return Err(a.pos.err(unsupported("\"server_name $hostname\"")));
+                        } else if a.value.contains(['/', ' ', '\t']) {
+                            // nginx warns and carries on.
+                            self.notices.push(format!(
+                                "{}: server name \"{}\" has suspicious symbols",
+                                a.pos.short(),
+                                a.value
+                            ));
                         }
                         s.names.push(a.value.clone());
                     }

@@ -139,7 +139,7 @@ fn settings(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
         }),
         ("large_client_header_buffers", |s| {
             let (total, one) = (s.max_header_size, s.max_request_line);
-            if one > 0 && total % one == 0 && total >= one {
+            if one > 0 && total.is_multiple_of(one) && total >= one {
                 format!("{} {}", total / one, fmt_size(one as u64))
             } else {
                 format!("(max_header_size {total}, max_request_line {one})")

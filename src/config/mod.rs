@@ -14,6 +14,16 @@
 //! - Regexes (`location ~`, `server_name ~`, `rewrite`) use the `regex` crate's syntax, not PCRE
 //!   (no look-around or backreferences).
 //! - A `server` without `listen` listens on `0.0.0.0:80` (nginx's default when run as root).
+//! - A `server` without `server_name` gets the name `""`, as in nginx.
+//! - A file whose whole content is one bare path to an existing file (what git writes for a
+//!   symlink where it cannot make one) is read as that file; nginx would report a syntax error.
+//! - Variables nginx knows but ringway does not provide yet, and `server_name $hostname`, are
+//!   refused; names with suspicious symbols and a redefined balancing method give notices where
+//!   nginx gives warnings.
+//! - `rewrite`s after a `return` at the same level are dropped (never reached, as in nginx);
+//!   a location with both `return` and `proxy_pass` returns (nginx's rewrite phase runs first).
+//!
+//! Notices read `<file>:<line>: ignored: <directive> (<why>)`.
 
 mod build;
 mod directives;

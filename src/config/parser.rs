@@ -194,7 +194,7 @@ impl Parser {
             if self.stack.len() >= MAX_INCLUDE_DEPTH {
                 return Err(arg.pos.err("includes nested too deeply"));
             }
-            let text = std::fs::read_to_string(&file).map_err(|e| {
+            let (file, text) = read_source(&file).map_err(|e| {
                 arg.pos
                     .err(format!("open() \"{}\" failed ({e})", file.display()))
             })?;
@@ -213,9 +213,37 @@ fn end_pos(tokens: &[Token], file: &Rc<PathBuf>) -> Pos {
     })
 }
 
+/// Reads a config file, following git symlink placeholders: where a checkout (or a copy) could
+/// not keep a symlink, git writes a small file whose whole content is the link's target. Such a
+/// file is never a valid config by itself (one bare word, no `;`), so when its content names an
+/// existing file relative to its folder, that file is read instead (Debian's sites-enabled links
+/// survive a trip through such a copy). Returns the path actually read and its text.
+pub(crate) fn read_source(path: &Path) -> std::io::Result<(PathBuf, String)> {
+    let mut path = path.to_path_buf();
+    let mut text = std::fs::read_to_string(&path)?;
+    for _ in 0..8 {
+        let target = text.trim_end_matches('\n');
+        let placeholder = !target.is_empty()
+            && target.len() < 4096
+            && !target.contains(|c: char| c.is_whitespace() || matches!(c, ';' | '{' | '}' | '#'));
+        if !placeholder {
+            break;
+        }
+        let next = path
+            .parent()
+            .map_or_else(|| PathBuf::from(target), |d| d.join(target));
+        if !next.is_file() {
+            break;
+        }
+        text = std::fs::read_to_string(&next)?;
+        path = std::fs::canonicalize(&next).unwrap_or(next);
+    }
+    Ok((path, text))
+}
+
 /// Reads and parses the main file.
 pub(crate) fn parse_main(path: &Path) -> Result<Vec<Directive>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::file(path, format!("open() failed ({e})")))?;
-    Parser::new(path).parse_text(&text, path)
+    let (file, text) =
+        read_source(path).map_err(|e| ConfigError::file(path, format!("open() failed ({e})")))?;
+    Parser::new(path).parse_text(&text, &file)
 }

@@ -1001,10 +1001,7 @@ fn lexer_forms() {
          location ~* \"^/x{2}\" { }",
     ));
     let s = &cfg.servers[0];
-    assert_eq!(
-        s.server_names,
-        ["single", "dou\"ble", "${host}x", "un#hashed"]
-    );
+    assert_eq!(s.server_names, ["single", "dou\"ble", "un#hashed"]);
     assert_eq!(s.locations[0].matcher, LocationMatch::Prefix("/a b".into()));
     let h = &s.locations[0].settings.add_header;
     assert_eq!(h[0].value, "${host}x");
@@ -1205,4 +1202,72 @@ fn dump_reads_back_the_same() {
         Duration::from_millis(1500)
     );
     assert_eq!(s.server_names, ["a", "", "~^w\\.(?<d>.+)$"]);
+}
+
+#[test]
+fn git_symlink_placeholders_are_followed() {
+    // What git writes for a symlink where it cannot make one: the target path as the content.
+    let t = TempDir::new("placeholder");
+    let real = t.write(
+        "available/site",
+        "server {\n    server_name placeholder;\n    bogus_directive;\n}\n",
+    );
+    t.write("enabled/site", "../available/site");
+    let main = t.write("nginx.conf", "http { include enabled/*; }\n");
+    let e = load(&main).unwrap_err();
+    // Errors point into the file actually read.
+    let real = std::fs::canonicalize(real).unwrap();
+    assert_eq!((e.file.as_path(), e.line, e.col), (real.as_path(), 3, 5));
+    t.write("available/site", "server { server_name placeholder; }\n");
+    let cfg = load(&main).unwrap();
+    assert_eq!(cfg.servers[0].server_names, ["placeholder"]);
+    // A bare word that names no file stays an ordinary (broken) config.
+    t.write("enabled/site", "../available/nothing");
+    let e = load(&main).unwrap_err();
+    assert_eq!(
+        e.message,
+        "unexpected end of file, expecting \";\" or \"}\""
+    );
+}
+
+#[test]
+fn odds_and_ends() {
+    assert_eq!(
+        err("events {}\nevents {}\n"),
+        "ringway.conf:2:1: \"events\" directive is duplicate"
+    );
+    assert_eq!(
+        err(&in_server("        server_name $hostname;")),
+        "ringway.conf:3:21: \"server_name $hostname\" is not supported yet by ringway (it would change how requests are handled)"
+    );
+    let cfg = ok(&in_server("        server_name example.com/x;"));
+    assert!(cfg.notices[0].ends_with("server name \"example.com/x\" has suspicious symbols"));
+    assert_eq!(
+        err(&in_location("            proxy_pass http://unix:/tmp/s:/;")),
+        "ringway.conf:4:24: \"proxy_pass\" to a unix: socket is not supported yet by ringway (it would change how requests are handled)"
+    );
+    assert_eq!(
+        err(&in_server("        listen unix:/run/r.sock;")),
+        "ringway.conf:3:16: listening on a \"unix:\" socket is not supported yet by ringway (it would change how requests are handled)"
+    );
+    assert!(
+        err("http { include \"[\"; }")
+            .starts_with("ringway.conf:1:16: invalid include pattern \"[\": "),
+        "{}",
+        err("http { include \"[\"; }")
+    );
+    // Inside a regex location, a nested prefix location must start with the pattern (nginx's rule).
+    assert_eq!(
+        err(&in_server(
+            "        location ~ ^/img {\n            location /x { }\n        }"
+        )),
+        "ringway.conf:4:13: location \"/x\" is outside location \"^/img\""
+    );
+    ok(&in_server(
+        "        location ~ ^/img {\n            location ~ \\.png$ { }\n        }",
+    ));
+    // A method declared twice: the last wins, with a notice.
+    let cfg = ok("upstream u { least_conn; server a; ip_hash; }");
+    assert_eq!(cfg.upstreams[0].method, BalanceMethod::IpHash);
+    assert!(cfg.notices[0].contains("load balancing method redefined"));
 }

@@ -229,13 +229,13 @@ pub(crate) fn parse_num<T: std::str::FromStr>(s: &str) -> Option<T> {
 /// Renders a duration the way it can be written back (`60s`, `500ms`, `5m`).
 pub(crate) fn fmt_time(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         format!("{ms}ms")
     } else if ms == 0 {
         "0s".into()
-    } else if ms % 3_600_000 == 0 {
+    } else if ms.is_multiple_of(3_600_000) {
         format!("{}h", ms / 3_600_000)
-    } else if ms % 60_000 == 0 {
+    } else if ms.is_multiple_of(60_000) {
         format!("{}m", ms / 60_000)
     } else {
         format!("{}s", ms / 1000)
@@ -245,11 +245,11 @@ pub(crate) fn fmt_time(d: Duration) -> String {
 pub(crate) fn fmt_size(n: u64) -> String {
     if n == 0 {
         "0".into()
-    } else if n % (1024 * 1024 * 1024) == 0 {
+    } else if n.is_multiple_of(1024 * 1024 * 1024) {
         format!("{}g", n / (1024 * 1024 * 1024))
-    } else if n % (1024 * 1024) == 0 {
+    } else if n.is_multiple_of(1024 * 1024) {
         format!("{}m", n / (1024 * 1024))
-    } else if n % 1024 == 0 {
+    } else if n.is_multiple_of(1024) {
         format!("{}k", n / 1024)
     } else {
         n.to_string()

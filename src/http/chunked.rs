@@ -427,7 +427,10 @@ mod tests {
     #[test]
     fn simple_bodies() {
         assert_eq!(ok(b"5\r\nhello\r\n0\r\n\r\n"), b"hello");
-        assert_eq!(ok(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"), b"hello world");
+        assert_eq!(
+            ok(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+            b"hello world"
+        );
         assert_eq!(ok(b"0\r\n\r\n"), b"");
         assert_eq!(ok(LAST_CHUNK), b"");
     }
@@ -529,7 +532,10 @@ mod tests {
     #[test]
     fn trailers() {
         assert_eq!(ok(b"5\r\nhello\r\n0\r\nX-Checksum: abc\r\n\r\n"), b"hello");
-        assert_eq!(ok(b"5\r\nhello\r\n0\r\nA: 1\r\nB:2\r\nC:\r\n\r\n"), b"hello");
+        assert_eq!(
+            ok(b"5\r\nhello\r\n0\r\nA: 1\r\nB:2\r\nC:\r\n\r\n"),
+            b"hello"
+        );
         assert_eq!(ok(b"0\r\nContent-Length: 50\r\n\r\n"), b""); // dropped, never used
         bad(b"5\r\nhello\r\n0\r\n\n"); // bare LF final line
         bad(b"5\r\nhello\r\n0\r\nX: a\n\r\n"); // bare LF in trailer
@@ -632,7 +638,12 @@ mod tests {
             assert_eq!(used, sample.len());
             for cut in 0..=sample.len() {
                 let (body, used) = decode_split(sample, &[cut]).unwrap();
-                assert_eq!(body, whole, "cut at {cut} of {:?}", String::from_utf8_lossy(sample));
+                assert_eq!(
+                    body,
+                    whole,
+                    "cut at {cut} of {:?}",
+                    String::from_utf8_lossy(sample)
+                );
                 assert_eq!(used, sample.len());
             }
             for a in 0..=sample.len() {

@@ -53,9 +53,17 @@ mod tests {
         let cases = [
             (ParseError::BadRequest("x"), 400, "Bad Request"),
             (ParseError::UriTooLong, 414, "URI Too Long"),
-            (ParseError::HeadersTooLarge, 431, "Request Header Fields Too Large"),
+            (
+                ParseError::HeadersTooLarge,
+                431,
+                "Request Header Fields Too Large",
+            ),
             (ParseError::NotImplemented("gzip"), 501, "Not Implemented"),
-            (ParseError::VersionNotSupported, 505, "HTTP Version Not Supported"),
+            (
+                ParseError::VersionNotSupported,
+                505,
+                "HTTP Version Not Supported",
+            ),
         ];
         for (e, code, reason) in cases {
             assert_eq!(e.status(), code);
@@ -65,7 +73,10 @@ mod tests {
 
     #[test]
     fn display() {
-        assert_eq!(ParseError::BadRequest("bad host").to_string(), "400 Bad Request: bad host");
+        assert_eq!(
+            ParseError::BadRequest("bad host").to_string(),
+            "400 Bad Request: bad host"
+        );
         assert_eq!(ParseError::UriTooLong.to_string(), "414 URI Too Long");
     }
 }

@@ -34,7 +34,12 @@ impl Method {
     pub fn is_idempotent(self) -> bool {
         matches!(
             self,
-            Method::Get | Method::Head | Method::Put | Method::Delete | Method::Options | Method::Trace
+            Method::Get
+                | Method::Head
+                | Method::Put
+                | Method::Delete
+                | Method::Options
+                | Method::Trace
         )
     }
 }
@@ -149,7 +154,7 @@ fn parse_request_inner(
     let target_end = target_start + path.len();
     // request-line = method SP request-target SP HTTP-version (8 bytes)
     if (target_end + 9).saturating_sub(method_start) > limits.max_request_line {
-        return Err(ParseError::UriTooLong);
+        return Err(line_too_long(&buf[method_start..]));
     }
     if head_len > limits.max_head || head_len > u32::MAX as usize {
         return Err(ParseError::HeadersTooLarge);
@@ -216,19 +221,30 @@ fn parse_request_inner(
     // Framing (RFC 9112 §6.1, §6.3).
     let body = if te.present {
         if version == Version::Http10 {
-            return Err(ParseError::BadRequest("Transfer-Encoding in an HTTP/1.0 request"));
+            return Err(ParseError::BadRequest(
+                "Transfer-Encoding in an HTTP/1.0 request",
+            ));
         }
         if let Some(why) = te.error {
             return Err(ParseError::BadRequest(why));
         }
+        if te.chunked_count > 1 {
+            return Err(ParseError::BadRequest("chunked applied more than once"));
+        }
         if !te.chunked_last {
-            return Err(ParseError::BadRequest("final transfer coding is not chunked"));
+            return Err(ParseError::BadRequest(
+                "final transfer coding is not chunked",
+            ));
         }
         if content_length.is_some() {
-            return Err(ParseError::BadRequest("both Content-Length and Transfer-Encoding"));
+            return Err(ParseError::BadRequest(
+                "both Content-Length and Transfer-Encoding",
+            ));
         }
         if te.other {
-            return Err(ParseError::NotImplemented("transfer coding other than chunked"));
+            return Err(ParseError::NotImplemented(
+                "transfer coding other than chunked",
+            ));
         }
         BodyFraming::Chunked
     } else if let Some(n) = content_length {
@@ -255,13 +271,17 @@ fn parse_request_inner(
     let target = &buf[target_start..target_end];
     if method_kind == Method::Connect {
         if !valid_authority(target, true) {
-            return Err(ParseError::BadRequest("CONNECT needs an authority-form target"));
+            return Err(ParseError::BadRequest(
+                "CONNECT needs an authority-form target",
+            ));
         }
     } else if target[0] == b'/' {
         valid_path_query(target)?;
     } else if target == b"*" {
         if method_kind != Method::Options {
-            return Err(ParseError::BadRequest("asterisk-form target outside OPTIONS"));
+            return Err(ParseError::BadRequest(
+                "asterisk-form target outside OPTIONS",
+            ));
         }
     } else {
         let (start, end) = absolute_form_authority(target)?;
@@ -317,14 +337,7 @@ fn incomplete(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, ParseE
     }
     let line = &buf[leading_empty_lines(buf)..];
     match find_byte(line, b'\n') {
-        None if buf.len() > limits.max_request_line => {
-            let method_len = find_byte(line, b' ').unwrap_or(line.len());
-            if method_len > MAX_METHOD_LEN {
-                Err(ParseError::BadRequest("method too long"))
-            } else {
-                Err(ParseError::UriTooLong)
-            }
-        }
+        None if buf.len() > limits.max_request_line => Err(line_too_long(line)),
         None => Err(ParseError::HeadersTooLarge),
         Some(lf) => {
             let len = if lf > 0 && line[lf - 1] == b'\r' {
@@ -333,13 +346,24 @@ fn incomplete(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, ParseE
                 lf
             };
             if len > limits.max_request_line {
-                Err(ParseError::UriTooLong)
+                Err(line_too_long(line))
             } else if buf.len() > limits.max_head {
                 Err(ParseError::HeadersTooLarge)
             } else {
                 Ok(None)
             }
         }
+    }
+}
+
+/// A request line over the limit: 414, unless its method token alone is absurdly long (garbage
+/// rather than a long URI: 400).
+fn line_too_long(line: &[u8]) -> ParseError {
+    let method_len = find_byte(line, b' ').unwrap_or(line.len());
+    if method_len > MAX_METHOD_LEN {
+        ParseError::BadRequest("method too long")
+    } else {
+        ParseError::UriTooLong
     }
 }
 
@@ -431,8 +455,19 @@ fn is_reg_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
-            b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+'
-                | b';' | b'='
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b';'
+                | b'='
         )
 }
 
@@ -447,9 +482,7 @@ fn valid_authority(v: &[u8], port_required: bool) -> bool {
         let ok = !inner.is_empty()
             && if inner[0] == b'v' || inner[0] == b'V' {
                 // IPvFuture
-                inner[1..]
-                    .iter()
-                    .all(|&b| is_reg_name_byte(b) || b == b':')
+                inner[1..].iter().all(|&b| is_reg_name_byte(b) || b == b':')
             } else {
                 inner.iter().all(|&b| is_hex(b) || b == b':' || b == b'.')
             };
@@ -481,8 +514,7 @@ fn valid_authority(v: &[u8], port_required: bool) -> bool {
         return false;
     }
     match port {
-        None => !port_required,
-        Some([]) => !port_required,
+        None | Some([]) => !port_required,
         Some(p) => {
             p.len() <= 5
                 && p.iter().all(u8::is_ascii_digit)
@@ -520,9 +552,8 @@ fn valid_path_query(t: &[u8]) -> Result<(), ParseError> {
 /// Validates an absolute-form target (`http://authority/path?query`, RFC 9112 §3.2.2) and returns
 /// the authority's range inside it.
 fn absolute_form_authority(t: &[u8]) -> Result<(usize, usize), ParseError> {
-    let scheme_len = match find_byte(t, b':') {
-        Some(n) => n,
-        None => return Err(ParseError::BadRequest("invalid request-target")),
+    let Some(scheme_len) = find_byte(t, b':') else {
+        return Err(ParseError::BadRequest("invalid request-target"));
     };
     let scheme = &t[..scheme_len];
     if !scheme.eq_ignore_ascii_case(b"http") && !scheme.eq_ignore_ascii_case(b"https") {
@@ -538,7 +569,9 @@ fn absolute_form_authority(t: &[u8]) -> Result<(usize, usize), ParseError> {
         .map_or(t.len(), |p| start + p);
     // RFC 9110 §4.2.1: empty host is invalid; §4.2.4: userinfo is treated as an error.
     if !valid_authority(&t[start..end], false) {
-        return Err(ParseError::BadRequest("invalid authority in request-target"));
+        return Err(ParseError::BadRequest(
+            "invalid authority in request-target",
+        ));
     }
     valid_path_query(&t[end..])?;
     Ok((start, end))
@@ -979,11 +1012,20 @@ mod tests {
     fn transfer_encoding_rules() {
         let h = ok(&with_fields("Transfer-Encoding: chunked\r\n"));
         assert_eq!(h.body, BodyFraming::Chunked);
-        for v in ["Chunked", "CHUNKED", ", chunked", "chunked,", "\tchunked", " , chunked , "] {
+        for v in [
+            "Chunked",
+            "CHUNKED",
+            ", chunked",
+            "chunked,",
+            "\tchunked",
+            " , chunked , ",
+        ] {
             let h = ok(&with_fields(&format!("Transfer-Encoding: {v}\r\n")));
             assert_eq!(h.body, BodyFraming::Chunked, "{v}");
         }
-        let h = ok(&with_fields("Transfer-Encoding: \r\nTransfer-Encoding: chunked\r\n"));
+        let h = ok(&with_fields(
+            "Transfer-Encoding: \r\nTransfer-Encoding: chunked\r\n",
+        ));
         assert_eq!(h.body, BodyFraming::Chunked);
         for v in [
             "chunked, gzip",
@@ -1005,7 +1047,9 @@ mod tests {
             ParseError::NotImplemented("transfer coding other than chunked")
         );
         assert!(matches!(
-            err(&with_fields("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n")),
+            err(&with_fields(
+                "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"
+            )),
             ParseError::NotImplemented(_)
         ));
     }
@@ -1023,7 +1067,9 @@ mod tests {
         bad(b"POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
         bad(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nhello");
         // Look-alike names are ordinary fields.
-        let h = ok(&with_fields("Transfer_Encoding: chunked\r\nContent_Length: 9\r\n"));
+        let h = ok(&with_fields(
+            "Transfer_Encoding: chunked\r\nContent_Length: 9\r\n",
+        ));
         assert_eq!(h.body, BodyFraming::None);
     }
 
@@ -1034,14 +1080,22 @@ mod tests {
             ("1.1", "Connection: close\r\n", false),
             ("1.1", "Connection: Close\r\n", false),
             ("1.1", "Connection: keep-alive, close\r\n", false),
-            ("1.1", "Connection: keep-alive\r\nConnection: x, CLOSE\r\n", false),
+            (
+                "1.1",
+                "Connection: keep-alive\r\nConnection: x, CLOSE\r\n",
+                false,
+            ),
             ("1.1", "Connection: closed\r\n", true),
             ("1.0", "", false),
             ("1.0", "Connection: keep-alive\r\n", true),
             ("1.0", "Connection: Keep-Alive\r\n", true),
             ("1.0", "Connection: foo, keep-alive\r\n", true),
             ("1.0", "Connection: keep-alive, close\r\n", false),
-            ("1.0", "Connection: keep-alive\r\nConnection: close\r\n", false),
+            (
+                "1.0",
+                "Connection: keep-alive\r\nConnection: close\r\n",
+                false,
+            ),
         ];
         for (v, fields, want) in cases {
             let buf = format!("GET / HTTP/{v}\r\nHost: a\r\n{fields}\r\n");
@@ -1055,7 +1109,8 @@ mod tests {
         assert!(ok(&with_fields("Expect: 100-Continue\r\n")).expect_continue);
         assert!(!ok(&with_fields("Expect: 200-ok\r\n")).expect_continue);
         assert!(!ok(&with_fields("")).expect_continue);
-        let buf = b"POST / HTTP/1.0\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
+        let buf =
+            b"POST / HTTP/1.0\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
         assert!(!ok(buf).expect_continue);
     }
 
@@ -1066,8 +1121,14 @@ mod tests {
             ok(buf.as_bytes()).upgrade
         };
         assert!(up("1.1", "Connection: Upgrade\r\nUpgrade: websocket\r\n"));
-        assert!(up("1.1", "Connection: keep-alive, upgrade\r\nUpgrade: h2c\r\n"));
-        assert!(up("1.1", "Upgrade: websocket\r\nConnection: x\r\nConnection: UPGRADE\r\n"));
+        assert!(up(
+            "1.1",
+            "Connection: keep-alive, upgrade\r\nUpgrade: h2c\r\n"
+        ));
+        assert!(up(
+            "1.1",
+            "Upgrade: websocket\r\nConnection: x\r\nConnection: UPGRADE\r\n"
+        ));
         assert!(!up("1.1", "Upgrade: websocket\r\n"));
         assert!(!up("1.1", "Connection: upgrade\r\n"));
         assert!(!up("1.0", "Connection: Upgrade\r\nUpgrade: websocket\r\n"));
@@ -1118,9 +1179,15 @@ mod tests {
         assert_eq!(err(buf.as_bytes()), ParseError::UriTooLong);
         let buf = format!("{} / HTTP/1.1\r\nHost: a\r\n\r\n", "A".repeat(100_000));
         assert!(matches!(err(buf.as_bytes()), ParseError::BadRequest(_)));
-        let buf = format!("GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n", "B".repeat(100_000));
+        let buf = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
+            "B".repeat(100_000)
+        );
         assert_eq!(err(buf.as_bytes()), ParseError::HeadersTooLarge);
-        let buf = format!("GET / HTTP/1.1\r\nHost: a\r\n{}: v\r\n\r\n", "A".repeat(100_000));
+        let buf = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\n{}: v\r\n\r\n",
+            "A".repeat(100_000)
+        );
         assert_eq!(err(buf.as_bytes()), ParseError::HeadersTooLarge);
         // A 7900-byte target fits the default 8 KiB line.
         let buf = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(7900));
@@ -1134,12 +1201,18 @@ mod tests {
             max_head: 64,
             max_headers: 100,
         };
-        let buf = b"GET / HTTP/1.1\r\nHost: a\r\nX-Fill: 0123456789012345678901234\r\n\r\n";
-        assert_eq!(buf.len(), 63);
-        assert!(parse_request(buf, &limits).unwrap().is_some());
-        let buf = b"GET / HTTP/1.1\r\nHost: a\r\nX-Fill: 01234567890123456789012345\r\n\r\n";
+        let buf = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Fill: {}\r\n\r\n",
+            "x".repeat(27)
+        );
+        assert_eq!(buf.len(), 64);
+        assert!(parse_request(buf.as_bytes(), &limits).unwrap().is_some());
+        let buf = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Fill: {}\r\n\r\n",
+            "x".repeat(28)
+        );
         assert_eq!(
-            parse_request(buf, &limits).unwrap_err(),
+            parse_request(buf.as_bytes(), &limits).unwrap_err(),
             ParseError::HeadersTooLarge
         );
         let buf = b"GET / HTTP/1.1\r\nHost: a\r\nX-Fill: 0123456789012345678901234567890123456789";
@@ -1166,7 +1239,11 @@ mod tests {
         }
         let done = format!("{buf}\r\n");
         assert_eq!(
-            parse_request(done.as_bytes(), &limits).unwrap().unwrap().headers.len(),
+            parse_request(done.as_bytes(), &limits)
+                .unwrap()
+                .unwrap()
+                .headers
+                .len(),
             10
         );
         buf.push_str("X-Last: v\r\n\r\n");

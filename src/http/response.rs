@@ -126,10 +126,15 @@ pub fn parse_response(
     } else if te.present {
         if version == Version::Http10 {
             // RFC 9112 §6.1: the framing of an HTTP/1.0 message with TE is faulty.
-            return Err(ParseError::BadRequest("Transfer-Encoding in an HTTP/1.0 response"));
+            return Err(ParseError::BadRequest(
+                "Transfer-Encoding in an HTTP/1.0 response",
+            ));
         }
         if let Some(why) = te.error {
             return Err(ParseError::BadRequest(why));
+        }
+        if te.chunked_count > 1 {
+            return Err(ParseError::BadRequest("chunked applied more than once"));
         }
         if te.chunked_last {
             if te.other {
@@ -186,5 +191,284 @@ fn reason_span(buf: &[u8]) -> Span {
             span(start + 1, end - start - 1)
         }
         _ => span(start.min(buf.len()), 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX: usize = 16384;
+
+    fn parse(s: &[u8]) -> Result<Option<ResponseHead>, ParseError> {
+        parse_response(s, Method::Get, MAX)
+    }
+
+    #[track_caller]
+    fn ok_for(s: &[u8], m: Method) -> ResponseHead {
+        match parse_response(s, m, MAX) {
+            Ok(Some(h)) => h,
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(s)),
+        }
+    }
+
+    #[track_caller]
+    fn ok(s: &[u8]) -> ResponseHead {
+        ok_for(s, Method::Get)
+    }
+
+    #[track_caller]
+    fn bad(s: &[u8]) {
+        match parse(s) {
+            Err(ParseError::BadRequest(_)) => {}
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(s)),
+        }
+    }
+
+    fn resp(status_line: &str, fields: &str) -> Vec<u8> {
+        format!("{status_line}\r\n{fields}\r\n").into_bytes()
+    }
+
+    #[test]
+    fn simple() {
+        let buf = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello";
+        let h = ok(buf);
+        assert_eq!(h.version, Version::Http11);
+        assert_eq!(h.status, 200);
+        assert_eq!(h.reason.get(buf), b"OK");
+        assert_eq!(h.head_len, buf.len() - 5);
+        assert_eq!(h.framing, ResponseFraming::Length(5));
+        assert!(h.keep_alive);
+        assert_eq!(h.headers.len(), 2);
+        assert_eq!(h.headers[0].name.get(buf), b"Content-Type");
+        assert_eq!(h.headers[0].value.get(buf), b"text/plain");
+        assert_eq!(h.headers[1].value.get(buf), b"5");
+    }
+
+    #[test]
+    fn reason_phrases() {
+        let buf = b"HTTP/1.1 404 Not  Found \r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(ok(buf).reason.get(buf), b"Not  Found ");
+        let buf = b"HTTP/1.1 200 \xc3\xa7a va\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(ok(buf).reason.get(buf), b"\xc3\xa7a va");
+        let buf = b"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(ok(buf).reason.get(buf), b"");
+        let buf = b"HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(ok(buf).reason.get(buf), b"");
+        let buf = b"\r\nHTTP/1.1 201 Created\nContent-Length: 0\n\n";
+        let h = ok(buf);
+        assert_eq!(h.reason.get(buf), b"Created");
+        assert_eq!(h.head_len, buf.len());
+    }
+
+    #[test]
+    fn no_body_statuses() {
+        for status in [
+            "100 Continue",
+            "101 Switching Protocols",
+            "103 Early Hints",
+            "204 No Content",
+            "304 Not Modified",
+        ] {
+            let buf = resp(
+                &format!("HTTP/1.1 {status}"),
+                "Content-Length: 10\r\nTransfer-Encoding: chunked\r\n",
+            );
+            assert_eq!(ok(&buf).framing, ResponseFraming::None, "{status}");
+        }
+        let buf = resp("HTTP/1.1 200 OK", "Content-Length: 10\r\n");
+        assert_eq!(ok_for(&buf, Method::Head).framing, ResponseFraming::None);
+        let buf = resp("HTTP/1.1 200 OK", "Transfer-Encoding: chunked\r\n");
+        assert_eq!(ok_for(&buf, Method::Head).framing, ResponseFraming::None);
+        // A HEAD response without length information is still reusable.
+        let buf = resp("HTTP/1.1 200 OK", "");
+        let h = ok_for(&buf, Method::Head);
+        assert_eq!(h.framing, ResponseFraming::None);
+        assert!(h.keep_alive);
+        // But its Content-Length must still be valid: it is forwarded.
+        let buf = resp("HTTP/1.1 304 Not Modified", "Content-Length: abc\r\n");
+        bad(&buf);
+    }
+
+    #[test]
+    fn framing() {
+        let h = ok(&resp("HTTP/1.1 200 OK", "Transfer-Encoding: chunked\r\n"));
+        assert_eq!(h.framing, ResponseFraming::Chunked);
+        assert!(h.keep_alive);
+        let h = ok(&resp(
+            "HTTP/1.1 200 OK",
+            "Transfer-Encoding: Chunked\r\nContent-Length: 5\r\n",
+        ));
+        assert_eq!(h.framing, ResponseFraming::Chunked);
+        assert!(!h.keep_alive);
+        let h = ok(&resp(
+            "HTTP/1.1 200 OK",
+            "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+        ));
+        assert_eq!(h.framing, ResponseFraming::Chunked);
+        assert!(!h.keep_alive);
+        let h = ok(&resp("HTTP/1.1 200 OK", "Transfer-Encoding: gzip\r\n"));
+        assert_eq!(h.framing, ResponseFraming::Close);
+        assert!(!h.keep_alive);
+        let h = ok(&resp(
+            "HTTP/1.1 200 OK",
+            "Transfer-Encoding: chunked, gzip\r\nContent-Length: 5\r\n",
+        ));
+        assert_eq!(h.framing, ResponseFraming::Close);
+        assert!(!h.keep_alive);
+        let h = ok(&resp("HTTP/1.1 200 OK", ""));
+        assert_eq!(h.framing, ResponseFraming::Close);
+        assert!(!h.keep_alive);
+        let h = ok(&resp("HTTP/1.1 200 OK", "Content-Length: 0\r\n"));
+        assert_eq!(h.framing, ResponseFraming::Length(0));
+        let h = ok(&resp(
+            "HTTP/1.1 200 OK",
+            "Content-Length: 7, 7\r\ncontent-length: 7\r\n",
+        ));
+        assert_eq!(h.framing, ResponseFraming::Length(7));
+    }
+
+    #[test]
+    fn framing_errors() {
+        bad(&resp(
+            "HTTP/1.1 200 OK",
+            "Transfer-Encoding: gzip, chunked\r\n",
+        ));
+        bad(&resp(
+            "HTTP/1.1 200 OK",
+            "Transfer-Encoding: chunked, chunked\r\n",
+        ));
+        bad(&resp(
+            "HTTP/1.1 200 OK",
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+        ));
+        bad(&resp(
+            "HTTP/1.1 200 OK",
+            "Transfer-Encoding: chunked;x=y\r\n",
+        ));
+        bad(&resp("HTTP/1.0 200 OK", "Transfer-Encoding: chunked\r\n"));
+        for v in [
+            "abc",
+            "+5",
+            "-1",
+            "5, 6",
+            "",
+            "0x10",
+            "99999999999999999999",
+        ] {
+            bad(&resp(
+                "HTTP/1.1 200 OK",
+                &format!("Content-Length: {v}\r\n"),
+            ));
+        }
+        bad(&resp(
+            "HTTP/1.1 200 OK",
+            "Content-Length: 5\r\nContent-Length: 6\r\n",
+        ));
+    }
+
+    #[test]
+    fn keep_alive_rules() {
+        let cases: [(&str, &str, bool); 7] = [
+            ("1.1", "", true),
+            ("1.1", "Connection: close\r\n", false),
+            ("1.1", "Connection: foo\r\nConnection: Close\r\n", false),
+            ("1.0", "", false),
+            ("1.0", "Connection: keep-alive\r\n", true),
+            ("1.0", "Connection: Keep-Alive, close\r\n", false),
+            ("1.1", "Connection: keep-alive\r\n", true),
+        ];
+        for (v, fields, want) in cases {
+            let buf = format!("HTTP/{v} 200 OK\r\nContent-Length: 1\r\n{fields}\r\nx");
+            assert_eq!(ok(buf.as_bytes()).keep_alive, want, "{v} {fields:?}");
+        }
+        let h = ok(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\n");
+        assert_eq!(h.framing, ResponseFraming::Close);
+        assert!(!h.keep_alive);
+    }
+
+    #[test]
+    fn status_line_errors() {
+        bad(b"HTTP/1.1 099 Weird\r\n\r\n");
+        bad(b"HTTP/1.1 000 Zero\r\n\r\n");
+        bad(b"HTTP/1.1 1000 Big\r\n\r\n");
+        bad(b"HTTP/1.1 20 OK\r\n\r\n");
+        bad(b"HTTP/1.1 abc OK\r\n\r\n");
+        bad(b"HTTP/2.0 200 OK\r\n\r\n");
+        bad(b"http/1.1 200 OK\r\n\r\n");
+        bad(b"HTTP/1.1  200 OK\r\n\r\n");
+        bad(b"HTTP/1.1 200 O\x00K\r\n\r\n");
+        assert_eq!(ok(b"HTTP/1.1 999 Custom\r\n\r\n").status, 999);
+    }
+
+    #[test]
+    fn field_errors() {
+        bad(b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n"); // obs-fold
+        bad(b"HTTP/1.1 200 OK\r\nX : a\r\n\r\n");
+        bad(b"HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n");
+        bad(b"HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n");
+        bad(b"HTTP/1.1 200 OK\r\nX: a\x7fb\r\n\r\n");
+        bad(b"HTTP/1.1 200 OK\r\nBad Name: a\r\n\r\n");
+    }
+
+    #[test]
+    fn incremental() {
+        let buf = b"HTTP/1.1 200 OK\r\nServer: x\r\nContent-Length: 3\r\n\r\nabc";
+        let head_len = buf.len() - 3;
+        for end in 0..head_len {
+            assert!(matches!(parse(&buf[..end]), Ok(None)), "{end}");
+        }
+        for end in head_len..=buf.len() {
+            assert_eq!(ok(&buf[..end]).head_len, head_len);
+        }
+    }
+
+    #[test]
+    fn too_large() {
+        let buf = format!("HTTP/1.1 200 OK\r\nX: {}\r\n\r\n", "a".repeat(100));
+        assert_eq!(
+            parse_response(buf.as_bytes(), Method::Get, 64).unwrap_err(),
+            ParseError::HeadersTooLarge
+        );
+        let partial = &buf.as_bytes()[..80];
+        assert_eq!(
+            parse_response(partial, Method::Get, 64).unwrap_err(),
+            ParseError::HeadersTooLarge
+        );
+        assert!(
+            parse_response(&partial[..60], Method::Get, 64)
+                .unwrap()
+                .is_none()
+        );
+        let mut many = String::from("HTTP/1.1 200 OK\r\n");
+        for i in 0..200 {
+            many.push_str(&format!("X-{i}: v\r\n"));
+        }
+        many.push_str("\r\n");
+        assert_eq!(
+            parse_response(many.as_bytes(), Method::Get, 1 << 20).unwrap_err(),
+            ParseError::HeadersTooLarge
+        );
+    }
+
+    #[test]
+    fn never_panics() {
+        let base: &[u8] = b"\r\nHTTP/1.1 200 \xffK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\nContent-Length: 12\r\n\r\n";
+        for pos in 0..base.len() {
+            for v in 0..=255u8 {
+                let mut m = base.to_vec();
+                m[pos] = v;
+                for method in [Method::Get, Method::Head] {
+                    if let Ok(Some(h)) = parse_response(&m, method, 90) {
+                        assert!(h.reason.start <= h.reason.end);
+                        assert!(h.reason.end as usize <= h.head_len);
+                        for f in &h.headers {
+                            assert!(f.value.end as usize <= h.head_len);
+                        }
+                    }
+                }
+            }
+            let _ = parse(&base[..pos]);
+        }
     }
 }

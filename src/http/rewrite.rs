@@ -104,9 +104,8 @@ pub fn write_response_head(
     out.extend_from_slice(b"\r\n");
     // A HEAD or 304 response keeps the Content-Length of the representation (RFC 9110 §8.6);
     // 1xx and 204 must not carry one.
-    let keep_length = opts.framing == ResponseFraming::None
-        && head.status >= 200
-        && head.status != 204;
+    let keep_length =
+        opts.framing == ResponseFraming::None && head.status >= 200 && head.status != 204;
     let check_options = has_extra_connection_options(&head.headers, buf);
     for h in &head.headers {
         let name = h.name.get(buf);
@@ -145,9 +144,7 @@ fn is_hop_by_hop(name: &[u8], upgrade: bool) -> bool {
             name.eq_ignore_ascii_case(b"trailer")
                 || (!upgrade && name.eq_ignore_ascii_case(b"upgrade"))
         }
-        10 => {
-            name.eq_ignore_ascii_case(b"connection") || name.eq_ignore_ascii_case(b"keep-alive")
-        }
+        10 => name.eq_ignore_ascii_case(b"connection") || name.eq_ignore_ascii_case(b"keep-alive"),
         14 => name.eq_ignore_ascii_case(b"content-length"),
         16 => name.eq_ignore_ascii_case(b"proxy-connection"),
         17 => name.eq_ignore_ascii_case(b"transfer-encoding"),
@@ -206,5 +203,339 @@ fn write_content_length(out: &mut Vec<u8>, n: u64) {
 fn write_via(out: &mut Vec<u8>, via: Option<&[u8]>) {
     if let Some(v) = via {
         write_field(out, b"Via", v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::request::{Limits, Method, parse_request};
+    use crate::http::response::parse_response;
+
+    const LIMITS: Limits = Limits {
+        max_request_line: 8192,
+        max_head: 16384,
+        max_headers: 100,
+    };
+
+    fn opts<'a>(target: &'a [u8]) -> RequestRewrite<'a> {
+        RequestRewrite {
+            target,
+            http11: true,
+            keep_alive: true,
+            upgrade: false,
+            body: BodyFraming::None,
+            replace: &[],
+            via: None,
+        }
+    }
+
+    fn req(raw: &[u8], o: &RequestRewrite<'_>) -> String {
+        let head = parse_request(raw, &LIMITS).unwrap().unwrap();
+        let mut out = Vec::new();
+        write_request_head(&mut out, &head, raw, o);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn request_basic() {
+        let raw = b"GET /a?b HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\nAccept: */*\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nVia: 1.0 fred\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n";
+        let replace: [&[u8]; 2] = [b"host", b"x-forwarded-for"];
+        let o = RequestRewrite {
+            replace: &replace,
+            via: Some(b"1.1 ringway"),
+            ..opts(b"/up/a?b")
+        };
+        assert_eq!(
+            req(raw, &o),
+            "GET /up/a?b HTTP/1.1\r\nUser-Agent: t\r\nAccept: */*\r\nVia: 1.0 fred\r\nVia: 1.1 ringway\r\n"
+        );
+        // Without replacements or Via, every end-to-end field goes through unchanged.
+        assert_eq!(
+            req(raw, &opts(b"/a?b")),
+            "GET /a?b HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\nAccept: */*\r\nVia: 1.0 fred\r\nX-Forwarded-For: 1.2.3.4\r\n"
+        );
+    }
+
+    #[test]
+    fn request_connection_options_removed() {
+        let raw = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close, X-Foo\r\nX-Foo: secret\r\nX-Bar: kept\r\nconnection: x-baz\r\nX-BAZ: gone\r\n\r\n";
+        let o = RequestRewrite {
+            keep_alive: false,
+            ..opts(b"/")
+        };
+        assert_eq!(
+            req(raw, &o),
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Bar: kept\r\nConnection: close\r\n"
+        );
+    }
+
+    #[test]
+    fn request_hop_by_hop_removed() {
+        let raw = b"POST /p HTTP/1.1\r\nHost: a\r\nTE: trailers\r\nTrailer: X-Sum\r\nTransfer-Encoding: chunked\r\nProxy-Connection: keep-alive\r\nKeep-Alive: 300\r\nUpgrade: websocket\r\nX-Real: 1\r\n\r\n";
+        let o = RequestRewrite {
+            body: BodyFraming::Chunked,
+            ..opts(b"/p")
+        };
+        assert_eq!(
+            req(raw, &o),
+            "POST /p HTTP/1.1\r\nHost: a\r\nX-Real: 1\r\nTransfer-Encoding: chunked\r\n"
+        );
+        // A buffered chunked body is re-framed with a length.
+        let o = RequestRewrite {
+            body: BodyFraming::Length(11),
+            ..opts(b"/p")
+        };
+        assert_eq!(
+            req(raw, &o),
+            "POST /p HTTP/1.1\r\nHost: a\r\nX-Real: 1\r\nContent-Length: 11\r\n"
+        );
+    }
+
+    #[test]
+    fn request_framing_restated() {
+        let raw = b"POST / HTTP/1.1\r\nHost: a\r\ncontent-length: 5, 5\r\nContent-Type: text/plain\r\n\r\nhello";
+        let o = RequestRewrite {
+            body: BodyFraming::Length(5),
+            ..opts(b"/")
+        };
+        assert_eq!(
+            req(raw, &o),
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+        );
+        let raw = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n";
+        let o = RequestRewrite {
+            body: BodyFraming::Length(0),
+            ..opts(b"/")
+        };
+        assert_eq!(
+            req(raw, &o),
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n"
+        );
+        let raw = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_eq!(req(raw, &opts(b"/")), "GET / HTTP/1.1\r\nHost: a\r\n");
+    }
+
+    #[test]
+    fn request_versions_and_connection() {
+        let raw = b"GET / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n";
+        let o = RequestRewrite {
+            http11: false,
+            ..opts(b"/")
+        };
+        assert_eq!(
+            req(raw, &o),
+            "GET / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n"
+        );
+        let o = RequestRewrite {
+            http11: false,
+            keep_alive: false,
+            ..opts(b"/")
+        };
+        assert_eq!(
+            req(raw, &o),
+            "GET / HTTP/1.0\r\nHost: a\r\nConnection: close\r\n"
+        );
+        let o = RequestRewrite {
+            keep_alive: false,
+            ..opts(b"/")
+        };
+        assert_eq!(
+            req(raw, &o),
+            "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+        );
+    }
+
+    #[test]
+    fn request_upgrade() {
+        let raw = b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        let o = RequestRewrite {
+            upgrade: true,
+            via: Some(b"1.1 ringway"),
+            ..opts(b"/ws")
+        };
+        assert_eq!(
+            req(raw, &o),
+            "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\nConnection: upgrade\r\nVia: 1.1 ringway\r\n"
+        );
+        assert_eq!(
+            req(raw, &opts(b"/ws")),
+            "GET /ws HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\n"
+        );
+    }
+
+    #[test]
+    fn request_underscore_fields_dropped() {
+        let raw = b"POST / HTTP/1.1\r\nHost: a\r\nContent_Length: 99\r\nTransfer_Encoding: chunked\r\nX-Ok: 1\r\nContent-Length: 2\r\n\r\nhi";
+        let o = RequestRewrite {
+            body: BodyFraming::Length(2),
+            ..opts(b"/")
+        };
+        assert_eq!(
+            req(raw, &o),
+            "POST / HTTP/1.1\r\nHost: a\r\nX-Ok: 1\r\nContent-Length: 2\r\n"
+        );
+    }
+
+    #[test]
+    fn request_method_preserved() {
+        let raw = b"PROPFIND /d HTTP/1.1\r\nHost: a\r\nDepth: 1\r\n\r\n";
+        assert_eq!(
+            req(raw, &opts(b"/d")),
+            "PROPFIND /d HTTP/1.1\r\nHost: a\r\nDepth: 1\r\n"
+        );
+    }
+
+    fn ropts(framing: ResponseFraming) -> ResponseRewrite<'static> {
+        ResponseRewrite {
+            keep_alive: true,
+            client_http10: false,
+            framing,
+            hide: &[],
+            via: None,
+            upgrade: false,
+        }
+    }
+
+    fn res(raw: &[u8], method: Method, o: &ResponseRewrite<'_>) -> String {
+        let head = parse_response(raw, method, 16384).unwrap().unwrap();
+        let mut out = Vec::new();
+        write_response_head(&mut out, &head, raw, o);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn response_basic() {
+        let raw = b"HTTP/1.1 200 OK\r\nServer: up\r\nContent-Length: 5\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nVia: 1.1 other\r\nX-Internal: 1\r\n\r\nhello";
+        let hide: [&[u8]; 1] = [b"x-internal"];
+        let o = ResponseRewrite {
+            hide: &hide,
+            via: Some(b"1.1 ringway"),
+            ..ropts(ResponseFraming::Length(5))
+        };
+        assert_eq!(
+            res(raw, Method::Get, &o),
+            "HTTP/1.1 200 OK\r\nServer: up\r\nVia: 1.1 other\r\nContent-Length: 5\r\nVia: 1.1 ringway\r\n"
+        );
+    }
+
+    #[test]
+    fn response_chunked_and_close() {
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\nContent-Type: a/b\r\n\r\n";
+        assert_eq!(
+            res(raw, Method::Get, &ropts(ResponseFraming::Chunked)),
+            "HTTP/1.1 200 OK\r\nContent-Type: a/b\r\nTransfer-Encoding: chunked\r\n"
+        );
+        // A close-delimited upstream body re-chunked for a kept-alive client.
+        let raw = b"HTTP/1.0 200 OK\r\nContent-Type: a/b\r\n\r\n";
+        assert_eq!(
+            res(raw, Method::Get, &ropts(ResponseFraming::Chunked)),
+            "HTTP/1.1 200 OK\r\nContent-Type: a/b\r\nTransfer-Encoding: chunked\r\n"
+        );
+        // Or sent as is, closing the client connection.
+        let o = ResponseRewrite {
+            keep_alive: false,
+            ..ropts(ResponseFraming::Close)
+        };
+        assert_eq!(
+            res(raw, Method::Get, &o),
+            "HTTP/1.1 200 OK\r\nContent-Type: a/b\r\nConnection: close\r\n"
+        );
+    }
+
+    #[test]
+    fn response_no_body_keeps_length() {
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nETag: \"x\"\r\n\r\n";
+        assert_eq!(
+            res(raw, Method::Head, &ropts(ResponseFraming::None)),
+            "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nETag: \"x\"\r\n"
+        );
+        let raw = b"HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(
+            res(raw, Method::Get, &ropts(ResponseFraming::None)),
+            "HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\n"
+        );
+        let raw = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nX: y\r\n\r\n";
+        assert_eq!(
+            res(raw, Method::Get, &ropts(ResponseFraming::None)),
+            "HTTP/1.1 204 No Content\r\nX: y\r\n"
+        );
+        let raw = b"HTTP/1.1 100 Continue\r\n\r\n";
+        assert_eq!(
+            res(raw, Method::Get, &ropts(ResponseFraming::None)),
+            "HTTP/1.1 100 Continue\r\n"
+        );
+    }
+
+    #[test]
+    fn response_connection_fields() {
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\nX-Keep: 2\r\n\r\n";
+        let o = ResponseRewrite {
+            keep_alive: false,
+            ..ropts(ResponseFraming::Length(0))
+        };
+        assert_eq!(
+            res(raw, Method::Get, &o),
+            "HTTP/1.1 200 OK\r\nX-Keep: 2\r\nContent-Length: 0\r\nConnection: close\r\n"
+        );
+        let o = ResponseRewrite {
+            client_http10: true,
+            ..ropts(ResponseFraming::Length(0))
+        };
+        assert_eq!(
+            res(raw, Method::Get, &o),
+            "HTTP/1.1 200 OK\r\nX-Keep: 2\r\nContent-Length: 0\r\nConnection: keep-alive\r\n"
+        );
+    }
+
+    #[test]
+    fn response_upgrade() {
+        let raw = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: abc\r\n\r\n";
+        let o = ResponseRewrite {
+            upgrade: true,
+            ..ropts(ResponseFraming::None)
+        };
+        assert_eq!(
+            res(raw, Method::Get, &o),
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: abc\r\nConnection: upgrade\r\n"
+        );
+        assert_eq!(
+            res(raw, Method::Get, &ropts(ResponseFraming::None)),
+            "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: abc\r\n"
+        );
+    }
+
+    #[test]
+    fn response_reason() {
+        let raw = b"HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(
+            res(raw, Method::Get, &ropts(ResponseFraming::Length(0))),
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
+        );
+        let raw = b"HTTP/1.0 200 Fine Thanks\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(
+            res(raw, Method::Get, &ropts(ResponseFraming::Length(0))),
+            "HTTP/1.1 200 Fine Thanks\r\nContent-Length: 0\r\n"
+        );
+        let raw = b"HTTP/1.1 599\r\n\r\n";
+        assert_eq!(
+            res(raw, Method::Get, &ropts(ResponseFraming::Close)),
+            "HTTP/1.1 599 Unknown\r\n"
+        );
+    }
+
+    #[test]
+    fn response_hide_is_case_insensitive() {
+        let raw =
+            b"HTTP/1.1 200 OK\r\nX-Powered-By: php\r\nSERVER: up\r\nContent-Length: 0\r\n\r\n";
+        let hide: [&[u8]; 2] = [b"x-powered-by", b"server"];
+        let o = ResponseRewrite {
+            hide: &hide,
+            ..ropts(ResponseFraming::Length(0))
+        };
+        assert_eq!(
+            res(raw, Method::Get, &o),
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+        );
     }
 }

@@ -180,7 +180,9 @@ mod tests {
 
     #[test]
     fn content_length_matches_body() {
-        for code in [200u16, 301, 400, 404, 413, 414, 431, 500, 502, 503, 504, 599, 1000] {
+        for code in [
+            200u16, 301, 400, 404, 413, 414, 431, 500, 502, 503, 504, 599, 1000,
+        ] {
             let mut out = Vec::new();
             write_error(&mut out, code, false, false);
             let text = String::from_utf8(out).unwrap();
@@ -198,7 +200,10 @@ mod tests {
     #[test]
     fn no_content_codes() {
         assert_eq!(page(204, false, false), "HTTP/1.1 204 No Content\r\n\r\n");
-        assert_eq!(page(304, true, false), "HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n");
+        assert_eq!(
+            page(304, true, false),
+            "HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n"
+        );
         assert_eq!(page(100, false, false), "HTTP/1.1 100 Continue\r\n\r\n");
     }
 }

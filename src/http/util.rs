@@ -65,7 +65,9 @@ pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
 /// Empty elements are skipped, as recipients must.
 #[inline]
 pub(crate) fn list_items(v: &[u8]) -> impl Iterator<Item = &[u8]> {
-    v.split(|&b| b == b',').map(trim_ows).filter(|e| !e.is_empty())
+    v.split(|&b| b == b',')
+        .map(trim_ows)
+        .filter(|e| !e.is_empty())
 }
 
 /// Whether a comma-separated token list (e.g. Connection) holds `token` (ASCII case-insensitive).
@@ -91,7 +93,9 @@ pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
 /// Bytes of leading empty lines (CR LF or bare LF, as httparse skips them).
 #[inline]
 pub(crate) fn leading_empty_lines(buf: &[u8]) -> usize {
-    buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count()
+    buf.iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count()
 }
 
 /// Parses a Content-Length field value: `1*DIGIT`, or a comma-separated list of the same value
@@ -146,11 +150,13 @@ pub(crate) fn merge_content_length(acc: &mut Option<u64>, v: &[u8]) -> Result<()
 pub(crate) struct TransferCodings {
     /// At least one Transfer-Encoding field was seen.
     pub present: bool,
-    /// The last coding seen so far is `chunked` (and it appeared once).
+    /// The last coding seen is `chunked`.
     pub chunked_last: bool,
-    /// A coding other than `chunked` was seen (before chunked, or anywhere).
+    /// How many times `chunked` was listed (more than once is an error, RFC 9112 §6.1).
+    pub chunked_count: u32,
+    /// A coding other than `chunked` was seen.
     pub other: bool,
-    /// A syntax error or an ordering violation (`chunked` not final, or applied twice).
+    /// A syntax error: not a token, or parameters on `chunked`.
     pub error: Option<&'static str>,
 }
 
@@ -164,22 +170,15 @@ impl TransferCodings {
             let params = trim_ows(params);
             if name.is_empty() || (!params.is_empty() && params[0] != b';') {
                 self.error.get_or_insert("invalid transfer-coding");
+                self.chunked_last = false;
                 continue;
             }
-            let chunked = name.eq_ignore_ascii_case(b"chunked");
-            if self.chunked_last {
-                // Something follows chunked: either chunked twice or chunked not final.
-                self.error.get_or_insert(if chunked {
-                    "chunked applied more than once"
-                } else {
-                    "chunked is not the final transfer coding"
-                });
-            }
-            if chunked {
+            if name.eq_ignore_ascii_case(b"chunked") {
                 if !params.is_empty() {
                     // RFC 9112 §7: chunked defines no parameters; treat them as an error.
                     self.error.get_or_insert("parameters on chunked");
                 }
+                self.chunked_count += 1;
                 self.chunked_last = true;
             } else {
                 self.chunked_last = false;
@@ -274,7 +273,11 @@ mod tests {
             b"18446744073709551616",
             b"99999999999999999999",
         ] {
-            assert!(parse_content_length(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                parse_content_length(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
         let mut acc = None;
         merge_content_length(&mut acc, b"7").unwrap();
@@ -293,7 +296,8 @@ mod tests {
     #[test]
     fn transfer_codings() {
         let t = te(&[b"chunked"]);
-        assert!(t.present && t.chunked_last && !t.other && t.error.is_none());
+        assert!(t.present && t.chunked_last && t.chunked_count == 1 && !t.other);
+        assert!(t.error.is_none());
         let t = te(&[b"Chunked"]);
         assert!(t.chunked_last && t.error.is_none());
         let t = te(&[b"gzip, chunked"]);
@@ -303,19 +307,21 @@ mod tests {
         let t = te(&[b", chunked,"]);
         assert!(t.chunked_last && t.error.is_none());
         let t = te(&[b"chunked, gzip"]);
-        assert!(t.error.is_some());
+        assert!(!t.chunked_last && t.other && t.error.is_none());
         let t = te(&[b"chunked", b"identity"]);
-        assert!(t.error.is_some());
+        assert!(!t.chunked_last && t.other);
         let t = te(&[b"chunked, chunked"]);
-        assert!(t.error.is_some());
+        assert!(t.chunked_last && t.chunked_count == 2);
+        let t = te(&[b"chunked", b"chunked"]);
+        assert!(t.chunked_count == 2);
         let t = te(&[b"gzip"]);
         assert!(!t.chunked_last && t.other && t.error.is_none());
         let t = te(&[b""]);
-        assert!(t.present && !t.chunked_last && t.error.is_none());
+        assert!(t.present && !t.chunked_last && t.chunked_count == 0 && t.error.is_none());
         let t = te(&[b"chunked;a=b"]);
         assert!(t.error.is_some());
         let t = te(&[b"\"chunked\""]);
-        assert!(t.error.is_some());
+        assert!(t.error.is_some() && !t.chunked_last);
         let t = te(&[b"chun ked"]);
         assert!(t.error.is_some());
         let t = te(&[b"gzip;q=1, chunked"]);

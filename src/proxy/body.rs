@@ -41,7 +41,7 @@ fn src_err(e: ReadErr) -> Fail {
 fn dst_err(e: WriteErr) -> Fail {
     match e {
         WriteErr::Timeout => Fail::DstTimeout,
-        WriteErr::Io(_) => Fail::DstIo,
+        WriteErr::Io => Fail::DstIo,
     }
 }
 
@@ -73,7 +73,9 @@ pub async fn relay_exact(
             return Err(Fail::SrcEof);
         }
         let take = (got as u64).min(left) as usize;
-        buf = write_range(dst, b, 0, take, t.write).await.map_err(dst_err)?;
+        buf = write_range(dst, b, 0, take, t.write)
+            .await
+            .map_err(dst_err)?;
         left -= take as u64;
     }
     ctx.bufs.put(buf);
@@ -91,16 +93,18 @@ async fn splice_exact(
     let mut left = n;
     while left > 0 {
         let want = left.min(PIPE_SIZE as u64) as u32;
-        let got = match monoio::time::timeout(t.read, src.splice_to_pipe(&mut pipe.write, want)).await
-        {
-            Ok(Ok(0)) => return Err(Fail::SrcEof),
-            Ok(Ok(g)) => g,
-            Ok(Err(_)) => return Err(Fail::SrcIo),
-            Err(_) => return Err(Fail::SrcTimeout),
-        };
+        let got =
+            match monoio::time::timeout(t.read, src.splice_to_pipe(&mut pipe.write, want)).await {
+                Ok(Ok(0)) => return Err(Fail::SrcEof),
+                Ok(Ok(g)) => g,
+                Ok(Err(_)) => return Err(Fail::SrcIo),
+                Err(_) => return Err(Fail::SrcTimeout),
+            };
         let mut in_pipe = got;
         while in_pipe > 0 {
-            match monoio::time::timeout(t.write, dst.splice_from_pipe(&mut pipe.read, in_pipe)).await {
+            match monoio::time::timeout(t.write, dst.splice_from_pipe(&mut pipe.read, in_pipe))
+                .await
+            {
                 Ok(Ok(0)) | Ok(Err(_)) => return Err(Fail::DstIo),
                 Ok(Ok(w)) => in_pipe -= w,
                 Err(_) => return Err(Fail::DstTimeout),
@@ -138,11 +142,15 @@ pub async fn relay_to_eof(
             out.extend_from_slice(b"\r\n");
             out = write_all(dst, out, t.write).await.map_err(dst_err)?;
         } else {
-            buf = write_range(dst, buf, 0, got, t.write).await.map_err(dst_err)?;
+            buf = write_range(dst, buf, 0, got, t.write)
+                .await
+                .map_err(dst_err)?;
         }
     }
     if chunked {
-        write_all(dst, LAST_CHUNK.to_vec(), t.write).await.map_err(dst_err)?;
+        write_all(dst, LAST_CHUNK.to_vec(), t.write)
+            .await
+            .map_err(dst_err)?;
     }
     ctx.bufs.put(buf);
     Ok(())
@@ -153,7 +161,6 @@ pub async fn relay_to_eof(
 /// only what followed the body (a pipelined request), and the decoded body size.
 #[allow(clippy::too_many_arguments)]
 pub async fn relay_chunked(
-    ctx: &ShardCtx,
     src: &mut TcpStream,
     dst: &mut TcpStream,
     mut buf: Vec<u8>,

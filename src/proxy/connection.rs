@@ -91,12 +91,30 @@ pub async fn serve(ctx: Rc<ShardCtx>, mut stream: TcpStream, peer: SocketAddr, l
         };
         b = nb;
         served += 1;
-        match handle(&ctx, &generation, lst, &client, &mut stream, b, &head, served).await {
+        match handle(
+            &ctx,
+            &generation,
+            lst,
+            &client,
+            &mut stream,
+            b,
+            &head,
+            served,
+        )
+        .await
+        {
             Next::KeepAlive(rest) => pending = rest,
             Next::Close => break,
             Next::Upgrade(up, to_client, to_up) => {
                 drop(generation);
-                tunnel::run(stream, up, to_client, to_up, defaults_send_timeout(&ctx, local)).await;
+                tunnel::run(
+                    stream,
+                    up,
+                    to_client,
+                    to_up,
+                    defaults_send_timeout(&ctx, local),
+                )
+                .await;
                 return;
             }
         }
@@ -189,11 +207,12 @@ async fn handle(
     };
     let head_only = head.method == Method::Head;
     let keep_alive = head.keep_alive && !ctx.drain.is_set() && served < loc.keepalive_requests;
-    if let BodyFraming::Length(n) = head.body {
-        if loc.client_max_body_size > 0 && n > loc.client_max_body_size {
-            respond::error(stream, 413, true, head_only, loc.send_timeout).await;
-            return Next::Close;
-        }
+    if let BodyFraming::Length(n) = head.body
+        && loc.client_max_body_size > 0
+        && n > loc.client_max_body_size
+    {
+        respond::error(stream, 413, true, head_only, loc.send_timeout).await;
+        return Next::Close;
     }
     let r = Request {
         ctx,
@@ -217,7 +236,13 @@ async fn handle(
 
 /// A response ringway makes itself. A request body is skipped when it is already in the
 /// buffer; otherwise the connection closes after the answer instead of reading it.
-async fn answer(r: &Request<'_>, stream: &mut TcpStream, b: Vec<u8>, code: u16, text: &Template) -> Next {
+async fn answer(
+    r: &Request<'_>,
+    stream: &mut TcpStream,
+    b: Vec<u8>,
+    code: u16,
+    text: &Template,
+) -> Next {
     let head = r.head;
     let avail = b.len() - head.head_len;
     let (consumed, body_done) = match head.body {
@@ -230,7 +255,14 @@ async fn answer(r: &Request<'_>, stream: &mut TcpStream, b: Vec<u8>, code: u16, 
     {
         let header = |name: &[u8], out: &mut Vec<u8>| forward::find_header(head, &b, name, out);
         let vars = forward::vars(r, &b, b"", &header);
-        respond::write_return(&mut out, code, text, &vars, keep, head.method == Method::Head);
+        respond::write_return(
+            &mut out,
+            code,
+            text,
+            &vars,
+            keep,
+            head.method == Method::Head,
+        );
     }
     match write_all(stream, out, r.loc.send_timeout).await {
         Ok(o) => r.ctx.bufs.put(o),

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use monoio::net::TcpStream;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::body::{self, Fail, Timeouts};
 use super::connection::{Client, Next};
@@ -14,7 +14,9 @@ use super::context::{Generation, ShardCtx};
 use super::io::{ReadErr, read_into, write_all, write_range};
 use super::respond;
 use crate::http::response::parse_response;
-use crate::http::rewrite::{RequestRewrite, ResponseRewrite, write_request_head, write_response_head};
+use crate::http::rewrite::{
+    RequestRewrite, ResponseRewrite, write_request_head, write_response_head,
+};
 use crate::http::{BodyFraming, Method, RequestHead, ResponseFraming, ResponseHead, Version};
 use crate::route::{Location, UriRewrite, Vars};
 use crate::upstream::{Group, Pooled};
@@ -81,7 +83,14 @@ pub async fn forward(
                 if tried < group.servers.len() {
                     continue;
                 }
-                respond::error(stream, e.status(), true, head.method == Method::Head, send_t).await;
+                respond::error(
+                    stream,
+                    e.status(),
+                    true,
+                    head.method == Method::Head,
+                    send_t,
+                )
+                .await;
                 return Next::Close;
             }
         };
@@ -235,7 +244,10 @@ pub async fn forward(
     let result: Result<(), Fail> = match (resp.framing, framing) {
         (ResponseFraming::None, _) => {
             up_clean &= avail == 0;
-            write_all(stream, hb, send_t).await.map(drop).map_err(|_| Fail::DstIo)
+            write_all(stream, hb, send_t)
+                .await
+                .map(drop)
+                .map_err(|_| Fail::DstIo)
         }
         (ResponseFraming::Length(n), _) => {
             let now = (n.min(avail as u64)) as usize;
@@ -245,16 +257,21 @@ pub async fn forward(
                 send_then(r.ctx, stream, &mut up.stream, hb, n - now as u64, &t).await
             } else {
                 match write_all(stream, hb, send_t).await {
-                    Ok(_) => match write_range(stream, ub, resp.head_len, resp.head_len + now, send_t).await {
-                        Ok(nb) => {
-                            ub = nb;
-                            body::relay_exact(r.ctx, &mut up.stream, stream, n - now as u64, &t).await
+                    Ok(_) => {
+                        match write_range(stream, ub, resp.head_len, resp.head_len + now, send_t)
+                            .await
+                        {
+                            Ok(nb) => {
+                                ub = nb;
+                                body::relay_exact(r.ctx, &mut up.stream, stream, n - now as u64, &t)
+                                    .await
+                            }
+                            Err(_) => {
+                                ub = Vec::new();
+                                Err(Fail::DstIo)
+                            }
                         }
-                        Err(_) => {
-                            ub = Vec::new();
-                            Err(Fail::DstIo)
-                        }
-                    },
+                    }
                     Err(_) => Err(Fail::DstIo),
                 }
             }
@@ -263,7 +280,8 @@ pub async fn forward(
             Ok(_) => {
                 let reencode = out_framing == ResponseFraming::Chunked;
                 let start = resp.head_len;
-                match body::relay_chunked(r.ctx, &mut up.stream, stream, ub, start, reencode, 0, &t).await {
+                match body::relay_chunked(&mut up.stream, stream, ub, start, reencode, 0, &t).await
+                {
                     Ok((rest, _)) => {
                         up_clean &= rest.is_empty();
                         ub = rest;
@@ -297,7 +315,10 @@ pub async fn forward(
     };
     r.ctx.bufs.put(ub);
     if let Err(e) = result {
-        if matches!(e, Fail::SrcEof | Fail::SrcIo | Fail::SrcTimeout | Fail::Malformed(_)) {
+        if matches!(
+            e,
+            Fail::SrcEof | Fail::SrcIo | Fail::SrcTimeout | Fail::Malformed(_)
+        ) {
             warn!(upstream = %group.name, "upstream failed in the middle of the response body: {e:?}");
         }
         // The client has a partial response: closing is the only honest signal left.
@@ -327,7 +348,9 @@ async fn send_then(
     n: u64,
     t: &Timeouts,
 ) -> Result<(), Fail> {
-    let hb = write_all(client, hb, t.write).await.map_err(|_| Fail::DstIo)?;
+    let hb = write_all(client, hb, t.write)
+        .await
+        .map_err(|_| Fail::DstIo)?;
     ctx.bufs.put(hb);
     body::relay_exact(ctx, up, client, n, t).await
 }
@@ -371,7 +394,7 @@ async fn send_body(
         }
         BodyFraming::Chunked => {
             let buf = b[head.head_len..].to_vec();
-            body::relay_chunked(r.ctx, client, up, buf, 0, true, loc.client_max_body_size, &t)
+            body::relay_chunked(client, up, buf, 0, true, loc.client_max_body_size, &t)
                 .await
                 .map(|(rest, _)| {
                     // Pipelining after a chunked upload is rare; such bytes are dropped with the
@@ -386,7 +409,8 @@ async fn send_body(
             respond::error(client, 413, true, false, loc.send_timeout).await;
             Err(Next::Close)
         }
-        Err(Fail::Malformed(_)) => {
+        Err(Fail::Malformed(e)) => {
+            debug!("bad chunked request body: {}", e.reason());
             respond::error(client, 400, true, false, loc.send_timeout).await;
             Err(Next::Close)
         }
@@ -431,7 +455,10 @@ async fn read_head(
                     if r.head.version == Version::Http11 {
                         // Interim responses carry no hop-by-hop framing: pass them as they are.
                         let interim = ub[..h.head_len].to_vec();
-                        if write_all(client, interim, r.loc.send_timeout).await.is_err() {
+                        if write_all(client, interim, r.loc.send_timeout)
+                            .await
+                            .is_err()
+                        {
                             return Err(HeadErr::ClientGone);
                         }
                     }
@@ -465,22 +492,43 @@ async fn read_head(
     }
 }
 
-async fn upstream_failed(r: &Request<'_>, client: &mut TcpStream, group: &Group, e: HeadErr) -> Next {
+async fn upstream_failed(
+    r: &Request<'_>,
+    client: &mut TcpStream,
+    group: &Group,
+    e: HeadErr,
+) -> Next {
     let (code, what) = match e {
         HeadErr::ClosedEarly => (502, "upstream closed the connection before answering"),
-        HeadErr::Truncated => (502, "upstream closed the connection in the middle of the response head"),
+        HeadErr::Truncated => (
+            502,
+            "upstream closed the connection in the middle of the response head",
+        ),
         HeadErr::Timeout => (504, "upstream timed out"),
         HeadErr::Malformed => (502, "upstream sent an invalid response head"),
         HeadErr::ClientGone => return Next::Close,
     };
     warn!(upstream = %group.name, "{what}");
-    respond::error(client, code, true, r.head.method == Method::Head, r.loc.send_timeout).await;
+    respond::error(
+        client,
+        code,
+        true,
+        r.head.method == Method::Head,
+        r.loc.send_timeout,
+    )
+    .await;
     Next::Close
 }
 
 /// The request head for the upstream: rewritten target, hop-by-hop fields out, the location's
 /// `proxy_set_header` fields (rendered from their compiled templates), final CRLF.
-fn build_head(r: &Request<'_>, b: &[u8], uri: Option<&UriRewrite>, proxy_host: &[u8], out: &mut Vec<u8>) {
+fn build_head(
+    r: &Request<'_>,
+    b: &[u8],
+    uri: Option<&UriRewrite>,
+    proxy_host: &[u8],
+    out: &mut Vec<u8>,
+) {
     let head = r.head;
     let target = head.target.get(b);
     let origin = origin_form(target);
@@ -509,11 +557,7 @@ fn build_head(r: &Request<'_>, b: &[u8], uri: Option<&UriRewrite>, proxy_host: &
         replace_vec = r.loc.replace.iter().map(|n| &n[..]).collect();
         &replace_vec
     };
-    let body = match head.body {
-        BodyFraming::None => BodyFraming::None,
-        BodyFraming::Length(n) => BodyFraming::Length(n),
-        BodyFraming::Chunked => BodyFraming::Chunked,
-    };
+    let body = head.body;
     write_request_head(
         out,
         head,
@@ -551,7 +595,10 @@ fn add_headers(r: &Request<'_>, b: &[u8], proxy_host: &[u8], status: u16, out: &
         return;
     }
     // nginx adds them only to these statuses unless `always`.
-    let ok = matches!(status, 200 | 201 | 204 | 206 | 301 | 302 | 303 | 304 | 307 | 308);
+    let ok = matches!(
+        status,
+        200 | 201 | 204 | 206 | 301 | 302 | 303 | 304 | 307 | 308
+    );
     let header = |name: &[u8], out: &mut Vec<u8>| find_header(r.head, b, name, out);
     let vars = vars(r, b, proxy_host, &header);
     for h in &r.loc.add_headers {

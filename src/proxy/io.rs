@@ -29,14 +29,19 @@ pub async fn read_into(
 
 pub enum WriteErr {
     Timeout,
-    Io(io::Error),
+    /// The peer is gone (reset, broken pipe); nothing to do but close.
+    Io,
 }
 
 /// Writes all of `buf`, returning it for reuse.
-pub async fn write_all(s: &mut TcpStream, buf: Vec<u8>, limit: Duration) -> Result<Vec<u8>, WriteErr> {
+pub async fn write_all(
+    s: &mut TcpStream,
+    buf: Vec<u8>,
+    limit: Duration,
+) -> Result<Vec<u8>, WriteErr> {
     match monoio::time::timeout(limit, s.write_all(buf)).await {
         Ok((Ok(_), buf)) => Ok(buf),
-        Ok((Err(e), _)) => Err(WriteErr::Io(e)),
+        Ok((Err(_), _)) => Err(WriteErr::Io),
         Err(_) => Err(WriteErr::Timeout),
     }
 }
@@ -54,7 +59,7 @@ pub async fn write_range(
     }
     match monoio::time::timeout(limit, s.write_all(buf.slice(start..end))).await {
         Ok((Ok(_), slice)) => Ok(slice.into_inner()),
-        Ok((Err(e), _)) => Err(WriteErr::Io(e)),
+        Ok((Err(_), _)) => Err(WriteErr::Io),
         Err(_) => Err(WriteErr::Timeout),
     }
 }

@@ -9,7 +9,13 @@ use crate::http::status;
 use crate::route::{Template, Vars};
 
 /// Sends an error page; the caller closes afterwards when `close` is set.
-pub async fn error(s: &mut TcpStream, code: u16, close: bool, head_only: bool, limit: Duration) -> bool {
+pub async fn error(
+    s: &mut TcpStream,
+    code: u16,
+    close: bool,
+    head_only: bool,
+    limit: Duration,
+) -> bool {
     let mut out = Vec::with_capacity(192);
     status::write_error(&mut out, code, close, head_only);
     write_all(s, out, limit).await.is_ok()

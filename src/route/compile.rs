@@ -101,7 +101,11 @@ pub fn compile(cfg: &config::Config) -> Result<Compiled, CompileError> {
             };
             let l = &mut listeners[idx];
             if listen.default_server {
-                if l.hosts.default.as_ref().is_some_and(|_| explicit_default(cfg, listen.addr) > 1) {
+                if l.hosts
+                    .default
+                    .as_ref()
+                    .is_some_and(|_| explicit_default(cfg, listen.addr) > 1)
+                {
                     return Err(CompileError(format!(
                         "a duplicate default server for {}",
                         listen.addr
@@ -116,8 +120,12 @@ pub fn compile(cfg: &config::Config) -> Result<Compiled, CompileError> {
         }
     }
     for l in &mut listeners {
-        l.hosts.leading.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
-        l.hosts.trailing.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        l.hosts
+            .leading
+            .sort_by_key(|e| std::cmp::Reverse(e.0.len()));
+        l.hosts
+            .trailing
+            .sort_by_key(|e| std::cmp::Reverse(e.0.len()));
     }
     Ok(Compiled {
         listeners,
@@ -133,7 +141,11 @@ fn explicit_default(cfg: &config::Config, addr: SocketAddr) -> usize {
         .count()
 }
 
-fn add_names(hosts: &mut VirtualHosts, names: &[String], rt: &Rc<ServerRt>) -> Result<(), CompileError> {
+fn add_names(
+    hosts: &mut VirtualHosts,
+    names: &[String],
+    rt: &Rc<ServerRt>,
+) -> Result<(), CompileError> {
     for name in names {
         let lower = name.to_ascii_lowercase();
         if let Some(re) = name.strip_prefix('~') {
@@ -165,7 +177,9 @@ fn compile_server(
     by_name: &mut HashMap<String, usize>,
 ) -> Result<ServerRt, CompileError> {
     if !server.rewrites.is_empty() {
-        return Err(CompileError("\"rewrite\" is not supported yet by ringway".into()));
+        return Err(CompileError(
+            "\"rewrite\" is not supported yet by ringway".into(),
+        ));
     }
     let mut table = LocationTable::default();
     let not_found = config::Action::None;
@@ -185,7 +199,9 @@ fn compile_server(
     if server.server_return.is_none() {
         add_locations(&mut table, &server.locations, upstreams, by_name, None)?;
     }
-    table.prefixes.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+    table
+        .prefixes
+        .sort_by_key(|e| std::cmp::Reverse(e.prefix.len()));
     Ok(ServerRt {
         name: server
             .server_names
@@ -205,7 +221,9 @@ fn add_locations(
 ) -> Result<(), CompileError> {
     for loc in locations {
         if !loc.rewrites.is_empty() {
-            return Err(CompileError("\"rewrite\" is not supported yet by ringway".into()));
+            return Err(CompileError(
+                "\"rewrite\" is not supported yet by ringway".into(),
+            ));
         }
         let name = describe(&loc.matcher);
         let rt = Rc::new(compile_location(
@@ -339,7 +357,10 @@ fn compile_location(
         let lower = n.to_ascii_lowercase();
         // Connection and framing are the proxy's to decide (hop-by-hop); configs that clear
         // Connection for nginx's keep-alive need nothing here.
-        if matches!(lower.as_str(), "connection" | "content-length" | "transfer-encoding") {
+        if matches!(
+            lower.as_str(),
+            "connection" | "content-length" | "transfer-encoding"
+        ) {
             continue;
         }
         replace.push(lower.into_bytes().into());

@@ -137,7 +137,13 @@ fn parse_var(name: &str) -> Option<Var> {
             // nginx maps `$http_x_real_ip` to the field `X-Real-IP`.
             let field: Vec<u8> = h
                 .bytes()
-                .map(|c| if c == b'_' { b'-' } else { c.to_ascii_lowercase() })
+                .map(|c| {
+                    if c == b'_' {
+                        b'-'
+                    } else {
+                        c.to_ascii_lowercase()
+                    }
+                })
                 .collect();
             Var::Http(field.into_boxed_slice())
         }
@@ -215,7 +221,8 @@ mod tests {
     #[test]
     fn renders_literals_and_variables() {
         let none = |_: &[u8], _: &mut Vec<u8>| false;
-        let t = Template::compile("$scheme://$host${request_uri}!$uri?$args $remote_port $").unwrap();
+        let t =
+            Template::compile("$scheme://$host${request_uri}!$uri?$args $remote_port $").unwrap();
         let mut out = Vec::new();
         t.render(&vars(&none), &mut out);
         assert_eq!(out, b"http://example.com/a/b?x=1!/a/b?x=1 5555 $");

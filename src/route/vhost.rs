@@ -49,7 +49,10 @@ impl VirtualHosts {
                 if l.len() > suffix.len() && ends_with_rev(l, suffix) {
                     return Some(s);
                 }
-                if *exact_too && l.len() + 1 == suffix.len() && ends_with_rev(l, &suffix[..suffix.len() - 1]) {
+                if *exact_too
+                    && l.len() + 1 == suffix.len()
+                    && ends_with_rev(l, &suffix[..suffix.len() - 1])
+                {
                     return Some(s);
                 }
             }
@@ -70,7 +73,11 @@ impl VirtualHosts {
 
 /// `suffix_rev` holds the suffix reversed (so the table sorts by specificity): compare from the end.
 fn ends_with_rev(name: &[u8], suffix_rev: &[u8]) -> bool {
-    name.iter().rev().zip(suffix_rev.iter()).all(|(a, b)| a == b) && name.len() >= suffix_rev.len()
+    name.iter()
+        .rev()
+        .zip(suffix_rev.iter())
+        .all(|(a, b)| a == b)
+        && name.len() >= suffix_rev.len()
 }
 
 fn strip_port(host: &[u8]) -> &[u8] {
@@ -106,7 +113,10 @@ mod tests {
         v.leading.push((rev(".example.com"), false, srv("star")));
         v.leading.push((rev(".example.org"), true, srv("dot")));
         v.trailing.push((b"mail."[..].into(), srv("trail")));
-        v.regexes.push((regex::bytes::Regex::new("^api[0-9]+\\.").unwrap(), srv("re")));
+        v.regexes.push((
+            regex::bytes::Regex::new("^api[0-9]+\\.").unwrap(),
+            srv("re"),
+        ));
         v.default = Some(srv("default"));
         let name = |h: &[u8]| String::from_utf8(v.find(h).unwrap().name.to_vec()).unwrap();
         assert_eq!(name(b"WWW.Example.com:8080"), "exact");

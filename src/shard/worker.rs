@@ -31,7 +31,9 @@ pub fn run(
 ) {
     let uring = monoio::utils::detect_uring();
     if !uring && id == 0 {
-        warn!("io_uring is unavailable on this kernel or sandbox: falling back to the epoll driver");
+        warn!(
+            "io_uring is unavailable on this kernel or sandbox: falling back to the epoll driver"
+        );
     }
     let mut rt = match monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
         .with_entries(RING_ENTRIES)
@@ -132,8 +134,10 @@ fn open_listeners(
         if acc.contains_key(&l.addr) {
             continue;
         }
-        let std = listener::bind(l.addr, l.backlog).map_err(|e| format!("bind() to {} failed: {e}", l.addr))?;
-        let listener = TcpListener::from_std(std).map_err(|e| format!("listener {}: {e}", l.addr))?;
+        let std = listener::bind(l.addr, l.backlog)
+            .map_err(|e| format!("bind() to {} failed: {e}", l.addr))?;
+        let listener =
+            TcpListener::from_std(std).map_err(|e| format!("listener {}: {e}", l.addr))?;
         let stop = Rc::new(Drain::default());
         monoio::spawn(accept_loop(ctx.clone(), listener, l.addr, stop.clone()));
         acc.insert(l.addr, Accepting { stop });
@@ -163,7 +167,11 @@ async fn accept_loop(ctx: Rc<ShardCtx>, listener: TcpListener, addr: SocketAddr,
     // Dropping the listener closes it: new connections go to shards still accepting.
 }
 
-async fn drain(ctx: &ShardCtx, accepting: &RefCell<HashMap<SocketAddr, Accepting>>, limit: Duration) {
+async fn drain(
+    ctx: &ShardCtx,
+    accepting: &RefCell<HashMap<SocketAddr, Accepting>>,
+    limit: Duration,
+) {
     ctx.drain.trigger();
     for a in accepting.borrow().values() {
         a.stop.trigger();

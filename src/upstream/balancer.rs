@@ -28,12 +28,16 @@ impl SmoothWeighted {
                 weight: s.weight as i64,
                 current: 0,
             };
-            if s.backup { backups.push(p) } else { primaries.push(p) }
+            if s.backup {
+                backups.push(p)
+            } else {
+                primaries.push(p)
+            }
         }
         SmoothWeighted { primaries, backups }
     }
 
-    pub fn next(&mut self) -> Option<usize> {
+    pub fn pick(&mut self) -> Option<usize> {
         if !self.primaries.is_empty() {
             return pick(&mut self.primaries);
         }
@@ -83,16 +87,20 @@ mod tests {
     #[test]
     fn smooth_sequence_matches_nginx() {
         // nginx's documented example: weights 5,1,1 give a a b a c a a.
-        let mut b = SmoothWeighted::new(&spec(&[(5, false, false), (1, false, false), (1, false, false)]));
-        let seq: Vec<usize> = (0..7).filter_map(|_| b.next()).collect();
+        let mut b = SmoothWeighted::new(&spec(&[
+            (5, false, false),
+            (1, false, false),
+            (1, false, false),
+        ]));
+        let seq: Vec<usize> = (0..7).filter_map(|_| b.pick()).collect();
         assert_eq!(seq, vec![0, 0, 1, 0, 2, 0, 0]);
     }
 
     #[test]
     fn backups_only_without_primaries_and_down_never() {
         let mut b = SmoothWeighted::new(&spec(&[(1, false, true), (1, true, false)]));
-        assert_eq!(b.next(), Some(1));
+        assert_eq!(b.pick(), Some(1));
         let mut b = SmoothWeighted::new(&spec(&[(1, false, false), (1, true, false)]));
-        assert!((0..10).all(|_| b.next() == Some(0)));
+        assert!((0..10).all(|_| b.pick() == Some(0)));
     }
 }

@@ -78,22 +78,21 @@ impl Group {
 
     /// Picks a server index (smooth weighted round-robin over live primaries, then backups).
     pub fn pick(&self) -> Option<usize> {
-        self.balancer.borrow_mut().next()
+        self.balancer.borrow_mut().pick()
     }
 
     /// An idle pooled connection to server `i` (unless `fresh`), or a newly dialled one.
     pub async fn connect(&self, i: usize, timeout: Duration, fresh: bool) -> Result<Pooled, Error> {
         let server = &self.servers[i];
-        if !fresh {
-            if let Some(c) = server.pool.take() {
-                return Ok(c);
-            }
+        if !fresh && let Some(c) = server.pool.take() {
+            return Ok(c);
         }
-        let stream = match monoio::time::timeout(timeout, TcpStream::connect_addr(server.addr)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(Error::Connect(e)),
-            Err(_) => return Err(Error::ConnectTimeout),
-        };
+        let stream =
+            match monoio::time::timeout(timeout, TcpStream::connect_addr(server.addr)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return Err(Error::Connect(e)),
+                Err(_) => return Err(Error::ConnectTimeout),
+            };
         // Request heads are written whole; Nagle would only delay them.
         let _ = stream.set_nodelay(true);
         server.dialled.set(server.dialled.get() + 1);
