@@ -100,6 +100,25 @@ impl Method {
     }
 }
 
+impl RequestHead {
+    /// The path and query of the request-target: the target itself in origin-form; in
+    /// absolute-form (`http://a.example/p?q`) the part after the authority (`/p?q`), which is
+    /// empty or starts with `?` when the URI has no path (the origin-form is then `/` + it); the
+    /// whole target for `*` and authority-form.
+    pub fn path_and_query<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        let target = self.target.get(buf);
+        if target.first() == Some(&b'/') {
+            return target;
+        }
+        match self.host {
+            Some(h) if h.start >= self.target.start && h.end <= self.target.end => {
+                &buf[h.end as usize..self.target.end as usize]
+            }
+            _ => target,
+        }
+    }
+}
+
 /// Header fields indexed per head (an on-stack httparse array); more → 431 whatever
 /// `Limits::max_headers` says.
 pub const MAX_HEADERS: usize = 128;
@@ -268,7 +287,9 @@ fn parse_request_inner(
     }
 
     // Request-target forms (RFC 9112 §3.2).
-    let target = &buf[target_start..target_end];
+    let Some(target) = buf.get(target_start..target_end).filter(|t| !t.is_empty()) else {
+        return Err(ParseError::BadRequest("invalid request-target"));
+    };
     if method_kind == Method::Connect {
         if !valid_authority(target, true) {
             return Err(ParseError::BadRequest(
@@ -896,6 +917,31 @@ mod tests {
         // The Host field must still be present (HTTP/1.1) and valid, even though it is ignored.
         bad(b"GET http://a.example/ HTTP/1.1\r\n\r\n");
         bad(b"GET http://a.example/ HTTP/1.1\r\nHost: a b\r\n\r\n");
+    }
+
+    #[test]
+    fn path_and_query() {
+        let cases: [(&[u8], &[u8]); 7] = [
+            (b"GET /a/b?c HTTP/1.1\r\nHost: h\r\n\r\n", b"/a/b?c"),
+            (
+                b"GET http://x.example/a?b HTTP/1.1\r\nHost: h\r\n\r\n",
+                b"/a?b",
+            ),
+            (b"GET http://x.example HTTP/1.1\r\nHost: h\r\n\r\n", b""),
+            (b"GET http://x.example?q HTTP/1.1\r\nHost: h\r\n\r\n", b"?q"),
+            (
+                b"GET https://x.example:8443/ HTTP/1.1\r\nHost: h\r\n\r\n",
+                b"/",
+            ),
+            (b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", b"*"),
+            (
+                b"CONNECT x.example:443 HTTP/1.1\r\nHost: x.example:443\r\n\r\n",
+                b"x.example:443",
+            ),
+        ];
+        for (buf, want) in cases {
+            assert_eq!(ok(buf).path_and_query(buf), want);
+        }
     }
 
     #[test]

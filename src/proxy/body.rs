@@ -13,8 +13,17 @@ use crate::http::ChunkedDecoder;
 use crate::http::chunked::{LAST_CHUNK, write_chunk_header};
 use crate::http::{Decoded, ParseError};
 
-/// Remaining body length from which splice beats copying (see the note in README/loadtest).
+/// Remaining body length from which splice beats copying (measured: see loadtest/README.md).
+/// `RINGWAY_SPLICE_MIN` overrides it at start, for measuring the crossover on other hosts.
 pub const SPLICE_MIN: u64 = 64 * 1024;
+
+/// The threshold in force: `RINGWAY_SPLICE_MIN` (bytes; 0 = always splice), else `SPLICE_MIN`.
+pub fn splice_min_from_env() -> u64 {
+    std::env::var("RINGWAY_SPLICE_MIN")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(SPLICE_MIN)
+}
 
 /// Why a relay stopped early; the side matters for what the client is told.
 #[derive(Debug)]
@@ -61,7 +70,7 @@ pub async fn relay_exact(
     if n == 0 {
         return Ok(());
     }
-    if n >= SPLICE_MIN {
+    if n >= ctx.splice_min {
         return splice_exact(&ctx.pipes, src, dst, n, t).await;
     }
     let mut buf = ctx.bufs.get();

@@ -199,6 +199,7 @@ async fn handle(
     let target = head.target.get(&b);
     let origin = origin_form(target);
     let path = match origin.iter().position(|&c| c == b'?') {
+        Some(0) => b"/",
         Some(i) => &origin[..i],
         None => origin,
     };

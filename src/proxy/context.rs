@@ -62,6 +62,8 @@ pub struct ShardCtx {
     pub drain: Drain,
     /// Open downstream connections (graceful stop waits for zero).
     pub connections: Cell<usize>,
+    /// Known-length body remainders at least this long are spliced, shorter ones copied.
+    pub splice_min: u64,
 }
 
 impl ShardCtx {
@@ -73,6 +75,7 @@ impl ShardCtx {
             pipes: PipePool::default(),
             drain: Drain::default(),
             connections: Cell::new(0),
+            splice_min: super::body::splice_min_from_env(),
         }
     }
 

@@ -540,11 +540,13 @@ fn build_head(
             rewritten.extend_from_slice(&origin[u.strip..]);
             &rewritten
         }
-        _ => {
-            rewritten = Vec::new();
-            let _ = &rewritten;
-            origin
+        _ if origin.first() != Some(&b'/') => {
+            rewritten = Vec::with_capacity(origin.len() + 1);
+            rewritten.push(b'/');
+            rewritten.extend_from_slice(origin);
+            &rewritten
         }
+        _ => origin,
     };
     let mut names: [&[u8]; NAMES_ON_STACK] = [&[]; NAMES_ON_STACK];
     let replace_vec: Vec<&[u8]>;
@@ -670,9 +672,9 @@ pub fn origin_form(target: &[u8]) -> &[u8] {
     if let Some(i) = target.windows(3).position(|w| w == b"://") {
         let rest = &target[i + 3..];
         return match rest.iter().position(|&c| c == b'/' || c == b'?') {
-            Some(j) if rest[j] == b'/' => &rest[j..],
-            // `http://host?q` has an empty path: RFC 9112 §3.2.1 sends `/`.
-            _ => b"/",
+            // `http://host?q` has an empty path: the caller sends `/?q` (RFC 9112 §3.2.1).
+            Some(j) => &rest[j..],
+            None => b"/",
         };
     }
     target
