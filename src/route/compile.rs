@@ -119,14 +119,6 @@ pub fn compile(cfg: &config::Config) -> Result<Compiled, CompileError> {
             add_names(&mut l.hosts, &server.server_names, &rt)?;
         }
     }
-    for l in &mut listeners {
-        l.hosts
-            .leading
-            .sort_by_key(|e| std::cmp::Reverse(e.0.len()));
-        l.hosts
-            .trailing
-            .sort_by_key(|e| std::cmp::Reverse(e.0.len()));
-    }
     Ok(Compiled {
         listeners,
         upstreams,
@@ -152,14 +144,25 @@ fn add_names(
             let re = regex::bytes::Regex::new(re)
                 .map_err(|e| CompileError(format!("server_name \"{name}\": {e}")))?;
             hosts.regexes.push((re, rt.clone()));
-        } else if let Some(rest) = lower.strip_prefix("*.") {
-            let suffix: Vec<u8> = format!(".{rest}").bytes().rev().collect();
-            hosts.leading.push((suffix.into(), false, rt.clone()));
+        } else if let Some(rest) = lower.strip_prefix('*') {
+            hosts
+                .leading
+                .entry(rest.as_bytes().into())
+                .or_insert_with(|| rt.clone());
         } else if lower.starts_with('.') {
-            let suffix: Vec<u8> = lower.bytes().rev().collect();
-            hosts.leading.push((suffix.into(), true, rt.clone()));
+            hosts
+                .leading
+                .entry(lower.as_bytes().into())
+                .or_insert_with(|| rt.clone());
+            hosts
+                .dot_exact
+                .entry(lower[1..].as_bytes().into())
+                .or_insert_with(|| rt.clone());
         } else if let Some(prefix) = lower.strip_suffix('*') {
-            hosts.trailing.push((prefix.as_bytes().into(), rt.clone()));
+            hosts
+                .trailing
+                .entry(prefix.as_bytes().into())
+                .or_insert_with(|| rt.clone());
         } else if !lower.is_empty() && lower != "_" {
             // The first server to claim a name keeps it, as in nginx (which warns).
             hosts
@@ -199,9 +202,9 @@ fn compile_server(
     if server.server_return.is_none() {
         add_locations(&mut table, &server.locations, upstreams, by_name, None)?;
     }
-    table
-        .prefixes
-        .sort_by_key(|e| std::cmp::Reverse(e.prefix.len()));
+    for (i, p) in table.prefixes.iter().enumerate() {
+        table.trie.insert(&p.prefix, i);
+    }
     Ok(ServerRt {
         name: server
             .server_names

@@ -1,8 +1,9 @@
 //! Location matching with nginx's order: `=` exact, then the longest prefix (`^~` stops there),
 //! then regular expressions in config order, falling back to the longest prefix.
 
-use std::collections::HashMap;
 use std::rc::Rc;
+
+use rustc_hash::FxHashMap;
 use std::time::Duration;
 
 use super::Template;
@@ -84,12 +85,67 @@ pub(super) struct RegexEntry {
     pub loc: Rc<Location>,
 }
 
+/// A byte trie over location prefixes: one walk along the path finds the longest prefix, in
+/// time bounded by the path's length whatever the number of locations.
+#[derive(Default)]
+pub(super) struct PrefixTrie {
+    nodes: Vec<TrieNode>,
+}
+
+#[derive(Default)]
+struct TrieNode {
+    /// Sorted by byte for binary search.
+    children: Vec<(u8, u32)>,
+    /// Index into `LocationTable::prefixes` of the location ending here.
+    entry: Option<u32>,
+}
+
+impl PrefixTrie {
+    pub(super) fn insert(&mut self, prefix: &[u8], entry: usize) {
+        if self.nodes.is_empty() {
+            self.nodes.push(TrieNode::default());
+        }
+        let mut at = 0usize;
+        for &c in prefix {
+            let node = &self.nodes[at];
+            at = match node.children.binary_search_by_key(&c, |&(b, _)| b) {
+                Ok(i) => node.children[i].1 as usize,
+                Err(i) => {
+                    let new = self.nodes.len();
+                    self.nodes[at].children.insert(i, (c, new as u32));
+                    self.nodes.push(TrieNode::default());
+                    new
+                }
+            };
+        }
+        // The first of duplicate prefixes wins (the config front end rejects duplicates).
+        if self.nodes[at].entry.is_none() {
+            self.nodes[at].entry = Some(entry as u32);
+        }
+    }
+
+    fn longest(&self, path: &[u8]) -> Option<usize> {
+        let mut node = self.nodes.first()?;
+        let mut best = node.entry;
+        for &c in path {
+            match node.children.binary_search_by_key(&c, |&(b, _)| b) {
+                Ok(i) => node = &self.nodes[node.children[i].1 as usize],
+                Err(_) => break,
+            }
+            if node.entry.is_some() {
+                best = node.entry;
+            }
+        }
+        best.map(|e| e as usize)
+    }
+}
+
 /// One server's locations, compiled.
 #[derive(Default)]
 pub struct LocationTable {
-    pub(super) exact: HashMap<Box<[u8]>, Rc<Location>>,
-    /// Sorted longest first, so the first hit is the longest match.
+    pub(super) exact: FxHashMap<Box<[u8]>, Rc<Location>>,
     pub(super) prefixes: Vec<PrefixEntry>,
+    pub(super) trie: PrefixTrie,
     pub(super) regexes: Vec<RegexEntry>,
     /// Used when nothing matches (nginx answers 404 there).
     pub(super) fallback: Option<Rc<Location>>,
@@ -106,7 +162,7 @@ impl LocationTable {
         if let Some(l) = self.exact.get(path) {
             return Some(l);
         }
-        let prefix = self.prefixes.iter().find(|p| path.starts_with(&p.prefix));
+        let prefix = self.trie.longest(path).map(|i| &self.prefixes[i]);
         if let Some(p) = prefix {
             if p.no_regex {
                 return Some(&p.loc);

@@ -2,8 +2,9 @@
 //! wildcard (`*.example.com`, `.example.com`), longest trailing wildcard (`mail.*`), first
 //! matching regex, else the default server.
 
-use std::collections::HashMap;
 use std::rc::Rc;
+
+use rustc_hash::FxHashMap;
 
 use super::LocationTable;
 
@@ -13,13 +14,17 @@ pub struct ServerRt {
     pub locations: LocationTable,
 }
 
+/// Every table is a hash lookup: a host is checked against at most one key per dot it holds,
+/// however many names the config lists.
 #[derive(Default)]
 pub struct VirtualHosts {
-    pub(super) exact: HashMap<Box<[u8]>, Rc<ServerRt>>,
-    /// Reversed suffixes (`.example.com` reversed), longest first; `exact_too` for `.example.com`.
-    pub(super) leading: Vec<(Box<[u8]>, bool, Rc<ServerRt>)>,
-    /// Prefixes before the `*` (`mail.`), longest first.
-    pub(super) trailing: Vec<(Box<[u8]>, Rc<ServerRt>)>,
+    pub(super) exact: FxHashMap<Box<[u8]>, Rc<ServerRt>>,
+    /// `*.example.com` and `.example.com`, keyed by the suffix with its leading dot.
+    pub(super) leading: FxHashMap<Box<[u8]>, Rc<ServerRt>>,
+    /// `.example.com` also matches `example.com` itself.
+    pub(super) dot_exact: FxHashMap<Box<[u8]>, Rc<ServerRt>>,
+    /// `mail.*`, keyed by the prefix with its trailing dot.
+    pub(super) trailing: FxHashMap<Box<[u8]>, Rc<ServerRt>>,
     pub(super) regexes: Vec<(regex::bytes::Regex, Rc<ServerRt>)>,
     pub(super) default: Option<Rc<ServerRt>>,
 }
@@ -45,20 +50,25 @@ impl VirtualHosts {
             if let Some(s) = self.exact.get(l) {
                 return Some(s);
             }
-            for (suffix, exact_too, s) in &self.leading {
-                if l.len() > suffix.len() && ends_with_rev(l, suffix) {
-                    return Some(s);
-                }
-                if *exact_too
-                    && l.len() + 1 == suffix.len()
-                    && ends_with_rev(l, &suffix[..suffix.len() - 1])
-                {
-                    return Some(s);
+            if !self.dot_exact.is_empty()
+                && let Some(s) = self.dot_exact.get(l)
+            {
+                return Some(s);
+            }
+            if !self.leading.is_empty() {
+                // Longest suffix first: scan dots from the left.
+                for i in (1..l.len()).filter(|&i| l[i] == b'.') {
+                    if let Some(s) = self.leading.get(&l[i..]) {
+                        return Some(s);
+                    }
                 }
             }
-            for (prefix, s) in &self.trailing {
-                if l.len() > prefix.len() && l.starts_with(prefix) {
-                    return Some(s);
+            if !self.trailing.is_empty() {
+                // Longest prefix first: scan dots from the right.
+                for i in (0..l.len() - 1).rev().filter(|&i| l[i] == b'.') {
+                    if let Some(s) = self.trailing.get(&l[..=i]) {
+                        return Some(s);
+                    }
                 }
             }
             for (re, s) in &self.regexes {
@@ -69,15 +79,6 @@ impl VirtualHosts {
         }
         self.default.as_ref()
     }
-}
-
-/// `suffix_rev` holds the suffix reversed (so the table sorts by specificity): compare from the end.
-fn ends_with_rev(name: &[u8], suffix_rev: &[u8]) -> bool {
-    name.iter()
-        .rev()
-        .zip(suffix_rev.iter())
-        .all(|(a, b)| a == b)
-        && name.len() >= suffix_rev.len()
 }
 
 fn strip_port(host: &[u8]) -> &[u8] {
@@ -109,10 +110,13 @@ mod tests {
     fn nginx_selection_order() {
         let mut v = VirtualHosts::default();
         v.exact.insert(b"www.example.com"[..].into(), srv("exact"));
-        let rev = |s: &str| s.bytes().rev().collect::<Vec<_>>().into_boxed_slice();
-        v.leading.push((rev(".example.com"), false, srv("star")));
-        v.leading.push((rev(".example.org"), true, srv("dot")));
-        v.trailing.push((b"mail."[..].into(), srv("trail")));
+        v.leading.insert(b".example.com"[..].into(), srv("star"));
+        v.leading
+            .insert(b".b.example.com"[..].into(), srv("longer"));
+        v.leading.insert(b".example.org"[..].into(), srv("dot"));
+        v.dot_exact.insert(b"example.org"[..].into(), srv("dot"));
+        v.trailing.insert(b"mail."[..].into(), srv("trail"));
+        v.trailing.insert(b"mail.x."[..].into(), srv("trail2"));
         v.regexes.push((
             regex::bytes::Regex::new("^api[0-9]+\\.").unwrap(),
             srv("re"),
@@ -122,6 +126,8 @@ mod tests {
         assert_eq!(name(b"WWW.Example.com:8080"), "exact");
         assert_eq!(name(b"www.example.com."), "exact");
         assert_eq!(name(b"a.example.com"), "star");
+        assert_eq!(name(b"a.b.example.com"), "longer");
+        assert_eq!(name(b"mail.x.y"), "trail2");
         assert_eq!(name(b"example.com"), "default");
         assert_eq!(name(b"example.org"), "dot");
         assert_eq!(name(b"x.example.org"), "dot");
