@@ -149,14 +149,14 @@ fn add_names(
                 .leading
                 .entry(rest.as_bytes().into())
                 .or_insert_with(|| rt.clone());
-        } else if lower.starts_with('.') {
+        } else if let Some(bare) = lower.strip_prefix('.') {
             hosts
                 .leading
                 .entry(lower.as_bytes().into())
                 .or_insert_with(|| rt.clone());
             hosts
                 .dot_exact
-                .entry(lower[1..].as_bytes().into())
+                .entry(bare.as_bytes().into())
                 .or_insert_with(|| rt.clone());
         } else if let Some(prefix) = lower.strip_suffix('*') {
             hosts
