@@ -110,10 +110,10 @@ fn run(cli: Cli) -> Result<(), String> {
     let mut signals =
         Signals::new([SIGTERM, SIGINT, SIGQUIT, SIGHUP]).map_err(|e| format!("signals: {e}"))?;
     let shards = Shards::start(cfg, workers)?;
-    if let Some(p) = &pid_file {
-        if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
-            error!("cannot write pid file {}: {e}", p.display());
-        }
+    if let Some(p) = &pid_file
+        && let Err(e) = std::fs::write(p, format!("{}\n", std::process::id()))
+    {
+        error!("cannot write pid file {}: {e}", p.display());
     }
     info!(
         "ringway {} started with {workers} shards",
