@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use monoio::net::TcpStream;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::context::{Generation, ListenerRt, ShardCtx};
 use super::forward::{self, Request, origin_form};
@@ -14,7 +14,7 @@ use super::io::{ReadErr, read_into, write_all};
 use super::{respond, tunnel};
 use crate::http::request::{Limits, parse_request};
 use crate::http::{BodyFraming, Method, RequestHead};
-use crate::route::{Action, Template};
+use crate::route::{Action, Routed, Template, Vars, rewrite};
 
 /// Facts about the client connection that templates and logs use.
 pub struct Client {
@@ -203,10 +203,59 @@ async fn handle(
         Some(i) => &origin[..i],
         None => origin,
     };
-    let Some(loc) = server.locations.find(path) else {
-        return Next::Close;
-    };
     let head_only = head.method == Method::Head;
+    let mut rewritten: Option<Vec<u8>> = None;
+    let mut uri_final = false;
+    let loc = if server.has_rewrites {
+        let header = |name: &[u8], out: &mut Vec<u8>| forward::find_header(head, &b, name, out);
+        let vars = Vars {
+            host: forward::host_of(head, &b),
+            remote_addr: client.ip.as_bytes(),
+            remote_port: client.peer.port(),
+            scheme: b"http",
+            request_uri: origin,
+            method: head.method_span.get(&b),
+            server_name: &server.name,
+            server_port: client.local.port(),
+            header: &header,
+            proxy_host: b"",
+            uri: origin,
+            captures: None,
+        };
+        match rewrite::route(server, origin, &vars) {
+            Some(Routed::Location { loc, uri, broke }) => {
+                rewritten = uri;
+                uri_final = broke;
+                loc
+            }
+            Some(Routed::Redirect { code, location }) => {
+                let d = &lst.defaults;
+                let mut out = Vec::with_capacity(256);
+                respond::write_redirect(&mut out, code, &location, head_only);
+                let _ = write_all(stream, out, d.send_timeout).await;
+                // The connection closes when the request had a body we did not read.
+                return if head.body == BodyFraming::None && head.keep_alive {
+                    Next::KeepAlive(forward::leftover(ctx, b, head.head_len))
+                } else {
+                    Next::Close
+                };
+            }
+            Some(Routed::Loop) => {
+                warn!(
+                    "rewrite or internal redirection cycle for {}",
+                    String::from_utf8_lossy(origin)
+                );
+                respond::error(stream, 500, true, head_only, lst.defaults.send_timeout).await;
+                return Next::Close;
+            }
+            None => return Next::Close,
+        }
+    } else {
+        match server.locations.find(path) {
+            Some(loc) => loc,
+            None => return Next::Close,
+        }
+    };
     let keep_alive = head.keep_alive && !ctx.drain.is_set() && served < loc.keepalive_requests;
     if let BodyFraming::Length(n) = head.body
         && loc.client_max_body_size > 0
@@ -223,6 +272,8 @@ async fn handle(
         head,
         server_name: &server.name,
         keep_alive,
+        uri: rewritten.as_deref(),
+        uri_final,
     };
     match &loc.action {
         Action::Proxy {

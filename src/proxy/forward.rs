@@ -38,6 +38,10 @@ pub struct Request<'a> {
     pub server_name: &'a [u8],
     /// Whether the client connection may stay open after this exchange.
     pub keep_alive: bool,
+    /// The URI (with arguments) after `rewrite`, when it changed.
+    pub uri: Option<&'a [u8]>,
+    /// `rewrite … break` produced `uri`: it is sent as it is, ignoring `proxy_pass`'s URI part.
+    pub uri_final: bool,
 }
 
 pub async fn forward(
@@ -356,7 +360,7 @@ async fn send_then(
 }
 
 /// The buffer with the consumed request removed; whatever follows is a pipelined request.
-fn leftover(ctx: &ShardCtx, mut b: Vec<u8>, consumed: usize) -> Vec<u8> {
+pub fn leftover(ctx: &ShardCtx, mut b: Vec<u8>, consumed: usize) -> Vec<u8> {
     if consumed >= b.len() {
         ctx.bufs.put(b);
         return Vec::new();
@@ -530,8 +534,8 @@ fn build_head(
     out: &mut Vec<u8>,
 ) {
     let head = r.head;
-    let target = head.target.get(b);
-    let origin = origin_form(target);
+    let origin = r.uri.unwrap_or_else(|| origin_form(head.target.get(b)));
+    let uri = if r.uri_final { None } else { uri };
     let mut rewritten: Vec<u8>;
     let target: &[u8] = match uri {
         Some(u) if origin.len() >= u.strip => {
@@ -630,6 +634,8 @@ pub fn vars<'a>(
         server_port: r.client.local.port(),
         header,
         proxy_host,
+        uri: r.uri.unwrap_or_else(|| origin_form(r.head.target.get(b))),
+        captures: None,
     }
 }
 

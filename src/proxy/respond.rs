@@ -68,3 +68,20 @@ pub fn write_return(
         out.extend_from_slice(&body);
     }
 }
+
+/// A redirect from `rewrite … redirect|permanent` (or an external replacement).
+pub fn write_redirect(out: &mut Vec<u8>, code: u16, location: &[u8], head_only: bool) {
+    let body = format!("{code} {}\n", status::reason(code));
+    out.extend_from_slice(b"HTTP/1.1 ");
+    crate::route::template::push_num(out, code as u64);
+    out.push(b' ');
+    out.extend_from_slice(status::reason(code).as_bytes());
+    out.extend_from_slice(b"\r\nLocation: ");
+    out.extend_from_slice(location);
+    out.extend_from_slice(b"\r\nContent-Type: text/plain\r\nContent-Length: ");
+    crate::route::template::push_num(out, body.len() as u64);
+    out.extend_from_slice(b"\r\n\r\n");
+    if !head_only {
+        out.extend_from_slice(body.as_bytes());
+    }
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::location::{PrefixEntry, RegexEntry};
 use super::{
-    Action, AddHeader, Location, LocationTable, ServerRt, SetHeader, Template, UriRewrite,
+    Action, AddHeader, Location, LocationTable, Rewrite, ServerRt, SetHeader, Template, UriRewrite,
     VirtualHosts,
 };
 use crate::config::{self, LocationMatch};
@@ -179,11 +179,6 @@ fn compile_server(
     upstreams: &mut Vec<UpstreamSpec>,
     by_name: &mut HashMap<String, usize>,
 ) -> Result<ServerRt, CompileError> {
-    if !server.rewrites.is_empty() {
-        return Err(CompileError(
-            "\"rewrite\" is not supported yet by ringway".into(),
-        ));
-    }
     let mut table = LocationTable::default();
     let not_found = config::Action::None;
     let fallback_action = match &server.server_return {
@@ -205,6 +200,13 @@ fn compile_server(
     for (i, p) in table.prefixes.iter().enumerate() {
         table.trie.insert(&p.prefix, i);
     }
+    let rewrites = compile_rewrites(&server.rewrites, "(server)")?;
+    let has_rewrites = !rewrites.is_empty()
+        || table.exact.values().any(|l| !l.rewrites.is_empty())
+        || table.prefixes.iter().any(|p| {
+            !p.loc.rewrites.is_empty() || p.nested_regex.iter().any(|r| !r.loc.rewrites.is_empty())
+        })
+        || table.regexes.iter().any(|r| !r.loc.rewrites.is_empty());
     Ok(ServerRt {
         name: server
             .server_names
@@ -212,7 +214,29 @@ fn compile_server(
             .map(|n| n.as_bytes().into())
             .unwrap_or_default(),
         locations: table,
+        rewrites,
+        has_rewrites,
     })
+}
+
+fn compile_rewrites(list: &[config::Rewrite], at: &str) -> Result<Vec<Rewrite>, CompileError> {
+    list.iter()
+        .map(|r| {
+            let re = regex::bytes::Regex::new(&r.regex)
+                .map_err(|e| CompileError(format!("rewrite in {at}: {e}")))?;
+            let replacement = Template::compile(&r.replacement)
+                .map_err(|e| CompileError(format!("rewrite in {at}: {e}")))?;
+            let external = ["http://", "https://", "$scheme"]
+                .iter()
+                .any(|p| r.replacement.starts_with(p));
+            Ok(Rewrite {
+                re,
+                replacement,
+                flag: r.flag,
+                external,
+            })
+        })
+        .collect()
 }
 
 fn add_locations(
@@ -223,20 +247,17 @@ fn add_locations(
     parent_prefix: Option<usize>,
 ) -> Result<(), CompileError> {
     for loc in locations {
-        if !loc.rewrites.is_empty() {
-            return Err(CompileError(
-                "\"rewrite\" is not supported yet by ringway".into(),
-            ));
-        }
         let name = describe(&loc.matcher);
-        let rt = Rc::new(compile_location(
+        let mut compiled = compile_location(
             &name,
             &loc.matcher,
             &loc.action,
             &loc.settings,
             upstreams,
             by_name,
-        )?);
+        )?;
+        compiled.rewrites = compile_rewrites(&loc.rewrites, &name)?;
+        let rt = Rc::new(compiled);
         match &loc.matcher {
             LocationMatch::Exact(p) => {
                 table.exact.insert(p.as_bytes().into(), rt);
@@ -396,6 +417,7 @@ fn compile_location(
     Ok(Location {
         name: name.to_string(),
         action,
+        rewrites: Vec::new(),
         set_headers,
         replace,
         hide: s

@@ -51,6 +51,8 @@ pub struct AddHeader {
 pub struct Location {
     pub name: String,
     pub action: Action,
+    /// `rewrite`s run when the request lands here.
+    pub rewrites: Vec<super::Rewrite>,
     pub set_headers: Vec<SetHeader>,
     /// Lower-case names of every configured `proxy_set_header` (the client's fields of these
     /// names are not copied, even when the configured value is empty and so sends nothing).

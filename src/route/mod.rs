@@ -4,10 +4,12 @@
 
 mod compile;
 mod location;
+pub mod rewrite;
 pub mod template;
 mod vhost;
 
 pub use compile::{CompileError, Compiled, UpstreamServerSpec, UpstreamSpec, compile};
 pub use location::{Action, AddHeader, Location, LocationTable, SetHeader, UriRewrite};
+pub use rewrite::{Rewrite, Routed};
 pub use template::{Template, Vars};
 pub use vhost::{ServerRt, VirtualHosts};

@@ -2,6 +2,7 @@
 //! literal and variable parts, rendered per request without parsing.
 
 /// The request facts a template may read. Filled by the proxy from the parsed head.
+#[derive(Clone, Copy)]
 pub struct Vars<'a> {
     /// The head buffer that `header` looks fields up in.
     pub host: &'a [u8],
@@ -17,6 +18,11 @@ pub struct Vars<'a> {
     pub header: &'a dyn Fn(&[u8], &mut Vec<u8>) -> bool,
     /// The upstream group or address a proxied request goes to (`$proxy_host`).
     pub proxy_host: &'a [u8],
+    /// The current URI with its arguments (`$uri`, `$args`): differs from `request_uri` once a
+    /// `rewrite` changed it.
+    pub uri: &'a [u8],
+    /// Captures of the `rewrite` regex being applied (`$1`…`$9`, named groups).
+    pub captures: Option<&'a regex::bytes::Captures<'a>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +41,8 @@ pub enum Var {
     ServerPort,
     RequestMethod,
     ProxyHost,
+    Capture(usize),
+    Named(Box<str>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,8 +137,17 @@ fn parse_var(name: &str) -> Option<Var> {
         "server_port" => Var::ServerPort,
         "request_method" => Var::RequestMethod,
         "proxy_host" => Var::ProxyHost,
+        n if n.len() == 1 && n.as_bytes()[0].is_ascii_digit() => {
+            Var::Capture((n.as_bytes()[0] - b'0') as usize)
+        }
         _ => {
-            let h = name.strip_prefix("http_")?;
+            let Some(h) = name.strip_prefix("http_") else {
+                // A named regex group (`(?P<id>…)` then `$id`); unknown names render empty.
+                return name
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'_')
+                    .then(|| Var::Named(name.into()));
+            };
             if h.is_empty() {
                 return None;
             }
@@ -151,11 +168,7 @@ fn parse_var(name: &str) -> Option<Var> {
 }
 
 fn render_var(var: &Var, v: &Vars<'_>, out: &mut Vec<u8>) {
-    let split = v
-        .request_uri
-        .iter()
-        .position(|&c| c == b'?')
-        .unwrap_or(v.request_uri.len());
+    let split = v.uri.iter().position(|&c| c == b'?').unwrap_or(v.uri.len());
     match var {
         Var::Host => out.extend_from_slice(v.host),
         Var::Http(name) => {
@@ -171,10 +184,20 @@ fn render_var(var: &Var, v: &Vars<'_>, out: &mut Vec<u8>) {
         }
         Var::Scheme => out.extend_from_slice(v.scheme),
         Var::RequestUri => out.extend_from_slice(v.request_uri),
-        Var::Uri => out.extend_from_slice(&v.request_uri[..split]),
+        Var::Uri => out.extend_from_slice(&v.uri[..split]),
         Var::Args => {
-            if split < v.request_uri.len() {
-                out.extend_from_slice(&v.request_uri[split + 1..]);
+            if split < v.uri.len() {
+                out.extend_from_slice(&v.uri[split + 1..]);
+            }
+        }
+        Var::Capture(n) => {
+            if let Some(m) = v.captures.and_then(|c| c.get(*n)) {
+                out.extend_from_slice(m.as_bytes());
+            }
+        }
+        Var::Named(name) => {
+            if let Some(m) = v.captures.and_then(|c| c.name(name)) {
+                out.extend_from_slice(m.as_bytes());
             }
         }
         Var::ServerName => out.extend_from_slice(v.server_name),
@@ -215,6 +238,8 @@ mod tests {
             server_port: 80,
             header: h,
             proxy_host: b"app",
+            uri: b"/a/b?x=1",
+            captures: None,
         }
     }
 
@@ -255,6 +280,10 @@ mod tests {
             t.as_single_var(),
             Some(&Var::Http(b"x-real-ip".to_vec().into_boxed_slice()))
         );
-        assert!(Template::compile("$nope").unwrap_err().contains("$nope"));
+        assert!(
+            Template::compile("$no-pe").is_ok(),
+            "`-` ends a variable name"
+        );
+        assert!(Template::compile("${no-pe}").unwrap_err().contains("no-pe"));
     }
 }

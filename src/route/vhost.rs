@@ -12,6 +12,10 @@ pub struct ServerRt {
     /// The first name, as `$server_name` renders it.
     pub name: Box<[u8]>,
     pub locations: LocationTable,
+    /// Server-level `rewrite`s, run before the location search.
+    pub rewrites: Vec<super::Rewrite>,
+    /// Any rewrite in this server or its locations: requests then go through `rewrite::route`.
+    pub has_rewrites: bool,
 }
 
 /// Every table is a hash lookup: a host is checked against at most one key per dot it holds,
@@ -103,6 +107,8 @@ mod tests {
         Rc::new(ServerRt {
             name: n.as_bytes().into(),
             locations: LocationTable::default(),
+            rewrites: Vec::new(),
+            has_rewrites: false,
         })
     }
 
