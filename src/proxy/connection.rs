@@ -73,9 +73,10 @@ pub async fn serve(ctx: Rc<ShardCtx>, mut stream: TcpStream, peer: SocketAddr, l
             } else {
                 defaults.keepalive_timeout
             };
+            let deadline = Instant::now() + idle;
             let ready = monoio::select! {
-                r = monoio::time::timeout(idle, stream.readable(false)) => matches!(r, Ok(Ok(()))),
-                _ = ctx.drain.wait() => false,
+                r = stream.readable(false) => r.is_ok(),
+                _ = ctx.drain.wait_until(deadline) => false,
             };
             if !ready {
                 break;
@@ -86,12 +87,14 @@ pub async fn serve(ctx: Rc<ShardCtx>, mut stream: TcpStream, peer: SocketAddr, l
         } else {
             std::mem::take(&mut pending)
         };
-        let Some((head, nb)) = read_head(&ctx, &mut stream, b, lst).await else {
+        // The per-request work is boxed so that the connection's own future (all an idle
+        // connection holds) stays small: its size is the largest state of any await in it.
+        let Some((head, nb)) = Box::pin(read_head(&ctx, &mut stream, b, lst)).await else {
             break;
         };
         b = nb;
         served += 1;
-        match handle(
+        match Box::pin(handle(
             &ctx,
             &generation,
             lst,
@@ -100,20 +103,20 @@ pub async fn serve(ctx: Rc<ShardCtx>, mut stream: TcpStream, peer: SocketAddr, l
             b,
             &head,
             served,
-        )
+        ))
         .await
         {
             Next::KeepAlive(rest) => pending = rest,
             Next::Close => break,
             Next::Upgrade(up, to_client, to_up) => {
                 drop(generation);
-                tunnel::run(
+                Box::pin(tunnel::run(
                     stream,
                     up,
                     to_client,
                     to_up,
                     defaults_send_timeout(&ctx, local),
-                )
+                ))
                 .await;
                 return;
             }

@@ -6,6 +6,7 @@ use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
 
 use super::buffers::{BufPool, PipePool};
 use crate::route::{self, Location, VirtualHosts};
@@ -84,13 +85,32 @@ impl ShardCtx {
     }
 }
 
-/// A one-way shard-local signal ("stop accepting, finish up") that idle connections await.
-/// Waiters are kept in slots so that a wait that ends some other way removes its waker.
+/// A shard-local signal ("stop accepting, finish up") that idle connections await, together
+/// with their idle deadlines. A per-connection timer would cost ~640 bytes per idle connection
+/// (monoio's timer entry); here a waiter is one slot, and one sweeper task per shard fires the
+/// expired ones (`expire`, every `SWEEP`), so idle deadlines are coarse by up to that much.
 #[derive(Default)]
 pub struct Drain {
     set: Cell<bool>,
-    slots: RefCell<Vec<Option<Waker>>>,
+    slots: RefCell<Vec<Slot>>,
     free: RefCell<Vec<usize>>,
+}
+
+#[derive(Default)]
+struct Slot {
+    waker: Option<Waker>,
+    deadline: Option<Instant>,
+    expired: bool,
+}
+
+/// How often a shard's sweeper fires expired idle deadlines.
+pub const SWEEP: Duration = Duration::from_millis(250);
+
+/// Why an idle wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Woken {
+    Drain,
+    Deadline,
 }
 
 impl Drain {
@@ -100,41 +120,68 @@ impl Drain {
 
     pub fn trigger(&self) {
         self.set.set(true);
-        for w in self.slots.borrow_mut().iter_mut() {
-            if let Some(w) = w.take() {
+        for s in self.slots.borrow_mut().iter_mut() {
+            if let Some(w) = s.waker.take() {
                 w.wake();
+            }
+        }
+    }
+
+    /// Wakes the waiters whose deadline has passed.
+    pub fn expire(&self, now: Instant) {
+        for s in self.slots.borrow_mut().iter_mut() {
+            if s.deadline.is_some_and(|d| d <= now) && !s.expired {
+                s.expired = true;
+                if let Some(w) = s.waker.take() {
+                    w.wake();
+                }
             }
         }
     }
 
     /// Resolves once `trigger` has been called.
     pub async fn wait(&self) {
-        let mut slot: Option<usize> = None;
+        self.wait_inner(None).await;
+    }
+
+    /// Resolves on `trigger` or once `deadline` has passed (checked every `SWEEP`).
+    pub async fn wait_until(&self, deadline: Instant) -> Woken {
+        self.wait_inner(Some(deadline)).await
+    }
+
+    async fn wait_inner(&self, deadline: Option<Instant>) -> Woken {
         let guard = SlotGuard {
             drain: self,
-            slot: &mut slot,
+            slot: Cell::new(None),
         };
         poll_fn(|cx| {
             if self.set.get() {
-                return Poll::Ready(());
+                return Poll::Ready(Woken::Drain);
             }
             let mut slots = self.slots.borrow_mut();
-            match *guard.slot {
-                Some(i) => slots[i] = Some(cx.waker().clone()),
+            let i = match guard.slot.get() {
+                Some(i) => i,
                 None => {
                     let i = match self.free.borrow_mut().pop() {
-                        Some(i) => {
-                            slots[i] = Some(cx.waker().clone());
-                            i
-                        }
+                        Some(i) => i,
                         None => {
-                            slots.push(Some(cx.waker().clone()));
+                            slots.push(Slot::default());
                             slots.len() - 1
                         }
                     };
-                    *guard.slot = Some(i);
+                    slots[i] = Slot {
+                        waker: None,
+                        deadline,
+                        expired: false,
+                    };
+                    guard.slot.set(Some(i));
+                    i
                 }
+            };
+            if slots[i].expired {
+                return Poll::Ready(Woken::Deadline);
             }
+            slots[i].waker = Some(cx.waker().clone());
             Poll::Pending
         })
         .await
@@ -143,14 +190,14 @@ impl Drain {
 
 struct SlotGuard<'a> {
     drain: &'a Drain,
-    slot: &'a mut Option<usize>,
+    slot: Cell<Option<usize>>,
 }
 
 impl Drop for SlotGuard<'_> {
     fn drop(&mut self) {
         if let Some(i) = self.slot.take() {
             if let Some(s) = self.drain.slots.borrow_mut().get_mut(i) {
-                *s = None;
+                *s = Slot::default();
             }
             self.drain.free.borrow_mut().push(i);
         }

@@ -12,4 +12,4 @@ mod respond;
 mod tunnel;
 
 pub use connection::serve;
-pub use context::{Drain, Generation, ListenerRt, ShardCtx};
+pub use context::{Drain, Generation, ListenerRt, SWEEP, ShardCtx};

@@ -16,7 +16,7 @@ use tracing::{error, info, warn};
 use super::Control;
 use super::listener;
 use crate::config::Config;
-use crate::proxy::{Drain, Generation, ShardCtx, serve};
+use crate::proxy::{Drain, Generation, SWEEP, ShardCtx, serve};
 use crate::route;
 
 /// io_uring submission queue size per shard.
@@ -75,6 +75,7 @@ async fn shard_main(
         return;
     }
     let _ = ready.send(Ok(()));
+    monoio::spawn(sweep(ctx.clone()));
     let mut shutdown_timeout = cfg.shutdown_timeout;
     drop(cfg);
 
@@ -186,5 +187,13 @@ async fn drain(
             ctx.id,
             ctx.connections.get()
         );
+    }
+}
+
+/// Fires expired idle deadlines (keep-alive and first-byte waits) for the whole shard.
+async fn sweep(ctx: Rc<ShardCtx>) {
+    while !ctx.drain.is_set() {
+        monoio::time::sleep(SWEEP).await;
+        ctx.drain.expire(Instant::now());
     }
 }
