@@ -6,6 +6,9 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
+/// Idle time from which a pooled connection is checked for a close by the upstream.
+const PEEK_AFTER: Duration = Duration::from_millis(100);
+
 pub struct Pooled {
     pub stream: TcpStream,
     /// Taken from the pool (a failure before any response byte may then be retried).
@@ -35,7 +38,10 @@ impl Pool {
     pub fn take(&self) -> Option<Pooled> {
         let mut idle = self.idle.borrow_mut();
         while let Some(mut c) = idle.pop() {
-            if c.idle_since.elapsed() < self.idle_timeout && still_open(&c.stream) {
+            let idle_for = c.idle_since.elapsed();
+            // A connection back from a request moments ago is far from any upstream idle
+            // timeout: skip the peek syscall there (the idempotent retry covers the rare race).
+            if idle_for < self.idle_timeout && (idle_for < PEEK_AFTER || still_open(&c.stream)) {
                 c.reused = true;
                 return Some(c);
             }
