@@ -72,6 +72,13 @@ pub async fn forward(
     // After a reused connection failed, the retry dials anew: the pool may hold more stale ones.
     let mut fresh = false;
     let mut ub;
+    // For a chunked upload: what followed the body in the last read (a pipelined request).
+    let mut after_body: Option<Vec<u8>> = None;
+    if head.body == BodyFraming::Chunked && !chunked_prefix_ok(&b[head.head_len..]) {
+        // Malformed framing already in hand: refuse before any upstream hears of it.
+        respond::error(stream, 400, true, false, send_t).await;
+        return Next::Close;
+    }
     let (server, mut up, resp, body_sent) = loop {
         tried += 1;
         let Some(server) = group.pick() else {
@@ -144,7 +151,10 @@ pub async fn forward(
         let mut body_sent = head.body == BodyFraming::None || inline;
         if !skip_body && !inline {
             match send_body(r, stream, &mut up.stream, &b, in_buf).await {
-                Ok(()) => body_sent = true,
+                Ok(rest) => {
+                    body_sent = true;
+                    after_body = rest;
+                }
                 Err(next) => return next,
             }
         }
@@ -332,7 +342,13 @@ pub async fn forward(
         group.release(server, up);
     }
     if keep_client {
-        Next::KeepAlive(leftover(r.ctx, b, consumed))
+        match after_body {
+            Some(rest) => {
+                r.ctx.bufs.put(b);
+                Next::KeepAlive(rest)
+            }
+            None => Next::KeepAlive(leftover(r.ctx, b, consumed)),
+        }
     } else {
         Next::Close
     }
@@ -373,14 +389,29 @@ async fn send_raw(s: &mut TcpStream, bytes: &[u8], t: Duration) -> bool {
     write_all(s, bytes.to_vec(), t).await.is_ok()
 }
 
-/// Sends the part of the request body that was not inlined with the head.
+/// Whether the chunked body bytes already received decode without error (complete or not).
+fn chunked_prefix_ok(mut bytes: &[u8]) -> bool {
+    let mut dec = crate::http::ChunkedDecoder::new(8 * 1024);
+    while !bytes.is_empty() {
+        match dec.decode(bytes) {
+            Ok((_, crate::http::Decoded::Done)) => return true,
+            Ok((0, _)) => return true,
+            Ok((n, _)) => bytes = &bytes[n..],
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// Sends the part of the request body that was not inlined with the head. For a chunked body,
+/// returns the bytes read past its end (the start of a pipelined request).
 async fn send_body(
     r: &Request<'_>,
     client: &mut TcpStream,
     up: &mut TcpStream,
     b: &[u8],
     in_buf: usize,
-) -> Result<(), Next> {
+) -> Result<Option<Vec<u8>>, Next> {
     let head = r.head;
     let loc = r.loc;
     let t = Timeouts {
@@ -388,27 +419,26 @@ async fn send_body(
         write: loc.send_timeout,
     };
     let res = match head.body {
-        BodyFraming::None => Ok(()),
+        BodyFraming::None => Ok(None),
         BodyFraming::Length(n) => {
             let first = b[head.head_len..head.head_len + in_buf].to_vec();
             match write_all(up, first, t.write).await {
-                Ok(_) => body::relay_exact(r.ctx, client, up, n - in_buf as u64, &t).await,
+                Ok(_) => body::relay_exact(r.ctx, client, up, n - in_buf as u64, &t)
+                    .await
+                    .map(|()| None),
                 Err(_) => Err(Fail::DstIo),
             }
         }
         BodyFraming::Chunked => {
-            let buf = b[head.head_len..].to_vec();
+            let mut buf = r.ctx.bufs.get();
+            buf.extend_from_slice(&b[head.head_len..]);
             body::relay_chunked(client, up, buf, 0, true, loc.client_max_body_size, &t)
                 .await
-                .map(|(rest, _)| {
-                    // Pipelining after a chunked upload is rare; such bytes are dropped with the
-                    // connection, which is closed below.
-                    drop(rest);
-                })
+                .map(|(rest, _)| Some(rest))
         }
     };
     match res {
-        Ok(()) => Ok(()),
+        Ok(rest) => Ok(rest),
         Err(Fail::TooLarge) => {
             respond::error(client, 413, true, false, loc.send_timeout).await;
             Err(Next::Close)
@@ -578,6 +608,13 @@ fn build_head(
             via: r.loc.via.then_some(VIA),
         },
     );
+    if head.host.is_none() && !r.loc.replace.iter().any(|n| &n[..] == b"host") {
+        // An HTTP/1.0 client may omit Host; the upstream request is HTTP/1.1, which requires
+        // one: send `$proxy_host`, as nginx does.
+        out.extend_from_slice(b"Host: ");
+        out.extend_from_slice(proxy_host);
+        out.extend_from_slice(b"\r\n");
+    }
     let header = |name: &[u8], out: &mut Vec<u8>| find_header(head, b, name, out);
     let vars = vars(r, b, proxy_host, &header);
     for h in &r.loc.set_headers {

@@ -4,7 +4,7 @@
 use std::io;
 use std::time::Duration;
 
-use monoio::buf::IoBuf;
+use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
@@ -13,15 +13,21 @@ pub enum ReadErr {
     Io(io::Error),
 }
 
-/// Reads into the spare capacity of `buf` (after its current length). Ok(0) is end of stream.
-/// On timeout or error the buffer is gone with the operation; the caller closes anyway.
+/// Reads into the spare capacity of `buf`, appending after its current length (monoio reads a
+/// bare `Vec` from offset 0, hence the slice). Ok(0) is end of stream. On timeout or error the
+/// buffer is gone with the operation; the caller closes anyway.
 pub async fn read_into(
     s: &mut TcpStream,
-    buf: Vec<u8>,
+    mut buf: Vec<u8>,
     limit: Duration,
 ) -> Result<(usize, Vec<u8>), ReadErr> {
-    match monoio::time::timeout(limit, s.read(buf)).await {
-        Ok((Ok(n), buf)) => Ok((n, buf)),
+    let len = buf.len();
+    if buf.capacity() == len {
+        buf.reserve(4096);
+    }
+    let cap = buf.capacity();
+    match monoio::time::timeout(limit, s.read(buf.slice_mut(len..cap))).await {
+        Ok((Ok(n), slice)) => Ok((n, slice.into_inner())),
         Ok((Err(e), _)) => Err(ReadErr::Io(e)),
         Err(_) => Err(ReadErr::Timeout),
     }

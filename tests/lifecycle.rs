@@ -1,0 +1,274 @@
+//! The process: `-t` on good and bad configs, start-up failures, several workers, and graceful
+//! shutdown on SIGTERM.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn test_config(text: &str) -> (std::process::ExitStatus, String, String, std::path::PathBuf) {
+    let dir = temp_dir("t");
+    let path = write_config(&dir, text);
+    let (st, out, err) = run_ringway(&[OsStr::new("-t"), OsStr::new("-c"), path.as_os_str()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    (st, out, err, path)
+}
+
+#[test]
+fn dash_t_accepts_a_good_config() {
+    let (st, _out, err, path) = test_config(
+        "http {\n upstream app { server 127.0.0.1:9; keepalive 4; }\n server {\n listen 127.0.0.1:1;\n location / { proxy_pass http://app; proxy_set_header X-A b; }\n location = /health { return 200 \"ok\"; }\n }\n}\n",
+    );
+    assert!(st.success(), "exit {st}; stderr:\n{err}");
+    assert_eq!(st.code(), Some(0));
+    assert!(err.contains("syntax is ok"), "{err}");
+    assert!(err.contains("test is successful"), "{err}");
+    assert!(
+        err.contains(&path.display().to_string()),
+        "message should name the file: {err}"
+    );
+}
+
+#[test]
+fn dash_t_does_not_bind_the_listen_address() {
+    // Testing a config must work while the address is in use (e.g. by the running instance).
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let (st, _out, err, _) = test_config(&format!(
+        "http {{ server {{ listen {addr}; location / {{ return 200 \"x\"; }} }} }}\n"
+    ));
+    assert!(st.success(), "exit {st}; stderr:\n{err}");
+}
+
+#[test]
+fn dash_t_rejects_an_unknown_directive() {
+    let (st, _out, err, path) =
+        test_config("http {\n server {\n listen 127.0.0.1:1;\n bogus_directive on;\n }\n}\n");
+    assert_eq!(st.code(), Some(1), "stderr:\n{err}");
+    assert!(
+        err.contains("bogus_directive"),
+        "the error should name the directive: {err}"
+    );
+    assert!(
+        err.contains(&path.display().to_string()),
+        "the error should name the file: {err}"
+    );
+    assert!(
+        err.contains(":4"),
+        "the error should give the line (4): {err}"
+    );
+    assert!(err.contains("test failed"), "{err}");
+}
+
+#[test]
+fn dash_t_rejects_syntax_errors() {
+    for (text, what) in [
+        (
+            "http {\n server {\n listen 127.0.0.1:1;\n",
+            "unclosed block",
+        ),
+        (
+            "http { server { listen 127.0.0.1:1 } }\n",
+            "missing semicolon",
+        ),
+        (
+            "http { server { listen 127.0.0.1:1; location / { return 200 \"unterminated; } } }\n",
+            "unterminated string",
+        ),
+        (
+            "http { server { listen 127.0.0.1:1; location / { proxy_pass ftp://127.0.0.1:9; } } }\n",
+            "bad proxy_pass scheme",
+        ),
+        (
+            "http { server { listen 127.0.0.1:1; location / { proxy_read_timeout abc; proxy_pass http://127.0.0.1:9; } } }\n",
+            "bad time",
+        ),
+        (
+            "http { upstream u { server 127.0.0.1:9; keepalive x; } server { listen 127.0.0.1:1; } }\n",
+            "bad keepalive",
+        ),
+        (
+            "http { server { listen notanaddress:zz; } }\n",
+            "bad listen",
+        ),
+    ] {
+        let (st, _out, err, _) = test_config(text);
+        assert_eq!(
+            st.code(),
+            Some(1),
+            "{what}: expected exit 1; stderr:\n{err}"
+        );
+        assert!(err.contains("test failed"), "{what}: {err}");
+    }
+}
+
+#[test]
+fn dash_t_on_missing_file() {
+    let dir = temp_dir("missing");
+    let path = dir.join("nope.conf");
+    let (st, _out, err) = run_ringway(&[OsStr::new("-t"), OsStr::new("-c"), path.as_os_str()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert!(err.contains("nope.conf"), "{err}");
+}
+
+#[test]
+fn start_with_bad_config_exits_nonzero() {
+    let dir = temp_dir("bad");
+    let path = write_config(
+        &dir,
+        "http { server { listen 127.0.0.1:1; what_is_this; } }\n",
+    );
+    let (st, _out, err) = run_ringway(&[
+        OsStr::new("-c"),
+        path.as_os_str(),
+        OsStr::new("--workers"),
+        OsStr::new("1"),
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!st.success(), "{err}");
+    assert!(err.contains("what_is_this"), "{err}");
+}
+
+#[test]
+fn start_on_busy_address_exits_nonzero() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let dir = temp_dir("busy");
+    let path = write_config(
+        &dir,
+        &format!("http {{ server {{ listen {addr}; location / {{ return 200 \"x\"; }} }} }}\n"),
+    );
+    let (st, _out, err) = run_ringway(&[
+        OsStr::new("-c"),
+        path.as_os_str(),
+        OsStr::new("--workers"),
+        OsStr::new("1"),
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        !st.success(),
+        "ringway started on an address in use; stderr: {err}"
+    );
+    drop(l);
+}
+
+#[test]
+fn two_workers_serve_requests() {
+    let b = echo_backend();
+    let rw = Ringway::start_with(&proxy_conf(b.addr, ""), 2);
+    for i in 0..20 {
+        let r = rw.get(&format!("/w{i}"));
+        assert_eq!(r.status, 200, "{}", r.describe());
+    }
+    assert_eq!(b.request_count(), 20);
+}
+
+#[test]
+fn graceful_shutdown_finishes_in_flight_requests() {
+    let b = Backend::start(|c| {
+        while let Some(req) = c.read_request() {
+            if req.target == "/slow" {
+                thread::sleep(Duration::from_millis(1200));
+            }
+            if !c.respond(200, format!("done {}", req.target).as_bytes()) {
+                return;
+            }
+        }
+    });
+    let mut rw = Ringway::start(&proxy_conf(b.addr, ""));
+    let addr = rw.addr;
+    let mut c = rw.connect();
+    c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(
+        b.wait_for(Duration::from_secs(3), |b| b.accepted() == 1),
+        "the slow request never reached the backend"
+    );
+    thread::sleep(Duration::from_millis(100));
+    let t0 = Instant::now();
+    rw.signal(libc::SIGTERM);
+
+    // New connections are refused once the listeners are closed.
+    let mut refused = false;
+    while t0.elapsed() < Duration::from_millis(800) {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Err(_) => {
+                refused = true;
+                break;
+            }
+            Ok(_s) => thread::sleep(Duration::from_millis(50)),
+        }
+    }
+
+    // The in-flight request completes.
+    let r = c
+        .try_read_response(false, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("in-flight request lost on SIGTERM: {e}"));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    assert_eq!(r.body, b"done /slow");
+    assert_eq!(r.end, End::Complete);
+    // And then that connection is closed.
+    assert!(
+        c.is_closed(),
+        "client connection kept open after graceful stop"
+    );
+
+    let st = rw
+        .wait_exit(Duration::from_secs(5))
+        .expect("ringway did not exit after SIGTERM");
+    assert!(st.success(), "exit status {st}");
+    assert!(
+        refused,
+        "new connections were still accepted 800 ms after SIGTERM"
+    );
+}
+
+#[test]
+fn graceful_shutdown_closes_idle_keep_alive_connections() {
+    let b = echo_backend();
+    let mut rw = Ringway::start(&proxy_conf(b.addr, ""));
+    let mut idle = rw.connect();
+    idle.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(idle.read_response().status, 200);
+    let mut never = rw.connect();
+    let t0 = Instant::now();
+    let st = rw
+        .stop_graceful(Duration::from_secs(5))
+        .expect("ringway did not exit after SIGTERM");
+    assert!(st.success(), "exit status {st}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "idle connections delayed the exit: {:?}",
+        t0.elapsed()
+    );
+    assert!(idle.is_closed(), "idle keep-alive connection not closed");
+    assert!(never.is_closed(), "connection without a request not closed");
+}
+
+#[test]
+fn graceful_shutdown_with_nothing_to_do_is_quick() {
+    let mut rw = Ringway::start_with(
+        &format!("http {{ server {{ listen {LISTEN}; location / {{ return 200 \"x\"; }} }} }}\n"),
+        2,
+    );
+    let t0 = Instant::now();
+    let st = rw.stop_graceful(Duration::from_secs(5)).expect("no exit");
+    assert!(st.success(), "{st}");
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+}
+
+#[test]
+fn sigint_also_stops() {
+    let mut rw = Ringway::start(&format!(
+        "http {{ server {{ listen {LISTEN}; location / {{ return 200 \"x\"; }} }} }}\n"
+    ));
+    rw.signal(libc::SIGINT);
+    let st = rw
+        .wait_exit(Duration::from_secs(5))
+        .expect("no exit on SIGINT");
+    assert!(st.success(), "{st}");
+}

@@ -1,0 +1,151 @@
+//! Configurable timeouts: 504 on `proxy_read_timeout`, 408 on `client_header_timeout`.
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Reads the request, then stays silent for 4 s.
+fn silent_backend() -> Backend {
+    Backend::start(|c| {
+        if c.read_request().is_some() {
+            thread::sleep(Duration::from_secs(4));
+        }
+    })
+}
+
+#[test]
+fn upstream_read_timeout_gives_504() {
+    let b = silent_backend();
+    let rw = Ringway::start(&proxy_conf(b.addr, "proxy_read_timeout 1s;"));
+    let mut c = rw.connect();
+    let t0 = Instant::now();
+    c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = c.read_response();
+    let dt = t0.elapsed();
+    assert_eq!(r.status, 504, "{}", r.describe());
+    assert!(
+        dt >= Duration::from_millis(900) && dt < Duration::from_millis(3000),
+        "504 after {dt:?}"
+    );
+    assert_closed_or_reusable(&mut c, &r, 504);
+}
+
+#[test]
+fn upstream_read_timeout_at_http_level() {
+    let b = silent_backend();
+    let conf = proxy_conf(b.addr, "").replacen("http {", "http {\n    proxy_read_timeout 1s;", 1);
+    let rw = Ringway::start(&conf);
+    let t0 = Instant::now();
+    let r = rw.get("/slow");
+    assert_eq!(r.status, 504, "{}", r.describe());
+    assert!(t0.elapsed() < Duration::from_millis(3000));
+}
+
+#[test]
+fn slow_but_steady_upstream_is_not_timed_out_between_reads() {
+    // proxy_read_timeout applies between reads (nginx semantics), not to the whole response.
+    let b = Backend::start(|c| {
+        if c.read_request().is_some() {
+            c.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n");
+            for p in [b"ab", b"cd", b"ef"] {
+                thread::sleep(Duration::from_millis(600));
+                c.write(p);
+            }
+        }
+    });
+    let rw = Ringway::start(&proxy_conf(b.addr, "proxy_read_timeout 1s;"));
+    let r = rw.get("/drip");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"abcdef");
+}
+
+#[test]
+fn client_too_slow_to_send_head_gets_408() {
+    let b = echo_backend();
+    let rw = Ringway::start(&proxy_conf_full(b.addr, "client_header_timeout 1s;", ""));
+    let mut c = rw.connect();
+    let t0 = Instant::now();
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n");
+    let r = c
+        .try_read_response(false, Duration::from_secs(4))
+        .unwrap_or_else(|e| panic!("no 408: {e}"));
+    let dt = t0.elapsed();
+    assert_eq!(r.status, 408, "{}", r.describe());
+    assert!(
+        dt >= Duration::from_millis(900) && dt < Duration::from_millis(3000),
+        "408 after {dt:?}"
+    );
+    assert!(c.is_closed(), "connection open after 408");
+    b.assert_untouched("408");
+}
+
+#[test]
+fn trickling_head_gets_408() {
+    // One byte every 150 ms: each read is quick but the whole head takes far longer than 1 s.
+    let b = echo_backend();
+    let rw = Ringway::start(&proxy_conf_full(b.addr, "client_header_timeout 1s;", ""));
+    let mut c = rw.connect();
+    let t0 = Instant::now();
+    let head = b"GET /trickle HTTP/1.1\r\nHost: x\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let mut sent_all = true;
+    for &byte in head.iter() {
+        if c.try_send(&[byte]).is_err() || t0.elapsed() > Duration::from_secs(4) {
+            sent_all = false;
+            break;
+        }
+        thread::sleep(Duration::from_millis(150));
+        if t0.elapsed() > Duration::from_millis(2500) {
+            sent_all = false;
+            break;
+        }
+    }
+    assert!(!sent_all, "the trickled head was never cut off");
+    let r = c
+        .try_read_response(false, Duration::from_secs(3))
+        .unwrap_or_else(|e| panic!("no 408 for a head trickled over >1s: {e}"));
+    assert_eq!(r.status, 408, "{}", r.describe());
+    b.assert_untouched("trickle 408");
+}
+
+#[test]
+fn idle_connection_without_bytes_is_closed_after_client_header_timeout() {
+    let b = echo_backend();
+    let rw = Ringway::start(&proxy_conf_full(b.addr, "client_header_timeout 1s;", ""));
+    let mut c = rw.connect();
+    let t0 = Instant::now();
+    let (bytes, closed) = c.read_to_close(Duration::from_secs(4));
+    assert!(closed, "silent connection not closed");
+    let dt = t0.elapsed();
+    assert!(
+        dt >= Duration::from_millis(900) && dt < Duration::from_millis(3000),
+        "closed after {dt:?}"
+    );
+    // nginx closes silently here; a 408 is tolerated.
+    assert!(
+        bytes.is_empty() || bytes.starts_with(b"HTTP/1.1 408"),
+        "{}",
+        show(&bytes)
+    );
+}
+
+#[test]
+fn header_timeout_does_not_cut_a_slow_body_or_a_slow_upstream() {
+    // client_header_timeout is about the head only.
+    let b = Backend::start(|c| {
+        if let Some(req) = c.read_request() {
+            thread::sleep(Duration::from_millis(1300));
+            c.respond(200, &req.body);
+        }
+    });
+    let rw = Ringway::start(&proxy_conf_full(b.addr, "client_header_timeout 1s;", ""));
+    let mut c = rw.connect();
+    c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab");
+    thread::sleep(Duration::from_millis(1200));
+    c.send(b"cd");
+    let r = c.read_response();
+    assert_eq!(r.status, 200, "{}", r.describe());
+    assert_eq!(r.body, b"abcd");
+}
