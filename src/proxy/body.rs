@@ -3,10 +3,8 @@
 
 use std::time::Duration;
 
-use monoio::io::splice::{SpliceDestination, SpliceSource};
 use monoio::net::TcpStream;
 
-use super::buffers::{PIPE_SIZE, PipePool};
 use super::context::ShardCtx;
 use super::io::{ReadErr, WriteErr, read_into, write_all, write_range};
 use crate::http::ChunkedDecoder;
@@ -92,38 +90,22 @@ pub async fn relay_exact(
 }
 
 async fn splice_exact(
-    pipes: &PipePool,
+    pipes: &super::splice::PipePool,
     src: &mut TcpStream,
     dst: &mut TcpStream,
     n: u64,
     t: &Timeouts,
 ) -> Result<(), Fail> {
-    let mut pipe = pipes.get().map_err(|_| Fail::SrcIo)?;
-    let mut left = n;
-    while left > 0 {
-        let want = left.min(PIPE_SIZE as u64) as u32;
-        let got =
-            match monoio::time::timeout(t.read, src.splice_to_pipe(&mut pipe.write, want)).await {
-                Ok(Ok(0)) => return Err(Fail::SrcEof),
-                Ok(Ok(g)) => g,
-                Ok(Err(_)) => return Err(Fail::SrcIo),
-                Err(_) => return Err(Fail::SrcTimeout),
-            };
-        let mut in_pipe = got;
-        while in_pipe > 0 {
-            match monoio::time::timeout(t.write, dst.splice_from_pipe(&mut pipe.read, in_pipe))
-                .await
-            {
-                Ok(Ok(0)) | Ok(Err(_)) => return Err(Fail::DstIo),
-                Ok(Ok(w)) => in_pipe -= w,
-                Err(_) => return Err(Fail::DstTimeout),
-            }
-        }
-        left -= got as u64;
-    }
-    // Drained: safe to hand to the next body.
-    pipes.put(pipe);
-    Ok(())
+    use super::splice::SpliceErr;
+    super::splice::relay_exact(pipes, src, dst, n, t.read, t.write)
+        .await
+        .map_err(|e| match e {
+            SpliceErr::SrcEof => Fail::SrcEof,
+            SpliceErr::Src => Fail::SrcIo,
+            SpliceErr::SrcTimeout => Fail::SrcTimeout,
+            SpliceErr::Dst => Fail::DstIo,
+            SpliceErr::DstTimeout => Fail::DstTimeout,
+        })
 }
 
 /// Relays until `src` closes. With `chunked`, each read becomes one chunk and the body is ended

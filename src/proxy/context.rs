@@ -8,7 +8,8 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::buffers::{BufPool, PipePool};
+use super::buffers::BufPool;
+use super::splice::PipePool;
 use crate::route::{self, Location, VirtualHosts};
 use crate::upstream::Group;
 

@@ -9,6 +9,7 @@ pub mod context;
 mod forward;
 mod io;
 mod respond;
+mod splice;
 mod tunnel;
 
 pub use connection::serve;
