@@ -449,3 +449,73 @@ fn head_request_is_forwarded_as_head() {
     assert_eq!(r.status, 200);
     assert_eq!(b.requests()[0].method, "HEAD");
 }
+
+#[test]
+fn date_is_added_when_the_upstream_sends_none() {
+    let b = fixed_backend(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    let rw = Ringway::start(&proxy_conf(b.addr, ""));
+    let (_c, resp) = exchange(rw.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(resp.status, 200, "{}", resp.describe());
+    let date = resp.header("date").expect("Date added (RFC 9110 6.6.1)");
+    assert!(date.ends_with(" GMT") && date.len() == 29, "{date:?}");
+
+    let b = fixed_backend(
+        b"HTTP/1.1 200 OK\r\nDate: Tue, 01 Jan 2030 00:00:00 GMT\r\nContent-Length: 2\r\n\r\nok",
+    );
+    let rw = Ringway::start(&proxy_conf(b.addr, ""));
+    let (_c, resp) = exchange(rw.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(
+        resp.headers_named("date"),
+        vec!["Tue, 01 Jan 2030 00:00:00 GMT"]
+    );
+}
+
+#[test]
+fn max_forwards_is_decremented_for_options_and_trace() {
+    let (req, _) = one(
+        "",
+        b"OPTIONS /x HTTP/1.1\r\nHost: x\r\nMax-Forwards: 5\r\n\r\n",
+    );
+    assert_eq!(req.headers_named("max-forwards"), vec!["4"], "{}", req.head);
+    let (req, _) = one("", b"GET /x HTTP/1.1\r\nHost: x\r\nMax-Forwards: 5\r\n\r\n");
+    assert_eq!(
+        req.headers_named("max-forwards"),
+        vec!["5"],
+        "GET leaves it: {}",
+        req.head
+    );
+}
+
+#[test]
+fn max_forwards_zero_is_answered_by_the_proxy() {
+    let b = echo_backend();
+    let rw = Ringway::start(&proxy_conf(b.addr, ""));
+    let (_c, resp) = exchange(
+        rw.addr,
+        b"OPTIONS * HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n\r\n",
+    );
+    assert_eq!(resp.status, 200, "{}", resp.describe());
+    assert!(
+        resp.header("allow").is_some_and(|a| a.contains("GET")),
+        "{}",
+        resp.describe()
+    );
+    let req = b"TRACE /t HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n\r\n";
+    let (_c, resp) = exchange(rw.addr, req);
+    assert_eq!(resp.status, 200, "{}", resp.describe());
+    assert_eq!(resp.header("content-type"), Some("message/http"));
+    assert_eq!(resp.body, req.to_vec());
+    assert_eq!(b.accepted(), 0, "the upstream is never asked");
+}
+
+#[test]
+fn connect_is_refused_without_contacting_the_upstream() {
+    let b = echo_backend();
+    let rw = Ringway::start(&proxy_conf(b.addr, ""));
+    let (_c, resp) = exchange(
+        rw.addr,
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+    );
+    assert_eq!(resp.status, 405, "{}", resp.describe());
+    assert_eq!(b.accepted(), 0);
+}

@@ -201,7 +201,14 @@ async fn handle(
     };
     let target = head.target.get(&b);
     let origin = origin_form(target);
+    if head.method == Method::Connect {
+        // A reverse proxy opens no tunnels to arbitrary authorities.
+        respond::error(stream, 405, true, false, lst.defaults.send_timeout).await;
+        return Next::Close;
+    }
     let path = match origin.iter().position(|&c| c == b'?') {
+        // `OPTIONS *` (and an empty absolute-form path) is routed as `/`.
+        _ if origin.first() != Some(&b'/') => b"/",
         Some(0) => b"/",
         Some(i) => &origin[..i],
         None => origin,
@@ -278,6 +285,13 @@ async fn handle(
         uri: rewritten.as_deref(),
         uri_final,
     };
+    if let Action::Proxy { .. } = loc.action {
+        if matches!(head.method, Method::Options | Method::Trace)
+            && forward::max_forwards(head, &b) == Some(0)
+        {
+            return answer_hop_limit(&r, stream, b).await;
+        }
+    }
     match &loc.action {
         Action::Proxy {
             upstream,
@@ -333,4 +347,34 @@ async fn answer(
     }
     b.drain(..consumed);
     Next::KeepAlive(b)
+}
+
+/// OPTIONS or TRACE with `Max-Forwards: 0` is answered here, as the final recipient
+/// (RFC 9110 §7.6.2): OPTIONS with the methods ringway forwards, TRACE with the request
+/// echoed back as `message/http` (§9.3.8).
+async fn answer_hop_limit(r: &Request<'_>, stream: &mut TcpStream, b: Vec<u8>) -> Next {
+    let head = r.head;
+    let mut out = Vec::with_capacity(256 + head.head_len);
+    out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    if head.method == Method::Options {
+        out.extend_from_slice(
+            b"Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH\r\nContent-Length: 0\r\n",
+        );
+    } else {
+        out.extend_from_slice(b"Content-Type: message/http\r\nContent-Length: ");
+        crate::route::template::push_num(&mut out, head.head_len as u64);
+        out.extend_from_slice(b"\r\n");
+    }
+    let keep = r.keep_alive && head.body == BodyFraming::None;
+    if !keep {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    if head.method == Method::Trace {
+        out.extend_from_slice(&b[..head.head_len]);
+    }
+    if write_all(stream, out, r.loc.send_timeout).await.is_err() || !keep {
+        return Next::Close;
+    }
+    Next::KeepAlive(forward::leftover(r.ctx, b, head.head_len))
 }

@@ -66,6 +66,9 @@ pub struct ShardCtx {
     pub connections: Cell<usize>,
     /// Known-length body remainders at least this long are spliced, shorter ones copied.
     pub splice_min: u64,
+    /// The current time as an HTTP date, refreshed by the shard's sweeper (RFC 9110 §6.6.1:
+    /// a proxy adds Date to responses that lack one).
+    pub date: RefCell<[u8; 29]>,
 }
 
 impl ShardCtx {
@@ -78,7 +81,13 @@ impl ShardCtx {
             drain: Drain::default(),
             connections: Cell::new(0),
             splice_min: super::body::splice_min_from_env(),
+            date: RefCell::new(http_date()),
         }
+    }
+
+    /// Called by the sweeper a few times a second.
+    pub fn refresh_date(&self) {
+        *self.date.borrow_mut() = http_date();
     }
 
     pub fn current(&self) -> Rc<Generation> {
@@ -203,4 +212,12 @@ impl Drop for SlotGuard<'_> {
             self.drain.free.borrow_mut().push(i);
         }
     }
+}
+
+fn http_date() -> [u8; 29] {
+    let mut out = [b' '; 29];
+    let s = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let n = s.len().min(29);
+    out[..n].copy_from_slice(&s.as_bytes()[..n]);
+    out
 }

@@ -246,6 +246,15 @@ pub async fn forward(
             upgrade: false,
         },
     );
+    if !resp
+        .headers
+        .iter()
+        .any(|h| h.name.get(&ub).eq_ignore_ascii_case(b"date"))
+    {
+        hb.extend_from_slice(b"Date: ");
+        hb.extend_from_slice(&*r.ctx.date.borrow());
+        hb.extend_from_slice(b"\r\n");
+    }
     add_headers(r, &b, proxy_host, resp.status, &mut hb);
     hb.extend_from_slice(b"\r\n");
 
@@ -574,7 +583,7 @@ fn build_head(
             rewritten.extend_from_slice(&origin[u.strip..]);
             &rewritten
         }
-        _ if origin.first() != Some(&b'/') => {
+        _ if origin.first() == Some(&b'?') => {
             rewritten = Vec::with_capacity(origin.len() + 1);
             rewritten.push(b'/');
             rewritten.extend_from_slice(origin);
@@ -582,15 +591,31 @@ fn build_head(
         }
         _ => origin,
     };
-    let mut names: [&[u8]; NAMES_ON_STACK] = [&[]; NAMES_ON_STACK];
+    // RFC 9110 §7.6.2: OPTIONS and TRACE carry a hop count that each proxy decrements.
+    let max_forwards = match head.method {
+        Method::Options | Method::Trace => max_forwards(head, b),
+        _ => None,
+    };
+    let mut names: [&[u8]; NAMES_ON_STACK + 1] = [&[]; NAMES_ON_STACK + 1];
     let replace_vec: Vec<&[u8]>;
     let replace: &[&[u8]] = if r.loc.replace.len() <= NAMES_ON_STACK {
         for (i, n) in r.loc.replace.iter().enumerate() {
             names[i] = n;
         }
-        &names[..r.loc.replace.len()]
+        let mut len = r.loc.replace.len();
+        if max_forwards.is_some() {
+            names[len] = b"max-forwards";
+            len += 1;
+        }
+        &names[..len]
     } else {
-        replace_vec = r.loc.replace.iter().map(|n| &n[..]).collect();
+        replace_vec = r
+            .loc
+            .replace
+            .iter()
+            .map(|n| &n[..])
+            .chain(max_forwards.map(|_| &b"max-forwards"[..]))
+            .collect();
         &replace_vec
     };
     let body = head.body;
@@ -608,6 +633,11 @@ fn build_head(
             via: r.loc.via.then_some(VIA),
         },
     );
+    if let Some(n) = max_forwards {
+        out.extend_from_slice(b"Max-Forwards: ");
+        crate::route::template::push_num(out, n.saturating_sub(1));
+        out.extend_from_slice(b"\r\n");
+    }
     if head.host.is_none() && !r.loc.replace.iter().any(|n| &n[..] == b"host") {
         // An HTTP/1.0 client may omit Host; the upstream request is HTTP/1.1, which requires
         // one: send `$proxy_host`, as nginx does.
@@ -725,3 +755,16 @@ pub fn origin_form(target: &[u8]) -> &[u8] {
 
 #[allow(dead_code)]
 fn _assert_pooled(_: &Pooled) {}
+
+/// The request's Max-Forwards value (RFC 9110 §7.6.2), when present and a valid number.
+pub fn max_forwards(head: &RequestHead, b: &[u8]) -> Option<u64> {
+    let h = head
+        .headers
+        .iter()
+        .find(|h| h.name.get(b).eq_ignore_ascii_case(b"max-forwards"))?;
+    let v = h.value.get(b);
+    if v.is_empty() || v.len() > 18 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+}

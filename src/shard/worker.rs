@@ -247,5 +247,6 @@ async fn sweep(ctx: Rc<ShardCtx>) {
     while !ctx.drain.is_set() {
         monoio::time::sleep(SWEEP).await;
         ctx.drain.expire(Instant::now());
+        ctx.refresh_date();
     }
 }
