@@ -285,12 +285,11 @@ async fn handle(
         uri: rewritten.as_deref(),
         uri_final,
     };
-    if let Action::Proxy { .. } = loc.action {
-        if matches!(head.method, Method::Options | Method::Trace)
-            && forward::max_forwards(head, &b) == Some(0)
-        {
-            return answer_hop_limit(&r, stream, b).await;
-        }
+    if let Action::Proxy { .. } = loc.action
+        && matches!(head.method, Method::Options | Method::Trace)
+        && forward::max_forwards(head, &b) == Some(0)
+    {
+        return answer_hop_limit(&r, stream, b).await;
     }
     match &loc.action {
         Action::Proxy {
