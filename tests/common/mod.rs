@@ -26,6 +26,19 @@ pub fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
+/// `n` distinct ports that were free a moment ago (all held while picking, so none repeats).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+/// What ringway logs once a reload has been applied (by its first shard).
+pub const RELOADED: &str = "configuration reloaded";
+
 /// An address that refuses connections (nothing listens there).
 pub fn dead_addr() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], free_port()))
@@ -86,10 +99,16 @@ pub struct Ringway {
     child: Option<Child>,
     pub addr: SocketAddr,
     pub port: u16,
+    /// Every listen address the test placed (`@LISTEN@` first, then `@LISTEN2@`, `@LISTEN3@`…),
+    /// or the addresses passed to `start_file`.
+    pub addrs: Vec<SocketAddr>,
     pub dir: PathBuf,
     pub config_path: PathBuf,
     stderr_path: PathBuf,
 }
+
+/// Extra listen placeholders: `@LISTEN2@` … `@LISTEN4@`, each replaced by its own free port.
+pub const LISTEN_N: [&str; 3] = ["@LISTEN2@", "@LISTEN3@", "@LISTEN4@"];
 
 impl Ringway {
     /// Starts ringway with one worker on `config` (whose `@LISTEN@` is replaced by a free port).
@@ -110,12 +129,46 @@ impl Ringway {
     }
 
     fn try_start(config: &str, workers: usize) -> Result<Ringway, String> {
-        let port = free_port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut placeholders = vec![LISTEN];
+        placeholders.extend(LISTEN_N.iter().filter(|p| config.contains(**p)));
+        let addrs: Vec<SocketAddr> = free_ports(placeholders.len())
+            .into_iter()
+            .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
+            .collect();
         let dir = temp_dir("rw");
         let config_path = dir.join("ringway.conf");
-        let text = config.replace(LISTEN, &addr.to_string());
+        let mut text = config.to_string();
+        for (p, a) in placeholders.iter().zip(&addrs) {
+            text = text.replace(p, &a.to_string());
+        }
         std::fs::write(&config_path, &text).unwrap();
+        Ringway::spawn(dir, config_path, workers, addrs, &text)
+    }
+
+    /// Starts ringway on a config file already written at `config_path` (inside `dir`, which is
+    /// removed when the Ringway is dropped) and waits until every address in `listens` accepts
+    /// connections. Err (with the config and stderr) when it exits or does not listen in time.
+    pub fn start_file(
+        dir: PathBuf,
+        config_path: PathBuf,
+        workers: usize,
+        listens: &[SocketAddr],
+    ) -> Result<Ringway, String> {
+        let text = std::fs::read_to_string(&config_path).unwrap_or_default();
+        Ringway::spawn(dir, config_path, workers, listens.to_vec(), &text)
+    }
+
+    fn spawn(
+        dir: PathBuf,
+        config_path: PathBuf,
+        workers: usize,
+        addrs: Vec<SocketAddr>,
+        text: &str,
+    ) -> Result<Ringway, String> {
+        assert!(
+            !addrs.is_empty(),
+            "ringway needs a listen address to wait for"
+        );
         let stderr_path = dir.join("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let child = Command::new(bin())
@@ -132,15 +185,18 @@ impl Ringway {
             .stderr(Stdio::from(stderr))
             .spawn()
             .map_err(|e| format!("spawn {}: {e}", bin()))?;
+        let addr = addrs[0];
         let mut rw = Ringway {
             child: Some(child),
             addr,
-            port,
+            port: addr.port(),
+            addrs,
             dir,
             config_path,
             stderr_path,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
+        let mut waiting: Vec<SocketAddr> = rw.addrs.clone();
         loop {
             if let Some(status) = rw.child.as_mut().unwrap().try_wait().unwrap() {
                 let err = format!(
@@ -150,18 +206,85 @@ impl Ringway {
                 rw.child = None;
                 return Err(err);
             }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            waiting.retain(|a| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_err());
+            if waiting.is_empty() {
                 return Ok(rw);
             }
             if Instant::now() > deadline {
                 let err = format!(
-                    "ringway did not listen on {addr} within 10s\nconfig:\n{text}\nstderr:\n{}",
+                    "ringway did not listen on {waiting:?} within 10s\nconfig:\n{text}\nstderr:\n{}",
                     rw.stderr()
                 );
                 return Err(err);
             }
             thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => c.try_wait().unwrap().is_none(),
+            None => false,
+        }
+    }
+
+    /// Replaces the config file (atomically: write then rename) with `text`, whose `@LISTEN@`,
+    /// `@LISTEN2@`… become the addresses this instance was started with (extra placeholders
+    /// beyond those get the address passed in `more`, in order).
+    pub fn write_config_text(&self, text: &str, more: &[SocketAddr]) {
+        let mut text = text.replace(LISTEN, &self.addr.to_string());
+        let mut extra = self.addrs.iter().skip(1).chain(more.iter());
+        for p in LISTEN_N {
+            if text.contains(p) {
+                let a = extra
+                    .next()
+                    .unwrap_or_else(|| panic!("no address for placeholder {p}"));
+                text = text.replace(p, &a.to_string());
+            }
+        }
+        let tmp = self.config_path.with_extension("conf.tmp");
+        std::fs::write(&tmp, &text).unwrap();
+        std::fs::rename(&tmp, &self.config_path).unwrap();
+    }
+
+    /// How many stderr lines contain `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.stderr().lines().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Waits until at least `n` stderr lines contain `needle`.
+    pub fn wait_log(&self, needle: &str, n: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.log_count(needle) >= n {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Writes `text` as the new config (see `write_config_text`), sends SIGHUP and waits for
+    /// ringway to log that the configuration was reloaded. Panics when it does not.
+    pub fn reload_with(&self, text: &str, more: &[SocketAddr]) {
+        let before = self.log_count(RELOADED);
+        self.write_config_text(text, more);
+        self.signal(libc::SIGHUP);
+        assert!(
+            self.wait_log(RELOADED, before + 1, Duration::from_secs(5)),
+            "ringway did not log {RELOADED:?} after SIGHUP; stderr:\n{}",
+            self.stderr()
+        );
+    }
+
+    /// One request with the given Host on a fresh connection.
+    pub fn get_host(&self, host: &str, path: &str) -> Response {
+        let mut c = self.connect();
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
+        c.read_response()
     }
 
     pub fn stderr(&self) -> String {
@@ -884,6 +1007,42 @@ pub fn echo_backend() -> Backend {
     })
 }
 
+/// Answers every request with 200, `X-Backend: TAG`, `X-Gen: V` (V: the request's `X-Gen`
+/// field, `-` when absent), `X-Conn: N`, and the raw request head as the body (keep-alive).
+pub fn tagged_backend(tag: &str) -> Backend {
+    let tag = tag.to_string();
+    Backend::start(move |c| {
+        while let Some(req) = c.read_request() {
+            let conn = req.conn.to_string();
+            let generation = req.header("x-gen").unwrap_or("-").to_string();
+            if !c.respond_with(
+                200,
+                &[
+                    ("X-Backend", &tag),
+                    ("X-Gen", &generation),
+                    ("X-Conn", &conn),
+                ],
+                req.head.as_bytes(),
+            ) {
+                return;
+            }
+        }
+    })
+}
+
+/// Parses the raw request head a backend echoed back (the body of `echo_backend` and
+/// `tagged_backend` responses): (request line, fields).
+pub fn echoed_head(body: &[u8]) -> (String, Vec<(String, String)>) {
+    let text = String::from_utf8_lossy(body).into_owned();
+    let (line, rest) = text.split_once("\r\n").unwrap_or((&text, ""));
+    (line.to_string(), parse_fields(rest))
+}
+
+/// All values of field `name` (case-insensitive) in a parsed field list.
+pub fn field_values<'a>(fields: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    headers_in(fields, name)
+}
+
 /// Like `echo_backend`, but the body is the decoded request body.
 pub fn body_echo_backend() -> Backend {
     Backend::start(|c| {
@@ -1008,6 +1167,17 @@ impl Client {
             stream,
             buf: Vec::new(),
         }
+    }
+
+    /// Connects without panicking (for load loops that count failures).
+    pub fn try_connect(addr: SocketAddr) -> std::io::Result<Client> {
+        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
+        let _ = stream.set_nodelay(true);
+        stream.set_write_timeout(Some(IO_TIMEOUT))?;
+        Ok(Client {
+            stream,
+            buf: Vec::new(),
+        })
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
