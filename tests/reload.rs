@@ -234,8 +234,6 @@ fn reload_opens_added_and_closes_removed_listen_addresses() {
 }
 
 #[test]
-#[ignore = "bug: a keep-alive connection to a listen address removed by a reload is still \
-            served (with the old configuration) instead of being closed"]
 fn keep_alive_connection_on_a_removed_address_is_not_served() {
     let conf1 =
         format!("http {{ server {{ listen {LISTEN}; location / {{ return 200 \"one\"; }} }} }}");
@@ -287,8 +285,6 @@ fn in_flight_request_finishes_on_the_old_config() {
 }
 
 #[test]
-#[ignore = "bug: the first request on a keep-alive connection that was idle during a reload is \
-            routed with the old configuration (the generation is taken before the idle wait)"]
 fn keep_alive_request_after_reload_uses_the_new_config() {
     let a = tagged_backend("A");
     let b = tagged_backend("B");

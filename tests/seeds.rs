@@ -424,9 +424,6 @@ fn seed_site_follows_includes_and_sites_enabled_path_file() {
 }
 
 #[test]
-#[ignore = "bug: with `proxy_set_header Host $host`, an HTTP/1.0 request without Host is \
-            forwarded as HTTP/1.1 with no Host at all ($host renders empty instead of the \
-            server's name)"]
 fn seed_named_host_http10_without_host_forwards_the_server_name() {
     let b = tagged_backend("3000");
     let rw = start_seed(|dir, listen| {

@@ -8,6 +8,7 @@ pub mod request;
 pub mod response;
 pub mod rewrite;
 pub mod status;
+pub mod uri;
 mod util;
 
 pub use chunked::{ChunkedDecoder, Decoded};

@@ -1,6 +1,7 @@
 //! A downstream connection's loop: wait for bytes (holding no buffer while idle), read and parse
 //! the head, route it, answer it (built-in response or forward), then keep-alive or close.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
@@ -13,6 +14,7 @@ use super::forward::{self, Request, origin_form};
 use super::io::{ReadErr, read_into, write_all};
 use super::{respond, tunnel};
 use crate::http::request::{Limits, parse_request};
+use crate::http::uri::{escape_path, normalize_path};
 use crate::http::{BodyFraming, Method, RequestHead};
 use crate::route::{Action, Routed, Template, Vars, rewrite};
 
@@ -57,22 +59,23 @@ pub async fn serve(ctx: Rc<ShardCtx>, mut stream: TcpStream, peer: SocketAddr, l
     let mut pending: Vec<u8> = Vec::new();
     let mut served: u64 = 0;
     loop {
-        let generation = ctx.current();
-        let Some(lst) = generation.listener(local) else {
-            // The listen address left the config on reload.
-            break;
-        };
-        let defaults = &lst.defaults;
         if pending.is_empty() {
             if ctx.drain.is_set() {
                 break;
             }
-            // Idle: wait for readability with no buffer held.
-            let idle = if served == 0 {
-                defaults.client_header_timeout
-            } else {
-                defaults.keepalive_timeout
+            // Idle: wait for readability with no buffer held. The timeouts are the current
+            // config's; the request itself is served by whatever config is current once its
+            // bytes arrive (a reload while idle applies to the next request).
+            let generation = ctx.current();
+            let Some(lst) = generation.listener(local) else {
+                break;
             };
+            let idle = if served == 0 {
+                lst.defaults.client_header_timeout
+            } else {
+                lst.defaults.keepalive_timeout
+            };
+            drop(generation);
             let deadline = Instant::now() + idle;
             let ready = monoio::select! {
                 r = stream.readable(false) => r.is_ok(),
@@ -82,6 +85,11 @@ pub async fn serve(ctx: Rc<ShardCtx>, mut stream: TcpStream, peer: SocketAddr, l
                 break;
             }
         }
+        let generation = ctx.current();
+        let Some(lst) = generation.listener(local) else {
+            // The listen address left the config on reload: close instead of serving it.
+            break;
+        };
         let mut b = if pending.is_empty() {
             ctx.bufs.get()
         } else {
@@ -156,7 +164,7 @@ async fn read_head(
                 Ok(None) => {}
                 Err(e) => {
                     debug!(peer = %stream.peer_addr().ok()?, "bad request: {}", e.reason());
-                    respond::error(stream, e.status(), true, false, d.send_timeout).await;
+                    respond::error(stream, e.status(), true, false, b"", d.send_timeout).await;
                     ctx.bufs.put(b);
                     return None;
                 }
@@ -175,7 +183,7 @@ async fn read_head(
             Ok((_, nb)) => b = nb,
             Err(ReadErr::Timeout) => {
                 if had {
-                    respond::error(stream, 408, true, false, d.send_timeout).await;
+                    respond::error(stream, 408, true, false, b"", d.send_timeout).await;
                 }
                 return None;
             }
@@ -203,7 +211,7 @@ async fn handle(
     let origin = origin_form(target);
     if head.method == Method::Connect {
         // A reverse proxy opens no tunnels to arbitrary authorities.
-        respond::error(stream, 405, true, false, lst.defaults.send_timeout).await;
+        respond::error(stream, 405, true, false, b"", lst.defaults.send_timeout).await;
         return Next::Close;
     }
     let path = match origin.iter().position(|&c| c == b'?') {
@@ -214,7 +222,31 @@ async fn handle(
         None => origin,
     };
     let head_only = head.method == Method::Head;
-    let mut rewritten: Option<Vec<u8>> = None;
+    // Locations match the normalized path; when normalizing changed it, the upstream gets the
+    // normalized form too, so it serves exactly what was routed.
+    let norm = match normalize_path(path) {
+        Ok(p) => p,
+        Err(why) => {
+            debug!("bad request path: {why}");
+            respond::error(stream, 400, true, head_only, b"", lst.defaults.send_timeout).await;
+            return Next::Close;
+        }
+    };
+    let path: &[u8] = &norm;
+    let normalized: Option<Vec<u8>> = match &norm {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(p) => {
+            let mut u = Vec::with_capacity(origin.len() + 8);
+            escape_path(p, &mut u);
+            if let Some(q) = origin.iter().position(|&c| c == b'?') {
+                u.extend_from_slice(&origin[q..]);
+            }
+            Some(u)
+        }
+    };
+    let origin: &[u8] = normalized.as_deref().unwrap_or(origin);
+    let mut rewritten: Option<Vec<u8>> = normalized.clone();
+    let mut redirect: Option<(u16, Vec<u8>)> = None;
     let mut uri_final = false;
     let loc = if server.has_rewrites {
         let header = |name: &[u8], out: &mut Vec<u8>| forward::find_header(head, &b, name, out);
@@ -239,23 +271,18 @@ async fn handle(
                 loc
             }
             Some(Routed::Redirect { code, location }) => {
-                let d = &lst.defaults;
-                let mut out = Vec::with_capacity(256);
-                respond::write_redirect(&mut out, code, &location, head_only);
-                let _ = write_all(stream, out, d.send_timeout).await;
-                // The connection closes when the request had a body we did not read.
-                return if head.body == BodyFraming::None && head.keep_alive {
-                    Next::KeepAlive(forward::leftover(ctx, b, head.head_len))
-                } else {
-                    Next::Close
-                };
+                redirect = Some((code, location));
+                match server.locations.fallback() {
+                    Some(l) => l,
+                    None => return Next::Close,
+                }
             }
             Some(Routed::Loop) => {
                 warn!(
                     "rewrite or internal redirection cycle for {}",
                     String::from_utf8_lossy(origin)
                 );
-                respond::error(stream, 500, true, head_only, lst.defaults.send_timeout).await;
+                respond::error(stream, 500, true, head_only, b"", lst.defaults.send_timeout).await;
                 return Next::Close;
             }
             None => return Next::Close,
@@ -267,13 +294,6 @@ async fn handle(
         }
     };
     let keep_alive = head.keep_alive && !ctx.drain.is_set() && served < loc.keepalive_requests;
-    if let BodyFraming::Length(n) = head.body
-        && loc.client_max_body_size > 0
-        && n > loc.client_max_body_size
-    {
-        respond::error(stream, 413, true, head_only, loc.send_timeout).await;
-        return Next::Close;
-    }
     let r = Request {
         ctx,
         generation,
@@ -285,6 +305,16 @@ async fn handle(
         uri: rewritten.as_deref(),
         uri_final,
     };
+    if let Some((code, location)) = redirect {
+        return answer(&r, stream, b, code, Text::Rendered(&location)).await;
+    }
+    if let BodyFraming::Length(n) = head.body
+        && loc.client_max_body_size > 0
+        && n > loc.client_max_body_size
+    {
+        forward::fail(&r, stream, &b, 413).await;
+        return Next::Close;
+    }
     if let Action::Proxy { .. } = loc.action
         && matches!(head.method, Method::Options | Method::Trace)
         && forward::max_forwards(head, &b) == Some(0)
@@ -297,19 +327,25 @@ async fn handle(
             uri,
             proxy_host,
         } => forward::forward(&r, stream, b, *upstream, uri.as_ref(), proxy_host).await,
-        Action::Return { code, text } => answer(&r, stream, b, *code, text).await,
-        Action::NotFound => answer(&r, stream, b, 404, &Template::default()).await,
+        Action::Return { code, text } => answer(&r, stream, b, *code, Text::Template(text)).await,
+        Action::NotFound => answer(&r, stream, b, 404, Text::Rendered(b"")).await,
     }
 }
 
 /// A response ringway makes itself. A request body is skipped when it is already in the
 /// buffer; otherwise the connection closes after the answer instead of reading it.
+/// The body (or redirect target) of an answer ringway makes itself.
+enum Text<'a> {
+    Template(&'a Template),
+    Rendered(&'a [u8]),
+}
+
 async fn answer(
     r: &Request<'_>,
     stream: &mut TcpStream,
     b: Vec<u8>,
     code: u16,
-    text: &Template,
+    text: Text<'_>,
 ) -> Next {
     let head = r.head;
     let avail = b.len() - head.head_len;
@@ -323,11 +359,20 @@ async fn answer(
     {
         let header = |name: &[u8], out: &mut Vec<u8>| forward::find_header(head, &b, name, out);
         let vars = forward::vars(r, &b, b"", &header);
+        let mut rendered = Vec::new();
+        let text = match text {
+            Text::Template(t) => {
+                t.render(&vars, &mut rendered);
+                &rendered[..]
+            }
+            Text::Rendered(t) => t,
+        };
         respond::write_return(
             &mut out,
             code,
             text,
             &vars,
+            &r.loc.add_headers,
             keep,
             head.method == Method::Head,
         );

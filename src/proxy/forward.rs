@@ -76,14 +76,14 @@ pub async fn forward(
     let mut after_body: Option<Vec<u8>> = None;
     if head.body == BodyFraming::Chunked && !chunked_prefix_ok(&b[head.head_len..]) {
         // Malformed framing already in hand: refuse before any upstream hears of it.
-        respond::error(stream, 400, true, false, send_t).await;
+        fail(r, stream, &b, 400).await;
         return Next::Close;
     }
     let (server, mut up, resp, body_sent) = loop {
         tried += 1;
         let Some(server) = group.pick() else {
             warn!(upstream = %group.name, "no live upstream server");
-            respond::error(stream, 502, true, head.method == Method::Head, send_t).await;
+            fail(r, stream, &b, 502).await;
             return Next::Close;
         };
         let mut up = match group.connect(server, loc.connect_timeout, fresh).await {
@@ -94,14 +94,7 @@ pub async fn forward(
                 if tried < group.servers.len() {
                     continue;
                 }
-                respond::error(
-                    stream,
-                    e.status(),
-                    true,
-                    head.method == Method::Head,
-                    send_t,
-                )
-                .await;
+                fail(r, stream, &b, e.status()).await;
                 return Next::Close;
             }
         };
@@ -119,7 +112,7 @@ pub async fn forward(
             }
             Err(_) => {
                 warn!(upstream = %group.name, "sending the request head failed");
-                respond::error(stream, 502, true, head.method == Method::Head, send_t).await;
+                fail(r, stream, &b, 502).await;
                 return Next::Close;
             }
         };
@@ -144,7 +137,7 @@ pub async fn forward(
                             resp_ready = Some(h);
                         }
                     }
-                    Err(e) => return upstream_failed(r, stream, group, e).await,
+                    Err(e) => return upstream_failed(r, stream, &b, group, e).await,
                 }
             }
         }
@@ -172,7 +165,7 @@ pub async fn forward(
                     fresh = true;
                     continue;
                 }
-                Err(e) => return upstream_failed(r, stream, group, e).await,
+                Err(e) => return upstream_failed(r, stream, &b, group, e).await,
             },
         };
         break (server, up, resp, body_sent);
@@ -186,7 +179,7 @@ pub async fn forward(
     if resp.status == 101 {
         if !head.upgrade {
             warn!(upstream = %group.name, "101 to a request that asked for no upgrade");
-            respond::error(stream, 502, true, false, send_t).await;
+            fail(r, stream, &b, 502).await;
             return Next::Close;
         }
         let mut hb = Vec::with_capacity(512);
@@ -449,22 +442,22 @@ async fn send_body(
     match res {
         Ok(rest) => Ok(rest),
         Err(Fail::TooLarge) => {
-            respond::error(client, 413, true, false, loc.send_timeout).await;
+            fail(r, client, b, 413).await;
             Err(Next::Close)
         }
         Err(Fail::Malformed(e)) => {
             debug!("bad chunked request body: {}", e.reason());
-            respond::error(client, 400, true, false, loc.send_timeout).await;
+            fail(r, client, b, 400).await;
             Err(Next::Close)
         }
         Err(Fail::SrcTimeout) => {
-            respond::error(client, 408, true, false, loc.send_timeout).await;
+            fail(r, client, b, 408).await;
             Err(Next::Close)
         }
         Err(Fail::SrcEof | Fail::SrcIo) => Err(Next::Close),
         Err(Fail::DstIo | Fail::DstTimeout) => {
             warn!("upstream failed while receiving the request body");
-            respond::error(client, 502, true, false, loc.send_timeout).await;
+            fail(r, client, b, 502).await;
             Err(Next::Close)
         }
     }
@@ -538,6 +531,7 @@ async fn read_head(
 async fn upstream_failed(
     r: &Request<'_>,
     client: &mut TcpStream,
+    b: &[u8],
     group: &Group,
     e: HeadErr,
 ) -> Next {
@@ -552,14 +546,7 @@ async fn upstream_failed(
         HeadErr::ClientGone => return Next::Close,
     };
     warn!(upstream = %group.name, "{what}");
-    respond::error(
-        client,
-        code,
-        true,
-        r.head.method == Method::Head,
-        r.loc.send_timeout,
-    )
-    .await;
+    fail(r, client, b, code).await;
     Next::Close
 }
 
@@ -767,4 +754,17 @@ pub fn max_forwards(head: &RequestHead, b: &[u8]) -> Option<u64> {
         return None;
     }
     Some(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+}
+
+/// An error page for this request, with the location's `add_header … always` fields; the
+/// connection closes after it.
+pub async fn fail(r: &Request<'_>, client: &mut TcpStream, b: &[u8], code: u16) {
+    let mut extra = Vec::new();
+    if r.loc.add_headers.iter().any(|h| h.always) {
+        let header = |name: &[u8], out: &mut Vec<u8>| find_header(r.head, b, name, out);
+        let vars = vars(r, b, b"", &header);
+        respond::render_add_headers(&r.loc.add_headers, code, &vars, &mut extra);
+    }
+    let head_only = r.head.method == Method::Head;
+    respond::error(client, code, true, head_only, &extra, r.loc.send_timeout).await;
 }

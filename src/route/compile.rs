@@ -163,7 +163,11 @@ fn add_names(
                 .trailing
                 .entry(prefix.as_bytes().into())
                 .or_insert_with(|| rt.clone());
-        } else if !lower.is_empty() && lower != "_" {
+        } else if lower.is_empty() {
+            if hosts.no_host.is_none() {
+                hosts.no_host = Some(rt.clone());
+            }
+        } else if lower != "_" {
             // The first server to claim a name keeps it, as in nginx (which warns).
             hosts
                 .exact
@@ -197,6 +201,7 @@ fn compile_server(
     if server.server_return.is_none() {
         add_locations(&mut table, &server.locations, upstreams, by_name, None)?;
     }
+    add_slash_redirects(&mut table)?;
     for (i, p) in table.prefixes.iter().enumerate() {
         table.trie.insert(&p.prefix, i);
     }
@@ -268,6 +273,7 @@ fn add_locations(
                     no_regex: matches!(loc.matcher, LocationMatch::PrefixNoRegex(_)),
                     loc: rt,
                     nested_regex: Vec::new(),
+                    parent: parent_prefix,
                 });
                 let me = table.prefixes.len() - 1;
                 add_locations(table, &loc.locations, upstreams, by_name, Some(me))?;
@@ -454,4 +460,65 @@ fn resolve(addr: &str) -> Result<SocketAddr, CompileError> {
         .or(addrs.first())
         .copied()
         .ok_or_else(|| CompileError(format!("host not found in upstream \"{addr}\"")))
+}
+
+/// nginx: a request for a proxied prefix location's path without its final slash (`/user` for
+/// `location /user/`) gets a 301 to the path with the slash, unless a location claims it.
+fn add_slash_redirects(table: &mut LocationTable) -> Result<(), CompileError> {
+    let mut add = Vec::new();
+    for p in &table.prefixes {
+        let Some(bare) = p.prefix.strip_suffix(b"/") else {
+            continue;
+        };
+        if bare.is_empty() || !matches!(p.loc.action, Action::Proxy { .. }) {
+            continue;
+        }
+        let claimed =
+            table.exact.contains_key(bare) || table.prefixes.iter().any(|q| &*q.prefix == bare);
+        if !claimed {
+            add.push((bare.to_vec(), p.loc.clone()));
+        }
+    }
+    for (bare, loc) in add {
+        let text = Template::compile("$uri/$is_args$args").map_err(CompileError)?;
+        let redirect = Location {
+            name: format!("{} (slash redirect)", loc.name),
+            action: Action::Return { code: 301, text },
+            rewrites: Vec::new(),
+            set_headers: Vec::new(),
+            replace: Vec::new(),
+            hide: Vec::new(),
+            add_headers: loc.add_headers.clone(),
+            ..clone_settings(&loc)
+        };
+        table
+            .exact
+            .insert(bare.into_boxed_slice(), Rc::new(redirect));
+    }
+    Ok(())
+}
+
+/// The scalar settings of a location (for a location derived from it).
+fn clone_settings(l: &Location) -> Location {
+    Location {
+        name: l.name.clone(),
+        action: Action::NotFound,
+        rewrites: Vec::new(),
+        set_headers: Vec::new(),
+        replace: Vec::new(),
+        hide: Vec::new(),
+        add_headers: Vec::new(),
+        http11: l.http11,
+        via: l.via,
+        client_max_body_size: l.client_max_body_size,
+        client_header_timeout: l.client_header_timeout,
+        client_body_timeout: l.client_body_timeout,
+        keepalive_timeout: l.keepalive_timeout,
+        keepalive_requests: l.keepalive_requests,
+        max_header_size: l.max_header_size,
+        max_request_line: l.max_request_line,
+        connect_timeout: l.connect_timeout,
+        read_timeout: l.read_timeout,
+        send_timeout: l.send_timeout,
+    }
 }

@@ -80,6 +80,8 @@ pub(super) struct PrefixEntry {
     pub loc: Rc<Location>,
     /// Regex locations nested inside this prefix location: tried before the outer ones.
     pub nested_regex: Vec<RegexEntry>,
+    /// The prefix location this one is nested in (its nested regexes apply here too).
+    pub parent: Option<usize>,
 }
 
 pub(super) struct RegexEntry {
@@ -169,8 +171,13 @@ impl LocationTable {
             if p.no_regex {
                 return Some(&p.loc);
             }
-            if let Some(r) = p.nested_regex.iter().find(|r| r.re.is_match(path)) {
-                return Some(&r.loc);
+            // Regexes nested in the matched prefix, then in each enclosing one, innermost first.
+            let mut at = Some(p);
+            while let Some(e) = at {
+                if let Some(r) = e.nested_regex.iter().find(|r| r.re.is_match(path)) {
+                    return Some(&r.loc);
+                }
+                at = e.parent.map(|i| &self.prefixes[i]);
             }
         }
         if let Some(r) = self.regexes.iter().find(|r| r.re.is_match(path)) {

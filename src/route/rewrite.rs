@@ -107,11 +107,14 @@ fn apply(list: &[Rewrite], uri: &mut Vec<u8>, vars: &Vars<'_>) -> Step {
             ..*vars
         };
         rw.replacement.render(&v, &mut out);
-        // nginx: a replacement with its own `?` replaces the arguments (a trailing `?` drops
-        // them); otherwise the original arguments follow.
-        if out.contains(&b'?') {
-            if out.last() == Some(&b'?') {
-                out.pop();
+        // nginx: the original arguments follow the replacement's own (after `&`), unless the
+        // replacement ends with `?`, which drops them.
+        if out.last() == Some(&b'?') {
+            out.pop();
+        } else if out.contains(&b'?') {
+            if args.len() > 1 {
+                out.push(b'&');
+                out.extend_from_slice(&args[1..]);
             }
         } else {
             out.extend_from_slice(args);

@@ -4,7 +4,7 @@
 /// The request facts a template may read. Filled by the proxy from the parsed head.
 #[derive(Clone, Copy)]
 pub struct Vars<'a> {
-    /// The head buffer that `header` looks fields up in.
+    /// The Host field's name part as sent (empty without Host); `$host` lower-cases it.
     pub host: &'a [u8],
     pub remote_addr: &'a [u8],
     pub remote_port: u16,
@@ -43,6 +43,8 @@ pub enum Var {
     ProxyHost,
     Capture(usize),
     Named(Box<str>),
+    /// `$is_args`: "?" when the URI has arguments.
+    IsArgs,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +139,7 @@ fn parse_var(name: &str) -> Option<Var> {
         "server_port" => Var::ServerPort,
         "request_method" => Var::RequestMethod,
         "proxy_host" => Var::ProxyHost,
+        "is_args" => Var::IsArgs,
         n if n.len() == 1 && n.as_bytes()[0].is_ascii_digit() => {
             Var::Capture((n.as_bytes()[0] - b'0') as usize)
         }
@@ -170,7 +173,9 @@ fn parse_var(name: &str) -> Option<Var> {
 fn render_var(var: &Var, v: &Vars<'_>, out: &mut Vec<u8>) {
     let split = v.uri.iter().position(|&c| c == b'?').unwrap_or(v.uri.len());
     match var {
-        Var::Host => out.extend_from_slice(v.host),
+        // nginx's $host: the Host name lower-cased, else the server's name.
+        Var::Host if v.host.is_empty() => out.extend_from_slice(v.server_name),
+        Var::Host => out.extend(v.host.iter().map(u8::to_ascii_lowercase)),
         Var::Http(name) => {
             (v.header)(name, out);
         }
@@ -188,6 +193,11 @@ fn render_var(var: &Var, v: &Vars<'_>, out: &mut Vec<u8>) {
         Var::Args => {
             if split < v.uri.len() {
                 out.extend_from_slice(&v.uri[split + 1..]);
+            }
+        }
+        Var::IsArgs => {
+            if split + 1 < v.uri.len() {
+                out.push(b'?');
             }
         }
         Var::Capture(n) => {

@@ -30,6 +30,8 @@ pub struct VirtualHosts {
     /// `mail.*`, keyed by the prefix with its trailing dot.
     pub(super) trailing: FxHashMap<Box<[u8]>, Rc<ServerRt>>,
     pub(super) regexes: Vec<(regex::bytes::Regex, Rc<ServerRt>)>,
+    /// `server_name ""` (nginx's implicit name when none is given): requests without Host.
+    pub(super) no_host: Option<Rc<ServerRt>>,
     pub(super) default: Option<Rc<ServerRt>>,
 }
 
@@ -44,6 +46,9 @@ impl VirtualHosts {
         let mut name = strip_port(host);
         if let [rest @ .., b'.'] = name {
             name = rest;
+        }
+        if name.is_empty() && self.no_host.is_some() {
+            return self.no_host.as_ref();
         }
         let mut lower = [0u8; 256];
         if name.len() <= lower.len() && !name.is_empty() {
