@@ -519,3 +519,25 @@ fn connect_is_refused_without_contacting_the_upstream() {
     assert_eq!(resp.status, 405, "{}", resp.describe());
     assert_eq!(b.accepted(), 0);
 }
+
+#[test]
+fn x_accel_fields_are_hidden_unless_passed() {
+    let resp = b"HTTP/1.1 200 OK\r\nX-Accel-Redirect: /internal\r\nX-Accel-Buffering: no\r\nX-Other: kept\r\nContent-Length: 2\r\n\r\nok";
+    let b = fixed_backend(resp);
+    let rw = Ringway::start(&proxy_conf(b.addr, ""));
+    let (_c, r) = exchange(rw.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.header("x-accel-redirect"), None, "{}", r.describe());
+    assert_eq!(r.header("x-accel-buffering"), None);
+    assert_eq!(r.header("x-other"), Some("kept"));
+
+    let b = fixed_backend(resp);
+    let rw = Ringway::start(&proxy_conf(b.addr, "proxy_pass_header X-Accel-Buffering;"));
+    let (_c, r) = exchange(rw.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(
+        r.header("x-accel-buffering"),
+        Some("no"),
+        "{}",
+        r.describe()
+    );
+    assert_eq!(r.header("x-accel-redirect"), None);
+}

@@ -426,11 +426,7 @@ fn compile_location(
         rewrites: Vec::new(),
         set_headers,
         replace,
-        hide: s
-            .proxy_hide_header
-            .iter()
-            .map(|h| h.to_ascii_lowercase().into_bytes().into())
-            .collect(),
+        hide: hidden_fields(s),
         add_headers,
         http11: s.proxy_http_version_11,
         via: s.via,
@@ -521,4 +517,33 @@ fn clone_settings(l: &Location) -> Location {
         read_timeout: l.read_timeout,
         send_timeout: l.send_timeout,
     }
+}
+
+/// Upstream response fields nginx never passes to clients unless `proxy_pass_header` names
+/// them (its internal X-Accel-* controls), plus the location's `proxy_hide_header` list.
+const HIDDEN_BY_DEFAULT: &[&str] = &[
+    "x-accel-expires",
+    "x-accel-redirect",
+    "x-accel-limit-rate",
+    "x-accel-buffering",
+    "x-accel-charset",
+    "x-pad",
+];
+
+fn hidden_fields(s: &config::Settings) -> Vec<Box<[u8]>> {
+    let passed = |n: &str| {
+        s.proxy_pass_header
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(n))
+    };
+    HIDDEN_BY_DEFAULT
+        .iter()
+        .filter(|n| !passed(n))
+        .map(|n| n.as_bytes().into())
+        .chain(
+            s.proxy_hide_header
+                .iter()
+                .map(|h| h.to_ascii_lowercase().into_bytes().into()),
+        )
+        .collect()
 }
