@@ -1,7 +1,7 @@
 //! Upstream groups as one shard sees them: the balancer that picks a server and the per-server
 //! pools of idle keep-alive connections. Shard-local (`Rc`/`RefCell`): never shared across cores.
 
-mod balancer;
+pub mod balancer;
 mod pool;
 
 use std::cell::{Cell, RefCell};
