@@ -3,7 +3,7 @@
 //! rewritten head and the body to the client, and give the connection back to the pool when the
 //! exchange ended cleanly.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 use tracing::{debug, warn};
@@ -19,7 +19,8 @@ use crate::http::rewrite::{
 };
 use crate::http::{BodyFraming, Method, RequestHead, ResponseFraming, ResponseHead, Version};
 use crate::route::{Location, UriRewrite, Vars};
-use crate::upstream::{Group, Pooled};
+use crate::route::{NU_ERROR, NU_INVALID_HEADER, NU_NON_IDEMPOTENT, NU_TIMEOUT, NextUpstream};
+use crate::upstream::{Error as UpstreamError, Group, Health, Pooled, Tried};
 
 /// Bodies up to this size ride in the same write as their head.
 const INLINE_BODY: usize = 16 * 1024;
@@ -68,7 +69,14 @@ pub async fn forward(
     let send_t = loc.send_timeout;
 
     let mut out = r.ctx.bufs.get();
-    let mut tried = 0usize;
+    let next = &loc.next_upstream;
+    let started = Instant::now();
+    // Servers tried for this request; a failed attempt moves on only while this allows it.
+    let mut tried = Tried::new();
+    let mut attempts = 0u32;
+    let mut last_status = 502;
+    // A server chosen while deciding whether to retry (so the balancer is asked once).
+    let mut chosen: Option<usize> = None;
     // After a reused connection failed, the retry dials anew: the pool may hold more stale ones.
     let mut fresh = false;
     let mut ub;
@@ -79,25 +87,60 @@ pub async fn forward(
         fail(r, stream, &b, 400).await;
         return Next::Close;
     }
-    let (server, mut up, resp, body_sent) = loop {
-        tried += 1;
-        let Some(server) = group.pick() else {
-            warn!(upstream = %group.name, "no live upstream server");
-            fail(r, stream, &b, 502).await;
-            return Next::Close;
+    let mut key_buf = Vec::new();
+    let key = balance_key(r, &b, group, &mut key_buf);
+    // May the request go to another server after a failure of kind `bit`? `sent`: the
+    // upstream may have acted on it (then only idempotent requests, or `non_idempotent`).
+    let may_retry = |bit: u16, sent: bool, attempts: u32| {
+        next.on & bit != 0
+            && body_in_buf
+            && !head.upgrade
+            && (!sent || head.method.is_idempotent() || next.on & NU_NON_IDEMPOTENT != 0)
+            && (next.tries == 0 || attempts < next.tries)
+            && (next.timeout.is_zero() || started.elapsed() < next.timeout)
+    };
+    let (server, _in_flight, mut up, resp, body_sent) = loop {
+        let server = match chosen.take() {
+            Some(s) => s,
+            None => match group.pick(key, &tried) {
+                Some(s) => s,
+                None if attempts == 0 => {
+                    warn!(upstream = %group.name, "no live upstreams");
+                    fail(r, stream, &b, 502).await;
+                    return Next::Close;
+                }
+                None => {
+                    fail(r, stream, &b, last_status).await;
+                    return Next::Close;
+                }
+            },
         };
+        if !fresh {
+            tried.insert(server);
+            attempts += 1;
+        }
+        let in_flight = InFlight::new(&group.servers[server].health);
         let mut up = match group.connect(server, loc.connect_timeout, fresh).await {
             Ok(c) => c,
             Err(e) => {
                 warn!(upstream = %group.name, server = %group.servers[server].addr, "{e}");
-                // nginx's default `proxy_next_upstream error timeout`: try the next server.
-                if tried < group.servers.len() {
+                group.failed(server);
+                last_status = e.status();
+                fresh = false;
+                let bit = if matches!(e, UpstreamError::ConnectTimeout) {
+                    NU_TIMEOUT
+                } else {
+                    NU_ERROR
+                };
+                if may_retry(bit, false, attempts) {
                     continue;
                 }
-                fail(r, stream, &b, e.status()).await;
+                fail(r, stream, &b, last_status).await;
                 return Next::Close;
             }
         };
+        let was_fresh = fresh;
+        fresh = false;
         out.clear();
         build_head(r, &b, uri, proxy_host, &mut out);
         if inline {
@@ -105,13 +148,19 @@ pub async fn forward(
         }
         out = match write_all(&mut up.stream, out, send_t).await {
             Ok(o) => o,
-            Err(_) if up.reused && retryable => {
+            Err(_) if up.reused && retryable && !was_fresh => {
                 out = r.ctx.bufs.get();
                 fresh = true;
+                chosen = Some(server);
                 continue;
             }
             Err(_) => {
-                warn!(upstream = %group.name, "sending the request head failed");
+                warn!(upstream = %group.name, server = %group.servers[server].addr, "sending the request head failed");
+                group.failed(server);
+                out = r.ctx.bufs.get();
+                if may_retry(NU_ERROR, true, attempts) {
+                    continue;
+                }
                 fail(r, stream, &b, 502).await;
                 return Next::Close;
             }
@@ -137,7 +186,10 @@ pub async fn forward(
                             resp_ready = Some(h);
                         }
                     }
-                    Err(e) => return upstream_failed(r, stream, &b, group, e).await,
+                    Err(e) => {
+                        group.failed(server);
+                        return upstream_failed(r, stream, &b, group, e).await;
+                    }
                 }
             }
         }
@@ -159,16 +211,54 @@ pub async fn forward(
                     h
                 }
                 Ok((None, _)) => unreachable_interim(),
-                Err(HeadErr::ClosedEarly) if up.reused && retryable => {
+                Err(HeadErr::ClosedEarly) if up.reused && retryable && !was_fresh => {
                     // A pooled connection the upstream had just closed: nothing was answered.
+                    // Not the server's fault: retry it on a new connection, uncounted.
                     out = r.ctx.bufs.get();
                     fresh = true;
+                    chosen = Some(server);
                     continue;
                 }
-                Err(e) => return upstream_failed(r, stream, &b, group, e).await,
+                Err(HeadErr::ClientGone) => return Next::Close,
+                Err(e) => {
+                    group.failed(server);
+                    let bit = match e {
+                        HeadErr::Timeout => NU_TIMEOUT,
+                        HeadErr::Malformed => NU_INVALID_HEADER,
+                        _ => NU_ERROR,
+                    };
+                    last_status = if matches!(e, HeadErr::Timeout) {
+                        504
+                    } else {
+                        502
+                    };
+                    if after_body.is_none() && may_retry(bit, true, attempts) {
+                        warn!(upstream = %group.name, server = %group.servers[server].addr, "{}; trying the next server", e.what());
+                        out = r.ctx.bufs.get();
+                        continue;
+                    }
+                    return upstream_failed(r, stream, &b, group, e).await;
+                }
             },
         };
-        break (server, up, resp, body_sent);
+        // nginx: a listed 5xx/429 counts against max_fails; 403/404 never do.
+        let bit = status_bit_or_zero(resp.status);
+        if NextUpstream::status_is_failure(resp.status) && next.on & bit != 0 {
+            group.failed(server);
+        } else {
+            group.succeeded(server);
+        }
+        if bit != 0 && after_body.is_none() && may_retry(bit, true, attempts) {
+            // Only when another server can take it: otherwise this answer is the client's.
+            if let Some(s) = group.pick(key, &tried) {
+                warn!(upstream = %group.name, server = %group.servers[server].addr, status = resp.status, "trying the next server");
+                chosen = Some(s);
+                r.ctx.bufs.put(ub);
+                out = r.ctx.bufs.get();
+                continue;
+            }
+        }
+        break (server, in_flight, up, resp, body_sent);
     };
     r.ctx.bufs.put(out);
 
@@ -463,6 +553,49 @@ async fn send_body(
     }
 }
 
+/// Counts a request in flight to a server (least_conn, max_conns) until the exchange ends.
+struct InFlight<'a>(&'a Health);
+
+impl<'a> InFlight<'a> {
+    fn new(h: &'a Health) -> InFlight<'a> {
+        h.begin();
+        InFlight(h)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
+fn status_bit_or_zero(status: u16) -> u16 {
+    NextUpstream::status_bit(status).unwrap_or(0)
+}
+
+/// The balancer's key: the client address for ip_hash, the rendered `hash` key.
+fn balance_key<'k>(r: &Request<'_>, b: &[u8], group: &Group, buf: &'k mut Vec<u8>) -> &'k [u8] {
+    use crate::config::BalanceMethod;
+    match group.method() {
+        BalanceMethod::IpHash => {
+            match r.client.peer.ip() {
+                std::net::IpAddr::V4(a) => buf.extend_from_slice(&a.octets()),
+                std::net::IpAddr::V6(a) => buf.extend_from_slice(&a.octets()),
+            }
+            buf
+        }
+        BalanceMethod::Hash { .. } => {
+            if let Some(t) = group.hash_key() {
+                let header = |name: &[u8], out: &mut Vec<u8>| find_header(r.head, b, name, out);
+                let v = vars(r, b, b"", &header);
+                t.render(&v, buf);
+            }
+            buf
+        }
+        _ => &[],
+    }
+}
+
 enum HeadErr {
     /// The upstream closed or reset before sending a byte.
     ClosedEarly,
@@ -524,6 +657,20 @@ async fn read_head(
                 return Err(HeadErr::ClosedEarly);
             }
             Err(ReadErr::Io(_)) => return Err(HeadErr::Truncated),
+        }
+    }
+}
+
+impl HeadErr {
+    fn what(&self) -> &'static str {
+        match self {
+            HeadErr::ClosedEarly => "upstream closed the connection before answering",
+            HeadErr::Truncated => {
+                "upstream closed the connection in the middle of the response head"
+            }
+            HeadErr::Timeout => "upstream timed out",
+            HeadErr::Malformed => "upstream sent an invalid response head",
+            HeadErr::ClientGone => "client gone",
         }
     }
 }

@@ -31,12 +31,19 @@ pub struct UpstreamServerSpec {
     pub weight: u32,
     pub backup: bool,
     pub down: bool,
+    pub max_fails: u32,
+    pub fail_timeout: Duration,
+    /// 0 = no limit.
+    pub max_conns: u32,
 }
 
 /// An upstream group as the shard's balancer and pools need it (addresses resolved).
 #[derive(Debug, Clone)]
 pub struct UpstreamSpec {
     pub name: String,
+    pub method: crate::config::BalanceMethod,
+    /// `hash KEY`: the key, compiled.
+    pub hash_key: Option<Template>,
     pub servers: Vec<UpstreamServerSpec>,
     pub keepalive: usize,
     pub keepalive_timeout: Duration,
@@ -72,11 +79,23 @@ pub fn compile(cfg: &config::Config) -> Result<Compiled, CompileError> {
                 weight: s.weight.max(1),
                 backup: s.backup,
                 down: s.down,
+                max_fails: s.max_fails,
+                fail_timeout: s.fail_timeout,
+                max_conns: s.max_conns,
             });
         }
+        let hash_key = match &u.hash_key {
+            Some(k) => Some(
+                Template::compile(k)
+                    .map_err(|e| CompileError(format!("upstream \"{}\": hash key: {e}", u.name)))?,
+            ),
+            None => None,
+        };
         by_name.insert(u.name.clone(), upstreams.len());
         upstreams.push(UpstreamSpec {
             name: u.name.clone(),
+            method: u.method,
+            hash_key,
             servers,
             keepalive: u.keepalive,
             keepalive_timeout: u.keepalive_timeout,
@@ -345,11 +364,16 @@ fn compile_location(
                     None => {
                         upstreams.push(UpstreamSpec {
                             name: p.target.clone(),
+                            method: crate::config::BalanceMethod::RoundRobin,
+                            hash_key: None,
                             servers: vec![UpstreamServerSpec {
                                 addr: resolve(&p.target)?,
                                 weight: 1,
                                 backup: false,
                                 down: false,
+                                max_fails: 1,
+                                fail_timeout: Duration::from_secs(10),
+                                max_conns: 0,
                             }],
                             keepalive: DEFAULT_KEEPALIVE,
                             keepalive_timeout: Duration::from_secs(60),
@@ -440,6 +464,7 @@ fn compile_location(
         connect_timeout: s.proxy_connect_timeout,
         read_timeout: s.proxy_read_timeout,
         send_timeout: s.proxy_send_timeout,
+        next_upstream: next_upstream(s),
     })
 }
 
@@ -516,6 +541,7 @@ fn clone_settings(l: &Location) -> Location {
         connect_timeout: l.connect_timeout,
         read_timeout: l.read_timeout,
         send_timeout: l.send_timeout,
+        next_upstream: l.next_upstream,
     }
 }
 
@@ -546,4 +572,31 @@ fn hidden_fields(s: &config::Settings) -> Vec<Box<[u8]>> {
                 .map(|h| h.to_ascii_lowercase().into_bytes().into()),
         )
         .collect()
+}
+
+fn next_upstream(s: &config::Settings) -> super::NextUpstream {
+    use super::location::*;
+    let mut on = 0;
+    for t in &s.proxy_next_upstream {
+        on |= match t.as_str() {
+            "error" => NU_ERROR,
+            "timeout" => NU_TIMEOUT,
+            "invalid_header" => NU_INVALID_HEADER,
+            "http_500" => NU_500,
+            "http_502" => NU_502,
+            "http_503" => NU_503,
+            "http_504" => NU_504,
+            "http_403" => NU_403,
+            "http_404" => NU_404,
+            "http_429" => NU_429,
+            "non_idempotent" => NU_NON_IDEMPOTENT,
+            // `off` (validated by the config front end to stand alone).
+            _ => 0,
+        };
+    }
+    super::NextUpstream {
+        on,
+        tries: s.proxy_next_upstream_tries,
+        timeout: s.proxy_next_upstream_timeout,
+    }
 }

@@ -46,6 +46,50 @@ pub struct AddHeader {
     pub always: bool,
 }
 
+/// `proxy_next_upstream`: which failures move a request to the next server, and the limits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NextUpstream {
+    /// `NU_*` bits.
+    pub on: u16,
+    /// 0 = no limit.
+    pub tries: u32,
+    /// Zero = no limit.
+    pub timeout: Duration,
+}
+
+pub const NU_ERROR: u16 = 1;
+pub const NU_TIMEOUT: u16 = 1 << 1;
+pub const NU_INVALID_HEADER: u16 = 1 << 2;
+pub const NU_500: u16 = 1 << 3;
+pub const NU_502: u16 = 1 << 4;
+pub const NU_503: u16 = 1 << 5;
+pub const NU_504: u16 = 1 << 6;
+pub const NU_403: u16 = 1 << 7;
+pub const NU_404: u16 = 1 << 8;
+pub const NU_429: u16 = 1 << 9;
+pub const NU_NON_IDEMPOTENT: u16 = 1 << 10;
+
+impl NextUpstream {
+    /// The bit for an upstream status, if `proxy_next_upstream` can name it.
+    pub fn status_bit(status: u16) -> Option<u16> {
+        Some(match status {
+            500 => NU_500,
+            502 => NU_502,
+            503 => NU_503,
+            504 => NU_504,
+            403 => NU_403,
+            404 => NU_404,
+            429 => NU_429,
+            _ => return None,
+        })
+    }
+
+    /// nginx: these statuses count against `max_fails` only when listed; 403/404 never.
+    pub fn status_is_failure(status: u16) -> bool {
+        matches!(status, 500 | 502 | 503 | 504 | 429)
+    }
+}
+
 /// Everything the data path needs for one location, precomputed.
 #[derive(Debug)]
 pub struct Location {
@@ -72,6 +116,7 @@ pub struct Location {
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     pub send_timeout: Duration,
+    pub next_upstream: NextUpstream,
 }
 
 pub(super) struct PrefixEntry {

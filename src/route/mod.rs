@@ -9,7 +9,11 @@ pub mod template;
 mod vhost;
 
 pub use compile::{CompileError, Compiled, UpstreamServerSpec, UpstreamSpec, compile};
-pub use location::{Action, AddHeader, Location, LocationTable, SetHeader, UriRewrite};
+pub use location::{
+    Action, AddHeader, Location, LocationTable, NU_403, NU_404, NU_429, NU_500, NU_502, NU_503,
+    NU_504, NU_ERROR, NU_INVALID_HEADER, NU_NON_IDEMPOTENT, NU_TIMEOUT, NextUpstream, SetHeader,
+    UriRewrite,
+};
 pub use rewrite::{Rewrite, Routed};
 pub use template::{Template, Vars};
 pub use vhost::{ServerRt, VirtualHosts};

@@ -2,6 +2,7 @@
 //! pools of idle keep-alive connections. Shard-local (`Rc`/`RefCell`): never shared across cores.
 
 pub mod balancer;
+mod health;
 mod pool;
 
 use std::cell::{Cell, RefCell};
@@ -10,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
-pub use balancer::SmoothWeighted;
+pub use balancer::{Balancer, Pick, Tried};
+pub use health::Health;
 pub use pool::{Pool, Pooled};
 
 use crate::route::UpstreamSpec;
@@ -19,6 +21,7 @@ use crate::route::UpstreamSpec;
 pub struct Server {
     pub addr: SocketAddr,
     pub pool: Pool,
+    pub health: Health,
     /// Connections dialled to this server by this shard (for tests and metrics).
     pub dialled: Cell<u64>,
 }
@@ -26,8 +29,12 @@ pub struct Server {
 pub struct Group {
     pub name: String,
     pub servers: Vec<Server>,
-    balancer: RefCell<SmoothWeighted>,
+    balancer: RefCell<Balancer>,
+    method: crate::config::BalanceMethod,
+    hash_key: Option<crate::route::Template>,
     pub keepalive_requests: u64,
+    /// Several servers: passive health may take one out (nginx never marks a lone server down).
+    many: bool,
 }
 
 /// Why an upstream step failed, and what the client gets for it.
@@ -65,20 +72,62 @@ impl Group {
             .map(|s| Server {
                 addr: s.addr,
                 pool: Pool::new(spec.keepalive, spec.keepalive_timeout),
+                health: Health::new(s.max_fails, s.fail_timeout, s.max_conns),
                 dialled: Cell::new(0),
             })
             .collect();
         Group {
             name: spec.name.clone(),
             servers,
-            balancer: RefCell::new(SmoothWeighted::new(spec)),
+            balancer: RefCell::new(Balancer::new(spec, spec.method)),
+            method: spec.method,
+            hash_key: spec.hash_key.clone(),
             keepalive_requests: spec.keepalive_requests,
+            many: spec.servers.len() > 1,
         }
     }
 
-    /// Picks a server index (smooth weighted round-robin over live primaries, then backups).
-    pub fn pick(&self) -> Option<usize> {
-        self.balancer.borrow_mut().pick()
+    pub fn method(&self) -> crate::config::BalanceMethod {
+        self.method
+    }
+
+    pub fn hash_key(&self) -> Option<&crate::route::Template> {
+        self.hash_key.as_ref()
+    }
+
+    /// Picks a server not yet tried for this request among those up and under `max_conns`.
+    /// `key`: the client address bytes (ip_hash) or the rendered hash key.
+    pub fn pick(&self, key: &[u8], tried: &Tried) -> Option<usize> {
+        let now = Instant::now();
+        let usable = |i: usize| self.servers[i].health.usable(now);
+        let active = |i: usize| self.servers[i].health.active();
+        self.balancer.borrow_mut().pick(&Pick {
+            key,
+            tried,
+            usable: &usable,
+            active: &active,
+        })
+    }
+
+    /// Some untried server is up but at its `max_conns`: a queued request may get it soon.
+    pub fn only_full(&self, tried: &Tried) -> bool {
+        let now = Instant::now();
+        self.servers
+            .iter()
+            .enumerate()
+            .any(|(i, s)| !tried.contains(i) && s.health.up(now) && s.health.full())
+    }
+
+    /// Counts a failed attempt on server `i` (passive health).
+    pub fn failed(&self, i: usize) {
+        let s = &self.servers[i];
+        if self.many && s.health.failed(Instant::now()) {
+            tracing::warn!(upstream = %self.name, server = %s.addr, "server marked down after max_fails failures");
+        }
+    }
+
+    pub fn succeeded(&self, i: usize) {
+        self.servers[i].health.succeeded();
     }
 
     /// An idle pooled connection to server `i` (unless `fresh`), or a newly dialled one.
