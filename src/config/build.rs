@@ -251,6 +251,64 @@ fn set_once<T>(slot: &mut Option<T>, d: &Directive, v: T) -> Result<()> {
     Ok(())
 }
 
+/// `health_check interval=2s fails=2 passes=2 uri=/healthz match_status=200-399 timeout=1s`
+fn health_check(d: &Directive) -> Result<super::model::HealthCheck> {
+    let mut hc = super::model::HealthCheck::default();
+    for a in &d.args {
+        let Some((k, v)) = a.value.split_once('=') else {
+            return Err(invalid_param(a));
+        };
+        let bad = |what: &str| {
+            a.pos.err(format!(
+                "invalid value \"{v}\" for \"{k}\" in \"health_check\": {what}"
+            ))
+        };
+        match k {
+            "interval" | "timeout" => {
+                let t = parse_time(v)
+                    .filter(|t| !t.is_zero())
+                    .ok_or_else(|| bad("expected a time such as 2s"))?;
+                if k == "interval" {
+                    hc.interval = t;
+                } else {
+                    hc.timeout = t;
+                }
+            }
+            "fails" | "passes" => {
+                let n: u32 = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| bad("expected a number above 0"))?;
+                if k == "fails" {
+                    hc.fails = n;
+                } else {
+                    hc.passes = n;
+                }
+            }
+            "uri" => {
+                if !v.starts_with('/') || v.bytes().any(|c| c <= b' ' || c == 0x7f) {
+                    return Err(bad("expected a path starting with /"));
+                }
+                hc.uri = v.to_string();
+            }
+            "match_status" => {
+                let (lo, hi) = v.split_once('-').unwrap_or((v, v));
+                let (Ok(lo), Ok(hi)) = (lo.parse::<u16>(), hi.parse::<u16>()) else {
+                    return Err(bad("expected a status or a range such as 200-399"));
+                };
+                if !(100..=999).contains(&lo) || !(lo..=999).contains(&hi) {
+                    return Err(bad("expected statuses from 100 to 999, low first"));
+                }
+                hc.status_lo = lo;
+                hc.status_hi = hi;
+            }
+            _ => return Err(invalid_param(a)),
+        }
+    }
+    Ok(hc)
+}
+
 fn invalid_param(a: &Arg) -> super::ConfigError {
     a.pos.err(format!("invalid parameter \"{}\"", a.value))
 }
@@ -424,6 +482,7 @@ impl Builder {
             keepalive: DEFAULT_UPSTREAM_KEEPALIVE,
             keepalive_timeout: DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT,
             keepalive_requests: DEFAULT_UPSTREAM_KEEPALIVE_REQUESTS,
+            health_check: None,
         };
         if up.name.is_empty() || up.name.contains(['/', ':', '$']) {
             return Err(d.args[0]
@@ -445,6 +504,10 @@ impl Builder {
                         backup_at = backup;
                     }
                     up.servers.push(s);
+                }
+                "health_check" => {
+                    let hc = health_check(c)?;
+                    set_once(&mut up.health_check, c, hc)?;
                 }
                 "keepalive" => set_once(&mut ka, c, num_arg::<usize>(c, &a[0])?)?,
                 "keepalive_timeout" => set_once(&mut kat, c, time_arg(c, &a[0])?)?,

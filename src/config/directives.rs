@@ -312,7 +312,7 @@ pub(crate) static SPECS: &[Spec] = &[
     u("real_ip_header", HSL),
     u("set_real_ip_from", HSL),
     u("real_ip_recursive", HSL),
-    u("health_check", LOCATION | UPSTREAM),
+    h("health_check", UPSTREAM, 0, N),
     u("resolver", HSL),
     u("resolver_timeout", HSL),
     ub("map", HTTP),

@@ -267,6 +267,18 @@ fn upstream(o: &mut Out, u: &Upstream) {
         fmt_time(u.keepalive_timeout)
     ));
     o.line(&format!("keepalive_requests {};", u.keepalive_requests));
+    if let Some(h) = &u.health_check {
+        o.line(&format!(
+            "health_check interval={} fails={} passes={} uri={} match_status={}-{} timeout={};",
+            fmt_time(h.interval),
+            h.fails,
+            h.passes,
+            h.uri,
+            h.status_lo,
+            h.status_hi,
+            fmt_time(h.timeout)
+        ));
+    }
     o.close();
 }
 

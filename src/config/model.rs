@@ -49,6 +49,37 @@ pub struct Upstream {
     pub keepalive: usize,
     pub keepalive_timeout: Duration,
     pub keepalive_requests: u64,
+    /// `health_check …` (active checks, an nginx Plus / HAProxy feature).
+    pub health_check: Option<HealthCheck>,
+}
+
+/// `health_check [interval=T] [fails=N] [passes=N] [uri=PATH] [match_status=LO-HI] [timeout=T]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub interval: Duration,
+    /// Consecutive failed probes that take a server out.
+    pub fails: u32,
+    /// Consecutive passed probes that bring it back.
+    pub passes: u32,
+    pub uri: String,
+    /// Statuses that pass, inclusive.
+    pub status_lo: u16,
+    pub status_hi: u16,
+    pub timeout: Duration,
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        HealthCheck {
+            interval: Duration::from_secs(5),
+            fails: 1,
+            passes: 1,
+            uri: "/".into(),
+            status_lo: 200,
+            status_hi: 399,
+            timeout: Duration::from_secs(1),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -44,6 +44,7 @@ pub struct UpstreamSpec {
     pub method: crate::config::BalanceMethod,
     /// `hash KEY`: the key, compiled.
     pub hash_key: Option<Template>,
+    pub health_check: Option<config::HealthCheck>,
     pub servers: Vec<UpstreamServerSpec>,
     pub keepalive: usize,
     pub keepalive_timeout: Duration,
@@ -96,6 +97,7 @@ pub fn compile(cfg: &config::Config) -> Result<Compiled, CompileError> {
             name: u.name.clone(),
             method: u.method,
             hash_key,
+            health_check: u.health_check.clone(),
             servers,
             keepalive: u.keepalive,
             keepalive_timeout: u.keepalive_timeout,
@@ -366,6 +368,7 @@ fn compile_location(
                             name: p.target.clone(),
                             method: crate::config::BalanceMethod::RoundRobin,
                             hash_key: None,
+                            health_check: None,
                             servers: vec![UpstreamServerSpec {
                                 addr: resolve(&p.target)?,
                                 weight: 1,

@@ -2,6 +2,7 @@
 //! epoll driver where io_uring is unavailable), its own SO_REUSEPORT listeners and its own copy
 //! of the compiled config. The main thread only relays signals as messages: stop and reload.
 
+mod health;
 mod listener;
 mod worker;
 
@@ -21,16 +22,37 @@ pub enum Control {
     Stop,
     /// Switch to this config for new requests.
     Reload(Arc<Config>),
+    /// The active health check's verdict on one server changed.
+    Health {
+        upstream: String,
+        addr: std::net::SocketAddr,
+        up: bool,
+    },
 }
 
-struct ShardHandle {
+/// How to reach one shard: a channel for the message and a socket write to wake its loop.
+pub struct Peer {
     tx: mpsc::Sender<Control>,
     wake: UnixStream,
-    thread: JoinHandle<()>,
+}
+
+/// Every shard's address, shared read-only: the main thread uses it for stop and reload, the
+/// health-checking shard for state changes.
+pub struct Peers(Vec<Peer>);
+
+impl Peers {
+    pub fn broadcast(&self, make: impl Fn() -> Control) {
+        for p in &self.0 {
+            if p.tx.send(make()).is_ok() {
+                let _ = (&p.wake).write_all(b"!");
+            }
+        }
+    }
 }
 
 pub struct Shards {
-    shards: Vec<ShardHandle>,
+    peers: Arc<Peers>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl Shards {
@@ -38,56 +60,59 @@ impl Shards {
     /// already in use is reported here.
     pub fn start(cfg: Arc<Config>, workers: usize) -> Result<Shards, String> {
         let cores = core_affinity::get_core_ids().unwrap_or_default();
-        let mut shards = Vec::with_capacity(workers);
-        for id in 0..workers {
+        let mut peers = Vec::with_capacity(workers);
+        let mut ends = Vec::with_capacity(workers);
+        for _ in 0..workers {
             let (tx, rx) = mpsc::channel();
             let (wake, wake_rx) = UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
+            peers.push(Peer { tx, wake });
+            ends.push((rx, wake_rx));
+        }
+        let peers = Arc::new(Peers(peers));
+        let mut threads = Vec::with_capacity(workers);
+        for (id, (rx, wake_rx)) in ends.into_iter().enumerate() {
             let (ready_tx, ready_rx) = mpsc::channel();
             let core = cores.get(id % cores.len().max(1)).copied();
             let cfg = cfg.clone();
+            let shard_peers = peers.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("ringway-shard-{id}"))
                 .spawn(move || {
                     if let Some(core) = core {
                         core_affinity::set_for_current(core);
                     }
-                    worker::run(id, cfg, rx, wake_rx, ready_tx);
+                    worker::run(id, cfg, rx, wake_rx, ready_tx, shard_peers);
                 })
                 .map_err(|e| format!("cannot start shard thread: {e}"))?;
             // Each shard reports whether its listeners bound and its config compiled.
             match ready_rx.recv() {
-                Ok(Ok(())) => {}
+                Ok(Ok(())) => threads.push(thread),
                 Ok(Err(e)) => {
                     let _ = thread.join();
-                    let started = Shards { shards };
+                    let started = Shards {
+                        peers: peers.clone(),
+                        threads,
+                    };
                     started.stop();
                     return Err(e);
                 }
                 Err(_) => return Err(format!("shard {id} died while starting")),
             }
-            shards.push(ShardHandle { tx, wake, thread });
         }
-        Ok(Shards { shards })
-    }
-
-    fn send(&self, make: impl Fn() -> Control) {
-        for s in &self.shards {
-            if s.tx.send(make()).is_ok() {
-                let _ = (&s.wake).write_all(b"!");
-            }
-        }
+        Ok(Shards { peers, threads })
     }
 
     pub fn reload(&self, cfg: Arc<Config>) {
-        info!("reloading configuration on {} shards", self.shards.len());
-        self.send(|| Control::Reload(cfg.clone()));
+        info!("reloading configuration on {} shards", self.threads.len());
+        self.peers.broadcast(|| Control::Reload(cfg.clone()));
     }
 
     /// Graceful stop: returns when every shard has drained (or hit its drain timeout).
     pub fn stop(self) {
-        self.send(|| Control::Stop);
-        for s in self.shards {
-            if s.thread.join().is_err() {
+        // Shards not started (a failed start) never read their channel: their sends just fail.
+        self.peers.broadcast(|| Control::Stop);
+        for t in self.threads {
+            if t.join().is_err() {
                 error!("a shard thread panicked");
             }
         }

@@ -13,8 +13,8 @@ use monoio::io::AsyncReadRent;
 use monoio::net::TcpListener;
 use tracing::{error, info, warn};
 
-use super::Control;
 use super::listener;
+use super::{Control, Peers, health};
 use crate::config::Config;
 use crate::proxy::{Drain, Generation, SWEEP, ShardCtx, serve};
 use crate::route;
@@ -28,6 +28,7 @@ pub fn run(
     rx: mpsc::Receiver<Control>,
     wake: StdUnixStream,
     ready: mpsc::Sender<Result<(), String>>,
+    peers: Arc<Peers>,
 ) {
     let mut rt = match build_runtime(id) {
         Ok(rt) => rt,
@@ -36,7 +37,7 @@ pub fn run(
             return;
         }
     };
-    rt.block_on(shard_main(id, cfg, rx, wake, ready));
+    rt.block_on(shard_main(id, cfg, rx, wake, ready, peers));
 }
 
 type Rt = monoio::FusionRuntime<
@@ -112,6 +113,7 @@ async fn shard_main(
     rx: mpsc::Receiver<Control>,
     wake: StdUnixStream,
     ready: mpsc::Sender<Result<(), String>>,
+    peers: Arc<Peers>,
 ) {
     let compiled = match route::compile(&cfg) {
         Ok(c) => c,
@@ -128,6 +130,10 @@ async fn shard_main(
     }
     let _ = ready.send(Ok(()));
     monoio::spawn(sweep(ctx.clone()));
+    // Shard 0 runs the active health checks for everyone.
+    if id == 0 {
+        health::start(&ctx, &peers);
+    }
     let mut shutdown_timeout = cfg.shutdown_timeout;
     drop(cfg);
 
@@ -150,6 +156,7 @@ async fn shard_main(
         while let Ok(msg) = rx.try_recv() {
             match msg {
                 Control::Stop => break 'control,
+                Control::Health { upstream, addr, up } => health::apply(&ctx, &upstream, addr, up),
                 Control::Reload(cfg) => match route::compile(&cfg) {
                     Ok(c) => {
                         *ctx.generation.borrow_mut() = Rc::new(Generation::new(c));
@@ -158,6 +165,7 @@ async fn shard_main(
                             error!("shard {id}: reload: {e}");
                         }
                         if id == 0 {
+                            health::start(&ctx, &peers);
                             info!("configuration reloaded");
                         }
                     }

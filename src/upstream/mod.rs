@@ -32,6 +32,7 @@ pub struct Group {
     balancer: RefCell<Balancer>,
     method: crate::config::BalanceMethod,
     hash_key: Option<crate::route::Template>,
+    health_check: Option<crate::config::HealthCheck>,
     pub keepalive_requests: u64,
     /// Several servers: passive health may take one out (nginx never marks a lone server down).
     many: bool,
@@ -82,6 +83,7 @@ impl Group {
             balancer: RefCell::new(Balancer::new(spec, spec.method)),
             method: spec.method,
             hash_key: spec.hash_key.clone(),
+            health_check: spec.health_check.clone(),
             keepalive_requests: spec.keepalive_requests,
             many: spec.servers.len() > 1,
         }
@@ -93,6 +95,10 @@ impl Group {
 
     pub fn hash_key(&self) -> Option<&crate::route::Template> {
         self.hash_key.as_ref()
+    }
+
+    pub fn health_check(&self) -> Option<&crate::config::HealthCheck> {
+        self.health_check.as_ref()
     }
 
     /// Picks a server not yet tried for this request among those up and under `max_conns`.

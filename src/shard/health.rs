@@ -1,0 +1,122 @@
+//! Active health checks: one shard (shard 0) probes every server of each upstream that has a
+//! `health_check`, and broadcasts each state change to all shards as a message. No shard reads
+//! shared state on its request path: each applies the verdict to its own copy.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+use tracing::warn;
+
+use super::{Control, Peers};
+use crate::config::HealthCheck;
+use crate::proxy::{Generation, ShardCtx};
+
+/// Starts one probe loop per checked server of the current generation. The loops end when the
+/// generation is replaced (a reload starts new ones) or the shard drains.
+pub fn start(ctx: &Rc<ShardCtx>, peers: &Arc<Peers>) {
+    let generation = ctx.current();
+    for group in &generation.upstreams {
+        let Some(hc) = group.health_check() else {
+            continue;
+        };
+        for s in &group.servers {
+            monoio::spawn(probe_loop(
+                ctx.clone(),
+                Rc::as_ptr(&generation),
+                group.name.clone(),
+                s.addr,
+                hc.clone(),
+                peers.clone(),
+            ));
+        }
+    }
+}
+
+async fn probe_loop(
+    ctx: Rc<ShardCtx>,
+    generation: *const Generation,
+    upstream: String,
+    addr: SocketAddr,
+    hc: HealthCheck,
+    peers: Arc<Peers>,
+) {
+    // Servers start up (nginx Plus without `mandatory`); `streak` counts probes that disagree
+    // with the current verdict.
+    let mut up = true;
+    let mut streak = 0u32;
+    loop {
+        monoio::time::sleep(hc.interval).await;
+        if ctx.drain.is_set() || !std::ptr::eq(Rc::as_ptr(&ctx.current()), generation) {
+            return;
+        }
+        let ok = probe(addr, &hc).await;
+        if ok == up {
+            streak = 0;
+            continue;
+        }
+        streak += 1;
+        let needed = if up { hc.fails } else { hc.passes };
+        if streak >= needed {
+            up = ok;
+            streak = 0;
+            if up {
+                warn!(upstream = %upstream, server = %addr, "health check passed: server back in rotation");
+            } else {
+                warn!(upstream = %upstream, server = %addr, "health check failed: server taken out of rotation");
+            }
+            let name = upstream.clone();
+            peers.broadcast(|| Control::Health {
+                upstream: name.clone(),
+                addr,
+                up,
+            });
+        }
+    }
+}
+
+/// One probe: connect, `GET uri`, and read the status line, all within `timeout`.
+async fn probe(addr: SocketAddr, hc: &HealthCheck) -> bool {
+    matches!(
+        monoio::time::timeout(hc.timeout, probe_inner(addr, hc)).await,
+        Ok(Some(status)) if (hc.status_lo..=hc.status_hi).contains(&status)
+    )
+}
+
+async fn probe_inner(addr: SocketAddr, hc: &HealthCheck) -> Option<u16> {
+    let mut s = TcpStream::connect_addr(addr).await.ok()?;
+    let req = format!(
+        "GET {} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: ringway-health-check\r\nConnection: close\r\n\r\n",
+        hc.uri
+    );
+    let (r, _) = s.write_all(req.into_bytes()).await;
+    r.ok()?;
+    let mut got: Vec<u8> = Vec::with_capacity(256);
+    while !got.contains(&b'\n') && got.len() < 4096 {
+        let (r, b) = s.read(Vec::with_capacity(1024)).await;
+        let n = r.ok()?;
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&b[..n]);
+    }
+    // "HTTP/1.x NNN ..."
+    let line = got.split(|&c| c == b'\n').next()?;
+    let code = line.get(9..12)?;
+    if !line.starts_with(b"HTTP/1.") || !code.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(code).ok()?.parse().ok()
+}
+
+/// Applies a verdict from the probing shard to this shard's copy of the upstream.
+pub fn apply(ctx: &ShardCtx, upstream: &str, addr: SocketAddr, up: bool) {
+    let generation = ctx.current();
+    for group in generation.upstreams.iter().filter(|g| g.name == upstream) {
+        for s in group.servers.iter().filter(|s| s.addr == addr) {
+            s.health.set_checked(up);
+        }
+    }
+}
