@@ -384,7 +384,6 @@ fn unsupported_directives_are_named_with_position() {
         "error_page 404 /x",
         "resolver 1.1.1.1",
         "real_ip_header X-Real-IP",
-        "health_check",
     ] {
         let name = d.split(' ').next().unwrap();
         assert_eq!(
@@ -1270,4 +1269,41 @@ fn odds_and_ends() {
     let cfg = ok("upstream u { least_conn; server a; ip_hash; }");
     assert_eq!(cfg.upstreams[0].method, BalanceMethod::IpHash);
     assert!(cfg.notices[0].contains("load balancing method redefined"));
+}
+
+#[test]
+fn health_check_in_an_upstream_block() {
+    let cfg = parse_str(
+        "events {} http { upstream u { server 127.0.0.1:9; health_check interval=2s fails=3 passes=2 uri=/healthz match_status=200-299 timeout=1s; } server { listen 127.0.0.1:1; location / { proxy_pass http://u; } } }",
+        Path::new("ringway.conf"),
+    )
+    .unwrap();
+    let hc = cfg.upstreams[0].health_check.clone().unwrap();
+    assert_eq!(
+        (
+            hc.interval.as_secs(),
+            hc.fails,
+            hc.passes,
+            hc.uri.as_str(),
+            hc.status_lo,
+            hc.status_hi
+        ),
+        (2, 3, 2, "/healthz", 200, 299)
+    );
+    for bad in [
+        "interval=0s",
+        "fails=0",
+        "uri=healthz",
+        "match_status=400-200",
+        "nope=1",
+        "interval",
+    ] {
+        let text = format!(
+            "events {{}} http {{ upstream u {{ server 127.0.0.1:9; health_check {bad}; }} server {{ listen 127.0.0.1:1; location / {{ proxy_pass http://u; }} }} }}"
+        );
+        assert!(
+            parse_str(&text, Path::new("ringway.conf")).is_err(),
+            "{bad}"
+        );
+    }
 }
