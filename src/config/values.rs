@@ -382,27 +382,7 @@ pub(crate) fn listen_addrs(s: &str) -> Result<Vec<SocketAddr>, String> {
 
 /// Is `name` a valid HTTP field name (RFC 9110 token)?
 pub(crate) fn is_token(name: &str) -> bool {
-    !name.is_empty()
-        && name.bytes().all(|c| {
-            c.is_ascii_alphanumeric()
-                || matches!(
-                    c,
-                    b'!' | b'#'
-                        | b'$'
-                        | b'%'
-                        | b'&'
-                        | b'\''
-                        | b'*'
-                        | b'+'
-                        | b'-'
-                        | b'.'
-                        | b'^'
-                        | b'_'
-                        | b'`'
-                        | b'|'
-                        | b'~'
-                )
-        })
+    !name.is_empty() && name.bytes().all(crate::http::util::is_tchar)
 }
 
 #[cfg(test)]

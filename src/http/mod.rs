@@ -9,7 +9,7 @@ pub mod response;
 pub mod rewrite;
 pub mod status;
 pub mod uri;
-mod util;
+pub(crate) mod util;
 
 pub use chunked::{ChunkedDecoder, Decoded};
 pub use error::ParseError;

@@ -406,7 +406,7 @@ async fn answer_hop_limit(r: &Request<'_>, stream: &mut TcpStream, b: Vec<u8>) -
         );
     } else {
         out.extend_from_slice(b"Content-Type: message/http\r\nContent-Length: ");
-        crate::route::template::push_num(&mut out, head.head_len as u64);
+        crate::http::util::push_u64(&mut out, head.head_len as u64);
         out.extend_from_slice(b"\r\n");
     }
     let keep = r.keep_alive && head.body == BodyFraming::None;

@@ -769,7 +769,7 @@ fn build_head(
     );
     if let Some(n) = max_forwards {
         out.extend_from_slice(b"Max-Forwards: ");
-        crate::route::template::push_num(out, n.saturating_sub(1));
+        crate::http::util::push_u64(out, n.saturating_sub(1));
         out.extend_from_slice(b"\r\n");
     }
     if head.host.is_none() && !r.loc.replace.iter().any(|n| &n[..] == b"host") {
@@ -843,17 +843,7 @@ pub fn vars<'a>(
 /// `$host`: the Host field without its port, lower-cased by nginx; ringway passes it as sent
 /// minus the port.
 pub fn host_of<'b>(head: &RequestHead, b: &'b [u8]) -> &'b [u8] {
-    let h = head.host.map(|s| s.get(b)).unwrap_or(b"");
-    if h.first() == Some(&b'[') {
-        return match h.iter().position(|&c| c == b']') {
-            Some(i) => &h[..=i],
-            None => h,
-        };
-    }
-    match h.iter().rposition(|&c| c == b':') {
-        Some(i) => &h[..i],
-        None => h,
-    }
+    crate::route::strip_port(head.host.map(|s| s.get(b)).unwrap_or(b""))
 }
 
 /// All values of a field, joined with ", ". `name` is lower-case.

@@ -62,7 +62,7 @@ fn absolute_location(location: &[u8], vars: &Vars<'_>, out: &mut Vec<u8>) {
         }
         if vars.server_port != 80 {
             out.push(b':');
-            crate::route::template::push_num(out, vars.server_port as u64);
+            crate::http::util::push_u64(out, vars.server_port as u64);
         }
     }
     out.extend_from_slice(location);
@@ -81,7 +81,7 @@ pub fn write_return(
 ) {
     let redirect = matches!(code, 301 | 302 | 303 | 307 | 308);
     out.extend_from_slice(b"HTTP/1.1 ");
-    crate::route::template::push_num(out, code as u64);
+    crate::http::util::push_u64(out, code as u64);
     out.push(b' ');
     out.extend_from_slice(status::reason(code).as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -95,7 +95,7 @@ pub fn write_return(
     }
     if body.is_empty() && (code >= 400 || redirect) {
         // nginx sends a small page for these; a plain line is enough.
-        crate::route::template::push_num(&mut body, code as u64);
+        crate::http::util::push_u64(&mut body, code as u64);
         body.push(b' ');
         body.extend_from_slice(status::reason(code).as_bytes());
         body.push(b'\n');
@@ -103,7 +103,7 @@ pub fn write_return(
     let no_body = code < 200 || code == 204 || code == 304;
     if !no_body {
         out.extend_from_slice(b"Content-Type: text/plain\r\nContent-Length: ");
-        crate::route::template::push_num(out, body.len() as u64);
+        crate::http::util::push_u64(out, body.len() as u64);
         out.extend_from_slice(b"\r\n");
     }
     render_add_headers(add, code, vars, out);

@@ -16,4 +16,4 @@ pub use location::{
 };
 pub use rewrite::{Rewrite, Routed};
 pub use template::{Template, Vars};
-pub use vhost::{ServerRt, VirtualHosts};
+pub use vhost::{ServerRt, VirtualHosts, strip_port};

@@ -1,6 +1,8 @@
 //! Header values and `return` texts with nginx variables, compiled once at config time into
 //! literal and variable parts, rendered per request without parsing.
 
+use crate::http::util::push_u64;
+
 /// The request facts a template may read. Filled by the proxy from the parsed head.
 #[derive(Clone, Copy)]
 pub struct Vars<'a> {
@@ -180,7 +182,7 @@ fn render_var(var: &Var, v: &Vars<'_>, out: &mut Vec<u8>) {
             (v.header)(name, out);
         }
         Var::RemoteAddr | Var::BinaryRemoteAddr => out.extend_from_slice(v.remote_addr),
-        Var::RemotePort => push_num(out, v.remote_port as u64),
+        Var::RemotePort => push_u64(out, u64::from(v.remote_port)),
         Var::ProxyAddXForwardedFor => {
             if (v.header)(b"x-forwarded-for", out) {
                 out.extend_from_slice(b", ");
@@ -211,25 +213,10 @@ fn render_var(var: &Var, v: &Vars<'_>, out: &mut Vec<u8>) {
             }
         }
         Var::ServerName => out.extend_from_slice(v.server_name),
-        Var::ServerPort => push_num(out, v.server_port as u64),
+        Var::ServerPort => push_u64(out, u64::from(v.server_port)),
         Var::RequestMethod => out.extend_from_slice(v.method),
         Var::ProxyHost => out.extend_from_slice(v.proxy_host),
     }
-}
-
-/// Appends a decimal number without going through `format!`.
-pub fn push_num(out: &mut Vec<u8>, mut n: u64) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&tmp[i..]);
 }
 
 #[cfg(test)]

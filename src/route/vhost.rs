@@ -90,7 +90,8 @@ impl VirtualHosts {
     }
 }
 
-fn strip_port(host: &[u8]) -> &[u8] {
+/// The host part of a Host value (`[v6]` kept whole), port dropped.
+pub fn strip_port(host: &[u8]) -> &[u8] {
     if host.first() == Some(&b'[') {
         // IPv6 literal: keep through the closing bracket.
         return match host.iter().position(|&c| c == b']') {
