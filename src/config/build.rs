@@ -156,6 +156,8 @@ struct Http {
     layer: Layer,
     upstreams: Vec<(Upstream, Pos)>,
     servers: Vec<PServer>,
+    resolver: Option<Resolver>,
+    resolver_timeout: Option<Duration>,
 }
 
 struct Builder {
@@ -163,6 +165,8 @@ struct Builder {
     /// Names of every `upstream` block (collected before the walk, so `proxy_pass` may name an
     /// upstream defined further down, as in nginx).
     upstream_names: Vec<String>,
+    /// The first upstream `server … resolve` (it needs an http-level `resolver`).
+    first_resolve: Option<(Pos, String)>,
 }
 
 /// Named captures of every regex in a server (they may be used as variables anywhere in it).
@@ -309,6 +313,70 @@ fn health_check(d: &Directive) -> Result<super::model::HealthCheck> {
     Ok(hc)
 }
 
+/// `resolver ADDR… [valid=T] [ipv4=on|off] [ipv6=on|off]` (http level).
+fn resolver(d: &Directive) -> Result<Resolver> {
+    let mut r = Resolver {
+        addrs: Vec::new(),
+        valid: None,
+        ipv4: true,
+        ipv6: true,
+        timeout: DEFAULT_RESOLVER_TIMEOUT,
+    };
+    for a in &d.args {
+        match a.value.split_once('=') {
+            Some(("valid", v)) => {
+                let t = parse_time(v)
+                    .filter(|t| !t.is_zero())
+                    .ok_or_else(|| arg_err(a, d, "expected a time above 0 such as 10s"))?;
+                r.valid = Some(t);
+            }
+            Some((k @ ("ipv4" | "ipv6"), v)) => {
+                let on = match v {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err(arg_err(a, d, "it must be \"on\" or \"off\"")),
+                };
+                if k == "ipv4" {
+                    r.ipv4 = on;
+                } else {
+                    r.ipv6 = on;
+                }
+            }
+            Some(_) => return Err(invalid_param(a)),
+            None => {
+                let addr = resolver_addr(&a.value).ok_or_else(|| {
+                    a.pos.err(format!(
+                        "invalid resolver address \"{}\": ringway needs an IP address with an optional port",
+                        a.value
+                    ))
+                })?;
+                r.addrs.push(addr);
+            }
+        }
+    }
+    if r.addrs.is_empty() {
+        return Err(d.pos.err("no name servers defined in \"resolver\""));
+    }
+    if !r.ipv4 && !r.ipv6 {
+        return Err(d.pos.err("\"ipv4\" and \"ipv6\" cannot both be \"off\""));
+    }
+    Ok(r)
+}
+
+/// `1.2.3.4`, `1.2.3.4:5353`, `[::1]`, `[::1]:5353` or `::1` (port 53 unless written).
+fn resolver_addr(s: &str) -> Option<SocketAddr> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Some(a);
+    }
+    let bare = s
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(s);
+    bare.parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| SocketAddr::new(ip, 53))
+}
+
 fn invalid_param(a: &Arg) -> super::ConfigError {
     a.pos.err(format!("invalid parameter \"{}\"", a.value))
 }
@@ -377,6 +445,7 @@ impl Builder {
             pid_file: None,
             upstreams: Vec::new(),
             servers: Vec::new(),
+            resolver: None,
             notices: Vec::new(),
         };
         let mut http = Http::default();
@@ -467,6 +536,17 @@ impl Builder {
             "server" => {
                 let s = self.server(d)?;
                 http.servers.push(s);
+            }
+            "resolver" => {
+                let r = resolver(d)?;
+                set_once(&mut http.resolver, d, r)?;
+            }
+            "resolver_timeout" => {
+                let t = time_arg(d, &d.args[0])?;
+                if t.is_zero() {
+                    return Err(arg_err(&d.args[0], d, "it must be above 0"));
+                }
+                set_once(&mut http.resolver_timeout, d, t)?;
             }
             _ => self.setting(d, &mut http.layer, &HashSet::new())?,
         }
@@ -594,6 +674,7 @@ impl Builder {
             backup: false,
             down: false,
             max_conns: 0,
+            resolve: false,
         };
         let mut backup = None;
         for p in &c.args[1..] {
@@ -617,10 +698,13 @@ impl Builder {
                     backup = Some(p);
                 }
                 ("down", false) => s.down = true,
-                ("resolve", false) => self.notices.push(format!(
-                    "{}: ignored: resolve (ringway resolves upstream names at start and reload only)",
-                    p.pos.short()
-                )),
+                ("resolve", false) => {
+                    s.resolve = true;
+                    if self.first_resolve.is_none() {
+                        let host = split_authority(&a0.value).map_or("", |(h, _)| h);
+                        self.first_resolve = Some((p.pos.clone(), host.to_string()));
+                    }
+                }
                 ("slow_start" | "route" | "service" | "drain", _) => {
                     return Err(p.pos.err(unsupported(&format!("the \"{key}\" parameter"))));
                 }
@@ -875,6 +959,11 @@ impl Builder {
     fn setting(&mut self, d: &Directive, l: &mut Layer, caps: &HashSet<String>) -> Result<()> {
         let a = &d.args;
         match d.name.as_str() {
+            // Only upstream `resolve` servers use a resolver, and they take the http-level one.
+            "resolver" | "resolver_timeout" => self.notice(
+                d,
+                "only the http-level resolver is used, by upstream servers with \"resolve\"",
+            ),
             "proxy_set_header" => {
                 let name = header_name(&a[0])?;
                 vars(&a[1], caps)?;
@@ -978,6 +1067,15 @@ impl Builder {
 
     /// Phase B: inheritance, defaults and the checks that need the whole file.
     fn finish(&mut self, http: Http, cfg: &mut Config) -> Result<()> {
+        cfg.resolver = http.resolver.clone().map(|mut r| {
+            r.timeout = http.resolver_timeout.unwrap_or(DEFAULT_RESOLVER_TIMEOUT);
+            r
+        });
+        if let (Some((pos, host)), None) = (&self.first_resolve, &cfg.resolver) {
+            return Err(pos.err(format!(
+                "no resolver defined to resolve {host} (add \"resolver ADDRESS;\" at http level)"
+            )));
+        }
         let base = http.layer.apply(&Settings::default());
         // Listen checks across servers.
         let mut all: Vec<&PListen> = Vec::new();
@@ -1260,6 +1358,7 @@ pub(crate) fn build(dirs: &[Directive], source: &Path) -> Result<Config> {
     let mut b = Builder {
         notices: Vec::new(),
         upstream_names: upstream_names(dirs, explicit_http),
+        first_resolve: None,
     };
     b.main(dirs, source)
 }

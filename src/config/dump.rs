@@ -258,6 +258,9 @@ fn upstream(o: &mut Out, u: &Upstream) {
         if s.down {
             line.push_str(" down");
         }
+        if s.resolve {
+            line.push_str(" resolve");
+        }
         line.push(';');
         o.line(&line);
     }
@@ -308,6 +311,24 @@ pub fn dump(cfg: &Config) -> String {
     }
     o.line("");
     o.open("http");
+    if let Some(r) = &cfg.resolver {
+        let mut line = String::from("resolver");
+        for a in &r.addrs {
+            let _ = write!(line, " {a}");
+        }
+        if let Some(v) = r.valid {
+            let _ = write!(line, " valid={}", fmt_time(v));
+        }
+        if !r.ipv4 {
+            line.push_str(" ipv4=off");
+        }
+        if !r.ipv6 {
+            line.push_str(" ipv6=off");
+        }
+        line.push(';');
+        o.line(&line);
+        o.line(&format!("resolver_timeout {};", fmt_time(r.timeout)));
+    }
     for u in &cfg.upstreams {
         upstream(&mut o, u);
     }

@@ -19,6 +19,8 @@ pub struct Config {
     pub pid_file: Option<PathBuf>,
     pub upstreams: Vec<Upstream>,
     pub servers: Vec<Server>,
+    /// `resolver …` at http level: the DNS servers that re-resolve upstream `resolve` servers.
+    pub resolver: Option<Resolver>,
     /// One line per accepted-but-ignored directive (`user`, `sendfile`, ...), shown by `-t`.
     pub notices: Vec<String>,
 }
@@ -93,7 +95,29 @@ pub struct UpstreamServer {
     pub down: bool,
     /// `max_conns=N`: most simultaneous connections to this server (0 = no limit).
     pub max_conns: u32,
+    /// `resolve`: the host is looked up periodically through the `resolver`, and every address
+    /// it has becomes one server with this line's parameters (DNS-based discovery).
+    pub resolve: bool,
 }
+
+/// `resolver ADDR… [valid=T] [ipv4=on|off] [ipv6=on|off]` plus `resolver_timeout T`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolver {
+    /// DNS servers, tried in order (port 53 unless written).
+    pub addrs: Vec<SocketAddr>,
+    /// `valid=T`: re-resolve period; None: the answer's TTL (at least 1 s).
+    pub valid: Option<Duration>,
+    /// Ask for A records (`ipv4=off` turns it off).
+    pub ipv4: bool,
+    /// Ask for AAAA records (nginx's default `ipv6=on`).
+    pub ipv6: bool,
+    /// `resolver_timeout`: how long one query waits for an answer.
+    pub timeout: Duration,
+}
+
+/// ringway's `resolver_timeout` default (nginx: 30 s; shorter so one dead DNS server does not
+/// hold up the refresh of every other name for long).
+pub const DEFAULT_RESOLVER_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct Listen {

@@ -382,7 +382,6 @@ fn unsupported_directives_are_named_with_position() {
         "auth_request /a",
         "proxy_cache c",
         "error_page 404 /x",
-        "resolver 1.1.1.1",
         "real_ip_header X-Real-IP",
     ] {
         let name = d.split(' ').next().unwrap();
@@ -764,7 +763,7 @@ fn variables_are_checked() {
 #[test]
 fn upstream_blocks() {
     let cfg = ok(
-        "upstream a {\n  hash $request_uri consistent;\n  server 10.0.0.1 weight=3 max_fails=0 fail_timeout=30s max_conns=100;\n  server [::1]:8080 down;\n  server backend.local:9000 resolve;\n  keepalive 16;\n  keepalive_timeout 5m;\n  keepalive_requests 50;\n  zone a 64k;\n}\n\
+        "resolver 10.0.0.53;\nupstream a {\n  hash $request_uri consistent;\n  server 10.0.0.1 weight=3 max_fails=0 fail_timeout=30s max_conns=100;\n  server [::1]:8080 down;\n  server backend.local:9000 resolve;\n  keepalive 16;\n  keepalive_timeout 5m;\n  keepalive_requests 50;\n  zone a 64k;\n}\n\
          upstream b { ip_hash; server x; }\nupstream c { random two least_conn; server x; }\nupstream d { random; server x; }\nupstream e { random two; server x; }\nupstream f { server x; keepalive 0; }\n",
     );
     let a = &cfg.upstreams[0];
@@ -781,7 +780,7 @@ fn upstream_blocks() {
     assert_eq!(a.keepalive_timeout, Duration::from_secs(300));
     assert_eq!(a.keepalive_requests, 50);
     assert!(cfg.notices.iter().any(|n| n.contains("ignored: zone")));
-    assert!(cfg.notices.iter().any(|n| n.contains("ignored: resolve")));
+    assert!(a.servers[2].resolve && !a.servers[0].resolve);
     assert_eq!(cfg.upstreams[1].method, BalanceMethod::IpHash);
     assert_eq!(
         cfg.upstreams[2].method,
@@ -1147,6 +1146,74 @@ fn include_follows_symlinks() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// DNS resolver
+
+#[test]
+fn resolver_and_resolve_servers() {
+    let cfg = ok(
+        "http {\n  resolver 10.0.0.53 127.0.0.1:5353 [::1] valid=30s ipv6=off;\n  resolver_timeout 2s;\n  upstream a { server app.internal:8000 resolve weight=2; server 10.0.0.1; }\n}\n",
+    );
+    let r = cfg.resolver.as_ref().unwrap();
+    assert_eq!(
+        r.addrs,
+        vec![
+            "10.0.0.53:53".parse().unwrap(),
+            "127.0.0.1:5353".parse().unwrap(),
+            "[::1]:53".parse().unwrap()
+        ]
+    );
+    assert_eq!(r.valid, Some(Duration::from_secs(30)));
+    assert!(r.ipv4 && !r.ipv6);
+    assert_eq!(r.timeout, Duration::from_secs(2));
+    let s = &cfg.upstreams[0].servers;
+    assert!(s[0].resolve && s[0].weight == 2 && !s[1].resolve);
+    assert_eq!(s[0].addr, "app.internal:8000");
+    // Defaults: both families, the TTL, a 5 s timeout.
+    let cfg = ok("resolver 10.0.0.53;\n");
+    let r = cfg.resolver.unwrap();
+    assert!(r.ipv4 && r.ipv6 && r.valid.is_none());
+    assert_eq!(r.timeout, DEFAULT_RESOLVER_TIMEOUT);
+}
+
+#[test]
+fn resolver_errors() {
+    assert_eq!(
+        err("http {\n  upstream a {\n    server app.internal:8000 resolve;\n  }\n}\n"),
+        "ringway.conf:3:30: no resolver defined to resolve app.internal (add \"resolver ADDRESS;\" at http level)"
+    );
+    // The resolver may come after the upstream (it is http-wide).
+    ok("upstream a { server app.internal resolve; }\nresolver 127.0.0.1;\n");
+    assert_eq!(
+        err("resolver dns.example;\n"),
+        "ringway.conf:1:10: invalid resolver address \"dns.example\": ringway needs an IP address with an optional port"
+    );
+    assert!(err("resolver 1.1.1.1 valid=0;\n").contains("invalid value \"valid=0\""));
+    assert!(err("resolver 1.1.1.1 ipv6=maybe;\n").contains("must be \"on\" or \"off\""));
+    assert!(err("resolver 1.1.1.1 ipv4=off ipv6=off;\n").contains("cannot both be \"off\""));
+    assert!(err("resolver valid=1s;\n").contains("no name servers defined"));
+    assert!(err("resolver 1.1.1.1 status_zone=x;\n").contains("invalid parameter"));
+    assert!(err("resolver 1.1.1.1;\nresolver 1.1.1.2;\n").contains("is duplicate"));
+    // In a server or location only the http-level one counts: a notice.
+    let cfg = ok(&in_location("            resolver 1.1.1.1;"));
+    assert!(cfg.notices.iter().any(|n| n.contains("ignored: resolver")));
+}
+
+#[test]
+fn resolver_dump_reads_back() {
+    let cfg = ok(
+        "resolver 10.0.0.53 [::1]:5353 valid=3s ipv6=off;\nupstream a { server app:81 resolve; }\n",
+    );
+    let out = dump(&cfg);
+    assert!(
+        out.contains("resolver 10.0.0.53:53 [::1]:5353 valid=3s ipv6=off;"),
+        "{out}"
+    );
+    assert!(out.contains("resolve;"), "{out}");
+    let again = ok(&out);
+    assert_eq!(again.resolver, cfg.resolver);
+    assert_eq!(dump(&again), out);
+}
+
 // Dump
 
 #[test]

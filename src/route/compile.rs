@@ -66,7 +66,28 @@ pub struct Compiled {
 /// Idle upstream connections kept per shard for a `proxy_pass` straight to an address.
 const DEFAULT_KEEPALIVE: usize = 32;
 
+/// The addresses DNS gave for each upstream `server HOST:PORT resolve` line, keyed by the line's
+/// `HOST:PORT` as written (the resolver thread keeps it current; see `shard::resolver`).
+pub type Resolved = HashMap<String, Vec<SocketAddr>>;
+
+/// The system resolver's answers for the other hostnames (`server` lines without `resolve`,
+/// `proxy_pass` targets), keyed by `HOST:PORT`: a shard keeps those of its last reload so that
+/// recompiling for new DNS answers never blocks it on a lookup.
+pub type Lookups = HashMap<String, SocketAddr>;
+
+/// Compiles with no DNS answers yet: every `resolve` server has zero addresses.
 pub fn compile(cfg: &config::Config) -> Result<Compiled, CompileError> {
+    compile_with(cfg, &Resolved::new(), &mut Lookups::new())
+}
+
+/// Compiles `cfg`; a `resolve` server becomes one server per address `resolved` holds for it
+/// (none while its name is unknown there: an upstream left with no server answers 502). Other
+/// hostnames are taken from `lookups`, else resolved now and added to it.
+pub fn compile_with(
+    cfg: &config::Config,
+    resolved: &Resolved,
+    lookups: &mut Lookups,
+) -> Result<Compiled, CompileError> {
     let mut upstreams = Vec::new();
     let mut by_name: HashMap<String, usize> = HashMap::new();
     for u in &cfg.upstreams {
@@ -75,15 +96,22 @@ pub fn compile(cfg: &config::Config) -> Result<Compiled, CompileError> {
         }
         let mut servers = Vec::new();
         for s in &u.servers {
-            servers.push(UpstreamServerSpec {
-                addr: resolve(&s.addr)?,
-                weight: s.weight.max(1),
-                backup: s.backup,
-                down: s.down,
-                max_fails: s.max_fails,
-                fail_timeout: s.fail_timeout,
-                max_conns: s.max_conns,
-            });
+            let addrs = if s.resolve {
+                resolved.get(&s.addr).cloned().unwrap_or_default()
+            } else {
+                vec![resolve(&s.addr, lookups)?]
+            };
+            for addr in addrs {
+                servers.push(UpstreamServerSpec {
+                    addr,
+                    weight: s.weight.max(1),
+                    backup: s.backup,
+                    down: s.down,
+                    max_fails: s.max_fails,
+                    fail_timeout: s.fail_timeout,
+                    max_conns: s.max_conns,
+                });
+            }
         }
         let hash_key = match &u.hash_key {
             Some(k) => Some(
@@ -107,7 +135,12 @@ pub fn compile(cfg: &config::Config) -> Result<Compiled, CompileError> {
 
     let mut listeners: Vec<Listener> = Vec::new();
     for server in &cfg.servers {
-        let rt = Rc::new(compile_server(server, &mut upstreams, &mut by_name)?);
+        let rt = Rc::new(compile_server(
+            server,
+            &mut upstreams,
+            &mut by_name,
+            lookups,
+        )?);
         for listen in &server.listen {
             let idx = match listeners.iter().position(|l| l.addr == listen.addr) {
                 Some(i) => i,
@@ -203,6 +236,7 @@ fn compile_server(
     server: &config::Server,
     upstreams: &mut Vec<UpstreamSpec>,
     by_name: &mut HashMap<String, usize>,
+    lookups: &mut Lookups,
 ) -> Result<ServerRt, CompileError> {
     let mut table = LocationTable::default();
     let not_found = config::Action::None;
@@ -217,10 +251,18 @@ fn compile_server(
         &server.settings,
         upstreams,
         by_name,
+        lookups,
     )?));
     // A server-level `return` answers every request before locations are looked at.
     if server.server_return.is_none() {
-        add_locations(&mut table, &server.locations, upstreams, by_name, None)?;
+        add_locations(
+            &mut table,
+            &server.locations,
+            upstreams,
+            by_name,
+            lookups,
+            None,
+        )?;
     }
     add_slash_redirects(&mut table)?;
     for (i, p) in table.prefixes.iter().enumerate() {
@@ -270,6 +312,7 @@ fn add_locations(
     locations: &[config::Location],
     upstreams: &mut Vec<UpstreamSpec>,
     by_name: &mut HashMap<String, usize>,
+    lookups: &mut Lookups,
     parent_prefix: Option<usize>,
 ) -> Result<(), CompileError> {
     for loc in locations {
@@ -281,6 +324,7 @@ fn add_locations(
             &loc.settings,
             upstreams,
             by_name,
+            lookups,
         )?;
         compiled.rewrites = compile_rewrites(&loc.rewrites, &name)?;
         let rt = Rc::new(compiled);
@@ -297,7 +341,7 @@ fn add_locations(
                     parent: parent_prefix,
                 });
                 let me = table.prefixes.len() - 1;
-                add_locations(table, &loc.locations, upstreams, by_name, Some(me))?;
+                add_locations(table, &loc.locations, upstreams, by_name, lookups, Some(me))?;
             }
             LocationMatch::Regex {
                 pattern,
@@ -345,6 +389,7 @@ fn compile_location(
     s: &config::Settings,
     upstreams: &mut Vec<UpstreamSpec>,
     by_name: &mut HashMap<String, usize>,
+    lookups: &mut Lookups,
 ) -> Result<Location, CompileError> {
     let tpl = |text: &str| {
         Template::compile(text).map_err(|e| CompileError(format!("location {name}: {e}")))
@@ -370,7 +415,7 @@ fn compile_location(
                             hash_key: None,
                             health_check: None,
                             servers: vec![UpstreamServerSpec {
-                                addr: resolve(&p.target)?,
+                                addr: resolve(&p.target, lookups)?,
                                 weight: 1,
                                 backup: false,
                                 down: false,
@@ -473,17 +518,22 @@ fn compile_location(
 
 /// Resolves `host:port` at start/reload (never on the request path). IPv4 first, as most
 /// backends listen there.
-fn resolve(addr: &str) -> Result<SocketAddr, CompileError> {
+fn resolve(addr: &str, lookups: &mut Lookups) -> Result<SocketAddr, CompileError> {
+    if let Some(a) = lookups.get(addr) {
+        return Ok(*a);
+    }
     let addrs: Vec<SocketAddr> = addr
         .to_socket_addrs()
         .map_err(|e| CompileError(format!("host not found in upstream \"{addr}\": {e}")))?
         .collect();
-    addrs
+    let found = addrs
         .iter()
         .find(|a| a.is_ipv4())
         .or(addrs.first())
         .copied()
-        .ok_or_else(|| CompileError(format!("host not found in upstream \"{addr}\"")))
+        .ok_or_else(|| CompileError(format!("host not found in upstream \"{addr}\"")))?;
+    lookups.insert(addr.to_string(), found);
+    Ok(found)
 }
 
 /// nginx: a request for a proxied prefix location's path without its final slash (`/user` for
@@ -601,5 +651,53 @@ fn next_upstream(s: &config::Settings) -> super::NextUpstream {
         on,
         tries: s.proxy_next_upstream_tries,
         timeout: s.proxy_next_upstream_timeout,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_servers_take_their_addresses_from_the_map() {
+        let text = "resolver 127.0.0.1;\n\
+            upstream u { server app.test:81 resolve weight=3; server 127.0.0.9:82; }\n\
+            server { listen 127.0.0.1:8080; location / { proxy_pass http://u; }\n\
+              location /d { proxy_pass http://localhost:83; } }\n";
+        let cfg = config::parse_str(text, std::path::Path::new("t.conf")).unwrap();
+        let servers = |c: &Compiled, name: &str| -> Vec<(SocketAddr, u32)> {
+            let u = c.upstreams.iter().find(|u| u.name == name).unwrap();
+            u.servers.iter().map(|s| (s.addr, s.weight)).collect()
+        };
+        // Not resolved yet: the name has no servers.
+        let c = compile(&cfg).unwrap();
+        assert_eq!(servers(&c, "u"), vec![("127.0.0.9:82".parse().unwrap(), 1)]);
+
+        let mut dns = Resolved::new();
+        dns.insert(
+            "app.test:81".into(),
+            vec![
+                "127.0.0.2:81".parse().unwrap(),
+                "127.0.0.3:81".parse().unwrap(),
+            ],
+        );
+        let mut lookups = Lookups::new();
+        let c = compile_with(&cfg, &dns, &mut lookups).unwrap();
+        assert_eq!(
+            servers(&c, "u"),
+            vec![
+                ("127.0.0.2:81".parse().unwrap(), 3),
+                ("127.0.0.3:81".parse().unwrap(), 3),
+                ("127.0.0.9:82".parse().unwrap(), 1)
+            ]
+        );
+        assert!(lookups.contains_key("localhost:83"));
+        // Hostnames already looked up are not looked up again.
+        lookups.insert("localhost:83".into(), "127.0.0.7:83".parse().unwrap());
+        let c = compile_with(&cfg, &dns, &mut lookups).unwrap();
+        assert_eq!(
+            servers(&c, "localhost:83"),
+            vec![("127.0.0.7:83".parse().unwrap(), 1)]
+        );
     }
 }

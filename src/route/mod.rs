@@ -8,7 +8,10 @@ pub mod rewrite;
 pub mod template;
 mod vhost;
 
-pub use compile::{CompileError, Compiled, UpstreamServerSpec, UpstreamSpec, compile};
+pub use compile::{
+    CompileError, Compiled, Lookups, Resolved, UpstreamServerSpec, UpstreamSpec, compile,
+    compile_with,
+};
 pub use location::{
     Action, AddHeader, Location, LocationTable, NU_403, NU_404, NU_429, NU_500, NU_502, NU_503,
     NU_504, NU_ERROR, NU_INVALID_HEADER, NU_NON_IDEMPOTENT, NU_TIMEOUT, NextUpstream, SetHeader,

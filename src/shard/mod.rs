@@ -1,9 +1,11 @@
 //! Shards: one OS thread per core, pinned, each with its own monoio runtime (io_uring, or the
 //! epoll driver where io_uring is unavailable), its own SO_REUSEPORT listeners and its own copy
 //! of the compiled config. The main thread only relays signals as messages: stop and reload.
+//! A helper thread re-resolves upstream `resolve` servers and sends the shards new addresses.
 
 mod health;
 mod listener;
+mod resolver;
 mod worker;
 
 use std::io::Write;
@@ -15,13 +17,17 @@ use std::thread::JoinHandle;
 use tracing::{error, info};
 
 use crate::config::Config;
+use crate::route::Resolved;
 
 /// A message from the main thread; rare by design (never per request).
 pub enum Control {
     /// Stop accepting, finish in-flight requests, close idle connections, exit.
     Stop,
-    /// Switch to this config for new requests.
-    Reload(Arc<Config>),
+    /// Switch to this config for new requests, with these DNS answers for its `resolve` servers
+    /// (None: keep the shard's current ones).
+    Reload(Arc<Config>, Option<Arc<Resolved>>),
+    /// DNS answers changed: recompile the current config with them.
+    Resolved(Arc<Resolved>),
     /// The active health check's verdict on one server changed.
     Health {
         upstream: String,
@@ -53,6 +59,7 @@ impl Peers {
 pub struct Shards {
     peers: Arc<Peers>,
     threads: Vec<JoinHandle<()>>,
+    resolver: Option<resolver::Handle>,
 }
 
 impl Shards {
@@ -69,11 +76,14 @@ impl Shards {
             ends.push((rx, wake_rx));
         }
         let peers = Arc::new(Peers(peers));
+        // The first DNS lookups, before any shard serves a request.
+        let (names, resolved) = resolver::initial(&cfg);
         let mut threads = Vec::with_capacity(workers);
         for (id, (rx, wake_rx)) in ends.into_iter().enumerate() {
             let (ready_tx, ready_rx) = mpsc::channel();
             let core = cores.get(id % cores.len().max(1)).copied();
             let cfg = cfg.clone();
+            let resolved = resolved.clone();
             let shard_peers = peers.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("ringway-shard-{id}"))
@@ -81,7 +91,7 @@ impl Shards {
                     if let Some(core) = core {
                         core_affinity::set_for_current(core);
                     }
-                    worker::run(id, cfg, rx, wake_rx, ready_tx, shard_peers);
+                    worker::run(id, cfg, resolved, rx, wake_rx, ready_tx, shard_peers);
                 })
                 .map_err(|e| format!("cannot start shard thread: {e}"))?;
             // Each shard reports whether its listeners bound and its config compiled.
@@ -92,6 +102,7 @@ impl Shards {
                     let started = Shards {
                         peers: peers.clone(),
                         threads,
+                        resolver: None,
                     };
                     started.stop();
                     return Err(e);
@@ -99,16 +110,30 @@ impl Shards {
                 Err(_) => return Err(format!("shard {id} died while starting")),
             }
         }
-        Ok(Shards { peers, threads })
+        let resolver = resolver::spawn(cfg, names, peers.clone());
+        Ok(Shards {
+            peers,
+            threads,
+            resolver,
+        })
     }
 
     pub fn reload(&self, cfg: Arc<Config>) {
         info!("reloading configuration on {} shards", self.threads.len());
-        self.peers.broadcast(|| Control::Reload(cfg.clone()));
+        // The resolver thread looks up names new to the config, then hands both to the shards.
+        if let Some(r) = &self.resolver
+            && r.reload(cfg.clone())
+        {
+            return;
+        }
+        self.peers.broadcast(|| Control::Reload(cfg.clone(), None));
     }
 
     /// Graceful stop: returns when every shard has drained (or hit its drain timeout).
     pub fn stop(self) {
+        if let Some(r) = &self.resolver {
+            r.stop();
+        }
         // Shards not started (a failed start) never read their channel: their sends just fail.
         self.peers.broadcast(|| Control::Stop);
         for t in self.threads {

@@ -18,6 +18,7 @@ use super::{Control, Peers, health};
 use crate::config::Config;
 use crate::proxy::{Drain, Generation, SWEEP, ShardCtx, serve};
 use crate::route;
+use crate::route::{Lookups, Resolved};
 
 /// io_uring submission queue size per shard.
 const RING_ENTRIES: u32 = 4096;
@@ -25,6 +26,7 @@ const RING_ENTRIES: u32 = 4096;
 pub fn run(
     id: usize,
     cfg: Arc<Config>,
+    resolved: Arc<Resolved>,
     rx: mpsc::Receiver<Control>,
     wake: StdUnixStream,
     ready: mpsc::Sender<Result<(), String>>,
@@ -37,7 +39,7 @@ pub fn run(
             return;
         }
     };
-    rt.block_on(shard_main(id, cfg, rx, wake, ready, peers));
+    rt.block_on(shard_main(id, cfg, resolved, rx, wake, ready, peers));
 }
 
 type Rt = monoio::FusionRuntime<
@@ -109,13 +111,17 @@ struct Accepting {
 
 async fn shard_main(
     id: usize,
-    cfg: Arc<Config>,
+    mut cfg: Arc<Config>,
+    mut resolved: Arc<Resolved>,
     rx: mpsc::Receiver<Control>,
     wake: StdUnixStream,
     ready: mpsc::Sender<Result<(), String>>,
     peers: Arc<Peers>,
 ) {
-    let compiled = match route::compile(&cfg) {
+    // The other hostnames' addresses as this (re)load found them: recompiling for new DNS
+    // answers reuses them instead of blocking on the system resolver.
+    let mut lookups = Lookups::new();
+    let compiled = match route::compile_with(&cfg, &resolved, &mut lookups) {
         Ok(c) => c,
         Err(e) => {
             let _ = ready.send(Err(e.to_string()));
@@ -135,7 +141,6 @@ async fn shard_main(
         health::start(&ctx, &peers);
     }
     let mut shutdown_timeout = cfg.shutdown_timeout;
-    drop(cfg);
 
     let _ = wake.set_nonblocking(true);
     let mut wake = match monoio::net::UnixStream::from_std(wake) {
@@ -157,20 +162,42 @@ async fn shard_main(
             match msg {
                 Control::Stop => break 'control,
                 Control::Health { upstream, addr, up } => health::apply(&ctx, &upstream, addr, up),
-                Control::Reload(cfg) => match route::compile(&cfg) {
+                // `cfg` is kept for this: the running config with the new addresses.
+                Control::Resolved(r) => match route::compile_with(&cfg, &r, &mut lookups) {
                     Ok(c) => {
+                        resolved = r;
                         *ctx.generation.borrow_mut() = Rc::new(Generation::new(c));
-                        shutdown_timeout = cfg.shutdown_timeout;
-                        if let Err(e) = open_listeners(&ctx, &accepting) {
-                            error!("shard {id}: reload: {e}");
-                        }
                         if id == 0 {
                             health::start(&ctx, &peers);
-                            info!("configuration reloaded");
                         }
                     }
-                    Err(e) => error!("shard {id}: reload rejected, old configuration stays: {e}"),
+                    Err(e) => error!("shard {id}: new DNS answers rejected: {e}"),
                 },
+                Control::Reload(new, r) => {
+                    // A reload looks hostnames up afresh, as it always did.
+                    let mut fresh = Lookups::new();
+                    match route::compile_with(&new, r.as_ref().unwrap_or(&resolved), &mut fresh) {
+                        Ok(c) => {
+                            *ctx.generation.borrow_mut() = Rc::new(Generation::new(c));
+                            cfg = new;
+                            lookups = fresh;
+                            if let Some(r) = r {
+                                resolved = r;
+                            }
+                            shutdown_timeout = cfg.shutdown_timeout;
+                            if let Err(e) = open_listeners(&ctx, &accepting) {
+                                error!("shard {id}: reload: {e}");
+                            }
+                            if id == 0 {
+                                health::start(&ctx, &peers);
+                                info!("configuration reloaded");
+                            }
+                        }
+                        Err(e) => {
+                            error!("shard {id}: reload rejected, old configuration stays: {e}")
+                        }
+                    }
+                }
             }
         }
     }
