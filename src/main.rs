@@ -47,8 +47,10 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RINGWAY_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

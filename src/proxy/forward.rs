@@ -120,7 +120,10 @@ pub async fn forward(
             attempts += 1;
         }
         let in_flight = InFlight::new(&group.servers[server].health);
-        let mut up = match group.connect(server, loc.connect_timeout, fresh).await {
+        let mut up = match group
+            .connect(server, loc.connect_timeout, fresh, !retryable)
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
                 warn!(upstream = %group.name, server = %group.servers[server].addr, "{e}");
@@ -188,7 +191,7 @@ pub async fn forward(
                     }
                     Err(e) => {
                         group.failed(server);
-                        return upstream_failed(r, stream, &b, group, e).await;
+                        return upstream_failed(r, stream, &b, group, server, e).await;
                     }
                 }
             }
@@ -237,7 +240,7 @@ pub async fn forward(
                         out = r.ctx.bufs.get();
                         continue;
                     }
-                    return upstream_failed(r, stream, &b, group, e).await;
+                    return upstream_failed(r, stream, &b, group, server, e).await;
                 }
             },
         };
@@ -680,6 +683,7 @@ async fn upstream_failed(
     client: &mut TcpStream,
     b: &[u8],
     group: &Group,
+    server: usize,
     e: HeadErr,
 ) -> Next {
     let (code, what) = match e {
@@ -692,7 +696,7 @@ async fn upstream_failed(
         HeadErr::Malformed => (502, "upstream sent an invalid response head"),
         HeadErr::ClientGone => return Next::Close,
     };
-    warn!(upstream = %group.name, "{what}");
+    warn!(upstream = %group.name, server = %group.servers[server].addr, "{what}");
     fail(r, client, b, code).await;
     Next::Close
 }

@@ -35,13 +35,16 @@ impl Pool {
 
     /// The most recently used live connection (LIFO keeps few connections hot). Connections the
     /// upstream closed, or that sat idle too long, are dropped on the way.
-    pub fn take(&self) -> Option<Pooled> {
+    /// `must_check`: the request cannot be retried if the connection turns out dead (a POST),
+    /// so it is checked however recently it was used.
+    pub fn take(&self, must_check: bool) -> Option<Pooled> {
         let mut idle = self.idle.borrow_mut();
         while let Some(mut c) = idle.pop() {
             let idle_for = c.idle_since.elapsed();
             // A connection back from a request moments ago is far from any upstream idle
-            // timeout: skip the peek syscall there (the idempotent retry covers the rare race).
-            if idle_for < self.idle_timeout && (idle_for < PEEK_AFTER || still_open(&c.stream)) {
+            // timeout: skip the peek syscall there when a retry covers the rare race.
+            let recent = idle_for < PEEK_AFTER && !must_check;
+            if idle_for < self.idle_timeout && (recent || still_open(&c.stream)) {
                 c.reused = true;
                 return Some(c);
             }
