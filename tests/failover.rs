@@ -786,3 +786,84 @@ fn connect_timeout_moves_to_the_next_server() {
     assert_eq!(r.status, 504, "{}", r.describe());
     drop(fillers);
 }
+
+/// A backend that answers after `delay`.
+fn slow_backend(delay: Duration) -> Backend {
+    Backend::start(move |c| {
+        while c.read_request().is_some() {
+            thread::sleep(delay);
+            if !c.respond(200, b"slow") {
+                return;
+            }
+        }
+    })
+}
+
+/// Runs `n` GETs at once; returns (status, seconds taken) for each.
+fn concurrent_gets(rw: &Ringway, n: usize) -> Vec<(u16, f64)> {
+    let addr = rw.addr;
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            thread::spawn(move || {
+                let t = Instant::now();
+                let (_c, r) = exchange(
+                    addr,
+                    format!("GET /q{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+                );
+                (r.status, t.elapsed().as_secs_f64())
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+#[test]
+fn max_conns_with_a_queue_waits_for_a_free_server() {
+    let b = slow_backend(Duration::from_millis(400));
+    // One shard, one request at a time to the server, up to two waiting for up to 3 s.
+    let rw = Ringway::start(&format!(
+        "http {{ upstream pool {{ server {} max_conns=1; queue 2 timeout=3s; }}
+            server {{ listen {LISTEN}; location / {{ proxy_pass http://pool; }} }} }}",
+        b.addr
+    ));
+    let mut got = concurrent_gets(&rw, 3);
+    got.sort_by(|a, b| a.1.total_cmp(&b.1));
+    assert!(got.iter().all(|(s, _)| *s == 200), "{got:?}");
+    // Served one after another: the last waited for the two before it.
+    assert!(got[2].1 >= 1.1, "{got:?}");
+    assert_eq!(b.accepted(), 1, "one connection at a time, reused");
+
+    // A full queue and a timed-out wait are 502s.
+    let full = concurrent_gets(&rw, 4);
+    assert_eq!(
+        full.iter().filter(|(s, _)| *s == 502).count(),
+        1,
+        "{full:?}"
+    );
+}
+
+#[test]
+fn max_conns_queue_timeout_and_no_queue() {
+    let b = slow_backend(Duration::from_millis(800));
+    let rw = Ringway::start(&format!(
+        "http {{ upstream pool {{ server {} max_conns=1; queue 5 timeout=200ms; }}
+            server {{ listen {LISTEN}; location / {{ proxy_pass http://pool; }} }} }}",
+        b.addr
+    ));
+    let got = concurrent_gets(&rw, 2);
+    let late = got.iter().find(|(s, _)| *s == 502).expect("one times out");
+    assert!(late.1 >= 0.15 && late.1 < 0.7, "{got:?}");
+
+    let b2 = slow_backend(Duration::from_millis(400));
+    let rw = Ringway::start(&format!(
+        "http {{ upstream pool {{ server {} max_conns=1; }}
+            server {{ listen {LISTEN}; location / {{ proxy_pass http://pool; }} }} }}",
+        b2.addr
+    ));
+    let got = concurrent_gets(&rw, 2);
+    let rejected = got
+        .iter()
+        .find(|(s, _)| *s == 502)
+        .expect("no queue: at once");
+    assert!(rejected.1 < 0.3, "{got:?}");
+}

@@ -563,6 +563,7 @@ impl Builder {
             keepalive_timeout: DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT,
             keepalive_requests: DEFAULT_UPSTREAM_KEEPALIVE_REQUESTS,
             health_check: None,
+            queue: None,
         };
         if up.name.is_empty() || up.name.contains(['/', ':', '$']) {
             return Err(d.args[0]
@@ -584,6 +585,17 @@ impl Builder {
                         backup_at = backup;
                     }
                     up.servers.push(s);
+                }
+                "queue" => {
+                    let n = num_arg::<usize>(c, &a[0])?;
+                    let timeout = match a.get(1) {
+                        None => Duration::from_secs(60),
+                        Some(t) => match t.value.strip_prefix("timeout=") {
+                            Some(v) => parse_time(v).ok_or_else(|| invalid_param(t))?,
+                            None => return Err(invalid_param(t)),
+                        },
+                    };
+                    set_once(&mut up.queue, c, (n, timeout))?;
                 }
                 "health_check" => {
                     let hc = health_check(c)?;

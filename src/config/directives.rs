@@ -180,7 +180,7 @@ pub(crate) static SPECS: &[Spec] = &[
     h("random", UPSTREAM, 0, 2),
     n("zone", UPSTREAM, 1, 2, ZONE),
     u("ntlm", UPSTREAM),
-    u("queue", UPSTREAM),
+    h("queue", UPSTREAM, 1, 2),
     u("sticky", UPSTREAM),
     // accepted with a notice in http/server/location
     n("sendfile", HSL, 1, 1, FILES),

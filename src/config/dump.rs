@@ -270,6 +270,9 @@ fn upstream(o: &mut Out, u: &Upstream) {
         fmt_time(u.keepalive_timeout)
     ));
     o.line(&format!("keepalive_requests {};", u.keepalive_requests));
+    if let Some((n, t)) = u.queue {
+        o.line(&format!("queue {n} timeout={};", fmt_time(t)));
+    }
     if let Some(h) = &u.health_check {
         o.line(&format!(
             "health_check interval={} fails={} passes={} uri={} match_status={}-{} timeout={};",

@@ -53,6 +53,8 @@ pub struct Upstream {
     pub keepalive_requests: u64,
     /// `health_check …` (active checks, an nginx Plus / HAProxy feature).
     pub health_check: Option<HealthCheck>,
+    /// `queue N [timeout=T]`: requests that find every server at `max_conns` wait (per shard).
+    pub queue: Option<(usize, Duration)>,
 }
 
 /// `health_check [interval=T] [fails=N] [passes=N] [uri=PATH] [match_status=LO-HI] [timeout=T]`

@@ -1374,3 +1374,27 @@ fn health_check_in_an_upstream_block() {
         );
     }
 }
+
+#[test]
+fn queue_in_an_upstream_block() {
+    let text = |q: &str| {
+        format!(
+            "events {{}} http {{ upstream u {{ server 127.0.0.1:9 max_conns=2; {q} }} server {{ listen 127.0.0.1:1; location / {{ proxy_pass http://u; }} }} }}"
+        )
+    };
+    let cfg = parse_str(&text("queue 10 timeout=5s;"), Path::new("ringway.conf")).unwrap();
+    assert_eq!(cfg.upstreams[0].queue, Some((10, Duration::from_secs(5))));
+    let cfg = parse_str(&text("queue 3;"), Path::new("ringway.conf")).unwrap();
+    assert_eq!(cfg.upstreams[0].queue, Some((3, Duration::from_secs(60))));
+    for bad in [
+        "queue;",
+        "queue x;",
+        "queue 3 wait=1s;",
+        "queue 3 timeout=zz;",
+    ] {
+        assert!(
+            parse_str(&text(bad), Path::new("ringway.conf")).is_err(),
+            "{bad}"
+        );
+    }
+}

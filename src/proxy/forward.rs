@@ -20,7 +20,7 @@ use crate::http::rewrite::{
 use crate::http::{BodyFraming, Method, RequestHead, ResponseFraming, ResponseHead, Version};
 use crate::route::{Location, UriRewrite, Vars};
 use crate::route::{NU_ERROR, NU_INVALID_HEADER, NU_NON_IDEMPOTENT, NU_TIMEOUT, NextUpstream};
-use crate::upstream::{Error as UpstreamError, Group, Health, Pooled, Tried};
+use crate::upstream::{Error as UpstreamError, Group, Pooled, Tried};
 
 /// Bodies up to this size ride in the same write as their head.
 const INLINE_BODY: usize = 16 * 1024;
@@ -104,6 +104,17 @@ pub async fn forward(
             Some(s) => s,
             None => match group.pick(key, &tried) {
                 Some(s) => s,
+                // Every server that could take it is at max_conns: wait in the queue.
+                None if group.only_full(&tried)
+                    && let Some(q) = &group.queue =>
+                {
+                    if q.wait().await {
+                        continue;
+                    }
+                    warn!(upstream = %group.name, "queue full or timed out waiting for a server under max_conns");
+                    fail(r, stream, &b, 502).await;
+                    return Next::Close;
+                }
                 None if attempts == 0 => {
                     warn!(upstream = %group.name, "no live upstreams");
                     fail(r, stream, &b, 502).await;
@@ -119,7 +130,7 @@ pub async fn forward(
             tried.insert(server);
             attempts += 1;
         }
-        let in_flight = InFlight::new(&group.servers[server].health);
+        let in_flight = InFlight::new(group, server);
         let mut up = match group
             .connect(server, loc.connect_timeout, fresh, !retryable)
             .await
@@ -557,18 +568,18 @@ async fn send_body(
 }
 
 /// Counts a request in flight to a server (least_conn, max_conns) until the exchange ends.
-struct InFlight<'a>(&'a Health);
+struct InFlight<'a>(&'a Group, usize);
 
 impl<'a> InFlight<'a> {
-    fn new(h: &'a Health) -> InFlight<'a> {
-        h.begin();
-        InFlight(h)
+    fn new(g: &'a Group, i: usize) -> InFlight<'a> {
+        g.servers[i].health.begin();
+        InFlight(g, i)
     }
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0.end();
+        self.0.released(self.1);
     }
 }
 

@@ -45,6 +45,7 @@ pub struct UpstreamSpec {
     /// `hash KEY`: the key, compiled.
     pub hash_key: Option<Template>,
     pub health_check: Option<config::HealthCheck>,
+    pub queue: Option<(usize, Duration)>,
     pub servers: Vec<UpstreamServerSpec>,
     pub keepalive: usize,
     pub keepalive_timeout: Duration,
@@ -126,6 +127,7 @@ pub fn compile_with(
             method: u.method,
             hash_key,
             health_check: u.health_check.clone(),
+            queue: u.queue,
             servers,
             keepalive: u.keepalive,
             keepalive_timeout: u.keepalive_timeout,
@@ -414,6 +416,7 @@ fn compile_location(
                             method: crate::config::BalanceMethod::RoundRobin,
                             hash_key: None,
                             health_check: None,
+                            queue: None,
                             servers: vec![UpstreamServerSpec {
                                 addr: resolve(&p.target, lookups)?,
                                 weight: 1,

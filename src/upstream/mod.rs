@@ -4,6 +4,7 @@
 pub mod balancer;
 mod health;
 mod pool;
+mod queue;
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use monoio::net::TcpStream;
 pub use balancer::{Balancer, Pick, Tried};
 pub use health::Health;
 pub use pool::{Pool, Pooled};
+pub use queue::Queue;
 
 use crate::route::UpstreamSpec;
 
@@ -33,6 +35,8 @@ pub struct Group {
     method: crate::config::BalanceMethod,
     hash_key: Option<crate::route::Template>,
     health_check: Option<crate::config::HealthCheck>,
+    /// `queue N timeout=T` for requests that find every server at `max_conns`.
+    pub queue: Option<Queue>,
     pub keepalive_requests: u64,
     /// Several servers: passive health may take one out (nginx never marks a lone server down).
     many: bool,
@@ -84,6 +88,7 @@ impl Group {
             method: spec.method,
             hash_key: spec.hash_key.clone(),
             health_check: spec.health_check.clone(),
+            queue: spec.queue.map(|(n, t)| Queue::new(n, t)),
             keepalive_requests: spec.keepalive_requests,
             many: spec.servers.len() > 1,
         }
@@ -129,6 +134,14 @@ impl Group {
         let s = &self.servers[i];
         if self.many && s.health.failed(Instant::now()) {
             tracing::warn!(upstream = %self.name, server = %s.addr, "server marked down after max_fails failures");
+        }
+    }
+
+    /// A request to server `i` ended (its in-flight count dropped): queued requests look again.
+    pub fn released(&self, i: usize) {
+        self.servers[i].health.end();
+        if let Some(q) = &self.queue {
+            q.released();
         }
     }
 
