@@ -867,3 +867,90 @@ fn max_conns_queue_timeout_and_no_queue() {
         .expect("no queue: at once");
     assert!(rejected.1 < 0.3, "{got:?}");
 }
+
+/// The issue's failover proof with active checks: under steady GETs (kept-alive and new
+/// connections, two shards), one of three backends dies and later comes back. No client request
+/// fails, and the restarted server gets traffic again only once its health check has passed.
+#[test]
+fn killed_backend_comes_back_after_its_health_check_passes() {
+    let (a, b) = (tagged_backend("A"), tagged_backend("B"));
+    let mut c = KillableBackend::start(tagged_handler("C"));
+    // max_fails=0: passive health off, so only the active check takes C out and brings it back.
+    let conf = format!(
+        "http {{
+            upstream pool {{
+                server {} max_fails=0;
+                server {} max_fails=0;
+                server {} max_fails=0;
+                health_check interval=200ms fails=1 passes=2 uri=/healthz timeout=300ms;
+            }}
+            server {{ listen {LISTEN}; location / {{ proxy_pass http://pool; }} }}
+        }}",
+        a.addr, b.addr, c.addr
+    );
+    let rw = Ringway::start_with(&conf, 2);
+    let addr = rw.addr;
+    let stop = AtomicBool::new(false);
+    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let ok = std::sync::atomic::AtomicUsize::new(0);
+    thread::scope(|s| {
+        for t in 0..2 {
+            let (stop, failures, ok) = (&stop, &failures, &ok);
+            s.spawn(move || {
+                let mut conn = None;
+                let deadline = Instant::now() + Duration::from_secs(6);
+                let mut i = 0;
+                while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+                    let keep = t == 0;
+                    match try_get(addr, &mut conn, keep, &format!("/hc/{t}/{i}")) {
+                        Ok(_) => {
+                            ok.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(e) => failures.lock().unwrap().push(e),
+                    }
+                    i += 1;
+                }
+            });
+        }
+        thread::sleep(Duration::from_millis(400));
+        c.kill();
+        assert!(
+            rw.wait_log_all(&["health check failed"], 1, Duration::from_secs(3)),
+            "{}",
+            rw.log_plain()
+        );
+        let down_count = c.request_count();
+        c.restart();
+        let restarted = Instant::now();
+        assert!(
+            rw.wait_log_all(&["health check passed"], 1, Duration::from_secs(3)),
+            "{}",
+            rw.log_plain()
+        );
+        assert!(
+            restarted.elapsed() >= Duration::from_millis(300),
+            "two passing probes needed"
+        );
+        // Load traffic (not probes) reached C again after the check passed.
+        thread::sleep(Duration::from_millis(500));
+        let load_after = c
+            .requests()
+            .iter()
+            .skip(down_count)
+            .filter(|r| r.target.starts_with("/hc/"))
+            .count();
+        assert!(
+            load_after > 0,
+            "C got no load traffic after passing its check"
+        );
+        stop.store(true, Ordering::SeqCst);
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(ok.load(Ordering::SeqCst) >= 200, "too little load");
+}
