@@ -1010,24 +1010,7 @@ pub fn echo_backend() -> Backend {
 /// Answers every request with 200, `X-Backend: TAG`, `X-Gen: V` (V: the request's `X-Gen`
 /// field, `-` when absent), `X-Conn: N`, and the raw request head as the body (keep-alive).
 pub fn tagged_backend(tag: &str) -> Backend {
-    let tag = tag.to_string();
-    Backend::start(move |c| {
-        while let Some(req) = c.read_request() {
-            let conn = req.conn.to_string();
-            let generation = req.header("x-gen").unwrap_or("-").to_string();
-            if !c.respond_with(
-                200,
-                &[
-                    ("X-Backend", &tag),
-                    ("X-Gen", &generation),
-                    ("X-Conn", &conn),
-                ],
-                req.head.as_bytes(),
-            ) {
-                return;
-            }
-        }
-    })
+    Backend::start(tagged_handler(tag))
 }
 
 /// Parses the raw request head a backend echoed back (the body of `echo_backend` and
