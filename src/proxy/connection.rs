@@ -85,53 +85,60 @@ pub async fn serve(ctx: Rc<ShardCtx>, mut stream: TcpStream, peer: SocketAddr, l
                 break;
             }
         }
-        let generation = ctx.current();
-        let Some(lst) = generation.listener(local) else {
-            // The listen address left the config on reload: close instead of serving it.
-            break;
-        };
-        let mut b = if pending.is_empty() {
-            ctx.bufs.get()
-        } else {
-            std::mem::take(&mut pending)
-        };
-        // The per-request work is boxed so that the connection's own future (all an idle
-        // connection holds) stays small: its size is the largest state of any await in it.
-        let Some((head, nb)) = Box::pin(read_head(&ctx, &mut stream, b, lst)).await else {
-            break;
-        };
-        b = nb;
-        served += 1;
-        match Box::pin(handle(
+        // The per-request work runs in its own boxed future, so that the connection's future
+        // (all an idle connection holds) keeps only the idle wait and a few fields.
+        match Box::pin(one_request(
             &ctx,
-            &generation,
-            lst,
-            &client,
             &mut stream,
-            b,
-            &head,
-            served,
+            &client,
+            &mut pending,
+            &mut served,
         ))
         .await
         {
-            Next::KeepAlive(rest) => pending = rest,
+            Next::KeepAlive(_) => {}
             Next::Close => break,
             Next::Upgrade(up, to_client, to_up) => {
-                drop(generation);
-                Box::pin(tunnel::run(
-                    stream,
-                    up,
-                    to_client,
-                    to_up,
-                    defaults_send_timeout(&ctx, local),
-                ))
-                .await;
+                let limit = defaults_send_timeout(&ctx, local);
+                Box::pin(tunnel::run(stream, up, to_client, to_up, limit)).await;
                 return;
             }
         }
     }
     if !pending.is_empty() {
         ctx.bufs.put(pending);
+    }
+}
+
+/// Reads, routes and answers one request (the bytes may already be in `pending`). What follows
+/// it in the buffer, if anything, is left in `pending`.
+async fn one_request(
+    ctx: &ShardCtx,
+    stream: &mut TcpStream,
+    client: &Client,
+    pending: &mut Vec<u8>,
+    served: &mut u64,
+) -> Next {
+    let generation = ctx.current();
+    let Some(lst) = generation.listener(client.local) else {
+        // The listen address left the config on reload: close instead of serving it.
+        return Next::Close;
+    };
+    let b = if pending.is_empty() {
+        ctx.bufs.get()
+    } else {
+        std::mem::take(pending)
+    };
+    let Some((head, b)) = read_head(ctx, stream, b, lst).await else {
+        return Next::Close;
+    };
+    *served += 1;
+    match handle(ctx, &generation, lst, client, stream, b, &head, *served).await {
+        Next::KeepAlive(rest) => {
+            *pending = rest;
+            Next::KeepAlive(Vec::new())
+        }
+        other => other,
     }
 }
 
