@@ -79,9 +79,15 @@ fn build_runtime(id: usize) -> std::io::Result<Rt> {
         Ok(rt) => Ok(rt),
         Err(e) => {
             if id == 0 {
-                warn!("io_uring setup flags refused ({e}); using a plain ring");
+                warn!("io_uring ring with setup flags refused ({e}); trying a plain ring");
             }
-            uring(io_uring::IoUring::builder())
+            uring(io_uring::IoUring::builder()).or_else(|e| {
+                // E.g. ENOMEM where ring memory counts against RLIMIT_MEMLOCK (kernels < 5.12).
+                if id == 0 {
+                    warn!("io_uring ring refused ({e}): falling back to the epoll driver");
+                }
+                legacy()
+            })
         }
     }
 }
