@@ -38,7 +38,15 @@ impl Pipe {
                 PIPE_WANT as libc::c_int,
             )
         };
-        let cap = if got > 0 { got as usize } else { 64 * 1024 };
+        // Past the per-user pipe budget the kernel refuses and the pipe may hold only a page or
+        // two: use the size it really has.
+        let got = if got > 0 {
+            got
+        } else {
+            // SAFETY: fcntl on our own pipe fd.
+            unsafe { libc::fcntl(write.as_raw_fd(), libc::F_GETPIPE_SZ) }
+        };
+        let cap = if got > 0 { got as usize } else { 4096 };
         Ok(Pipe { read, write, cap })
     }
 }
