@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -33,6 +34,19 @@ WORKLOADS = ENV.get("WORKLOADS", "small 1m upload").split()
 BACKEND_PORT = int(ENV.get("BACKEND_PORT", "28080"))
 RINGWAY_PORT = int(ENV.get("RINGWAY_PORT", "28081"))
 NGINX_PORT = int(ENV.get("NGINX_PORT", "28082"))
+HAPROXY_PORT = int(ENV.get("HAPROXY_PORT", "28083"))
+NGINX_NOBUF_PORT = int(ENV.get("NGINX_NOBUF_PORT", "28084"))
+PROXIES = ENV.get("PROXIES", "ringway nginx haproxy").split()
+# nginx-nobuf (proxy_buffering off; proxy_request_buffering off): "auto" = for the workloads with
+# 1 MiB+ bodies, "1" = every workload (except idle), "0" = never.
+NGINX_NOBUF = ENV.get("NGINX_NOBUF", "auto")
+CONNS_SMALL512 = int(ENV.get("CONNS_SMALL512", "512"))
+CONNS_NEWCONN = int(ENV.get("CONNS_NEWCONN", "64"))
+IDLE_CONNS = min(15000, int(ENV.get("IDLE_CONNS", "10000")))
+IDLE_ACTIVE = int(ENV.get("IDLE_ACTIVE", "1000"))
+LAT_RATE = int(ENV.get("LAT_RATE", "0"))  # 0: half of nginx's median small req/s of this run
+OHA = ENV.get("OHA_BIN", "")
+HAPROXY = ENV.get("HAPROXY_BIN") or "haproxy"
 PROXY_CPU = ENV.get("PROXY_CPU", "0")
 LOAD_CPU = ENV.get("LOAD_CPU", "1")
 CONNS_SMALL = int(ENV.get("CONNS_SMALL", "64"))
@@ -64,6 +78,8 @@ class Workload:
     resp_body: int  # expected response body size
     upload: int  # request body size
     what: str
+    kind: str = "wrk"  # wrk | lat (oha at a fixed rate) | idle (idle connections + wrk on top)
+    close: bool = False  # Connection: close on every request (a new connection per request)
 
 
 ALL_WORKLOADS = {
@@ -77,9 +93,40 @@ ALL_WORKLOADS = {
     "upload_early": Workload("upload_early", "/upload_early", CONNS_LARGE, "POST", len(UPLOAD_REPLY), MIB,
                              f"POST /upload_early with a 1 MiB body (backend answers at once and "
                              f"discards the body afterwards), {CONNS_LARGE} connections"),
+    "small512": Workload("small512", "/small", CONNS_SMALL512, "GET", len(SMALL_BODY), 0,
+                         f"GET /small (100-byte body), keep-alive, {CONNS_SMALL512} connections"),
+    "newconn": Workload("newconn", "/small", CONNS_NEWCONN, "GET", len(SMALL_BODY), 0,
+                        f"GET /small with `Connection: close`: a new client connection per request, "
+                        f"{CONNS_NEWCONN} concurrent", close=True),
+    "64k": Workload("64k", "/64k", CONNS_LARGE, "GET", 64 * 1024, 0,
+                    f"GET /64k (64 KiB static file), {CONNS_LARGE} connections"),
+    "16m": Workload("16m", "/16m", CONNS_LARGE, "GET", 16 * MIB, 0,
+                    f"GET /16m (16 MiB static file), {CONNS_LARGE} connections"),
+    "lat": Workload("lat", "/small", CONNS_SMALL, "GET", len(SMALL_BODY), 0,
+                    f"GET /small at a fixed rate (half of nginx's median `small` req/s of this run, or "
+                    f"LAT_RATE), oha, {CONNS_SMALL} connections, latency corrected for coordinated omission",
+                    kind="lat"),
+    "idle": Workload("idle", "/small", IDLE_ACTIVE, "GET", len(SMALL_BODY), 0,
+                     f"{IDLE_CONNS} idle keep-alive client connections (one request each), then GET /small "
+                     f"with {IDLE_ACTIVE} active connections on top", kind="idle"),
 }
+ALIASES = {"all": "small small512 newconn 64k 1m 16m upload lat idle"}
+BIG_BODY = ("1m", "16m", "upload", "upload_early")
 
-TARGETS = ("ringway", "nginx", "direct")
+PROXY_PORTS = {"ringway": RINGWAY_PORT, "nginx": NGINX_PORT, "haproxy": HAPROXY_PORT,
+               "nginx-nobuf": NGINX_NOBUF_PORT, "direct": BACKEND_PORT}
+TARGETS = ("ringway", "nginx", "haproxy", "nginx-nobuf", "direct")  # report order
+FILES = {"1m": MIB, "64k": 64 * 1024, "16m": 16 * MIB}  # static files of the backend
+
+
+def targets_for(w: Workload, rnd: int) -> list[str]:
+    """The targets of one workload in one round: proxies rotated by round, direct last."""
+    ps = list(PROXIES)
+    if "nginx" in ps and w.kind != "idle" and (NGINX_NOBUF == "1" or (NGINX_NOBUF == "auto" and w.name in BIG_BODY)):
+        ps.insert(ps.index("nginx") + 1, "nginx-nobuf")
+    k = (rnd - 1) % len(ps) if ps else 0
+    ps = ps[k:] + ps[:k]
+    return ps + ([] if w.kind == "idle" else ["direct"])
 
 # ---------------------------------------------------------------------------------- processes
 
@@ -240,8 +287,9 @@ TEMP_PATHS = """client_body_temp_path {d}/client_body;
 def write_backend(d: str) -> str:
     html = os.path.join(d, "html")
     os.makedirs(html, exist_ok=True)
-    with open(os.path.join(html, "1m"), "wb") as f:
-        f.write(os.urandom(MIB))
+    for name, size in FILES.items():
+        with open(os.path.join(html, name), "wb") as f:
+            f.write(os.urandom(size))
     # The static handler answers POST on an existing file with 405, after the mirror module has
     # read the whole request body; error_page turns that into 200.
     for name in ("upload", "upload_check"):
@@ -264,6 +312,10 @@ http {{
         root {html};
         location = /small {{ default_type text/plain; return 200 "{small}\\n"; }}
         location = /1m {{ default_type application/octet-stream; }}
+        location = /64k {{ default_type application/octet-stream; }}
+        location = /16m {{ default_type application/octet-stream; }}
+        # Counts accepted connections: upstream connections opened by a proxy (fetched directly).
+        location = /lt_status {{ stub_status; }}
         # Reads the whole body, then answers 200 "ok".
         location = /upload {{
             client_max_body_size 2m; client_body_buffer_size 2m;
@@ -293,14 +345,16 @@ http {{
     return path
 
 
-def write_nginx_proxy(d: str) -> str:
+def write_nginx_proxy(d: str, port: int = NGINX_PORT, extra: str = NGINX_EXTRA, name: str = "nginx.conf",
+                      worker_connections: int = 8192) -> str:
     os.makedirs(d, exist_ok=True)
+    rlimit = f"worker_rlimit_nofile {worker_connections};\n" if worker_connections > 8192 else ""
     conf = f"""worker_processes 1;
 daemon off;
 master_process off;
-error_log {d}/error.log error;
+{rlimit}error_log {d}/error.log error;
 pid {d}/nginx.pid;
-events {{ worker_connections 8192; }}
+events {{ worker_connections {worker_connections}; }}
 http {{
     access_log off;
     {TEMP_PATHS.format(d=d)}
@@ -310,9 +364,10 @@ http {{
         keepalive_requests 1000000;
     }}
     server {{
-        listen 127.0.0.1:{NGINX_PORT} backlog=4096;
+        listen 127.0.0.1:{port} backlog=4096;
         client_max_body_size 2m;
         keepalive_requests 1000000;
+        keepalive_timeout 300s;
         location / {{
             proxy_pass http://app;
             proxy_http_version 1.1;
@@ -322,12 +377,12 @@ http {{
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header Via "1.1 nginx";
-            {NGINX_EXTRA}
+            {extra}
         }}
     }}
 }}
 """
-    path = os.path.join(d, "nginx.conf")
+    path = os.path.join(d, name)
     with open(path, "w") as f:
         f.write(conf)
     return path
@@ -346,6 +401,7 @@ http {{
         listen 127.0.0.1:{RINGWAY_PORT};
         client_max_body_size 2m;
         keepalive_requests 1000000;
+        keepalive_timeout 300s;
         location / {{
             proxy_pass http://app;
         }}
@@ -353,6 +409,45 @@ http {{
 }}
 """
     path = os.path.join(d, "ringway.conf")
+    with open(path, "w") as f:
+        f.write(conf)
+    return path
+
+
+def write_haproxy(d: str) -> str:
+    """HAProxy as the same reverse proxy: one thread, upstream reuse, the same header work."""
+    os.makedirs(d, exist_ok=True)
+    conf = f"""global
+    nbthread 1
+    maxconn 16000
+    # haproxy wants 2 fds per maxconn (32014); a process may hold 20000 here: start anyway
+    # (it logs a warning and an [ALERT] about the FD limit, which the driver ignores)
+    no strict-limits
+    pidfile {d}/haproxy.pid
+    # no log directive: no logging
+
+defaults
+    mode http
+    option forwardfor
+    http-reuse always
+    timeout connect 5s
+    timeout client 300s
+    timeout server 300s
+    timeout http-request 300s
+    timeout http-keep-alive 300s
+
+frontend fe
+    bind 127.0.0.1:{HAPROXY_PORT}
+    maxconn 16000
+    http-request set-header X-Real-IP %[src]
+    http-request set-header X-Forwarded-Proto http
+    http-request add-header Via "1.1 haproxy"
+    default_backend app
+
+backend app
+    server app1 127.0.0.1:{BACKEND_PORT}
+"""
+    path = os.path.join(d, "haproxy.cfg")
     with open(path, "w") as f:
         f.write(conf)
     return path
@@ -371,6 +466,8 @@ end
 
 def write_lua(d: str, w: Workload) -> str:
     s = ""
+    if w.close:
+        s += 'wrk.headers["Connection"] = "close"\n'
     if w.method == "POST":
         s += (f'wrk.method = "POST"\n'
               f'wrk.body = string.rep("x", {w.upload})\n'
@@ -395,14 +492,18 @@ def request(port: int, method: str, path: str, body: bytes | None = None) -> tup
         c.close()
 
 
-def preflight(port: int, file_sha: str) -> list[str]:
+def preflight(port: int, file_sha: dict[str, str]) -> list[str]:
     """Content checks through one target: exact bodies both ways. Returns the problems."""
     problems = []
     body = os.urandom(MIB)
     checks = [
         ("GET /small", "GET", "/small", None, lambda st, b: st == 200 and b == SMALL_BODY),
-        ("GET /1m", "GET", "/1m", None,
-         lambda st, b: st == 200 and len(b) == MIB and hashlib.sha256(b).hexdigest() == file_sha),
+    ]
+    for name, size in FILES.items():
+        checks.append((f"GET /{name}", "GET", f"/{name}", None,
+                       lambda st, b, size=size, sha=file_sha[name]:
+                       st == 200 and len(b) == size and hashlib.sha256(b).hexdigest() == sha))
+    checks += [
         ("POST 1 MiB /upload_check", "POST", "/upload_check", body,
          lambda st, b: st == 200 and b.strip() == str(MIB).encode()),
         ("POST 1 MiB /upload", "POST", "/upload", body, lambda st, b: st == 200 and b == UPLOAD_REPLY),
@@ -487,6 +588,23 @@ class Run:
     problems: list[str] = field(default_factory=list)
     log: str | None = None
     exit_status: int | None = None
+    # upstream connections the proxy opened (backend accepts): during the measured run / in its whole life
+    upstream_run: int | None = None
+    upstream_total: int | None = None
+    # lat
+    lat_rate: int | None = None
+    p50_ms: float | None = None
+    p999_ms: float | None = None
+    # idle
+    idle_opened: int | None = None
+    idle_failed: int | None = None
+    idle_open_s: float | None = None
+    idle_alive: int | None = None
+    idle_rss0_kib: int | None = None
+    idle_rss1_kib: int | None = None
+    idle_bytes_per_conn: float | None = None
+    p99_no_idle_ms: float | None = None
+    rps_no_idle: float | None = None
 
 
 def check_sizes(run: Run, w: Workload, res: dict, lo_delta: int) -> None:
@@ -519,40 +637,152 @@ def check_sizes(run: Run, w: Workload, res: dict, lo_delta: int) -> None:
                 f"expected >= {hops} MiB ({hops} hop(s) of {payload} bytes)")
 
 
-def one_run(rnd: int, w: Workload, target: str, lua: str, backend: subprocess.Popen,
-            cfgs: dict, file_sha: str) -> Run:
-    run = Run(rnd, w.name, target)
-    proc = None
-    logfile = None
+def backend_accepts() -> int | None:
+    """The backend's stub_status `accepts` counter (includes this request's own connection)."""
+    try:
+        st, b = request(BACKEND_PORT, "GET", "/lt_status")
+        m = re.search(rb"server accepts handled requests\s+(\d+)", b)
+        return int(m.group(1)) if st == 200 and m else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def start_target(rnd: int, w: Workload, target: str, cfgs: dict):
+    """Starts a proxy (None for direct). Returns (proc, port, logfile, env)."""
+    port = PROXY_PORTS[target]
+    if target == "direct":
+        return None, port, None, None
+    logfile = os.path.join(LOG_DIR, f"{target}-{w.name}-r{rnd}.log")
     env = None
     if target == "ringway":
-        port = RINGWAY_PORT
-        logfile = os.path.join(LOG_DIR, f"ringway-{w.name}-r{rnd}.log")
         env = dict(os.environ, NO_COLOR="1", RINGWAY_LOG=os.environ.get("RINGWAY_LOG", "info"))
-        wait_port_free(port)
-        proc = spawn(["taskset", "-c", PROXY_CPU, RINGWAY_BIN, "-c", cfgs["ringway"], "--workers", "1"],
-                     logfile, env)
+        argv = [RINGWAY_BIN, "-c", cfgs["ringway"], "--workers", "1"]
     elif target == "nginx":
-        port = NGINX_PORT
-        logfile = os.path.join(LOG_DIR, f"nginx-{w.name}-r{rnd}.log")
-        wait_port_free(port)
-        proc = spawn(["taskset", "-c", PROXY_CPU, NGINX, "-p", cfgs["nginx_dir"], "-c", cfgs["nginx"],
-                      "-e", os.path.join(cfgs["nginx_dir"], "error.log")], logfile)
+        conf = cfgs["nginx_idle"] if w.kind == "idle" else cfgs["nginx"]
+        argv = [NGINX, "-p", cfgs["nginx_dir"], "-c", conf, "-e", os.path.join(cfgs["nginx_dir"], "error.log")]
+    elif target == "nginx-nobuf":
+        argv = [NGINX, "-p", cfgs["nobuf_dir"], "-c", cfgs["nginx-nobuf"],
+                "-e", os.path.join(cfgs["nobuf_dir"], "error.log")]
+    elif target == "haproxy":
+        argv = [HAPROXY, "-db", "-f", cfgs["haproxy"]]
     else:
-        port = BACKEND_PORT
+        raise ValueError(target)
+    wait_port_free(port)
+    proc = spawn(["taskset", "-c", PROXY_CPU] + argv, logfile, env)
+    if not wait_port(port, proc) and proc.poll() is not None:
+        # Most likely the port is briefly held by someone else: one more try.
+        log(f"{target} exited at start ({proc.returncode}); retrying once in 3 s")
+        stop(proc)
+        time.sleep(3)
+        proc = spawn(list(proc.args), logfile, env)
+    return proc, port, logfile, env
+
+
+def finish_target(run: Run, target: str, proc, logfile: str | None, cfgs: dict) -> None:
+    """Stops a proxy and collects what its logs say."""
+    if proc is None:
+        return
+    crashed_before = proc.poll() is not None
+    st = stop(proc)
+    run.exit_status = st
+    # haproxy's answer to SIGTERM is an immediate stop by that signal (-15): normal
+    if not crashed_before and st not in (0, None) and not (target == "haproxy" and st == -signal.SIGTERM):
+        run.problems.append(f"{target} exited with status {st} when stopped (SIGTERM)")
+    if target == "ringway":
+        with open(logfile, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        bad = [ln for ln in text.splitlines()
+               if re.search(r"\b(ERROR|WARN)\b|panicked|fatal", ln)]
+        if bad:
+            run.problems.append(f"ringway logged {len(bad)} warning/error line(s), first: {bad[0][:200]}")
+    elif target in ("nginx", "nginx-nobuf"):
+        el = os.path.join(cfgs["nginx_dir" if target == "nginx" else "nobuf_dir"], "error.log")
+        if os.path.exists(el):
+            with open(el, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+            with open(logfile, "a") as f:
+                f.write(text)
+            os.unlink(el)
+            bad = [ln for ln in text.splitlines() if re.search(r"\[(error|crit|alert|emerg)\]", ln)]
+            if bad:
+                run.problems.append(f"{target} logged {len(bad)} error line(s), first: {bad[0][:200]}")
+    elif target == "haproxy":
+        with open(logfile, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        bad = [ln for ln in text.splitlines() if re.search(r"\[(ALERT|EMERG)\]", ln) and "FD limit" not in ln]
+        if bad:
+            run.problems.append(f"haproxy logged {len(bad)} alert line(s), first: {bad[0][:200]}")
+
+
+def started_ok(run: Run, target: str, proc, port: int) -> bool:
+    if proc is not None and not wait_port(port, proc):
+        run.ok = False
+        run.problems.append(f"{target} did not start listening on {port}"
+                            + (f" (exited with {proc.returncode})" if proc.poll() is not None else ""))
+        return False
+    return True
+
+
+def measured(run: Run, w: Workload, proc, pid, backend, cmd: list[str], logname: str, parse, seconds: int) -> dict:
+    """Runs one measured load command, with CPU, memory and loopback accounting around it."""
+    b0 = cpu_ticks(backend.pid)
+    c0 = cpu_ticks(pid) if pid else 0
+    q0 = io_thread_ticks(pid) if pid else {}
+    k0 = core_busy_ticks(PROXY_CPU)
+    l0 = lo_bytes()
+    t0 = time.monotonic()
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
+    t1 = time.monotonic()
+    l1 = lo_bytes()
+    k1 = core_busy_ticks(PROXY_CPU)
+    alive = proc is None or proc.poll() is None
+    c1 = cpu_ticks(pid) if pid and alive else c0
+    q1 = io_thread_ticks(pid) if pid and alive else {}
+    b1 = cpu_ticks(backend.pid)
+    if pid and alive:
+        run.rss_mib = status_kib(pid, "VmRSS") / 1024
+        run.hwm_mib = status_kib(pid, "VmHWM") / 1024
+    with open(os.path.join(LOG_DIR, logname), "w") as f:
+        f.write(" ".join(cmd) + "\n" + out.stdout + out.stderr)
+    if out.returncode != 0:
+        run.problems.append(f"{os.path.basename(cmd[3])} exited with {out.returncode}: {out.stderr.strip()[-300:]}")
+    res = parse(out.stdout)
+    run.rps, run.p99_ms, run.requests = res["rps"], res["p99_ms"], res["requests"]
+    run.errors, run.socket_errors, run.non2xx = res["errors"], res["socket_errors"], res["non2xx"]
+    if run.rps is None or run.p99_ms is None:
+        run.ok = False
+        run.problems.append(f"could not parse the output of {os.path.basename(cmd[3])}")
+    if run.errors:
+        run.problems.append(f"ERRORS: {run.socket_errors} socket errors, {run.non2xx} non-2xx/3xx responses")
+    if not alive:
+        run.ok = False
+        run.problems.append(f"CRASH: {run.target} exited with status {proc.returncode} during the run")
+    check_sizes(run, w, res, l1 - l0)
+    n = run.requests or 0
+    elapsed = res["duration_s"] or (t1 - t0)
+    if pid and alive:
+        run.cpu_s = (c1 - c0) / CLK_TCK
+        run.cpu_pct = 100.0 * run.cpu_s / elapsed
+        if c1 > c0:
+            run.io_wq_pct = 100.0 * sum(t - q0.get(tid, 0) for tid, t in q1.items()) / (c1 - c0)
+        if n:
+            run.cpu_us_per_req = run.cpu_s / n * 1e6
+    if n:
+        run.backend_cpu_us_per_req = (b1 - b0) / CLK_TCK / n * 1e6
+    run.core_other_pct = max(0.0, 100.0 * ((k1 - k0) - ((c1 - c0) if pid else 0)) / CLK_TCK / (t1 - t0))
+    res["alive"] = alive
+    return res
+
+
+def one_run(rnd: int, w: Workload, target: str, lua: str, backend: subprocess.Popen,
+            cfgs: dict, file_sha: dict, lat_rate: int | None = None) -> Run:
+    run = Run(rnd, w.name, target)
+    a0 = backend_accepts() if target != "direct" else None
+    proc, port, logfile, env = start_target(rnd, w, target, cfgs)
     run.log = logfile
     url = f"http://127.0.0.1:{port}{w.path}"
     try:
-        if proc is not None and not wait_port(port, proc) and proc.poll() is not None:
-            # Most likely the port is briefly held by someone else: one more try.
-            log(f"{target} exited at start ({proc.returncode}); retrying once in 3 s")
-            stop(proc)
-            time.sleep(3)
-            proc = spawn(list(proc.args), logfile, env if target == "ringway" else None)
-        if proc is not None and not wait_port(port, proc):
-            run.ok = False
-            run.problems.append(f"{target} did not start listening on {port}"
-                                + (f" (exited with {proc.returncode})" if proc.poll() is not None else ""))
+        if not started_ok(run, target, proc, port):
             return run
         run.problems += [f"preflight: {p}" for p in preflight(port, file_sha)]
         if WARMUP > 0:
@@ -563,82 +793,146 @@ def one_run(rnd: int, w: Workload, target: str, lua: str, backend: subprocess.Po
             run.problems.append(f"CRASH: {target} exited with status {proc.returncode} during warm-up")
             return run
         pid = proc.pid if proc is not None else None
-        b0 = cpu_ticks(backend.pid)
-        c0 = cpu_ticks(pid) if pid else 0
-        q0 = io_thread_ticks(pid) if pid else {}
-        k0 = core_busy_ticks(PROXY_CPU)
-        l0 = lo_bytes()
-        t0 = time.monotonic()
-        out = subprocess.run(wrk_cmd(url, w, lua, DURATION), capture_output=True, text=True,
-                             timeout=DURATION + 30)
-        t1 = time.monotonic()
-        l1 = lo_bytes()
-        k1 = core_busy_ticks(PROXY_CPU)
-        alive = proc is None or proc.poll() is None
-        c1 = cpu_ticks(pid) if pid and alive else c0
-        q1 = io_thread_ticks(pid) if pid and alive else {}
-        b1 = cpu_ticks(backend.pid)
-        if pid and alive:
-            run.rss_mib = status_kib(pid, "VmRSS") / 1024
-            run.hwm_mib = status_kib(pid, "VmHWM") / 1024
-        with open(os.path.join(LOG_DIR, f"wrk-{w.name}-{target}-r{rnd}.txt"), "w") as f:
-            f.write(out.stdout + out.stderr)
-        if out.returncode != 0:
-            run.problems.append(f"wrk exited with {out.returncode}: {out.stderr.strip()[-300:]}")
-        res = parse_wrk(out.stdout)
-        run.rps, run.p99_ms, run.requests = res["rps"], res["p99_ms"], res["requests"]
-        run.errors, run.socket_errors, run.non2xx = res["errors"], res["socket_errors"], res["non2xx"]
-        if run.rps is None or run.p99_ms is None:
-            run.ok = False
-            run.problems.append("could not parse wrk output")
-        if run.errors:
-            run.problems.append(f"ERRORS: {run.socket_errors} socket errors, {run.non2xx} non-2xx/3xx responses")
-        if not alive:
-            run.ok = False
-            run.problems.append(f"CRASH: {target} exited with status {proc.returncode} during the run")
-        check_sizes(run, w, res, l1 - l0)
-        n = run.requests or 0
-        elapsed = res["duration_s"] or (t1 - t0)
-        if pid and alive:
-            run.cpu_s = (c1 - c0) / CLK_TCK
-            run.cpu_pct = 100.0 * run.cpu_s / elapsed
-            if c1 > c0:
-                run.io_wq_pct = 100.0 * sum(t - q0.get(tid, 0) for tid, t in q1.items()) / (c1 - c0)
-            if n:
-                run.cpu_us_per_req = run.cpu_s / n * 1e6
-        if n:
-            run.backend_cpu_us_per_req = (b1 - b0) / CLK_TCK / n * 1e6
-        run.core_other_pct = max(0.0, 100.0 * ((k1 - k0) - ((c1 - c0) if pid else 0)) / CLK_TCK / (t1 - t0))
+        a1 = backend_accepts() if a0 is not None else None
+        if w.kind == "lat":
+            run.lat_rate = lat_rate
+            measured(run, w, proc, pid, backend, oha_cmd(url, w, lat_rate, DURATION),
+                     f"oha-{w.name}-{target}-r{rnd}.txt", lambda t: parse_oha(t, run), DURATION)
+        else:
+            measured(run, w, proc, pid, backend, wrk_cmd(url, w, lua, DURATION),
+                     f"wrk-{w.name}-{target}-r{rnd}.txt", parse_wrk, DURATION)
+        a2 = backend_accepts() if a1 is not None else None
+        if a0 is not None and a1 is not None and a2 is not None:
+            run.upstream_run = a2 - a1 - 1
+            run.upstream_total = a2 - a0 - 2
         return run
     except subprocess.TimeoutExpired as e:
         run.ok = False
         run.problems.append(f"TIMEOUT: {' '.join(e.cmd[:6])}... did not finish")
         return run
     finally:
-        if proc is not None:
-            crashed_before = proc.poll() is not None
-            st = stop(proc)
-            run.exit_status = st
-            if not crashed_before and st not in (0, None):
-                run.problems.append(f"{target} exited with status {st} when stopped (SIGTERM)")
-            if target == "ringway":
-                with open(logfile, "rb") as f:
-                    text = f.read().decode("utf-8", "replace")
-                bad = [ln for ln in text.splitlines()
-                       if re.search(r"\b(ERROR|WARN)\b|panicked|fatal", ln)]
-                if bad:
-                    run.problems.append(f"ringway logged {len(bad)} warning/error line(s), first: {bad[0][:200]}")
-            if target == "nginx":
-                el = os.path.join(cfgs["nginx_dir"], "error.log")
-                if os.path.exists(el):
-                    with open(el, "rb") as f:
-                        text = f.read().decode("utf-8", "replace")
-                    with open(logfile, "a") as f:
-                        f.write(text)
-                    os.unlink(el)
-                    bad = [ln for ln in text.splitlines() if re.search(r"\[(error|crit|alert|emerg)\]", ln)]
-                    if bad:
-                        run.problems.append(f"nginx proxy logged {len(bad)} error line(s), first: {bad[0][:200]}")
+        finish_target(run, target, proc, logfile, cfgs)
+
+
+# ---------------------------------------------------------------------------------- oha (lat)
+
+def find_oha() -> str | None:
+    for c in (OHA, shutil.which("oha") or "", os.path.expanduser("~/.cache/ringway-loadtest/bin/oha"),
+              os.path.expanduser("~/.cargo/bin/oha")):
+        if c and os.access(c, os.X_OK):
+            return c
+    return None
+
+
+def oha_cmd(url: str, w: Workload, rate: int | None, seconds: int) -> list[str]:
+    return ["taskset", "-c", LOAD_CPU, find_oha() or "oha", "-z", f"{seconds}s", "-c", str(w.conns),
+            "-q", str(rate), "--latency-correction", "--no-tui", "--output-format", "json", url]
+
+
+def parse_oha(text: str, run: Run) -> dict:
+    r = {"rps": None, "p99_ms": None, "requests": None, "bytes": None, "duration_s": None,
+         "socket_errors": 0, "non2xx": 0, "errors": 0}
+    try:
+        j = json.loads(text[text.index("{"):])
+    except (ValueError, json.JSONDecodeError):
+        return r
+    s = j.get("summary", {})
+    lp = j.get("latencyPercentiles", {})
+    codes = {int(k): v for k, v in (j.get("statusCodeDistribution") or {}).items()}
+    # requests still in flight when -z ends are "aborted due to deadline": not errors
+    errs = sum(v for k, v in (j.get("errorDistribution") or {}).items() if "deadline" not in k)
+    n = sum(codes.values())
+    r["requests"] = n
+    r["rps"] = s.get("requestsPerSec")
+    r["duration_s"] = s.get("total")
+    if s.get("totalData") is not None:
+        r["bytes"] = s["totalData"]
+        r["body_only"] = True
+    for key, attr in (("p50", "p50_ms"), ("p99", "p99_ms"), ("p99.9", "p999_ms")):
+        v = lp.get(key)
+        if v is not None:
+            setattr(run, attr, v * 1e3)
+            if key == "p99":
+                r["p99_ms"] = v * 1e3
+    r["non2xx"] = sum(v for k, v in codes.items() if not 200 <= k < 400)
+    r["socket_errors"] = errs
+    r["errors"] = r["non2xx"] + errs
+    return r
+
+
+# ---------------------------------------------------------------------------------- idle
+
+IDLE_CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "idle_client.py")
+
+
+def idle_run(rnd: int, w: Workload, target: str, lua: str, backend: subprocess.Popen,
+             cfgs: dict, file_sha: dict) -> Run:
+    """RSS before/after IDLE_CONNS idle keep-alive connections; p99 of IDLE_ACTIVE active connections
+    with the idle ones open, then again after they are closed."""
+    run = Run(rnd, w.name, target)
+    proc, port, logfile, env = start_target(rnd, w, target, cfgs)
+    run.log = logfile
+    url = f"http://127.0.0.1:{port}{w.path}"
+    client = None
+    try:
+        if not started_ok(run, target, proc, port):
+            return run
+        run.problems += [f"preflight: {p}" for p in preflight(port, file_sha)]
+        pid = proc.pid
+        time.sleep(0.3)
+        run.idle_rss0_kib = status_kib(pid, "VmRSS")
+        client = subprocess.Popen(["taskset", "-c", LOAD_CPU, sys.executable, IDLE_CLIENT, str(port), str(IDLE_CONNS),
+                                   w.path, str(len(SMALL_BODY))],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  start_new_session=True)
+        children.append(client)
+        line = client.stdout.readline().split()  # OPENED ok failed seconds
+        if len(line) < 4 or line[0] != "OPENED":
+            run.ok = False
+            run.problems.append(f"idle client failed: {line} {client.stderr.read()[-300:] if client.poll() is not None else ''}")
+            return run
+        run.idle_opened, run.idle_failed, run.idle_open_s = int(line[1]), int(line[2]), float(line[3])
+        if run.idle_failed:
+            run.problems.append(f"idle client: {run.idle_failed} of {IDLE_CONNS} connections failed "
+                                f"(first error: {' '.join(line[4:])[:200]})")
+        time.sleep(1.0)
+        run.idle_rss1_kib = status_kib(pid, "VmRSS")
+        if run.idle_opened:
+            run.idle_bytes_per_conn = (run.idle_rss1_kib - run.idle_rss0_kib) * 1024 / run.idle_opened
+        if WARMUP > 0:
+            subprocess.run(wrk_cmd(url, w, lua, WARMUP), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=WARMUP + 30)
+        # With the idle connections open: the main figures of this run.
+        measured(run, w, proc, pid, backend, wrk_cmd(url, w, lua, DURATION),
+                 f"wrk-{w.name}-{target}-r{rnd}-with-idle.txt", parse_wrk, DURATION)
+        client.stdin.write("CHECK\n")
+        client.stdin.flush()
+        line = client.stdout.readline().split()  # ALIVE n
+        run.idle_alive = int(line[1]) if len(line) == 2 and line[0] == "ALIVE" else None
+        if run.idle_alive is not None and run.idle_alive < run.idle_opened:
+            run.problems.append(f"{run.idle_opened - run.idle_alive} idle connections were closed by {target}")
+        client.stdin.close()
+        client.wait(30)
+        children.remove(client)
+        client = None
+        time.sleep(1.0)
+        # The same without the idle connections (same process, after they were closed).
+        base = Run(rnd, w.name, target)
+        if proc.poll() is None:
+            measured(base, w, proc, pid, backend, wrk_cmd(url, w, lua, DURATION),
+                     f"wrk-{w.name}-{target}-r{rnd}-no-idle.txt", parse_wrk, DURATION)
+            run.p99_no_idle_ms, run.rps_no_idle = base.p99_ms, base.rps
+            run.problems += [f"(without idle) {p}" for p in base.problems]
+            run.errors += base.errors
+        return run
+    except (subprocess.TimeoutExpired, OSError, ValueError) as e:
+        run.ok = False
+        run.problems.append(f"idle run failed: {type(e).__name__}: {e}")
+        return run
+    finally:
+        if client is not None:
+            stop(client, grace=5.0)
+        finish_target(run, target, proc, logfile, cfgs)
 
 
 # ---------------------------------------------------------------------------------- report
@@ -676,14 +970,154 @@ def workload_table(w: Workload, runs: list[Run]) -> str:
             f"| {fmt(m['cpu_pct'], '.0f')} | {fmt(m['rss_mib'], '.1f')} | {fmt(m['backend_cpu_us_per_req'], '.2f')} "
             f"| {fmt(m['bytes_per_req'], ',.0f')}{' **SIZE MISMATCH**' if bad else ''} "
             f"| {errs}{' **!**' if errs else ''} | {ok}/{len(rs)} |")
-    if "ringway" in meds and "nginx" in meds:
-        a, b = meds["ringway"], meds["nginx"]
-        rows.append(
-            f"| **ringway/nginx** | **{fmt(ratio(a['rps'], b['rps']), '.2f')}×** "
-            f"| {fmt(ratio(a['p99_ms'], b['p99_ms']), '.2f')}× "
-            f"| **{fmt(ratio(a['cpu_us_per_req'], b['cpu_us_per_req']), '.2f')}×** "
-            f"| | {fmt(ratio(a['rss_mib'], b['rss_mib']), '.2f')}× | | | | |")
+    for x, y in RATIOS:
+        if x in meds and y in meds:
+            a, b = meds[x], meds[y]
+            rows.append(
+                f"| **{x}/{y}** | **{fmt(ratio(a['rps'], b['rps']), '.2f')}×** "
+                f"| {fmt(ratio(a['p99_ms'], b['p99_ms']), '.2f')}× "
+                f"| **{fmt(ratio(a['cpu_us_per_req'], b['cpu_us_per_req']), '.2f')}×** "
+                f"| | {fmt(ratio(a['rss_mib'], b['rss_mib']), '.2f')}× | | | | |")
     return "\n".join(rows)
+
+
+RATIOS = (("ringway", "nginx"), ("ringway", "haproxy"), ("haproxy", "nginx"), ("ringway", "nginx-nobuf"))
+
+
+def lat_table(w: Workload, runs: list[Run]) -> str:
+    rows = ["| target | rate req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | proxy CPU µs/req | "
+            "errors (all rounds) | runs ok |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    meds = {}
+    for t in TARGETS:
+        rs = [r for r in runs if r.workload == w.name and r.target == t]
+        if not rs:
+            continue
+        m = {k: med([getattr(r, k) for r in rs]) for k in ("lat_rate", "rps", "p50_ms", "p99_ms", "p999_ms", "cpu_us_per_req")}
+        meds[t] = m
+        ok = sum(1 for r in rs if r.ok and not r.problems)
+        errs = sum(r.errors for r in rs)
+        rows.append(f"| {t} | {fmt(m['lat_rate'], ',.0f')} | {fmt(m['rps'], ',.0f')} | {fmt(m['p50_ms'], '.3f')} "
+                    f"| {fmt(m['p99_ms'], '.3f')} | {fmt(m['p999_ms'], '.3f')} | {fmt(m['cpu_us_per_req'], '.2f')} "
+                    f"| {errs}{' **!**' if errs else ''} | {ok}/{len(rs)} |")
+    for x, y in RATIOS:
+        if x in meds and y in meds:
+            a, b = meds[x], meds[y]
+            rows.append(f"| **{x}/{y}** | | | {fmt(ratio(a['p50_ms'], b['p50_ms']), '.2f')}× "
+                        f"| **{fmt(ratio(a['p99_ms'], b['p99_ms']), '.2f')}×** | {fmt(ratio(a['p999_ms'], b['p999_ms']), '.2f')}× "
+                        f"| **{fmt(ratio(a['cpu_us_per_req'], b['cpu_us_per_req']), '.2f')}×** | | |")
+    return "\n".join(rows)
+
+
+def idle_table(w: Workload, runs: list[Run]) -> str:
+    rows = ["| target | idle conns open | RSS before MiB | RSS with idle MiB | **bytes per idle conn** | "
+            f"req/s ({IDLE_ACTIVE} active) with idle / without | p99 ms with idle | p99 ms without idle | p99 with ÷ without | "
+            "proxy CPU µs/req (with idle) | idle conns still open after | errors (all rounds) | runs ok |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    meds = {}
+    for t in TARGETS:
+        rs = [r for r in runs if r.workload == w.name and r.target == t]
+        if not rs:
+            continue
+        m = {k: med([getattr(r, k) for r in rs]) for k in
+             ("idle_opened", "idle_rss0_kib", "idle_rss1_kib", "idle_bytes_per_conn", "rps", "rps_no_idle",
+              "p99_ms", "p99_no_idle_ms", "cpu_us_per_req", "idle_alive")}
+        meds[t] = m
+        ok = sum(1 for r in rs if r.ok and not r.problems)
+        errs = sum(r.errors for r in rs)
+        rows.append(
+            f"| {t} | {fmt(m['idle_opened'], ',.0f')} | {fmt(None if m['idle_rss0_kib'] is None else m['idle_rss0_kib'] / 1024, '.1f')} "
+            f"| {fmt(None if m['idle_rss1_kib'] is None else m['idle_rss1_kib'] / 1024, '.1f')} "
+            f"| **{fmt(m['idle_bytes_per_conn'], ',.0f')}** | {fmt(m['rps'], ',.0f')} / {fmt(m['rps_no_idle'], ',.0f')} "
+            f"| {fmt(m['p99_ms'], '.2f')} | {fmt(m['p99_no_idle_ms'], '.2f')} "
+            f"| {fmt(ratio(m['p99_ms'], m['p99_no_idle_ms']), '.2f')}× | {fmt(m['cpu_us_per_req'], '.2f')} "
+            f"| {fmt(m['idle_alive'], ',.0f')} | {errs}{' **!**' if errs else ''} | {ok}/{len(rs)} |")
+    for x, y in RATIOS:
+        if x in meds and y in meds:
+            a, b = meds[x], meds[y]
+            rows.append(f"| **{x}/{y}** | | | | **{fmt(ratio(a['idle_bytes_per_conn'], b['idle_bytes_per_conn']), '.2f')}×** "
+                        f"| | {fmt(ratio(a['p99_ms'], b['p99_ms']), '.2f')}× | {fmt(ratio(a['p99_no_idle_ms'], b['p99_no_idle_ms']), '.2f')}× "
+                        f"| | {fmt(ratio(a['cpu_us_per_req'], b['cpu_us_per_req']), '.2f')}× | | | |")
+    return "\n".join(rows)
+
+
+def upstream_table(workloads: list[Workload], runs: list[Run]) -> str:
+    """Upstream connections opened, from the backend's accepts counter."""
+    ps = [t for t in TARGETS if t != "direct" and any(r.target == t and r.upstream_total is not None for r in runs)]
+    if not ps:
+        return "(no figures)"
+    rows = ["| workload | client conns | bound (conns + 1 shard) | " + " | ".join(ps) + " |",
+            "|---|---:|---:|" + "---:|" * len(ps)]
+    for w in workloads:
+        if w.kind == "idle":
+            continue
+        cells = []
+        for t in ps:
+            rs = [r for r in runs if r.workload == w.name and r.target == t and r.upstream_total is not None]
+            if not rs:
+                cells.append("–")
+                continue
+            run_max = max(r.upstream_run for r in rs)
+            tot_max = max(r.upstream_total for r in rs)
+            flag = " **>**" if tot_max > w.conns + 1 else ""
+            cells.append(f"{run_max:,} / {tot_max:,}{flag}")
+        rows.append(f"| {w.name} | {w.conns} | {w.conns + 1} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def ceiling_table(workloads: list[Workload], runs: list[Run]) -> str:
+    ps = [t for t in TARGETS if t != "direct" and any(r.target == t for r in runs)]
+    rows = ["| workload | direct req/s | " + " | ".join(ps) + " |", "|---|---:|" + "---:|" * len(ps)]
+    for w in workloads:
+        if w.kind != "wrk":
+            continue
+        d = med([r.rps for r in runs if r.workload == w.name and r.target == "direct"])
+        cells = [fmt(ratio(med([r.rps for r in runs if r.workload == w.name and r.target == t]), d), '.2f') + "×"
+                 for t in ps]
+        rows.append(f"| {w.name} | {fmt(d, ',.0f')} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+SVG_COLORS = {"ringway": "#d9534f", "nginx": "#3c8d2f", "haproxy": "#2f6fb0", "nginx-nobuf": "#9bc48f"}
+
+
+def svg_chart(workloads: list[Workload], runs: list[Run]) -> str:
+    """Small multiples: one cell per workload and metric, one bar per proxy, each cell its own scale."""
+    ps = [t for t in ("ringway", "nginx", "haproxy") if any(r.target == t for r in runs)]
+    ws = [w for w in workloads if any(r.workload == w.name for r in runs)]
+    metrics = (("rps", "requests/s", ",.0f"), ("cpu_us_per_req", "proxy CPU µs/request", ",.1f"))
+    cw, ch, top, left, gap = 150, 170, 60, 150, 14
+    width = left + len(ws) * cw + 20
+    height = top + len(metrics) * (ch + 40) + 20
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+         f'font-family="sans-serif" font-size="11">',
+         f'<rect width="{width}" height="{height}" fill="white"/>',
+         f'<text x="10" y="20" font-size="15" font-weight="bold">ringway load test: medians over rounds '
+         f'(each cell has its own scale)</text>']
+    for i, p in enumerate(ps):
+        o.append(f'<rect x="{10 + i * 110}" y="32" width="12" height="12" fill="{SVG_COLORS[p]}"/>'
+                 f'<text x="{26 + i * 110}" y="42">{p}</text>')
+    for mi, (key, label, spec) in enumerate(metrics):
+        y0 = top + mi * (ch + 40)
+        o.append(f'<text x="10" y="{y0 + ch / 2}" font-weight="bold">{label}</text>')
+        for wi, w in enumerate(ws):
+            x0 = left + wi * cw
+            vals = [med([getattr(r, key) for r in runs if r.workload == w.name and r.target == p]) for p in ps]
+            vmax = max([v for v in vals if v] or [1])
+            o.append(f'<rect x="{x0}" y="{y0}" width="{cw - gap}" height="{ch}" fill="#f6f6f6" stroke="#ccc"/>')
+            o.append(f'<text x="{x0 + (cw - gap) / 2}" y="{y0 + ch + 14}" text-anchor="middle">{w.name}</text>')
+            bw = (cw - gap - 20) / max(1, len(ps))
+            for pi, (p, v) in enumerate(zip(ps, vals)):
+                bx = x0 + 10 + pi * bw
+                if v is None:
+                    o.append(f'<text x="{bx + bw / 2}" y="{y0 + ch - 4}" text-anchor="middle">–</text>')
+                    continue
+                bh = (ch - 30) * v / vmax
+                o.append(f'<rect x="{bx + 2:.1f}" y="{y0 + ch - bh:.1f}" width="{bw - 4:.1f}" height="{bh:.1f}" '
+                         f'fill="{SVG_COLORS[p]}"><title>{p} {w.name}: {format(v, spec)}</title></rect>')
+                o.append(f'<text x="{bx + bw / 2:.1f}" y="{y0 + ch - bh - 4:.1f}" text-anchor="middle" '
+                         f'font-size="9">{format(v, spec)}</text>')
+    o.append("</svg>")
+    return "\n".join(o)
 
 
 def machine_info() -> str:
@@ -707,7 +1141,8 @@ def machine_info() -> str:
             f"({RINGWAY_BIN}); {nginx_v}; {wrk_v[0] if wrk_v else 'wrk'}")
 
 
-def report(runs: list[Run], workloads: list[Workload], started: str, load_before: str, aborted: str | None) -> str:
+def report(runs: list[Run], workloads: list[Workload], started: str, load_before: str, aborted: str | None,
+           notes: list[str] | None = None) -> str:
     out = ["# ringway load test", ""]
     out.append(f"- started {started}; {machine_info()}")
     out.append(f"- ROUNDS={ROUNDS} DURATION={DURATION}s WARMUP={WARMUP}s; proxy on CPU {PROXY_CPU}, "
@@ -719,15 +1154,44 @@ def report(runs: list[Run], workloads: list[Workload], started: str, load_before
                "(other processes, kernel softirq work; high values mean disturbed figures)"
                + (" — **figures disturbed: something else was using the proxy's CPU**"
                   if others is not None and others > 25 else ""))
-    out.append("- figures are medians over rounds; ratios are ringway ÷ nginx (CPU µs/req below 1 = ringway "
-               "cheaper; req/s above 1 = ringway faster)")
+    out.append("- figures are medians over rounds; ratios are x ÷ y (CPU µs/req below 1 = x "
+               "cheaper; req/s above 1 = x faster)")
+    if any(r.target == "haproxy" for r in runs):
+        hv = subprocess.run([HAPROXY, "-v"], capture_output=True, text=True).stdout.splitlines()[:1]
+        out.append(f"- {hv[0] if hv else 'haproxy'}: nbthread 1, http-reuse always (see loadtest/README.md)")
+    if any(r.target == "nginx-nobuf" for r in runs):
+        out.append("- nginx-nobuf: the nginx proxy with `proxy_buffering off; proxy_request_buffering off;`")
+    for n in notes or []:
+        out.append(f"- {n}")
     if aborted:
         out.append(f"- **run stopped early: {aborted}**")
+    out.append("- chart: [report.svg](report.svg) (requests/s and proxy CPU µs/request by workload)")
     out.append("")
     for w in workloads:
+        if not any(r.workload == w.name for r in runs):
+            continue
         out.append(f"## {w.name}: {w.what}")
         out.append("")
-        out.append(workload_table(w, runs))
+        out.append(lat_table(w, runs) if w.kind == "lat" else idle_table(w, runs) if w.kind == "idle"
+                   else workload_table(w, runs))
+        out.append("")
+    if any(r.upstream_total is not None for r in runs):
+        out.append("## Upstream connections opened")
+        out.append("")
+        out.append("Connections the backend accepted from each proxy (backend nginx `stub_status` accepts), max over "
+                   "rounds: during the measured run / over the proxy's whole life (preflight, warm-up and run). "
+                   "The issue's bound for keep-alive runs is client concurrency + shard count (ringway --workers 1: "
+                   "1 shard); **>** marks a figure above it (nginx's `keepalive 64` cache and newconn are "
+                   "expected to exceed it).")
+        out.append("")
+        out.append(upstream_table(workloads, runs))
+        out.append("")
+    if any(r.target == "direct" for r in runs):
+        out.append("## Fraction of the no-proxy ceiling")
+        out.append("")
+        out.append("Each proxy's median req/s ÷ direct's (the backend alone, no proxy hop) for the same workload.")
+        out.append("")
+        out.append(ceiling_table(workloads, runs))
         out.append("")
     problems = [(r, p) for r in runs for p in r.problems]
     out.append("## Problems")
@@ -737,7 +1201,8 @@ def report(runs: list[Run], workloads: list[Workload], started: str, load_before
     for r, p in problems:
         out.append(f"- round {r.round} {r.workload} {r.target}: {p}")
     crashed = [r for r in runs if r.target == "ringway" and r.log and any(
-        p.startswith(("CRASH", "ringway logged", "ringway exited", "ringway did not")) for p in r.problems)]
+        p.startswith(("CRASH", "ringway logged", "ringway exited", "ringway did not", "idle run failed"))
+        for p in r.problems)]
     for r in crashed[:3]:
         out.append("")
         out.append(f"ringway stderr tail (round {r.round}, {r.workload}, {os.path.relpath(r.log, ROOT)}):")
@@ -768,19 +1233,46 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
-    unknown = [n for n in WORKLOADS if n not in ALL_WORKLOADS]
+    names = [x for n in WORKLOADS for x in ALIASES.get(n, n).split()]
+    unknown = [n for n in names if n not in ALL_WORKLOADS]
     if unknown:
-        print(f"unknown workload(s) {unknown}; known: {list(ALL_WORKLOADS)}", file=sys.stderr)
+        print(f"unknown workload(s) {unknown}; known: {list(ALL_WORKLOADS)} or {list(ALIASES)}", file=sys.stderr)
         return 1
-    workloads = [ALL_WORKLOADS[n] for n in WORKLOADS]
-    for p in (BACKEND_PORT, RINGWAY_PORT, NGINX_PORT):
+    unknown = [p for p in PROXIES if p not in ("ringway", "nginx", "haproxy")]
+    if unknown:
+        print(f"unknown proxies {unknown} in PROXIES; known: ringway nginx haproxy", file=sys.stderr)
+        return 1
+    notes: list[str] = []
+    if "haproxy" in PROXIES and not shutil.which(HAPROXY):
+        PROXIES.remove("haproxy")
+        notes.append("haproxy: not installed, left out")
+    names = list(dict.fromkeys(names))  # no duplicates
+    if "lat" in names and not LAT_RATE:
+        if not find_oha():
+            names.remove("lat")
+            notes.append("lat: **skipped**: no `oha` (not in PATH, OHA_BIN or ~/.cache/ringway-loadtest/bin; "
+                         "loadtest/run installs it with `cargo install oha` when LAT_INSTALL=1) and wrk2 is not "
+                         "packaged in Debian")
+        elif "small" not in names[:names.index("lat")]:
+            if "small" in names:
+                names.remove("small")
+            names.insert(names.index("lat"), "small")
+            notes.append("lat needs nginx's `small` req/s of the same run: `small` was added before it")
+    elif "lat" in names and not find_oha():
+        names.remove("lat")
+        notes.append("lat: **skipped**: no `oha`")
+    workloads = [ALL_WORKLOADS[n] for n in names]
+    ports = [BACKEND_PORT] + [PROXY_PORTS[p] for p in PROXIES] + (
+        [NGINX_NOBUF_PORT] if "nginx" in PROXIES and NGINX_NOBUF != "0" else [])
+    for p in ports:
         if not port_free(p):
-            print(f"port {p} on 127.0.0.1 is in use (set BACKEND_PORT/RINGWAY_PORT/NGINX_PORT)", file=sys.stderr)
+            print(f"port {p} on 127.0.0.1 is in use (set BACKEND_PORT/RINGWAY_PORT/NGINX_PORT/HAPROXY_PORT/"
+                  "NGINX_NOBUF_PORT)", file=sys.stderr)
             return 1
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
             lo_port, hi_port = (int(x) for x in f.read().split())
-        inside = [p for p in (BACKEND_PORT, RINGWAY_PORT, NGINX_PORT) if lo_port <= p <= hi_port]
+        inside = [p for p in ports if lo_port <= p <= hi_port]
         if inside:
             log(f"WARNING: port(s) {inside} lie in the ephemeral range {lo_port}-{hi_port}: an outgoing "
                 "connection may hold one when a proxy restarts (bind: address in use)")
@@ -802,14 +1294,27 @@ def main() -> int:
         "ringway": write_ringway(os.path.join(WORKDIR, "ringway")),
     }
     cfgs["nginx"] = write_nginx_proxy(cfgs["nginx_dir"])
-    with open(os.path.join(backend_dir, "html", "1m"), "rb") as f:
-        file_sha = hashlib.sha256(f.read()).hexdigest()
+    # idle: room for IDLE_CONNS + IDLE_ACTIVE client connections and the upstream ones
+    cfgs["nginx_idle"] = write_nginx_proxy(cfgs["nginx_dir"], name="nginx-idle.conf", worker_connections=20000)
+    cfgs["nobuf_dir"] = os.path.join(WORKDIR, "nginx-nobuf")
+    cfgs["nginx-nobuf"] = write_nginx_proxy(cfgs["nobuf_dir"], port=NGINX_NOBUF_PORT,
+                                            extra=NGINX_EXTRA + " proxy_buffering off; proxy_request_buffering off;")
+    cfgs["haproxy"] = write_haproxy(os.path.join(WORKDIR, "haproxy"))
+    file_sha = {}
+    for name in FILES:
+        with open(os.path.join(backend_dir, "html", name), "rb") as f:
+            file_sha[name] = hashlib.sha256(f.read()).hexdigest()
     luas = {w.name: write_lua(WORKDIR, w) for w in workloads}
 
     for what, argv in (("ringway", [RINGWAY_BIN, "-t", "-c", cfgs["ringway"]]),
                        ("nginx proxy", [NGINX, "-t", "-p", cfgs["nginx_dir"], "-c", cfgs["nginx"], "-e", "/dev/stderr"]),
+                       ("nginx proxy (idle)", [NGINX, "-t", "-p", cfgs["nginx_dir"], "-c", cfgs["nginx_idle"], "-e", "/dev/stderr"]),
+                       ("nginx-nobuf proxy", [NGINX, "-t", "-p", cfgs["nobuf_dir"], "-c", cfgs["nginx-nobuf"], "-e", "/dev/stderr"]),
+                       ("haproxy", [HAPROXY, "-c", "-f", cfgs["haproxy"]] if "haproxy" in PROXIES else ["true"]),
                        ("nginx backend", [NGINX, "-t", "-p", backend_dir, "-c", cfgs["backend"], "-e", "/dev/stderr"])):
         t = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        if what == "haproxy" and t.returncode == 0 and "WARNING" in t.stdout + t.stderr:
+            notes.append("haproxy -c: " + " ".join((t.stdout + t.stderr).split())[:300])
         if t.returncode != 0:
             print(f"{what} rejects its configuration:\n{t.stdout}{t.stderr}", file=sys.stderr)
             return 1
@@ -827,30 +1332,53 @@ def main() -> int:
             print("backend preflight failed: " + "; ".join(problems), file=sys.stderr)
             return 1
         log(f"backend up on 127.0.0.1:{BACKEND_PORT} (pid {backend.pid})")
-        per_run = DURATION + WARMUP + 5
+        lat_rate = LAT_RATE or None
         for rnd in range(1, ROUNDS + 1):
             for w in workloads:
+                per_run = DURATION + WARMUP + 5 if w.kind != "idle" else 2 * DURATION + WARMUP + 25
+                if w.kind == "lat" and lat_rate is None:
+                    ref = "nginx" if "nginx" in PROXIES else "direct"
+                    base = med([r.rps for r in runs if r.workload == "small" and r.target == ref])
+                    if base is None:
+                        notes.append("lat: **skipped**: no `small` req/s to derive the rate from")
+                        continue
+                    lat_rate = max(1, int(base / 2))
+                    notes.append(f"lat: fixed rate {lat_rate} req/s = half of {ref}'s median `small` req/s "
+                                 f"({base:,.0f}) from the rounds before it")
                 # Alternate which proxy goes first so drift does not favour one of them.
-                order = ("ringway", "nginx", "direct") if rnd % 2 else ("nginx", "ringway", "direct")
-                for target in order:
+                for target in targets_for(w, rnd):
                     if BUDGET and time.monotonic() - START + per_run > BUDGET - 15:
                         aborted = "time budget exhausted"
                         raise Abort
                     if backend.poll() is not None:
                         aborted = f"backend nginx exited ({backend.returncode})"
                         raise Abort
-                    r = one_run(rnd, w, target, luas[w.name], backend, cfgs, file_sha)
+                    if w.kind == "idle":
+                        r = idle_run(rnd, w, target, luas[w.name], backend, cfgs, file_sha)
+                    else:
+                        r = one_run(rnd, w, target, luas[w.name], backend, cfgs, file_sha, lat_rate)
                     runs.append(r)
-                    log(f"round {rnd} {w.name:6} {target:7}: {fmt(r.rps, ',.0f')} req/s, p99 {fmt(r.p99_ms, '.2f')} ms, "
+                    extra = ""
+                    if r.upstream_total is not None:
+                        extra += f", upstream conns {r.upstream_run}/{r.upstream_total}"
+                    if w.kind == "lat":
+                        extra += f", p50 {fmt(r.p50_ms, '.2f')} p99.9 {fmt(r.p999_ms, '.2f')} ms"
+                    if w.kind == "idle":
+                        extra += (f", idle {r.idle_opened} ({fmt(r.idle_open_s, '.1f')} s) "
+                                  f"{fmt(r.idle_bytes_per_conn, ',.0f')} B/conn, p99 without idle "
+                                  f"{fmt(r.p99_no_idle_ms, '.2f')} ms")
+                    log(f"round {rnd} {w.name:8} {target:11}: {fmt(r.rps, ',.0f')} req/s, p99 {fmt(r.p99_ms, '.2f')} ms, "
                         f"CPU {fmt(r.cpu_us_per_req, '.2f')} µs/req, RSS {fmt(r.rss_mib, '.1f')} MiB, "
-                        f"errors {r.errors}" + (f"  !! {'; '.join(r.problems)}" if r.problems else ""))
+                        f"errors {r.errors}{extra}" + (f"  !! {'; '.join(r.problems)}" if r.problems else ""))
                     with open(os.path.join(OUT_DIR, "runs.jsonl"), "a" if len(runs) > 1 else "w") as f:
                         f.write(json.dumps(r.__dict__) + "\n")
     except Abort:
         log(f"stopping early: {aborted}")
     finally:
         stop_all()
-    text = report(runs, workloads, started, load_before, aborted)
+    text = report(runs, workloads, started, load_before, aborted, notes)
+    with open(os.path.join(OUT_DIR, "report.svg"), "w") as f:
+        f.write(svg_chart(workloads, runs))
     with open(os.path.join(OUT_DIR, "report.md"), "w") as f:
         f.write(text)
     print(text)
