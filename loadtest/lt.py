@@ -30,6 +30,9 @@ ROUNDS = int(ENV.get("ROUNDS", "3"))
 DURATION = int(ENV.get("DURATION", "5"))
 WARMUP = int(ENV.get("WARMUP", "1"))
 BUDGET = int(ENV.get("BUDGET", "0")) or None
+# Idle upstream connections each proxy may keep (nginx's `keepalive N`, ringway's per shard): at
+# least the largest client concurrency, so that no keep-alive run churns upstream connections.
+UPSTREAM_KEEPALIVE = int(ENV.get("UPSTREAM_KEEPALIVE", "1024"))
 WORKLOADS = ENV.get("WORKLOADS", "small 1m upload").split()
 BACKEND_PORT = int(ENV.get("BACKEND_PORT", "28080"))
 RINGWAY_PORT = int(ENV.get("RINGWAY_PORT", "28081"))
@@ -360,7 +363,7 @@ http {{
     {TEMP_PATHS.format(d=d)}
     upstream app {{
         server 127.0.0.1:{BACKEND_PORT};
-        keepalive 64;
+        keepalive {UPSTREAM_KEEPALIVE};
         keepalive_requests 1000000;
     }}
     server {{
@@ -394,7 +397,7 @@ def write_ringway(d: str) -> str:
 http {{
     upstream app {{
         server 127.0.0.1:{BACKEND_PORT};
-        keepalive 64;
+        keepalive {UPSTREAM_KEEPALIVE};
         keepalive_requests 1000000;
     }}
     server {{
@@ -1181,8 +1184,8 @@ def report(runs: list[Run], workloads: list[Workload], started: str, load_before
         out.append("Connections the backend accepted from each proxy (backend nginx `stub_status` accepts), max over "
                    "rounds: during the measured run / over the proxy's whole life (preflight, warm-up and run). "
                    "The issue's bound for keep-alive runs is client concurrency + shard count (ringway --workers 1: "
-                   "1 shard); **>** marks a figure above it (nginx's `keepalive 64` cache and newconn are "
-                   "expected to exceed it).")
+                   "1 shard); **>** marks a figure above it (a pool smaller than the client concurrency, see UPSTREAM_KEEPALIVE, "
+                   "and newconn are expected to exceed it).")
         out.append("")
         out.append(upstream_table(workloads, runs))
         out.append("")
