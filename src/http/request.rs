@@ -4,8 +4,8 @@
 use std::mem::MaybeUninit;
 
 use super::util::{
-    TransferCodings, find_byte, leading_empty_lines, list_has, list_items, merge_content_length,
-    offset_in,
+    ConnectionTokens, TransferCodings, find_byte, leading_empty_lines, list_has,
+    merge_content_length, offset_in,
 };
 use super::{HeaderSpan, ParseError, Span};
 
@@ -193,7 +193,7 @@ fn parse_request_inner(
     let mut host_count = 0u32;
     let mut content_length: Option<u64> = None;
     let mut te = TransferCodings::default();
-    let (mut conn_close, mut conn_keep_alive, mut conn_upgrade) = (false, false, false);
+    let mut conn = ConnectionTokens::default();
     let mut has_upgrade = false;
     let mut expect_continue = false;
     for f in fields {
@@ -214,17 +214,7 @@ fn parse_request_inner(
                 expect_continue |= list_has(f.value, b"100-continue");
             }
             7 if name.eq_ignore_ascii_case(b"upgrade") => has_upgrade = true,
-            10 if name.eq_ignore_ascii_case(b"connection") => {
-                for token in list_items(f.value) {
-                    if token.eq_ignore_ascii_case(b"close") {
-                        conn_close = true;
-                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                        conn_keep_alive = true;
-                    } else if token.eq_ignore_ascii_case(b"upgrade") {
-                        conn_upgrade = true;
-                    }
-                }
-            }
+            10 if name.eq_ignore_ascii_case(b"connection") => conn.add(f.value),
             14 if name.eq_ignore_ascii_case(b"content-length") => {
                 merge_content_length(&mut content_length, f.value)?;
             }
@@ -309,10 +299,7 @@ fn parse_request_inner(
         host_span = Some(span(target_start + start, end - start));
     }
 
-    let keep_alive = match version {
-        Version::Http11 => !conn_close,
-        Version::Http10 => conn_keep_alive && !conn_close,
-    };
+    let keep_alive = conn.persistent(version == Version::Http11);
     let http11 = version == Version::Http11;
     Ok(Some(RequestHead {
         method: method_kind,
@@ -327,7 +314,7 @@ fn parse_request_inner(
         // RFC 9110 §10.1.1: a 100-continue expectation in HTTP/1.0 is ignored.
         expect_continue: http11 && expect_continue,
         // RFC 9110 §7.8: Upgrade in an HTTP/1.0 request is ignored.
-        upgrade: http11 && conn_upgrade && has_upgrade,
+        upgrade: http11 && conn.upgrade && has_upgrade,
     }))
 }
 

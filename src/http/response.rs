@@ -4,7 +4,8 @@ use std::mem::MaybeUninit;
 
 use super::request::MAX_HEADERS;
 use super::util::{
-    TransferCodings, find_byte, leading_empty_lines, list_items, merge_content_length, offset_in,
+    ConnectionTokens, TransferCodings, find_byte, leading_empty_lines, merge_content_length,
+    offset_in,
 };
 use super::{HeaderSpan, ParseError, Span, request::Method, request::Version};
 
@@ -91,7 +92,7 @@ pub fn parse_response(
     let mut headers = Vec::with_capacity(fields.len());
     let mut content_length: Option<u64> = None;
     let mut te = TransferCodings::default();
-    let (mut conn_close, mut conn_keep_alive) = (false, false);
+    let mut conn = ConnectionTokens::default();
     for f in fields {
         let name = f.name.as_bytes();
         headers.push(HeaderSpan {
@@ -99,15 +100,7 @@ pub fn parse_response(
             value: span(offset_in(buf, f.value), f.value.len()),
         });
         match name.len() {
-            10 if name.eq_ignore_ascii_case(b"connection") => {
-                for token in list_items(f.value) {
-                    if token.eq_ignore_ascii_case(b"close") {
-                        conn_close = true;
-                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                        conn_keep_alive = true;
-                    }
-                }
-            }
+            10 if name.eq_ignore_ascii_case(b"connection") => conn.add(f.value),
             14 if name.eq_ignore_ascii_case(b"content-length") => {
                 merge_content_length(&mut content_length, f.value)?;
             }
@@ -116,10 +109,7 @@ pub fn parse_response(
         }
     }
 
-    let mut keep_alive = match version {
-        Version::Http11 => !conn_close,
-        Version::Http10 => conn_keep_alive && !conn_close,
-    };
+    let mut keep_alive = conn.persistent(version == Version::Http11);
     let no_body = req_method == Method::Head || status < 200 || status == 204 || status == 304;
     let framing = if no_body {
         ResponseFraming::None

@@ -341,3 +341,30 @@ mod tests {
         }
     }
 }
+
+/// The Connection field's tokens a head parser acts on (several fields may add to it).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct ConnectionTokens {
+    pub close: bool,
+    pub keep_alive: bool,
+    pub upgrade: bool,
+}
+
+impl ConnectionTokens {
+    pub(crate) fn add(&mut self, value: &[u8]) {
+        for token in list_items(value) {
+            if token.eq_ignore_ascii_case(b"close") {
+                self.close = true;
+            } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                self.keep_alive = true;
+            } else if token.eq_ignore_ascii_case(b"upgrade") {
+                self.upgrade = true;
+            }
+        }
+    }
+
+    /// Whether the connection persists after this message (RFC 9112 §9.3).
+    pub(crate) fn persistent(&self, http11: bool) -> bool {
+        !self.close && (http11 || self.keep_alive)
+    }
+}
