@@ -47,6 +47,7 @@ CONNS_SMALL512 = int(ENV.get("CONNS_SMALL512", "512"))
 CONNS_NEWCONN = int(ENV.get("CONNS_NEWCONN", "64"))
 IDLE_CONNS = min(15000, int(ENV.get("IDLE_CONNS", "10000")))
 IDLE_ACTIVE = int(ENV.get("IDLE_ACTIVE", "1000"))
+IDLE_SETTLE = float(ENV.get("IDLE_SETTLE", "3"))
 LAT_RATE = int(ENV.get("LAT_RATE", "0"))  # 0: half of nginx's median small req/s of this run
 OHA = ENV.get("OHA_BIN", "")
 HAPROXY = ENV.get("HAPROXY_BIN") or "haproxy"
@@ -898,7 +899,9 @@ def idle_run(rnd: int, w: Workload, target: str, lua: str, backend: subprocess.P
         if run.idle_failed:
             run.problems.append(f"idle client: {run.idle_failed} of {IDLE_CONNS} connections failed "
                                 f"(first error: {' '.join(line[4:])[:200]})")
-        time.sleep(1.0)
+        # Let each proxy settle into its idle state (ringway parks connections idle for 1 s;
+        # allocators hand back the pages of the opening burst) before RSS is read.
+        time.sleep(IDLE_SETTLE)
         run.idle_rss1_kib = status_kib(pid, "VmRSS")
         if run.idle_opened:
             run.idle_bytes_per_conn = (run.idle_rss1_kib - run.idle_rss0_kib) * 1024 / run.idle_opened

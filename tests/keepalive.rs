@@ -260,3 +260,117 @@ fn many_clients_concurrently() {
     }
     assert_eq!(b.request_count(), 80);
 }
+
+/// Connections parked in the ringway process: the entries of its parking epoll set, the one
+/// set open under two descriptors (the parker waits on a duplicate of it; the runtime's own set,
+/// under the epoll driver, has one).
+fn parked_count(pid: i32) -> usize {
+    let mut sets: std::collections::HashMap<String, (usize, usize)> = Default::default();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
+    };
+    for fd in fds.flatten() {
+        let is_epoll = std::fs::read_link(fd.path())
+            .map(|l| l.to_string_lossy().contains("eventpoll"))
+            .unwrap_or(false);
+        let info = format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_string_lossy());
+        if let (true, Ok(text)) = (is_epoll, std::fs::read_to_string(info)) {
+            let ino = text
+                .lines()
+                .find(|l| l.starts_with("ino:"))
+                .unwrap_or("")
+                .to_string();
+            let e = sets.entry(ino).or_default();
+            e.0 += 1;
+            e.1 = text.lines().filter(|l| l.starts_with("tfd:")).count();
+        }
+    }
+    sets.values()
+        .filter(|(fds, _)| *fds >= 2)
+        .map(|(_, n)| n)
+        .sum()
+}
+
+#[test]
+fn idle_connections_park_resume_and_still_time_out() {
+    let b = path_backend();
+    let conf = proxy_conf_full(
+        b.addr,
+        "keepalive_timeout 3s; client_header_timeout 3s;",
+        "",
+    );
+    let rw = Ringway::start(&conf);
+    let base = parked_count(rw.pid());
+    let mut cs: Vec<Client> = (0..3).map(|_| rw.connect()).collect();
+    for (i, c) in cs.iter_mut().enumerate() {
+        c.send(format!("GET /a{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+        assert_eq!(c.read_response().body_str(), format!("GET /a{i} 0"));
+    }
+    // A connection that never speaks parks too.
+    let mut silent = rw.connect();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while parked_count(rw.pid()) < base + 4 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        parked_count(rw.pid()),
+        base + 4,
+        "idle connections did not park"
+    );
+    // Parked connections are served again, with a request arriving in pieces.
+    for (i, c) in cs.iter_mut().enumerate() {
+        c.send_in_pieces(
+            format!("GET /b{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+            5,
+            Duration::from_millis(20),
+        );
+        assert_eq!(c.read_response().body_str(), format!("GET /b{i} 0"));
+    }
+    // The first request on a parked never-spoken connection too.
+    silent.send(b"GET /s HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(silent.read_response().body_str(), "GET /s 0");
+    // keepalive_timeout still holds for parked connections, measured from the last response.
+    let t0 = Instant::now();
+    assert!(
+        cs[0].closed_within(Duration::from_secs(6)),
+        "parked connection never timed out"
+    );
+    let dt = t0.elapsed();
+    assert!(
+        dt > Duration::from_millis(2500) && dt < Duration::from_millis(5000),
+        "closed after {dt:?}"
+    );
+    assert!(silent.closed_within(Duration::from_secs(2)));
+    assert_eq!(b.request_count(), 7);
+}
+
+#[test]
+fn graceful_stop_closes_parked_connections() {
+    let b = path_backend();
+    let rw = Ringway::start(&proxy_conf_full(b.addr, "keepalive_timeout 60s;", ""));
+    let base = parked_count(rw.pid());
+    let mut c = rw.connect();
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.read_response().status, 200);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while parked_count(rw.pid()) <= base && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        parked_count(rw.pid()),
+        base + 1,
+        "idle connection did not park"
+    );
+    let mut rw = rw;
+    let t0 = Instant::now();
+    let st = rw.stop_graceful(Duration::from_secs(10));
+    assert!(
+        st.is_some_and(|s| s.success()),
+        "ringway did not stop cleanly: {st:?}"
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "stop waited on a parked connection"
+    );
+    assert!(c.closed_within(Duration::from_secs(1)));
+}

@@ -12,7 +12,7 @@ use tracing::{debug, warn};
 use super::context::{Generation, ListenerRt, ShardCtx};
 use super::forward::{self, Request, origin_form};
 use super::io::{ReadErr, read_into, write_all};
-use super::{respond, tunnel};
+use super::{park, respond, tunnel};
 use crate::http::request::{Limits, parse_request};
 use crate::http::uri::{escape_path, normalize_path};
 use crate::http::{BodyFraming, Method, RequestHead};
@@ -39,25 +39,52 @@ pub enum Next {
 /// Most header fields accepted in a request head.
 const MAX_HEADERS: usize = 100;
 
-struct Counted<'a>(&'a ShardCtx);
+/// Keeps `ShardCtx::connections` true: the count drops when the connection's task ends, unless
+/// the connection was parked (it is still open; the parker accounts for it then).
+struct Counted<'a> {
+    ctx: &'a ShardCtx,
+    parked: bool,
+}
 
 impl Drop for Counted<'_> {
     fn drop(&mut self) {
-        self.0.connections.set(self.0.connections.get() - 1);
+        if !self.parked {
+            self.ctx.connections.set(self.ctx.connections.get() - 1);
+        }
     }
 }
 
-pub async fn serve(ctx: Rc<ShardCtx>, mut stream: TcpStream, peer: SocketAddr, local: SocketAddr) {
+/// Serves a newly accepted connection.
+pub async fn serve(ctx: Rc<ShardCtx>, stream: TcpStream, peer: SocketAddr, local: SocketAddr) {
     ctx.connections.set(ctx.connections.get() + 1);
-    let _counted = Counted(&ctx);
     let _ = stream.set_nodelay(true);
+    serve_from(ctx, stream, peer, local, 0).await
+}
+
+/// Serves a parked connection that has bytes (or a close) to read again.
+pub async fn resume(ctx: Rc<ShardCtx>, r: park::Resumed) {
+    serve_from(ctx, r.stream, r.peer, r.local, r.served).await
+}
+
+async fn serve_from(
+    ctx: Rc<ShardCtx>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    mut served: u64,
+) {
+    let mut counted = Counted {
+        ctx: &ctx,
+        parked: false,
+    };
     let client = Client {
         peer,
         local,
         ip: peer.ip().to_string(),
     };
     let mut pending: Vec<u8> = Vec::new();
-    let mut served: u64 = 0;
+    // When the current idle wait ends (set when it starts, kept across a failed park).
+    let mut idle_until: Option<Instant> = None;
     loop {
         if pending.is_empty() {
             if ctx.drain.is_set() {
@@ -76,14 +103,32 @@ pub async fn serve(ctx: Rc<ShardCtx>, mut stream: TcpStream, peer: SocketAddr, l
                 lst.defaults.keepalive_timeout
             };
             drop(generation);
-            let deadline = Instant::now() + idle;
-            let ready = monoio::select! {
-                r = stream.readable(false) => r.is_ok(),
-                _ = ctx.drain.wait_until(deadline) => false,
+            let now = Instant::now();
+            let deadline = *idle_until.get_or_insert(now + idle);
+            let park_at = now + park::PARK_AFTER;
+            let parks = park_at < deadline && ctx.parking.is_open();
+            let woke = monoio::select! {
+                r = stream.readable(false) => Some(r.is_ok()),
+                _ = ctx.drain.wait_until(if parks { park_at } else { deadline }) => None,
             };
-            if !ready {
-                break;
+            match woke {
+                Some(true) => {}
+                Some(false) => break,
+                None if !parks || ctx.drain.is_set() => break,
+                None => match ctx.parking.park(stream, peer, local, served, deadline) {
+                    Ok(()) => {
+                        counted.parked = true;
+                        return;
+                    }
+                    // Not parked (out of descriptors, say): wait on in this task, to the same
+                    // deadline.
+                    Err(s) => {
+                        stream = s;
+                        continue;
+                    }
+                },
             }
+            idle_until = None;
         }
         // The per-request work runs in its own boxed future, so that the connection's future
         // (all an idle connection holds) keeps only the idle wait and a few fields.

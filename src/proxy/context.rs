@@ -62,6 +62,8 @@ pub struct ShardCtx {
     pub bufs: BufPool,
     pub pipes: PipePool,
     pub drain: Drain,
+    /// Idle connections that gave up their tasks (see `park`).
+    pub parking: super::park::Parking,
     /// Open downstream connections (graceful stop waits for zero).
     pub connections: Cell<usize>,
     /// Known-length body remainders at least this long are spliced, shorter ones copied.
@@ -79,6 +81,7 @@ impl ShardCtx {
             bufs: BufPool::default(),
             pipes: PipePool::default(),
             drain: Drain::default(),
+            parking: Default::default(),
             connections: Cell::new(0),
             splice_min: super::body::splice_min_from_env(),
             date: RefCell::new(http_date()),

@@ -8,6 +8,7 @@ mod connection;
 pub mod context;
 mod forward;
 mod io;
+pub mod park;
 mod respond;
 mod splice;
 mod tunnel;

@@ -16,7 +16,7 @@ use tracing::{error, info, warn};
 use super::listener;
 use super::{Control, Peers, health};
 use crate::config::Config;
-use crate::proxy::{Drain, Generation, SWEEP, ShardCtx, serve};
+use crate::proxy::{Drain, Generation, SWEEP, ShardCtx, park, serve};
 use crate::route;
 use crate::route::{Lookups, Resolved};
 
@@ -142,6 +142,7 @@ async fn shard_main(
     }
     let _ = ready.send(Ok(()));
     monoio::spawn(sweep(ctx.clone()));
+    monoio::spawn(park::run(ctx.clone()));
     // Shard 0 runs the active health checks for everyone.
     if id == 0 {
         health::start(&ctx, &peers);
@@ -287,7 +288,10 @@ async fn drain(
 async fn sweep(ctx: Rc<ShardCtx>) {
     while !ctx.drain.is_set() {
         monoio::time::sleep(SWEEP).await;
-        ctx.drain.expire(Instant::now());
+        let now = Instant::now();
+        ctx.drain.expire(now);
+        let closed = ctx.parking.expire(now);
+        ctx.connections.set(ctx.connections.get() - closed);
         ctx.refresh_date();
     }
 }
