@@ -4,11 +4,11 @@
 
 mod body;
 pub mod buffers;
-mod connection;
+pub(crate) mod connection;
 pub mod context;
-mod forward;
-mod io;
-mod respond;
+pub(crate) mod forward;
+pub(crate) mod io;
+pub(crate) mod respond;
 mod splice;
 mod tunnel;
 
