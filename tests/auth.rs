@@ -144,7 +144,8 @@ fn request_conf(auth: std::net::SocketAddr, app: &Backend) -> String {
          auth_request_set $auth_status $upstream_status;\n            \
          proxy_set_header X-User $auth_user;\n            \
          add_header X-Auth-Status $auth_status;\n            proxy_pass http://{};\n        }}\n        \
-         location /public/ {{ auth_request off; proxy_pass http://{}; }}\n    }}\n}}\n",
+         location /public/ {{ auth_request off; proxy_pass http://{}; }}\n        \
+         location = /via-rewrite {{ rewrite ^ /auth last; }}\n    }}\n}}\n",
         app.addr, app.addr
     )
 }
@@ -212,8 +213,17 @@ fn auth_request_denials_and_failures() {
     let n = auth.request_count();
     assert_eq!(rw.get("/auth").status, 404);
     assert_eq!(auth.request_count(), n);
+    // A rewrite is an internal redirect: it may land there (nginx's rule).
+    let r = rw.get("/via-rewrite");
+    assert_eq!(
+        (r.status, r.header("x-user")),
+        (401, None),
+        "{}",
+        r.describe()
+    );
+    assert_eq!(auth.request_count(), n + 1);
     assert_eq!(rw.get("/public/p").status, 200, "auth_request off");
-    assert_eq!(auth.request_count(), n);
+    assert_eq!(auth.request_count(), n + 1);
 }
 
 #[test]

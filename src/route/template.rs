@@ -319,6 +319,41 @@ mod tests {
     }
 
     #[test]
+    fn auth_request_set_variables() {
+        let none = |_: &[u8], _: &mut Vec<u8>| false;
+        let user = ["a".to_string(), "who".to_string()];
+        let t = Template::compile_with("[$who|${a}]", &user).unwrap();
+        let vals = [b"1".to_vec(), b"alice".to_vec()];
+        let mut v = vars(&none);
+        v.user = &vals;
+        let mut out = Vec::new();
+        t.render(&v, &mut out);
+        assert_eq!(out, b"[alice|1]");
+        out.clear();
+        t.render(&vars(&none), &mut out);
+        assert_eq!(out, b"[|]", "unset: empty");
+        let resp = |name: &[u8], out: &mut Vec<u8>| {
+            name == b"x-user-id" && {
+                out.extend_from_slice(b"42");
+                true
+            }
+        };
+        let auth = AuthResponse {
+            status: 204,
+            header: &resp,
+        };
+        let t = Template::compile("$upstream_status $upstream_http_x_user_id").unwrap();
+        let mut v = vars(&none);
+        v.auth_response = Some(&auth);
+        out.clear();
+        t.render(&v, &mut out);
+        assert_eq!(out, b"204 42");
+        out.clear();
+        t.render(&vars(&none), &mut out);
+        assert_eq!(out, b" ", "no auth response: empty");
+    }
+
+    #[test]
     fn http_variables_map_to_field_names() {
         let t = Template::compile("$http_x_real_ip").unwrap();
         assert_eq!(
