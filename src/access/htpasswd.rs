@@ -8,6 +8,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use md5::{Digest, Md5};
+use rustc_hash::FxHashMap;
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
@@ -33,13 +34,14 @@ pub enum Hash {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Htpasswd {
-    entries: Vec<(Vec<u8>, Hash)>,
+    /// By user name: one lookup per request, whatever the file's size.
+    entries: FxHashMap<Vec<u8>, Hash>,
 }
 
 impl Htpasswd {
     /// Parses a file's text. Err: "line N: what is wrong".
     pub fn parse(text: &[u8]) -> Result<Htpasswd, String> {
-        let mut entries: Vec<(Vec<u8>, Hash)> = Vec::new();
+        let mut entries = FxHashMap::default();
         for (i, raw) in text.split(|&c| c == b'\n').enumerate() {
             let line = raw.strip_suffix(b"\r").unwrap_or(raw);
             if line.first() == Some(&b'#') {
@@ -52,17 +54,17 @@ impl Htpasswd {
             let rest = &line[colon + 1..];
             // nginx: the password field ends at the next ':' (a comment may follow).
             let pass = rest.split(|&c| c == b':').next().unwrap_or(b"");
-            if user.is_empty() || entries.iter().any(|(u, _)| u == user) {
+            if user.is_empty() || entries.contains_key(user) {
                 continue;
             }
             let hash = Hash::parse(pass).map_err(|e| format!("line {}: {e}", i + 1))?;
-            entries.push((user.to_vec(), hash));
+            entries.insert(user.to_vec(), hash);
         }
         Ok(Htpasswd { entries })
     }
 
     pub fn find(&self, user: &[u8]) -> Option<&Hash> {
-        self.entries.iter().find(|(u, _)| u == user).map(|(_, h)| h)
+        self.entries.get(user)
     }
 
     pub fn len(&self) -> usize {
