@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::directives::{self, EVENTS, HTTP, Kind, LOCATION, Lookup, MAIN, SERVER, Spec, UPSTREAM};
@@ -68,6 +68,7 @@ struct Layer {
     proxy_next_upstream: Option<Vec<String>>,
     proxy_next_upstream_tries: Option<u32>,
     proxy_next_upstream_timeout: Option<Duration>,
+    auth: super::auth::AuthLayer,
 }
 
 impl Layer {
@@ -117,6 +118,7 @@ impl Layer {
             proxy_next_upstream_timeout: self
                 .proxy_next_upstream_timeout
                 .unwrap_or(p.proxy_next_upstream_timeout),
+            ..self.auth.apply(parent)
         }
     }
 }
@@ -138,6 +140,7 @@ struct PLocation {
     rewrites: Vec<Rewrite>,
     layer: Layer,
     children: Vec<PLocation>,
+    internal: bool,
 }
 
 #[derive(Debug)]
@@ -167,6 +170,10 @@ struct Builder {
     upstream_names: Vec<String>,
     /// The first upstream `server … resolve` (it needs an http-level `resolver`).
     first_resolve: Option<(Pos, String)>,
+    /// Variables declared by any `auth_request_set` (usable in every template, as in nginx).
+    auth_vars: HashSet<String>,
+    /// Where relative `auth_basic_user_file` paths start: the main file's folder.
+    base_dir: PathBuf,
 }
 
 /// Named captures of every regex in a server (they may be used as variables anywhere in it).
@@ -446,6 +453,7 @@ impl Builder {
             upstreams: Vec::new(),
             servers: Vec::new(),
             resolver: None,
+            auth_vars: Vec::new(),
             notices: Vec::new(),
         };
         let mut http = Http::default();
@@ -509,6 +517,8 @@ impl Builder {
             }
         }
         self.finish(http, &mut cfg)?;
+        cfg.auth_vars = self.auth_vars.iter().cloned().collect();
+        cfg.auth_vars.sort();
         cfg.notices = std::mem::take(&mut self.notices);
         Ok(cfg)
     }
@@ -548,7 +558,10 @@ impl Builder {
                 }
                 set_once(&mut http.resolver_timeout, d, t)?;
             }
-            _ => self.setting(d, &mut http.layer, &HashSet::new())?,
+            _ => {
+                let caps = self.auth_vars.clone();
+                self.setting(d, &mut http.layer, &caps)?
+            }
         }
         Ok(())
     }
@@ -728,7 +741,7 @@ impl Builder {
 
     fn server(&mut self, d: &Directive) -> Result<PServer> {
         let block = d.block.as_deref().unwrap_or_default();
-        let mut caps = HashSet::new();
+        let mut caps = self.auth_vars.clone();
         server_captures(block, &mut caps);
         let mut s = PServer {
             pos: d.pos.clone(),
@@ -885,6 +898,7 @@ impl Builder {
             rewrites: Vec::new(),
             layer: Layer::default(),
             children: Vec::new(),
+            internal: false,
         };
         let mut proxy_seen = None;
         for c in d.block.as_deref().unwrap_or_default() {
@@ -917,6 +931,12 @@ impl Builder {
                     if loc.ret.is_none() {
                         loc.rewrites.push(r);
                     }
+                }
+                "internal" => {
+                    if loc.internal {
+                        return Err(c.pos.err("\"internal\" directive is duplicate"));
+                    }
+                    loc.internal = true;
                 }
                 _ => self.setting(c, &mut loc.layer, caps)?,
             }
@@ -1072,6 +1092,11 @@ impl Builder {
             "proxy_next_upstream_timeout" => {
                 set_once(&mut l.proxy_next_upstream_timeout, d, time_arg(d, &a[0])?)?
             }
+            "auth_basic"
+            | "auth_basic_user_file"
+            | "auth_request"
+            | "auth_request_set"
+            | "proxy_pass_request_body" => l.auth.setting(d, caps, &self.base_dir)?,
             _ => return Err(internal(d)),
         }
         Ok(())
@@ -1154,7 +1179,7 @@ impl Builder {
             servers.push(Server {
                 listen,
                 server_names,
-                locations: resolve_locations(&s.locations, &settings),
+                locations: resolve_locations(&s.locations, &settings)?,
                 settings,
                 rewrites: s.rewrites.clone(),
                 server_return: s.ret.clone(),
@@ -1197,7 +1222,7 @@ fn internal(d: &Directive) -> super::ConfigError {
     ))
 }
 
-fn resolve_locations(locs: &[PLocation], parent: &Settings) -> Vec<Location> {
+fn resolve_locations(locs: &[PLocation], parent: &Settings) -> Result<Vec<Location>> {
     locs.iter()
         .map(|l| {
             let settings = l.layer.apply(parent);
@@ -1206,13 +1231,22 @@ fn resolve_locations(locs: &[PLocation], parent: &Settings) -> Vec<Location> {
                 (None, Some(p)) => Action::Proxy(p.clone()),
                 (None, None) => Action::None,
             };
-            Location {
+            if !settings.proxy_pass_request_body && !l.internal && l.proxy.is_some() {
+                // Only an auth_request subrequest (which never carries a body) may go there.
+                return Err(l.pos.err(format!(
+                    "location \"{}\": \"proxy_pass_request_body off\" is supported only in \
+                     \"internal\" locations (auth_request targets)",
+                    match_text(&l.matcher)
+                )));
+            }
+            Ok(Location {
                 matcher: l.matcher.clone(),
                 action,
-                locations: resolve_locations(&l.children, &settings),
+                locations: resolve_locations(&l.children, &settings)?,
                 settings,
                 rewrites: l.rewrites.clone(),
-            }
+                internal: l.internal,
+            })
         })
         .collect()
 }
@@ -1367,10 +1401,14 @@ fn upstream_names(dirs: &[Directive], explicit_http: bool) -> Vec<String> {
 
 pub(crate) fn build(dirs: &[Directive], source: &Path) -> Result<Config> {
     let explicit_http = dirs.iter().any(|d| d.name == "http");
+    let mut auth_vars = HashSet::new();
+    super::auth::declared_vars(dirs, &mut auth_vars);
     let mut b = Builder {
         notices: Vec::new(),
         upstream_names: upstream_names(dirs, explicit_http),
         first_resolve: None,
+        auth_vars,
+        base_dir: source.parent().map(Path::to_path_buf).unwrap_or_default(),
     };
     b.main(dirs, source)
 }

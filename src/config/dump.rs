@@ -99,6 +99,14 @@ fn settings(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
             .collect::<Vec<_>>()
     };
     list("add_header", add(s), parent.map(add));
+    let sets = |s: &Settings| {
+        s.auth_request_set
+            .iter()
+            .map(|(n, v)| format!("${n} {}", q(v)))
+            .collect::<Vec<_>>()
+    };
+    list("auth_request_set", sets(s), parent.map(sets));
+    auth(o, s, parent);
 
     type Field = (&'static str, fn(&Settings) -> String);
     let fields: &[Field] = &[
@@ -165,6 +173,43 @@ fn settings(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
     }
 }
 
+/// The auth settings, written where they differ from the parent's (or, for a server, from
+/// the defaults: a server that uses none gets no lines).
+fn auth(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
+    let base = parent.cloned().unwrap_or_default();
+    if s.auth_basic != base.auth_basic {
+        o.line(&format!(
+            "auth_basic {};",
+            s.auth_basic
+                .as_deref()
+                .map(q)
+                .unwrap_or_else(|| "off".into())
+        ));
+    }
+    if s.auth_basic_user_file != base.auth_basic_user_file
+        && let Some(f) = &s.auth_basic_user_file
+    {
+        o.line(&format!("auth_basic_user_file {};", q(&f.path)));
+    }
+    if s.auth_request != base.auth_request {
+        o.line(&format!(
+            "auth_request {};",
+            s.auth_request
+                .as_deref()
+                .map(q)
+                .unwrap_or_else(|| "off".into())
+        ));
+    }
+    if s.proxy_pass_request_body != base.proxy_pass_request_body {
+        let v = if s.proxy_pass_request_body {
+            "on"
+        } else {
+            "off"
+        };
+        o.line(&format!("proxy_pass_request_body {v};"));
+    }
+}
+
 fn rewrites(o: &mut Out, rw: &[Rewrite]) {
     for r in rw {
         let flag = match r.flag {
@@ -204,6 +249,9 @@ fn location(o: &mut Out, l: &Location, parent: &Settings) {
         ),
     };
     o.open(&format!("location {m}"));
+    if l.internal {
+        o.line("internal;");
+    }
     rewrites(o, &l.rewrites);
     match &l.action {
         Action::Proxy(p) => o.line(&format!(

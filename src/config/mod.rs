@@ -22,9 +22,12 @@
 //!   nginx gives warnings.
 //! - `rewrite`s after a `return` at the same level are dropped (never reached, as in nginx);
 //!   a location with both `return` and `proxy_pass` returns (nginx's rewrite phase runs first).
+//! - `auth_basic_user_file` is read when the config is loaded or reloaded, not per request: an
+//!   unreadable file or an entry in a scheme ringway cannot check is an error at `-t`.
 //!
 //! Notices read `<file>:<line>: ignored: <directive> (<why>)`.
 
+mod auth;
 mod build;
 mod directives;
 mod dump;
@@ -36,6 +39,8 @@ mod values;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_auth;
 
 use std::path::Path;
 

@@ -5,7 +5,10 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::access::htpasswd::Htpasswd;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -21,6 +24,9 @@ pub struct Config {
     pub servers: Vec<Server>,
     /// `resolver …` at http level: the DNS servers that re-resolve upstream `resolve` servers.
     pub resolver: Option<Resolver>,
+    /// Names (without `$`) of every variable an `auth_request_set` declares: like nginx's
+    /// variables they are known config-wide, so any template may use them.
+    pub auth_vars: Vec<String>,
     /// One line per accepted-but-ignored directive (`user`, `sendfile`, ...), shown by `-t`.
     pub notices: Vec<String>,
 }
@@ -163,6 +169,9 @@ pub struct Location {
     pub settings: Settings,
     pub rewrites: Vec<Rewrite>,
     pub locations: Vec<Location>,
+    /// `internal`: only auth_request subrequests and rewrites may land here; a client's own
+    /// request gets 404.
+    pub internal: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -213,6 +222,14 @@ pub struct AddHeader {
     pub always: bool,
 }
 
+/// `auth_basic_user_file`: the path as written and the entries read from it when the config was
+/// loaded (nginx reads the file on every request; ringway at load and reload).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserFile {
+    pub path: String,
+    pub users: Arc<Htpasswd>,
+}
+
 /// Effective per-location settings after nginx's inheritance rules.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -245,6 +262,15 @@ pub struct Settings {
     pub proxy_next_upstream_tries: u32,
     /// `proxy_next_upstream_timeout T` (zero = no limit).
     pub proxy_next_upstream_timeout: Duration,
+    /// `auth_basic "realm"` (None: `off`). Checked only together with a user file, as nginx.
+    pub auth_basic: Option<String>,
+    pub auth_basic_user_file: Option<UserFile>,
+    /// `auth_request URI` (None: `off`).
+    pub auth_request: Option<String>,
+    /// `auth_request_set $name VALUE`: (name without `$`, value template text).
+    pub auth_request_set: Vec<(String, String)>,
+    /// `proxy_pass_request_body on|off` (off only in `internal` locations).
+    pub proxy_pass_request_body: bool,
 }
 
 impl Default for Settings {
@@ -269,6 +295,11 @@ impl Default for Settings {
             proxy_next_upstream: vec!["error".into(), "timeout".into()],
             proxy_next_upstream_tries: 0,
             proxy_next_upstream_timeout: Duration::ZERO,
+            auth_basic: None,
+            auth_basic_user_file: None,
+            auth_request: None,
+            auth_request_set: Vec::new(),
+            proxy_pass_request_body: true,
         }
     }
 }

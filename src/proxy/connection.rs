@@ -13,6 +13,7 @@ use super::context::{Generation, ListenerRt, ShardCtx};
 use super::forward::{self, Request, origin_form};
 use super::io::{ReadErr, read_into, write_all};
 use super::{park, respond, tunnel};
+use crate::access::auth;
 use crate::http::request::{Limits, parse_request};
 use crate::http::uri::{escape_path, normalize_path};
 use crate::http::{BodyFraming, Method, RequestHead};
@@ -300,6 +301,8 @@ async fn handle(
     let mut rewritten: Option<Vec<u8>> = normalized.clone();
     let mut redirect: Option<(u16, Vec<u8>)> = None;
     let mut uri_final = false;
+    // A URI changed by `rewrite` is an internal redirect: it may reach `internal` locations.
+    let mut rewritten_by_rule = false;
     let loc = if server.has_rewrites {
         let header = |name: &[u8], out: &mut Vec<u8>| forward::find_header(head, &b, name, out);
         let vars = Vars {
@@ -315,9 +318,12 @@ async fn handle(
             proxy_host: b"",
             uri: origin,
             captures: None,
+            user: &[],
+            auth_response: None,
         };
         match rewrite::route(server, origin, &vars) {
             Some(Routed::Location { loc, uri, broke }) => {
+                rewritten_by_rule = uri.is_some();
                 rewritten = uri;
                 uri_final = broke;
                 loc
@@ -356,9 +362,13 @@ async fn handle(
         keep_alive,
         uri: rewritten.as_deref(),
         uri_final,
+        user: &[],
     };
     if let Some((code, location)) = redirect {
         return answer(&r, stream, b, code, Text::Rendered(&location)).await;
+    }
+    if loc.internal && !rewritten_by_rule {
+        return answer(&r, stream, b, 404, Text::Rendered(b"")).await;
     }
     if let BodyFraming::Length(n) = head.body
         && loc.client_max_body_size > 0
@@ -367,6 +377,26 @@ async fn handle(
         forward::fail(&r, stream, &b, 413).await;
         return Next::Close;
     }
+    // The access phase. `return` belongs to nginx's rewrite phase, which runs before it: a
+    // location that returns answers without authentication, as in nginx.
+    let user_vars;
+    let (r, b) = if auth::needed(&r) && !matches!(loc.action, Action::Return { .. }) {
+        match auth::check(&r, server, stream, b).await {
+            Ok((vars, b)) => {
+                user_vars = vars;
+                (
+                    Request {
+                        user: &user_vars,
+                        ..r
+                    },
+                    b,
+                )
+            }
+            Err(next) => return next,
+        }
+    } else {
+        (r, b)
+    };
     if let Action::Proxy { .. } = loc.action
         && matches!(head.method, Method::Options | Method::Trace)
         && forward::max_forwards(head, &b) == Some(0)

@@ -71,6 +71,8 @@ pub struct ShardCtx {
     /// The current time as an HTTP date, refreshed by the shard's sweeper (RFC 9110 §6.6.1:
     /// a proxy adds Date to responses that lack one).
     pub date: RefCell<[u8; 29]>,
+    /// Credentials `auth_basic` verified recently (bcrypt is too slow to redo per request).
+    pub auth_cache: crate::access::auth_basic::Cache,
 }
 
 impl ShardCtx {
@@ -85,6 +87,7 @@ impl ShardCtx {
             connections: Cell::new(0),
             splice_min: super::body::splice_min_from_env(),
             date: RefCell::new(http_date()),
+            auth_cache: Default::default(),
         }
     }
 

@@ -43,6 +43,8 @@ pub struct Request<'a> {
     pub uri: Option<&'a [u8]>,
     /// `rewrite … break` produced `uri`: it is sent as it is, ignoring `proxy_pass`'s URI part.
     pub uri_final: bool,
+    /// Values of the `auth_request_set` variables (set by the access phase).
+    pub user: &'a [Vec<u8>],
 }
 
 pub async fn forward(
@@ -568,10 +570,10 @@ async fn send_body(
 }
 
 /// Counts a request in flight to a server (least_conn, max_conns) until the exchange ends.
-struct InFlight<'a>(&'a Group, usize);
+pub(crate) struct InFlight<'a>(&'a Group, usize);
 
 impl<'a> InFlight<'a> {
-    fn new(g: &'a Group, i: usize) -> InFlight<'a> {
+    pub(crate) fn new(g: &'a Group, i: usize) -> InFlight<'a> {
         g.servers[i].health.begin();
         InFlight(g, i)
     }
@@ -588,7 +590,12 @@ fn status_bit_or_zero(status: u16) -> u16 {
 }
 
 /// The balancer's key: the client address for ip_hash, the rendered `hash` key.
-fn balance_key<'k>(r: &Request<'_>, b: &[u8], group: &Group, buf: &'k mut Vec<u8>) -> &'k [u8] {
+pub(crate) fn balance_key<'k>(
+    r: &Request<'_>,
+    b: &[u8],
+    group: &Group,
+    buf: &'k mut Vec<u8>,
+) -> &'k [u8] {
     use crate::config::BalanceMethod;
     match group.method() {
         BalanceMethod::IpHash => {
@@ -714,7 +721,7 @@ async fn upstream_failed(
 
 /// The request head for the upstream: rewritten target, hop-by-hop fields out, the location's
 /// `proxy_set_header` fields (rendered from their compiled templates), final CRLF.
-fn build_head(
+pub(crate) fn build_head(
     r: &Request<'_>,
     b: &[u8],
     uri: Option<&UriRewrite>,
@@ -852,6 +859,8 @@ pub fn vars<'a>(
         proxy_host,
         uri: r.uri.unwrap_or_else(|| origin_form(r.head.target.get(b))),
         captures: None,
+        user: r.user,
+        auth_response: None,
     }
 }
 

@@ -4,12 +4,12 @@
 
 mod body;
 pub mod buffers;
-mod connection;
+pub(crate) mod connection;
 pub mod context;
-mod forward;
-mod io;
+pub(crate) mod forward;
+pub(crate) mod io;
 pub mod park;
-mod respond;
+pub(crate) mod respond;
 mod splice;
 mod tunnel;
 

@@ -142,6 +142,7 @@ pub fn compile_with(
             &mut upstreams,
             &mut by_name,
             lookups,
+            &cfg.auth_vars,
         )?);
         for listen in &server.listen {
             let idx = match listeners.iter().position(|l| l.addr == listen.addr) {
@@ -239,6 +240,7 @@ fn compile_server(
     upstreams: &mut Vec<UpstreamSpec>,
     by_name: &mut HashMap<String, usize>,
     lookups: &mut Lookups,
+    user: &[String],
 ) -> Result<ServerRt, CompileError> {
     let mut table = LocationTable::default();
     let not_found = config::Action::None;
@@ -254,6 +256,7 @@ fn compile_server(
         upstreams,
         by_name,
         lookups,
+        user,
     )?));
     // A server-level `return` answers every request before locations are looked at.
     if server.server_return.is_none() {
@@ -264,6 +267,7 @@ fn compile_server(
             by_name,
             lookups,
             None,
+            user,
         )?;
     }
     add_slash_redirects(&mut table)?;
@@ -316,6 +320,7 @@ fn add_locations(
     by_name: &mut HashMap<String, usize>,
     lookups: &mut Lookups,
     parent_prefix: Option<usize>,
+    user: &[String],
 ) -> Result<(), CompileError> {
     for loc in locations {
         let name = describe(&loc.matcher);
@@ -327,8 +332,10 @@ fn add_locations(
             upstreams,
             by_name,
             lookups,
+            user,
         )?;
         compiled.rewrites = compile_rewrites(&loc.rewrites, &name)?;
+        compiled.internal = loc.internal;
         let rt = Rc::new(compiled);
         match &loc.matcher {
             LocationMatch::Exact(p) => {
@@ -343,7 +350,15 @@ fn add_locations(
                     parent: parent_prefix,
                 });
                 let me = table.prefixes.len() - 1;
-                add_locations(table, &loc.locations, upstreams, by_name, lookups, Some(me))?;
+                add_locations(
+                    table,
+                    &loc.locations,
+                    upstreams,
+                    by_name,
+                    lookups,
+                    Some(me),
+                    user,
+                )?;
             }
             LocationMatch::Regex {
                 pattern,
@@ -384,6 +399,7 @@ const DEFAULT_SET_HEADERS: &[(&str, &str)] = &[
     ("X-Forwarded-Proto", "$scheme"),
 ];
 
+#[allow(clippy::too_many_arguments)]
 fn compile_location(
     name: &str,
     matcher: &LocationMatch,
@@ -392,9 +408,11 @@ fn compile_location(
     upstreams: &mut Vec<UpstreamSpec>,
     by_name: &mut HashMap<String, usize>,
     lookups: &mut Lookups,
+    user: &[String],
 ) -> Result<Location, CompileError> {
     let tpl = |text: &str| {
-        Template::compile(text).map_err(|e| CompileError(format!("location {name}: {e}")))
+        Template::compile_with(text, user)
+            .map_err(|e| CompileError(format!("location {name}: {e}")))
     };
     let action = match action {
         config::Action::Return(r) => Action::Return {
@@ -516,6 +534,11 @@ fn compile_location(
         read_timeout: s.proxy_read_timeout,
         send_timeout: s.proxy_send_timeout,
         next_upstream: next_upstream(s),
+        auth_basic: crate::access::auth_basic::compile(s, user)
+            .map_err(|e| CompileError(format!("location {name}: {e}")))?,
+        auth_request: crate::access::auth_request::compile(s, user)
+            .map_err(|e| CompileError(format!("location {name}: {e}")))?,
+        internal: false,
     })
 }
 
@@ -598,6 +621,11 @@ fn clone_settings(l: &Location) -> Location {
         read_timeout: l.read_timeout,
         send_timeout: l.send_timeout,
         next_upstream: l.next_upstream,
+        // nginx sends the slash redirect before the access phase, but after the `internal`
+        // check.
+        auth_basic: None,
+        auth_request: None,
+        internal: l.internal,
     }
 }
 

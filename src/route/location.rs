@@ -117,6 +117,12 @@ pub struct Location {
     pub read_timeout: Duration,
     pub send_timeout: Duration,
     pub next_upstream: NextUpstream,
+    /// `auth_basic` with a user file (None: no check).
+    pub auth_basic: Option<crate::access::auth_basic::AuthBasic>,
+    /// `auth_request` (None: no subrequest).
+    pub auth_request: Option<crate::access::auth_request::AuthRequest>,
+    /// `internal`: a client's own request routed here gets 404.
+    pub internal: bool,
 }
 
 pub(super) struct PrefixEntry {

@@ -25,6 +25,18 @@ pub struct Vars<'a> {
     pub uri: &'a [u8],
     /// Captures of the `rewrite` regex being applied (`$1`…`$9`, named groups).
     pub captures: Option<&'a regex::bytes::Captures<'a>>,
+    /// Values of the `auth_request_set` variables, by their index in the config's list (empty
+    /// or short: not set, renders empty).
+    pub user: &'a [Vec<u8>],
+    /// The auth subrequest's response while `auth_request_set` values are evaluated.
+    pub auth_response: Option<&'a AuthResponse<'a>>,
+}
+
+/// What `$upstream_status` and `$upstream_http_NAME` read in an `auth_request_set` value.
+pub struct AuthResponse<'a> {
+    pub status: u16,
+    /// Looks up a response field (lower-case name), values joined by ", ".
+    pub header: &'a dyn Fn(&[u8], &mut Vec<u8>) -> bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +59,11 @@ pub enum Var {
     Named(Box<str>),
     /// `$is_args`: "?" when the URI has arguments.
     IsArgs,
+    /// A variable declared by `auth_request_set` (index into the config's list).
+    User(usize),
+    /// `$upstream_http_NAME` of the auth response (lower-case field name).
+    UpstreamHttp(Box<[u8]>),
+    UpstreamStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +80,11 @@ pub struct Template {
 impl Template {
     /// Compiles nginx's `$name` / `${name}` syntax. Unknown variables are an error naming them.
     pub fn compile(text: &str) -> Result<Template, String> {
+        Template::compile_with(text, &[])
+    }
+
+    /// As `compile`, with the names `auth_request_set` declares (`Var::User` by index).
+    pub fn compile_with(text: &str, user: &[String]) -> Result<Template, String> {
         let mut parts = Vec::new();
         let mut lit = Vec::new();
         let b = text.as_bytes();
@@ -91,7 +113,10 @@ impl Template {
                 i += 1;
                 continue;
             }
-            let var = parse_var(name).ok_or_else(|| format!("unknown variable \"${name}\""))?;
+            let var = match user.iter().position(|u| u == name) {
+                Some(i) => Var::User(i),
+                None => parse_var(name).ok_or_else(|| format!("unknown variable \"${name}\""))?,
+            };
             if !lit.is_empty() {
                 parts.push(Part::Lit(std::mem::take(&mut lit).into_boxed_slice()));
             }
@@ -142,6 +167,10 @@ fn parse_var(name: &str) -> Option<Var> {
         "request_method" => Var::RequestMethod,
         "proxy_host" => Var::ProxyHost,
         "is_args" => Var::IsArgs,
+        "upstream_status" => Var::UpstreamStatus,
+        n if n.len() > 14 && n.starts_with("upstream_http_") => {
+            Var::UpstreamHttp(field_name(&n[14..]).into_boxed_slice())
+        }
         n if n.len() == 1 && n.as_bytes()[0].is_ascii_digit() => {
             Var::Capture((n.as_bytes()[0] - b'0') as usize)
         }
@@ -156,20 +185,22 @@ fn parse_var(name: &str) -> Option<Var> {
             if h.is_empty() {
                 return None;
             }
-            // nginx maps `$http_x_real_ip` to the field `X-Real-IP`.
-            let field: Vec<u8> = h
-                .bytes()
-                .map(|c| {
-                    if c == b'_' {
-                        b'-'
-                    } else {
-                        c.to_ascii_lowercase()
-                    }
-                })
-                .collect();
-            Var::Http(field.into_boxed_slice())
+            Var::Http(field_name(h).into_boxed_slice())
         }
     })
+}
+
+/// nginx maps `$http_x_real_ip` to the field `X-Real-IP` (compared lower-case).
+fn field_name(v: &str) -> Vec<u8> {
+    v.bytes()
+        .map(|c| {
+            if c == b'_' {
+                b'-'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect()
 }
 
 fn render_var(var: &Var, v: &Vars<'_>, out: &mut Vec<u8>) {
@@ -216,6 +247,21 @@ fn render_var(var: &Var, v: &Vars<'_>, out: &mut Vec<u8>) {
         Var::ServerPort => push_u64(out, u64::from(v.server_port)),
         Var::RequestMethod => out.extend_from_slice(v.method),
         Var::ProxyHost => out.extend_from_slice(v.proxy_host),
+        Var::User(i) => {
+            if let Some(val) = v.user.get(*i) {
+                out.extend_from_slice(val);
+            }
+        }
+        Var::UpstreamHttp(name) => {
+            if let Some(r) = v.auth_response {
+                (r.header)(name, out);
+            }
+        }
+        Var::UpstreamStatus => {
+            if let Some(r) = v.auth_response {
+                push_u64(out, u64::from(r.status));
+            }
+        }
     }
 }
 
@@ -237,6 +283,8 @@ mod tests {
             proxy_host: b"app",
             uri: b"/a/b?x=1",
             captures: None,
+            user: &[],
+            auth_response: None,
         }
     }
 
@@ -268,6 +316,41 @@ mod tests {
         out.clear();
         t.render(&vars(&none), &mut out);
         assert_eq!(out, b"10.0.0.1");
+    }
+
+    #[test]
+    fn auth_request_set_variables() {
+        let none = |_: &[u8], _: &mut Vec<u8>| false;
+        let user = ["a".to_string(), "who".to_string()];
+        let t = Template::compile_with("[$who|${a}]", &user).unwrap();
+        let vals = [b"1".to_vec(), b"alice".to_vec()];
+        let mut v = vars(&none);
+        v.user = &vals;
+        let mut out = Vec::new();
+        t.render(&v, &mut out);
+        assert_eq!(out, b"[alice|1]");
+        out.clear();
+        t.render(&vars(&none), &mut out);
+        assert_eq!(out, b"[|]", "unset: empty");
+        let resp = |name: &[u8], out: &mut Vec<u8>| {
+            name == b"x-user-id" && {
+                out.extend_from_slice(b"42");
+                true
+            }
+        };
+        let auth = AuthResponse {
+            status: 204,
+            header: &resp,
+        };
+        let t = Template::compile("$upstream_status $upstream_http_x_user_id").unwrap();
+        let mut v = vars(&none);
+        v.auth_response = Some(&auth);
+        out.clear();
+        t.render(&v, &mut out);
+        assert_eq!(out, b"204 42");
+        out.clear();
+        t.render(&vars(&none), &mut out);
+        assert_eq!(out, b" ", "no auth response: empty");
     }
 
     #[test]
