@@ -348,8 +348,17 @@ fn seed_single_backend_pid_and_passthrough() {
         p
     });
     let pid_file = pid_file.into_inner();
-    let written = std::fs::read_to_string(&pid_file)
-        .unwrap_or_else(|e| panic!("pid file {}: {e}", pid_file.display()));
+    // The pid file is written just after the listeners open: poll for it briefly.
+    let t0 = std::time::Instant::now();
+    let written = loop {
+        match std::fs::read_to_string(&pid_file) {
+            Ok(t) if !t.is_empty() => break t,
+            Ok(_) | Err(_) if t0.elapsed() < std::time::Duration::from_secs(3) => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            r => panic!("pid file {}: {r:?}", pid_file.display()),
+        }
+    };
     assert_eq!(written.trim(), rw.pid().to_string());
     for path in ["/", "/any/path?x=1&y=%20", "/favicon.ico"] {
         let (tag, target, f) = landed(&get(&rw, "whatever.example", path));
