@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use super::access;
 use super::directives::{self, EVENTS, HTTP, Kind, LOCATION, Lookup, MAIN, SERVER, Spec, UPSTREAM};
 use super::error::{Pos, Result};
 use super::model::*;
@@ -68,6 +69,10 @@ struct Layer {
     proxy_next_upstream: Option<Vec<String>>,
     proxy_next_upstream_tries: Option<u32>,
     proxy_next_upstream_timeout: Option<Duration>,
+    access: Option<Vec<AccessRule>>,
+    real_ip_from: Option<Vec<Cidr>>,
+    real_ip_header: Option<String>,
+    real_ip_recursive: Option<bool>,
 }
 
 impl Layer {
@@ -117,6 +122,12 @@ impl Layer {
             proxy_next_upstream_timeout: self
                 .proxy_next_upstream_timeout
                 .unwrap_or(p.proxy_next_upstream_timeout),
+            access: self.access.clone().unwrap_or(p.access),
+            realip: RealIp {
+                from: self.real_ip_from.clone().unwrap_or(p.realip.from),
+                header: self.real_ip_header.clone().unwrap_or(p.realip.header),
+                recursive: self.real_ip_recursive.unwrap_or(p.realip.recursive),
+            },
         }
     }
 }
@@ -431,6 +442,17 @@ impl Builder {
         Ok(Some(spec))
     }
 
+    /// nginx warns about `10.1.2.3/8`: the bits below the prefix are dropped.
+    fn low_bits(&mut self, a: &Arg, set: bool) {
+        if set {
+            self.notices.push(format!(
+                "{}: low address bits of {} are meaningless",
+                a.pos.short(),
+                a.value
+            ));
+        }
+    }
+
     fn notice(&mut self, d: &Directive, why: &str) {
         self.notices
             .push(format!("{}: ignored: {} ({why})", d.pos.short(), d.name));
@@ -446,6 +468,8 @@ impl Builder {
             upstreams: Vec::new(),
             servers: Vec::new(),
             resolver: None,
+            worker_connections: None,
+            max_connections: None,
             notices: Vec::new(),
         };
         let mut http = Http::default();
@@ -492,8 +516,20 @@ impl Builder {
                     }
                     seen_events = true;
                     for e in d.block.as_deref().unwrap_or_default() {
-                        // Every events directive is notice-only.
-                        self.spec(e, EVENTS)?;
+                        // The connection caps are honoured; the rest is notice-only.
+                        if self.spec(e, EVENTS)?.is_none() {
+                            continue;
+                        }
+                        let slot = match e.name.as_str() {
+                            "worker_connections" => &mut cfg.worker_connections,
+                            "max_connections" => &mut cfg.max_connections,
+                            _ => return Err(internal(e)),
+                        };
+                        let n = match parse_num::<usize>(&e.args[0].value) {
+                            Some(n) if n > 0 => n,
+                            _ => return Err(arg_err(&e.args[0], e, "expected a number above 0")),
+                        };
+                        set_once(slot, e, n)?;
                     }
                 }
                 "http" => {
@@ -1072,6 +1108,39 @@ impl Builder {
             "proxy_next_upstream_timeout" => {
                 set_once(&mut l.proxy_next_upstream_timeout, d, time_arg(d, &a[0])?)?
             }
+            "allow" | "deny" => {
+                let (rule, low_bits) = access::access_rule(d.name == "deny", &a[0].value)
+                    .ok_or_else(|| {
+                        arg_err(&a[0], d, &format!("{} or \"all\"", access::EXPECTED_CIDR))
+                    })?;
+                self.low_bits(&a[0], low_bits);
+                l.access.get_or_insert_default().push(rule);
+            }
+            "set_real_ip_from" => {
+                let from = l.real_ip_from.get_or_insert_default();
+                if a[0].value.starts_with("unix:") {
+                    self.notices.push(format!(
+                        "{}: ignored: set_real_ip_from unix: (ringway listens on no unix sockets)",
+                        a[0].pos.short()
+                    ));
+                    return Ok(());
+                }
+                let (net, low_bits) = access::parse_cidr(&a[0].value)
+                    .ok_or_else(|| arg_err(&a[0], d, access::EXPECTED_CIDR))?;
+                self.low_bits(&a[0], low_bits);
+                from.push(net);
+            }
+            "real_ip_header" => {
+                if a[0].value == "proxy_protocol" {
+                    return Err(a[0].pos.err(
+                        "\"real_ip_header proxy_protocol\" is not supported: ringway does not \
+                         speak the PROXY protocol (use X-Real-IP, X-Forwarded-For or another header)",
+                    ));
+                }
+                let name = header_name(&a[0])?;
+                set_once(&mut l.real_ip_header, d, name)?;
+            }
+            "real_ip_recursive" => set_once(&mut l.real_ip_recursive, d, flag_arg(d, &a[0])?)?,
             _ => return Err(internal(d)),
         }
         Ok(())

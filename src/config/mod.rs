@@ -25,6 +25,7 @@
 //!
 //! Notices read `<file>:<line>: ignored: <directive> (<why>)`.
 
+mod access;
 mod build;
 mod directives;
 mod dump;
@@ -36,6 +37,8 @@ mod values;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_access;
 
 use std::path::Path;
 

@@ -2,28 +2,81 @@
 //! the head, route it, answer it (built-in response or forward), then keep-alive or close.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Instant;
 
 use monoio::net::TcpStream;
 use tracing::{debug, warn};
 
-use super::context::{Generation, ListenerRt, ShardCtx};
+use super::context::{ConnSlot, Generation, ListenerRt, ShardCtx};
 use super::forward::{self, Request, origin_form};
 use super::io::{ReadErr, read_into, write_all};
 use super::{respond, tunnel};
+use crate::access::realip::{IpText, RealIp};
 use crate::http::request::{Limits, parse_request};
 use crate::http::uri::{escape_path, normalize_path};
 use crate::http::{BodyFraming, Method, RequestHead};
 use crate::route::{Action, Routed, Template, Vars, rewrite};
 
-/// Facts about the client connection that templates and logs use.
+/// Facts about the client that templates, access rules and logs use: the connection's, or
+/// for one request those a trusted proxy's header gave (`set_real_ip_from`).
+#[derive(Clone, Copy)]
 pub struct Client {
+    /// The TCP peer, whatever a header says (`$realip_remote_addr`).
     pub peer: SocketAddr,
     pub local: SocketAddr,
-    /// `$remote_addr`, rendered once per connection.
-    pub ip: String,
+    /// The effective client address: the peer's, or the real one behind a trusted proxy.
+    /// `$remote_addr`, `$binary_remote_addr`, `allow`/`deny`, `ip_hash` and per-client limits
+    /// key on it.
+    pub addr: IpAddr,
+    /// `$remote_port`; 0 (rendered empty) when the real address came without a port.
+    pub port: u16,
+    /// `addr` as text, rendered once.
+    pub ip: IpText,
+    /// `peer`'s address as text.
+    pub peer_ip: IpText,
+}
+
+impl Client {
+    pub fn new(peer: SocketAddr, local: SocketAddr) -> Client {
+        let ip = IpText::new(peer.ip());
+        Client {
+            peer,
+            local,
+            addr: peer.ip(),
+            port: peer.port(),
+            ip,
+            peer_ip: ip,
+        }
+    }
+
+    /// This client as seen through `realip`: Some when the peer is trusted and the request's
+    /// header names an address (ngx_http_realip_module).
+    fn real(&self, realip: Option<&RealIp>, head: &RequestHead, b: &[u8]) -> Option<Client> {
+        let rip = realip?;
+        let named = |h: &&crate::http::HeaderSpan| h.name.get(b).eq_ignore_ascii_case(&rip.header);
+        let peer = self.peer.ip();
+        let (addr, port) = if rip.every_line {
+            rip.client(
+                peer,
+                head.headers
+                    .iter()
+                    .rev()
+                    .filter(named)
+                    .map(|h| h.value.get(b)),
+            )
+        } else {
+            let first = head.headers.iter().find(named).map(|h| h.value.get(b));
+            rip.client(peer, first.into_iter())
+        }?;
+        Some(Client {
+            addr,
+            port,
+            ip: IpText::new(addr),
+            ..*self
+        })
+    }
 }
 
 /// What the connection does after an exchange.
@@ -39,23 +92,11 @@ pub enum Next {
 /// Most header fields accepted in a request head.
 const MAX_HEADERS: usize = 100;
 
-struct Counted<'a>(&'a ShardCtx);
-
-impl Drop for Counted<'_> {
-    fn drop(&mut self) {
-        self.0.connections.set(self.0.connections.get() - 1);
-    }
-}
-
-pub async fn serve(ctx: Rc<ShardCtx>, mut stream: TcpStream, peer: SocketAddr, local: SocketAddr) {
-    ctx.connections.set(ctx.connections.get() + 1);
-    let _counted = Counted(&ctx);
+/// Serves one accepted connection; `slot` (from `ShardCtx::admit`) is held until it closes.
+pub async fn serve(slot: ConnSlot, mut stream: TcpStream, peer: SocketAddr, local: SocketAddr) {
+    let ctx: Rc<ShardCtx> = slot.ctx().clone();
     let _ = stream.set_nodelay(true);
-    let client = Client {
-        peer,
-        local,
-        ip: peer.ip().to_string(),
-    };
+    let client = Client::new(peer, local);
     let mut pending: Vec<u8> = Vec::new();
     let mut served: u64 = 0;
     loop {
@@ -214,6 +255,17 @@ async fn handle(
     let Some(server) = lst.hosts.find(host) else {
         return Next::Close;
     };
+    // nginx applies the server's realip settings before the rewrite phase and, when they did
+    // not apply, the location's after it.
+    let server_realip = server.locations.fallback().and_then(|l| l.realip.as_ref());
+    let real: Client;
+    let mut client = client;
+    let mut real_done = false;
+    if let Some(c) = client.real(server_realip, head, &b) {
+        real = c;
+        client = &real;
+        real_done = true;
+    }
     let target = head.target.get(&b);
     let origin = origin_form(target);
     if head.method == Method::Connect {
@@ -260,7 +312,9 @@ async fn handle(
         let vars = Vars {
             host: forward::host_of(head, &b),
             remote_addr: client.ip.as_bytes(),
-            remote_port: client.peer.port(),
+            remote_ip: client.addr,
+            realip_remote_addr: client.peer_ip.as_bytes(),
+            remote_port: client.port,
             scheme: b"http",
             request_uri: origin,
             method: head.method_span.get(&b),
@@ -300,6 +354,17 @@ async fn handle(
             None => return Next::Close,
         }
     };
+    // The access phase follows the rewrite phase: a `return` (or a redirect) answers before
+    // realip at location level and allow/deny are consulted, as in nginx.
+    let checked = redirect.is_none() && !matches!(loc.action, Action::Return { .. });
+    let real_loc: Client;
+    if checked
+        && !real_done
+        && let Some(c) = client.real(loc.realip.as_ref(), head, &b)
+    {
+        real_loc = c;
+        client = &real_loc;
+    }
     let keep_alive = head.keep_alive && !ctx.drain.is_set() && served < loc.keepalive_requests;
     let r = Request {
         ctx,
@@ -320,6 +385,11 @@ async fn handle(
         && n > loc.client_max_body_size
     {
         forward::fail(&r, stream, &b, 413).await;
+        return Next::Close;
+    }
+    if checked && !loc.access.allows(client.addr) {
+        debug!(client = %client.addr, location = %loc.name, "access forbidden by rule");
+        forward::fail(&r, stream, &b, 403).await;
         return Next::Close;
     }
     if let Action::Proxy { .. } = loc.action

@@ -592,7 +592,7 @@ fn balance_key<'k>(r: &Request<'_>, b: &[u8], group: &Group, buf: &'k mut Vec<u8
     use crate::config::BalanceMethod;
     match group.method() {
         BalanceMethod::IpHash => {
-            match r.client.peer.ip() {
+            match r.client.addr {
                 std::net::IpAddr::V4(a) => buf.extend_from_slice(&a.octets()),
                 std::net::IpAddr::V6(a) => buf.extend_from_slice(&a.octets()),
             }
@@ -842,7 +842,9 @@ pub fn vars<'a>(
     Vars {
         host: host_of(r.head, b),
         remote_addr: r.client.ip.as_bytes(),
-        remote_port: r.client.peer.port(),
+        remote_ip: r.client.addr,
+        realip_remote_addr: r.client.peer_ip.as_bytes(),
+        remote_port: r.client.port,
         scheme: b"http",
         request_uri: origin_form(r.head.target.get(b)),
         method: r.head.method_span.get(b),

@@ -13,4 +13,4 @@ mod splice;
 mod tunnel;
 
 pub use connection::serve;
-pub use context::{Drain, Generation, ListenerRt, SWEEP, ShardCtx};
+pub use context::{ConnSlot, Drain, Generation, ListenerRt, Refused, SWEEP, ShardCtx};

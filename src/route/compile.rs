@@ -516,6 +516,8 @@ fn compile_location(
         read_timeout: s.proxy_read_timeout,
         send_timeout: s.proxy_send_timeout,
         next_upstream: next_upstream(s),
+        access: crate::access::rules::Rules::compile(&s.access),
+        realip: crate::access::realip::RealIp::compile(&s.realip),
     })
 }
 
@@ -598,6 +600,8 @@ fn clone_settings(l: &Location) -> Location {
         read_timeout: l.read_timeout,
         send_timeout: l.send_timeout,
         next_upstream: l.next_upstream,
+        access: l.access.clone(),
+        realip: l.realip.clone(),
     }
 }
 

@@ -117,6 +117,10 @@ pub struct Location {
     pub read_timeout: Duration,
     pub send_timeout: Duration,
     pub next_upstream: NextUpstream,
+    /// `allow` / `deny`.
+    pub access: crate::access::rules::Rules,
+    /// `set_real_ip_from` & co., None when no proxy is trusted.
+    pub realip: Option<crate::access::realip::RealIp>,
 }
 
 pub(super) struct PrefixEntry {
