@@ -23,6 +23,12 @@
 //! - `rewrite`s after a `return` at the same level are dropped (never reached, as in nginx);
 //!   a location with both `return` and `proxy_pass` returns (nginx's rewrite phase runs first).
 //!
+//! - `worker_connections` caps client connections per shard (nginx counts upstream connections
+//!   too) and is no cap when absent (nginx: 512); `max_connections` (events) is ringway's own
+//!   process-wide cap.
+//! - `set_real_ip_from` takes addresses and CIDR ranges only (no hostnames); `unix:` is ignored
+//!   with a notice; `real_ip_header proxy_protocol` is refused.
+//!
 //! Notices read `<file>:<line>: ignored: <directive> (<why>)`.
 
 mod access;

@@ -2,82 +2,22 @@
 //! the head, route it, answer it (built-in response or forward), then keep-alive or close.
 
 use std::borrow::Cow;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
 use monoio::net::TcpStream;
 use tracing::{debug, warn};
 
+use super::client::Client;
 use super::context::{ConnSlot, Generation, ListenerRt, ShardCtx};
 use super::forward::{self, Request, origin_form};
 use super::io::{ReadErr, read_into, write_all};
 use super::{respond, tunnel};
-use crate::access::realip::{IpText, RealIp};
 use crate::http::request::{Limits, parse_request};
 use crate::http::uri::{escape_path, normalize_path};
 use crate::http::{BodyFraming, Method, RequestHead};
 use crate::route::{Action, Routed, Template, Vars, rewrite};
-
-/// Facts about the client that templates, access rules and logs use: the connection's, or
-/// for one request those a trusted proxy's header gave (`set_real_ip_from`).
-#[derive(Clone, Copy)]
-pub struct Client {
-    /// The TCP peer, whatever a header says (`$realip_remote_addr`).
-    pub peer: SocketAddr,
-    pub local: SocketAddr,
-    /// The effective client address: the peer's, or the real one behind a trusted proxy.
-    /// `$remote_addr`, `$binary_remote_addr`, `allow`/`deny`, `ip_hash` and per-client limits
-    /// key on it.
-    pub addr: IpAddr,
-    /// `$remote_port`; 0 (rendered empty) when the real address came without a port.
-    pub port: u16,
-    /// `addr` as text, rendered once.
-    pub ip: IpText,
-    /// `peer`'s address as text.
-    pub peer_ip: IpText,
-}
-
-impl Client {
-    pub fn new(peer: SocketAddr, local: SocketAddr) -> Client {
-        let ip = IpText::new(peer.ip());
-        Client {
-            peer,
-            local,
-            addr: peer.ip(),
-            port: peer.port(),
-            ip,
-            peer_ip: ip,
-        }
-    }
-
-    /// This client as seen through `realip`: Some when the peer is trusted and the request's
-    /// header names an address (ngx_http_realip_module).
-    fn real(&self, realip: Option<&RealIp>, head: &RequestHead, b: &[u8]) -> Option<Client> {
-        let rip = realip?;
-        let named = |h: &&crate::http::HeaderSpan| h.name.get(b).eq_ignore_ascii_case(&rip.header);
-        let peer = self.peer.ip();
-        let (addr, port) = if rip.every_line {
-            rip.client(
-                peer,
-                head.headers
-                    .iter()
-                    .rev()
-                    .filter(named)
-                    .map(|h| h.value.get(b)),
-            )
-        } else {
-            let first = head.headers.iter().find(named).map(|h| h.value.get(b));
-            rip.client(peer, first.into_iter())
-        }?;
-        Some(Client {
-            addr,
-            port,
-            ip: IpText::new(addr),
-            ..*self
-        })
-    }
-}
 
 /// What the connection does after an exchange.
 pub enum Next {

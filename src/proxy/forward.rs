@@ -9,7 +9,8 @@ use monoio::net::TcpStream;
 use tracing::{debug, warn};
 
 use super::body::{self, Fail, Timeouts};
-use super::connection::{Client, Next};
+use super::client::Client;
+use super::connection::Next;
 use super::context::{Generation, ShardCtx};
 use super::io::{ReadErr, read_into, write_all, write_range};
 use super::respond;

@@ -4,6 +4,7 @@
 
 mod body;
 pub mod buffers;
+pub mod client;
 mod connection;
 pub mod context;
 mod forward;
