@@ -310,3 +310,17 @@ fn max_connections_caps_the_process() {
     let mut c = admitted(&rw);
     again(&mut c);
 }
+
+#[test]
+fn caps_follow_a_reload() {
+    let b = echo_backend();
+    let conf = proxy_conf(b.addr, "");
+    let rw = Ringway::start(&conf);
+    let mut first = admitted(&rw);
+    rw.reload_with(&format!("events {{ worker_connections 1; }}\n{conf}"), &[]);
+    refused_quickly(&rw);
+    again(&mut first);
+    rw.reload_with(&conf, &[]);
+    let mut second = admitted(&rw);
+    again(&mut second);
+}

@@ -250,6 +250,28 @@ fn vars(a: &Arg, caps: &HashSet<String>) -> Result<()> {
     check_variables(&a.value, caps).map_err(|m| a.pos.err(m))
 }
 
+/// `vars` for text that ends up in a message head (fields, redirect targets, URIs): there the
+/// raw bytes of `$binary_remote_addr` could form CR LF (13.10.x.x), so it is refused; it is for
+/// keys (`hash`, limit zones).
+fn text_vars(a: &Arg, caps: &HashSet<String>) -> Result<()> {
+    vars(a, caps)?;
+    let t = &a.value;
+    let raw = t.match_indices("binary_remote_addr").any(|(i, m)| {
+        let before = &t[..i];
+        let after = &t[i + m.len()..];
+        (before.ends_with('$')
+            && !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+            || (before.ends_with("${") && after.starts_with('}'))
+    });
+    if raw {
+        return Err(a.pos.err(
+            "variable \"$binary_remote_addr\" holds raw address bytes and cannot be used here \
+             (use $remote_addr)",
+        ));
+    }
+    Ok(())
+}
+
 fn header_name(a: &Arg) -> Result<String> {
     if super::values::is_token(&a.value) {
         Ok(a.value.clone())
@@ -1014,7 +1036,7 @@ impl Builder {
             ),
             "proxy_set_header" => {
                 let name = header_name(&a[0])?;
-                vars(&a[1], caps)?;
+                text_vars(&a[1], caps)?;
                 l.proxy_set_header
                     .get_or_insert_default()
                     .push((name, a[1].value.clone()));
@@ -1029,7 +1051,7 @@ impl Builder {
             }
             "add_header" => {
                 let name = header_name(&a[0])?;
-                vars(&a[1], caps)?;
+                text_vars(&a[1], caps)?;
                 let always = match a.get(2) {
                     None => false,
                     Some(x) if x.value == "always" => true,
@@ -1370,7 +1392,7 @@ fn parse_return(d: &Directive, caps: &HashSet<String>) -> Result<Return> {
         };
         let text = match d.args.get(1) {
             Some(t) => {
-                vars(t, caps)?;
+                text_vars(t, caps)?;
                 Some(t.value.clone())
             }
             None => None,
@@ -1383,7 +1405,7 @@ fn parse_return(d: &Directive, caps: &HashSet<String>) -> Result<Return> {
                 .pos
                 .err("invalid number of arguments in \"return\" directive"));
         }
-        vars(a0, caps)?;
+        text_vars(a0, caps)?;
         return Ok(Return {
             code: 302,
             text: Some(a0.value.clone()),
@@ -1395,7 +1417,7 @@ fn parse_return(d: &Directive, caps: &HashSet<String>) -> Result<Return> {
 fn parse_rewrite(d: &Directive, caps: &HashSet<String>) -> Result<Rewrite> {
     let a = &d.args;
     check_regex(&a[0].value, false).map_err(|m| a[0].pos.err(m))?;
-    vars(&a[1], caps)?;
+    text_vars(&a[1], caps)?;
     let flag = match a.get(2).map(|x| x.value.as_str()) {
         None => RewriteFlag::None,
         Some("last") => RewriteFlag::Last,

@@ -244,3 +244,32 @@ http {
         ["deny 192.0.2.1", "allow 2001:db8::/32"]
     );
 }
+
+#[test]
+fn binary_remote_addr_is_for_keys_not_heads() {
+    let msg = "variable \"$binary_remote_addr\" holds raw address bytes and cannot be used here (use $remote_addr)";
+    assert_eq!(
+        err(&in_location(
+            "            proxy_set_header X-A $binary_remote_addr;"
+        )),
+        format!("ringway.conf:4:34: {msg}")
+    );
+    assert_eq!(
+        err(&in_location(
+            "            add_header X-A \"a${binary_remote_addr}b\";"
+        )),
+        format!("ringway.conf:4:28: {msg}")
+    );
+    assert_eq!(
+        err(&in_location(
+            "            return 302 http://x/$binary_remote_addr;"
+        )),
+        format!("ringway.conf:4:24: {msg}")
+    );
+    ok(&in_location(
+        "            proxy_set_header X-A $remote_addr;",
+    ));
+    ok(
+        "http {\n upstream u { hash $binary_remote_addr; server 127.0.0.1:1; }\n server { listen 1; }\n}\n",
+    );
+}
