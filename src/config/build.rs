@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::access;
 use super::directives::{self, EVENTS, HTTP, Kind, LOCATION, Lookup, MAIN, SERVER, Spec, UPSTREAM};
 use super::error::{Pos, Result};
 use super::model::*;
@@ -69,6 +70,10 @@ struct Layer {
     proxy_next_upstream_tries: Option<u32>,
     proxy_next_upstream_timeout: Option<Duration>,
     auth: super::auth::AuthLayer,
+    access: Option<Vec<AccessRule>>,
+    real_ip_from: Option<Vec<Cidr>>,
+    real_ip_header: Option<String>,
+    real_ip_recursive: Option<bool>,
 }
 
 impl Layer {
@@ -118,6 +123,12 @@ impl Layer {
             proxy_next_upstream_timeout: self
                 .proxy_next_upstream_timeout
                 .unwrap_or(p.proxy_next_upstream_timeout),
+            access: self.access.clone().unwrap_or(p.access),
+            realip: RealIp {
+                from: self.real_ip_from.clone().unwrap_or(p.realip.from),
+                header: self.real_ip_header.clone().unwrap_or(p.realip.header),
+                recursive: self.real_ip_recursive.unwrap_or(p.realip.recursive),
+            },
             ..self.auth.apply(parent)
         }
     }
@@ -244,6 +255,28 @@ fn flag_arg(d: &Directive, a: &Arg) -> Result<bool> {
 
 fn vars(a: &Arg, caps: &HashSet<String>) -> Result<()> {
     check_variables(&a.value, caps).map_err(|m| a.pos.err(m))
+}
+
+/// `vars` for text that ends up in a message head (fields, redirect targets, URIs): there the
+/// raw bytes of `$binary_remote_addr` could form CR LF (13.10.x.x), so it is refused; it is for
+/// keys (`hash`, limit zones).
+fn text_vars(a: &Arg, caps: &HashSet<String>) -> Result<()> {
+    vars(a, caps)?;
+    let t = &a.value;
+    let raw = t.match_indices("binary_remote_addr").any(|(i, m)| {
+        let before = &t[..i];
+        let after = &t[i + m.len()..];
+        (before.ends_with('$')
+            && !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+            || (before.ends_with("${") && after.starts_with('}'))
+    });
+    if raw {
+        return Err(a.pos.err(
+            "variable \"$binary_remote_addr\" holds raw address bytes and cannot be used here \
+             (use $remote_addr)",
+        ));
+    }
+    Ok(())
 }
 
 fn header_name(a: &Arg) -> Result<String> {
@@ -438,6 +471,17 @@ impl Builder {
         Ok(Some(spec))
     }
 
+    /// nginx warns about `10.1.2.3/8`: the bits below the prefix are dropped.
+    fn low_bits(&mut self, a: &Arg, set: bool) {
+        if set {
+            self.notices.push(format!(
+                "{}: low address bits of {} are meaningless",
+                a.pos.short(),
+                a.value
+            ));
+        }
+    }
+
     fn notice(&mut self, d: &Directive, why: &str) {
         self.notices
             .push(format!("{}: ignored: {} ({why})", d.pos.short(), d.name));
@@ -454,6 +498,8 @@ impl Builder {
             servers: Vec::new(),
             resolver: None,
             auth_vars: Vec::new(),
+            worker_connections: None,
+            max_connections: None,
             notices: Vec::new(),
         };
         let mut http = Http::default();
@@ -500,8 +546,20 @@ impl Builder {
                     }
                     seen_events = true;
                     for e in d.block.as_deref().unwrap_or_default() {
-                        // Every events directive is notice-only.
-                        self.spec(e, EVENTS)?;
+                        // The connection caps are honoured; the rest is notice-only.
+                        if self.spec(e, EVENTS)?.is_none() {
+                            continue;
+                        }
+                        let slot = match e.name.as_str() {
+                            "worker_connections" => &mut cfg.worker_connections,
+                            "max_connections" => &mut cfg.max_connections,
+                            _ => return Err(internal(e)),
+                        };
+                        let n = match parse_num::<usize>(&e.args[0].value) {
+                            Some(n) if n > 0 => n,
+                            _ => return Err(arg_err(&e.args[0], e, "expected a number above 0")),
+                        };
+                        set_once(slot, e, n)?;
                     }
                 }
                 "http" => {
@@ -998,7 +1056,7 @@ impl Builder {
             ),
             "proxy_set_header" => {
                 let name = header_name(&a[0])?;
-                vars(&a[1], caps)?;
+                text_vars(&a[1], caps)?;
                 l.proxy_set_header
                     .get_or_insert_default()
                     .push((name, a[1].value.clone()));
@@ -1013,7 +1071,7 @@ impl Builder {
             }
             "add_header" => {
                 let name = header_name(&a[0])?;
-                vars(&a[1], caps)?;
+                text_vars(&a[1], caps)?;
                 let always = match a.get(2) {
                     None => false,
                     Some(x) if x.value == "always" => true,
@@ -1097,6 +1155,39 @@ impl Builder {
             | "auth_request"
             | "auth_request_set"
             | "proxy_pass_request_body" => l.auth.setting(d, caps, &self.base_dir)?,
+            "allow" | "deny" => {
+                let (rule, low_bits) = access::access_rule(d.name == "deny", &a[0].value)
+                    .ok_or_else(|| {
+                        arg_err(&a[0], d, &format!("{} or \"all\"", access::EXPECTED_CIDR))
+                    })?;
+                self.low_bits(&a[0], low_bits);
+                l.access.get_or_insert_default().push(rule);
+            }
+            "set_real_ip_from" => {
+                let from = l.real_ip_from.get_or_insert_default();
+                if a[0].value.starts_with("unix:") {
+                    self.notices.push(format!(
+                        "{}: ignored: set_real_ip_from unix: (ringway listens on no unix sockets)",
+                        a[0].pos.short()
+                    ));
+                    return Ok(());
+                }
+                let (net, low_bits) = access::parse_cidr(&a[0].value)
+                    .ok_or_else(|| arg_err(&a[0], d, access::EXPECTED_CIDR))?;
+                self.low_bits(&a[0], low_bits);
+                from.push(net);
+            }
+            "real_ip_header" => {
+                if a[0].value == "proxy_protocol" {
+                    return Err(a[0].pos.err(
+                        "\"real_ip_header proxy_protocol\" is not supported: ringway does not \
+                         speak the PROXY protocol (use X-Real-IP, X-Forwarded-For or another header)",
+                    ));
+                }
+                let name = header_name(&a[0])?;
+                set_once(&mut l.real_ip_header, d, name)?;
+            }
+            "real_ip_recursive" => set_once(&mut l.real_ip_recursive, d, flag_arg(d, &a[0])?)?,
             _ => return Err(internal(d)),
         }
         Ok(())
@@ -1335,7 +1426,7 @@ fn parse_return(d: &Directive, caps: &HashSet<String>) -> Result<Return> {
         };
         let text = match d.args.get(1) {
             Some(t) => {
-                vars(t, caps)?;
+                text_vars(t, caps)?;
                 Some(t.value.clone())
             }
             None => None,
@@ -1348,7 +1439,7 @@ fn parse_return(d: &Directive, caps: &HashSet<String>) -> Result<Return> {
                 .pos
                 .err("invalid number of arguments in \"return\" directive"));
         }
-        vars(a0, caps)?;
+        text_vars(a0, caps)?;
         return Ok(Return {
             code: 302,
             text: Some(a0.value.clone()),
@@ -1360,7 +1451,7 @@ fn parse_return(d: &Directive, caps: &HashSet<String>) -> Result<Return> {
 fn parse_rewrite(d: &Directive, caps: &HashSet<String>) -> Result<Rewrite> {
     let a = &d.args;
     check_regex(&a[0].value, false).map_err(|m| a[0].pos.err(m))?;
-    vars(&a[1], caps)?;
+    text_vars(&a[1], caps)?;
     let flag = match a.get(2).map(|x| x.value.as_str()) {
         None => RewriteFlag::None,
         Some("last") => RewriteFlag::Last,

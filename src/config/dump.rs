@@ -106,7 +106,30 @@ fn settings(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
             .collect::<Vec<_>>()
     };
     list("auth_request_set", sets(s), parent.map(sets));
+    let from = |s: &Settings| {
+        s.realip
+            .from
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+    };
+    list("set_real_ip_from", from(s), parent.map(from));
     auth(o, s, parent);
+    // allow/deny lines in their order; a level that has any states them all.
+    if parent.is_none_or(|p| p.access != s.access) {
+        if s.access.is_empty() {
+            o.line(
+                "# allow/deny: none here, which nginx syntax cannot state under an inherited list",
+            );
+        }
+        for r in &s.access {
+            let what = if r.deny { "deny" } else { "allow" };
+            match r.net {
+                Some(n) => o.line(&format!("{what} {n};")),
+                None => o.line(&format!("{what} all;")),
+            }
+        }
+    }
 
     type Field = (&'static str, fn(&Settings) -> String);
     let fields: &[Field] = &[
@@ -137,6 +160,10 @@ fn settings(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
             fmt_time(s.proxy_next_upstream_timeout)
         }),
         ("proxy_add_via", |s| if s.via { "on" } else { "off" }.into()),
+        ("real_ip_header", |s| q(&s.realip.header)),
+        ("real_ip_recursive", |s| {
+            if s.realip.recursive { "on" } else { "off" }.into()
+        }),
         ("client_max_body_size", |s| fmt_size(s.client_max_body_size)),
         ("client_body_timeout", |s| fmt_time(s.client_body_timeout)),
         ("keepalive_timeout", |s| fmt_time(s.keepalive_timeout)),
@@ -359,6 +386,16 @@ pub fn dump(cfg: &Config) -> String {
     ));
     if let Some(p) = &cfg.pid_file {
         o.line(&format!("pid {};", q(&p.to_string_lossy())));
+    }
+    if cfg.worker_connections.is_some() || cfg.max_connections.is_some() {
+        o.open("events");
+        if let Some(n) = cfg.worker_connections {
+            o.line(&format!("worker_connections {n};"));
+        }
+        if let Some(n) = cfg.max_connections {
+            o.line(&format!("max_connections {n};"));
+        }
+        o.close();
     }
     o.line("");
     o.open("http");

@@ -25,8 +25,15 @@
 //! - `auth_basic_user_file` is read when the config is loaded or reloaded, not per request: an
 //!   unreadable file or an entry in a scheme ringway cannot check is an error at `-t`.
 //!
+//! - `worker_connections` caps client connections per shard (nginx counts upstream connections
+//!   too) and is no cap when absent (nginx: 512); `max_connections` (events) is ringway's own
+//!   process-wide cap.
+//! - `set_real_ip_from` takes addresses and CIDR ranges only (no hostnames); `unix:` is ignored
+//!   with a notice; `real_ip_header proxy_protocol` is refused.
+//!
 //! Notices read `<file>:<line>: ignored: <directive> (<why>)`.
 
+mod access;
 mod auth;
 mod build;
 mod directives;
@@ -39,6 +46,8 @@ mod values;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_access;
 #[cfg(test)]
 mod tests_auth;
 

@@ -3,7 +3,7 @@
 //! here: every `Location` carries its complete, effective settings, so nothing downstream needs to
 //! know how the file was written.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +27,11 @@ pub struct Config {
     /// Names (without `$`) of every variable an `auth_request_set` declares: like nginx's
     /// variables they are known config-wide, so any template may use them.
     pub auth_vars: Vec<String>,
+    /// `worker_connections N` (events): most client connections one shard serves at once.
+    pub worker_connections: Option<usize>,
+    /// `max_connections N` (events, a ringway extension): most client connections over all
+    /// shards together.
+    pub max_connections: Option<usize>,
     /// One line per accepted-but-ignored directive (`user`, `sendfile`, ...), shown by `-t`.
     pub notices: Vec<String>,
 }
@@ -230,6 +235,52 @@ pub struct UserFile {
     pub users: Arc<Htpasswd>,
 }
 
+/// An address with a prefix length (`10.0.0.0/8`, `2001:db8::/32`; a bare address is /32 or
+/// /128). Host bits below the prefix are already cleared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let full = if self.addr.is_ipv4() { 32 } else { 128 };
+        if self.prefix == full {
+            write!(f, "{}", self.addr)
+        } else {
+            write!(f, "{}/{}", self.addr, self.prefix)
+        }
+    }
+}
+
+/// One `allow` / `deny` line; `net` None is `all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessRule {
+    pub deny: bool,
+    pub net: Option<Cidr>,
+}
+
+/// `set_real_ip_from`, `real_ip_header`, `real_ip_recursive` (ngx_http_realip_module).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealIp {
+    /// Trusted peers: only their header is believed. Empty: the module is off.
+    pub from: Vec<Cidr>,
+    /// The header as written (`X-Real-IP` by default).
+    pub header: String,
+    pub recursive: bool,
+}
+
+impl Default for RealIp {
+    fn default() -> Self {
+        RealIp {
+            from: Vec::new(),
+            header: "X-Real-IP".into(),
+            recursive: false,
+        }
+    }
+}
+
 /// Effective per-location settings after nginx's inheritance rules.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -271,6 +322,9 @@ pub struct Settings {
     pub auth_request_set: Vec<(String, String)>,
     /// `proxy_pass_request_body on|off` (off only in `internal` locations).
     pub proxy_pass_request_body: bool,
+    /// `allow` / `deny` in order (first match wins); a level with any replaces the inherited list.
+    pub access: Vec<AccessRule>,
+    pub realip: RealIp,
 }
 
 impl Default for Settings {
@@ -300,6 +354,8 @@ impl Default for Settings {
             auth_request: None,
             auth_request_set: Vec::new(),
             proxy_pass_request_body: true,
+            access: Vec::new(),
+            realip: RealIp::default(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub const SUPPORTED_VARIABLES: &[&str] = &[
     "request_method",
     "proxy_host",
     "binary_remote_addr",
+    "realip_remote_addr",
 ];
 
 /// Variables nginx knows that ringway does not provide yet (so the error can say "not supported
@@ -55,7 +56,6 @@ const NGINX_VARIABLES: &[&str] = &[
     "proxy_protocol_addr",
     "proxy_protocol_port",
     "query_string",
-    "realip_remote_addr",
     "realip_remote_port",
     "realpath_root",
     "remote_user",

@@ -9,7 +9,8 @@ use std::time::Instant;
 use monoio::net::TcpStream;
 use tracing::{debug, warn};
 
-use super::context::{Generation, ListenerRt, ShardCtx};
+use super::client::Client;
+use super::context::{ConnSlot, Generation, ListenerRt, ShardCtx};
 use super::forward::{self, Request, origin_form};
 use super::io::{ReadErr, read_into, write_all};
 use super::{park, respond, tunnel};
@@ -18,14 +19,6 @@ use crate::http::request::{Limits, parse_request};
 use crate::http::uri::{escape_path, normalize_path};
 use crate::http::{BodyFraming, Method, RequestHead};
 use crate::route::{Action, Routed, Template, Vars, rewrite};
-
-/// Facts about the client connection that templates and logs use.
-pub struct Client {
-    pub peer: SocketAddr,
-    pub local: SocketAddr,
-    /// `$remote_addr`, rendered once per connection.
-    pub ip: String,
-}
 
 /// What the connection does after an exchange.
 pub enum Next {
@@ -40,49 +33,26 @@ pub enum Next {
 /// Most header fields accepted in a request head.
 const MAX_HEADERS: usize = 100;
 
-/// Keeps `ShardCtx::connections` true: the count drops when the connection's task ends, unless
-/// the connection was parked (it is still open; the parker accounts for it then).
-struct Counted<'a> {
-    ctx: &'a ShardCtx,
-    parked: bool,
-}
-
-impl Drop for Counted<'_> {
-    fn drop(&mut self) {
-        if !self.parked {
-            self.ctx.connections.set(self.ctx.connections.get() - 1);
-        }
-    }
-}
-
-/// Serves a newly accepted connection.
-pub async fn serve(ctx: Rc<ShardCtx>, stream: TcpStream, peer: SocketAddr, local: SocketAddr) {
-    ctx.connections.set(ctx.connections.get() + 1);
+/// Serves one accepted connection; `slot` (from `ShardCtx::admit`) is held until it closes.
+pub async fn serve(slot: ConnSlot, stream: TcpStream, peer: SocketAddr, local: SocketAddr) {
     let _ = stream.set_nodelay(true);
-    serve_from(ctx, stream, peer, local, 0).await
+    serve_from(slot, stream, peer, local, 0).await
 }
 
 /// Serves a parked connection that has bytes (or a close) to read again.
-pub async fn resume(ctx: Rc<ShardCtx>, r: park::Resumed) {
-    serve_from(ctx, r.stream, r.peer, r.local, r.served).await
+pub async fn resume(r: park::Resumed) {
+    serve_from(r.slot, r.stream, r.peer, r.local, r.served).await
 }
 
 async fn serve_from(
-    ctx: Rc<ShardCtx>,
+    mut slot: ConnSlot,
     mut stream: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
     mut served: u64,
 ) {
-    let mut counted = Counted {
-        ctx: &ctx,
-        parked: false,
-    };
-    let client = Client {
-        peer,
-        local,
-        ip: peer.ip().to_string(),
-    };
+    let ctx: Rc<ShardCtx> = slot.ctx().clone();
+    let client = Client::new(peer, local);
     let mut pending: Vec<u8> = Vec::new();
     // When the current idle wait ends (set when it starts, kept across a failed park).
     let mut idle_until: Option<Instant> = None;
@@ -116,14 +86,15 @@ async fn serve_from(
                 Some(true) => {}
                 Some(false) => break,
                 None if !parks || ctx.drain.is_set() => break,
-                None => match ctx.parking.park(stream, peer, local, served, deadline) {
-                    Ok(()) => {
-                        counted.parked = true;
-                        return;
-                    }
+                None => match ctx
+                    .parking
+                    .park(slot, stream, peer, local, served, deadline)
+                {
+                    Ok(()) => return,
                     // Not parked (out of descriptors, say): wait on in this task, to the same
                     // deadline.
-                    Err(s) => {
+                    Err((sl, s)) => {
+                        slot = sl;
                         stream = s;
                         continue;
                     }
@@ -260,6 +231,17 @@ async fn handle(
     let Some(server) = lst.hosts.find(host) else {
         return Next::Close;
     };
+    // nginx applies the server's realip settings before the rewrite phase and, when they did
+    // not apply, the location's after it.
+    let server_realip = server.locations.fallback().and_then(|l| l.realip.as_ref());
+    let real: Client;
+    let mut client = client;
+    let mut real_done = false;
+    if let Some(c) = client.real(server_realip, head, &b) {
+        real = c;
+        client = &real;
+        real_done = true;
+    }
     let target = head.target.get(&b);
     let origin = origin_form(target);
     if head.method == Method::Connect {
@@ -308,7 +290,9 @@ async fn handle(
         let vars = Vars {
             host: forward::host_of(head, &b),
             remote_addr: client.ip.as_bytes(),
-            remote_port: client.peer.port(),
+            remote_ip: client.addr,
+            realip_remote_addr: client.peer_ip.as_bytes(),
+            remote_port: client.port,
             scheme: b"http",
             request_uri: origin,
             method: head.method_span.get(&b),
@@ -351,6 +335,17 @@ async fn handle(
             None => return Next::Close,
         }
     };
+    // The access phase follows the rewrite phase: a `return` (or a redirect) answers before
+    // realip at location level and allow/deny are consulted, as in nginx.
+    let checked = redirect.is_none() && !matches!(loc.action, Action::Return { .. });
+    let real_loc: Client;
+    if checked
+        && !real_done
+        && let Some(c) = client.real(loc.realip.as_ref(), head, &b)
+    {
+        real_loc = c;
+        client = &real_loc;
+    }
     let keep_alive = head.keep_alive && !ctx.drain.is_set() && served < loc.keepalive_requests;
     let r = Request {
         ctx,
@@ -377,10 +372,14 @@ async fn handle(
         forward::fail(&r, stream, &b, 413).await;
         return Next::Close;
     }
-    // The access phase. `return` belongs to nginx's rewrite phase, which runs before it: a
-    // location that returns answers without authentication, as in nginx.
+    if checked && !loc.access.allows(client.addr) {
+        debug!(client = %client.addr, location = %loc.name, "access forbidden by rule");
+        forward::fail(&r, stream, &b, 403).await;
+        return Next::Close;
+    }
+    // Authentication, after allow/deny as in nginx (`satisfy all`).
     let user_vars;
-    let (r, b) = if auth::needed(&r) && !matches!(loc.action, Action::Return { .. }) {
+    let (r, b) = if checked && auth::needed(&r) {
         match auth::check(&r, server, stream, b).await {
             Ok((vars, b)) => {
                 user_vars = vars;

@@ -5,6 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -66,6 +67,10 @@ pub struct ShardCtx {
     pub parking: super::park::Parking,
     /// Open downstream connections (graceful stop waits for zero).
     pub connections: Cell<usize>,
+    /// `worker_connections`: most open client connections on this shard (0 = no cap).
+    pub conn_cap: Cell<usize>,
+    /// `max_connections`: most open client connections in the process (0 = no cap).
+    pub total_cap: Cell<usize>,
     /// Known-length body remainders at least this long are spliced, shorter ones copied.
     pub splice_min: u64,
     /// The current time as an HTTP date, refreshed by the shard's sweeper (RFC 9110 §6.6.1:
@@ -85,6 +90,8 @@ impl ShardCtx {
             drain: Drain::default(),
             parking: Default::default(),
             connections: Cell::new(0),
+            conn_cap: Cell::new(0),
+            total_cap: Cell::new(0),
             splice_min: super::body::splice_min_from_env(),
             date: RefCell::new(http_date()),
             auth_cache: Default::default(),
@@ -98,6 +105,51 @@ impl ShardCtx {
 
     pub fn current(&self) -> Rc<Generation> {
         self.generation.borrow().clone()
+    }
+
+    /// Counts a newly accepted client connection against the caps; Err names the cap that is
+    /// full (the caller closes the connection at once). The process-wide count is one atomic
+    /// add per accept and one subtract per close, never touched per request.
+    pub fn admit(self: &Rc<Self>) -> Result<ConnSlot, Refused> {
+        let mine = self.connections.get();
+        let cap = self.conn_cap.get();
+        if cap > 0 && mine >= cap {
+            return Err(Refused::Shard(cap));
+        }
+        let total = self.total_cap.get();
+        let before = OPEN_CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+        if total > 0 && before >= total {
+            OPEN_CONNECTIONS.fetch_sub(1, Ordering::Relaxed);
+            return Err(Refused::Process(total));
+        }
+        self.connections.set(mine + 1);
+        Ok(ConnSlot(self.clone()))
+    }
+}
+
+/// Client connections open in the whole process, for `max_connections`.
+static OPEN_CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// Which cap refused a connection, and its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    Shard(usize),
+    Process(usize),
+}
+
+/// One admitted client connection; dropping it gives its place back.
+pub struct ConnSlot(Rc<ShardCtx>);
+
+impl ConnSlot {
+    pub fn ctx(&self) -> &Rc<ShardCtx> {
+        &self.0
+    }
+}
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        self.0.connections.set(self.0.connections.get() - 1);
+        OPEN_CONNECTIONS.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

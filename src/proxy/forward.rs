@@ -9,7 +9,8 @@ use monoio::net::TcpStream;
 use tracing::{debug, warn};
 
 use super::body::{self, Fail, Timeouts};
-use super::connection::{Client, Next};
+use super::client::Client;
+use super::connection::Next;
 use super::context::{Generation, ShardCtx};
 use super::io::{ReadErr, read_into, write_all, write_range};
 use super::respond;
@@ -599,7 +600,7 @@ pub(crate) fn balance_key<'k>(
     use crate::config::BalanceMethod;
     match group.method() {
         BalanceMethod::IpHash => {
-            match r.client.peer.ip() {
+            match r.client.addr {
                 std::net::IpAddr::V4(a) => buf.extend_from_slice(&a.octets()),
                 std::net::IpAddr::V6(a) => buf.extend_from_slice(&a.octets()),
             }
@@ -849,7 +850,9 @@ pub fn vars<'a>(
     Vars {
         host: host_of(r.head, b),
         remote_addr: r.client.ip.as_bytes(),
-        remote_port: r.client.peer.port(),
+        remote_ip: r.client.addr,
+        realip_remote_addr: r.client.peer_ip.as_bytes(),
+        remote_port: r.client.port,
         scheme: b"http",
         request_uri: origin_form(r.head.target.get(b)),
         method: r.head.method_span.get(b),

@@ -4,6 +4,7 @@
 
 mod body;
 pub mod buffers;
+pub mod client;
 pub(crate) mod connection;
 pub mod context;
 pub(crate) mod forward;
@@ -14,4 +15,4 @@ mod splice;
 mod tunnel;
 
 pub use connection::serve;
-pub use context::{Drain, Generation, ListenerRt, SWEEP, ShardCtx};
+pub use context::{ConnSlot, Drain, Generation, ListenerRt, Refused, SWEEP, ShardCtx};

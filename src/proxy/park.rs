@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use monoio::net::TcpStream;
 use tracing::{debug, warn};
 
-use super::context::ShardCtx;
+use super::context::{ConnSlot, ShardCtx};
 
 /// How long a connection waits in its own task before parking. Parking and resuming cost a few
 /// syscalls (dup, two epoll_ctl, close), nothing next to a second of idleness.
@@ -25,6 +25,8 @@ const BATCH: usize = 256;
 
 /// What a parked connection keeps.
 struct Parked {
+    /// The connection's place under the connection caps, held while it is parked.
+    slot: ConnSlot,
     fd: OwnedFd,
     peer: SocketAddr,
     local: SocketAddr,
@@ -34,6 +36,7 @@ struct Parked {
 
 /// A resumed connection, for `connection::resume`.
 pub struct Resumed {
+    pub slot: ConnSlot,
     pub stream: TcpStream,
     pub peer: SocketAddr,
     pub local: SocketAddr,
@@ -93,19 +96,20 @@ impl Parking {
     /// stream comes back, still usable.
     pub fn park(
         &self,
+        slot: ConnSlot,
         stream: TcpStream,
         peer: SocketAddr,
         local: SocketAddr,
         served: u64,
         deadline: Instant,
-    ) -> Result<(), TcpStream> {
+    ) -> Result<(), (ConnSlot, TcpStream)> {
         let Some(epfd) = self.epfd.as_ref().filter(|_| self.open.get()) else {
-            return Err(stream);
+            return Err((slot, stream));
         };
         // SAFETY: plain syscall on an open descriptor; the result is checked before use.
         let raw = unsafe { libc::fcntl(stream.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
         if raw < 0 {
-            return Err(stream);
+            return Err((slot, stream));
         }
         // SAFETY: `raw` is a fresh descriptor owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
@@ -130,9 +134,10 @@ impl Parking {
         if r != 0 {
             debug!("epoll_ctl(ADD): {}", std::io::Error::last_os_error());
             self.free.borrow_mut().push(i);
-            return Err(stream);
+            return Err((slot, stream));
         }
         self.slots.borrow_mut()[i] = Some(Parked {
+            slot,
             fd,
             peer,
             local,
@@ -144,7 +149,8 @@ impl Parking {
     }
 
     /// Takes slot `i` out of the set and makes its socket a stream again: None when the slot
-    /// is empty, `Some(None)` when the connection was lost on the way (and is closed).
+    /// is empty, `Some(None)` when the connection was lost on the way (and is closed, its
+    /// place given back).
     fn take(&self, i: usize) -> Option<Option<Resumed>> {
         let p = self.slots.borrow_mut().get_mut(i)?.take()?;
         self.free.borrow_mut().push(i);
@@ -163,6 +169,7 @@ impl Parking {
         }
         Some(match TcpStream::from_std(std::net::TcpStream::from(p.fd)) {
             Ok(stream) => Some(Resumed {
+                slot: p.slot,
                 stream,
                 peer: p.peer,
                 local: p.local,
@@ -175,30 +182,30 @@ impl Parking {
         })
     }
 
-    /// Closes parked connections whose idle deadline has passed; returns how many.
-    pub fn expire(&self, now: Instant) -> usize {
-        let mut closed = 0;
-        let mut slots = self.slots.borrow_mut();
-        let mut free = self.free.borrow_mut();
-        for (i, s) in slots.iter_mut().enumerate() {
-            if s.as_ref().is_some_and(|p| p.deadline <= now) {
-                // Closing the only descriptor also removes it from the epoll set.
-                *s = None;
-                free.push(i);
-                closed += 1;
+    /// Closes parked connections whose idle deadline has passed.
+    pub fn expire(&self, now: Instant) {
+        // Dropped after the borrows end: a record's slot refers back to the shard.
+        let mut closed = Vec::new();
+        {
+            let mut slots = self.slots.borrow_mut();
+            let mut free = self.free.borrow_mut();
+            for (i, s) in slots.iter_mut().enumerate() {
+                if s.as_ref().is_some_and(|p| p.deadline <= now) {
+                    // Closing the only descriptor also removes it from the epoll set.
+                    closed.extend(s.take());
+                    free.push(i);
+                }
             }
         }
-        closed
+        drop(closed);
     }
 
-    /// Closes every parked connection (drain); returns how many.
-    fn close_all(&self) -> usize {
+    /// Closes every parked connection (drain).
+    fn close_all(&self) {
         self.open.set(false);
-        let mut slots = self.slots.borrow_mut();
-        let n = slots.iter().filter(|s| s.is_some()).count();
-        slots.clear();
+        let all = std::mem::take(&mut *self.slots.borrow_mut());
         self.free.borrow_mut().clear();
-        n
+        drop(all);
     }
 }
 
@@ -243,12 +250,8 @@ pub async fn run(ctx: Rc<ShardCtx>) {
             }
             for ev in &events[..n as usize] {
                 let i = ev.u64 as usize;
-                match parking.take(i) {
-                    Some(Some(r)) => {
-                        monoio::spawn(super::connection::resume(ctx.clone(), r));
-                    }
-                    Some(None) => ctx.connections.set(ctx.connections.get().saturating_sub(1)),
-                    None => {}
+                if let Some(Some(r)) = parking.take(i) {
+                    monoio::spawn(super::connection::resume(r));
                 }
             }
             if (n as usize) < BATCH {
@@ -256,6 +259,5 @@ pub async fn run(ctx: Rc<ShardCtx>) {
             }
         }
     }
-    let n = parking.close_all();
-    ctx.connections.set(ctx.connections.get().saturating_sub(n));
+    parking.close_all();
 }

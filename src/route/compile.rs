@@ -539,6 +539,8 @@ fn compile_location(
         auth_request: crate::access::auth_request::compile(s, user)
             .map_err(|e| CompileError(format!("location {name}: {e}")))?,
         internal: false,
+        access: crate::access::rules::Rules::compile(&s.access),
+        realip: crate::access::realip::RealIp::compile(&s.realip),
     })
 }
 
@@ -626,6 +628,8 @@ fn clone_settings(l: &Location) -> Location {
         auth_basic: None,
         auth_request: None,
         internal: l.internal,
+        access: l.access.clone(),
+        realip: l.realip.clone(),
     }
 }
 

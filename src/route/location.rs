@@ -123,6 +123,10 @@ pub struct Location {
     pub auth_request: Option<crate::access::auth_request::AuthRequest>,
     /// `internal`: a client's own request routed here gets 404.
     pub internal: bool,
+    /// `allow` / `deny`.
+    pub access: crate::access::rules::Rules,
+    /// `set_real_ip_from` & co., None when no proxy is trusted.
+    pub realip: Option<crate::access::realip::RealIp>,
 }
 
 pub(super) struct PrefixEntry {

@@ -9,6 +9,11 @@ pub struct Vars<'a> {
     /// The Host field's name part as sent (empty without Host); `$host` lower-cases it.
     pub host: &'a [u8],
     pub remote_addr: &'a [u8],
+    /// The address behind `remote_addr` (`$binary_remote_addr`: 4 or 16 bytes).
+    pub remote_ip: std::net::IpAddr,
+    /// The connection's peer before `set_real_ip_from` applied (`$realip_remote_addr`).
+    pub realip_remote_addr: &'a [u8],
+    /// 0 renders empty (a real address taken from a header without a port).
     pub remote_port: u16,
     pub scheme: &'a [u8],
     pub request_uri: &'a [u8],
@@ -45,6 +50,7 @@ pub enum Var {
     Http(Box<[u8]>),
     RemoteAddr,
     BinaryRemoteAddr,
+    RealipRemoteAddr,
     RemotePort,
     ProxyAddXForwardedFor,
     Scheme,
@@ -156,6 +162,7 @@ fn parse_var(name: &str) -> Option<Var> {
         "host" => Var::Host,
         "remote_addr" => Var::RemoteAddr,
         "binary_remote_addr" => Var::BinaryRemoteAddr,
+        "realip_remote_addr" => Var::RealipRemoteAddr,
         "remote_port" => Var::RemotePort,
         "proxy_add_x_forwarded_for" => Var::ProxyAddXForwardedFor,
         "scheme" => Var::Scheme,
@@ -212,7 +219,13 @@ fn render_var(var: &Var, v: &Vars<'_>, out: &mut Vec<u8>) {
         Var::Http(name) => {
             (v.header)(name, out);
         }
-        Var::RemoteAddr | Var::BinaryRemoteAddr => out.extend_from_slice(v.remote_addr),
+        Var::RemoteAddr => out.extend_from_slice(v.remote_addr),
+        Var::BinaryRemoteAddr => match v.remote_ip {
+            std::net::IpAddr::V4(a) => out.extend_from_slice(&a.octets()),
+            std::net::IpAddr::V6(a) => out.extend_from_slice(&a.octets()),
+        },
+        Var::RealipRemoteAddr => out.extend_from_slice(v.realip_remote_addr),
+        Var::RemotePort if v.remote_port == 0 => {}
         Var::RemotePort => push_u64(out, u64::from(v.remote_port)),
         Var::ProxyAddXForwardedFor => {
             if (v.header)(b"x-forwarded-for", out) {
@@ -273,6 +286,8 @@ mod tests {
         Vars {
             host: b"example.com",
             remote_addr: b"10.0.0.1",
+            remote_ip: std::net::IpAddr::from([10, 0, 0, 1]),
+            realip_remote_addr: b"192.0.2.7",
             remote_port: 5555,
             scheme: b"http",
             request_uri: b"/a/b?x=1",
@@ -296,6 +311,24 @@ mod tests {
         let mut out = Vec::new();
         t.render(&vars(&none), &mut out);
         assert_eq!(out, b"http://example.com/a/b?x=1!/a/b?x=1 5555 $");
+    }
+
+    #[test]
+    fn address_variables() {
+        let none = |_: &[u8], _: &mut Vec<u8>| false;
+        let t = Template::compile("$binary_remote_addr|$realip_remote_addr").unwrap();
+        let mut out = Vec::new();
+        t.render(&vars(&none), &mut out);
+        assert_eq!(out, b"\x0a\x00\x00\x01|192.0.2.7");
+        let mut v = vars(&none);
+        v.remote_ip = "2001:db8::1".parse().unwrap();
+        v.remote_port = 0;
+        out.clear();
+        Template::compile("$binary_remote_addr$remote_port")
+            .unwrap()
+            .render(&v, &mut out);
+        assert_eq!(out.len(), 16, "16 raw bytes and no port: {out:?}");
+        assert_eq!(out[..2], [0x20, 0x01]);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ use tracing::{error, info, warn};
 use super::listener;
 use super::{Control, Peers, health};
 use crate::config::Config;
-use crate::proxy::{Drain, Generation, SWEEP, ShardCtx, park, serve};
+use crate::proxy::{Drain, Generation, Refused, SWEEP, ShardCtx, park, serve};
 use crate::route;
 use crate::route::{Lookups, Resolved};
 
@@ -135,6 +136,7 @@ async fn shard_main(
         }
     };
     let ctx = Rc::new(ShardCtx::new(id, Generation::new(compiled)));
+    set_caps(&ctx, &cfg);
     let accepting: Rc<RefCell<HashMap<SocketAddr, Accepting>>> = Rc::default();
     if let Err(e) = open_listeners(&ctx, &accepting) {
         let _ = ready.send(Err(e));
@@ -192,6 +194,7 @@ async fn shard_main(
                                 resolved = r;
                             }
                             shutdown_timeout = cfg.shutdown_timeout;
+                            set_caps(&ctx, &cfg);
                             if let Err(e) = open_listeners(&ctx, &accepting) {
                                 error!("shard {id}: reload: {e}");
                             }
@@ -249,9 +252,17 @@ async fn accept_loop(ctx: Rc<ShardCtx>, listener: TcpListener, addr: SocketAddr,
         };
         match accepted {
             None => break,
-            Some(Ok((stream, peer))) => {
-                monoio::spawn(serve(ctx.clone(), stream, peer, addr));
-            }
+            Some(Ok((stream, peer))) => match ctx.admit() {
+                Ok(slot) => {
+                    monoio::spawn(serve(slot, stream, peer, addr));
+                }
+                // Over a cap: close at once, spawning nothing, so the loop keeps accepting
+                // (and refusing) quickly while the connections already open are served.
+                Err(why) => {
+                    drop(stream);
+                    refused(why);
+                }
+            },
             Some(Err(e)) => {
                 // Usually EMFILE/ENFILE: back off briefly instead of spinning.
                 warn!("accept on {addr}: {e}");
@@ -284,14 +295,43 @@ async fn drain(
     }
 }
 
+/// `worker_connections` and `max_connections` of the config now in force (0 = no cap).
+fn set_caps(ctx: &ShardCtx, cfg: &Config) {
+    ctx.conn_cap.set(cfg.worker_connections.unwrap_or(0));
+    ctx.total_cap.set(cfg.max_connections.unwrap_or(0));
+}
+
+/// Connections refused since the last log line, and the second of that line (process-wide, so
+/// a flood logs at most one line a second however many shards refuse).
+static REFUSED: AtomicU64 = AtomicU64::new(0);
+static REFUSED_LOGGED_AT: AtomicU64 = AtomicU64::new(0);
+
+fn refused(why: Refused) {
+    REFUSED.fetch_add(1, Ordering::Relaxed);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if REFUSED_LOGGED_AT.swap(now, Ordering::Relaxed) == now {
+        return;
+    }
+    let n = REFUSED.swap(0, Ordering::Relaxed);
+    match why {
+        Refused::Shard(cap) => {
+            warn!("worker_connections ({cap}) reached on a shard: {n} new connection(s) closed")
+        }
+        Refused::Process(cap) => {
+            warn!("max_connections ({cap}) reached: {n} new connection(s) closed")
+        }
+    }
+}
+
 /// Fires expired idle deadlines (keep-alive and first-byte waits) for the whole shard.
 async fn sweep(ctx: Rc<ShardCtx>) {
     while !ctx.drain.is_set() {
         monoio::time::sleep(SWEEP).await;
         let now = Instant::now();
         ctx.drain.expire(now);
-        let closed = ctx.parking.expire(now);
-        ctx.connections.set(ctx.connections.get() - closed);
+        ctx.parking.expire(now);
         ctx.refresh_date();
     }
 }

@@ -1,0 +1,67 @@
+//! Who the client is, for one request: the connection's peer, or the address a trusted proxy
+//! names (`set_real_ip_from`, see `crate::access::realip`).
+
+use std::net::{IpAddr, SocketAddr};
+
+use crate::access::realip::{IpText, RealIp};
+use crate::http::{HeaderSpan, RequestHead};
+
+/// Facts about the client that templates, access rules and logs use: the connection's, or
+/// for one request those a trusted proxy's header gave (`set_real_ip_from`).
+#[derive(Clone, Copy)]
+pub struct Client {
+    /// The TCP peer, whatever a header says (`$realip_remote_addr`).
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    /// The effective client address: the peer's, or the real one behind a trusted proxy.
+    /// `$remote_addr`, `$binary_remote_addr`, `allow`/`deny`, `ip_hash` and per-client limits
+    /// key on it.
+    pub addr: IpAddr,
+    /// `$remote_port`; 0 (rendered empty) when the real address came without a port.
+    pub port: u16,
+    /// `addr` as text, rendered once.
+    pub ip: IpText,
+    /// `peer`'s address as text.
+    pub peer_ip: IpText,
+}
+
+impl Client {
+    pub fn new(peer: SocketAddr, local: SocketAddr) -> Client {
+        let ip = IpText::new(peer.ip());
+        Client {
+            peer,
+            local,
+            addr: peer.ip(),
+            port: peer.port(),
+            ip,
+            peer_ip: ip,
+        }
+    }
+
+    /// This client as seen through `realip`: Some when the peer is trusted and the request's
+    /// header names an address (ngx_http_realip_module).
+    pub fn real(&self, realip: Option<&RealIp>, head: &RequestHead, b: &[u8]) -> Option<Client> {
+        let rip = realip?;
+        let named = |h: &&HeaderSpan| h.name.get(b).eq_ignore_ascii_case(&rip.header);
+        let peer = self.peer.ip();
+        let (addr, port) = if rip.every_line {
+            rip.client(
+                peer,
+                head.headers
+                    .iter()
+                    .rev()
+                    .filter(named)
+                    .map(|h| h.value.get(b)),
+            )
+        } else {
+            let first = head.headers.iter().find(named).map(|h| h.value.get(b));
+            rip.client(peer, first.into_iter())
+        }?;
+        Some(Client {
+            addr,
+            port,
+            ip: IpText::new(addr),
+            ..*self
+        })
+    }
+}
