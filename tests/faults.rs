@@ -1,0 +1,596 @@
+//! Fault injection. A scripted backend misbehaves on cue — nothing listening, accept and close,
+//! reset or stall in the middle of the head, garbage instead of a head, a Content-Length longer
+//! than the body, a close in the middle of a chunk, a head that never ends — and clients vanish
+//! in the middle of an upload or a download. Each test checks what the client gets, that
+//! ringway's descriptors return to their baseline (`/proc/PID/fd`), that its pool keeps no broken
+//! upstream connection and does not grow, and that the next request on a fresh connection is
+//! served once the backend behaves again.
+
+mod common;
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::fds::Fds;
+use common::*;
+
+/// What the backend does with the requests it reads; the test switches it between requests.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Good,
+    AcceptClose,
+    ResetMidHead,
+    StallMidHead,
+    Garbage,
+    ShortBody,
+    CloseMidChunk,
+    EndlessHead,
+}
+
+const MODES: [Mode; 8] = [
+    Mode::Good,
+    Mode::AcceptClose,
+    Mode::ResetMidHead,
+    Mode::StallMidHead,
+    Mode::Garbage,
+    Mode::ShortBody,
+    Mode::CloseMidChunk,
+    Mode::EndlessHead,
+];
+
+/// What the backend saw, per connection (`conn`: its accept index).
+#[derive(Debug, Clone, PartialEq)]
+enum Ev {
+    /// A request head arrived (in `Mode::Good`; its body is read next).
+    Head { conn: usize, target: String },
+    /// A request whose body ended this way (`Fill::Data`: complete).
+    Req {
+        conn: usize,
+        target: String,
+        body: Fill,
+    },
+    /// It misbehaved on this connection.
+    Fault { conn: usize },
+    /// It wrote a whole download (`all`) or the write failed.
+    Wrote { conn: usize, all: bool },
+    /// After misbehaving or while waiting for the next request, the connection ended: closed
+    /// or reset by ringway (`closed`), or still open after the wait.
+    Gone { conn: usize, closed: bool },
+}
+
+#[derive(Default)]
+struct Script {
+    mode: AtomicUsize,
+    /// A download waits for this before sending the rest of its body.
+    go: AtomicBool,
+    events: Mutex<Vec<Ev>>,
+}
+
+impl Script {
+    fn set(&self, m: Mode) {
+        self.mode.store(m as usize, Ordering::SeqCst);
+    }
+    fn mode(&self) -> Mode {
+        MODES[self.mode.load(Ordering::SeqCst)]
+    }
+    fn log(&self, e: Ev) {
+        self.events.lock().unwrap().push(e);
+    }
+    fn events(&self) -> Vec<Ev> {
+        self.events.lock().unwrap().clone()
+    }
+    /// Waits until `ok` holds for the events seen so far.
+    #[track_caller]
+    fn wait(&self, what: &str, ok: impl Fn(&[Ev]) -> bool) -> Vec<Ev> {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let evs = self.events();
+            if ok(&evs) {
+                return evs;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "backend never saw {what}: {evs:?}"
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// How long the backend waits for ringway to close a connection it misbehaved on.
+const WAIT_CLOSE: Duration = Duration::from_secs(3);
+
+fn handler(s: Arc<Script>) -> impl Fn(&mut Conn) + Send + Sync + 'static {
+    move |c: &mut Conn| {
+        let conn = c.index;
+        if s.mode() == Mode::AcceptClose {
+            s.log(Ev::Fault { conn });
+            return;
+        }
+        loop {
+            // Long enough that a pooled connection is never closed by the backend mid-test.
+            let mut req = match c.read_head_end(Duration::from_secs(30)) {
+                Ok(r) => r,
+                Err(f) => {
+                    let closed = matches!(f, Fill::Eof | Fill::Reset);
+                    return s.log(Ev::Gone { conn, closed });
+                }
+            };
+            let mode = s.mode();
+            if mode != Mode::Good {
+                s.log(Ev::Fault { conn });
+                return misbehave(c, mode, &s);
+            }
+            let target = req.target.clone();
+            s.log(Ev::Head {
+                conn,
+                target: target.clone(),
+            });
+            let body = c.read_body_end(&mut req);
+            s.log(Ev::Req {
+                conn,
+                target: target.clone(),
+                body,
+            });
+            if body != Fill::Data {
+                return;
+            }
+            let ok = match target.strip_prefix("/dl/") {
+                Some(spec) => download(c, spec, &s),
+                None => c.respond(
+                    200,
+                    format!("{conn}:{target}:{}", req.body.len()).as_bytes(),
+                ),
+            };
+            if !ok {
+                // A write fails only once ringway has closed or reset the connection.
+                return s.log(Ev::Gone { conn, closed: true });
+            }
+        }
+    }
+}
+
+fn misbehave(c: &mut Conn, mode: Mode, s: &Script) {
+    let conn = c.index;
+    let partial_head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Le";
+    match mode {
+        Mode::Good => unreachable!(),
+        // On a pooled connection the close comes after the request arrived.
+        Mode::AcceptClose => {}
+        Mode::ResetMidHead => {
+            c.write(partial_head);
+            thread::sleep(Duration::from_millis(20));
+            c.reset();
+        }
+        Mode::StallMidHead => {
+            c.write(partial_head);
+            let closed = c.wait_eof(WAIT_CLOSE);
+            s.log(Ev::Gone { conn, closed });
+        }
+        Mode::Garbage => {
+            let mut junk = b"\x00\x01\x02 not http at all\r\n".to_vec();
+            junk.extend(pattern(2000).iter().map(|b| b | 0x80));
+            junk.extend_from_slice(b"\r\n\r\n");
+            c.write(&junk);
+            let closed = c.wait_eof(WAIT_CLOSE);
+            s.log(Ev::Gone { conn, closed });
+        }
+        Mode::ShortBody => {
+            c.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+            c.write(&[b'a'; 100]);
+        }
+        Mode::CloseMidChunk => {
+            c.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+            c.write(b"5\r\nhello\r\n100\r\npartial");
+        }
+        Mode::EndlessHead => {
+            // Header fields until ringway gives up and the writes fail (or far past any limit).
+            c.write(b"HTTP/1.1 200 OK\r\n");
+            let line = format!("X-Endless: {}\r\n", "a".repeat(100));
+            let deadline = Instant::now() + WAIT_CLOSE;
+            let mut sent = 0;
+            let closed = loop {
+                if !c.write(line.as_bytes()) {
+                    break true;
+                }
+                sent += line.len();
+                if Instant::now() > deadline || sent > 64 << 20 {
+                    break false;
+                }
+            };
+            s.log(Ev::Gone { conn, closed });
+        }
+    }
+}
+
+/// `/dl/TOTAL/FIRST`: a TOTAL-byte body of which FIRST bytes go out with the head and the rest
+/// once the test says `go`.
+fn download(c: &mut Conn, spec: &str, s: &Script) -> bool {
+    let mut it = spec.split('/').map(|n| n.parse::<usize>().unwrap());
+    let (total, first) = (it.next().unwrap(), it.next().unwrap());
+    let body = pattern(total);
+    let mut out = format!("HTTP/1.1 200 OK\r\nContent-Length: {total}\r\n\r\n").into_bytes();
+    out.extend_from_slice(&body[..first]);
+    if !c.write(&out) {
+        s.log(Ev::Wrote {
+            conn: c.index,
+            all: false,
+        });
+        return false;
+    }
+    if first == total {
+        s.log(Ev::Wrote {
+            conn: c.index,
+            all: true,
+        });
+        return true;
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !s.go.load(Ordering::SeqCst) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(2));
+    }
+    let all = c.write(&body[first..]);
+    s.log(Ev::Wrote { conn: c.index, all });
+    all
+}
+
+/// A backend following `Script`, ringway proxying to it through a pooled upstream, and the
+/// baseline of ringway's descriptors.
+fn setup(loc: &str) -> (Arc<Script>, KillableBackend, Ringway, Fds) {
+    let s = Arc::new(Script::default());
+    let b = KillableBackend::start(handler(s.clone()));
+    let rw = Ringway::start(&upstream_conf(&[b.addr], "keepalive 4;", loc));
+    // The baseline is taken after a first exchange (whose client has left), so that anything
+    // opened lazily on first use is in it; one idle pooled connection is left from it.
+    assert_eq!(rw.get("/warm").status, 200);
+    let base = rw
+        .wait_fds(Duration::from_secs(3), |f| {
+            f.clients(rw.addr) == 0 && f.to_peer(b.addr).len() == 1
+        })
+        .unwrap_or_else(|f| panic!("no baseline after the first exchange: {f:?}"));
+    (s, b, rw, base)
+}
+
+/// Waits for ringway's descriptors to settle once the test's clients have left: no client
+/// connection, at most one pooled pipe, at most `pooled` connections to the backend and all of
+/// them ESTABLISHED (a CLOSE_WAIT one is a broken connection kept in the pool), and everything
+/// else as in the baseline.
+#[track_caller]
+fn settle(rw: &Ringway, base: &Fds, backend: SocketAddr, pooled: usize) -> Fds {
+    let up = |f: &Fds| f.to_peer(backend).into_iter().cloned().collect::<Vec<_>>();
+    rw.wait_fds(Duration::from_secs(3), |f| {
+        f.clients(rw.addr) == 0
+            && f.pipes <= 2
+            && f.besides(backend) == base.besides(backend)
+            && up(f).len() <= pooled
+            && up(f).iter().all(|c| c.state == "ESTABLISHED")
+    })
+    .unwrap_or_else(|f| {
+        panic!(
+            "descriptors did not return to the baseline ({} besides pipes and upstream \
+             connections, at most {pooled} idle upstream connection(s)): {} now, {} pipe fds, \
+             upstream connections {:?}\nbaseline {base:?}\nnow {f:?}",
+            base.besides(backend),
+            f.besides(backend),
+            f.pipes,
+            up(&f)
+        )
+    })
+}
+
+/// Upstream timeouts for the tests: short, but far above a loopback round trip.
+const LOC: &str = "proxy_connect_timeout 1s;\n            proxy_read_timeout 3s;";
+
+/// Faulty exchanges per test: the first meets the pooled connection, the later ones new ones.
+const ROUNDS: usize = 3;
+
+/// What the client must get from a faulty exchange.
+#[derive(Clone, Copy, Debug)]
+enum Want {
+    Status(u16),
+    /// A 200 whose Content-Length body ends short, then the connection closes.
+    ShortLength,
+    /// A 200 whose chunked body has no last chunk, then the connection closes.
+    NoLastChunk,
+}
+
+#[track_caller]
+fn check_answer(c: &mut Client, want: Want, round: usize) {
+    let r = c
+        .try_read_response(false, IO_TIMEOUT)
+        .unwrap_or_else(|e| panic!("round {round}: no response head: {e}"));
+    match want {
+        Want::Status(code) => {
+            assert_eq!(r.status, code, "round {round}: {}", r.describe());
+            assert_closed_or_reusable(c, &r, code);
+        }
+        Want::ShortLength | Want::NoLastChunk => {
+            assert_eq!(r.status, 200, "round {round}: {}", r.describe());
+            // The client can tell: the framing promised more than arrived before the close.
+            assert!(
+                matches!(r.end, End::Eof | End::Broken),
+                "round {round}: a truncated body must end with a close: {}",
+                r.describe()
+            );
+            match want {
+                Want::ShortLength => {
+                    assert_eq!(r.framing, Framing::Length(1000), "{}", r.head);
+                    assert_eq!(r.body.len(), 100, "round {round}");
+                }
+                _ => {
+                    assert_eq!(r.framing, Framing::Chunked, "{}", r.head);
+                    assert!(
+                        !contains(&r.raw_body, b"0\r\n\r\n"),
+                        "{}",
+                        show(&r.raw_body)
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The backend behaves again: POSTs (never retried, so a dead pooled connection would show as a
+/// 502) on fresh client connections are served, over one upstream connection kept in the pool.
+/// Returns the backend connection they went over.
+#[track_caller]
+fn recover(rw: &Ringway, s: &Script, backend: SocketAddr, base: &Fds) -> usize {
+    s.set(Mode::Good);
+    let mut conns = Vec::new();
+    for i in 0..3 {
+        let req = format!("POST /after{i} HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+        let (_c, r) = exchange(rw.addr, req.as_bytes());
+        assert_eq!(
+            r.status,
+            200,
+            "request {i} after the fault: {}",
+            r.describe()
+        );
+        let body = r.body_str();
+        let (conn, rest) = body.split_once(':').unwrap();
+        assert_eq!(rest, format!("/after{i}:5"));
+        conns.push(conn.parse::<usize>().unwrap());
+    }
+    assert!(
+        conns.windows(2).all(|w| w[0] == w[1]),
+        "sequential requests after the fault should share one pooled connection: {conns:?}"
+    );
+    settle(rw, base, backend, 1);
+    conns[0]
+}
+
+/// ROUNDS requests while the backend misbehaves as `mode`, then recovery.
+#[track_caller]
+fn fault(mode: Mode, want: Want, loc: &str) -> Arc<Script> {
+    let (s, b, rw, base) = setup(loc);
+    s.set(mode);
+    for round in 0..ROUNDS {
+        let mut c = rw.connect();
+        c.send(format!("GET /fault{round} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+        check_answer(&mut c, want, round);
+    }
+    // No upstream connection that carried a fault may stay open, in the pool or anywhere else.
+    settle(&rw, &base, b.addr, 0);
+    let evs = s.events();
+    let faults = evs.iter().filter(|e| matches!(e, Ev::Fault { .. })).count();
+    assert!(
+        faults >= ROUNDS,
+        "the backend misbehaved {faults} times: {evs:?}"
+    );
+    recover(&rw, &s, b.addr, &base);
+    s
+}
+
+/// For a backend that keeps its misbehaving connections open: ringway closed every one.
+#[track_caller]
+fn assert_proxy_closed_each(s: &Script) {
+    s.wait(
+        "ringway close each connection the backend misbehaved on",
+        |evs| {
+            evs.iter().all(|e| match e {
+                Ev::Fault { conn } => evs.contains(&Ev::Gone {
+                    conn: *conn,
+                    closed: true,
+                }),
+                _ => true,
+            })
+        },
+    );
+}
+
+#[test]
+fn refused_connection() {
+    let (s, mut b, rw, base) = setup(LOC);
+    // The idle pooled connection is shut down with the listener: it must not be used either.
+    b.kill();
+    for round in 0..ROUNDS {
+        let mut c = rw.connect();
+        c.send(b"GET /refused HTTP/1.1\r\nHost: x\r\n\r\n");
+        check_answer(&mut c, Want::Status(502), round);
+    }
+    settle(&rw, &base, b.addr, 0);
+    b.restart();
+    recover(&rw, &s, b.addr, &base);
+}
+
+#[test]
+fn accept_and_close() {
+    fault(Mode::AcceptClose, Want::Status(502), LOC);
+}
+
+#[test]
+fn reset_mid_head() {
+    fault(Mode::ResetMidHead, Want::Status(502), LOC);
+}
+
+#[test]
+fn stall_mid_head_until_read_timeout() {
+    let loc = "proxy_connect_timeout 1s;\n            proxy_read_timeout 300ms;";
+    let s = fault(Mode::StallMidHead, Want::Status(504), loc);
+    assert_proxy_closed_each(&s);
+}
+
+#[test]
+fn garbage_instead_of_a_head() {
+    let s = fault(Mode::Garbage, Want::Status(502), LOC);
+    assert_proxy_closed_each(&s);
+}
+
+#[test]
+fn content_length_longer_than_the_body() {
+    fault(Mode::ShortBody, Want::ShortLength, LOC);
+}
+
+#[test]
+fn close_mid_chunk() {
+    fault(Mode::CloseMidChunk, Want::NoLastChunk, LOC);
+}
+
+#[test]
+fn never_ending_head() {
+    let s = fault(Mode::EndlessHead, Want::Status(502), LOC);
+    assert_proxy_closed_each(&s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients that vanish
+// ---------------------------------------------------------------------------------------------
+
+/// The backend connection a request arrived on.
+fn conn_of(evs: &[Ev], path: &str) -> Option<usize> {
+    evs.iter().find_map(|e| match e {
+        Ev::Head { conn, target } if target == path => Some(*conn),
+        _ => None,
+    })
+}
+
+/// A client sends `head` and only `part` of its body, then closes. Ringway must close the
+/// upstream connection (the backend sees a cut-short body, then the close), not pool it.
+#[track_caller]
+fn upload_vanishes(head: &str, part: &[u8]) {
+    let (s, b, rw, base) = setup(LOC);
+    let mut c = rw.connect();
+    c.send(head.as_bytes());
+    c.send(part);
+    s.wait("the upload's head", |evs| conn_of(evs, "/up").is_some());
+    drop(c);
+    let evs = s.wait("the upload cut short by a close", |evs| {
+        evs.iter().any(|e| {
+            matches!(e, Ev::Req { target, body: Fill::Eof | Fill::Reset, .. } if target == "/up")
+        })
+    });
+    let up_conn = conn_of(&evs, "/up").unwrap();
+    settle(&rw, &base, b.addr, 1);
+    let next = recover(&rw, &s, b.addr, &base);
+    assert_ne!(
+        next, up_conn,
+        "the cut-short upload's connection was reused"
+    );
+}
+
+#[test]
+fn client_vanishes_mid_content_length_upload() {
+    let head = "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n";
+    upload_vanishes(head, &pattern(1000));
+}
+
+#[test]
+fn client_vanishes_mid_spliced_upload() {
+    // Far more than the 64 KiB splice threshold is left when the client goes.
+    let head = "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 400000\r\n\r\n";
+    upload_vanishes(head, &pattern(200_000));
+}
+
+#[test]
+fn client_vanishes_mid_chunked_upload() {
+    let head = "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut part = b"3e8\r\n".to_vec();
+    part.extend_from_slice(&pattern(1000));
+    part.extend_from_slice(b"\r\n3e8\r\n");
+    part.extend_from_slice(&pattern(300));
+    upload_vanishes(head, &part);
+}
+
+/// Reads from the raw socket until the response head and at least `n` body bytes are in.
+fn read_partial(c: &mut Client, n: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    c.stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    loop {
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n")
+            && got.len() - (i + 4) >= n
+        {
+            return got;
+        }
+        let k = c.stream.read(&mut buf).expect("client read");
+        assert!(k > 0, "closed after {} bytes: {}", got.len(), show(&got));
+        got.extend_from_slice(&buf[..k]);
+    }
+}
+
+/// The client goes away mid-response with a reset (SO_LINGER 0), as a killed process would.
+fn vanish(c: Client) {
+    socket2::SockRef::from(&c.stream)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(c);
+}
+
+/// A client reads the head and `read` bytes of a `total`-byte download and vanishes; the
+/// backend then sends the rest. Returns the backend connection of the download and of the
+/// requests after it.
+#[track_caller]
+fn download_vanishes(total: usize, first: usize, read: usize) -> (Arc<Script>, usize, usize) {
+    let (s, b, rw, base) = setup(LOC);
+    let mut c = rw.connect();
+    let path = format!("/dl/{total}/{first}");
+    c.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+    let got = read_partial(&mut c, read);
+    assert!(got.starts_with(b"HTTP/1.1 200"), "{}", show(&got));
+    vanish(c);
+    s.go.store(true, Ordering::SeqCst);
+    let dl = conn_of(&s.events(), &path).unwrap();
+    if first < total {
+        // Ringway could not deliver the rest: that upstream connection is closed, not pooled
+        // with the rest of a response in it.
+        s.wait("ringway close the download's connection", |evs| {
+            evs.contains(&Ev::Gone {
+                conn: dl,
+                closed: true,
+            })
+        });
+    }
+    settle(&rw, &base, b.addr, 1);
+    let next = recover(&rw, &s, b.addr, &base);
+    (s, dl, next)
+}
+
+#[test]
+fn client_vanishes_mid_copied_download() {
+    // 39,000 bytes remain after the first 1,000: below the splice threshold, copied.
+    let (_, dl, next) = download_vanishes(40_000, 1000, 1000);
+    assert_ne!(next, dl, "the interrupted download's connection was reused");
+}
+
+#[test]
+fn client_vanishes_mid_spliced_download() {
+    let (_, dl, next) = download_vanishes(1 << 20, 100_000, 50_000);
+    assert_ne!(next, dl, "the interrupted download's connection was reused");
+}
+
+#[test]
+fn client_vanishing_after_a_whole_response_keeps_the_upstream_pooled() {
+    // Ringway had relayed all of it before the client went: the upstream connection is clean
+    // and must be reused, and the next answer must be the next request's.
+    let (s, dl, next) = download_vanishes(2000, 2000, 10);
+    assert_eq!(
+        next,
+        dl,
+        "a clean upstream connection was not pooled: {:?}",
+        s.events()
+    );
+}
