@@ -29,9 +29,11 @@ enum Mode {
     ShortBody,
     CloseMidChunk,
     EndlessHead,
+    /// Answers properly, then sends an unsolicited response into the idle connection.
+    Stray,
 }
 
-const MODES: [Mode; 8] = [
+const MODES: [Mode; 9] = [
     Mode::Good,
     Mode::AcceptClose,
     Mode::ResetMidHead,
@@ -40,6 +42,7 @@ const MODES: [Mode; 8] = [
     Mode::ShortBody,
     Mode::CloseMidChunk,
     Mode::EndlessHead,
+    Mode::Stray,
 ];
 
 /// What the backend saw, per connection (`conn`: its accept index).
@@ -121,7 +124,7 @@ fn handler(s: Arc<Script>) -> impl Fn(&mut Conn) + Send + Sync + 'static {
                 }
             };
             let mode = s.mode();
-            if mode != Mode::Good {
+            if mode != Mode::Good && mode != Mode::Stray {
                 s.log(Ev::Fault { conn });
                 return misbehave(c, mode, &s);
             }
@@ -150,6 +153,12 @@ fn handler(s: Arc<Script>) -> impl Fn(&mut Conn) + Send + Sync + 'static {
                 // A write fails only once ringway has closed or reset the connection.
                 return s.log(Ev::Gone { conn, closed: true });
             }
+            if mode == Mode::Stray {
+                // Once ringway has the whole answer and the connection is idle in its pool.
+                thread::sleep(Duration::from_millis(20));
+                c.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nSTRAY");
+                s.log(Ev::Fault { conn });
+            }
         }
     }
 }
@@ -158,7 +167,7 @@ fn misbehave(c: &mut Conn, mode: Mode, s: &Script) {
     let conn = c.index;
     let partial_head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Le";
     match mode {
-        Mode::Good => unreachable!(),
+        Mode::Good | Mode::Stray => unreachable!(),
         // On a pooled connection the close comes after the request arrived.
         Mode::AcceptClose => {}
         Mode::ResetMidHead => {
@@ -593,4 +602,30 @@ fn client_vanishing_after_a_whole_response_keeps_the_upstream_pooled() {
         "a clean upstream connection was not pooled: {:?}",
         s.events()
     );
+}
+
+#[test]
+fn stray_bytes_in_an_idle_pooled_connection_reach_no_later_request() {
+    // A backend that writes past the end of its answer (an unsolicited response here) leaves
+    // a pooled connection out of step: reused, the stray bytes would be read as the answer
+    // to the next request, and every later answer on it would go to the wrong request.
+    let (s, b, rw, base) = setup(LOC);
+    s.set(Mode::Stray);
+    let r = rw.get("/first");
+    assert_eq!((r.status, r.body_str()), (200, "0:/first:0".to_string()));
+    s.wait("the stray bytes written", |evs| {
+        evs.contains(&Ev::Fault { conn: 0 })
+    });
+    s.set(Mode::Good);
+    // At once (well within a keep-alive round trip), as a busy proxy would reuse it.
+    for i in 0..3 {
+        let r = rw.get(&format!("/next{i}"));
+        assert_eq!(r.status, 200, "{}", r.describe());
+        let body = r.body_str();
+        assert!(
+            body.ends_with(&format!(":/next{i}:0")),
+            "request {i} got another request's answer: {body:?}"
+        );
+    }
+    settle(&rw, &base, b.addr, 1);
 }
