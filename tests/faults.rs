@@ -81,14 +81,14 @@ fn fault(mode: Mode, want: Want, loc: &str) -> Arc<Script> {
         check_answer(&mut c, want, round);
     }
     // No upstream connection that carried a fault may stay open, in the pool or anywhere else.
-    settle(&rw, &base, b.addr, 0);
+    settle(&rw, &base, &b, 0);
     let evs = s.events();
     let faults = evs.iter().filter(|e| matches!(e, Ev::Fault { .. })).count();
     assert!(
         faults >= ROUNDS,
         "the backend misbehaved {faults} times: {evs:?}"
     );
-    recover(&rw, &s, b.addr, &base);
+    recover(&rw, &s, &b, &base);
     s
 }
 
@@ -119,9 +119,9 @@ fn refused_connection() {
         c.send(b"GET /refused HTTP/1.1\r\nHost: x\r\n\r\n");
         check_answer(&mut c, Want::Status(502), round);
     }
-    settle(&rw, &base, b.addr, 0);
+    settle(&rw, &base, &b, 0);
     b.restart();
-    recover(&rw, &s, b.addr, &base);
+    recover(&rw, &s, &b, &base);
 }
 
 #[test]
@@ -183,8 +183,8 @@ fn upload_vanishes(head: &str, part: &[u8]) {
         })
     });
     let up_conn = conn_of(&evs, "/up").unwrap();
-    settle(&rw, &base, b.addr, 1);
-    let next = recover(&rw, &s, b.addr, &base);
+    settle(&rw, &base, &b, 1);
+    let next = recover(&rw, &s, &b, &base);
     assert_ne!(
         next, up_conn,
         "the cut-short upload's connection was reused"
@@ -263,8 +263,8 @@ fn download_vanishes(total: usize, first: usize, read: usize) -> (Arc<Script>, u
             })
         });
     }
-    settle(&rw, &base, b.addr, 1);
-    let next = recover(&rw, &s, b.addr, &base);
+    settle(&rw, &base, &b, 1);
+    let next = recover(&rw, &s, &b, &base);
     (s, dl, next)
 }
 
@@ -317,5 +317,5 @@ fn stray_bytes_in_an_idle_pooled_connection_reach_no_later_request() {
             "request {i} got another request's answer: {body:?}"
         );
     }
-    settle(&rw, &base, b.addr, 1);
+    settle(&rw, &base, &b, 1);
 }

@@ -1,7 +1,6 @@
-//! What the ringway child process holds open: its descriptors (`/proc/PID/fd`) and, for its TCP
-//! sockets, the connection and its state (`/proc/PID/net/tcp`, matched by socket inode). Used by
-//! the fault tests to prove that failures leak no descriptors and leave no broken pooled
-//! upstream connections behind.
+//! What the ringway child process holds open: its descriptors by kind (`/proc/PID/fd`), and,
+//! for failure messages, its TCP connections with their states (`/proc/PID/net/tcp` matched by
+//! socket inode). The fault tests use them to prove that failures leak no descriptors.
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -10,56 +9,22 @@ use std::time::{Duration, Instant};
 
 use super::Ringway;
 
+/// A count of the process's descriptors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fds {
+    pub total: usize,
+    pub sockets: usize,
+    pub pipes: usize,
+}
+
 /// One TCP socket of the process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcpConn {
     pub local: SocketAddr,
     pub peer: SocketAddr,
-    /// The kernel's name for the state: `ESTABLISHED`, `CLOSE_WAIT` (the peer closed, we have
-    /// not), `LISTEN`, …
+    /// The kernel's name for the state: `ESTABLISHED`, `CLOSE_WAIT` (the peer closed, the
+    /// process has not), `LISTEN`, …
     pub state: &'static str,
-}
-
-/// A snapshot of the process's descriptors.
-#[derive(Debug, Clone, Default)]
-pub struct Fds {
-    pub total: usize,
-    pub sockets: usize,
-    pub pipes: usize,
-    /// Its IPv4 TCP sockets.
-    pub tcp: Vec<TcpConn>,
-}
-
-impl Fds {
-    /// Its TCP connections to `peer` (an upstream server).
-    pub fn to_peer(&self, peer: SocketAddr) -> Vec<&TcpConn> {
-        self.tcp.iter().filter(|c| c.peer == peer).collect()
-    }
-
-    /// The same descriptors by kind and the same TCP connections.
-    pub fn same(&self, other: &Fds) -> bool {
-        let mut a = self.tcp.clone();
-        let mut b = other.tcp.clone();
-        a.sort_by_key(|c| (c.local, c.peer));
-        b.sort_by_key(|c| (c.local, c.peer));
-        (self.total, self.sockets, self.pipes) == (other.total, other.sockets, other.pipes)
-            && a == b
-    }
-
-    /// Its client connections: accepted on `listen` (ringway's listen address).
-    pub fn clients(&self, listen: SocketAddr) -> usize {
-        self.tcp
-            .iter()
-            .filter(|c| c.local == listen && c.state != "LISTEN")
-            .count()
-    }
-
-    /// Descriptors that are neither pipes nor connections to `peer`: listeners, client
-    /// connections, the ring, the log. Pooled pipes and pooled upstream connections come and go
-    /// by design; everything else must return to where it was once clients have left.
-    pub fn besides(&self, peer: SocketAddr) -> usize {
-        self.total - self.pipes - self.to_peer(peer).len()
-    }
 }
 
 /// The kernel's TCP state names, indexed by the `st` column (include/net/tcp_states.h).
@@ -79,6 +44,30 @@ const STATES: [&str; 13] = [
     "NEW_SYN_RECV",
 ];
 
+/// The descriptors of process `pid` (cheap: one directory listing). Descriptors that close
+/// while being listed are skipped.
+pub fn fds_of(pid: i32) -> Fds {
+    let mut fds = Fds::default();
+    for target in fd_targets(pid) {
+        fds.total += 1;
+        if target.starts_with("socket:[") {
+            fds.sockets += 1;
+        } else if target.starts_with("pipe:[") {
+            fds.pipes += 1;
+        }
+    }
+    fds
+}
+
+fn fd_targets(pid: i32) -> Vec<String> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/fd: {e}"));
+    dir.flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .map(|t| t.to_string_lossy().into_owned())
+        .collect()
+}
+
 /// `0100007F:1F90` → 127.0.0.1:8080 (the address is the raw network-order word in hex).
 fn hex_addr(s: &str) -> Option<SocketAddr> {
     let (ip, port) = s.split_once(':')?;
@@ -87,28 +76,21 @@ fn hex_addr(s: &str) -> Option<SocketAddr> {
     Some(SocketAddr::from((Ipv4Addr::from(ip.to_ne_bytes()), port)))
 }
 
-/// Snapshot of process `pid`. Descriptors that close while being listed are skipped.
-pub fn fds_of(pid: i32) -> Fds {
-    let mut fds = Fds::default();
-    let mut inodes = HashSet::new();
-    let dir = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap_or_else(|e| panic!("/proc/{pid}/fd: {e}"));
-    for entry in dir.flatten() {
-        let Ok(target) = std::fs::read_link(entry.path()) else {
-            continue;
-        };
-        fds.total += 1;
-        let t = target.to_string_lossy();
-        if let Some(inode) = t.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')) {
-            fds.sockets += 1;
-            inodes.insert(inode.to_string());
-        } else if t.starts_with("pipe:[") {
-            fds.pipes += 1;
-        }
-    }
+/// The IPv4 TCP sockets of process `pid`. Slow where the host has many connections (the table
+/// is the whole network namespace's): for failure messages, not for polling.
+pub fn tcp_of(pid: i32) -> Vec<TcpConn> {
+    let inodes: HashSet<String> = fd_targets(pid)
+        .iter()
+        .filter_map(|t| {
+            t.strip_prefix("socket:[")?
+                .strip_suffix(']')
+                .map(String::from)
+        })
+        .collect();
     let table = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap_or_default();
+    let mut conns = Vec::new();
     for line in table.lines().skip(1) {
-        let f: Vec<&str> = line.split_whitespace().collect();
+        let f: Vec<&str> = line.split_ascii_whitespace().take(10).collect();
         if f.len() < 10 || !inodes.contains(f[9]) {
             continue;
         }
@@ -116,13 +98,13 @@ pub fn fds_of(pid: i32) -> Fds {
             continue;
         };
         let st = usize::from_str_radix(f[3], 16).unwrap_or(0);
-        fds.tcp.push(TcpConn {
+        conns.push(TcpConn {
             local,
             peer,
             state: STATES.get(st).copied().unwrap_or("?"),
         });
     }
-    fds
+    conns
 }
 
 impl Ringway {
@@ -131,15 +113,18 @@ impl Ringway {
         fds_of(self.pid()).total
     }
 
-    /// Its descriptors, sorted by kind, with its TCP connections.
+    /// Its descriptors, by kind.
     pub fn fds(&self) -> Fds {
         fds_of(self.pid())
     }
 
-    /// Polls until `ok` holds for two snapshots in a row that agree (Ok with it), or `timeout`
-    /// passes (Err with the last one, for the failure message). One snapshot is not enough: a
-    /// socket closing between the listing of `fd` and the reading of `net/tcp` is counted as a
-    /// socket but shows in no connection.
+    /// Its TCP connections with their states (slow: see `tcp_of`).
+    pub fn tcp(&self) -> Vec<TcpConn> {
+        tcp_of(self.pid())
+    }
+
+    /// Polls until `ok` holds for two snapshots in a row that agree, 10 ms apart (Ok with the
+    /// last), or `timeout` passes (Err with the last one, for the failure message).
     pub fn wait_fds(&self, timeout: Duration, ok: impl Fn(&Fds) -> bool) -> Result<Fds, Fds> {
         let deadline = Instant::now() + timeout;
         let mut last: Option<Fds> = None;
@@ -148,7 +133,7 @@ impl Ringway {
         let mut late = 0;
         loop {
             let f = self.fds();
-            if ok(&f) && last.as_ref().is_some_and(|l| l.same(&f)) {
+            if ok(&f) && last == Some(f) {
                 return Ok(f);
             }
             if Instant::now() > deadline {

@@ -1554,6 +1554,12 @@ impl KillableBackend {
         self.serve(listener);
     }
 
+    /// Connections the backend holds open: accepted and its handler not yet returned (nor shut
+    /// down by `kill`).
+    pub fn open_count(&self) -> usize {
+        self.conns.lock().unwrap().len()
+    }
+
     pub fn accepted(&self) -> usize {
         self.state.accepted.load(Ordering::SeqCst)
     }

@@ -3,7 +3,6 @@
 //! test's `go`. Also ringway's set-up with a descriptor baseline, and the checks that
 //! descriptors and the pool settle and that service resumes.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -243,59 +242,72 @@ fn download(c: &mut Conn, spec: &str, s: &Script) -> bool {
     all
 }
 
+/// ringway's descriptors once a first exchange is over and its client has gone.
+#[derive(Debug, Clone, Copy)]
+pub struct Baseline {
+    pub fds: Fds,
+    /// All but pipes and connections to the backend: listeners, the ring, the log…
+    pub other: usize,
+}
+
 /// A backend following `Script`, ringway proxying to it through a pooled upstream, and the
 /// baseline of ringway's descriptors. `max_conns=1`: a request slot that a fault failed to give
 /// back would turn every later request into a 502.
-pub fn setup(loc: &str) -> (Arc<Script>, KillableBackend, Ringway, Fds) {
+pub fn setup(loc: &str) -> (Arc<Script>, KillableBackend, Ringway, Baseline) {
     let s = Arc::new(Script::default());
     let b = KillableBackend::start(handler(s.clone()));
     let conf = upstream_conf(&[b.addr], "keepalive 4;", loc);
     let server = format!("server {};", b.addr);
     let conf = conf.replace(&server, &format!("server {} max_conns=1;", b.addr));
     let rw = Ringway::start(&conf);
-    // The baseline is taken after a first exchange (whose client has left), so that anything
-    // opened lazily on first use is in it; one idle pooled connection is left from it.
-    assert_eq!(rw.get("/warm").status, 200);
-    let base = rw
-        .wait_fds(WAIT, |f| {
-            f.clients(rw.addr) == 0 && f.to_peer(b.addr).len() == 1
-        })
+    // After a first exchange, so that anything opened on first use is in the baseline. Its
+    // `Connection: close` makes ringway close the client socket, which the client then sees;
+    // the upstream connection stays in the pool.
+    let mut c = rw.connect();
+    c.send(b"GET /warm HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(c.read_response().status, 200);
+    assert!(c.is_closed(), "ringway kept a Connection: close client");
+    let fds = rw
+        .wait_fds(WAIT, |_| b.open_count() == 1)
         .unwrap_or_else(|f| panic!("no baseline after the first exchange: {f:?}"));
-    (s, b, rw, base)
+    let other = fds.total - fds.pipes - 1;
+    (s, b, rw, Baseline { fds, other })
 }
 
-/// Waits for ringway's descriptors to settle once the test's clients have left: no client
-/// connection, at most one pooled pipe, at most `pooled` connections to the backend and all of
-/// them ESTABLISHED (a CLOSE_WAIT one is a broken connection kept in the pool), and everything
-/// else as in the baseline.
+/// Waits for ringway's descriptors to settle once the test's clients have left: everything but
+/// pipes and upstream connections as in the baseline (no client connection), at most one pooled
+/// pipe, and no upstream connection beyond those the backend still holds open, of which there
+/// are at most `pooled`. One the backend closed but ringway kept (a dead pooled connection) or
+/// one that ringway should have closed fails it.
 #[track_caller]
-pub fn settle(rw: &Ringway, base: &Fds, backend: SocketAddr, pooled: usize) -> Fds {
-    let up = |f: &Fds| f.to_peer(backend).into_iter().cloned().collect::<Vec<_>>();
-    rw.wait_fds(WAIT, |f| {
-        f.clients(rw.addr) == 0
-            && f.pipes <= 2
-            && f.besides(backend) == base.besides(backend)
-            && up(f).len() <= pooled
-            && up(f).iter().all(|c| c.state == "ESTABLISHED")
-    })
-    .unwrap_or_else(|f| {
+pub fn settle(rw: &Ringway, base: &Baseline, b: &KillableBackend, pooled: usize) {
+    let ok = |f: &Fds| {
+        let open = b.open_count();
+        open <= pooled && f.pipes <= base.fds.pipes + 2 && f.total - f.pipes == base.other + open
+    };
+    if let Err(f) = rw.wait_fds(WAIT, ok) {
+        let tcp: Vec<_> = rw
+            .tcp()
+            .into_iter()
+            .filter(|c| c.state != "LISTEN")
+            .collect();
         panic!(
-            "descriptors did not return to the baseline ({} besides pipes and upstream \
-             connections, at most {pooled} idle upstream connection(s)): {} now, {} pipe fds, \
-             upstream connections {:?}\nbaseline {base:?}\nnow {f:?}",
-            base.besides(backend),
-            f.besides(backend),
+            "descriptors did not settle: expected {} (other) + {} (pipes, at most {}) + \
+             the backend's open connections ({}, at most {pooled}), found {f:?}; \
+             ringway's connections: {tcp:#?}\nbaseline {base:?}",
+            base.other,
             f.pipes,
-            up(&f)
-        )
-    })
+            base.fds.pipes + 2,
+            b.open_count(),
+        );
+    }
 }
 
 /// The backend behaves again: POSTs (never retried, so a dead pooled connection would show as a
 /// 502) on fresh client connections are served, over one upstream connection kept in the pool.
 /// Returns the backend connection they went over.
 #[track_caller]
-pub fn recover(rw: &Ringway, s: &Script, backend: SocketAddr, base: &Fds) -> usize {
+pub fn recover(rw: &Ringway, s: &Script, b: &KillableBackend, base: &Baseline) -> usize {
     s.set(Mode::Good);
     let mut conns = Vec::new();
     for i in 0..3 {
@@ -316,7 +328,7 @@ pub fn recover(rw: &Ringway, s: &Script, backend: SocketAddr, base: &Fds) -> usi
         conns.windows(2).all(|w| w[0] == w[1]),
         "sequential requests after the fault should share one pooled connection: {conns:?}"
     );
-    settle(rw, base, backend, 1);
+    settle(rw, base, b, 1);
     conns[0]
 }
 
