@@ -233,7 +233,7 @@ fn download(c: &mut Conn, spec: &str, s: &Script) -> bool {
         });
         return true;
     }
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + WAIT;
     while !s.go.load(Ordering::SeqCst) && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(2));
     }
