@@ -134,10 +134,7 @@ pub async fn forward(
             attempts += 1;
         }
         let in_flight = InFlight::new(group, server);
-        let mut up = match group
-            .connect(server, loc.connect_timeout, fresh, !retryable)
-            .await
-        {
+        let mut up = match group.connect(server, loc.connect_timeout, fresh).await {
             Ok(c) => c,
             Err(e) => {
                 warn!(upstream = %group.name, server = %group.servers[server].addr, "{e}");

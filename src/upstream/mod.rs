@@ -150,16 +150,9 @@ impl Group {
     }
 
     /// An idle pooled connection to server `i` (unless `fresh`), or a newly dialled one.
-    /// `must_check`: see `Pool::take`.
-    pub async fn connect(
-        &self,
-        i: usize,
-        timeout: Duration,
-        fresh: bool,
-        must_check: bool,
-    ) -> Result<Pooled, Error> {
+    pub async fn connect(&self, i: usize, timeout: Duration, fresh: bool) -> Result<Pooled, Error> {
         let server = &self.servers[i];
-        if !fresh && let Some(c) = server.pool.take(must_check) {
+        if !fresh && let Some(c) = server.pool.take() {
             return Ok(c);
         }
         let stream =

@@ -6,9 +6,6 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
-/// Idle time from which a pooled connection is checked for a close by the upstream.
-const PEEK_AFTER: Duration = Duration::from_millis(100);
-
 pub struct Pooled {
     pub stream: TcpStream,
     /// Taken from the pool (a failure before any response byte may then be retried).
@@ -34,17 +31,13 @@ impl Pool {
     }
 
     /// The most recently used live connection (LIFO keeps few connections hot). Connections the
-    /// upstream closed, or that sat idle too long, are dropped on the way.
-    /// `must_check`: the request cannot be retried if the connection turns out dead (a POST),
-    /// so it is checked however recently it was used.
-    pub fn take(&self, must_check: bool) -> Option<Pooled> {
+    /// upstream closed, that hold stray bytes, or that sat idle too long, are dropped on the way.
+    /// Every one is checked, however recently used: stray bytes (a backend writing past the end
+    /// of its answer) would be read as the next request's answer, and no retry covers that.
+    pub fn take(&self) -> Option<Pooled> {
         let mut idle = self.idle.borrow_mut();
         while let Some(mut c) = idle.pop() {
-            let idle_for = c.idle_since.elapsed();
-            // A connection back from a request moments ago is far from any upstream idle
-            // timeout: skip the peek syscall there when a retry covers the rare race.
-            let recent = idle_for < PEEK_AFTER && !must_check;
-            if idle_for < self.idle_timeout && (recent || still_open(&c.stream)) {
+            if c.idle_since.elapsed() < self.idle_timeout && still_open(&c.stream) {
                 c.reused = true;
                 return Some(c);
             }

@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod fds;
+
 /// Longest any single read in the harness waits.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -724,13 +726,19 @@ impl Conn {
     }
 
     pub fn read_head_within(&mut self, timeout: Duration) -> Option<Req> {
+        self.read_head_end(timeout).ok()
+    }
+
+    /// Reads one request head; Err says why none came: the proxy closed (`Fill::Eof`) or reset
+    /// (`Fill::Reset`) the connection, or `timeout` passed (`Fill::Timeout`).
+    pub fn read_head_end(&mut self, timeout: Duration) -> Result<Req, Fill> {
         let len = match self.reader(timeout).head() {
             Ok(n) => n,
             Err(f) => {
                 if matches!(f, Fill::Eof | Fill::Reset) {
                     self.state.peer_closed.fetch_add(1, Ordering::SeqCst);
                 }
-                return None;
+                return Err(f);
             }
         };
         let raw: Vec<u8> = self.buf.drain(..len).collect();
@@ -743,7 +751,7 @@ impl Conn {
         let headers = parse_fields(rest);
         let chunked = header_in(&headers, "transfer-encoding")
             .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-        Some(Req {
+        Ok(Req {
             conn: self.index,
             raw,
             head,
@@ -759,12 +767,18 @@ impl Conn {
 
     /// Reads the body of `req` (by Content-Length or chunked) into it. False if incomplete.
     pub fn read_body(&mut self, req: &mut Req) -> bool {
+        self.read_body_end(req) == Fill::Data
+    }
+
+    /// Like `read_body`, telling how it ended: `Fill::Data` when complete, else why it stopped
+    /// (the proxy closed or reset the connection, or nothing came within `IO_TIMEOUT`).
+    pub fn read_body_end(&mut self, req: &mut Req) -> Fill {
         if req.chunked {
             let (body, raw, trailers, end) = self.reader(IO_TIMEOUT).chunked();
             req.raw.extend_from_slice(&raw);
             req.body = body;
             req.trailers = trailers;
-            return end == Fill::Data;
+            return end;
         }
         let n: usize = req
             .header("content-length")
@@ -774,12 +788,12 @@ impl Conn {
             Ok(b) => {
                 req.raw.extend_from_slice(&b);
                 req.body = b;
-                true
+                Fill::Data
             }
-            Err((rest, _)) => {
+            Err((rest, f)) => {
                 req.raw.extend_from_slice(&rest);
                 req.body = rest;
-                false
+                f
             }
         }
     }
@@ -1538,6 +1552,12 @@ impl KillableBackend {
             }
         };
         self.serve(listener);
+    }
+
+    /// Connections the backend holds open: accepted and its handler not yet returned (nor shut
+    /// down by `kill`).
+    pub fn open_count(&self) -> usize {
+        self.conns.lock().unwrap().len()
     }
 
     pub fn accepted(&self) -> usize {
