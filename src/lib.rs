@@ -1,5 +1,6 @@
 //! ringway: an HTTP/1.1 reverse proxy on io_uring, one shard per core.
 
+pub mod access;
 pub mod config;
 pub mod http;
 pub mod proxy;

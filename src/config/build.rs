@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::directives::{self, EVENTS, HTTP, Kind, LOCATION, Lookup, MAIN, SERVER, Spec, UPSTREAM};
 use super::error::{Pos, Result};
+use super::limits::{self, LimitLayer, LimitZone, ZoneRef};
 use super::model::*;
 use super::parser::{Arg, Directive};
 use super::values::{
@@ -68,6 +69,7 @@ struct Layer {
     proxy_next_upstream: Option<Vec<String>>,
     proxy_next_upstream_tries: Option<u32>,
     proxy_next_upstream_timeout: Option<Duration>,
+    limits: LimitLayer,
 }
 
 impl Layer {
@@ -117,6 +119,7 @@ impl Layer {
             proxy_next_upstream_timeout: self
                 .proxy_next_upstream_timeout
                 .unwrap_or(p.proxy_next_upstream_timeout),
+            limits: self.limits.apply(&p.limits),
         }
     }
 }
@@ -158,6 +161,7 @@ struct Http {
     servers: Vec<PServer>,
     resolver: Option<Resolver>,
     resolver_timeout: Option<Duration>,
+    limit_zones: Vec<(LimitZone, Pos)>,
 }
 
 struct Builder {
@@ -167,6 +171,8 @@ struct Builder {
     upstream_names: Vec<String>,
     /// The first upstream `server … resolve` (it needs an http-level `resolver`).
     first_resolve: Option<(Pos, String)>,
+    /// Zones named by `limit_req` / `limit_conn` (checked once all zones are known).
+    limit_refs: Vec<ZoneRef>,
 }
 
 /// Named captures of every regex in a server (they may be used as variables anywhere in it).
@@ -446,6 +452,7 @@ impl Builder {
             upstreams: Vec::new(),
             servers: Vec::new(),
             resolver: None,
+            limit_zones: Vec::new(),
             notices: Vec::new(),
         };
         let mut http = Http::default();
@@ -547,6 +554,17 @@ impl Builder {
                     return Err(arg_err(&d.args[0], d, "it must be above 0"));
                 }
                 set_once(&mut http.resolver_timeout, d, t)?;
+            }
+            "limit_req_zone" | "limit_conn_zone" => {
+                let z = limits::zone(d)?;
+                if let Some((_, first)) = http.limit_zones.iter().find(|(o, _)| o.name == z.name) {
+                    return Err(d.pos.err(format!(
+                        "duplicate zone \"{}\" (first declared at {})",
+                        z.name,
+                        first.short()
+                    )));
+                }
+                http.limit_zones.push((z, d.pos.clone()));
             }
             _ => self.setting(d, &mut http.layer, &HashSet::new())?,
         }
@@ -1072,6 +1090,14 @@ impl Builder {
             "proxy_next_upstream_timeout" => {
                 set_once(&mut l.proxy_next_upstream_timeout, d, time_arg(d, &a[0])?)?
             }
+            "limit_req"
+            | "limit_req_status"
+            | "limit_req_log_level"
+            | "limit_req_dry_run"
+            | "limit_conn"
+            | "limit_conn_status"
+            | "limit_conn_log_level"
+            | "limit_conn_dry_run" => limits::setting(d, &mut l.limits, &mut self.limit_refs)?,
             _ => return Err(internal(d)),
         }
         Ok(())
@@ -1088,6 +1114,8 @@ impl Builder {
                 "no resolver defined to resolve {host} (add \"resolver ADDRESS;\" at http level)"
             )));
         }
+        cfg.limit_zones = http.limit_zones.iter().map(|(z, _)| z.clone()).collect();
+        limits::check_refs(&self.limit_refs, &cfg.limit_zones)?;
         let base = http.layer.apply(&Settings::default());
         // Listen checks across servers.
         let mut all: Vec<&PListen> = Vec::new();
@@ -1371,6 +1399,7 @@ pub(crate) fn build(dirs: &[Directive], source: &Path) -> Result<Config> {
         notices: Vec::new(),
         upstream_names: upstream_names(dirs, explicit_http),
         first_resolve: None,
+        limit_refs: Vec::new(),
     };
     b.main(dirs, source)
 }

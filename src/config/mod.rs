@@ -30,6 +30,7 @@ mod directives;
 mod dump;
 mod error;
 mod lexer;
+pub mod limits;
 pub mod model;
 mod parser;
 mod values;
@@ -45,6 +46,7 @@ pub use build::{
 };
 pub use dump::dump;
 pub use error::ConfigError;
+pub use limits::{LimitConn, LimitReq, LimitZone, Limits, LogLevel};
 pub use model::*;
 pub use values::SUPPORTED_VARIABLES;
 

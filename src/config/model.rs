@@ -21,6 +21,8 @@ pub struct Config {
     pub servers: Vec<Server>,
     /// `resolver …` at http level: the DNS servers that re-resolve upstream `resolve` servers.
     pub resolver: Option<Resolver>,
+    /// `limit_req_zone` and `limit_conn_zone` (http level).
+    pub limit_zones: Vec<super::LimitZone>,
     /// One line per accepted-but-ignored directive (`user`, `sendfile`, ...), shown by `-t`.
     pub notices: Vec<String>,
 }
@@ -245,6 +247,8 @@ pub struct Settings {
     pub proxy_next_upstream_tries: u32,
     /// `proxy_next_upstream_timeout T` (zero = no limit).
     pub proxy_next_upstream_timeout: Duration,
+    /// `limit_req*` and `limit_conn*`.
+    pub limits: super::Limits,
 }
 
 impl Default for Settings {
@@ -269,6 +273,7 @@ impl Default for Settings {
             proxy_next_upstream: vec!["error".into(), "timeout".into()],
             proxy_next_upstream_tries: 0,
             proxy_next_upstream_timeout: Duration::ZERO,
+            limits: super::Limits::default(),
         }
     }
 }

@@ -2,17 +2,19 @@
 //! the head, route it, answer it (built-in response or forward), then keep-alive or close.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Instant;
 
 use monoio::net::TcpStream;
 use tracing::{debug, warn};
 
+use super::access::{self, Gate};
 use super::context::{Generation, ListenerRt, ShardCtx};
 use super::forward::{self, Request, origin_form};
 use super::io::{ReadErr, read_into, write_all};
 use super::{respond, tunnel};
+use crate::access::ConnGuard;
 use crate::http::request::{Limits, parse_request};
 use crate::http::uri::{escape_path, normalize_path};
 use crate::http::{BodyFraming, Method, RequestHead};
@@ -24,6 +26,49 @@ pub struct Client {
     pub local: SocketAddr,
     /// `$remote_addr`, rendered once per connection.
     pub ip: String,
+    /// `$binary_remote_addr`: the same address as `ip`, 4 or 16 raw bytes.
+    pub bin: BinaryAddr,
+}
+
+impl Client {
+    pub fn new(peer: SocketAddr, local: SocketAddr) -> Client {
+        Client {
+            peer,
+            local,
+            ip: peer.ip().to_string(),
+            bin: BinaryAddr::from(peer.ip()),
+        }
+    }
+}
+
+/// An IP address as raw bytes (network order), without allocating.
+#[derive(Clone, Copy)]
+pub struct BinaryAddr {
+    bytes: [u8; 16],
+    len: u8,
+}
+
+impl From<IpAddr> for BinaryAddr {
+    fn from(ip: IpAddr) -> BinaryAddr {
+        let mut bytes = [0u8; 16];
+        let len = match ip {
+            IpAddr::V4(a) => {
+                bytes[..4].copy_from_slice(&a.octets());
+                4
+            }
+            IpAddr::V6(a) => {
+                bytes.copy_from_slice(&a.octets());
+                16
+            }
+        };
+        BinaryAddr { bytes, len }
+    }
+}
+
+impl BinaryAddr {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
 }
 
 /// What the connection does after an exchange.
@@ -32,8 +77,9 @@ pub enum Next {
     KeepAlive(Vec<u8>),
     Close,
     /// A 101 was received: relay both ways. Carries the upstream, bytes for the client (the 101
-    /// head and anything after it) and bytes the client already sent past its request.
-    Upgrade(TcpStream, Vec<u8>, Vec<u8>),
+    /// head and anything after it) and bytes the client already sent past its request, and the
+    /// `limit_conn` counts the request holds while the tunnel lasts.
+    Upgrade(TcpStream, Vec<u8>, Vec<u8>, ConnGuard),
 }
 
 /// Most header fields accepted in a request head.
@@ -51,11 +97,7 @@ pub async fn serve(ctx: Rc<ShardCtx>, mut stream: TcpStream, peer: SocketAddr, l
     ctx.connections.set(ctx.connections.get() + 1);
     let _counted = Counted(&ctx);
     let _ = stream.set_nodelay(true);
-    let client = Client {
-        peer,
-        local,
-        ip: peer.ip().to_string(),
-    };
+    let client = Client::new(peer, local);
     let mut pending: Vec<u8> = Vec::new();
     let mut served: u64 = 0;
     loop {
@@ -98,7 +140,7 @@ pub async fn serve(ctx: Rc<ShardCtx>, mut stream: TcpStream, peer: SocketAddr, l
         {
             Next::KeepAlive(_) => {}
             Next::Close => break,
-            Next::Upgrade(up, to_client, to_up) => {
+            Next::Upgrade(up, to_client, to_up, _held) => {
                 let limit = defaults_send_timeout(&ctx, local);
                 Box::pin(tunnel::run(stream, up, to_client, to_up, limit)).await;
                 return;
@@ -260,6 +302,7 @@ async fn handle(
         let vars = Vars {
             host: forward::host_of(head, &b),
             remote_addr: client.ip.as_bytes(),
+            binary_remote_addr: client.bin.as_bytes(),
             remote_port: client.peer.port(),
             scheme: b"http",
             request_uri: origin,
@@ -315,6 +358,16 @@ async fn handle(
     if let Some((code, location)) = redirect {
         return answer(&r, stream, b, code, Text::Rendered(&location)).await;
     }
+    // Preaccess (limit_conn, limit_req) comes after the rewrite phase, as in nginx: a location
+    // that `return`s is answered before any limit applies.
+    let (held, b) = if loc.limits.is_empty() || matches!(loc.action, Action::Return { .. }) {
+        (ConnGuard::default(), b)
+    } else {
+        match access::check(&r, b).await {
+            Gate::Pass(held, b) => (held, b),
+            Gate::Refuse(code, b) => return answer(&r, stream, b, code, Text::Rendered(b"")).await,
+        }
+    };
     if let BodyFraming::Length(n) = head.body
         && loc.client_max_body_size > 0
         && n > loc.client_max_body_size
@@ -333,7 +386,10 @@ async fn handle(
             upstream,
             uri,
             proxy_host,
-        } => forward::forward(&r, stream, b, *upstream, uri.as_ref(), proxy_host).await,
+        } => match forward::forward(&r, stream, b, *upstream, uri.as_ref(), proxy_host).await {
+            Next::Upgrade(up, to_client, to_up, _) => Next::Upgrade(up, to_client, to_up, held),
+            next => next,
+        },
         Action::Return { code, text } => answer(&r, stream, b, *code, Text::Template(text)).await,
         Action::NotFound => answer(&r, stream, b, 404, Text::Rendered(b"")).await,
     }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use super::buffers::BufPool;
 use super::splice::PipePool;
+use super::timers::Timers;
+use crate::access::{Share, Zones};
 use crate::route::{self, Location, VirtualHosts};
 use crate::upstream::Group;
 
@@ -27,10 +29,14 @@ pub struct ListenerRt {
 pub struct Generation {
     pub listeners: Vec<ListenerRt>,
     pub upstreams: Vec<Group>,
+    /// This shard's `limit_req` / `limit_conn` zones.
+    pub zones: Zones,
 }
 
 impl Generation {
-    pub fn new(compiled: route::Compiled) -> Generation {
+    /// `prev`: the generation this one replaces, whose zone tables carry over.
+    pub fn new(compiled: route::Compiled, share: Share, prev: Option<&Generation>) -> Generation {
+        let zones = Zones::new(&compiled.limit_zones, share, prev.map(|p| &p.zones));
         let upstreams = compiled.upstreams.iter().map(Group::new).collect();
         let listeners = compiled
             .listeners
@@ -48,6 +54,7 @@ impl Generation {
         Generation {
             listeners,
             upstreams,
+            zones,
         }
     }
 
@@ -62,6 +69,8 @@ pub struct ShardCtx {
     pub bufs: BufPool,
     pub pipes: PipePool,
     pub drain: Drain,
+    /// Precise short waits (`limit_req` delays).
+    pub timers: Timers,
     /// Open downstream connections (graceful stop waits for zero).
     pub connections: Cell<usize>,
     /// Known-length body remainders at least this long are spliced, shorter ones copied.
@@ -79,6 +88,7 @@ impl ShardCtx {
             bufs: BufPool::default(),
             pipes: PipePool::default(),
             drain: Drain::default(),
+            timers: Timers::default(),
             connections: Cell::new(0),
             splice_min: super::body::splice_min_from_env(),
             date: RefCell::new(http_date()),
@@ -92,6 +102,13 @@ impl ShardCtx {
 
     pub fn current(&self) -> Rc<Generation> {
         self.generation.borrow().clone()
+    }
+
+    /// Switches to a newly compiled config (reload, new DNS answers); zones carry over.
+    pub fn install(&self, compiled: route::Compiled) {
+        let old = self.current();
+        let next = Generation::new(compiled, old.zones.share(), Some(&old));
+        *self.generation.borrow_mut() = Rc::new(next);
     }
 }
 

@@ -303,7 +303,7 @@ pub async fn forward(
         hb.extend_from_slice(b"\r\n");
         hb.extend_from_slice(&ub[resp.head_len..]);
         let client_rest = b[consumed..].to_vec();
-        return Next::Upgrade(up.stream, hb, client_rest);
+        return Next::Upgrade(up.stream, hb, client_rest, Default::default());
     }
 
     let client_http10 = head.version == Version::Http10;
@@ -842,6 +842,7 @@ pub fn vars<'a>(
     Vars {
         host: host_of(r.head, b),
         remote_addr: r.client.ip.as_bytes(),
+        binary_remote_addr: r.client.bin.as_bytes(),
         remote_port: r.client.peer.port(),
         scheme: b"http",
         request_uri: origin_form(r.head.target.get(b)),

@@ -2,6 +2,7 @@
 //! upstream (`forward`), body relays by copy or splice (`body`), answers ringway writes itself
 //! (`respond`) and upgraded tunnels (`tunnel`).
 
+mod access;
 mod body;
 pub mod buffers;
 mod connection;
@@ -10,6 +11,7 @@ mod forward;
 mod io;
 mod respond;
 mod splice;
+mod timers;
 mod tunnel;
 
 pub use connection::serve;

@@ -12,6 +12,7 @@ use super::{
     Action, AddHeader, Location, LocationTable, Rewrite, ServerRt, SetHeader, Template, UriRewrite,
     VirtualHosts,
 };
+use crate::access::{LocationLimits, ZoneSpec};
 use crate::config::{self, LocationMatch};
 
 #[derive(Debug)]
@@ -62,6 +63,8 @@ pub struct Listener {
 pub struct Compiled {
     pub listeners: Vec<Listener>,
     pub upstreams: Vec<UpstreamSpec>,
+    /// `limit_req_zone` / `limit_conn_zone`, in config order.
+    pub limit_zones: Vec<ZoneSpec>,
 }
 
 /// Idle upstream connections kept per shard for a `proxy_pass` straight to an address.
@@ -135,6 +138,20 @@ pub fn compile_with(
         });
     }
 
+    let limit_zones = cfg
+        .limit_zones
+        .iter()
+        .map(|z| {
+            Ok(ZoneSpec {
+                name: z.name.clone(),
+                key_text: z.key.clone(),
+                key: Template::compile(&z.key)
+                    .map_err(|e| CompileError(format!("zone \"{}\": {e}", z.name)))?,
+                size: z.size,
+                rate: z.rate,
+            })
+        })
+        .collect::<Result<Vec<_>, CompileError>>()?;
     let mut listeners: Vec<Listener> = Vec::new();
     for server in &cfg.servers {
         let rt = Rc::new(compile_server(
@@ -142,6 +159,7 @@ pub fn compile_with(
             &mut upstreams,
             &mut by_name,
             lookups,
+            &limit_zones,
         )?);
         for listen in &server.listen {
             let idx = match listeners.iter().position(|l| l.addr == listen.addr) {
@@ -178,6 +196,7 @@ pub fn compile_with(
     Ok(Compiled {
         listeners,
         upstreams,
+        limit_zones,
     })
 }
 
@@ -239,6 +258,7 @@ fn compile_server(
     upstreams: &mut Vec<UpstreamSpec>,
     by_name: &mut HashMap<String, usize>,
     lookups: &mut Lookups,
+    zones: &[ZoneSpec],
 ) -> Result<ServerRt, CompileError> {
     let mut table = LocationTable::default();
     let not_found = config::Action::None;
@@ -254,6 +274,7 @@ fn compile_server(
         upstreams,
         by_name,
         lookups,
+        zones,
     )?));
     // A server-level `return` answers every request before locations are looked at.
     if server.server_return.is_none() {
@@ -263,6 +284,7 @@ fn compile_server(
             upstreams,
             by_name,
             lookups,
+            zones,
             None,
         )?;
     }
@@ -315,6 +337,7 @@ fn add_locations(
     upstreams: &mut Vec<UpstreamSpec>,
     by_name: &mut HashMap<String, usize>,
     lookups: &mut Lookups,
+    zones: &[ZoneSpec],
     parent_prefix: Option<usize>,
 ) -> Result<(), CompileError> {
     for loc in locations {
@@ -327,6 +350,7 @@ fn add_locations(
             upstreams,
             by_name,
             lookups,
+            zones,
         )?;
         compiled.rewrites = compile_rewrites(&loc.rewrites, &name)?;
         let rt = Rc::new(compiled);
@@ -343,7 +367,15 @@ fn add_locations(
                     parent: parent_prefix,
                 });
                 let me = table.prefixes.len() - 1;
-                add_locations(table, &loc.locations, upstreams, by_name, lookups, Some(me))?;
+                add_locations(
+                    table,
+                    &loc.locations,
+                    upstreams,
+                    by_name,
+                    lookups,
+                    zones,
+                    Some(me),
+                )?;
             }
             LocationMatch::Regex {
                 pattern,
@@ -384,6 +416,7 @@ const DEFAULT_SET_HEADERS: &[(&str, &str)] = &[
     ("X-Forwarded-Proto", "$scheme"),
 ];
 
+#[allow(clippy::too_many_arguments)]
 fn compile_location(
     name: &str,
     matcher: &LocationMatch,
@@ -392,6 +425,7 @@ fn compile_location(
     upstreams: &mut Vec<UpstreamSpec>,
     by_name: &mut HashMap<String, usize>,
     lookups: &mut Lookups,
+    zones: &[ZoneSpec],
 ) -> Result<Location, CompileError> {
     let tpl = |text: &str| {
         Template::compile(text).map_err(|e| CompileError(format!("location {name}: {e}")))
@@ -516,6 +550,7 @@ fn compile_location(
         read_timeout: s.proxy_read_timeout,
         send_timeout: s.proxy_send_timeout,
         next_upstream: next_upstream(s),
+        limits: LocationLimits::compile(&s.limits, zones),
     })
 }
 
@@ -598,6 +633,7 @@ fn clone_settings(l: &Location) -> Location {
         read_timeout: l.read_timeout,
         send_timeout: l.send_timeout,
         next_upstream: l.next_upstream,
+        limits: l.limits.clone(),
     }
 }
 

@@ -117,6 +117,8 @@ pub struct Location {
     pub read_timeout: Duration,
     pub send_timeout: Duration,
     pub next_upstream: NextUpstream,
+    /// `limit_conn` / `limit_req` (the access step).
+    pub limits: crate::access::LocationLimits,
 }
 
 pub(super) struct PrefixEntry {

@@ -9,6 +9,8 @@ pub struct Vars<'a> {
     /// The Host field's name part as sent (empty without Host); `$host` lower-cases it.
     pub host: &'a [u8],
     pub remote_addr: &'a [u8],
+    /// `$binary_remote_addr`: the same address as 4 or 16 raw bytes.
+    pub binary_remote_addr: &'a [u8],
     pub remote_port: u16,
     pub scheme: &'a [u8],
     pub request_uri: &'a [u8],
@@ -181,7 +183,8 @@ fn render_var(var: &Var, v: &Vars<'_>, out: &mut Vec<u8>) {
         Var::Http(name) => {
             (v.header)(name, out);
         }
-        Var::RemoteAddr | Var::BinaryRemoteAddr => out.extend_from_slice(v.remote_addr),
+        Var::RemoteAddr => out.extend_from_slice(v.remote_addr),
+        Var::BinaryRemoteAddr => out.extend_from_slice(v.binary_remote_addr),
         Var::RemotePort => push_u64(out, u64::from(v.remote_port)),
         Var::ProxyAddXForwardedFor => {
             if (v.header)(b"x-forwarded-for", out) {
@@ -227,6 +230,7 @@ mod tests {
         Vars {
             host: b"example.com",
             remote_addr: b"10.0.0.1",
+            binary_remote_addr: &[10, 0, 0, 1],
             remote_port: 5555,
             scheme: b"http",
             request_uri: b"/a/b?x=1",
@@ -248,6 +252,11 @@ mod tests {
         let mut out = Vec::new();
         t.render(&vars(&none), &mut out);
         assert_eq!(out, b"http://example.com/a/b?x=1!/a/b?x=1 5555 $");
+        out.clear();
+        Template::compile("$binary_remote_addr|$remote_addr")
+            .unwrap()
+            .render(&vars(&none), &mut out);
+        assert_eq!(out, b"\x0a\x00\x00\x01|10.0.0.1");
     }
 
     #[test]
