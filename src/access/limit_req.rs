@@ -110,7 +110,7 @@ pub fn check(l: &LocationLimits, zones: &Zones, vars: &Vars<'_>, now: Instant) -
             st.excess = excess;
             last = Some((excess, ri));
         } else {
-            staged.push((ri, i));
+            staged.push((ri, i, new));
         }
     }
     // All passed: account the others and find the longest delay.
@@ -127,7 +127,7 @@ pub fn check(l: &LocationLimits, zones: &Zones, vars: &Vars<'_>, now: Instant) -
         let z = zones.req.get(rule.zone)?;
         Some((delay_of(excess, rule, z.rate), excess, ri))
     });
-    for &(ri, i) in staged.iter() {
+    for &(ri, i, new) in staged.iter() {
         let rule = &l.req[ri];
         let Some(z) = zones.req.get(rule.zone) else {
             continue;
@@ -135,7 +135,12 @@ pub fn check(l: &LocationLimits, zones: &Zones, vars: &Vars<'_>, now: Instant) -
         let now_ms = now.saturating_duration_since(z.epoch).as_millis() as u64;
         let mut t = z.table.borrow_mut();
         let st = t.get_mut(i);
-        let excess = excess_now(st, z.rate, now_ms);
+        // A key new to this zone starts empty here too (nginx marks it so for this step).
+        let excess = if new {
+            0
+        } else {
+            excess_now(st, z.rate, now_ms)
+        };
         if now_ms > st.last {
             st.last = now_ms;
         }

@@ -9,6 +9,8 @@ pub mod limit_conn;
 pub mod limit_req;
 mod log;
 mod table;
+#[cfg(test)]
+mod tests;
 pub mod zones;
 
 pub use limit_conn::{ConnGuard, ConnRule};

@@ -148,7 +148,7 @@ pub struct Zones {
     pub(super) share: Share,
     /// Scratch for rendering keys and staging `limit_req` results (no allocation per request).
     pub(super) key: RefCell<Vec<u8>>,
-    pub(super) staged: RefCell<Vec<(usize, u32)>>,
+    pub(super) staged: RefCell<Vec<(usize, u32, bool)>>,
 }
 
 impl Zones {

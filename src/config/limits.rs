@@ -443,3 +443,7 @@ pub(crate) fn dump_settings(s: &Limits, parent: Option<&Limits>) -> Vec<String> 
     }
     out
 }
+
+#[cfg(test)]
+#[path = "limits_tests.rs"]
+mod tests;
