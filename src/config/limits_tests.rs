@@ -31,7 +31,10 @@ fn zones_rules_and_inheritance() {
         (z[0].name.as_str(), z[0].key.as_str(), z[0].size, z[0].rate),
         ("one", "$binary_remote_addr", 1 << 20, Some(10_000))
     );
-    assert_eq!((z[1].size, z[1].rate, z[1].per_minute), (64 << 10, Some(500), true));
+    assert_eq!(
+        (z[1].size, z[1].rate, z[1].per_minute),
+        (64 << 10, Some(500), true)
+    );
     assert_eq!(z[2].rate, None);
     let s = &cfg.servers[0];
     let own = &s.locations[0].settings.limits;
@@ -63,7 +66,10 @@ fn zones_rules_and_inheritance() {
     assert_eq!(own.conn_log_level, LogLevel::Warn);
     let inherited = &s.locations[1].settings.limits;
     assert_eq!(inherited.req.len(), 1);
-    assert_eq!((inherited.req[0].burst, inherited.req[0].delay), (5, Some(0)));
+    assert_eq!(
+        (inherited.req[0].burst, inherited.req[0].delay),
+        (5, Some(0))
+    );
     assert!(!inherited.req_dry_run);
     assert_eq!(inherited.conn_status, 503);
 }
@@ -90,10 +96,17 @@ fn dump_reads_back_the_same() {
     }
     let again = parse(&text).unwrap();
     assert_eq!(again.limit_zones, cfg.limit_zones);
-    for (a, b) in again.servers[0].locations.iter().zip(&cfg.servers[0].locations) {
+    for (a, b) in again.servers[0]
+        .locations
+        .iter()
+        .zip(&cfg.servers[0].locations)
+    {
         assert_eq!(a.settings.limits, b.settings.limits);
     }
-    assert_eq!(again.servers[0].settings.limits, cfg.servers[0].settings.limits);
+    assert_eq!(
+        again.servers[0].settings.limits,
+        cfg.servers[0].settings.limits
+    );
 }
 
 #[test]
@@ -151,7 +164,11 @@ fn errors_name_the_place_and_the_problem() {
         ),
     ];
     for (server, loc, want) in cases {
-        assert_eq!(parse(&conf(server, loc)).unwrap_err(), *want, "{server} {loc}");
+        assert_eq!(
+            parse(&conf(server, loc)).unwrap_err(),
+            *want,
+            "{server} {loc}"
+        );
     }
     let http = |z: &str| parse(&format!("http {{\n  {z}\n}}\n")).unwrap_err();
     assert_eq!(
