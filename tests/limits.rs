@@ -66,6 +66,8 @@ fn limit_req_over_two_shards_stays_within_rate_and_burst() {
         ),
         2,
     );
+    // Both shards listen once start-up is logged (the harness only waits for the first).
+    assert!(rw.wait_log("started with 2 shards", 1, Duration::from_secs(10)));
     let passed = Arc::new(AtomicUsize::new(0));
     let refused = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();

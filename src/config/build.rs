@@ -241,8 +241,17 @@ fn flag_arg(d: &Directive, a: &Arg) -> Result<bool> {
     }
 }
 
+/// Variables in a header value, `return` text or rewrite replacement. `$binary_remote_addr` is
+/// refused there (nginx allows it): its raw bytes may hold CR or LF, which would split a header
+/// line; it belongs in keys (`hash`, `limit_req_zone`, `limit_conn_zone`).
 fn vars(a: &Arg, caps: &HashSet<String>) -> Result<()> {
-    check_variables(&a.value, caps).map_err(|m| a.pos.err(m))
+    check_variables(&a.value, caps).map_err(|m| a.pos.err(m))?;
+    if a.value.contains("$binary_remote_addr") || a.value.contains("${binary_remote_addr}") {
+        return Err(a.pos.err(
+            "\"$binary_remote_addr\" is raw bytes: ringway allows it only in keys (hash, limit_req_zone, limit_conn_zone)",
+        ));
+    }
+    Ok(())
 }
 
 fn header_name(a: &Arg) -> Result<String> {
@@ -636,7 +645,8 @@ impl Builder {
                         "least_conn" => BalanceMethod::LeastConn,
                         "ip_hash" => BalanceMethod::IpHash,
                         "hash" => {
-                            vars(&a[0], &HashSet::new())?;
+                            check_variables(&a[0].value, &HashSet::new())
+                                .map_err(|m| a[0].pos.err(m))?;
                             let consistent = match a.get(1) {
                                 None => false,
                                 Some(x) if x.value == "consistent" => true,

@@ -196,3 +196,19 @@ fn errors_name_the_place_and_the_problem() {
         "ringway.conf:3:3: duplicate zone \"z\" (first declared at ringway.conf:2)"
     );
 }
+
+#[test]
+fn binary_address_only_in_keys() {
+    let cfg = parse(
+        "http {\n  upstream u { hash $binary_remote_addr; server 127.0.0.1:9; }\n  server { listen 127.0.0.1:8080; location / { proxy_pass http://u; } }\n}\n",
+    );
+    assert!(cfg.is_ok(), "{cfg:?}");
+    assert_eq!(
+        parse(&conf(
+            "",
+            "proxy_set_header X-A \"a ${binary_remote_addr}\";"
+        ))
+        .unwrap_err(),
+        "ringway.conf:6:75: \"$binary_remote_addr\" is raw bytes: ringway allows it only in keys (hash, limit_req_zone, limit_conn_zone)"
+    );
+}

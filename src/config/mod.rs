@@ -23,6 +23,10 @@
 //! - `rewrite`s after a `return` at the same level are dropped (never reached, as in nginx);
 //!   a location with both `return` and `proxy_pass` returns (nginx's rewrite phase runs first).
 //!
+//! - `$binary_remote_addr` is allowed only in keys (`hash`, `limit_req_zone`, `limit_conn_zone`):
+//!   its raw bytes could split a header line.
+//! - Limit zones are per shard; see `access::zones` for how each shard takes its share.
+//!
 //! Notices read `<file>:<line>: ignored: <directive> (<why>)`.
 
 mod build;
