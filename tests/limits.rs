@@ -304,3 +304,41 @@ fn chunked_body_over_the_limit_while_streaming() {
     assert_eq!(get(&mut c, "/", "").status, 200);
     assert_eq!(b.accepted(), 2);
 }
+
+/// An upgraded connection (a WebSocket tunnel) is a request in progress until it closes.
+#[test]
+fn limit_conn_counts_an_upgraded_tunnel_until_it_closes() {
+    let b = Backend::start(|c| {
+        let Some(req) = c.read_request() else { return };
+        if req.header("upgrade").is_none() {
+            c.respond(200, b"ok");
+            return;
+        }
+        if !c.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n") {
+            return;
+        }
+        while let Some(bytes) = c.read_some(Duration::from_secs(5)) {
+            if !c.write(&bytes) {
+                return;
+            }
+        }
+    });
+    let rw = Ringway::start(&format!(
+        "http {{ limit_conn_zone $binary_remote_addr zone=c:1m;\n\
+         server {{ listen @LISTEN@; location / {{ proxy_pass http://{}; limit_conn c 1; }} }} }}",
+        b.addr
+    ));
+    let mut ws = rw.connect();
+    ws.send(b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    assert_eq!(ws.read_response().status, 101);
+    ws.send(b"ping");
+    assert_eq!(ws.read_exact_bytes(4), b"ping");
+    let mut c = rw.connect();
+    assert_eq!(
+        get(&mut c, "/", "").status,
+        503,
+        "the tunnel holds the count"
+    );
+    drop(ws);
+    eventually_200(&rw);
+}

@@ -358,8 +358,15 @@ async fn handle(
     if let Some((code, location)) = redirect {
         return answer(&r, stream, b, code, Text::Rendered(&location)).await;
     }
-    // Preaccess (limit_conn, limit_req) comes after the rewrite phase, as in nginx: a location
-    // that `return`s is answered before any limit applies.
+    if let BodyFraming::Length(n) = head.body
+        && loc.client_max_body_size > 0
+        && n > loc.client_max_body_size
+    {
+        forward::fail(&r, stream, &b, 413).await;
+        return Next::Close;
+    }
+    // Preaccess (limit_conn, limit_req) comes after the rewrite phase and the Content-Length
+    // check, as in nginx: a location that `return`s is answered before any limit applies.
     let (held, b) = if loc.limits.is_empty() || matches!(loc.action, Action::Return { .. }) {
         (ConnGuard::default(), b)
     } else {
@@ -368,13 +375,6 @@ async fn handle(
             Gate::Refuse(code, b) => return answer(&r, stream, b, code, Text::Rendered(b"")).await,
         }
     };
-    if let BodyFraming::Length(n) = head.body
-        && loc.client_max_body_size > 0
-        && n > loc.client_max_body_size
-    {
-        forward::fail(&r, stream, &b, 413).await;
-        return Next::Close;
-    }
     if let Action::Proxy { .. } = loc.action
         && matches!(head.method, Method::Options | Method::Trace)
         && forward::max_forwards(head, &b) == Some(0)
