@@ -5,6 +5,7 @@
 //! - `limit_req`: request rate per key, leaky bucket (`limit_req.rs`);
 //! - their zones, per shard, and how a shard takes its share (`zones.rs`, `table.rs`).
 
+mod addr;
 pub mod limit_conn;
 pub mod limit_req;
 mod log;
@@ -13,6 +14,7 @@ mod table;
 mod tests;
 pub mod zones;
 
+pub use addr::BinaryAddr;
 pub use limit_conn::{ConnGuard, ConnRule};
 pub use limit_req::{ReqRule, Verdict};
 pub use table::Table;

@@ -2,7 +2,7 @@
 //! the head, route it, answer it (built-in response or forward), then keep-alive or close.
 
 use std::borrow::Cow;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -14,7 +14,7 @@ use super::context::{Generation, ListenerRt, ShardCtx};
 use super::forward::{self, Request, origin_form};
 use super::io::{ReadErr, read_into, write_all};
 use super::{respond, tunnel};
-use crate::access::ConnGuard;
+use crate::access::{BinaryAddr, ConnGuard};
 use crate::http::request::{Limits, parse_request};
 use crate::http::uri::{escape_path, normalize_path};
 use crate::http::{BodyFraming, Method, RequestHead};
@@ -38,36 +38,6 @@ impl Client {
             ip: peer.ip().to_string(),
             bin: BinaryAddr::from(peer.ip()),
         }
-    }
-}
-
-/// An IP address as raw bytes (network order), without allocating.
-#[derive(Clone, Copy)]
-pub struct BinaryAddr {
-    bytes: [u8; 16],
-    len: u8,
-}
-
-impl From<IpAddr> for BinaryAddr {
-    fn from(ip: IpAddr) -> BinaryAddr {
-        let mut bytes = [0u8; 16];
-        let len = match ip {
-            IpAddr::V4(a) => {
-                bytes[..4].copy_from_slice(&a.octets());
-                4
-            }
-            IpAddr::V6(a) => {
-                bytes.copy_from_slice(&a.octets());
-                16
-            }
-        };
-        BinaryAddr { bytes, len }
-    }
-}
-
-impl BinaryAddr {
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
     }
 }
 
