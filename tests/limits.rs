@@ -342,3 +342,31 @@ fn limit_conn_counts_an_upgraded_tunnel_until_it_closes() {
     drop(ws);
     eventually_200(&rw);
 }
+
+/// A reload keeps a zone's state when the zone keeps its name and key (as nginx keeps its
+/// shared memory); a zone whose key changed starts afresh.
+#[test]
+fn limit_state_survives_reload() {
+    let b = gated_backend(Arc::new(AtomicBool::new(true)));
+    let conf = |key: &str, status: u16| {
+        format!(
+            "http {{ limit_req_zone {key} zone=r:1m rate=1r/m;\n\
+             server {{ listen @LISTEN@; location / {{ proxy_pass http://{}; limit_req zone=r; limit_req_status {status}; }} }} }}",
+            b.addr
+        )
+    };
+    let rw = Ringway::start(&conf("$binary_remote_addr", 429));
+    let mut c = rw.connect();
+    assert_eq!(get(&mut c, "/", "").status, 200);
+    assert_eq!(get(&mut c, "/", "").status, 429);
+    rw.reload_with(&conf("$binary_remote_addr", 503), &[]);
+    let mut c = rw.connect();
+    assert_eq!(
+        get(&mut c, "/", "").status,
+        503,
+        "still limited, new status"
+    );
+    rw.reload_with(&conf("$remote_addr", 503), &[]);
+    let mut c = rw.connect();
+    assert_eq!(get(&mut c, "/", "").status, 200, "a new key is a new zone");
+}
