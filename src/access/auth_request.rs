@@ -187,10 +187,7 @@ async fn exchange(
         };
         let addr = group.servers[server].addr;
         let _in_flight = InFlight::new(group, server);
-        let mut up = match group
-            .connect(server, loc.connect_timeout, was_fresh)
-            .await
-        {
+        let mut up = match group.connect(server, loc.connect_timeout, was_fresh).await {
             Ok(c) => c,
             Err(e) => {
                 warn!(upstream = %group.name, server = %addr, "auth request: {e}");

@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::access;
 use super::directives::{self, EVENTS, HTTP, Kind, LOCATION, Lookup, MAIN, SERVER, Spec, UPSTREAM};
 use super::error::{Pos, Result};
+use super::limits::{self, LimitLayer, LimitZone, ZoneRef};
 use super::model::*;
 use super::parser::{Arg, Directive};
 use super::values::{
@@ -74,6 +75,7 @@ struct Layer {
     real_ip_from: Option<Vec<Cidr>>,
     real_ip_header: Option<String>,
     real_ip_recursive: Option<bool>,
+    limits: LimitLayer,
 }
 
 impl Layer {
@@ -123,6 +125,7 @@ impl Layer {
             proxy_next_upstream_timeout: self
                 .proxy_next_upstream_timeout
                 .unwrap_or(p.proxy_next_upstream_timeout),
+            limits: self.limits.apply(&p.limits),
             access: self.access.clone().unwrap_or(p.access),
             realip: RealIp {
                 from: self.real_ip_from.clone().unwrap_or(p.realip.from),
@@ -172,6 +175,7 @@ struct Http {
     servers: Vec<PServer>,
     resolver: Option<Resolver>,
     resolver_timeout: Option<Duration>,
+    limit_zones: Vec<(LimitZone, Pos)>,
 }
 
 struct Builder {
@@ -185,6 +189,8 @@ struct Builder {
     auth_vars: HashSet<String>,
     /// Where relative `auth_basic_user_file` paths start: the main file's folder.
     base_dir: PathBuf,
+    /// Zones named by `limit_req` / `limit_conn` (checked once all zones are known).
+    limit_refs: Vec<ZoneRef>,
 }
 
 /// Named captures of every regex in a server (they may be used as variables anywhere in it).
@@ -253,8 +259,17 @@ fn flag_arg(d: &Directive, a: &Arg) -> Result<bool> {
     }
 }
 
+/// Variables in a header value, `return` text or rewrite replacement. `$binary_remote_addr` is
+/// refused there (nginx allows it): its raw bytes may hold CR or LF, which would split a header
+/// line; it belongs in keys (`hash`, `limit_req_zone`, `limit_conn_zone`).
 fn vars(a: &Arg, caps: &HashSet<String>) -> Result<()> {
-    check_variables(&a.value, caps).map_err(|m| a.pos.err(m))
+    check_variables(&a.value, caps).map_err(|m| a.pos.err(m))?;
+    if a.value.contains("$binary_remote_addr") || a.value.contains("${binary_remote_addr}") {
+        return Err(a.pos.err(
+            "\"$binary_remote_addr\" is raw bytes: ringway allows it only in keys (hash, limit_req_zone, limit_conn_zone)",
+        ));
+    }
+    Ok(())
 }
 
 /// `vars` for text that ends up in a message head (fields, redirect targets, URIs): there the
@@ -500,6 +515,7 @@ impl Builder {
             auth_vars: Vec::new(),
             worker_connections: None,
             max_connections: None,
+            limit_zones: Vec::new(),
             notices: Vec::new(),
         };
         let mut http = Http::default();
@@ -616,6 +632,17 @@ impl Builder {
                 }
                 set_once(&mut http.resolver_timeout, d, t)?;
             }
+            "limit_req_zone" | "limit_conn_zone" => {
+                let z = limits::zone(d)?;
+                if let Some((_, first)) = http.limit_zones.iter().find(|(o, _)| o.name == z.name) {
+                    return Err(d.pos.err(format!(
+                        "duplicate zone \"{}\" (first declared at {})",
+                        z.name,
+                        first.short()
+                    )));
+                }
+                http.limit_zones.push((z, d.pos.clone()));
+            }
             _ => {
                 let caps = self.auth_vars.clone();
                 self.setting(d, &mut http.layer, &caps)?
@@ -689,7 +716,8 @@ impl Builder {
                         "least_conn" => BalanceMethod::LeastConn,
                         "ip_hash" => BalanceMethod::IpHash,
                         "hash" => {
-                            vars(&a[0], &HashSet::new())?;
+                            check_variables(&a[0].value, &HashSet::new())
+                                .map_err(|m| a[0].pos.err(m))?;
                             let consistent = match a.get(1) {
                                 None => false,
                                 Some(x) if x.value == "consistent" => true,
@@ -1188,6 +1216,14 @@ impl Builder {
                 set_once(&mut l.real_ip_header, d, name)?;
             }
             "real_ip_recursive" => set_once(&mut l.real_ip_recursive, d, flag_arg(d, &a[0])?)?,
+            "limit_req"
+            | "limit_req_status"
+            | "limit_req_log_level"
+            | "limit_req_dry_run"
+            | "limit_conn"
+            | "limit_conn_status"
+            | "limit_conn_log_level"
+            | "limit_conn_dry_run" => limits::setting(d, &mut l.limits, &mut self.limit_refs)?,
             _ => return Err(internal(d)),
         }
         Ok(())
@@ -1204,6 +1240,8 @@ impl Builder {
                 "no resolver defined to resolve {host} (add \"resolver ADDRESS;\" at http level)"
             )));
         }
+        cfg.limit_zones = http.limit_zones.iter().map(|(z, _)| z.clone()).collect();
+        limits::check_refs(&self.limit_refs, &cfg.limit_zones)?;
         let base = http.layer.apply(&Settings::default());
         // Listen checks across servers.
         let mut all: Vec<&PListen> = Vec::new();
@@ -1500,6 +1538,7 @@ pub(crate) fn build(dirs: &[Directive], source: &Path) -> Result<Config> {
         first_resolve: None,
         auth_vars,
         base_dir: source.parent().map(Path::to_path_buf).unwrap_or_default(),
+        limit_refs: Vec::new(),
     };
     b.main(dirs, source)
 }

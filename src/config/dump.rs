@@ -181,6 +181,9 @@ fn settings(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
             }
         }),
     ];
+    for line in super::limits::dump_settings(&s.limits, parent.map(|p| &p.limits)) {
+        o.line(&line);
+    }
     for &(name, f) in fields {
         if !differs(&f) {
             continue;
@@ -416,6 +419,9 @@ pub fn dump(cfg: &Config) -> String {
         line.push(';');
         o.line(&line);
         o.line(&format!("resolver_timeout {};", fmt_time(r.timeout)));
+    }
+    for line in super::limits::dump_zones(&cfg.limit_zones, q) {
+        o.line(&line);
     }
     for u in &cfg.upstreams {
         upstream(&mut o, u);

@@ -31,6 +31,10 @@
 //! - `set_real_ip_from` takes addresses and CIDR ranges only (no hostnames); `unix:` is ignored
 //!   with a notice; `real_ip_header proxy_protocol` is refused.
 //!
+//! - `$binary_remote_addr` is allowed only in keys (`hash`, `limit_req_zone`, `limit_conn_zone`):
+//!   its raw bytes could split a header line.
+//! - Limit zones are per shard; see `access::zones` for how each shard takes its share.
+//!
 //! Notices read `<file>:<line>: ignored: <directive> (<why>)`.
 
 mod access;
@@ -40,6 +44,7 @@ mod directives;
 mod dump;
 mod error;
 mod lexer;
+pub mod limits;
 pub mod model;
 mod parser;
 mod values;
@@ -59,6 +64,7 @@ pub use build::{
 };
 pub use dump::dump;
 pub use error::ConfigError;
+pub use limits::{LimitConn, LimitReq, LimitZone, Limits, LogLevel};
 pub use model::*;
 pub use values::SUPPORTED_VARIABLES;
 

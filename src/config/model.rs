@@ -32,6 +32,8 @@ pub struct Config {
     /// `max_connections N` (events, a ringway extension): most client connections over all
     /// shards together.
     pub max_connections: Option<usize>,
+    /// `limit_req_zone` and `limit_conn_zone` (http level).
+    pub limit_zones: Vec<super::LimitZone>,
     /// One line per accepted-but-ignored directive (`user`, `sendfile`, ...), shown by `-t`.
     pub notices: Vec<String>,
 }
@@ -325,6 +327,8 @@ pub struct Settings {
     /// `allow` / `deny` in order (first match wins); a level with any replaces the inherited list.
     pub access: Vec<AccessRule>,
     pub realip: RealIp,
+    /// `limit_req*` and `limit_conn*`.
+    pub limits: super::Limits,
 }
 
 impl Default for Settings {
@@ -356,6 +360,7 @@ impl Default for Settings {
             proxy_pass_request_body: true,
             access: Vec::new(),
             realip: RealIp::default(),
+            limits: super::Limits::default(),
         }
     }
 }

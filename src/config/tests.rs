@@ -374,8 +374,7 @@ fn unsupported_directives_are_named_with_position() {
         )
     };
     for d in [
-        "limit_req zone=x",
-        "limit_conn c 1",
+        "limit_rate 1k",
         "satisfy any",
         "proxy_cache c",
         "error_page 404 /x",
@@ -394,10 +393,6 @@ fn unsupported_directives_are_named_with_position() {
     assert_eq!(
         err(&in_server("        if ($host = a) { return 404; }")),
         format!("ringway.conf:3:9: {}", msg("if"))
-    );
-    assert_eq!(
-        err("http {\n  limit_req_zone $binary_remote_addr zone=z:10m rate=1r/s;\n}"),
-        format!("ringway.conf:2:3: {}", msg("limit_req_zone"))
     );
     assert_eq!(
         err(&in_server("        listen 443 ssl;")),

@@ -9,12 +9,13 @@ use std::time::Instant;
 use monoio::net::TcpStream;
 use tracing::{debug, warn};
 
+use super::access::{self, Gate};
 use super::client::Client;
 use super::context::{ConnSlot, Generation, ListenerRt, ShardCtx};
 use super::forward::{self, Request, origin_form};
 use super::io::{ReadErr, read_into, write_all};
 use super::{park, respond, tunnel};
-use crate::access::auth;
+use crate::access::{ConnGuard, auth};
 use crate::http::request::{Limits, parse_request};
 use crate::http::uri::{escape_path, normalize_path};
 use crate::http::{BodyFraming, Method, RequestHead};
@@ -26,8 +27,9 @@ pub enum Next {
     KeepAlive(Vec<u8>),
     Close,
     /// A 101 was received: relay both ways. Carries the upstream, bytes for the client (the 101
-    /// head and anything after it) and bytes the client already sent past its request.
-    Upgrade(TcpStream, Vec<u8>, Vec<u8>),
+    /// head and anything after it) and bytes the client already sent past its request, and the
+    /// `limit_conn` counts the request holds while the tunnel lasts.
+    Upgrade(TcpStream, Vec<u8>, Vec<u8>, ConnGuard),
 }
 
 /// Most header fields accepted in a request head.
@@ -115,7 +117,7 @@ async fn serve_from(
         {
             Next::KeepAlive(_) => {}
             Next::Close => break,
-            Next::Upgrade(up, to_client, to_up) => {
+            Next::Upgrade(up, to_client, to_up, _held) => {
                 let limit = defaults_send_timeout(&ctx, local);
                 Box::pin(tunnel::run(stream, up, to_client, to_up, limit)).await;
                 return;
@@ -372,6 +374,16 @@ async fn handle(
         forward::fail(&r, stream, &b, 413).await;
         return Next::Close;
     }
+    // Preaccess (limit_conn, limit_req) comes after the rewrite phase and the Content-Length
+    // check, as in nginx: a location that `return`s is answered before any limit applies.
+    let (held, b) = if loc.limits.is_empty() || matches!(loc.action, Action::Return { .. }) {
+        (ConnGuard::default(), b)
+    } else {
+        match access::check(&r, b).await {
+            Gate::Pass(held, b) => (held, b),
+            Gate::Refuse(code, b) => return answer(&r, stream, b, code, Text::Rendered(b"")).await,
+        }
+    };
     if checked && !loc.access.allows(client.addr) {
         debug!(client = %client.addr, location = %loc.name, "access forbidden by rule");
         forward::fail(&r, stream, &b, 403).await;
@@ -407,7 +419,10 @@ async fn handle(
             upstream,
             uri,
             proxy_host,
-        } => forward::forward(&r, stream, b, *upstream, uri.as_ref(), proxy_host).await,
+        } => match forward::forward(&r, stream, b, *upstream, uri.as_ref(), proxy_host).await {
+            Next::Upgrade(up, to_client, to_up, _) => Next::Upgrade(up, to_client, to_up, held),
+            next => next,
+        },
         Action::Return { code, text } => answer(&r, stream, b, *code, Text::Template(text)).await,
         Action::NotFound => answer(&r, stream, b, 404, Text::Rendered(b"")).await,
     }

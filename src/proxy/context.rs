@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use super::buffers::BufPool;
 use super::splice::PipePool;
+use super::timers::Timers;
+use crate::access::{Share, Zones};
 use crate::route::{self, Location, VirtualHosts};
 use crate::upstream::Group;
 
@@ -28,10 +30,14 @@ pub struct ListenerRt {
 pub struct Generation {
     pub listeners: Vec<ListenerRt>,
     pub upstreams: Vec<Group>,
+    /// This shard's `limit_req` / `limit_conn` zones.
+    pub zones: Zones,
 }
 
 impl Generation {
-    pub fn new(compiled: route::Compiled) -> Generation {
+    /// `prev`: the generation this one replaces, whose zone tables carry over.
+    pub fn new(compiled: route::Compiled, share: Share, prev: Option<&Generation>) -> Generation {
+        let zones = Zones::new(&compiled.limit_zones, share, prev.map(|p| &p.zones));
         let upstreams = compiled.upstreams.iter().map(Group::new).collect();
         let listeners = compiled
             .listeners
@@ -49,6 +55,7 @@ impl Generation {
         Generation {
             listeners,
             upstreams,
+            zones,
         }
     }
 
@@ -65,6 +72,8 @@ pub struct ShardCtx {
     pub drain: Drain,
     /// Idle connections that gave up their tasks (see `park`).
     pub parking: super::park::Parking,
+    /// Precise short waits (`limit_req` delays).
+    pub timers: Timers,
     /// Open downstream connections (graceful stop waits for zero).
     pub connections: Cell<usize>,
     /// `worker_connections`: most open client connections on this shard (0 = no cap).
@@ -89,6 +98,7 @@ impl ShardCtx {
             pipes: PipePool::default(),
             drain: Drain::default(),
             parking: Default::default(),
+            timers: Timers::default(),
             connections: Cell::new(0),
             conn_cap: Cell::new(0),
             total_cap: Cell::new(0),
@@ -105,6 +115,13 @@ impl ShardCtx {
 
     pub fn current(&self) -> Rc<Generation> {
         self.generation.borrow().clone()
+    }
+
+    /// Switches to a newly compiled config (reload, new DNS answers); zones carry over.
+    pub fn install(&self, compiled: route::Compiled) {
+        let old = self.current();
+        let next = Generation::new(compiled, old.zones.share(), Some(&old));
+        *self.generation.borrow_mut() = Rc::new(next);
     }
 
     /// Counts a newly accepted client connection against the caps; Err names the cap that is

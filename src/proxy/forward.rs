@@ -303,7 +303,7 @@ pub async fn forward(
         hb.extend_from_slice(b"\r\n");
         hb.extend_from_slice(&ub[resp.head_len..]);
         let client_rest = b[consumed..].to_vec();
-        return Next::Upgrade(up.stream, hb, client_rest);
+        return Next::Upgrade(up.stream, hb, client_rest, Default::default());
     }
 
     let client_http10 = head.version == Version::Http10;

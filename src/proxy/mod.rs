@@ -2,6 +2,7 @@
 //! upstream (`forward`), body relays by copy or splice (`body`), answers ringway writes itself
 //! (`respond`) and upgraded tunnels (`tunnel`).
 
+mod access;
 mod body;
 pub mod buffers;
 pub mod client;
@@ -12,6 +13,7 @@ pub(crate) mod io;
 pub mod park;
 pub(crate) mod respond;
 mod splice;
+mod timers;
 mod tunnel;
 
 pub use connection::serve;

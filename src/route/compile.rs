@@ -12,6 +12,7 @@ use super::{
     Action, AddHeader, Location, LocationTable, Rewrite, ServerRt, SetHeader, Template, UriRewrite,
     VirtualHosts,
 };
+use crate::access::{LocationLimits, ZoneSpec};
 use crate::config::{self, LocationMatch};
 
 #[derive(Debug)]
@@ -62,6 +63,8 @@ pub struct Listener {
 pub struct Compiled {
     pub listeners: Vec<Listener>,
     pub upstreams: Vec<UpstreamSpec>,
+    /// `limit_req_zone` / `limit_conn_zone`, in config order.
+    pub limit_zones: Vec<ZoneSpec>,
 }
 
 /// Idle upstream connections kept per shard for a `proxy_pass` straight to an address.
@@ -135,6 +138,20 @@ pub fn compile_with(
         });
     }
 
+    let limit_zones = cfg
+        .limit_zones
+        .iter()
+        .map(|z| {
+            Ok(ZoneSpec {
+                name: z.name.clone(),
+                key_text: z.key.clone(),
+                key: Template::compile(&z.key)
+                    .map_err(|e| CompileError(format!("zone \"{}\": {e}", z.name)))?,
+                size: z.size,
+                rate: z.rate,
+            })
+        })
+        .collect::<Result<Vec<_>, CompileError>>()?;
     let mut listeners: Vec<Listener> = Vec::new();
     for server in &cfg.servers {
         let rt = Rc::new(compile_server(
@@ -143,6 +160,7 @@ pub fn compile_with(
             &mut by_name,
             lookups,
             &cfg.auth_vars,
+            &limit_zones,
         )?);
         for listen in &server.listen {
             let idx = match listeners.iter().position(|l| l.addr == listen.addr) {
@@ -179,6 +197,7 @@ pub fn compile_with(
     Ok(Compiled {
         listeners,
         upstreams,
+        limit_zones,
     })
 }
 
@@ -241,6 +260,7 @@ fn compile_server(
     by_name: &mut HashMap<String, usize>,
     lookups: &mut Lookups,
     user: &[String],
+    zones: &[ZoneSpec],
 ) -> Result<ServerRt, CompileError> {
     let mut table = LocationTable::default();
     let not_found = config::Action::None;
@@ -257,6 +277,7 @@ fn compile_server(
         by_name,
         lookups,
         user,
+        zones,
     )?));
     // A server-level `return` answers every request before locations are looked at.
     if server.server_return.is_none() {
@@ -266,6 +287,7 @@ fn compile_server(
             upstreams,
             by_name,
             lookups,
+            zones,
             None,
             user,
         )?;
@@ -313,12 +335,14 @@ fn compile_rewrites(list: &[config::Rewrite], at: &str) -> Result<Vec<Rewrite>, 
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn add_locations(
     table: &mut LocationTable,
     locations: &[config::Location],
     upstreams: &mut Vec<UpstreamSpec>,
     by_name: &mut HashMap<String, usize>,
     lookups: &mut Lookups,
+    zones: &[ZoneSpec],
     parent_prefix: Option<usize>,
     user: &[String],
 ) -> Result<(), CompileError> {
@@ -333,6 +357,7 @@ fn add_locations(
             by_name,
             lookups,
             user,
+            zones,
         )?;
         compiled.rewrites = compile_rewrites(&loc.rewrites, &name)?;
         compiled.internal = loc.internal;
@@ -356,6 +381,7 @@ fn add_locations(
                     upstreams,
                     by_name,
                     lookups,
+                    zones,
                     Some(me),
                     user,
                 )?;
@@ -409,6 +435,7 @@ fn compile_location(
     by_name: &mut HashMap<String, usize>,
     lookups: &mut Lookups,
     user: &[String],
+    zones: &[ZoneSpec],
 ) -> Result<Location, CompileError> {
     let tpl = |text: &str| {
         Template::compile_with(text, user)
@@ -541,6 +568,7 @@ fn compile_location(
         internal: false,
         access: crate::access::rules::Rules::compile(&s.access),
         realip: crate::access::realip::RealIp::compile(&s.realip),
+        limits: LocationLimits::compile(&s.limits, zones),
     })
 }
 
@@ -630,6 +658,7 @@ fn clone_settings(l: &Location) -> Location {
         internal: l.internal,
         access: l.access.clone(),
         realip: l.realip.clone(),
+        limits: l.limits.clone(),
     }
 }
 

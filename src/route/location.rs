@@ -127,6 +127,8 @@ pub struct Location {
     pub access: crate::access::rules::Rules,
     /// `set_real_ip_from` & co., None when no proxy is trusted.
     pub realip: Option<crate::access::realip::RealIp>,
+    /// `limit_conn` / `limit_req` (the access step).
+    pub limits: crate::access::LocationLimits,
 }
 
 pub(super) struct PrefixEntry {

@@ -311,6 +311,11 @@ mod tests {
         let mut out = Vec::new();
         t.render(&vars(&none), &mut out);
         assert_eq!(out, b"http://example.com/a/b?x=1!/a/b?x=1 5555 $");
+        out.clear();
+        Template::compile("$binary_remote_addr|$remote_addr")
+            .unwrap()
+            .render(&vars(&none), &mut out);
+        assert_eq!(out, b"\x0a\x00\x00\x01|10.0.0.1");
     }
 
     #[test]

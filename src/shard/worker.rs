@@ -16,6 +16,7 @@ use tracing::{error, info, warn};
 
 use super::listener;
 use super::{Control, Peers, health};
+use crate::access::Share;
 use crate::config::Config;
 use crate::proxy::{Drain, Generation, Refused, SWEEP, ShardCtx, park, serve};
 use crate::route;
@@ -135,7 +136,11 @@ async fn shard_main(
             return;
         }
     };
-    let ctx = Rc::new(ShardCtx::new(id, Generation::new(compiled)));
+    let share = Share {
+        index: id,
+        of: peers.0.len(),
+    };
+    let ctx = Rc::new(ShardCtx::new(id, Generation::new(compiled, share, None)));
     set_caps(&ctx, &cfg);
     let accepting: Rc<RefCell<HashMap<SocketAddr, Accepting>>> = Rc::default();
     if let Err(e) = open_listeners(&ctx, &accepting) {
@@ -145,6 +150,8 @@ async fn shard_main(
     let _ = ready.send(Ok(()));
     monoio::spawn(sweep(ctx.clone()));
     monoio::spawn(park::run(ctx.clone()));
+    let timers = ctx.clone();
+    monoio::spawn(async move { timers.timers.drive().await });
     // Shard 0 runs the active health checks for everyone.
     if id == 0 {
         health::start(&ctx, &peers);
@@ -175,7 +182,7 @@ async fn shard_main(
                 Control::Resolved(r) => match route::compile_with(&cfg, &r, &mut lookups) {
                     Ok(c) => {
                         resolved = r;
-                        *ctx.generation.borrow_mut() = Rc::new(Generation::new(c));
+                        ctx.install(c);
                         if id == 0 {
                             health::start(&ctx, &peers);
                         }
@@ -187,7 +194,7 @@ async fn shard_main(
                     let mut fresh = Lookups::new();
                     match route::compile_with(&new, r.as_ref().unwrap_or(&resolved), &mut fresh) {
                         Ok(c) => {
-                            *ctx.generation.borrow_mut() = Rc::new(Generation::new(c));
+                            ctx.install(c);
                             cfg = new;
                             lookups = fresh;
                             if let Some(r) = r {
