@@ -259,24 +259,12 @@ fn flag_arg(d: &Directive, a: &Arg) -> Result<bool> {
     }
 }
 
-/// Variables in a header value, `return` text or rewrite replacement. `$binary_remote_addr` is
-/// refused there (nginx allows it): its raw bytes may hold CR or LF, which would split a header
-/// line; it belongs in keys (`hash`, `limit_req_zone`, `limit_conn_zone`).
-fn vars(a: &Arg, caps: &HashSet<String>) -> Result<()> {
-    check_variables(&a.value, caps).map_err(|m| a.pos.err(m))?;
-    if a.value.contains("$binary_remote_addr") || a.value.contains("${binary_remote_addr}") {
-        return Err(a.pos.err(
-            "\"$binary_remote_addr\" is raw bytes: ringway allows it only in keys (hash, limit_req_zone, limit_conn_zone)",
-        ));
-    }
-    Ok(())
-}
-
-/// `vars` for text that ends up in a message head (fields, redirect targets, URIs): there the
-/// raw bytes of `$binary_remote_addr` could form CR LF (13.10.x.x), so it is refused; it is for
-/// keys (`hash`, limit zones).
+/// Variables in text that ends up in a message head (fields, `return` texts, redirect targets,
+/// rewritten URIs). `$binary_remote_addr` is refused there (nginx allows it): its raw bytes may
+/// form CR LF (13.10.x.x), which would split a header line; it belongs in keys (`hash`,
+/// `limit_req_zone`, `limit_conn_zone`).
 fn text_vars(a: &Arg, caps: &HashSet<String>) -> Result<()> {
-    vars(a, caps)?;
+    check_variables(&a.value, caps).map_err(|m| a.pos.err(m))?;
     let t = &a.value;
     let raw = t.match_indices("binary_remote_addr").any(|(i, m)| {
         let before = &t[..i];
@@ -288,7 +276,7 @@ fn text_vars(a: &Arg, caps: &HashSet<String>) -> Result<()> {
     if raw {
         return Err(a.pos.err(
             "variable \"$binary_remote_addr\" holds raw address bytes and cannot be used here \
-             (use $remote_addr)",
+             (use $remote_addr; it is for keys: hash, limit_req_zone, limit_conn_zone)",
         ));
     }
     Ok(())

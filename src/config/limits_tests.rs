@@ -209,6 +209,6 @@ fn binary_address_only_in_keys() {
             "proxy_set_header X-A \"a ${binary_remote_addr}\";"
         ))
         .unwrap_err(),
-        "ringway.conf:6:75: \"$binary_remote_addr\" is raw bytes: ringway allows it only in keys (hash, limit_req_zone, limit_conn_zone)"
+        "ringway.conf:6:75: variable \"$binary_remote_addr\" holds raw address bytes and cannot be used here (use $remote_addr; it is for keys: hash, limit_req_zone, limit_conn_zone)"
     );
 }

@@ -247,7 +247,7 @@ http {
 
 #[test]
 fn binary_remote_addr_is_for_keys_not_heads() {
-    let msg = "variable \"$binary_remote_addr\" holds raw address bytes and cannot be used here (use $remote_addr)";
+    let msg = "variable \"$binary_remote_addr\" holds raw address bytes and cannot be used here (use $remote_addr; it is for keys: hash, limit_req_zone, limit_conn_zone)";
     assert_eq!(
         err(&in_location(
             "            proxy_set_header X-A $binary_remote_addr;"
