@@ -48,6 +48,11 @@ struct Cli {
 
 fn main() -> ExitCode {
     use std::io::IsTerminal;
+    // Transparent huge pages turn each touched 2 MiB of the allocator's regions into resident
+    // memory: measured 18 MiB of RSS for 4,000 idle connections with them, under 4 MiB without.
+    // A proxy's heap is small and scattered; it gains nothing from them.
+    // SAFETY: prctl with integer arguments only; failure (old kernel) leaves THP as it was.
+    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
