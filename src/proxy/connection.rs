@@ -80,9 +80,14 @@ async fn serve_from(
             let deadline = *idle_until.get_or_insert(now + idle);
             let park_at = now + park::PARK_AFTER;
             let parks = park_at < deadline && ctx.parking.is_open();
-            let woke = monoio::select! {
-                r = stream.readable(false) => Some(r.is_ok()),
-                _ = ctx.drain.wait_until(if parks { park_at } else { deadline }) => None,
+            let until = if parks { park_at } else { deadline };
+            let woke = if served > 0 && READ_FIRST.with(|r| *r) {
+                read_first(&ctx, &mut stream, &mut pending, until).await
+            } else {
+                monoio::select! {
+                    r = stream.readable(false) => Some(r.is_ok()),
+                    _ = ctx.drain.wait_until(until) => None,
+                }
             };
             match woke {
                 Some(true) => {}
@@ -126,6 +131,58 @@ async fn serve_from(
     }
     if !pending.is_empty() {
         ctx.bufs.put(pending);
+    }
+}
+
+thread_local! {
+    /// `RINGWAY_READ_FIRST=0` turns the direct read of keep-alive connections off (for A/B
+    /// measurements): then they wait for readability first, as new connections do.
+    static READ_FIRST: bool = std::env::var("RINGWAY_READ_FIRST").as_deref() != Ok("0");
+}
+
+/// A kept-alive connection's wait for its next request: a read is submitted at once (one
+/// io_uring operation instead of a readiness wait and then a read), into a pooled buffer held
+/// until bytes come or `until` passes (the idle connection then parks, and the buffer goes
+/// back). Some(true): bytes are in `pending`; Some(false): closed or failed; None: timer.
+async fn read_first(
+    ctx: &ShardCtx,
+    stream: &mut TcpStream,
+    pending: &mut Vec<u8>,
+    until: Instant,
+) -> Option<bool> {
+    use monoio::io::{CancelableAsyncReadRent, Canceller};
+    let canceller = Canceller::new();
+    let mut read = std::pin::pin!(stream.cancelable_read(ctx.bufs.get(), canceller.handle()));
+    let done = monoio::select! {
+        r = &mut read => Some(r),
+        _ = ctx.drain.wait_until(until) => None,
+    };
+    // On the timer the read is cancelled and still awaited: bytes it took must be served,
+    // never dropped with the buffer.
+    let (res, buf) = match done {
+        Some(r) => r,
+        None => {
+            let _ = canceller.cancel();
+            read.await
+        }
+    };
+    match res {
+        Ok(n) if n > 0 => {
+            *pending = buf;
+            Some(true)
+        }
+        Ok(_) => {
+            ctx.bufs.put(buf);
+            Some(false)
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => {
+            ctx.bufs.put(buf);
+            None
+        }
+        Err(_) => {
+            ctx.bufs.put(buf);
+            Some(false)
+        }
     }
 }
 
