@@ -285,7 +285,8 @@ def main() -> int:
                    "cpu_s": (lt.cpu_ticks(pid) - cpu0) / lt.CLK_TCK}
             for kind in clients:
                 j = latest.get(kind) or {}
-                row[kind] = {"ok": j.get("ok", 0), "bytes": j.get("bytes", 0), "err": sum((j.get("err") or {}).values())}
+                row[kind] = {"ok": j.get("ok", 0), "bytes": j.get("bytes", 0), "err": sum((j.get("err") or {}).values()),
+                             "err_by_kind": j.get("err") or {}}
             samples.append(row)
             if n % 60 == 0:
                 lt.log(f"soak {row['t']:5.0f}s: RSS {row['rss_kib'] / 1024:.1f} MiB, fds {row['fds']}, "
