@@ -22,6 +22,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+if __name__ == "__main__":
+    # slowloris.py does `import lt`: let it share this module (its children list, settings).
+    sys.modules.setdefault("lt", sys.modules[__name__])
+
 # ---------------------------------------------------------------------------------- settings
 
 ENV = os.environ
@@ -82,7 +86,7 @@ class Workload:
     resp_body: int  # expected response body size
     upload: int  # request body size
     what: str
-    kind: str = "wrk"  # wrk | lat (oha at a fixed rate) | idle (idle connections + wrk on top)
+    kind: str = "wrk"  # wrk | lat (oha at a fixed rate) | idle (idle connections + wrk on top) | slow
     close: bool = False  # Connection: close on every request (a new connection per request)
 
 
@@ -113,6 +117,10 @@ ALL_WORKLOADS = {
     "idle": Workload("idle", "/small", IDLE_ACTIVE, "GET", len(SMALL_BODY), 0,
                      f"{IDLE_CONNS} idle keep-alive client connections (one request each), then GET /small "
                      f"with {IDLE_ACTIVE} active connections on top", kind="idle"),
+    "slowloris": Workload("slowloris", "/small", CONNS_SMALL, "GET", len(SMALL_BODY), 0,
+                          f"GET /small, {CONNS_SMALL} connections, without and then with slow clients open "
+                          f"(slowloris heads and slow readers, see loadtest/README.md); proxies with "
+                          f"short client timeouts", kind="slow"),
 }
 ALIASES = {"all": "small small512 newconn 64k 1m 16m upload lat idle"}
 BIG_BODY = ("1m", "16m", "upload", "upload_early")
@@ -130,7 +138,7 @@ def targets_for(w: Workload, rnd: int) -> list[str]:
         ps.insert(ps.index("nginx") + 1, "nginx-nobuf")
     k = (rnd - 1) % len(ps) if ps else 0
     ps = ps[k:] + ps[:k]
-    return ps + ([] if w.kind == "idle" else ["direct"])
+    return ps + ([] if w.kind in ("idle", "slow") else ["direct"])
 
 # ---------------------------------------------------------------------------------- processes
 
@@ -350,7 +358,7 @@ http {{
 
 
 def write_nginx_proxy(d: str, port: int = NGINX_PORT, extra: str = NGINX_EXTRA, name: str = "nginx.conf",
-                      worker_connections: int = 8192) -> str:
+                      worker_connections: int = 8192, server_extra: str = "") -> str:
     os.makedirs(d, exist_ok=True)
     rlimit = f"worker_rlimit_nofile {worker_connections};\n" if worker_connections > 8192 else ""
     conf = f"""worker_processes 1;
@@ -372,6 +380,7 @@ http {{
         client_max_body_size 2m;
         keepalive_requests 1000000;
         keepalive_timeout 300s;
+        {server_extra}
         location / {{
             proxy_pass http://app;
             proxy_http_version 1.1;
@@ -392,7 +401,7 @@ http {{
     return path
 
 
-def write_ringway(d: str) -> str:
+def write_ringway(d: str, name: str = "ringway.conf", server_extra: str = "") -> str:
     os.makedirs(d, exist_ok=True)
     conf = f"""events {{}}
 http {{
@@ -406,19 +415,20 @@ http {{
         client_max_body_size 2m;
         keepalive_requests 1000000;
         keepalive_timeout 300s;
+        {server_extra}
         location / {{
             proxy_pass http://app;
         }}
     }}
 }}
 """
-    path = os.path.join(d, "ringway.conf")
+    path = os.path.join(d, name)
     with open(path, "w") as f:
         f.write(conf)
     return path
 
 
-def write_haproxy(d: str) -> str:
+def write_haproxy(d: str, name: str = "haproxy.cfg", client_timeout: str = "300s") -> str:
     """HAProxy as the same reverse proxy: one thread, upstream reuse, the same header work."""
     os.makedirs(d, exist_ok=True)
     conf = f"""global
@@ -435,9 +445,9 @@ defaults
     option forwardfor
     http-reuse always
     timeout connect 5s
-    timeout client 300s
+    timeout client {client_timeout}
     timeout server 300s
-    timeout http-request 300s
+    timeout http-request {client_timeout}
     timeout http-keep-alive 300s
 
 frontend fe
@@ -451,7 +461,7 @@ frontend fe
 backend app
     server app1 127.0.0.1:{BACKEND_PORT}
 """
-    path = os.path.join(d, "haproxy.cfg")
+    path = os.path.join(d, name)
     with open(path, "w") as f:
         f.write(conf)
     return path
@@ -609,6 +619,8 @@ class Run:
     idle_bytes_per_conn: float | None = None
     p99_no_idle_ms: float | None = None
     rps_no_idle: float | None = None
+    # slowloris: figures without / with the slow clients and what the slow clients saw
+    slow: dict | None = None
 
 
 def check_sizes(run: Run, w: Workload, res: dict, lo_delta: int) -> None:
@@ -660,15 +672,15 @@ def start_target(rnd: int, w: Workload, target: str, cfgs: dict):
     env = None
     if target == "ringway":
         env = dict(os.environ, NO_COLOR="1", RINGWAY_LOG=os.environ.get("RINGWAY_LOG", "info"))
-        argv = [RINGWAY_BIN, "-c", cfgs["ringway"], "--workers", "1"]
+        argv = [RINGWAY_BIN, "-c", cfgs["ringway_slow" if w.kind == "slow" else "ringway"], "--workers", "1"]
     elif target == "nginx":
-        conf = cfgs["nginx_idle"] if w.kind == "idle" else cfgs["nginx"]
+        conf = cfgs["nginx_idle"] if w.kind == "idle" else cfgs["nginx_slow"] if w.kind == "slow" else cfgs["nginx"]
         argv = [NGINX, "-p", cfgs["nginx_dir"], "-c", conf, "-e", os.path.join(cfgs["nginx_dir"], "error.log")]
     elif target == "nginx-nobuf":
         argv = [NGINX, "-p", cfgs["nobuf_dir"], "-c", cfgs["nginx-nobuf"],
                 "-e", os.path.join(cfgs["nobuf_dir"], "error.log")]
     elif target == "haproxy":
-        argv = [HAPROXY, "-db", "-f", cfgs["haproxy"]]
+        argv = [HAPROXY, "-db", "-f", cfgs["haproxy_slow" if w.kind == "slow" else "haproxy"]]
     else:
         raise ValueError(target)
     wait_port_free(port)
@@ -1178,8 +1190,12 @@ def report(runs: list[Run], workloads: list[Workload], started: str, load_before
             continue
         out.append(f"## {w.name}: {w.what}")
         out.append("")
-        out.append(lat_table(w, runs) if w.kind == "lat" else idle_table(w, runs) if w.kind == "idle"
-                   else workload_table(w, runs))
+        if w.kind == "slow":
+            import slowloris
+            out.append(slowloris.slow_table(w, runs))
+        else:
+            out.append(lat_table(w, runs) if w.kind == "lat" else idle_table(w, runs) if w.kind == "idle"
+                       else workload_table(w, runs))
         out.append("")
     if any(r.upstream_total is not None for r in runs):
         out.append("## Upstream connections opened")
@@ -1236,6 +1252,7 @@ def report(runs: list[Run], workloads: list[Workload], started: str, load_before
 # ---------------------------------------------------------------------------------- main
 
 def main() -> int:
+    import slowloris  # here, not at the top: it imports this module
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
@@ -1306,6 +1323,8 @@ def main() -> int:
     cfgs["nginx-nobuf"] = write_nginx_proxy(cfgs["nobuf_dir"], port=NGINX_NOBUF_PORT,
                                             extra=NGINX_EXTRA + " proxy_buffering off; proxy_request_buffering off;")
     cfgs["haproxy"] = write_haproxy(os.path.join(WORKDIR, "haproxy"))
+    if any(ALL_WORKLOADS[n].kind == "slow" for n in names):
+        cfgs.update(slowloris.write_configs(cfgs))
     file_sha = {}
     for name in FILES:
         with open(os.path.join(backend_dir, "html", name), "rb") as f:
@@ -1317,6 +1336,11 @@ def main() -> int:
                        ("nginx proxy (idle)", [NGINX, "-t", "-p", cfgs["nginx_dir"], "-c", cfgs["nginx_idle"], "-e", "/dev/stderr"]),
                        ("nginx-nobuf proxy", [NGINX, "-t", "-p", cfgs["nobuf_dir"], "-c", cfgs["nginx-nobuf"], "-e", "/dev/stderr"]),
                        ("haproxy", [HAPROXY, "-c", "-f", cfgs["haproxy"]] if "haproxy" in PROXIES else ["true"]),
+                       ("ringway (slowloris)", [RINGWAY_BIN, "-t", "-c", cfgs["ringway_slow"]] if "ringway_slow" in cfgs else ["true"]),
+                       ("nginx proxy (slowloris)", [NGINX, "-t", "-p", cfgs["nginx_dir"], "-c", cfgs["nginx_slow"], "-e", "/dev/stderr"]
+                        if "nginx_slow" in cfgs else ["true"]),
+                       ("haproxy (slowloris)", [HAPROXY, "-c", "-f", cfgs["haproxy_slow"]]
+                        if "haproxy_slow" in cfgs and "haproxy" in PROXIES else ["true"]),
                        ("nginx backend", [NGINX, "-t", "-p", backend_dir, "-c", cfgs["backend"], "-e", "/dev/stderr"])):
         t = subprocess.run(argv, capture_output=True, text=True, timeout=30)
         if what == "haproxy" and t.returncode == 0 and "WARNING" in t.stdout + t.stderr:
@@ -1341,7 +1365,8 @@ def main() -> int:
         lat_rate = LAT_RATE or None
         for rnd in range(1, ROUNDS + 1):
             for w in workloads:
-                per_run = DURATION + WARMUP + 5 if w.kind != "idle" else 2 * DURATION + WARMUP + 25
+                per_run = (2 * DURATION + WARMUP + 25 if w.kind == "idle" else slowloris.per_run() if w.kind == "slow"
+                           else DURATION + WARMUP + 5)
                 if w.kind == "lat" and lat_rate is None:
                     ref = "nginx" if "nginx" in PROXIES else "direct"
                     base = med([r.rps for r in runs if r.workload == "small" and r.target == ref])
@@ -1361,6 +1386,8 @@ def main() -> int:
                         raise Abort
                     if w.kind == "idle":
                         r = idle_run(rnd, w, target, luas[w.name], backend, cfgs, file_sha)
+                    elif w.kind == "slow":
+                        r = slowloris.slow_run(rnd, w, target, luas[w.name], backend, cfgs, file_sha)
                     else:
                         r = one_run(rnd, w, target, luas[w.name], backend, cfgs, file_sha, lat_rate)
                     runs.append(r)
@@ -1369,6 +1396,8 @@ def main() -> int:
                         extra += f", upstream conns {r.upstream_run}/{r.upstream_total}"
                     if w.kind == "lat":
                         extra += f", p50 {fmt(r.p50_ms, '.2f')} p99.9 {fmt(r.p999_ms, '.2f')} ms"
+                    if w.kind == "slow" and r.slow:
+                        extra += ", " + slowloris.summary(r)
                     if w.kind == "idle":
                         extra += (f", idle {r.idle_opened} ({fmt(r.idle_open_s, '.1f')} s) "
                                   f"{fmt(r.idle_bytes_per_conn, ',.0f')} B/conn, p99 without idle "
