@@ -111,11 +111,16 @@ impl RequestHead {
             return target;
         }
         match self.host {
-            Some(h) if h.start >= self.target.start && h.end <= self.target.end => {
-                &buf[h.end as usize..self.target.end as usize]
-            }
+            Some(h) if self.host_in_target() => &buf[h.end as usize..self.target.end as usize],
             _ => target,
         }
+    }
+
+    /// The host comes from an absolute-form target, not from the Host field (RFC 9112 §3.2.2:
+    /// a proxy then ignores the Host field and uses the target's authority).
+    pub fn host_in_target(&self) -> bool {
+        self.host
+            .is_some_and(|h| h.start >= self.target.start && h.end <= self.target.end)
     }
 }
 

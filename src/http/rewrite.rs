@@ -43,10 +43,13 @@ pub fn write_request_head(
         b" HTTP/1.0\r\n"
     });
     let check_options = has_extra_connection_options(&head.headers, buf);
+    // An absolute-form target's authority replaces the Host field (the caller writes it).
+    let drop_host = head.host_in_target();
     for h in &head.headers {
         let name = h.name.get(buf);
         if is_hop_by_hop(name, opts.upgrade)
             || named_in(opts.replace, name)
+            || (drop_host && name.eq_ignore_ascii_case(b"host"))
             || (DROP_UNDERSCORE_FIELDS && name.contains(&b'_'))
             || (check_options && connection_option(&head.headers, buf, name, opts.upgrade))
         {
@@ -375,6 +378,13 @@ mod tests {
             req(raw, &o),
             "POST / HTTP/1.1\r\nHost: a\r\nX-Ok: 1\r\nContent-Length: 2\r\n"
         );
+    }
+
+    #[test]
+    fn request_absolute_form_drops_host_field() {
+        // RFC 9112 §3.2.2: the target's authority wins; the caller writes it as Host.
+        let raw = b"GET http://other.test/p HTTP/1.1\r\nHost: x\r\nX: y\r\n\r\n";
+        assert_eq!(req(raw, &opts(b"/p")), "GET /p HTTP/1.1\r\nX: y\r\n");
     }
 
     #[test]

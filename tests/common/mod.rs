@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod wire;
+
 /// Longest any single read in the harness waits.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
