@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::wire::{WireRequest, split_requests};
+use common::wire::{raw_of, received, split_requests, targets};
 use common::*;
 
 struct Setup {
@@ -21,36 +21,6 @@ fn setup() -> Setup {
     let backend = echo_backend();
     let rw = Ringway::start(&proxy_conf(backend.addr, ""));
     Setup { backend, rw }
-}
-
-/// Every request the backend received, over all its connections, read strictly; panics on any
-/// byte sequence a server could frame differently (an incomplete last request included).
-#[track_caller]
-fn received(b: &Backend) -> Vec<WireRequest> {
-    let mut all = Vec::new();
-    for i in 0..b.accepted() {
-        let raw = b.raw(i);
-        match split_requests(&raw) {
-            Ok(reqs) => all.extend(reqs),
-            Err(e) => panic!(
-                "backend connection {i} received ambiguous bytes: {e}: {}",
-                show(&raw)
-            ),
-        }
-    }
-    all
-}
-
-/// The bytes of backend connection `i`, if it was accepted and registered yet.
-fn raw_of(b: &Backend, i: usize) -> Option<Vec<u8>> {
-    let logs = b.state.raw.lock().unwrap();
-    logs.get(i).map(|l| l.lock().unwrap().clone())
-}
-
-/// The targets of `received`, in order.
-#[track_caller]
-fn targets(b: &Backend) -> Vec<String> {
-    received(b).into_iter().map(|r| r.target).collect()
 }
 
 /// Sends `req` on a fresh connection and asserts 400 then a close; nothing reaches the backend.

@@ -55,7 +55,10 @@ fn decode(input: &[u8], cuts: &[usize], max: usize) -> Outcome {
                     pos += n;
                     assert!(dec.is_done());
                     assert_eq!(dec.decode(b"junk").ok(), Some((0, Decoded::Done)));
-                    return Outcome::Done { body, consumed: pos };
+                    return Outcome::Done {
+                        body,
+                        consumed: pos,
+                    };
                 }
             }
         }
@@ -103,6 +106,16 @@ fuzz_target!(|data: &[u8]| {
         body: input.to_vec(),
         consumed: end,
     };
-    assert_eq!(decode(&encoded, &[], MAX_OVERHEAD), want, "{}", show(&encoded));
-    assert_eq!(decode(&encoded, &cuts, MAX_OVERHEAD), want, "{}", show(&encoded));
+    assert_eq!(
+        decode(&encoded, &[], MAX_OVERHEAD),
+        want,
+        "{}",
+        show(&encoded)
+    );
+    assert_eq!(
+        decode(&encoded, &cuts, MAX_OVERHEAD),
+        want,
+        "{}",
+        show(&encoded)
+    );
 });

@@ -17,7 +17,10 @@ fuzz_target!(|data: &[u8]| {
     };
     // `include` reads the file system (`include /dev/zero` would never end): left to the unit
     // tests. Quotes and escapes are ignored here so that `inc"lude"` cannot slip through.
-    let plain: String = text.chars().filter(|c| !matches!(c, '"' | '\'' | '\\')).collect();
+    let plain: String = text
+        .chars()
+        .filter(|c| !matches!(c, '"' | '\'' | '\\'))
+        .collect();
     if plain.contains("include") {
         return;
     }

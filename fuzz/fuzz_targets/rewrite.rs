@@ -48,7 +48,13 @@ const HOP: &[&[u8]] = &[
 ];
 
 /// What the rewriter must drop, computed independently of it.
-fn dropped(name: &[u8], options: &[Vec<u8>], replace: &[&[u8]], upgrade: bool, request: bool) -> bool {
+fn dropped(
+    name: &[u8],
+    options: &[Vec<u8>],
+    replace: &[&[u8]],
+    upgrade: bool,
+    request: bool,
+) -> bool {
     let lower = name.to_ascii_lowercase();
     let upgrade_kept = upgrade && lower == b"upgrade";
     (HOP.contains(&&lower[..]) && !upgrade_kept)
@@ -105,13 +111,22 @@ fn check_no_hop(fields: &[HeaderSpan], out: &[u8], upgrade: bool, buf: &[u8]) {
             }
             b"upgrade" => assert!(upgrade, "Upgrade forwarded: {}", show(out)),
             b"keep-alive" | b"proxy-connection" | b"te" | b"trailer" => {
-                panic!("hop-by-hop {} forwarded: {} from {}", show(&name), show(out), show(buf))
+                panic!(
+                    "hop-by-hop {} forwarded: {} from {}",
+                    show(&name),
+                    show(out),
+                    show(buf)
+                )
             }
             _ => {}
         }
     }
     assert!(framing <= 1, "{framing} framing fields: {}", show(out));
-    assert!(connection <= 1, "{connection} Connection fields: {}", show(out));
+    assert!(
+        connection <= 1,
+        "{connection} Connection fields: {}",
+        show(out)
+    );
 }
 
 fn origin_target(h: &RequestHead, buf: &[u8]) -> Vec<u8> {
@@ -158,8 +173,20 @@ fn request(flags: u8, buf: &[u8]) {
         .headers
         .iter()
         .any(|f| f.name.get(buf).eq_ignore_ascii_case(b"host"));
-    if !replace.is_empty() || !has_host_field || h.host_in_target() {
-        out.extend_from_slice(b"Host: upstream.test\r\n");
+    // (forward.rs: the configured Host, else the absolute-form authority, else $proxy_host.)
+    let host: Option<&[u8]> = if !replace.is_empty() {
+        Some(b"upstream.test")
+    } else if h.host_in_target() {
+        h.host.map(|s| s.get(buf))
+    } else if !has_host_field {
+        Some(b"upstream.test")
+    } else {
+        None
+    };
+    if let Some(host) = host {
+        out.extend_from_slice(b"Host: ");
+        out.extend_from_slice(host);
+        out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
 
@@ -177,7 +204,13 @@ fn request(flags: u8, buf: &[u8]) {
     assert_eq!(h2.head_len, out.len(), "{}", show(&out));
     assert_eq!(h2.method_span.get(&out), h.method_span.get(buf));
     assert_eq!(h2.target.get(&out), &target[..]);
-    assert_eq!(h2.body, body, "framing changed: {} from {}", show(&out), show(buf));
+    assert_eq!(
+        h2.body,
+        body,
+        "framing changed: {} from {}",
+        show(&out),
+        show(buf)
+    );
     check_no_hop(&h2.headers, &out, h.upgrade, buf);
     let options = connection_options(&h.headers, buf);
     check_kept(&h.headers, buf, &h2.headers, &out, |n| {
@@ -193,7 +226,11 @@ fn request(flags: u8, buf: &[u8]) {
 }
 
 fn response(flags: u8, buf: &[u8]) {
-    let method = if flags & 1 != 0 { Method::Head } else { Method::Get };
+    let method = if flags & 1 != 0 {
+        Method::Head
+    } else {
+        Method::Get
+    };
     let Ok(Some(r)) = parse_response(buf, method, 16384) else {
         return;
     };
@@ -237,7 +274,13 @@ fn response(flags: u8, buf: &[u8]) {
     assert_eq!(r2.head_len, out.len(), "{}", show(&out));
     assert_eq!(r2.status, r.status);
     assert!(out.starts_with(b"HTTP/1.1 "));
-    assert_eq!(r2.framing, framing, "framing: {} from {}", show(&out), show(buf));
+    assert_eq!(
+        r2.framing,
+        framing,
+        "framing: {} from {}",
+        show(&out),
+        show(buf)
+    );
     if !upgrade {
         assert_eq!(r2.keep_alive, keep_client, "keep-alive: {}", show(&out));
     }

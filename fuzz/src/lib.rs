@@ -85,11 +85,7 @@ pub fn check_request_head(buf: &[u8], h: &RequestHead, limits: &Limits) {
     check_span(h.target, hl, buf, "target");
     if let Some(host) = h.host {
         check_span(host, hl, buf, "host");
-        assert!(
-            host.start < host.end,
-            "empty host accepted: {}",
-            show(buf)
-        );
+        assert!(host.start < host.end, "empty host accepted: {}", show(buf));
     }
     for f in &h.headers {
         check_span(f.name, hl, buf, "field name");
@@ -117,7 +113,11 @@ pub fn check_request_head(buf: &[u8], h: &RequestHead, limits: &Limits) {
     let cl: Vec<&[u8]> = fields(&h.headers, buf, b"content-length").collect();
     match h.body {
         BodyFraming::Chunked => {
-            assert!(!te.is_empty() && cl.is_empty(), "chunked with CL: {}", show(buf));
+            assert!(
+                !te.is_empty() && cl.is_empty(),
+                "chunked with CL: {}",
+                show(buf)
+            );
             let last = te
                 .iter()
                 .flat_map(|v| v.split(|&b| b == b','))
@@ -184,7 +184,11 @@ pub fn check_request_incremental(buf: &[u8], h: &RequestHead, limits: &Limits) {
 /// Everything a parsed response head must satisfy.
 pub fn check_response_head(buf: &[u8], h: &ResponseHead, method: Method, max_head: usize) {
     let hl = h.head_len;
-    assert!(hl <= buf.len() && hl <= max_head, "head_len {hl}: {}", show(buf));
+    assert!(
+        hl <= buf.len() && hl <= max_head,
+        "head_len {hl}: {}",
+        show(buf)
+    );
     assert!(
         (100..=999).contains(&h.status),
         "status {}: {}",
@@ -224,7 +228,11 @@ pub fn check_response_head(buf: &[u8], h: &ResponseHead, method: Method, max_hea
         }
         ResponseFraming::Chunked => {
             assert!(!no_body && te > 0, "chunked framing: {}", show(buf));
-            assert!(cl.is_empty() || !h.keep_alive, "TE+CL kept alive: {}", show(buf));
+            assert!(
+                cl.is_empty() || !h.keep_alive,
+                "TE+CL kept alive: {}",
+                show(buf)
+            );
         }
         ResponseFraming::Close => {
             assert!(!no_body && !h.keep_alive, "close framing: {}", show(buf));

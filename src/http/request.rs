@@ -1190,9 +1190,17 @@ mod tests {
         assert!(parse_request(buf.as_bytes(), &limits).unwrap().is_some());
         // Found by fuzzing: the same line read up to its CR (the LF not there yet) is
         // incomplete, not 414; so is it behind leading empty lines.
-        assert!(parse_request(&buf.as_bytes()[..65], &limits).unwrap().is_none());
+        assert!(
+            parse_request(&buf.as_bytes()[..65], &limits)
+                .unwrap()
+                .is_none()
+        );
         let lead = format!("\r\n\r\n{buf}");
-        assert!(parse_request(&lead.as_bytes()[..69], &limits).unwrap().is_none());
+        assert!(
+            parse_request(&lead.as_bytes()[..69], &limits)
+                .unwrap()
+                .is_none()
+        );
         assert!(parse_request(lead.as_bytes(), &limits).unwrap().is_some());
         let target = format!("/{}", "a".repeat(64 - 4 - 9));
         let buf = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");

@@ -4,6 +4,38 @@
 //! `chunked`, bare CR/LF, obs-fold, chunk extensions, leftovers). The smuggling tests assert on
 //! it rather than on the lenient backend parser.
 
+use super::{Backend, show};
+
+/// Every request the backend received, over all its connections, read strictly; panics on any
+/// byte sequence a server could frame differently (an incomplete last request included).
+#[track_caller]
+pub fn received(b: &Backend) -> Vec<WireRequest> {
+    let mut all = Vec::new();
+    for i in 0..b.accepted() {
+        let raw = b.raw(i);
+        match split_requests(&raw) {
+            Ok(reqs) => all.extend(reqs),
+            Err(e) => panic!(
+                "backend connection {i} received ambiguous bytes: {e}: {}",
+                show(&raw)
+            ),
+        }
+    }
+    all
+}
+
+/// The bytes of backend connection `i`, if it was accepted and registered yet.
+pub fn raw_of(b: &Backend, i: usize) -> Option<Vec<u8>> {
+    let logs = b.state.raw.lock().unwrap();
+    logs.get(i).map(|l| l.lock().unwrap().clone())
+}
+
+/// The targets of `received`, in order.
+#[track_caller]
+pub fn targets(b: &Backend) -> Vec<String> {
+    received(b).into_iter().map(|r| r.target).collect()
+}
+
 /// One request as read off the wire.
 #[derive(Debug, Clone)]
 pub struct WireRequest {
