@@ -37,8 +37,10 @@ fn connection_options(headers: &[HeaderSpan], buf: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Hop-by-hop fields, plus Content-Length, which the rewriter re-states from the framing.
 const HOP: &[&[u8]] = &[
     b"connection",
+    b"content-length",
     b"keep-alive",
     b"proxy-connection",
     b"te",

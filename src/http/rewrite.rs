@@ -175,9 +175,10 @@ fn has_extra_connection_options(headers: &[HeaderSpan], buf: &[u8]) -> bool {
 
 /// `name` is listed as a connection option in one of the message's Connection fields, and so is
 /// hop-by-hop (RFC 9110 §7.6.1). With `upgrade`, the `upgrade` option does not remove Upgrade.
+/// `Connection: host` never removes Host: an HTTP/1.1 request without one is invalid upstream.
 #[inline]
 fn connection_option(headers: &[HeaderSpan], buf: &[u8], name: &[u8], upgrade: bool) -> bool {
-    if upgrade && name.eq_ignore_ascii_case(b"upgrade") {
+    if (upgrade && name.eq_ignore_ascii_case(b"upgrade")) || name.eq_ignore_ascii_case(b"host") {
         return false;
     }
     headers.iter().any(|h| {
@@ -378,6 +379,12 @@ mod tests {
             req(raw, &o),
             "POST / HTTP/1.1\r\nHost: a\r\nX-Ok: 1\r\nContent-Length: 2\r\n"
         );
+    }
+
+    #[test]
+    fn request_connection_option_never_drops_host() {
+        let raw = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Host, X-A\r\nX-A: 1\r\n\r\n";
+        assert_eq!(req(raw, &opts(b"/")), "GET / HTTP/1.1\r\nHost: a\r\n");
     }
 
     #[test]
