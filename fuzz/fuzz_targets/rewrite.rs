@@ -289,9 +289,12 @@ fn response(flags: u8, buf: &[u8]) {
     check_no_hop(&r2.headers, &out, upgrade, buf);
     let options = connection_options(&r.headers, buf);
     let keep_length = framing == ResponseFraming::None && r.status >= 200 && r.status != 204;
+    let length_seen = std::cell::Cell::new(false);
     check_kept(&r.headers, buf, &r2.headers, &out, |n| {
         if n.eq_ignore_ascii_case(b"content-length") {
+            // Only the first of repeated (equal) fields goes out.
             return keep_length
+                && !length_seen.replace(true)
                 && !hide.iter().any(|h| h.eq_ignore_ascii_case(n))
                 && !options.iter().any(|o| o == b"content-length");
         }

@@ -110,16 +110,19 @@ pub fn write_response_head(
     let keep_length =
         opts.framing == ResponseFraming::None && head.status >= 200 && head.status != 204;
     let check_options = has_extra_connection_options(&head.headers, buf);
+    // Repeated Content-Length fields (the parser checked they agree) go out once.
+    let mut length_sent = false;
     for h in &head.headers {
         let name = h.name.get(buf);
         let is_length = name.eq_ignore_ascii_case(b"content-length");
-        if (is_length && !keep_length)
+        if (is_length && (!keep_length || length_sent))
             || (!is_length && is_hop_by_hop(name, opts.upgrade))
             || named_in(opts.hide, name)
             || (check_options && connection_option(&head.headers, buf, name, opts.upgrade))
         {
             continue;
         }
+        length_sent |= is_length;
         write_field(out, name, h.value.get(buf));
     }
     match opts.framing {
@@ -471,6 +474,13 @@ mod tests {
         assert_eq!(
             res(raw, Method::Get, &ropts(ResponseFraming::None)),
             "HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\n"
+        );
+        // Found by fuzzing: a repeated Content-Length went out twice.
+        let raw =
+            b"HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\nX: y\r\ncontent-length: 7\r\n\r\n";
+        assert_eq!(
+            res(raw, Method::Get, &ropts(ResponseFraming::None)),
+            "HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\nX: y\r\n"
         );
         let raw = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nX: y\r\n\r\n";
         assert_eq!(
