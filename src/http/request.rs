@@ -111,11 +111,16 @@ impl RequestHead {
             return target;
         }
         match self.host {
-            Some(h) if h.start >= self.target.start && h.end <= self.target.end => {
-                &buf[h.end as usize..self.target.end as usize]
-            }
+            Some(h) if self.host_in_target() => &buf[h.end as usize..self.target.end as usize],
             _ => target,
         }
+    }
+
+    /// The host comes from an absolute-form target, not from the Host field (RFC 9112 §3.2.2:
+    /// a proxy then ignores the Host field and uses the target's authority).
+    pub fn host_in_target(&self) -> bool {
+        self.host
+            .is_some_and(|h| h.start >= self.target.start && h.end <= self.target.end)
     }
 }
 
@@ -345,7 +350,12 @@ fn incomplete(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, ParseE
     }
     let line = &buf[leading_empty_lines(buf)..];
     match find_byte(line, b'\n') {
-        None if buf.len() > limits.max_request_line => Err(line_too_long(line)),
+        // A final CR may be the end of a line of exactly the allowed length whose LF is still
+        // on its way; leading empty lines do not count either (as for a complete head).
+        None if line.strip_suffix(b"\r").unwrap_or(line).len() > limits.max_request_line => {
+            Err(line_too_long(line))
+        }
+        None if buf.len() <= limits.max_head => Ok(None),
         None => Err(ParseError::HeadersTooLarge),
         Some(lf) => {
             let len = if lf > 0 && line[lf - 1] == b'\r' {
@@ -1178,6 +1188,20 @@ mod tests {
         let target = format!("/{}", "a".repeat(64 - 4 - 9 - 1));
         let buf = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
         assert!(parse_request(buf.as_bytes(), &limits).unwrap().is_some());
+        // Found by fuzzing: the same line read up to its CR (the LF not there yet) is
+        // incomplete, not 414; so is it behind leading empty lines.
+        assert!(
+            parse_request(&buf.as_bytes()[..65], &limits)
+                .unwrap()
+                .is_none()
+        );
+        let lead = format!("\r\n\r\n{buf}");
+        assert!(
+            parse_request(&lead.as_bytes()[..69], &limits)
+                .unwrap()
+                .is_none()
+        );
+        assert!(parse_request(lead.as_bytes(), &limits).unwrap().is_some());
         let target = format!("/{}", "a".repeat(64 - 4 - 9));
         let buf = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
         assert_eq!(

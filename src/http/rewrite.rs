@@ -43,10 +43,13 @@ pub fn write_request_head(
         b" HTTP/1.0\r\n"
     });
     let check_options = has_extra_connection_options(&head.headers, buf);
+    // An absolute-form target's authority replaces the Host field (the caller writes it).
+    let drop_host = head.host_in_target();
     for h in &head.headers {
         let name = h.name.get(buf);
         if is_hop_by_hop(name, opts.upgrade)
             || named_in(opts.replace, name)
+            || (drop_host && name.eq_ignore_ascii_case(b"host"))
             || (DROP_UNDERSCORE_FIELDS && name.contains(&b'_'))
             || (check_options && connection_option(&head.headers, buf, name, opts.upgrade))
         {
@@ -107,16 +110,19 @@ pub fn write_response_head(
     let keep_length =
         opts.framing == ResponseFraming::None && head.status >= 200 && head.status != 204;
     let check_options = has_extra_connection_options(&head.headers, buf);
+    // Repeated Content-Length fields (the parser checked they agree) go out once.
+    let mut length_sent = false;
     for h in &head.headers {
         let name = h.name.get(buf);
         let is_length = name.eq_ignore_ascii_case(b"content-length");
-        if (is_length && !keep_length)
+        if (is_length && (!keep_length || length_sent))
             || (!is_length && is_hop_by_hop(name, opts.upgrade))
             || named_in(opts.hide, name)
             || (check_options && connection_option(&head.headers, buf, name, opts.upgrade))
         {
             continue;
         }
+        length_sent |= is_length;
         write_field(out, name, h.value.get(buf));
     }
     match opts.framing {
@@ -172,9 +178,10 @@ fn has_extra_connection_options(headers: &[HeaderSpan], buf: &[u8]) -> bool {
 
 /// `name` is listed as a connection option in one of the message's Connection fields, and so is
 /// hop-by-hop (RFC 9110 §7.6.1). With `upgrade`, the `upgrade` option does not remove Upgrade.
+/// `Connection: host` never removes Host: an HTTP/1.1 request without one is invalid upstream.
 #[inline]
 fn connection_option(headers: &[HeaderSpan], buf: &[u8], name: &[u8], upgrade: bool) -> bool {
-    if upgrade && name.eq_ignore_ascii_case(b"upgrade") {
+    if (upgrade && name.eq_ignore_ascii_case(b"upgrade")) || name.eq_ignore_ascii_case(b"host") {
         return false;
     }
     headers.iter().any(|h| {
@@ -378,6 +385,19 @@ mod tests {
     }
 
     #[test]
+    fn request_connection_option_never_drops_host() {
+        let raw = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Host, X-A\r\nX-A: 1\r\n\r\n";
+        assert_eq!(req(raw, &opts(b"/")), "GET / HTTP/1.1\r\nHost: a\r\n");
+    }
+
+    #[test]
+    fn request_absolute_form_drops_host_field() {
+        // RFC 9112 §3.2.2: the target's authority wins; the caller writes it as Host.
+        let raw = b"GET http://other.test/p HTTP/1.1\r\nHost: x\r\nX: y\r\n\r\n";
+        assert_eq!(req(raw, &opts(b"/p")), "GET /p HTTP/1.1\r\nX: y\r\n");
+    }
+
+    #[test]
     fn request_method_preserved() {
         let raw = b"PROPFIND /d HTTP/1.1\r\nHost: a\r\nDepth: 1\r\n\r\n";
         assert_eq!(
@@ -454,6 +474,13 @@ mod tests {
         assert_eq!(
             res(raw, Method::Get, &ropts(ResponseFraming::None)),
             "HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\n"
+        );
+        // Found by fuzzing: a repeated Content-Length went out twice.
+        let raw =
+            b"HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\nX: y\r\ncontent-length: 7\r\n\r\n";
+        assert_eq!(
+            res(raw, Method::Get, &ropts(ResponseFraming::None)),
+            "HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\nX: y\r\n"
         );
         let raw = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nX: y\r\n\r\n";
         assert_eq!(

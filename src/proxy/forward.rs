@@ -90,6 +90,12 @@ pub async fn forward(
         fail(r, stream, &b, 400).await;
         return Next::Close;
     }
+    if head.body == BodyFraming::Chunked && !loc.http11 {
+        // HTTP/1.0 has no chunked coding (RFC 9112 §6.1): a 1.0 server would read the chunks as
+        // the next request. The body is streamed, its length unknown: refuse it (411).
+        fail(r, stream, &b, 411).await;
+        return Next::Close;
+    }
     let mut key_buf = Vec::new();
     let key = balance_key(r, &b, group, &mut key_buf);
     // May the request go to another server after a failure of kind `bit`? `sent`: the
@@ -792,11 +798,15 @@ pub(crate) fn build_head(
         crate::http::util::push_u64(out, n.saturating_sub(1));
         out.extend_from_slice(b"\r\n");
     }
-    if head.host.is_none() && !r.loc.replace.iter().any(|n| &n[..] == b"host") {
+    if (head.host.is_none() || head.host_in_target())
+        && !r.loc.replace.iter().any(|n| &n[..] == b"host")
+    {
         // An HTTP/1.0 client may omit Host; the upstream request is HTTP/1.1, which requires
-        // one: send `$proxy_host`, as nginx does.
+        // one: send `$proxy_host`, as nginx does. An absolute-form target's authority replaces
+        // the client's Host field (RFC 9112 §3.2.2; the rewriter dropped that field), so the
+        // upstream sees the host ringway routed by.
         out.extend_from_slice(b"Host: ");
-        out.extend_from_slice(proxy_host);
+        out.extend_from_slice(head.host.map_or(proxy_host, |h| h.get(b)));
         out.extend_from_slice(b"\r\n");
     }
     let header = |name: &[u8], out: &mut Vec<u8>| find_header(head, b, name, out);

@@ -14,6 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 pub mod fds;
+pub mod wire;
 
 /// Longest any single read in the harness waits.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
