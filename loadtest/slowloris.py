@@ -44,9 +44,9 @@ DRAIN_LIMIT = 60
 
 
 def write_configs(cfgs: dict) -> dict:
-    """The three proxies with the same short client timeouts. ringway has no client-side
-    `send_timeout` (it accepts it with a notice and ignores it): its writes to clients are bounded
-    by `proxy_send_timeout`, so both are set."""
+    """The three proxies with the same short client timeouts (`send_timeout` bounds writes to
+    clients; ringway's `proxy_send_timeout` is set too, as in the first checked-in run, when
+    ringway still ignored `send_timeout`)."""
     t = f"{SLOW_TIMEOUT}s"
     return {
         "ringway_slow": lt.write_ringway(os.path.join(lt.WORKDIR, "ringway"), name="ringway-slow.conf",

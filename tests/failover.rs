@@ -658,6 +658,26 @@ fn post_to_a_refusing_server_goes_to_the_next() {
     assert!(connect_failures(&rw, dead) >= 2, "{}", rw.log_plain());
 }
 
+/// An upload larger than ringway's buffer to a server that refuses the connection was never
+/// sent either: it goes to the next server whole (the soak found it answered 502).
+#[test]
+fn large_post_to_a_refusing_server_goes_to_the_next() {
+    const BIG: usize = 300 * 1024;
+    let n = tagged_backend("N");
+    let dead = dead_addr();
+    let rw = Ringway::start(&pool_conf(&[(dead, "max_fails=0"), (n.addr, "")], ""));
+    for i in 0..4 {
+        let r = send_body(rw.addr, "POST", &format!("/big/{i}"), BIG);
+        assert_eq!(r.status, 200, "POST {i}: {}", r.describe());
+    }
+    let reqs = n.requests();
+    assert_eq!(reqs.len(), 4);
+    for q in &reqs {
+        assert_bytes_eq(&q.body, &pattern(BIG), "body at the next server");
+    }
+    assert!(connect_failures(&rw, dead) >= 2, "{}", rw.log_plain());
+}
+
 /// A POST answered 503 is not sent on even when `http_503` is listed (it was sent, and POST is
 /// not idempotent), unless `non_idempotent` is listed too.
 #[test]

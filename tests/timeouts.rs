@@ -131,6 +131,30 @@ fn idle_connection_without_bytes_is_closed_after_client_header_timeout() {
     );
 }
 
+/// The first head must be complete within client_header_timeout of the accept, as nginx times
+/// it: waiting before the first byte does not buy a fresh timeout for the rest (found by the
+/// slowloris workload: connections lived nearly twice the timeout). Also after the connection
+/// parked (idle over 1 s).
+#[test]
+fn first_head_is_timed_from_the_accept() {
+    let b = echo_backend();
+    let rw = Ringway::start(&proxy_conf_full(b.addr, "client_header_timeout 2s;", ""));
+    let mut c = rw.connect();
+    let t0 = Instant::now();
+    thread::sleep(Duration::from_millis(1500));
+    c.send(b"GET / HTTP/1.1\r\n");
+    let r = c
+        .try_read_response(false, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("no 408: {e}"));
+    let dt = t0.elapsed();
+    assert_eq!(r.status, 408, "{}", r.describe());
+    assert!(
+        dt >= Duration::from_millis(1800) && dt < Duration::from_millis(2900),
+        "408 after {dt:?} (2 s from the accept expected)"
+    );
+    b.assert_untouched("408 from accept");
+}
+
 #[test]
 fn header_timeout_does_not_cut_a_slow_body_or_a_slow_upstream() {
     // client_header_timeout is about the head only.
@@ -148,4 +172,35 @@ fn header_timeout_does_not_cut_a_slow_body_or_a_slow_upstream() {
     let r = c.read_response();
     assert_eq!(r.status, 200, "{}", r.describe());
     assert_eq!(r.body, b"abcd");
+}
+
+/// `send_timeout` bounds writes to the client (nginx's meaning), apart from
+/// `proxy_send_timeout` for the upstream: a client that stops reading a large response is cut
+/// after it, and the upstream connection is dropped too.
+#[test]
+fn send_timeout_cuts_a_client_that_stops_reading() {
+    let (tx, rx) = std::sync::mpsc::channel::<Instant>();
+    let tx = std::sync::Mutex::new(tx);
+    let b = Backend::start(move |c| {
+        if c.read_request().is_some() {
+            let big = vec![b'x'; 64 << 20];
+            // Blocks once ringway stops taking bytes; fails once ringway gives up.
+            let _ = c.respond(200, &big);
+            let _ = tx.lock().map(|t| t.send(Instant::now()));
+        }
+    });
+    let conf = proxy_conf_full(b.addr, "send_timeout 1s; proxy_send_timeout 60s;", "");
+    let rw = Ringway::start(&conf);
+    let mut c = rw.connect();
+    let t0 = Instant::now();
+    c.send(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    // The client reads nothing: ringway's writes stall, and after send_timeout it gives up.
+    let done = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the backend's write never failed: ringway kept the stalled exchange open");
+    let dt = done - t0;
+    assert!(
+        dt >= Duration::from_millis(900) && dt < Duration::from_secs(5),
+        "upstream released after {dt:?}"
+    );
 }

@@ -89,7 +89,17 @@ async fn deny(
         respond::render_add_headers(&r.loc.add_headers, code, &vars, &mut extra);
     }
     let head_only = head.method == Method::Head;
-    if !respond::error(stream, code, !keep, head_only, &extra, r.loc.send_timeout).await || !keep {
+    if !respond::error(
+        stream,
+        code,
+        !keep,
+        head_only,
+        &extra,
+        r.loc.client_send_timeout,
+    )
+    .await
+        || !keep
+    {
         return Next::Close;
     }
     Next::KeepAlive(forward::leftover(r.ctx, b, consumed))

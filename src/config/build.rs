@@ -59,6 +59,7 @@ struct Layer {
     proxy_connect_timeout: Option<Duration>,
     proxy_read_timeout: Option<Duration>,
     proxy_send_timeout: Option<Duration>,
+    send_timeout: Option<Duration>,
     client_max_body_size: Option<u64>,
     client_header_timeout: Option<Duration>,
     client_body_timeout: Option<Duration>,
@@ -105,6 +106,7 @@ impl Layer {
                 .unwrap_or(p.proxy_connect_timeout),
             proxy_read_timeout: self.proxy_read_timeout.unwrap_or(p.proxy_read_timeout),
             proxy_send_timeout: self.proxy_send_timeout.unwrap_or(p.proxy_send_timeout),
+            send_timeout: self.send_timeout.unwrap_or(p.send_timeout),
             client_max_body_size: self.client_max_body_size.unwrap_or(p.client_max_body_size),
             client_header_timeout: self
                 .client_header_timeout
@@ -1112,6 +1114,7 @@ impl Builder {
             }
             "proxy_read_timeout" => set_once(&mut l.proxy_read_timeout, d, time_arg(d, &a[0])?)?,
             "proxy_send_timeout" => set_once(&mut l.proxy_send_timeout, d, time_arg(d, &a[0])?)?,
+            "send_timeout" => set_once(&mut l.send_timeout, d, time_arg(d, &a[0])?)?,
             "client_header_timeout" => {
                 set_once(&mut l.client_header_timeout, d, time_arg(d, &a[0])?)?
             }

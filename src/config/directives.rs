@@ -49,7 +49,6 @@ const GZIP: &str = "ringway does not compress responses";
 const TOKENS: &str = "ringway does not advertise a version";
 const CHARSET: &str = "ringway passes Content-Type through unchanged";
 const ZONE: &str = "each ringway shard keeps its own upstream state";
-const TIMEOUT: &str = "ringway applies its own timeouts here";
 
 const fn h(name: &'static str, ctx: u8, min: u8, max: u8) -> Spec {
     Spec {
@@ -160,6 +159,7 @@ pub(crate) static SPECS: &[Spec] = &[
     h("proxy_connect_timeout", HSL, 1, 1),
     h("proxy_read_timeout", HSL, 1, 1),
     h("proxy_send_timeout", HSL, 1, 1),
+    h("send_timeout", HSL, 1, 1),
     h("client_max_body_size", HSL, 1, 1),
     h("client_header_timeout", HS, 1, 1),
     h("client_body_timeout", HSL, 1, 1),
@@ -249,7 +249,6 @@ pub(crate) static SPECS: &[Spec] = &[
     n("proxy_max_temp_file_size", HSL, 1, 1, BUFFER),
     n("proxy_socket_keepalive", HSL, 1, 1, SOCKET),
     n("reset_timedout_connection", HSL, 1, 1, SOCKET),
-    n("send_timeout", HSL, 1, 1, TIMEOUT),
     n("lingering_close", HSL, 1, 1, SOCKET),
     n("lingering_time", HSL, 1, 1, SOCKET),
     n("lingering_timeout", HSL, 1, 1, SOCKET),

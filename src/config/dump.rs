@@ -146,6 +146,7 @@ fn settings(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
         }),
         ("proxy_read_timeout", |s| fmt_time(s.proxy_read_timeout)),
         ("proxy_send_timeout", |s| fmt_time(s.proxy_send_timeout)),
+        ("send_timeout", |s| fmt_time(s.send_timeout)),
         ("proxy_next_upstream", |s| {
             s.proxy_next_upstream
                 .iter()

@@ -297,6 +297,8 @@ pub struct Settings {
     pub proxy_connect_timeout: Duration,
     pub proxy_read_timeout: Duration,
     pub proxy_send_timeout: Duration,
+    /// `send_timeout`: most time between two successful writes to the client.
+    pub send_timeout: Duration,
     /// 0 = unlimited.
     pub client_max_body_size: u64,
     pub client_header_timeout: Duration,
@@ -342,6 +344,7 @@ impl Default for Settings {
             proxy_connect_timeout: Duration::from_secs(60),
             proxy_read_timeout: Duration::from_secs(60),
             proxy_send_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
             client_max_body_size: 1024 * 1024,
             client_header_timeout: Duration::from_secs(60),
             client_body_timeout: Duration::from_secs(60),

@@ -38,12 +38,20 @@ const MAX_HEADERS: usize = 100;
 /// Serves one accepted connection; `slot` (from `ShardCtx::admit`) is held until it closes.
 pub async fn serve(slot: ConnSlot, stream: TcpStream, peer: SocketAddr, local: SocketAddr) {
     let _ = stream.set_nodelay(true);
-    serve_from(slot, stream, peer, local, 0).await
+    serve_from(slot, stream, peer, local, 0, None).await
 }
 
 /// Serves a parked connection that has bytes (or a close) to read again.
 pub async fn resume(r: park::Resumed) {
-    serve_from(r.slot, r.stream, r.peer, r.local, r.served).await
+    serve_from(
+        r.slot,
+        r.stream,
+        r.peer,
+        r.local,
+        r.served,
+        Some(r.deadline),
+    )
+    .await
 }
 
 async fn serve_from(
@@ -52,12 +60,16 @@ async fn serve_from(
     peer: SocketAddr,
     local: SocketAddr,
     mut served: u64,
+    // The idle wait's end when resuming a parked connection.
+    mut idle_until: Option<Instant>,
 ) {
     let ctx: Rc<ShardCtx> = slot.ctx().clone();
     let client = Client::new(peer, local);
     let mut pending: Vec<u8> = Vec::new();
     // When the current idle wait ends (set when it starts, kept across a failed park).
-    let mut idle_until: Option<Instant> = None;
+    // A first request's head must be complete within client_header_timeout of the accept (as
+    // nginx times it), not of its first byte.
+    let mut head_by: Option<Instant> = None;
     loop {
         if pending.is_empty() {
             if ctx.drain.is_set() {
@@ -107,6 +119,9 @@ async fn serve_from(
                     }
                 },
             }
+            if served == 0 {
+                head_by = Some(deadline);
+            }
             idle_until = None;
         }
         // The per-request work runs in its own boxed future, so that the connection's future
@@ -117,6 +132,7 @@ async fn serve_from(
             &client,
             &mut pending,
             &mut served,
+            head_by.take(),
         ))
         .await
         {
@@ -194,6 +210,7 @@ async fn one_request(
     client: &Client,
     pending: &mut Vec<u8>,
     served: &mut u64,
+    head_by: Option<Instant>,
 ) -> Next {
     let generation = ctx.current();
     let Some(lst) = generation.listener(client.local) else {
@@ -205,7 +222,7 @@ async fn one_request(
     } else {
         std::mem::take(pending)
     };
-    let Some((head, b)) = read_head(ctx, stream, b, lst).await else {
+    let Some((head, b)) = read_head(ctx, stream, b, lst, head_by).await else {
         return Next::Close;
     };
     *served += 1;
@@ -221,7 +238,7 @@ async fn one_request(
 fn defaults_send_timeout(ctx: &ShardCtx, local: SocketAddr) -> std::time::Duration {
     ctx.current()
         .listener(local)
-        .map(|l| l.defaults.send_timeout)
+        .map(|l| l.defaults.client_send_timeout)
         .unwrap_or(std::time::Duration::from_secs(60))
 }
 
@@ -232,6 +249,7 @@ async fn read_head(
     stream: &mut TcpStream,
     mut b: Vec<u8>,
     lst: &ListenerRt,
+    head_by: Option<Instant>,
 ) -> Option<(RequestHead, Vec<u8>)> {
     let d = &lst.defaults;
     let limits = Limits {
@@ -239,7 +257,7 @@ async fn read_head(
         max_head: d.max_header_size,
         max_headers: MAX_HEADERS,
     };
-    let deadline = Instant::now() + d.client_header_timeout;
+    let deadline = head_by.unwrap_or_else(|| Instant::now() + d.client_header_timeout);
     loop {
         if !b.is_empty() {
             match parse_request(&b, &limits) {
@@ -247,7 +265,8 @@ async fn read_head(
                 Ok(None) => {}
                 Err(e) => {
                     debug!(peer = %stream.peer_addr().ok()?, "bad request: {}", e.reason());
-                    respond::error(stream, e.status(), true, false, b"", d.send_timeout).await;
+                    respond::error(stream, e.status(), true, false, b"", d.client_send_timeout)
+                        .await;
                     ctx.bufs.put(b);
                     return None;
                 }
@@ -266,7 +285,7 @@ async fn read_head(
             Ok((_, nb)) => b = nb,
             Err(ReadErr::Timeout) => {
                 if had {
-                    respond::error(stream, 408, true, false, b"", d.send_timeout).await;
+                    respond::error(stream, 408, true, false, b"", d.client_send_timeout).await;
                 }
                 return None;
             }
@@ -305,7 +324,15 @@ async fn handle(
     let origin = origin_form(target);
     if head.method == Method::Connect {
         // A reverse proxy opens no tunnels to arbitrary authorities.
-        respond::error(stream, 405, true, false, b"", lst.defaults.send_timeout).await;
+        respond::error(
+            stream,
+            405,
+            true,
+            false,
+            b"",
+            lst.defaults.client_send_timeout,
+        )
+        .await;
         return Next::Close;
     }
     let path = match origin.iter().position(|&c| c == b'?') {
@@ -322,7 +349,15 @@ async fn handle(
         Ok(p) => p,
         Err(why) => {
             debug!("bad request path: {why}");
-            respond::error(stream, 400, true, head_only, b"", lst.defaults.send_timeout).await;
+            respond::error(
+                stream,
+                400,
+                true,
+                head_only,
+                b"",
+                lst.defaults.client_send_timeout,
+            )
+            .await;
             return Next::Close;
         }
     };
@@ -383,7 +418,15 @@ async fn handle(
                     "rewrite or internal redirection cycle for {}",
                     String::from_utf8_lossy(origin)
                 );
-                respond::error(stream, 500, true, head_only, b"", lst.defaults.send_timeout).await;
+                respond::error(
+                    stream,
+                    500,
+                    true,
+                    head_only,
+                    b"",
+                    lst.defaults.client_send_timeout,
+                )
+                .await;
                 return Next::Close;
             }
             None => return Next::Close,
@@ -530,7 +573,7 @@ async fn answer(
             head.method == Method::Head,
         );
     }
-    match write_all(stream, out, r.loc.send_timeout).await {
+    match write_all(stream, out, r.loc.client_send_timeout).await {
         Ok(o) => r.ctx.bufs.put(o),
         Err(_) => return Next::Close,
     }
@@ -570,7 +613,11 @@ async fn answer_hop_limit(r: &Request<'_>, stream: &mut TcpStream, b: Vec<u8>) -
     if head.method == Method::Trace {
         out.extend_from_slice(&b[..head.head_len]);
     }
-    if write_all(stream, out, r.loc.send_timeout).await.is_err() || !keep {
+    if write_all(stream, out, r.loc.client_send_timeout)
+        .await
+        .is_err()
+        || !keep
+    {
         return Next::Close;
     }
     Next::KeepAlive(forward::leftover(r.ctx, b, head.head_len))

@@ -69,7 +69,9 @@ pub async fn forward(
     // is still in our buffer and repeating it is harmless.
     let retryable = head.method.is_idempotent() && body_in_buf && !head.upgrade;
     let inline = body_in_buf && in_buf <= INLINE_BODY && !head.expect_continue;
+    // Upstream writes wait up to proxy_send_timeout, client writes up to send_timeout.
     let send_t = loc.send_timeout;
+    let client_t = loc.client_send_timeout;
 
     let mut out = r.ctx.bufs.get();
     let next = &loc.next_upstream;
@@ -102,7 +104,9 @@ pub async fn forward(
     // upstream may have acted on it (then only idempotent requests, or `non_idempotent`).
     let may_retry = |bit: u16, sent: bool, attempts: u32| {
         next.on & bit != 0
-            && body_in_buf
+            // A body already streamed cannot be sent again; one not yet read from the client
+            // still can, when nothing went upstream (a refused connect).
+            && (body_in_buf || !sent)
             && !head.upgrade
             && (!sent || head.method.is_idempotent() || next.on & NU_NON_IDEMPOTENT != 0)
             && (next.tries == 0 || attempts < next.tries)
@@ -193,7 +197,7 @@ pub async fn forward(
             let readable = monoio::time::timeout(EXPECT_WAIT, up.stream.readable(false)).await;
             if readable.is_err() {
                 // Silent upstream: tell the client to go on (RFC 9110 §10.1.1).
-                if !send_raw(stream, b"HTTP/1.1 100 Continue\r\n\r\n", send_t).await {
+                if !send_raw(stream, b"HTTP/1.1 100 Continue\r\n\r\n", client_t).await {
                     return Next::Close;
                 }
             } else {
@@ -363,14 +367,14 @@ pub async fn forward(
 
     let t = Timeouts {
         read: loc.read_timeout,
-        write: send_t,
+        write: client_t,
     };
     let avail = ub.len() - resp.head_len;
     let mut up_clean = resp.keep_alive && body_sent;
     let result: Result<(), Fail> = match (resp.framing, framing) {
         (ResponseFraming::None, _) => {
             up_clean &= avail == 0;
-            write_all(stream, hb, send_t)
+            write_all(stream, hb, client_t)
                 .await
                 .map(drop)
                 .map_err(|_| Fail::DstIo)
@@ -382,9 +386,9 @@ pub async fn forward(
                 hb.extend_from_slice(&ub[resp.head_len..resp.head_len + now]);
                 send_then(r.ctx, stream, &mut up.stream, hb, n - now as u64, &t).await
             } else {
-                match write_all(stream, hb, send_t).await {
+                match write_all(stream, hb, client_t).await {
                     Ok(_) => {
-                        match write_range(stream, ub, resp.head_len, resp.head_len + now, send_t)
+                        match write_range(stream, ub, resp.head_len, resp.head_len + now, client_t)
                             .await
                         {
                             Ok(nb) => {
@@ -402,7 +406,7 @@ pub async fn forward(
                 }
             }
         }
-        (ResponseFraming::Chunked, out_framing) => match write_all(stream, hb, send_t).await {
+        (ResponseFraming::Chunked, out_framing) => match write_all(stream, hb, client_t).await {
             Ok(_) => {
                 let reencode = out_framing == ResponseFraming::Chunked;
                 let start = resp.head_len;
@@ -433,7 +437,7 @@ pub async fn forward(
                     hb.extend_from_slice(&ub[resp.head_len..]);
                 }
             }
-            match write_all(stream, hb, send_t).await {
+            match write_all(stream, hb, client_t).await {
                 Ok(_) => body::relay_to_eof(r.ctx, &mut up.stream, stream, chunked, &t).await,
                 Err(_) => Err(Fail::DstIo),
             }
@@ -649,7 +653,7 @@ async fn read_head(
                     if r.head.version == Version::Http11 {
                         // Interim responses carry no hop-by-hop framing: pass them as they are.
                         let interim = ub[..h.head_len].to_vec();
-                        if write_all(client, interim, r.loc.send_timeout)
+                        if write_all(client, interim, r.loc.client_send_timeout)
                             .await
                             .is_err()
                         {
@@ -937,5 +941,13 @@ pub async fn fail(r: &Request<'_>, client: &mut TcpStream, b: &[u8], code: u16) 
         respond::render_add_headers(&r.loc.add_headers, code, &vars, &mut extra);
     }
     let head_only = r.head.method == Method::Head;
-    respond::error(client, code, true, head_only, &extra, r.loc.send_timeout).await;
+    respond::error(
+        client,
+        code,
+        true,
+        head_only,
+        &extra,
+        r.loc.client_send_timeout,
+    )
+    .await;
 }

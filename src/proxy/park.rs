@@ -41,6 +41,8 @@ pub struct Resumed {
     pub peer: SocketAddr,
     pub local: SocketAddr,
     pub served: u64,
+    /// When the idle wait it parked in ends.
+    pub deadline: Instant,
 }
 
 /// The shard's parked connections: an epoll set (kernel readiness, no task per socket) and a
@@ -174,6 +176,7 @@ impl Parking {
                 peer: p.peer,
                 local: p.local,
                 served: p.served,
+                deadline: p.deadline,
             }),
             Err(e) => {
                 debug!("resuming a parked connection: {e}");

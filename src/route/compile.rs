@@ -560,6 +560,7 @@ fn compile_location(
         connect_timeout: s.proxy_connect_timeout,
         read_timeout: s.proxy_read_timeout,
         send_timeout: s.proxy_send_timeout,
+        client_send_timeout: s.send_timeout,
         next_upstream: next_upstream(s),
         auth_basic: crate::access::auth_basic::compile(s, user)
             .map_err(|e| CompileError(format!("location {name}: {e}")))?,
@@ -650,6 +651,7 @@ fn clone_settings(l: &Location) -> Location {
         connect_timeout: l.connect_timeout,
         read_timeout: l.read_timeout,
         send_timeout: l.send_timeout,
+        client_send_timeout: l.client_send_timeout,
         next_upstream: l.next_upstream,
         // nginx sends the slash redirect before the access phase, but after the `internal`
         // check.

@@ -115,7 +115,10 @@ pub struct Location {
     pub max_request_line: usize,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
+    /// `proxy_send_timeout`: writes to the upstream.
     pub send_timeout: Duration,
+    /// `send_timeout`: writes to the client.
+    pub client_send_timeout: Duration,
     pub next_upstream: NextUpstream,
     /// `auth_basic` with a user file (None: no check).
     pub auth_basic: Option<crate::access::auth_basic::AuthBasic>,
