@@ -374,3 +374,21 @@ fn graceful_stop_closes_parked_connections() {
     );
     assert!(c.closed_within(Duration::from_secs(1)));
 }
+
+/// More kept-alive connections than a shard reads directly at once (512): the rest wait for
+/// readability instead, and every one is served again.
+#[test]
+fn kept_alive_connections_beyond_the_direct_read_cap_are_served() {
+    let b = path_backend();
+    let rw = Ringway::start(&proxy_conf(b.addr, ""));
+    let mut cs: Vec<Client> = (0..600).map(|_| rw.connect()).collect();
+    for round in 0..2 {
+        for (i, c) in cs.iter_mut().enumerate() {
+            c.send(format!("GET /k{round}/{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+        }
+        for (i, c) in cs.iter_mut().enumerate() {
+            assert_eq!(c.read_response().body_str(), format!("GET /k{round}/{i} 0"));
+        }
+    }
+    assert_eq!(b.request_count(), 1200);
+}

@@ -72,6 +72,8 @@ pub struct ShardCtx {
     pub drain: Drain,
     /// Idle connections that gave up their tasks (see `park`).
     pub parking: super::park::Parking,
+    /// Kept-alive connections waiting in a direct read (each holds a read buffer).
+    pub reading: Cell<usize>,
     /// Precise short waits (`limit_req` delays).
     pub timers: Timers,
     /// Open downstream connections (graceful stop waits for zero).
@@ -98,6 +100,7 @@ impl ShardCtx {
             pipes: PipePool::default(),
             drain: Drain::default(),
             parking: Default::default(),
+            reading: Cell::new(0),
             timers: Timers::default(),
             connections: Cell::new(0),
             conn_cap: Cell::new(0),
