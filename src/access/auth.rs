@@ -6,7 +6,7 @@ use monoio::net::TcpStream;
 use tracing::warn;
 
 use super::{auth_basic, auth_request};
-use crate::http::{BodyFraming, Method};
+use crate::http::Method;
 use crate::proxy::connection::Next;
 use crate::proxy::forward::{self, Request};
 use crate::proxy::respond;
@@ -75,13 +75,7 @@ async fn deny(
     extra: Vec<u8>,
 ) -> Next {
     let head = r.head;
-    let avail = b.len() - head.head_len;
-    let (consumed, body_done) = match head.body {
-        BodyFraming::None => (head.head_len, true),
-        BodyFraming::Length(n) if n <= avail as u64 => (head.head_len + n as usize, true),
-        _ => (b.len(), false),
-    };
-    let keep = r.keep_alive && body_done;
+    let (consumed, keep) = forward::answered_extent(r, &b);
     let mut extra = extra;
     if r.loc.add_headers.iter().any(|h| h.always) {
         let header = |name: &[u8], out: &mut Vec<u8>| forward::find_header(head, &b, name, out);

@@ -569,13 +569,7 @@ async fn answer(
     text: Text<'_>,
 ) -> Next {
     let head = r.head;
-    let avail = b.len() - head.head_len;
-    let (consumed, body_done) = match head.body {
-        BodyFraming::None => (head.head_len, true),
-        BodyFraming::Length(n) if n <= avail as u64 => (head.head_len + n as usize, true),
-        _ => (b.len(), false),
-    };
-    let keep = r.keep_alive && body_done;
+    let (consumed, keep) = forward::answered_extent(r, &b);
     let mut out = r.ctx.bufs.get();
     {
         let header = |name: &[u8], out: &mut Vec<u8>| forward::find_header(head, &b, name, out);
@@ -605,13 +599,7 @@ async fn answer(
     if !keep {
         return Next::Close;
     }
-    let mut b = b;
-    if consumed >= b.len() {
-        r.ctx.bufs.put(b);
-        return Next::KeepAlive(Vec::new());
-    }
-    b.drain(..consumed);
-    Next::KeepAlive(b)
+    Next::KeepAlive(forward::leftover(r.ctx, b, consumed))
 }
 
 /// OPTIONS or TRACE with `Max-Forwards: 0` is answered here, as the final recipient

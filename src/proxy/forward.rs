@@ -491,6 +491,20 @@ async fn send_then(
     body::relay_exact(ctx, up, client, n, t).await
 }
 
+/// For an answer ringway makes itself: how many buffered bytes the request takes (head and,
+/// when already read, its body) and whether the connection can stay open after the answer (a
+/// body still at the client is not read: the connection closes instead).
+pub fn answered_extent(r: &Request<'_>, b: &[u8]) -> (usize, bool) {
+    let head = r.head;
+    let avail = b.len() - head.head_len;
+    let (consumed, body_done) = match head.body {
+        BodyFraming::None => (head.head_len, true),
+        BodyFraming::Length(n) if n <= avail as u64 => (head.head_len + n as usize, true),
+        _ => (b.len(), false),
+    };
+    (consumed, r.keep_alive && body_done)
+}
+
 /// The buffer with the consumed request removed; whatever follows is a pipelined request.
 pub fn leftover(ctx: &ShardCtx, mut b: Vec<u8>, consumed: usize) -> Vec<u8> {
     if consumed >= b.len() {
