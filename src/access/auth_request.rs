@@ -106,7 +106,7 @@ pub async fn run(r: &Request<'_>, server: &ServerRt, b: &[u8], ar: &AuthRequest)
         vars: vec![Vec::new(); ar.vars],
     };
     let resp_header = |name: &[u8], out: &mut Vec<u8>| match &resp {
-        Some(h) => find_field(h, &ub, name, out),
+        Some(h) => crate::http::join_field(&h.headers, &ub, name, out),
         None => false,
     };
     if let Some(h) = &resp {
@@ -137,20 +137,6 @@ pub async fn run(r: &Request<'_>, server: &ServerRt, b: &[u8], ar: &AuthRequest)
     }
     r.ctx.bufs.put(ub);
     Some(answer)
-}
-
-fn find_field(h: &ResponseHead, ub: &[u8], name: &[u8], out: &mut Vec<u8>) -> bool {
-    let mut found = false;
-    for f in &h.headers {
-        if f.name.get(ub).eq_ignore_ascii_case(name) {
-            if found {
-                out.extend_from_slice(b", ");
-            }
-            out.extend_from_slice(f.value.get(ub));
-            found = true;
-        }
-    }
-    found
 }
 
 /// Sends the subrequest head to a server of `group` and reads the response head, trying the

@@ -37,3 +37,19 @@ pub struct HeaderSpan {
     pub name: Span,
     pub value: Span,
 }
+
+/// All values of the field `name` (case-insensitive) among `fields` of the head in `b`, joined
+/// with ", " into `out` (RFC 9110 §5.3). False when the field is absent.
+pub fn join_field(fields: &[HeaderSpan], b: &[u8], name: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut found = false;
+    for f in fields {
+        if f.name.get(b).eq_ignore_ascii_case(name) {
+            if found {
+                out.extend_from_slice(b", ");
+            }
+            out.extend_from_slice(f.value.get(b));
+            found = true;
+        }
+    }
+    found
+}

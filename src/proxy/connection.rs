@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
+use monoio::io::Canceller;
 use monoio::net::TcpStream;
 use tracing::{debug, warn};
 
@@ -68,6 +69,8 @@ async fn serve_from(
     let ctx: Rc<ShardCtx> = slot.ctx().clone();
     let client = Client::new(peer, local);
     let mut pending: Vec<u8> = Vec::new();
+    // One per connection, not per direct read (it is an Rc and a set it keeps reusing).
+    let mut canceller = Canceller::new();
     // When the current idle wait ends (set when it starts, kept across a failed park).
     // A first request's head must be complete within client_header_timeout of the accept (as
     // nginx times it), not of its first byte.
@@ -105,7 +108,7 @@ async fn serve_from(
             // idle connection). At most READ_FIRST_MAX read at once per shard.
             let woke =
                 if served >= 2 && ctx.reading.get() < READ_FIRST_MAX && READ_FIRST.with(|r| *r) {
-                    read_first(&ctx, &mut stream, &mut pending, until).await
+                    read_first(&ctx, &mut stream, &mut pending, &mut canceller, until).await
                 } else {
                     monoio::select! {
                         r = stream.readable(false) => Some(r.is_ok()),
@@ -181,9 +184,10 @@ async fn read_first(
     ctx: &ShardCtx,
     stream: &mut TcpStream,
     pending: &mut Vec<u8>,
+    canceller: &mut Canceller,
     until: Instant,
 ) -> Option<bool> {
-    use monoio::io::{CancelableAsyncReadRent, Canceller};
+    use monoio::io::CancelableAsyncReadRent;
     struct Reading<'a>(&'a ShardCtx);
     impl Drop for Reading<'_> {
         fn drop(&mut self) {
@@ -192,7 +196,6 @@ async fn read_first(
     }
     ctx.reading.set(ctx.reading.get() + 1);
     let _reading = Reading(ctx);
-    let canceller = Canceller::new();
     let mut read = std::pin::pin!(stream.cancelable_read(ctx.bufs.get(), canceller.handle()));
     let done = monoio::select! {
         r = &mut read => Some(r),
@@ -203,7 +206,8 @@ async fn read_first(
     let (res, buf) = match done {
         Some(r) => r,
         None => {
-            let _ = canceller.cancel();
+            // A cancelled canceller stays cancelled: the connection gets a fresh one.
+            *canceller = std::mem::take(canceller).cancel();
             read.await
         }
     };

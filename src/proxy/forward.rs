@@ -900,17 +900,7 @@ pub fn host_of<'b>(head: &RequestHead, b: &'b [u8]) -> &'b [u8] {
 
 /// All values of a field, joined with ", ". `name` is lower-case.
 pub fn find_header(head: &RequestHead, b: &[u8], name: &[u8], out: &mut Vec<u8>) -> bool {
-    let mut found = false;
-    for h in &head.headers {
-        if h.name.get(b).eq_ignore_ascii_case(name) {
-            if found {
-                out.extend_from_slice(b", ");
-            }
-            out.extend_from_slice(h.value.get(b));
-            found = true;
-        }
-    }
-    found
+    crate::http::join_field(&head.headers, b, name, out)
 }
 
 /// The path-and-query of a target: absolute-form `http://host/p?q` becomes `/p?q`.
