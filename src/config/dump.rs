@@ -33,6 +33,21 @@ fn q(s: &str) -> String {
     out
 }
 
+/// A comment line: control characters (a newline in a quoted server name, say) are escaped, so
+/// the text after them cannot leave the comment and read back as directives.
+fn comment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push_str("# ");
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 struct Out {
     text: String,
     depth: usize,
@@ -195,9 +210,9 @@ fn settings(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
             "client_header_timeout" | "large_client_header_buffers"
         );
         if v.is_empty() || v.starts_with('(') || (server_only && parent.is_some()) {
-            o.line(&format!(
-                "# {name} {v} (not expressible here in nginx syntax)"
-            ));
+            o.line(&comment(&format!(
+                "{name} {v} (not expressible here in nginx syntax)"
+            )));
         } else {
             o.line(&format!("{name} {v};"));
         }
@@ -373,12 +388,12 @@ pub fn dump(cfg: &Config) -> String {
         text: String::new(),
         depth: 0,
     };
-    o.line(&format!(
-        "# ringway: effective configuration read from {}",
+    o.line(&comment(&format!(
+        "ringway: effective configuration read from {}",
         cfg.source.display()
-    ));
+    )));
     for n in &cfg.notices {
-        o.line(&format!("# {n}"));
+        o.line(&comment(n));
     }
     match cfg.workers {
         Some(n) => o.line(&format!("worker_processes {n};")),

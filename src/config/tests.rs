@@ -1300,6 +1300,14 @@ fn odds_and_ends() {
     );
     let cfg = ok(&in_server("        server_name example.com/x;"));
     assert!(cfg.notices[0].ends_with("server name \"example.com/x\" has suspicious symbols"));
+    // Found by the config fuzzer: a notice quoting a name with a newline broke out of its
+    // comment line in the `-T` dump, and the rest read back as directives.
+    let cfg = ok(&in_server("        server_name \"a/\nlisten 1.2.3.4:1;\";"));
+    let text = dump(&cfg);
+    assert!(text.contains("\\nlisten 1.2.3.4:1;"), "{text}");
+    let mut again = parse_str(&text, Path::new("ringway.conf")).unwrap();
+    again.notices = cfg.notices.clone();
+    assert_eq!(dump(&again), text);
     assert_eq!(
         err(&in_location("            proxy_pass http://unix:/tmp/s:/;")),
         "ringway.conf:4:24: \"proxy_pass\" to a unix: socket is not supported yet by ringway (it would change how requests are handled)"
