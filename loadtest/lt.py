@@ -239,6 +239,14 @@ def cpu_ticks(pid: int) -> int:
     return int(rest[14 - 3]) + int(rest[15 - 3])
 
 
+def sys_ticks(pid: int) -> int:
+    """stime alone (field 15): the proxy's time in the kernel (syscalls, io_uring, the TCP work
+    its sends and receives do, loopback delivery to the peer included)."""
+    with open(f"/proc/{pid}/stat") as f:
+        s = f.read()
+    return int(s[s.rindex(")") + 2:].split()[15 - 3])
+
+
 def io_thread_ticks(pid: int) -> dict[int, int]:
     """utime + stime of each io_uring kernel worker thread (iou-wrk-*, iou-sqp-*) of a process."""
     out = {}
@@ -593,6 +601,7 @@ class Run:
     lo_bytes_per_req: float | None = None
     cpu_s: float | None = None
     cpu_us_per_req: float | None = None
+    sys_us_per_req: float | None = None
     cpu_pct: float | None = None
     backend_cpu_us_per_req: float | None = None
     core_other_pct: float | None = None
@@ -743,6 +752,7 @@ def measured(run: Run, w: Workload, proc, pid, backend, cmd: list[str], logname:
     """Runs one measured load command, with CPU, memory and loopback accounting around it."""
     b0 = cpu_ticks(backend.pid)
     c0 = cpu_ticks(pid) if pid else 0
+    s0 = sys_ticks(pid) if pid else 0
     q0 = io_thread_ticks(pid) if pid else {}
     k0 = core_busy_ticks(PROXY_CPU)
     l0 = lo_bytes()
@@ -753,6 +763,7 @@ def measured(run: Run, w: Workload, proc, pid, backend, cmd: list[str], logname:
     k1 = core_busy_ticks(PROXY_CPU)
     alive = proc is None or proc.poll() is None
     c1 = cpu_ticks(pid) if pid and alive else c0
+    s1 = sys_ticks(pid) if pid and alive else s0
     q1 = io_thread_ticks(pid) if pid and alive else {}
     b1 = cpu_ticks(backend.pid)
     if pid and alive:
@@ -783,6 +794,7 @@ def measured(run: Run, w: Workload, proc, pid, backend, cmd: list[str], logname:
             run.io_wq_pct = 100.0 * sum(t - q0.get(tid, 0) for tid, t in q1.items()) / (c1 - c0)
         if n:
             run.cpu_us_per_req = run.cpu_s / n * 1e6
+            run.sys_us_per_req = (s1 - s0) / CLK_TCK / n * 1e6
     if n:
         run.backend_cpu_us_per_req = (b1 - b0) / CLK_TCK / n * 1e6
     run.core_other_pct = max(0.0, 100.0 * ((k1 - k0) - ((c1 - c0) if pid else 0)) / CLK_TCK / (t1 - t0))
@@ -969,23 +981,24 @@ def ratio(a, b):
 
 
 def workload_table(w: Workload, runs: list[Run]) -> str:
-    head = ("| target | req/s | p99 ms | proxy CPU µs/req | proxy CPU % | proxy RSS MiB | "
+    head = ("| target | req/s | p99 ms | proxy CPU µs/req | of which kernel | proxy CPU % | proxy RSS MiB | "
             "backend CPU µs/req | bytes/resp | errors (all rounds) | runs ok |")
-    rows = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     meds = {}
     for t in TARGETS:
         rs = [r for r in runs if r.workload == w.name and r.target == t]
         if not rs:
             continue
         m = {k: med([getattr(r, k) for r in rs]) for k in
-             ("rps", "p99_ms", "cpu_us_per_req", "cpu_pct", "rss_mib", "backend_cpu_us_per_req", "bytes_per_req")}
+             ("rps", "p99_ms", "cpu_us_per_req", "sys_us_per_req", "cpu_pct", "rss_mib",
+              "backend_cpu_us_per_req", "bytes_per_req")}
         meds[t] = m
         errs = sum(r.errors for r in rs)
         bad = any(p.startswith("SIZE MISMATCH") for r in rs for p in r.problems)
         ok = sum(1 for r in rs if r.ok and not r.problems)
         rows.append(
             f"| {t} | {fmt(m['rps'], ',.0f')} | {fmt(m['p99_ms'], '.2f')} | {fmt(m['cpu_us_per_req'], '.2f')} "
-            f"| {fmt(m['cpu_pct'], '.0f')} | {fmt(m['rss_mib'], '.1f')} | {fmt(m['backend_cpu_us_per_req'], '.2f')} "
+            f"| {fmt(m['sys_us_per_req'], '.2f')} | {fmt(m['cpu_pct'], '.0f')} | {fmt(m['rss_mib'], '.1f')} | {fmt(m['backend_cpu_us_per_req'], '.2f')} "
             f"| {fmt(m['bytes_per_req'], ',.0f')}{' **SIZE MISMATCH**' if bad else ''} "
             f"| {errs}{' **!**' if errs else ''} | {ok}/{len(rs)} |")
     for x, y in RATIOS:
@@ -995,6 +1008,7 @@ def workload_table(w: Workload, runs: list[Run]) -> str:
                 f"| **{x}/{y}** | **{fmt(ratio(a['rps'], b['rps']), '.2f')}×** "
                 f"| {fmt(ratio(a['p99_ms'], b['p99_ms']), '.2f')}× "
                 f"| **{fmt(ratio(a['cpu_us_per_req'], b['cpu_us_per_req']), '.2f')}×** "
+                f"| {fmt(ratio(a['sys_us_per_req'], b['sys_us_per_req']), '.2f')}× "
                 f"| | {fmt(ratio(a['rss_mib'], b['rss_mib']), '.2f')}× | | | | |")
     return "\n".join(rows)
 

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Where a proxy's CPU time goes, kernel included: perf sampling on the cpu-clock software event
+# (a timer, so it works on VMs without hardware counters), with call graphs.
+#   loadtest/profile.sh ringway|nginx PATH CONNS SECONDS [close]
+#   e.g. loadtest/profile.sh ringway /small 64 5        loadtest/profile.sh nginx /1m 16 5
+# Same layout as loadtest/run: the proxy (one worker) on CPU 0; the nginx backend and wrk on
+# CPU 1. Backend files: /small (100 bytes), /64k, /1m, served with sendfile. "close" sends
+# `Connection: close` (a new connection per request). Prints req/s, the kernel/user split and
+# the top symbols; the full profile stays in $OUT_DIR/perf.data (default /tmp/ringway-profile):
+#   perf report -i /tmp/ringway-profile/perf.data --no-children
+# Needs perf (Debian: linux-perf), nginx and wrk. Under a hypervisor, a sample taken while
+# interrupts are off lands where they come back on: _raw_spin_unlock_irqrestore stands for the
+# irq-off region before it (waking a process on the other CPU, timer programming), not for a lock.
+set -euo pipefail
+TARGET="${1:?ringway or nginx}"; URLP="${2:-/small}"; C="${3:-64}"; SECS="${4:-5}"; CLOSE="${5:-}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="${RINGWAY_BIN:-$ROOT/target/release/ringway}"
+OUT="${OUT_DIR:-/tmp/ringway-profile}"; mkdir -p "$OUT"
+command -v perf >/dev/null || { echo "profile: perf is missing (apt-get install linux-perf)" >&2; exit 1; }
+DIR="$(mktemp -d)"; chmod 755 "$DIR"   # nginx's worker (nobody) reads the files
+PIDS=()
+trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$DIR"' EXIT
+head -c 100 /dev/zero | tr '\0' x > "$DIR/small"
+head -c 65536 /dev/urandom > "$DIR/64k"; head -c 1048576 /dev/urandom > "$DIR/1m"
+cat > "$DIR/be.conf" <<CONF
+worker_processes 1; daemon off; master_process off; pid $DIR/be.pid; error_log $DIR/be.err;
+events { worker_connections 4096; }
+http { access_log off; sendfile on; server { listen 127.0.0.1:21190; keepalive_requests 1000000;
+  location / { root $DIR; } } }
+CONF
+cat > "$DIR/rw.conf" <<CONF
+http { upstream be { server 127.0.0.1:21190; keepalive 1024; }
+  server { listen 127.0.0.1:21191; keepalive_requests 1000000;
+    location / { proxy_pass http://be; } } }
+CONF
+cat > "$DIR/ng.conf" <<CONF
+worker_processes 1; daemon off; master_process off; pid $DIR/ng.pid; error_log $DIR/ng.err;
+events { worker_connections 4096; }
+http { access_log off; upstream be { server 127.0.0.1:21190; keepalive 1024; }
+  server { listen 127.0.0.1:21191; keepalive_requests 1000000;
+    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+CONF
+taskset -c 1 nginx -c "$DIR/be.conf" -p "$DIR" & PIDS+=($!)
+case "$TARGET" in
+    ringway) taskset -c 0 "$BIN" -c "$DIR/rw.conf" --workers 1 2>"$DIR/rw.err" & P=$! ;;
+    nginx) taskset -c 0 nginx -c "$DIR/ng.conf" -p "$DIR" & P=$! ;;
+    *) echo "profile: ringway or nginx, not $TARGET" >&2; exit 2 ;;
+esac
+PIDS+=("$P")
+sleep 0.7
+LUA=()
+if [ "$CLOSE" = close ]; then
+    echo 'wrk.headers["Connection"] = "close"' > "$DIR/close.lua"; LUA=(-s "$DIR/close.lua")
+fi
+URL="http://127.0.0.1:21191$URLP"
+taskset -c 1 wrk -t1 -c"$C" -d1s "${LUA[@]}" "$URL" >/dev/null
+tick=$(getconf CLK_TCK)
+read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$P/stat")
+perf record -q -e cpu-clock -g -p "$P" -o "$OUT/perf.data" -- sleep "$SECS" 2>/dev/null &
+REC=$!
+res=$(taskset -c 1 wrk -t1 -c"$C" -d"${SECS}s" "${LUA[@]}" "$URL")
+wait "$REC" || true
+read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$P/stat")
+n=$(echo "$res" | awk '/requests in/{print $1}')
+echo "$TARGET $URLP c=$C ${CLOSE:+(close) }: $n requests, $(echo "$res" | awk '/Requests\/sec/{print $2}') req/s"
+echo "$res" | grep -E "Non-2xx|Socket errors" || true
+awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v n="$n" -v t="$tick" 'BEGIN {
+    printf "CPU µs/req %.2f = user %.2f + kernel %.2f (kernel %.0f%%)\n",
+        (u + s) / t / n * 1e6, u / t / n * 1e6, s / t / n * 1e6, 100 * s / (u + s) }'
+perf report -i "$OUT/perf.data" --stdio --no-children --sort dso 2>/dev/null | grep -E '^ +[0-9]' | head -5
+perf report -i "$OUT/perf.data" --stdio --no-children --sort sym 2>/dev/null | grep -E '^ +[0-9]' | head -25
