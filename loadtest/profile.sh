@@ -8,7 +8,7 @@
 # `Connection: close` (a new connection per request). Prints req/s, the kernel/user split and
 # the top symbols; the full profile stays in $OUT_DIR/perf.data (default /tmp/ringway-profile):
 #   perf report -i /tmp/ringway-profile/perf.data --no-children
-# Needs perf (Debian: linux-perf), nginx and wrk. Under a hypervisor, a sample taken while
+# Installs perf (Debian: linux-perf), nginx and wrk when missing. Under a hypervisor, a sample taken while
 # interrupts are off lands where they come back on: _raw_spin_unlock_irqrestore stands for the
 # irq-off region before it (waking a process on the other CPU, timer programming), not for a lock.
 set -euo pipefail
@@ -16,7 +16,17 @@ TARGET="${1:?ringway or nginx}"; URLP="${2:-/small}"; C="${3:-64}"; SECS="${4:-5
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${RINGWAY_BIN:-$ROOT/target/release/ringway}"
 OUT="${OUT_DIR:-/tmp/ringway-profile}"; mkdir -p "$OUT"
-command -v perf >/dev/null || { echo "profile: perf is missing (apt-get install linux-perf)" >&2; exit 1; }
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
+missing=()
+command -v perf >/dev/null || missing+=(linux-perf)
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
+command -v wrk >/dev/null || missing+=(wrk)
+if ((${#missing[@]})); then
+    echo "profile: installing ${missing[*]}" >&2
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}"
+fi
+export PATH="$PATH:/usr/sbin:/sbin"
 DIR="$(mktemp -d)"; chmod 755 "$DIR"   # nginx's worker (nobody) reads the files
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$DIR"' EXIT
