@@ -10,7 +10,7 @@ use ringway::route;
 use ringway::shard::Shards;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use signal_hook::iterator::Signals;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 #[cfg_attr(not(feature = "sysalloc"), global_allocator)]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -116,6 +116,7 @@ fn run(cli: Cli) -> Result<(), String> {
     // Register before starting shards so no signal is missed.
     let mut signals =
         Signals::new([SIGTERM, SIGINT, SIGQUIT, SIGHUP]).map_err(|e| format!("signals: {e}"))?;
+    let (started_uring, started_workers) = (cfg.uring, cfg.workers);
     let shards = Shards::start(cfg, workers)?;
     if let Some(p) = &pid_file
         && let Err(e) = std::fs::write(p, format!("{}\n", std::process::id()))
@@ -129,7 +130,22 @@ fn run(cli: Cli) -> Result<(), String> {
     for sig in signals.forever() {
         match sig {
             SIGHUP => match load(path) {
-                Ok(cfg) => shards.reload(Arc::new(cfg)),
+                Ok(cfg) => {
+                    // Shards and their rings are made at start: say so rather than pretend.
+                    if cfg.uring != started_uring {
+                        warn!(
+                            "reload: io_uring_entries/io_uring_sqpoll/io_uring_sqpoll_idle changed; \
+                             the running rings keep their setup until ringway restarts"
+                        );
+                    }
+                    if cli.workers.is_none() && cfg.workers != started_workers {
+                        warn!(
+                            "reload: worker_processes changed; ringway keeps its {workers} shards \
+                             until it restarts"
+                        );
+                    }
+                    shards.reload(Arc::new(cfg))
+                }
                 Err(e) => error!("reload failed, keeping the running configuration: {e}"),
             },
             _ => {

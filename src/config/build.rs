@@ -505,6 +505,7 @@ impl Builder {
             auth_vars: Vec::new(),
             worker_connections: None,
             max_connections: None,
+            uring: UringSetup::default(),
             limit_zones: Vec::new(),
             notices: Vec::new(),
         };
@@ -551,14 +552,46 @@ impl Builder {
                         return Err(d.pos.err("\"events\" directive is duplicate"));
                     }
                     seen_events = true;
+                    let (mut entries, mut sqpoll, mut idle) = (None, None, None);
                     for e in d.block.as_deref().unwrap_or_default() {
-                        // The connection caps are honoured; the rest is notice-only.
+                        // The connection caps and the ring setup are honoured; the rest is
+                        // notice-only.
                         if self.spec(e, EVENTS)?.is_none() {
                             continue;
                         }
+                        let a = &e.args[0];
                         let slot = match e.name.as_str() {
                             "worker_connections" => &mut cfg.worker_connections,
                             "max_connections" => &mut cfg.max_connections,
+                            "io_uring_entries" => {
+                                // The kernel's IORING_MAX_ENTRIES; it rounds other sizes up,
+                                // which would make the dump disagree with the running ring.
+                                let n = match parse_num::<u32>(&a.value) {
+                                    Some(n) if n.is_power_of_two() && n <= 32768 => n,
+                                    _ => {
+                                        return Err(arg_err(
+                                            a,
+                                            e,
+                                            "expected a power of two from 1 to 32768",
+                                        ));
+                                    }
+                                };
+                                set_once(&mut entries, e, n)?;
+                                continue;
+                            }
+                            "io_uring_sqpoll" => {
+                                set_once(&mut sqpoll, e, flag_arg(e, a)?)?;
+                                continue;
+                            }
+                            "io_uring_sqpoll_idle" => {
+                                let t = time_arg(e, a)?;
+                                // The kernel takes whole milliseconds in a u32; 0 means 1 s.
+                                if t < Duration::from_millis(1) || t > Duration::from_secs(3600) {
+                                    return Err(arg_err(a, e, "expected a time from 1ms to 1h"));
+                                }
+                                set_once(&mut idle, e, t)?;
+                                continue;
+                            }
                             _ => return Err(internal(e)),
                         };
                         let n = match parse_num::<usize>(&e.args[0].value) {
@@ -567,6 +600,12 @@ impl Builder {
                         };
                         set_once(slot, e, n)?;
                     }
+                    let dflt = UringSetup::default();
+                    cfg.uring = UringSetup {
+                        entries: entries.unwrap_or(dflt.entries),
+                        sqpoll: sqpoll.unwrap_or(dflt.sqpoll),
+                        sqpoll_idle: idle.unwrap_or(dflt.sqpoll_idle),
+                    };
                 }
                 "http" => {
                     if seen_http {

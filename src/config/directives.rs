@@ -133,6 +133,9 @@ pub(crate) static SPECS: &[Spec] = &[
     // events
     h("worker_connections", EVENTS, 1, 1),
     h("max_connections", EVENTS, 1, 1),
+    h("io_uring_entries", EVENTS, 1, 1),
+    h("io_uring_sqpoll", EVENTS, 1, 1),
+    h("io_uring_sqpoll_idle", EVENTS, 1, 1),
     n("use", EVENTS, 1, 1, EVENTS_R),
     n("multi_accept", EVENTS, 1, 1, EVENTS_R),
     n("accept_mutex", EVENTS, 1, 1, EVENTS_R),

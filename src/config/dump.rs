@@ -406,13 +406,26 @@ pub fn dump(cfg: &Config) -> String {
     if let Some(p) = &cfg.pid_file {
         o.line(&format!("pid {};", q(&p.to_string_lossy())));
     }
-    if cfg.worker_connections.is_some() || cfg.max_connections.is_some() {
+    let ring = cfg.uring;
+    let dflt = UringSetup::default();
+    if cfg.worker_connections.is_some() || cfg.max_connections.is_some() || ring != dflt {
         o.open("events");
         if let Some(n) = cfg.worker_connections {
             o.line(&format!("worker_connections {n};"));
         }
         if let Some(n) = cfg.max_connections {
             o.line(&format!("max_connections {n};"));
+        }
+        if ring != dflt {
+            o.line(&format!("io_uring_entries {};", ring.entries));
+            o.line(&format!(
+                "io_uring_sqpoll {};",
+                if ring.sqpoll { "on" } else { "off" }
+            ));
+            o.line(&format!(
+                "io_uring_sqpoll_idle {};",
+                fmt_time(ring.sqpoll_idle)
+            ));
         }
         o.close();
     }

@@ -28,6 +28,8 @@
 //! - `worker_connections` caps client connections per shard (nginx counts upstream connections
 //!   too) and is no cap when absent (nginx: 512); `max_connections` (events) is ringway's own
 //!   process-wide cap.
+//! - `io_uring_entries`, `io_uring_sqpoll` and `io_uring_sqpoll_idle` (events) are ringway's own:
+//!   how each shard's ring is set up, read at start only.
 //! - `set_real_ip_from` takes addresses and CIDR ranges only (no hostnames); `unix:` is ignored
 //!   with a notice; `real_ip_header proxy_protocol` is refused.
 //!

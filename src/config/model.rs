@@ -32,10 +32,37 @@ pub struct Config {
     /// `max_connections N` (events, a ringway extension): most client connections over all
     /// shards together.
     pub max_connections: Option<usize>,
+    /// `io_uring_entries` / `io_uring_sqpoll` / `io_uring_sqpoll_idle` (events, ringway
+    /// extensions): how each shard's ring is set up. Read at start; a reload keeps the running
+    /// rings (and says so when these changed).
+    pub uring: UringSetup,
     /// `limit_req_zone` and `limit_conn_zone` (http level).
     pub limit_zones: Vec<super::LimitZone>,
     /// One line per accepted-but-ignored directive (`user`, `sendfile`, ...), shown by `-t`.
     pub notices: Vec<String>,
+}
+
+/// A shard's io_uring ring, as the `events` block sets it up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UringSetup {
+    /// Submission queue entries (a power of two, at most 32768); completions get twice as many.
+    pub entries: u32,
+    /// A kernel thread per ring polls the submission queue (IORING_SETUP_SQPOLL), so a busy
+    /// shard submits without `io_uring_enter`.
+    pub sqpoll: bool,
+    /// How long that thread keeps polling an idle ring before it sleeps.
+    pub sqpoll_idle: Duration,
+}
+
+impl Default for UringSetup {
+    fn default() -> UringSetup {
+        UringSetup {
+            entries: 4096,
+            sqpoll: false,
+            // The kernel's own default (sq_thread_idle 0 means one second).
+            sqpoll_idle: Duration::from_secs(1),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

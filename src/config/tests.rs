@@ -1398,3 +1398,57 @@ fn queue_in_an_upstream_block() {
         );
     }
 }
+
+#[test]
+fn io_uring_ring_setup() {
+    let srv = "\nhttp { server { listen 1; } }";
+    let cfg = ok(&format!(
+        "events {{ io_uring_entries 256; io_uring_sqpoll on; io_uring_sqpoll_idle 20ms; }}{srv}"
+    ));
+    assert_eq!(
+        cfg.uring,
+        UringSetup {
+            entries: 256,
+            sqpoll: true,
+            sqpoll_idle: Duration::from_millis(20)
+        }
+    );
+    // Defaults when absent, and the dump says nothing of them.
+    let cfg = ok(srv);
+    assert_eq!(cfg.uring, UringSetup::default());
+    assert!(!dump(&cfg).contains("io_uring"));
+    // A non-default setup dumps in full and reads back the same.
+    let cfg = ok(&format!("events {{ io_uring_entries 32768; }}{srv}"));
+    let text = dump(&cfg);
+    assert!(
+        text.contains("io_uring_entries 32768;") && text.contains("io_uring_sqpoll off;"),
+        "{text}"
+    );
+    assert_eq!(parse(&text).unwrap().uring, cfg.uring);
+    assert_eq!(
+        err(&format!("events {{ io_uring_entries 1000; }}{srv}")),
+        "ringway.conf:1:27: invalid value \"1000\" in \"io_uring_entries\" directive, expected a power of two from 1 to 32768"
+    );
+    assert_eq!(
+        err(&format!("events {{ io_uring_entries 65536; }}{srv}")),
+        "ringway.conf:1:27: invalid value \"65536\" in \"io_uring_entries\" directive, expected a power of two from 1 to 32768"
+    );
+    assert_eq!(
+        err(&format!("events {{ io_uring_sqpoll yes; }}{srv}")),
+        "ringway.conf:1:26: invalid value \"yes\" in \"io_uring_sqpoll\" directive, it must be \"on\" or \"off\""
+    );
+    assert_eq!(
+        err(&format!("events {{ io_uring_sqpoll_idle 2h; }}{srv}")),
+        "ringway.conf:1:31: invalid value \"2h\" in \"io_uring_sqpoll_idle\" directive, expected a time from 1ms to 1h"
+    );
+    assert_eq!(
+        err(&format!(
+            "events {{ io_uring_sqpoll on; io_uring_sqpoll off; }}{srv}"
+        )),
+        "ringway.conf:1:30: \"io_uring_sqpoll\" directive is duplicate"
+    );
+    assert_eq!(
+        err("http { io_uring_sqpoll on; }"),
+        "ringway.conf:1:8: \"io_uring_sqpoll\" directive is not allowed here"
+    );
+}

@@ -17,13 +17,10 @@ use tracing::{error, info, warn};
 use super::listener;
 use super::{Control, Peers, health};
 use crate::access::Share;
-use crate::config::Config;
+use crate::config::{Config, UringSetup};
 use crate::proxy::{Drain, Generation, Refused, SWEEP, ShardCtx, park, serve};
 use crate::route;
 use crate::route::{Lookups, Resolved};
-
-/// io_uring submission queue size per shard.
-const RING_ENTRIES: u32 = 4096;
 
 pub fn run(
     id: usize,
@@ -34,7 +31,7 @@ pub fn run(
     ready: mpsc::Sender<Result<(), String>>,
     peers: Arc<Peers>,
 ) {
-    let mut rt = match build_runtime(id) {
+    let mut rt = match build_runtime(id, cfg.uring) {
         Ok(rt) => rt,
         Err(e) => {
             let _ = ready.send(Err(format!("shard {id}: cannot build runtime: {e}")));
@@ -51,7 +48,7 @@ type Rt = monoio::FusionRuntime<
 
 /// io_uring when the kernel allows it, else epoll (with a warning). `RINGWAY_DRIVER=legacy`
 /// forces epoll (for comparison and for hosts that forbid io_uring).
-fn build_runtime(id: usize) -> std::io::Result<Rt> {
+fn build_runtime(id: usize, setup: UringSetup) -> std::io::Result<Rt> {
     let legacy = || {
         monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
             .enable_timer()
@@ -71,20 +68,22 @@ fn build_runtime(id: usize) -> std::io::Result<Rt> {
     }
     let uring = |b: io_uring::Builder| {
         monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-            .with_entries(RING_ENTRIES)
+            .with_entries(setup.entries)
             .uring_builder(b)
             .enable_timer()
             .build()
             .map(Rt::from)
     };
-    match uring(uring_setup()) {
+    match uring(uring_setup(setup, true)) {
         Ok(rt) => Ok(rt),
         Err(e) => {
             if id == 0 {
                 warn!("io_uring ring with setup flags refused ({e}); trying a plain ring");
             }
-            uring(io_uring::IoUring::builder()).or_else(|e| {
-                // E.g. ENOMEM where ring memory counts against RLIMIT_MEMLOCK (kernels < 5.12).
+            // The operator's choices (size, SQPOLL) stay; only the optional flags go.
+            uring(uring_setup(setup, false)).or_else(|e| {
+                // E.g. ENOMEM where ring memory counts against RLIMIT_MEMLOCK (kernels < 5.12),
+                // or SQPOLL refused to an unprivileged user on kernels < 5.11.
                 if id == 0 {
                     warn!("io_uring ring refused ({e}): falling back to the epoll driver");
                 }
@@ -97,13 +96,27 @@ fn build_runtime(id: usize) -> std::io::Result<Rt> {
 /// io_uring setup flags. One thread submits to each ring, so the kernel may skip cross-thread
 /// care (SINGLE_ISSUER) and run completion work when the shard next enters the kernel instead of
 /// interrupting it (COOP_TASKRUN): measured 14.4 vs 17.9 µs of CPU per small proxied request.
-/// `RINGWAY_URING=plain|coop|defer` picks a variant for measuring (defer: DEFER_TASKRUN).
-fn uring_setup() -> io_uring::Builder {
+/// `RINGWAY_URING=plain|coop|defer` picks a variant for measuring (defer: DEFER_TASKRUN, which
+/// the kernel refuses with SQPOLL). `optional` false leaves out all but the config's choices.
+fn uring_setup(setup: UringSetup, optional: bool) -> io_uring::Builder {
     let mut b = io_uring::IoUring::builder();
+    if setup.sqpoll {
+        // Whole milliseconds, at least 1 (0 would mean the kernel's default of one second).
+        let ms = setup.sqpoll_idle.as_millis().clamp(1, u128::from(u32::MAX)) as u32;
+        b.setup_sqpoll(ms);
+    }
+    if !optional {
+        return b;
+    }
     match std::env::var("RINGWAY_URING").as_deref() {
         Ok("plain") => {}
         Ok("defer") => {
             b.setup_single_issuer().setup_defer_taskrun();
+        }
+        // The kernel refuses COOP_TASKRUN with SQPOLL (EINVAL): completion work is the polling
+        // thread's there anyway.
+        _ if setup.sqpoll => {
+            b.setup_single_issuer();
         }
         _ => {
             b.setup_coop_taskrun().setup_single_issuer();
