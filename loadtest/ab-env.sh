@@ -8,26 +8,19 @@ set -euo pipefail
 VAR="${1:?variable name}"; ROUNDS="${2:-3}"; shift 2 || true
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${RINGWAY_BIN:-$ROOT/target/release/ringway}"
-DIR="$(mktemp -d)"; trap 'kill $(cat "$DIR/be.pid" 2>/dev/null) 2>/dev/null; rm -rf "$DIR"' EXIT
-cat > "$DIR/be.conf" <<CONF
-worker_processes 1; daemon off; pid $DIR/be.pid; error_log $DIR/be.err;
-events { worker_connections 4096; }
-http { access_log off; server { listen 127.0.0.1:21090; keepalive_requests 100000;
-  location / { return 200 "hello world, small body\n"; } } }
-CONF
-cat > "$DIR/rw.conf" <<CONF
-http { upstream be { server 127.0.0.1:21090; keepalive 256; }
-  server { listen 127.0.0.1:21091; keepalive_requests 100000;
-    location / { proxy_pass http://be; } } }
-CONF
+source "$ROOT/loadtest/lib.sh"
+DIR="$(mktemp -d)"; chmod 755 "$DIR"
+trap 'kill $(cat "$DIR/be.pid" 2>/dev/null) 2>/dev/null; rm -rf "$DIR"' EXIT
+lt_backend_conf "$DIR" 21090 > "$DIR/be.conf"
+lt_ringway_conf 21091 21090 > "$DIR/rw.conf"
 taskset -c 1 nginx -c "$DIR/be.conf" -p "$DIR" &
 sleep 0.5
 for _ in $(seq 1 "$ROUNDS"); do for v in 0 1; do
     env "$VAR=$v" taskset -c 0 "$BIN" -c "$DIR/rw.conf" --workers 1 2>/dev/null &
     P=$!; sleep 0.4
-    wrk -t1 -c64 -d1s "$@" http://127.0.0.1:21091/ >/dev/null 2>&1
+    wrk -t1 -c64 -d1s "$@" http://127.0.0.1:21091/small >/dev/null 2>&1
     t0=$(awk '{print $14+$15}' "/proc/$P/stat")
-    out=$(taskset -c 1 wrk -t1 -c64 -d5s "$@" http://127.0.0.1:21091/ 2>&1)
+    out=$(taskset -c 1 wrk -t1 -c64 -d5s "$@" http://127.0.0.1:21091/small 2>&1)
     t1=$(awk '{print $14+$15}' "/proc/$P/stat")
     req=$(echo "$out" | awk '/requests in/{print $1}')
     tick=$(getconf CLK_TCK)

@@ -18,31 +18,16 @@ export PATH="$PATH:/usr/sbin"
 DIR="$(mktemp -d)"; chmod 755 "$DIR"
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$DIR"' EXIT
-cat > "$DIR/be.conf" <<CONF
-worker_processes 1; daemon off; master_process off; pid $DIR/be.pid; error_log $DIR/be.err;
-events { worker_connections 4096; }
-http { access_log off; server { listen 127.0.0.1:21390; keepalive_requests 1000000;
-  location = /small { return 200 "hello world, small body\n"; } } }
-CONF
+source "$ROOT/loadtest/lib.sh"
+lt_backend_conf "$DIR" 21390 > "$DIR/be.conf"
 names=()
 for i in $(seq 1 $#); do
-    cat > "$DIR/v$i.conf" <<CONF
-events { ${!i} }
-http { upstream be { server 127.0.0.1:21390; keepalive 1024; }
-  server { listen 127.0.0.1:21391; keepalive_requests 1000000;
-    location / { proxy_pass http://be; } } }
-CONF
+    lt_ringway_conf 21391 21390 "${!i}" > "$DIR/v$i.conf"
     "$BIN" -t -c "$DIR/v$i.conf" 2>/dev/null || { echo "variant $i does not load: ${!i}" >&2; exit 2; }
     names+=("v$i")
 done
 names+=(nginx)
-cat > "$DIR/nginx.conf" <<CONF
-worker_processes 1; daemon off; master_process off; pid $DIR/ng.pid; error_log $DIR/ng.err;
-events { worker_connections 4096; }
-http { access_log off; upstream be { server 127.0.0.1:21390; keepalive 1024; }
-  server { listen 127.0.0.1:21391; keepalive_requests 1000000;
-    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
-CONF
+lt_nginx_proxy_conf "$DIR" 21391 21390 > "$DIR/nginx.conf"
 taskset -c 1 nginx -c "$DIR/be.conf" -p "$DIR" & PIDS+=($!)
 sleep 0.5
 tick=$(getconf CLK_TCK)

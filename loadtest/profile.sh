@@ -4,7 +4,7 @@
 #   loadtest/profile.sh ringway|nginx PATH CONNS SECONDS [close]
 #   e.g. loadtest/profile.sh ringway /small 64 5        loadtest/profile.sh nginx /1m 16 5
 # Same layout as loadtest/run: the proxy (one worker) on CPU 0; the nginx backend and wrk on
-# CPU 1. Backend files: /small (100 bytes), /64k, /1m, served with sendfile. "close" sends
+# CPU 1. Backend: /small (24 bytes, from memory), /64k and /1m (files, sendfile). "close" sends
 # `Connection: close` (a new connection per request). Prints req/s, the kernel/user split and
 # the top symbols; the full profile stays in $OUT_DIR/perf.data (default /tmp/ringway-profile):
 #   perf report -i /tmp/ringway-profile/perf.data --no-children
@@ -30,26 +30,11 @@ export PATH="$PATH:/usr/sbin:/sbin"
 DIR="$(mktemp -d)"; chmod 755 "$DIR"   # nginx's worker (nobody) reads the files
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$DIR"' EXIT
-head -c 100 /dev/zero | tr '\0' x > "$DIR/small"
 head -c 65536 /dev/urandom > "$DIR/64k"; head -c 1048576 /dev/urandom > "$DIR/1m"
-cat > "$DIR/be.conf" <<CONF
-worker_processes 1; daemon off; master_process off; pid $DIR/be.pid; error_log $DIR/be.err;
-events { worker_connections 4096; }
-http { access_log off; sendfile on; server { listen 127.0.0.1:21190; keepalive_requests 1000000;
-  location / { root $DIR; } } }
-CONF
-cat > "$DIR/rw.conf" <<CONF
-http { upstream be { server 127.0.0.1:21190; keepalive 1024; }
-  server { listen 127.0.0.1:21191; keepalive_requests 1000000;
-    location / { proxy_pass http://be; } } }
-CONF
-cat > "$DIR/ng.conf" <<CONF
-worker_processes 1; daemon off; master_process off; pid $DIR/ng.pid; error_log $DIR/ng.err;
-events { worker_connections 4096; }
-http { access_log off; upstream be { server 127.0.0.1:21190; keepalive 1024; }
-  server { listen 127.0.0.1:21191; keepalive_requests 1000000;
-    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
-CONF
+source "$ROOT/loadtest/lib.sh"
+lt_backend_conf "$DIR" 21190 > "$DIR/be.conf"
+lt_ringway_conf 21191 21190 > "$DIR/rw.conf"
+lt_nginx_proxy_conf "$DIR" 21191 21190 > "$DIR/ng.conf"
 taskset -c 1 nginx -c "$DIR/be.conf" -p "$DIR" & PIDS+=($!)
 case "$TARGET" in
     ringway) taskset -c 0 "$BIN" -c "$DIR/rw.conf" --workers 1 2>"$DIR/rw.err" & P=$! ;;
