@@ -322,7 +322,7 @@ fn sqpoll_rings_serve_and_a_reload_keeps_them() {
         c.send(&body);
         let r = c.read_response();
         assert_eq!(r.status, 200, "{}", r.describe());
-        // The backend saw the whole body on one kept-alive upstream connection path.
+        // The backend read the whole body.
         assert_eq!(
             r.header("x-body-len"),
             Some(body.len().to_string().as_str()),
