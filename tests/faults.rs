@@ -199,7 +199,7 @@ fn client_vanishes_mid_content_length_upload() {
 
 #[test]
 fn client_vanishes_mid_spliced_upload() {
-    // Far more than the 64 KiB splice threshold is left when the client goes.
+    // Far more than the 32 KiB splice threshold is left when the client goes.
     let head = "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 400000\r\n\r\n";
     upload_vanishes(head, &pattern(200_000));
 }
@@ -270,8 +270,8 @@ fn download_vanishes(total: usize, first: usize, read: usize) -> (Arc<Script>, u
 
 #[test]
 fn client_vanishes_mid_copied_download() {
-    // 39,000 bytes remain after the first 1,000: below the splice threshold, copied.
-    let (_, dl, next) = download_vanishes(40_000, 1000, 1000);
+    // 19,000 bytes remain after the first 1,000: below the 32 KiB splice threshold, copied.
+    let (_, dl, next) = download_vanishes(20_000, 1000, 1000);
     assert_ne!(next, dl, "the interrupted download's connection was reused");
 }
 

@@ -200,7 +200,7 @@ fn upstream_dies_mid_content_length_body() {
 
 #[test]
 fn upstream_dies_mid_large_body() {
-    // Above 64 KiB the remainder is spliced: the failure must still close the client.
+    // Above 32 KiB the remainder is spliced: the failure must still close the client.
     let b = dying_backend(
         b"HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n".to_vec(),
         pattern(200_000),

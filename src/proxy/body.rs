@@ -13,7 +13,7 @@ use crate::http::{Decoded, ParseError};
 
 /// Remaining body length from which splice beats copying (measured: see loadtest/README.md).
 /// `RINGWAY_SPLICE_MIN` overrides it at start, for measuring the crossover on other hosts.
-pub const SPLICE_MIN: u64 = 64 * 1024;
+pub const SPLICE_MIN: u64 = 32 * 1024;
 
 /// The threshold in force: `RINGWAY_SPLICE_MIN` (bytes; 0 = always splice), else `SPLICE_MIN`.
 pub fn splice_min_from_env() -> u64 {
