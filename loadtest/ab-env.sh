@@ -37,7 +37,6 @@ for _ in $(seq 1 "$ROUNDS"); do for v in $VALUES; do
     kill $P; wait $P 2>/dev/null || true
 done; done
 for v in $VALUES; do
-    m=$(grep "^$VAR=$v " "$DIR/runs" | sed 's/.*cpu_us_per_req=//' | sort -n |
-        awk '{ a[NR] = $1 } END { if (NR) print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
+    m=$(grep "^$VAR=$v " "$DIR/runs" | sed 's/.*cpu_us_per_req=//' | lt_median)
     echo "median $VAR=$v cpu_us_per_req=$m"
 done

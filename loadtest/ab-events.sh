@@ -48,12 +48,11 @@ for r in $(seq 1 "$ROUNDS"); do
             "cpu_us_per_req=$(echo "($t1 - $t0) * 1000000 / $tick / $req" | bc -l | cut -c1-6) sqpoll_threads=$sq" | tee -a "$DIR/runs"
     done
 done
-median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 field() { awk -v v="$1" -v k="$2" '$2 == v { for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) { x = kv[2]
     # wrk prints latency in us, ms or s
     if (x ~ /us$/) { sub(/us$/, "", x); x /= 1000 } else if (x ~ /ms$/) { sub(/ms$/, "", x) } else if (x ~ /s$/) { sub(/s$/, "", x); x *= 1000 }
     print x } } }' "$DIR/runs"; }
 echo "medians over $ROUNDS rounds:"
 for v in "${names[@]}"; do
-    echo "$v rps=$(field "$v" rps | median) p99_ms=$(field "$v" p99 | median) cpu_us_per_req=$(field "$v" cpu_us_per_req | median)"
+    echo "$v rps=$(field "$v" rps | lt_median) p99_ms=$(field "$v" p99 | lt_median) cpu_us_per_req=$(field "$v" cpu_us_per_req | lt_median)"
 done

@@ -36,3 +36,8 @@ http { access_log off; upstream be { server 127.0.0.1:$3; keepalive 1024; }
     location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 CONF
 }
+
+# lt_median: the median of the numbers on stdin, one per line.
+lt_median() {
+    sort -n | awk '{ a[NR] = $1 } END { if (NR) print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}

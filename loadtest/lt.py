@@ -231,20 +231,19 @@ def tail(path: str, n: int = 30) -> str:
 
 # ---------------------------------------------------------------------------------- /proc
 
-def cpu_ticks(pid: int) -> int:
-    """utime + stime (fields 14 and 15 of /proc/PID/stat), all threads of the process."""
+def proc_ticks(pid: int) -> tuple[int, int]:
+    """(utime, stime): fields 14 and 15 of /proc/PID/stat, all threads of the process. stime is
+    the proxy's time in the kernel (syscalls, io_uring, the TCP work its sends and receives do,
+    loopback delivery to the peer included)."""
     with open(f"/proc/{pid}/stat") as f:
         s = f.read()
     rest = s[s.rindex(")") + 2:].split()  # rest[0] is field 3 (state)
-    return int(rest[14 - 3]) + int(rest[15 - 3])
+    return int(rest[14 - 3]), int(rest[15 - 3])
 
 
-def sys_ticks(pid: int) -> int:
-    """stime alone (field 15): the proxy's time in the kernel (syscalls, io_uring, the TCP work
-    its sends and receives do, loopback delivery to the peer included)."""
-    with open(f"/proc/{pid}/stat") as f:
-        s = f.read()
-    return int(s[s.rindex(")") + 2:].split()[15 - 3])
+def cpu_ticks(pid: int) -> int:
+    """utime + stime."""
+    return sum(proc_ticks(pid))
 
 
 def io_thread_ticks(pid: int) -> dict[int, int]:
@@ -751,8 +750,8 @@ def started_ok(run: Run, target: str, proc, port: int) -> bool:
 def measured(run: Run, w: Workload, proc, pid, backend, cmd: list[str], logname: str, parse, seconds: int) -> dict:
     """Runs one measured load command, with CPU, memory and loopback accounting around it."""
     b0 = cpu_ticks(backend.pid)
-    c0 = cpu_ticks(pid) if pid else 0
-    s0 = sys_ticks(pid) if pid else 0
+    u0, s0 = proc_ticks(pid) if pid else (0, 0)
+    c0 = u0 + s0
     q0 = io_thread_ticks(pid) if pid else {}
     k0 = core_busy_ticks(PROXY_CPU)
     l0 = lo_bytes()
@@ -762,8 +761,8 @@ def measured(run: Run, w: Workload, proc, pid, backend, cmd: list[str], logname:
     l1 = lo_bytes()
     k1 = core_busy_ticks(PROXY_CPU)
     alive = proc is None or proc.poll() is None
-    c1 = cpu_ticks(pid) if pid and alive else c0
-    s1 = sys_ticks(pid) if pid and alive else s0
+    u1, s1 = proc_ticks(pid) if pid and alive else (u0, s0)
+    c1 = u1 + s1
     q1 = io_thread_ticks(pid) if pid and alive else {}
     b1 = cpu_ticks(backend.pid)
     if pid and alive:

@@ -153,33 +153,35 @@ pub fn check(l: &LocationLimits, zones: &Zones, vars: &Vars<'_>, now: Instant) -
     match worst {
         Some((ms, excess, ri)) if ms > 0 => {
             let name = zones.req.get(l.req[ri].zone).map_or("", |z| &z.name);
-            log::event(
-                l.req_level,
-                true,
-                format_args!(
-                    "delaying request{}, excess: {}.{:03} by zone \"{name}\", client: {}",
-                    if l.req_dry_run { ", dry run" } else { "" },
-                    excess / 1000,
-                    excess % 1000,
-                    String::from_utf8_lossy(vars.remote_addr)
-                ),
-            );
-            if l.req_dry_run {
-                Verdict::Pass
-            } else {
-                Verdict::Delay(Duration::from_millis(ms))
-            }
+            over(
+                l,
+                name,
+                vars,
+                excess,
+                Verdict::Delay(Duration::from_millis(ms)),
+            )
         }
         _ => Verdict::Pass,
     }
 }
 
 fn reject(l: &LocationLimits, zone: &str, vars: &Vars<'_>, excess: u64) -> Verdict {
+    over(l, zone, vars, excess, Verdict::Reject)
+}
+
+/// A request over a zone's rate: logged as nginx words it, then `verdict` unless dry run.
+fn over(l: &LocationLimits, zone: &str, vars: &Vars<'_>, excess: u64, verdict: Verdict) -> Verdict {
+    let delaying = matches!(verdict, Verdict::Delay(_));
     log::event(
         l.req_level,
-        false,
+        delaying,
         format_args!(
-            "limiting requests{}, excess: {}.{:03} by zone \"{zone}\", client: {}",
+            "{}{}, excess: {}.{:03} by zone \"{zone}\", client: {}",
+            if delaying {
+                "delaying request"
+            } else {
+                "limiting requests"
+            },
             if l.req_dry_run { ", dry run" } else { "" },
             excess / 1000,
             excess % 1000,
@@ -189,6 +191,6 @@ fn reject(l: &LocationLimits, zone: &str, vars: &Vars<'_>, excess: u64) -> Verdi
     if l.req_dry_run {
         Verdict::Pass
     } else {
-        Verdict::Reject
+        verdict
     }
 }

@@ -433,6 +433,35 @@ pub fn assert_bytes_eq(actual: &[u8], expected: &[u8], what: &str) {
 }
 
 /// Bytes as a readable escaped string (for messages).
+/// Sends `req` on a fresh connection to `rw`; asserts an answer with one of `statuses`, then a
+/// closed connection. Returns the answer for further checks.
+#[track_caller]
+pub fn expect_rejected(rw: &Ringway, req: &[u8], statuses: &[u16], what: &str) -> Response {
+    let mut c = rw.connect();
+    // The proxy may close before reading everything: a failed write is fine, the answer counts.
+    let _ = c.try_send(req);
+    let r = match c.try_read_response(false, IO_TIMEOUT) {
+        Ok(r) => r,
+        Err(e) => panic!(
+            "{what}: request {:?}: expected {statuses:?}, got no response: {e}",
+            show(req)
+        ),
+    };
+    assert!(
+        statuses.contains(&r.status),
+        "{what}: request {:?}: expected {statuses:?}, got {}",
+        show(req),
+        r.describe()
+    );
+    assert!(
+        c.is_closed(),
+        "{what}: request {:?}: connection stayed open after {}",
+        show(req),
+        r.status
+    );
+    r
+}
+
 pub fn show(b: &[u8]) -> String {
     let mut s = String::new();
     for &c in b.iter().take(4000) {
