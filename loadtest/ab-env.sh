@@ -5,8 +5,11 @@
 # Runs ringway (1 worker, CPU 0) in front of an nginx backend (CPU 1) with each value of VAR in
 # turn each round (VALUES, default "0 1"), wrk (CONNS connections, default 64) for 5 s on CPU 1
 # on URL_PATH (default /small; the backend also serves /4k, /16k, /32k, /64k and /1m files), and
-# prints ringway's CPU time per request, then the median for each value. E.g. the splice
-# threshold: VALUES="65536 32768" URL_PATH=/64k CONNS=16 loadtest/ab-env.sh RINGWAY_SPLICE_MIN 6
+# prints ringway's CPU time and the machine's TCP segments per request, then the medians for
+# each value. E.g. the splice threshold:
+#   VALUES="65536 32768" URL_PATH=/64k CONNS=16 loadtest/ab-env.sh RINGWAY_SPLICE_MIN 6
+# With VAR=RINGWAY_BIN the VALUES are ringway binaries, to compare two builds:
+#   VALUES="/tmp/ringway-old target/release/ringway" URL_PATH=/64k CONNS=16 loadtest/ab-env.sh RINGWAY_BIN 8
 set -euo pipefail
 VAR="${1:?variable name}"; ROUNDS="${2:-3}"; shift 2 || true
 VALUES="${VALUES:-0 1}"; URL_PATH="${URL_PATH:-/small}"; CONNS="${CONNS:-64}"
@@ -25,18 +28,23 @@ taskset -c 1 nginx -c "$DIR/be.conf" -p "$DIR" &
 sleep 0.5
 URL="http://127.0.0.1:21091$URL_PATH"
 tick=$(getconf CLK_TCK)
+# TCP segments sent by the whole machine (loopback: every hop, ACKs included).
+out_segs() { awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "OutSegs") c = i; h = 1 } else print $c }' /proc/net/snmp; }
 for _ in $(seq 1 "$ROUNDS"); do for v in $VALUES; do
-    env "$VAR=$v" taskset -c 0 "$BIN" -c "$DIR/rw.conf" --workers 1 2>/dev/null &
+    bin="$BIN"; [[ $VAR == RINGWAY_BIN ]] && bin="$v"
+    env "$VAR=$v" taskset -c 0 "$bin" -c "$DIR/rw.conf" --workers 1 2>/dev/null &
     P=$!; sleep 0.4
     taskset -c 1 wrk -t1 -c"$CONNS" -d1s "$@" "$URL" >/dev/null 2>&1
-    t0=$(awk '{print $14+$15}' "/proc/$P/stat")
+    t0=$(awk '{print $14+$15}' "/proc/$P/stat"); g0=$(out_segs)
     out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d5s "$@" "$URL" 2>&1)
-    t1=$(awk '{print $14+$15}' "/proc/$P/stat")
+    t1=$(awk '{print $14+$15}' "/proc/$P/stat"); g1=$(out_segs)
     req=$(echo "$out" | awk '/requests in/{print $1}')
-    echo "$VAR=$v requests=$req cpu_us_per_req=$(echo "($t1-$t0)*1000000/$tick/$req" | bc -l | cut -c1-6)" | tee -a "$DIR/runs"
+    echo "$VAR=$v requests=$req cpu_us_per_req=$(echo "($t1-$t0)*1000000/$tick/$req" | bc -l | cut -c1-6)" \
+        "segs_per_req=$(echo "($g1-$g0)/$req" | bc -l | cut -c1-5)" | tee -a "$DIR/runs"
     kill $P; wait $P 2>/dev/null || true
 done; done
 for v in $VALUES; do
-    m=$(grep "^$VAR=$v " "$DIR/runs" | sed 's/.*cpu_us_per_req=//' | lt_median)
-    echo "median $VAR=$v cpu_us_per_req=$m"
+    m=$(grep "^$VAR=$v " "$DIR/runs" | sed 's/.*cpu_us_per_req=//; s/ .*//' | lt_median)
+    g=$(grep "^$VAR=$v " "$DIR/runs" | sed 's/.*segs_per_req=//' | lt_median)
+    echo "median $VAR=$v cpu_us_per_req=$m segs_per_req=$g"
 done

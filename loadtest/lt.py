@@ -284,6 +284,16 @@ def core_busy_ticks(cpu: str) -> int:
     return 0
 
 
+def tcp_out_segs() -> int:
+    """TCP segments the machine has sent (/proc/net/snmp OutSegs): on loopback, every segment
+    any process sends, so a run's count is the client's, the proxy's and the backend's."""
+    with open("/proc/net/snmp") as f:
+        rows = [line.split() for line in f if line.startswith("Tcp:")]
+    if len(rows) >= 2 and "OutSegs" in rows[0]:
+        return int(rows[1][rows[0].index("OutSegs")])
+    return 0
+
+
 def lo_bytes() -> int:
     """Bytes received on the loopback interface (all loopback traffic of the machine)."""
     with open("/proc/net/dev") as f:
@@ -598,6 +608,7 @@ class Run:
     non2xx: int = 0
     bytes_per_req: float | None = None
     lo_bytes_per_req: float | None = None
+    segs_per_req: float | None = None
     cpu_s: float | None = None
     cpu_us_per_req: float | None = None
     sys_us_per_req: float | None = None
@@ -755,9 +766,11 @@ def measured(run: Run, w: Workload, proc, pid, backend, cmd: list[str], logname:
     q0 = io_thread_ticks(pid) if pid else {}
     k0 = core_busy_ticks(PROXY_CPU)
     l0 = lo_bytes()
+    g0 = tcp_out_segs()
     t0 = time.monotonic()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
     t1 = time.monotonic()
+    g1 = tcp_out_segs()
     l1 = lo_bytes()
     k1 = core_busy_ticks(PROXY_CPU)
     alive = proc is None or proc.poll() is None
@@ -796,6 +809,7 @@ def measured(run: Run, w: Workload, proc, pid, backend, cmd: list[str], logname:
             run.sys_us_per_req = (s1 - s0) / CLK_TCK / n * 1e6
     if n:
         run.backend_cpu_us_per_req = (b1 - b0) / CLK_TCK / n * 1e6
+        run.segs_per_req = (g1 - g0) / n
     run.core_other_pct = max(0.0, 100.0 * ((k1 - k0) - ((c1 - c0) if pid else 0)) / CLK_TCK / (t1 - t0))
     res["alive"] = alive
     return res
@@ -981,8 +995,8 @@ def ratio(a, b):
 
 def workload_table(w: Workload, runs: list[Run]) -> str:
     head = ("| target | req/s | p99 ms | proxy CPU µs/req | of which kernel | proxy CPU % | proxy RSS MiB | "
-            "backend CPU µs/req | bytes/resp | errors (all rounds) | runs ok |")
-    rows = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "backend CPU µs/req | bytes/resp | TCP segments/req | errors (all rounds) | runs ok |")
+    rows = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     meds = {}
     for t in TARGETS:
         rs = [r for r in runs if r.workload == w.name and r.target == t]
@@ -990,7 +1004,7 @@ def workload_table(w: Workload, runs: list[Run]) -> str:
             continue
         m = {k: med([getattr(r, k) for r in rs]) for k in
              ("rps", "p99_ms", "cpu_us_per_req", "sys_us_per_req", "cpu_pct", "rss_mib",
-              "backend_cpu_us_per_req", "bytes_per_req")}
+              "backend_cpu_us_per_req", "bytes_per_req", "segs_per_req")}
         meds[t] = m
         errs = sum(r.errors for r in rs)
         bad = any(p.startswith("SIZE MISMATCH") for r in rs for p in r.problems)
@@ -999,7 +1013,7 @@ def workload_table(w: Workload, runs: list[Run]) -> str:
             f"| {t} | {fmt(m['rps'], ',.0f')} | {fmt(m['p99_ms'], '.2f')} | {fmt(m['cpu_us_per_req'], '.2f')} "
             f"| {fmt(m['sys_us_per_req'], '.2f')} | {fmt(m['cpu_pct'], '.0f')} | {fmt(m['rss_mib'], '.1f')} | {fmt(m['backend_cpu_us_per_req'], '.2f')} "
             f"| {fmt(m['bytes_per_req'], ',.0f')}{' **SIZE MISMATCH**' if bad else ''} "
-            f"| {errs}{' **!**' if errs else ''} | {ok}/{len(rs)} |")
+            f"| {fmt(m['segs_per_req'], '.2f')} | {errs}{' **!**' if errs else ''} | {ok}/{len(rs)} |")
     for x, y in RATIOS:
         if x in meds and y in meds:
             a, b = meds[x], meds[y]
@@ -1008,7 +1022,8 @@ def workload_table(w: Workload, runs: list[Run]) -> str:
                 f"| {fmt(ratio(a['p99_ms'], b['p99_ms']), '.2f')}× "
                 f"| **{fmt(ratio(a['cpu_us_per_req'], b['cpu_us_per_req']), '.2f')}×** "
                 f"| {fmt(ratio(a['sys_us_per_req'], b['sys_us_per_req']), '.2f')}× "
-                f"| | {fmt(ratio(a['rss_mib'], b['rss_mib']), '.2f')}× | | | | |")
+                f"| | {fmt(ratio(a['rss_mib'], b['rss_mib']), '.2f')}× | | "
+                f"| {fmt(ratio(a['segs_per_req'], b['segs_per_req']), '.2f')}× | | |")
     return "\n".join(rows)
 
 

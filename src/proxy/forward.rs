@@ -12,7 +12,7 @@ use super::body::{self, Fail, Timeouts};
 use super::client::Client;
 use super::connection::Next;
 use super::context::{Generation, ShardCtx};
-use super::io::{ReadErr, read_into, write_all, write_range};
+use super::io::{ReadErr, read_into, write_all, write_two};
 use super::respond;
 use crate::http::response::parse_response;
 use crate::http::rewrite::{
@@ -386,23 +386,16 @@ pub async fn forward(
                 hb.extend_from_slice(&ub[resp.head_len..resp.head_len + now]);
                 send_then(r.ctx, stream, &mut up.stream, hb, n - now as u64, &t).await
             } else {
-                match write_all(stream, hb, client_t).await {
-                    Ok(_) => {
-                        match write_range(stream, ub, resp.head_len, resp.head_len + now, client_t)
-                            .await
-                        {
-                            Ok(nb) => {
-                                ub = nb;
-                                body::relay_exact(r.ctx, &mut up.stream, stream, n - now as u64, &t)
-                                    .await
-                            }
-                            Err(_) => {
-                                ub = Vec::new();
-                                Err(Fail::DstIo)
-                            }
-                        }
+                match write_two(stream, hb, ub, resp.head_len, resp.head_len + now, client_t).await
+                {
+                    Ok((_, nb)) => {
+                        ub = nb;
+                        body::relay_exact(r.ctx, &mut up.stream, stream, n - now as u64, &t).await
                     }
-                    Err(_) => Err(Fail::DstIo),
+                    Err(_) => {
+                        ub = Vec::new();
+                        Err(Fail::DstIo)
+                    }
                 }
             }
         }
