@@ -284,6 +284,14 @@ def core_busy_ticks(cpu: str) -> int:
     return 0
 
 
+def read_text(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
 def tcp_out_segs() -> int:
     """TCP segments the machine has sent (/proc/net/snmp OutSegs): on loopback, every segment
     any process sends, so a run's count is the client's, the proxy's and the backend's."""
@@ -1195,6 +1203,10 @@ def report(runs: list[Run], workloads: list[Workload], started: str, load_before
                f"wrk and backend nginx on CPU {LOAD_CPU}; one worker each; wrk -t1")
     with open("/proc/loadavg") as f:
         out.append(f"- load average before: {load_before}; after: {' '.join(f.read().split()[:3])}")
+    cc = read_text("/proc/sys/net/ipv4/tcp_congestion_control")
+    qdisc = read_text("/proc/sys/net/core/default_qdisc")
+    out.append(f"- TCP congestion control {cc}, default qdisc {qdisc} (lo has none: BBR then paces in TCP "
+               "itself, see tuning/README.md)" if cc == "bbr" else f"- TCP congestion control {cc}, default qdisc {qdisc}")
     others = med([r.core_other_pct for r in runs])
     out.append(f"- median non-proxy busy time on CPU {PROXY_CPU} during runs: {fmt(others, '.0f')}% "
                "(other processes, kernel softirq work; high values mean disturbed figures)"
