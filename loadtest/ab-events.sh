@@ -12,13 +12,9 @@ ROUNDS="${1:?rounds}"; shift
 (($# >= 1)) || { echo "give at least one events-block variant (\"\" for the defaults)" >&2; exit 2; }
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${RINGWAY_BIN:-$ROOT/target/release/ringway}"
-command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || { echo "needs nginx (loadtest/run installs it)" >&2; exit 1; }
-command -v wrk >/dev/null || { echo "needs wrk (loadtest/run installs it)" >&2; exit 1; }
-export PATH="$PATH:/usr/sbin"
-DIR="$(mktemp -d)"; chmod 755 "$DIR"
-PIDS=()
-trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$DIR"' EXIT
 source "$ROOT/loadtest/lib.sh"
+lt_need nginx wrk
+lt_tmpdir
 lt_backend_conf "$DIR" 21390 > "$DIR/be.conf"
 names=()
 for i in $(seq 1 $#); do

@@ -14,12 +14,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${RINGWAY_BIN:-$ROOT/target/release/ringway}"
 OHA="${OHA_BIN:-$(command -v oha || echo "$HOME/.cache/ringway-loadtest/bin/oha")}"
 [[ -x "$OHA" ]] || { echo "needs oha (LAT_INSTALL=1 loadtest/run installs it)" >&2; exit 1; }
-command -v wrk >/dev/null || { echo "needs wrk (loadtest/run installs it)" >&2; exit 1; }
-export PATH="$PATH:/usr/sbin"
-DIR="$(mktemp -d)"; chmod 755 "$DIR"
-PIDS=()
-trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$DIR"' EXIT
 source "$ROOT/loadtest/lib.sh"
+lt_need nginx wrk
+lt_tmpdir
 lt_backend_conf "$DIR" 21490 > "$DIR/be.conf"
 lt_ringway_conf 21491 21490 > "$DIR/rw.conf"
 lt_nginx_proxy_conf "$DIR" 21491 21490 > "$DIR/ng.conf"

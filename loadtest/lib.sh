@@ -41,3 +41,20 @@ CONF
 lt_median() {
     sort -n | awk '{ a[NR] = $1 } END { if (NR) print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
+
+# lt_need TOOL...: stop with a hint when a tool a quick script uses is missing.
+lt_need() {
+    local t
+    for t in "$@"; do
+        command -v "$t" >/dev/null || [[ -x /usr/sbin/$t ]] || { echo "needs $t (loadtest/run installs it)" >&2; exit 1; }
+    done
+}
+
+# lt_tmpdir: sets DIR (a new temporary directory nginx's workers can read) and PIDS (processes
+# to kill); on exit the PIDS are killed and DIR removed.
+lt_tmpdir() {
+    export PATH="$PATH:/usr/sbin"
+    DIR="$(mktemp -d)"; chmod 755 "$DIR"
+    PIDS=()
+    trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$DIR"' EXIT
+}
