@@ -432,7 +432,6 @@ pub fn assert_bytes_eq(actual: &[u8], expected: &[u8], what: &str) {
     );
 }
 
-/// Bytes as a readable escaped string (for messages).
 /// Sends `req` on a fresh connection to `rw`; asserts an answer with one of `statuses`, then a
 /// closed connection. Returns the answer for further checks.
 #[track_caller]
@@ -462,6 +461,7 @@ pub fn expect_rejected(rw: &Ringway, req: &[u8], statuses: &[u16], what: &str) -
     r
 }
 
+/// Bytes as a readable escaped string (for messages).
 pub fn show(b: &[u8]) -> String {
     let mut s = String::new();
     for &c in b.iter().take(4000) {
