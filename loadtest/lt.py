@@ -60,6 +60,10 @@ LOAD_CPU = ENV.get("LOAD_CPU", "1")
 CONNS_SMALL = int(ENV.get("CONNS_SMALL", "64"))
 CONNS_LARGE = int(ENV.get("CONNS_LARGE", "16"))
 NGINX_EXTRA = ENV.get("NGINX_EXTRA", "")
+# DEFERRED=1: every proxy's listener defers accept until the first bytes (TCP_DEFER_ACCEPT):
+# `listen … deferred` in ringway and nginx, `defer-accept` in HAProxy. Off by default, as in all three.
+DEFERRED = ENV.get("DEFERRED", "0") == "1"
+LISTEN_OPT = " deferred" if DEFERRED else ""
 RINGWAY_BIN = ENV.get("RINGWAY_BIN", os.path.join(ROOT, "target", "release", "ringway"))
 WORKDIR = ENV.get("WORKDIR") or "/tmp/ringway-loadtest"
 OUT_DIR = os.path.abspath(os.path.join(ROOT, ENV.get("OUT_DIR", "loadtest/out")))
@@ -401,7 +405,7 @@ http {{
         keepalive_requests 1000000;
     }}
     server {{
-        listen 127.0.0.1:{port} backlog=4096;
+        listen 127.0.0.1:{port} backlog=4096{LISTEN_OPT};
         client_max_body_size 2m;
         keepalive_requests 1000000;
         keepalive_timeout 300s;
@@ -436,7 +440,7 @@ http {{
         keepalive_requests 1000000;
     }}
     server {{
-        listen 127.0.0.1:{RINGWAY_PORT};
+        listen 127.0.0.1:{RINGWAY_PORT}{LISTEN_OPT};
         client_max_body_size 2m;
         keepalive_requests 1000000;
         keepalive_timeout 300s;
@@ -476,7 +480,7 @@ defaults
     timeout http-keep-alive 300s
 
 frontend fe
-    bind 127.0.0.1:{HAPROXY_PORT}
+    bind 127.0.0.1:{HAPROXY_PORT}{" defer-accept" if DEFERRED else ""}
     maxconn 16000
     http-request set-header X-Real-IP %[src]
     http-request set-header X-Forwarded-Proto http
@@ -1228,6 +1232,9 @@ def report(runs: list[Run], workloads: list[Workload], started: str, load_before
         out.append(f"- {hv[0] if hv else 'haproxy'}: nbthread 1, http-reuse always (see loadtest/README.md)")
     if any(r.target == "nginx-nobuf" for r in runs):
         out.append("- nginx-nobuf: the nginx proxy with `proxy_buffering off; proxy_request_buffering off;`")
+    if DEFERRED:
+        out.append("- DEFERRED=1: every proxy's listener defers accept until the first bytes "
+                   "(`listen … deferred`; HAProxy `defer-accept`)")
     for n in notes or []:
         out.append(f"- {n}")
     if aborted:

@@ -508,3 +508,73 @@ fn twenty_reloads_under_load_fail_no_request() {
     assert!(a.request_count() > 0 && b.request_count() > 0);
     assert_eq!(served_by(&rw.get("/after")), pair("A", RELOADS));
 }
+
+/// A reload applies a kept address's new listen options to its open sockets, as nginx does:
+/// `deferred` on, then off again, seen in when a silent connection is closed (a deferred one is
+/// held by the kernel for about a second before client_header_timeout starts).
+#[test]
+fn reload_turns_deferred_accept_on_and_off() {
+    let conf = |deferred: bool| {
+        format!(
+            "http {{ server {{ listen {LISTEN}{}; client_header_timeout 1s; location / {{ return 200 \"ok\"; }} }} }}",
+            if deferred { " deferred" } else { "" }
+        )
+    };
+    let rw = Ringway::start(&conf(false));
+    let silent_for = || {
+        let mut c = rw.connect();
+        let t0 = Instant::now();
+        let (_, closed) = c.read_to_close(Duration::from_secs(6));
+        assert!(closed, "silent connection not closed");
+        t0.elapsed()
+    };
+    let early = Duration::from_millis(1600);
+    let dt = silent_for();
+    assert!(dt < early, "closed after {dt:?} without deferred");
+    rw.reload_with(&conf(true), &[]);
+    assert_eq!(rw.get("/").body, b"ok");
+    let dt = silent_for();
+    assert!(
+        dt >= Duration::from_millis(1800),
+        "closed after {dt:?} with deferred (about 2 s expected)"
+    );
+    rw.reload_with(&conf(false), &[]);
+    assert_eq!(rw.get("/").body, b"ok");
+    let dt = silent_for();
+    assert!(
+        dt < early,
+        "closed after {dt:?} once deferred was off again"
+    );
+}
+
+/// A reload that changes a kept address's `backlog` applies it to every shard's open socket
+/// (`listen()` again, as nginx does): `ss` shows a listener's backlog as its Send-Q.
+#[test]
+fn reload_applies_a_changed_backlog() {
+    let conf = |backlog: u32| {
+        format!(
+            "http {{ server {{ listen {LISTEN} backlog={backlog}; location / {{ return 200 \"ok\"; }} }} }}"
+        )
+    };
+    let rw = Ringway::start_with(&conf(77), 2);
+    let backlogs = || {
+        let out = std::process::Command::new("ss")
+            .args(["-Hltn", &format!("sport = :{}", rw.addr.port())])
+            .output()
+            .expect("run ss (iproute2)");
+        assert!(out.status.success(), "ss failed: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut q: Vec<u32> = text
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(2)?.parse().ok())
+            .collect();
+        q.sort_unstable();
+        (q, text)
+    };
+    let (q, text) = backlogs();
+    assert_eq!(q, [77, 77], "one socket per shard:\n{text}");
+    rw.reload_with(&conf(99), &[]);
+    assert_eq!(rw.get("/").body, b"ok");
+    let (q, text) = backlogs();
+    assert_eq!(q, [99, 99], "after the reload:\n{text}");
+}

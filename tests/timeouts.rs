@@ -204,3 +204,47 @@ fn send_timeout_cuts_a_client_that_stops_reading() {
         "upstream released after {dt:?}"
     );
 }
+
+/// `listen ... deferred` (TCP_DEFER_ACCEPT): a connection that sends at once is served from its
+/// first read, whole or with the head in pieces, and kept alive; a silent one is held by the
+/// kernel for about a second before ringway sees it, so client_header_timeout runs from then.
+#[test]
+fn deferred_listener_serves_at_once_and_times_a_silent_connection_from_the_handover() {
+    let b = echo_backend();
+    let conf = proxy_conf_full(b.addr, "client_header_timeout 1s;", "").replace(
+        &format!("listen {LISTEN};"),
+        &format!("listen {LISTEN} deferred;"),
+    );
+    assert!(conf.contains(" deferred;"), "{conf}");
+    let rw = Ringway::start(&conf);
+    let mut c = rw.connect();
+    for i in 0..3 {
+        c.send(format!("GET /d{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+        let r = c.read_response();
+        assert_eq!(r.status, 200, "{}", r.describe());
+        let (line, _) = echoed_head(&r.body);
+        assert!(line.starts_with(&format!("GET /d{i} ")), "{line}");
+    }
+    // The first piece brings the connection over; the rest of the head follows.
+    let mut c = rw.connect();
+    c.send(b"GET /split HTTP/1.1\r\n");
+    thread::sleep(Duration::from_millis(200));
+    c.send(b"Host: x\r\n\r\n");
+    let r = c.read_response();
+    assert_eq!(r.status, 200, "{}", r.describe());
+    // Silent: the kernel's second, then the timeout's.
+    let mut c = rw.connect();
+    let t0 = Instant::now();
+    let (bytes, closed) = c.read_to_close(Duration::from_secs(6));
+    let dt = t0.elapsed();
+    assert!(closed, "silent connection not closed");
+    assert!(
+        dt >= Duration::from_millis(1800) && dt < Duration::from_millis(4500),
+        "closed after {dt:?} (about 2 s expected: 1 s held by the kernel, then 1 s timeout)"
+    );
+    assert!(
+        bytes.is_empty() || bytes.starts_with(b"HTTP/1.1 408"),
+        "{}",
+        show(&bytes)
+    );
+}

@@ -144,6 +144,7 @@ struct PListen {
     addr: SocketAddr,
     default_server: bool,
     backlog: Option<i32>,
+    deferred: bool,
     pos: Pos,
 }
 
@@ -919,6 +920,7 @@ impl Builder {
         let addrs = listen_addrs(&a0.value).map_err(|m| a0.pos.err(m))?;
         let mut default_server = false;
         let mut backlog = None;
+        let mut deferred = false;
         for p in &c.args[1..] {
             let v = p.value.as_str();
             let (key, val) = v.split_once('=').unwrap_or((v, ""));
@@ -954,7 +956,8 @@ impl Builder {
                         p.pos.short()
                     ));
                 }
-                ("deferred" | "bind", false) | ("fastopen" | "accept_filter" | "setfib", true) => {
+                ("deferred", false) => deferred = true,
+                ("bind", false) | ("fastopen" | "accept_filter" | "setfib", true) => {
                     self.notices.push(format!(
                         "{}: ignored: listen {key} (socket tuning; ringway sets its sockets itself)",
                         p.pos.short()
@@ -973,6 +976,7 @@ impl Builder {
                 addr,
                 default_server,
                 backlog,
+                deferred,
                 pos: c.pos.clone(),
             });
         }
@@ -1310,6 +1314,8 @@ impl Builder {
                 .find_map(|o| (o.addr == addr).then_some(o.backlog).flatten())
                 .unwrap_or(DEFAULT_BACKLOG)
         };
+        // As nginx: the option is the socket's, so one listen line with it sets it for all.
+        let deferred_of = |addr: SocketAddr| all.iter().any(|o| o.addr == addr && o.deferred);
         let default_listen: SocketAddr = SocketAddr::from(([0, 0, 0, 0], 80));
         let mut servers = Vec::new();
         for s in &http.servers {
@@ -1319,6 +1325,7 @@ impl Builder {
                     addr: default_listen,
                     default_server: false,
                     backlog: backlog_of(default_listen),
+                    deferred: deferred_of(default_listen),
                 }]
             } else {
                 s.listen
@@ -1327,6 +1334,7 @@ impl Builder {
                         addr: l.addr,
                         default_server: l.default_server,
                         backlog: backlog_of(l.addr),
+                        deferred: deferred_of(l.addr),
                     })
                     .collect()
             };

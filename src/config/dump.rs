@@ -459,14 +459,15 @@ pub fn dump(cfg: &Config) -> String {
         o.open("server");
         for l in &s.listen {
             o.line(&format!(
-                "listen {}{} backlog={};",
+                "listen {}{} backlog={}{};",
                 l.addr,
                 if l.default_server {
                     " default_server"
                 } else {
                     ""
                 },
-                l.backlog
+                l.backlog,
+                if l.deferred { " deferred" } else { "" }
             ));
         }
         let names: Vec<String> = s.server_names.iter().map(|n| q(n)).collect();

@@ -166,6 +166,8 @@ pub struct Listen {
     pub addr: SocketAddr,
     pub default_server: bool,
     pub backlog: i32,
+    /// `listen ... deferred`: TCP_DEFER_ACCEPT on the socket (shared by every server on it).
+    pub deferred: bool,
 }
 
 #[derive(Debug, Clone)]

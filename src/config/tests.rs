@@ -865,6 +865,32 @@ fn listen_forms() {
     // An explicit backlog on one server applies to the shared socket.
     let cfg = ok("server { listen 80 backlog=64; }\nserver { listen 80; server_name b; }\n");
     assert_eq!(cfg.servers[1].listen[0].backlog, 64);
+    assert!(!cfg.servers[1].listen[0].deferred);
+}
+
+#[test]
+fn listen_deferred_is_the_sockets() {
+    // `deferred` on one server's listen line sets TCP_DEFER_ACCEPT for every server on that
+    // address, and only there.
+    let cfg =
+        ok("server { listen 80; listen 81; }\nserver { listen 80 deferred; server_name b; }\n");
+    assert!(cfg.notices.is_empty(), "{:?}", cfg.notices);
+    let deferred: Vec<(u16, bool)> = cfg
+        .servers
+        .iter()
+        .flat_map(|s| s.listen.iter().map(|l| (l.addr.port(), l.deferred)))
+        .collect();
+    assert_eq!(deferred, [(80, true), (81, false), (80, true)]);
+    let text = super::dump::dump(&cfg);
+    assert!(
+        text.contains("listen 0.0.0.0:80 backlog=511 deferred;"),
+        "{text}"
+    );
+    assert!(text.contains("listen 0.0.0.0:81 backlog=511;"), "{text}");
+    assert_eq!(
+        err("server { listen 80 deferred=on; }"),
+        "ringway.conf:1:20: invalid parameter \"deferred=on\""
+    );
 }
 
 #[test]

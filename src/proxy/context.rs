@@ -19,6 +19,8 @@ use crate::upstream::Group;
 pub struct ListenerRt {
     pub addr: SocketAddr,
     pub backlog: i32,
+    /// TCP_DEFER_ACCEPT: a new connection comes with its first bytes (read at once).
+    pub deferred: bool,
     pub hosts: VirtualHosts,
     /// Settings in force before a request is routed (the default server's): header limits and
     /// timeouts for reading the head.
@@ -47,6 +49,7 @@ impl Generation {
                 Some(ListenerRt {
                     addr: l.addr,
                     backlog: l.backlog,
+                    deferred: l.deferred,
                     hosts: l.hosts,
                     defaults,
                 })

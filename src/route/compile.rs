@@ -56,6 +56,7 @@ pub struct UpstreamSpec {
 pub struct Listener {
     pub addr: SocketAddr,
     pub backlog: i32,
+    pub deferred: bool,
     pub hosts: VirtualHosts,
 }
 
@@ -169,6 +170,7 @@ pub fn compile_with(
                     listeners.push(Listener {
                         addr: listen.addr,
                         backlog: listen.backlog,
+                        deferred: listen.deferred,
                         hosts: VirtualHosts::default(),
                     });
                     listeners.len() - 1

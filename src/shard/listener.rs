@@ -3,10 +3,11 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-pub fn bind(addr: SocketAddr, backlog: i32) -> io::Result<std::net::TcpListener> {
+pub fn bind(addr: SocketAddr, backlog: i32, deferred: bool) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
@@ -16,7 +17,40 @@ pub fn bind(addr: SocketAddr, backlog: i32) -> io::Result<std::net::TcpListener>
     // Accepted sockets inherit it: responses go out without Nagle's delay.
     socket.set_tcp_nodelay(true)?;
     socket.set_nonblocking(true)?;
+    if deferred {
+        set_deferred(socket.as_raw_fd(), true)?;
+    }
     socket.bind(&addr.into())?;
     socket.listen(backlog)?;
     Ok(socket.into())
+}
+
+/// A reload that keeps an address applies its new listen options to the open socket, as nginx
+/// does: `listen()` again sets the backlog; TCP_DEFER_ACCEPT is turned on or off.
+pub fn reconfigure(fd: RawFd, backlog: i32, deferred: bool) -> io::Result<()> {
+    set_deferred(fd, deferred)?;
+    if unsafe { libc::listen(fd, backlog) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `listen ... deferred`: the kernel hands a connection over only once its first bytes have come
+/// (or, for a silent client, after about a second: nginx's value), so no task waits on it and its
+/// first read needs no readiness wait. socket2 has no setter for it.
+fn set_deferred(fd: RawFd, on: bool) -> io::Result<()> {
+    let secs: libc::c_int = i32::from(on);
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&secs as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -128,6 +129,10 @@ fn uring_setup(setup: UringSetup, optional: bool) -> io_uring::Builder {
 /// A listener's accept loop and the signal that stops it (a reload that drops its address).
 struct Accepting {
     stop: Rc<Drain>,
+    /// Shared with the accept loop: a reload applies new listen options to it.
+    listener: Rc<TcpListener>,
+    backlog: i32,
+    deferred: bool,
 }
 
 async fn shard_main(
@@ -249,21 +254,46 @@ fn open_listeners(
         keep
     });
     for l in &generation.listeners {
-        if acc.contains_key(&l.addr) {
+        if let Some(a) = acc.get_mut(&l.addr) {
+            if (a.backlog, a.deferred) != (l.backlog, l.deferred) {
+                // The socket keeps serving with its old options if this fails.
+                match listener::reconfigure(a.listener.as_raw_fd(), l.backlog, l.deferred) {
+                    Ok(()) => (a.backlog, a.deferred) = (l.backlog, l.deferred),
+                    Err(e) => warn!("listen options of {}: {e}", l.addr),
+                }
+            }
             continue;
         }
-        let std = listener::bind(l.addr, l.backlog)
+        let std = listener::bind(l.addr, l.backlog, l.deferred)
             .map_err(|e| format!("bind() to {} failed: {e}", l.addr))?;
         let listener =
-            TcpListener::from_std(std).map_err(|e| format!("listener {}: {e}", l.addr))?;
+            Rc::new(TcpListener::from_std(std).map_err(|e| format!("listener {}: {e}", l.addr))?);
         let stop = Rc::new(Drain::default());
-        monoio::spawn(accept_loop(ctx.clone(), listener, l.addr, stop.clone()));
-        acc.insert(l.addr, Accepting { stop });
+        monoio::spawn(accept_loop(
+            ctx.clone(),
+            listener.clone(),
+            l.addr,
+            stop.clone(),
+        ));
+        acc.insert(
+            l.addr,
+            Accepting {
+                stop,
+                listener,
+                backlog: l.backlog,
+                deferred: l.deferred,
+            },
+        );
     }
     Ok(())
 }
 
-async fn accept_loop(ctx: Rc<ShardCtx>, listener: TcpListener, addr: SocketAddr, stop: Rc<Drain>) {
+async fn accept_loop(
+    ctx: Rc<ShardCtx>,
+    listener: Rc<TcpListener>,
+    addr: SocketAddr,
+    stop: Rc<Drain>,
+) {
     loop {
         let accepted = monoio::select! {
             r = listener.accept() => Some(r),
@@ -299,7 +329,9 @@ async fn drain(
     limit: Duration,
 ) {
     ctx.drain.trigger();
-    for a in accepting.borrow().values() {
+    // Dropping the entries lets each listening socket close as its accept loop ends, so new
+    // connections are refused from now on.
+    for (_, a) in accepting.borrow_mut().drain() {
         a.stop.trigger();
     }
     let deadline = Instant::now() + limit;
