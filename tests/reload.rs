@@ -521,13 +521,7 @@ fn reload_turns_deferred_accept_on_and_off() {
         )
     };
     let rw = Ringway::start(&conf(false));
-    let silent_for = || {
-        let mut c = rw.connect();
-        let t0 = Instant::now();
-        let (_, closed) = c.read_to_close(Duration::from_secs(6));
-        assert!(closed, "silent connection not closed");
-        t0.elapsed()
-    };
+    let silent_for = || rw.silent_connection_lifetime(Duration::from_secs(6));
     let early = Duration::from_millis(1600);
     let dt = silent_for();
     assert!(dt < early, "closed after {dt:?} without deferred");

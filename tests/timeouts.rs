@@ -114,20 +114,10 @@ fn trickling_head_gets_408() {
 fn idle_connection_without_bytes_is_closed_after_client_header_timeout() {
     let b = echo_backend();
     let rw = Ringway::start(&proxy_conf_full(b.addr, "client_header_timeout 1s;", ""));
-    let mut c = rw.connect();
-    let t0 = Instant::now();
-    let (bytes, closed) = c.read_to_close(Duration::from_secs(4));
-    assert!(closed, "silent connection not closed");
-    let dt = t0.elapsed();
+    let dt = rw.silent_connection_lifetime(Duration::from_secs(4));
     assert!(
         dt >= Duration::from_millis(900) && dt < Duration::from_millis(3000),
         "closed after {dt:?}"
-    );
-    // nginx closes silently here; a 408 is tolerated.
-    assert!(
-        bytes.is_empty() || bytes.starts_with(b"HTTP/1.1 408"),
-        "{}",
-        show(&bytes)
     );
 }
 
@@ -233,18 +223,9 @@ fn deferred_listener_serves_at_once_and_times_a_silent_connection_from_the_hando
     let r = c.read_response();
     assert_eq!(r.status, 200, "{}", r.describe());
     // Silent: the kernel's second, then the timeout's.
-    let mut c = rw.connect();
-    let t0 = Instant::now();
-    let (bytes, closed) = c.read_to_close(Duration::from_secs(6));
-    let dt = t0.elapsed();
-    assert!(closed, "silent connection not closed");
+    let dt = rw.silent_connection_lifetime(Duration::from_secs(6));
     assert!(
         dt >= Duration::from_millis(1800) && dt < Duration::from_millis(4500),
         "closed after {dt:?} (about 2 s expected: 1 s held by the kernel, then 1 s timeout)"
-    );
-    assert!(
-        bytes.is_empty() || bytes.starts_with(b"HTTP/1.1 408"),
-        "{}",
-        show(&bytes)
     );
 }

@@ -333,6 +333,23 @@ impl Ringway {
         c.send(format!("GET {path} HTTP/1.1\r\nHost: test.local\r\n\r\n").as_bytes());
         c.read_response()
     }
+
+    /// Connects, sends nothing, and returns how long ringway took to close the connection
+    /// (at most `timeout`). nginx closes such a connection silently; a 408 is tolerated.
+    #[track_caller]
+    pub fn silent_connection_lifetime(&self, timeout: Duration) -> Duration {
+        let mut c = self.connect();
+        let t0 = Instant::now();
+        let (bytes, closed) = c.read_to_close(timeout);
+        let dt = t0.elapsed();
+        assert!(closed, "silent connection not closed within {timeout:?}");
+        assert!(
+            bytes.is_empty() || bytes.starts_with(b"HTTP/1.1 408"),
+            "{}",
+            show(&bytes)
+        );
+        dt
+    }
 }
 
 impl Drop for Ringway {
