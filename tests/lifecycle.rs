@@ -227,6 +227,45 @@ fn graceful_shutdown_finishes_in_flight_requests() {
     );
 }
 
+/// A stopping shard keeps timing its in-flight requests: a request stuck on a silent upstream
+/// gets its 504 at `proxy_read_timeout` (5 s, a limit the shard's sweep times), not at
+/// `worker_shutdown_timeout` or never.
+#[test]
+fn graceful_shutdown_still_times_out_a_stuck_request() {
+    let b = Backend::start(|c| {
+        if c.read_request().is_some() {
+            thread::sleep(Duration::from_secs(12));
+        }
+    });
+    let conf = proxy_conf(b.addr, "proxy_read_timeout 5s;").replacen(
+        "http {",
+        "worker_shutdown_timeout 30s;\nhttp {",
+        1,
+    );
+    let mut rw = Ringway::start(&conf);
+    let mut c = rw.connect();
+    let t0 = Instant::now();
+    c.send(b"GET /stuck HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(
+        b.wait_for(Duration::from_secs(3), |b| b.accepted() == 1),
+        "the request never reached the backend"
+    );
+    rw.signal(libc::SIGTERM);
+    let r = c
+        .try_read_response(false, Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("no answer to the stuck request after SIGTERM: {e}"));
+    let dt = t0.elapsed();
+    assert_eq!(r.status, 504, "{}", r.describe());
+    assert!(
+        dt >= Duration::from_secs(5) && dt < Duration::from_millis(6500),
+        "504 after {dt:?}"
+    );
+    let st = rw
+        .wait_exit(Duration::from_secs(5))
+        .expect("ringway did not exit once its last request was answered");
+    assert!(st.success(), "exit status {st}");
+}
+
 #[test]
 fn graceful_shutdown_closes_idle_keep_alive_connections() {
     let b = echo_backend();

@@ -9,9 +9,14 @@ use common::*;
 
 /// Reads the request, then stays silent for 4 s.
 fn silent_backend() -> Backend {
-    Backend::start(|c| {
+    silent_backend_for(Duration::from_secs(4))
+}
+
+/// Reads the request, then stays silent for `quiet`.
+fn silent_backend_for(quiet: Duration) -> Backend {
+    Backend::start(move |c| {
         if c.read_request().is_some() {
-            thread::sleep(Duration::from_secs(4));
+            thread::sleep(quiet);
         }
     })
 }
@@ -31,6 +36,24 @@ fn upstream_read_timeout_gives_504() {
         "504 after {dt:?}"
     );
     assert_closed_or_reusable(&mut c, &r, 504);
+}
+
+/// Limits of 5 s and more are timed by the shard's sweep (every 250 ms), not by a timer per
+/// operation: such a limit still fires on time, neither early nor more than a sweep late.
+#[test]
+fn swept_read_timeout_gives_504_on_time() {
+    let b = silent_backend_for(Duration::from_secs(9));
+    let rw = Ringway::start(&proxy_conf(b.addr, "proxy_read_timeout 5s;"));
+    let mut c = rw.connect();
+    let t0 = Instant::now();
+    c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = c.read_response();
+    let dt = t0.elapsed();
+    assert_eq!(r.status, 504, "{}", r.describe());
+    assert!(
+        dt >= Duration::from_secs(5) && dt < Duration::from_millis(6500),
+        "504 after {dt:?}"
+    );
 }
 
 #[test]
@@ -191,6 +214,34 @@ fn send_timeout_cuts_a_client_that_stops_reading() {
     let dt = done - t0;
     assert!(
         dt >= Duration::from_millis(900) && dt < Duration::from_secs(5),
+        "upstream released after {dt:?}"
+    );
+}
+
+/// The same with a swept `send_timeout`: the response's body goes by splice, whose waits are
+/// timed by the sweep too.
+#[test]
+fn swept_send_timeout_cuts_a_client_that_stops_reading() {
+    let (tx, rx) = std::sync::mpsc::channel::<Instant>();
+    let tx = std::sync::Mutex::new(tx);
+    let b = Backend::start(move |c| {
+        if c.read_request().is_some() {
+            let big = vec![b'x'; 64 << 20];
+            let _ = c.respond(200, &big);
+            let _ = tx.lock().map(|t| t.send(Instant::now()));
+        }
+    });
+    let conf = proxy_conf_full(b.addr, "send_timeout 5s; proxy_send_timeout 60s;", "");
+    let rw = Ringway::start(&conf);
+    let mut c = rw.connect();
+    let t0 = Instant::now();
+    c.send(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    let done = rx
+        .recv_timeout(Duration::from_secs(15))
+        .expect("the backend's write never failed: ringway kept the stalled exchange open");
+    let dt = done - t0;
+    assert!(
+        dt >= Duration::from_secs(5) && dt < Duration::from_secs(8),
         "upstream released after {dt:?}"
     );
 }

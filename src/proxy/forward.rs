@@ -194,7 +194,7 @@ pub async fn forward(
         let mut resp_ready = None;
         ub = r.ctx.bufs.get();
         if head.expect_continue && !inline && head.body != BodyFraming::None {
-            let readable = monoio::time::timeout(EXPECT_WAIT, up.stream.readable(false)).await;
+            let readable = super::deadline::within(EXPECT_WAIT, up.stream.readable(false)).await;
             if readable.is_err() {
                 // Silent upstream: tell the client to go on (RFC 9110 §10.1.1).
                 if !send_raw(stream, b"HTTP/1.1 100 Continue\r\n\r\n", client_t).await {

@@ -8,6 +8,8 @@ use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
+use super::deadline::within;
+
 pub enum ReadErr {
     Timeout,
     Io(io::Error),
@@ -26,7 +28,7 @@ pub async fn read_into(
         buf.reserve(4096);
     }
     let cap = buf.capacity();
-    match monoio::time::timeout(limit, s.read(buf.slice_mut(len..cap))).await {
+    match within(limit, s.read(buf.slice_mut(len..cap))).await {
         Ok((Ok(n), slice)) => Ok((n, slice.into_inner())),
         Ok((Err(e), _)) => Err(ReadErr::Io(e)),
         Err(_) => Err(ReadErr::Timeout),
@@ -45,7 +47,7 @@ pub async fn write_all(
     buf: Vec<u8>,
     limit: Duration,
 ) -> Result<Vec<u8>, WriteErr> {
-    match monoio::time::timeout(limit, s.write_all(buf)).await {
+    match within(limit, s.write_all(buf)).await {
         Ok((Ok(_), buf)) => Ok(buf),
         Ok((Err(_), _)) => Err(WriteErr::Io),
         Err(_) => Err(WriteErr::Timeout),
@@ -63,7 +65,7 @@ pub async fn write_range(
     if start == end {
         return Ok(buf);
     }
-    match monoio::time::timeout(limit, s.write_all(buf.slice(start..end))).await {
+    match within(limit, s.write_all(buf.slice(start..end))).await {
         Ok((Ok(_), slice)) => Ok(slice.into_inner()),
         Ok((Err(_), _)) => Err(WriteErr::Io),
         Err(_) => Err(WriteErr::Timeout),
@@ -119,7 +121,7 @@ pub async fn write_two(
         },
     ]);
     let bufs = TwoBufs { head, body, iov };
-    let (sent, bufs) = match monoio::time::timeout(limit, s.writev(bufs)).await {
+    let (sent, bufs) = match within(limit, s.writev(bufs)).await {
         Ok((Ok(n), b)) => (n, b),
         Ok((Err(_), _)) => return Err(WriteErr::Io),
         Err(_) => return Err(WriteErr::Timeout),

@@ -8,6 +8,7 @@ pub mod buffers;
 pub mod client;
 pub(crate) mod connection;
 pub mod context;
+pub mod deadline;
 pub(crate) mod forward;
 pub(crate) mod io;
 pub mod park;

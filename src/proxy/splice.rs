@@ -194,13 +194,13 @@ pub async fn relay_exact(
         }
         // No progress either way: wait for the side that holds things up.
         if in_pipe > 0 && dst_blocked {
-            match monoio::time::timeout(write_timeout, dst.writable(false)).await {
+            match super::deadline::within(write_timeout, dst.writable(false)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Err(SpliceErr::Dst),
                 Err(_) => return Err(SpliceErr::DstTimeout),
             }
         } else {
-            match monoio::time::timeout(read_timeout, src.readable(false)).await {
+            match super::deadline::within(read_timeout, src.readable(false)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Err(SpliceErr::Src),
                 Err(_) => return Err(SpliceErr::SrcTimeout),

@@ -19,6 +19,7 @@ use super::listener;
 use super::{Control, Peers, health};
 use crate::access::Share;
 use crate::config::{Config, UringSetup};
+use crate::proxy::deadline;
 use crate::proxy::{Drain, Generation, Refused, SWEEP, ShardCtx, park, serve};
 use crate::route;
 use crate::route::{Lookups, Resolved};
@@ -377,13 +378,19 @@ fn refused(why: Refused) {
     }
 }
 
-/// Fires expired idle deadlines (keep-alive and first-byte waits) for the whole shard.
+/// Fires expired idle deadlines (keep-alive and first-byte waits) and socket operation limits
+/// for the whole shard. A stopping shard still finishes its requests, so the sweep goes on
+/// while their limits wait.
 async fn sweep(ctx: Rc<ShardCtx>) {
-    while !ctx.drain.is_set() {
+    deadline::set_swept(true);
+    while !ctx.drain.is_set() || deadline::pending() > 0 {
         monoio::time::sleep(SWEEP).await;
         let now = Instant::now();
         ctx.drain.expire(now);
         ctx.parking.expire(now);
+        deadline::expire(now);
         ctx.refresh_date();
     }
+    // Operations started from here on take monoio's timer.
+    deadline::set_swept(false);
 }

@@ -156,7 +156,9 @@ impl Group {
             return Ok(c);
         }
         let stream =
-            match monoio::time::timeout(timeout, TcpStream::connect_addr(server.addr)).await {
+            match crate::proxy::deadline::within(timeout, TcpStream::connect_addr(server.addr))
+                .await
+            {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => return Err(Error::Connect(e)),
                 Err(_) => return Err(Error::ConnectTimeout),

@@ -49,7 +49,9 @@ impl Queue {
             self.wakers.borrow_mut().push(cx.waker().clone());
             Poll::Pending
         });
-        let ok = monoio::time::timeout(self.timeout, released).await.is_ok();
+        let ok = crate::proxy::deadline::within(self.timeout, released)
+            .await
+            .is_ok();
         self.waiting.set(self.waiting.get() - 1);
         ok
     }

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# User-space instructions per proxied request, counted by callgrind: unlike CPU time, the count
+# barely moves between runs on a noisy machine, so it shows what a user-space change saves.
+# (The kernel's share, ~80% of the CPU time on small requests, is not seen: see profile.sh.)
+#   loadtest/callgrind.sh ringway|nginx [PATH] [CONNS] [SECONDS] [close]
+#   e.g. loadtest/callgrind.sh ringway /small 64 3      loadtest/callgrind.sh nginx /small 64 3
+# Same layout as loadtest/run: the proxy (one worker, under valgrind) on CPU 0, the nginx backend
+# and wrk on CPU 1. Counting starts after a warm-up and stops after SECONDS of load; the figure is
+# the instructions counted over the requests wrk completed. Prints the per-request total and the
+# functions with the most instructions of their own; the profile stays in $OUT_DIR/callgrind.out
+# (default /tmp/ringway-callgrind), for callgrind_annotate or kcachegrind.
+# Installs valgrind, nginx and wrk when missing.
+set -euo pipefail
+TARGET="${1:?ringway or nginx}"; URLP="${2:-/small}"; C="${3:-64}"; SECS="${4:-3}"; CLOSE="${5:-}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="${RINGWAY_BIN:-$ROOT/target/release/ringway}"
+OUT="${OUT_DIR:-/tmp/ringway-callgrind}"; mkdir -p "$OUT"
+source "$ROOT/loadtest/lib.sh"
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
+missing=()
+command -v valgrind >/dev/null || missing+=(valgrind)
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
+command -v wrk >/dev/null || missing+=(wrk)
+if ((${#missing[@]})); then
+    echo "callgrind: installing ${missing[*]}" >&2
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}"
+fi
+lt_tmpdir
+head -c 65536 /dev/urandom > "$DIR/64k"
+lt_backend_conf "$DIR" 21390 > "$DIR/be.conf"
+taskset -c 1 nginx -c "$DIR/be.conf" -p "$DIR" & PIDS+=($!)
+VG=(valgrind --tool=callgrind "--callgrind-out-file=$OUT/callgrind.out")
+case "$TARGET" in
+    ringway)
+        lt_ringway_conf 21391 21390 > "$DIR/proxy.conf"
+        taskset -c 0 "${VG[@]}" "$BIN" -c "$DIR/proxy.conf" --workers 1 2> "$DIR/vg.err" & P=$!
+        ;;
+    nginx)
+        lt_nginx_proxy_conf "$DIR" 21391 21390 > "$DIR/proxy.conf"
+        taskset -c 0 "${VG[@]}" nginx -c "$DIR/proxy.conf" -p "$DIR" 2> "$DIR/vg.err" & P=$!
+        ;;
+    *) echo "callgrind: ringway or nginx, not $TARGET" >&2; exit 2 ;;
+esac
+PIDS+=($P)
+ARGS=()
+[[ "$CLOSE" == close ]] && ARGS=(-H "Connection: close")
+URL="http://127.0.0.1:21391$URLP"
+for _ in $(seq 1 50); do
+    curl -fso /dev/null "$URL" 2>/dev/null && break
+    sleep 0.2
+done
+taskset -c 1 wrk -t1 -c"$C" -d1s "${ARGS[@]}" "$URL" > /dev/null
+callgrind_control -z "$P" > /dev/null
+out=$(taskset -c 1 wrk -t1 -c"$C" -d"${SECS}s" "${ARGS[@]}" "$URL")
+callgrind_control -d "$P" > /dev/null
+kill "$P"; wait "$P" 2>/dev/null || true
+req=$(echo "$out" | awk '/requests in/ { print $1 }')
+bad=$(echo "$out" | awk '/Non-2xx|Socket errors/')
+# The dump on request is the file with the highest part number.
+dump=$(ls -v "$OUT"/callgrind.out* | tail -1)
+echo "$TARGET $URLP, $C connections${CLOSE:+, close}: $req requests${bad:+ ($bad)}"
+python3 - "$dump" "$req" <<'PY'
+import collections, re, sys
+names, own = {}, collections.Counter()
+fn, after_call = None, False
+def name(tok):
+    m = re.match(r'\((\d+)\)(?: (.*))?', tok)
+    if m.group(2):
+        names[m.group(1)] = m.group(2)
+    return names.get(m.group(1), tok)
+for line in open(sys.argv[1]):
+    if line.startswith('fn='):
+        fn = name(line[3:].strip())
+    elif line.startswith('cfn='):
+        name(line[4:].strip())  # a callee's name may be defined here first
+    elif line.startswith('calls='):
+        after_call = True
+    elif line[:1].isdigit() or line[:1] in '+-*':
+        parts = line.split()
+        if len(parts) >= 2:
+            # The line after calls= is the callee's inclusive cost, not this function's own.
+            if not after_call:
+                own[fn] += int(parts[1])
+            after_call = False
+n = int(sys.argv[2])
+total = sum(own.values())
+print(f"user-space instructions per request: {total / n:.0f}")
+for f, c in own.most_common(25):
+    print(f"{c / n:9.0f} {100 * c / total:5.1f}%  {f[:120]}")
+PY
+echo "profile: $dump"
