@@ -187,11 +187,9 @@ fn header_timeout_does_not_cut_a_slow_body_or_a_slow_upstream() {
     assert_eq!(r.body, b"abcd");
 }
 
-/// `send_timeout` bounds writes to the client (nginx's meaning), apart from
-/// `proxy_send_timeout` for the upstream: a client that stops reading a large response is cut
-/// after it, and the upstream connection is dropped too.
-#[test]
-fn send_timeout_cuts_a_client_that_stops_reading() {
+/// How long after its request a 64 MiB response's upstream is released when the client reads
+/// nothing, under `send_timeout` `limit` (and a long `proxy_send_timeout`).
+fn stalled_client_release_time(limit: &str) -> Duration {
     let (tx, rx) = std::sync::mpsc::channel::<Instant>();
     let tx = std::sync::Mutex::new(tx);
     let b = Backend::start(move |c| {
@@ -202,16 +200,24 @@ fn send_timeout_cuts_a_client_that_stops_reading() {
             let _ = tx.lock().map(|t| t.send(Instant::now()));
         }
     });
-    let conf = proxy_conf_full(b.addr, "send_timeout 1s; proxy_send_timeout 60s;", "");
-    let rw = Ringway::start(&conf);
+    let extra = format!("send_timeout {limit}; proxy_send_timeout 60s;");
+    let rw = Ringway::start(&proxy_conf_full(b.addr, &extra, ""));
     let mut c = rw.connect();
     let t0 = Instant::now();
     c.send(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
     // The client reads nothing: ringway's writes stall, and after send_timeout it gives up.
     let done = rx
-        .recv_timeout(Duration::from_secs(10))
+        .recv_timeout(Duration::from_secs(15))
         .expect("the backend's write never failed: ringway kept the stalled exchange open");
-    let dt = done - t0;
+    done - t0
+}
+
+/// `send_timeout` bounds writes to the client (nginx's meaning), apart from
+/// `proxy_send_timeout` for the upstream: a client that stops reading a large response is cut
+/// after it, and the upstream connection is dropped too.
+#[test]
+fn send_timeout_cuts_a_client_that_stops_reading() {
+    let dt = stalled_client_release_time("1s");
     assert!(
         dt >= Duration::from_millis(900) && dt < Duration::from_secs(5),
         "upstream released after {dt:?}"
@@ -222,24 +228,7 @@ fn send_timeout_cuts_a_client_that_stops_reading() {
 /// timed by the sweep too.
 #[test]
 fn swept_send_timeout_cuts_a_client_that_stops_reading() {
-    let (tx, rx) = std::sync::mpsc::channel::<Instant>();
-    let tx = std::sync::Mutex::new(tx);
-    let b = Backend::start(move |c| {
-        if c.read_request().is_some() {
-            let big = vec![b'x'; 64 << 20];
-            let _ = c.respond(200, &big);
-            let _ = tx.lock().map(|t| t.send(Instant::now()));
-        }
-    });
-    let conf = proxy_conf_full(b.addr, "send_timeout 5s; proxy_send_timeout 60s;", "");
-    let rw = Ringway::start(&conf);
-    let mut c = rw.connect();
-    let t0 = Instant::now();
-    c.send(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
-    let done = rx
-        .recv_timeout(Duration::from_secs(15))
-        .expect("the backend's write never failed: ringway kept the stalled exchange open");
-    let dt = done - t0;
+    let dt = stalled_client_release_time("5s");
     assert!(
         dt >= Duration::from_secs(5) && dt < Duration::from_secs(8),
         "upstream released after {dt:?}"
