@@ -6,10 +6,11 @@ use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Poll, Waker};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use super::buffers::BufPool;
+use super::deadline::Slots;
 use super::splice::PipePool;
 use super::timers::Timers;
 use crate::access::{Share, Zones};
@@ -183,15 +184,7 @@ impl Drop for ConnSlot {
 #[derive(Default)]
 pub struct Drain {
     set: Cell<bool>,
-    slots: RefCell<Vec<Slot>>,
-    free: RefCell<Vec<usize>>,
-}
-
-#[derive(Default)]
-struct Slot {
-    waker: Option<Waker>,
-    deadline: Option<Instant>,
-    expired: bool,
+    slots: Slots,
 }
 
 /// How often a shard's sweeper fires expired idle deadlines.
@@ -211,23 +204,12 @@ impl Drain {
 
     pub fn trigger(&self) {
         self.set.set(true);
-        for s in self.slots.borrow_mut().iter_mut() {
-            if let Some(w) = s.waker.take() {
-                w.wake();
-            }
-        }
+        self.slots.wake_all();
     }
 
     /// Wakes the waiters whose deadline has passed.
     pub fn expire(&self, now: Instant) {
-        for s in self.slots.borrow_mut().iter_mut() {
-            if s.deadline.is_some_and(|d| d <= now) && !s.expired {
-                s.expired = true;
-                if let Some(w) = s.waker.take() {
-                    w.wake();
-                }
-            }
-        }
+        self.slots.expire(now);
     }
 
     /// Resolves once `trigger` has been called.
@@ -242,37 +224,20 @@ impl Drain {
 
     async fn wait_inner(&self, deadline: Option<Instant>) -> Woken {
         let guard = SlotGuard {
-            drain: self,
+            slots: &self.slots,
             slot: Cell::new(None),
         };
         poll_fn(|cx| {
             if self.set.get() {
                 return Poll::Ready(Woken::Drain);
             }
-            let mut slots = self.slots.borrow_mut();
-            let i = match guard.slot.get() {
-                Some(i) => i,
-                None => {
-                    let i = match self.free.borrow_mut().pop() {
-                        Some(i) => i,
-                        None => {
-                            slots.push(Slot::default());
-                            slots.len() - 1
-                        }
-                    };
-                    slots[i] = Slot {
-                        waker: None,
-                        deadline,
-                        expired: false,
-                    };
-                    guard.slot.set(Some(i));
-                    i
+            match guard.slot.get() {
+                None => guard.slot.set(Some(self.slots.take(deadline, cx.waker()))),
+                Some(i) if self.slots.expired(i, cx.waker()) => {
+                    return Poll::Ready(Woken::Deadline);
                 }
-            };
-            if slots[i].expired {
-                return Poll::Ready(Woken::Deadline);
+                Some(_) => {}
             }
-            slots[i].waker = Some(cx.waker().clone());
             Poll::Pending
         })
         .await
@@ -280,17 +245,14 @@ impl Drain {
 }
 
 struct SlotGuard<'a> {
-    drain: &'a Drain,
+    slots: &'a Slots,
     slot: Cell<Option<usize>>,
 }
 
 impl Drop for SlotGuard<'_> {
     fn drop(&mut self) {
         if let Some(i) = self.slot.take() {
-            if let Some(s) = self.drain.slots.borrow_mut().get_mut(i) {
-                *s = Slot::default();
-            }
-            self.drain.free.borrow_mut().push(i);
+            self.slots.give_back(i);
         }
     }
 }

@@ -20,23 +20,100 @@ pub const COARSE_MIN: Duration = Duration::from_secs(5);
 #[derive(Debug, PartialEq, Eq)]
 pub struct Elapsed;
 
+/// Waiters with deadlines, fired by a sweep rather than a timer each: the table behind
+/// `within`'s limits and `Drain`'s idle waits. A slot is taken at a waiter's first wait and
+/// given back when it ends; free slots are reused.
+#[derive(Default)]
+pub struct Slots {
+    slots: RefCell<Vec<Slot>>,
+    free: RefCell<Vec<usize>>,
+    used: Cell<usize>,
+}
+
 struct Slot {
-    deadline: Instant,
+    /// None: woken only by `wake_all`.
+    deadline: Option<Instant>,
     waker: Option<Waker>,
     expired: bool,
     used: bool,
 }
 
-#[derive(Default)]
-struct Table {
-    slots: Vec<Slot>,
-    free: Vec<usize>,
-    used: usize,
+impl Slots {
+    /// A slot for a waiter (woken through `waker`) until `deadline`.
+    pub fn take(&self, deadline: Option<Instant>, waker: &Waker) -> usize {
+        let slot = Slot {
+            deadline,
+            waker: Some(waker.clone()),
+            expired: false,
+            used: true,
+        };
+        self.used.set(self.used.get() + 1);
+        let mut slots = self.slots.borrow_mut();
+        match self.free.borrow_mut().pop() {
+            Some(i) => {
+                slots[i] = slot;
+                i
+            }
+            None => {
+                slots.push(slot);
+                slots.len() - 1
+            }
+        }
+    }
+
+    /// Whether slot `i`'s deadline has passed; if not, the waker to wake when it does is kept
+    /// current.
+    pub fn expired(&self, i: usize, waker: &Waker) -> bool {
+        let mut slots = self.slots.borrow_mut();
+        let s = &mut slots[i];
+        if s.expired {
+            return true;
+        }
+        if !s.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            s.waker = Some(waker.clone());
+        }
+        false
+    }
+
+    pub fn give_back(&self, i: usize) {
+        if let Some(s) = self.slots.borrow_mut().get_mut(i) {
+            s.used = false;
+            s.waker = None;
+            self.used.set(self.used.get() - 1);
+            self.free.borrow_mut().push(i);
+        }
+    }
+
+    /// Wakes the waiters whose deadline has passed by `now`.
+    pub fn expire(&self, now: Instant) {
+        for s in self.slots.borrow_mut().iter_mut() {
+            if s.used && !s.expired && s.deadline.is_some_and(|d| d <= now) {
+                s.expired = true;
+                if let Some(w) = s.waker.take() {
+                    w.wake();
+                }
+            }
+        }
+    }
+
+    /// Wakes every waiter (a drain).
+    pub fn wake_all(&self) {
+        for s in self.slots.borrow_mut().iter_mut() {
+            if let Some(w) = s.waker.take() {
+                w.wake();
+            }
+        }
+    }
+
+    /// Waiters holding a slot.
+    pub fn used(&self) -> usize {
+        self.used.get()
+    }
 }
 
 thread_local! {
     /// This thread's limits: each shard is one thread, so nothing here is shared.
-    static TABLE: RefCell<Table> = RefCell::default();
+    static TABLE: Slots = Slots::default();
     /// Whether a sweeper runs on this thread (a shard's); elsewhere (tests, helper threads)
     /// every limit takes the precise timer.
     static SWEPT: Cell<bool> = const { Cell::new(false) };
@@ -94,8 +171,12 @@ impl<F: Future> Future for Within<F> {
         }
         match this.slot {
             // Taken at the first wait only: an operation that finishes at once costs no slot.
-            None => *this.slot = Some(SlotGuard::take(deadline, cx.waker())),
-            Some(g) if g.expired(cx.waker()) => {
+            None => {
+                *this.slot = Some(SlotGuard(
+                    TABLE.with(|t| t.take(Some(deadline), cx.waker())),
+                ))
+            }
+            Some(g) if TABLE.with(|t| t.expired(g.0, cx.waker())) => {
                 *this.slot = None;
                 return Poll::Ready(Err(Elapsed));
             }
@@ -108,16 +189,7 @@ impl<F: Future> Future for Within<F> {
 /// Wakes the operations whose limit has passed by `now`: the shard's sweeper calls it every
 /// `SWEEP`.
 pub fn expire(now: Instant) {
-    TABLE.with(|t| {
-        for s in t.borrow_mut().slots.iter_mut() {
-            if s.used && !s.expired && s.deadline <= now {
-                s.expired = true;
-                if let Some(w) = s.waker.take() {
-                    w.wake();
-                }
-            }
-        }
-    });
+    TABLE.with(|t| t.expire(now));
 }
 
 /// Marks this thread as swept (`true`, when its sweeper starts) or not (when it stops).
@@ -127,65 +199,16 @@ pub fn set_swept(on: bool) {
 
 /// Limits waiting on this thread: a stopping shard keeps sweeping until none is left.
 pub fn pending() -> usize {
-    TABLE.with(|t| t.borrow().used)
+    TABLE.with(Slots::used)
 }
 
-/// One limit's slot, given back when the operation ends either way.
+/// One limit's slot in this thread's table, given back when the operation ends either way.
 struct SlotGuard(usize);
-
-impl SlotGuard {
-    fn take(deadline: Instant, waker: &Waker) -> SlotGuard {
-        TABLE.with(|t| {
-            let mut t = t.borrow_mut();
-            let slot = Slot {
-                deadline,
-                waker: Some(waker.clone()),
-                expired: false,
-                used: true,
-            };
-            t.used += 1;
-            let i = match t.free.pop() {
-                Some(i) => {
-                    t.slots[i] = slot;
-                    i
-                }
-                None => {
-                    t.slots.push(slot);
-                    t.slots.len() - 1
-                }
-            };
-            SlotGuard(i)
-        })
-    }
-
-    /// Whether the limit has passed; if not, the waker to wake when it does is kept current.
-    fn expired(&self, waker: &Waker) -> bool {
-        TABLE.with(|t| {
-            let mut t = t.borrow_mut();
-            let s = &mut t.slots[self.0];
-            if s.expired {
-                return true;
-            }
-            if !s.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
-                s.waker = Some(waker.clone());
-            }
-            false
-        })
-    }
-}
 
 impl Drop for SlotGuard {
     fn drop(&mut self) {
         // try_with: a task dropped while the thread exits may find the table gone already.
-        let _ = TABLE.try_with(|t| {
-            let mut t = t.borrow_mut();
-            if let Some(s) = t.slots.get_mut(self.0) {
-                s.used = false;
-                s.waker = None;
-                t.used -= 1;
-                t.free.push(self.0);
-            }
-        });
+        let _ = TABLE.try_with(|t| t.give_back(self.0));
     }
 }
 
