@@ -71,6 +71,9 @@ pub struct RequestHead {
     pub expect_continue: bool,
     /// `Connection: upgrade` together with an `Upgrade` field.
     pub upgrade: bool,
+    /// Connection lists options other than `keep-alive` and `upgrade`: the rewriter then checks
+    /// every field against them (noted while parsing, so most requests skip that).
+    pub connection_options: bool,
 }
 
 pub struct Limits {
@@ -320,6 +323,7 @@ fn parse_request_inner(
         expect_continue: http11 && expect_continue,
         // RFC 9110 §7.8: Upgrade in an HTTP/1.0 request is ignored.
         upgrade: http11 && conn.upgrade && has_upgrade,
+        connection_options: conn.other,
     }))
 }
 

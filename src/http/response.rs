@@ -30,6 +30,8 @@ pub struct ResponseHead {
     pub framing: ResponseFraming,
     /// The upstream may keep the connection after this response.
     pub keep_alive: bool,
+    /// Connection lists options other than `keep-alive` and `upgrade` (see `RequestHead`'s).
+    pub connection_options: bool,
 }
 
 /// Parses a response head. `req_method` decides HEAD's no-body rule. `Ok(None)`: incomplete.
@@ -155,6 +157,7 @@ pub fn parse_response(
         head_len,
         framing,
         keep_alive,
+        connection_options: conn.other,
     }))
 }
 

@@ -42,7 +42,7 @@ pub fn write_request_head(
     } else {
         b" HTTP/1.0\r\n"
     });
-    let check_options = has_extra_connection_options(&head.headers, buf);
+    let check_options = head.connection_options;
     // An absolute-form target's authority replaces the Host field (the caller writes it).
     let drop_host = head.host_in_target();
     for h in &head.headers {
@@ -109,7 +109,7 @@ pub fn write_response_head(
     // 1xx and 204 must not carry one.
     let keep_length =
         opts.framing == ResponseFraming::None && head.status >= 200 && head.status != 204;
-    let check_options = has_extra_connection_options(&head.headers, buf);
+    let check_options = head.connection_options;
     // Repeated Content-Length fields (the parser checked they agree) go out once.
     let mut length_sent = false;
     for h in &head.headers {
@@ -162,18 +162,6 @@ fn is_hop_by_hop(name: &[u8], upgrade: bool) -> bool {
 #[inline]
 fn named_in(list: &[&[u8]], name: &[u8]) -> bool {
     list.iter().any(|n| n.eq_ignore_ascii_case(name))
-}
-
-/// Whether a Connection field lists an option other than `keep-alive` and `upgrade` (those name
-/// fields that are hop-by-hop anyway): only then must every field be checked against the list.
-#[inline]
-fn has_extra_connection_options(headers: &[HeaderSpan], buf: &[u8]) -> bool {
-    headers.iter().any(|h| {
-        h.name.get(buf).eq_ignore_ascii_case(b"connection")
-            && list_items(h.value.get(buf)).any(|t| {
-                !t.eq_ignore_ascii_case(b"keep-alive") && !t.eq_ignore_ascii_case(b"upgrade")
-            })
-    })
 }
 
 /// `name` is listed as a connection option in one of the message's Connection fields, and so is
@@ -512,6 +500,32 @@ mod tests {
         assert_eq!(
             res(raw, Method::Get, &o),
             "HTTP/1.1 200 OK\r\nX-Keep: 2\r\nContent-Length: 0\r\nConnection: keep-alive\r\n"
+        );
+    }
+
+    #[test]
+    fn connection_options_noted_while_parsing() {
+        // Only options beyond keep-alive and upgrade make the rewriter check each field.
+        for (conn, noted) in [
+            ("keep-alive", false),
+            ("Keep-Alive, Upgrade", false),
+            ("close", true),
+            ("keep-alive, X-Hop", true),
+        ] {
+            let raw = format!("HTTP/1.1 200 OK\r\nConnection: {conn}\r\nContent-Length: 0\r\n\r\n");
+            let head = parse_response(raw.as_bytes(), Method::Get, 16384)
+                .unwrap()
+                .unwrap();
+            assert_eq!(head.connection_options, noted, "response, {conn}");
+            let raw = format!("GET / HTTP/1.1\r\nHost: a\r\nConnection: {conn}\r\n\r\n");
+            let head = parse_request(raw.as_bytes(), &LIMITS).unwrap().unwrap();
+            assert_eq!(head.connection_options, noted, "request, {conn}");
+        }
+        // An option in a second Connection field still removes the field it names.
+        let raw = b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nX-Hop: 1\r\nconnection: x-hop\r\nX-Keep: 2\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(
+            res(raw, Method::Get, &ropts(ResponseFraming::Length(0))),
+            "HTTP/1.1 200 OK\r\nX-Keep: 2\r\nContent-Length: 0\r\n"
         );
     }
 

@@ -348,6 +348,9 @@ pub(crate) struct ConnectionTokens {
     pub close: bool,
     pub keep_alive: bool,
     pub upgrade: bool,
+    /// An option other than `keep-alive` and `upgrade` (whose fields are hop-by-hop anyway):
+    /// the fields it names must be dropped when forwarding (RFC 9110 §7.6.1).
+    pub other: bool,
 }
 
 impl ConnectionTokens {
@@ -357,9 +360,12 @@ impl ConnectionTokens {
                 self.close = true;
             } else if token.eq_ignore_ascii_case(b"keep-alive") {
                 self.keep_alive = true;
+                continue;
             } else if token.eq_ignore_ascii_case(b"upgrade") {
                 self.upgrade = true;
+                continue;
             }
+            self.other = true;
         }
     }
 

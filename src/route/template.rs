@@ -211,7 +211,8 @@ fn field_name(v: &str) -> Vec<u8> {
 }
 
 fn render_var(var: &Var, v: &Vars<'_>, out: &mut Vec<u8>) {
-    let split = v.uri.iter().position(|&c| c == b'?').unwrap_or(v.uri.len());
+    // Where `$uri` ends and `$args` begins; only those variables look for it.
+    let split = || v.uri.iter().position(|&c| c == b'?').unwrap_or(v.uri.len());
     match var {
         // nginx's $host: the Host name lower-cased, else the server's name.
         Var::Host if v.host.is_empty() => out.extend_from_slice(v.server_name),
@@ -235,14 +236,15 @@ fn render_var(var: &Var, v: &Vars<'_>, out: &mut Vec<u8>) {
         }
         Var::Scheme => out.extend_from_slice(v.scheme),
         Var::RequestUri => out.extend_from_slice(v.request_uri),
-        Var::Uri => out.extend_from_slice(&v.uri[..split]),
+        Var::Uri => out.extend_from_slice(&v.uri[..split()]),
         Var::Args => {
+            let split = split();
             if split < v.uri.len() {
                 out.extend_from_slice(&v.uri[split + 1..]);
             }
         }
         Var::IsArgs => {
-            if split + 1 < v.uri.len() {
+            if split() + 1 < v.uri.len() {
                 out.push(b'?');
             }
         }
