@@ -1220,8 +1220,8 @@ def report(runs: list[Run], workloads: list[Workload], started: str, load_before
     qdisc = read_text("/proc/sys/net/core/default_qdisc")
     out.append(f"- TCP congestion control {cc}, default qdisc {qdisc} (lo has none: BBR then paces in TCP "
                "itself, see tuning/README.md)" if cc == "bbr" else f"- TCP congestion control {cc}, default qdisc {qdisc}")
-    out.append(f"- loopback MTU {read_text('/sys/class/net/lo/mtu')}"
-               + (" (a NIC's segment size, `LO_MTU`)" if read_text('/sys/class/net/lo/mtu') != "65536" else ""))
+    mtu = read_text("/sys/class/net/lo/mtu")
+    out.append(f"- loopback MTU {mtu}" + ("" if mtu == "65536" else " (not loopback's default: `LO_MTU`)"))
     others = med([r.core_other_pct for r in runs])
     out.append(f"- median non-proxy busy time on CPU {PROXY_CPU} during runs: {fmt(others, '.0f')}% "
                "(other processes, kernel softirq work; high values mean disturbed figures)"
