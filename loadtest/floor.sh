@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The kernel's floor for a proxy on small keep-alive requests: HTTP proxies (ringway, nginx)
+# against plain TCP forwarders that parse nothing (nginx's stream module, HAProxy in `mode tcp`
+# and examples/tcp_forward.rs on ringway's own runtime, each client connection piped to a
+# backend connection of its own), same layout as
+# loadtest/run (proxy on CPU 0; the nginx backend and wrk on CPU 1), alternating, ROUNDS rounds.
+#   loadtest/floor.sh [ROUNDS]       e.g. loadtest/floor.sh 6
+# URL_PATH (default /small) and CONNS (default 64) as in ab-env.sh. (No new-connection mode:
+# a forwarder opens a backend connection per client connection, 20 segments per request against
+# an HTTP proxy's 12 with its pool, so it is no floor there.) Prints each run, then each
+# proxy's medians: requests, CPU µs per request (utime+stime from /proc), TCP segments per
+# request (whole machine) and CPU per request as a ratio to nginx's HTTP proxy. A forwarder
+# makes the same 4 segments per request as an HTTP proxy, so its CPU is what the sockets cost
+# with next to no user-space work: how far under nginx any proxy can get on this machine.
+# Builds ringway and the example in release mode first (SKIP_BUILD=1 skips that). Installs
+# nginx, its stream module, HAProxy and wrk when missing (Debian).
+set -euo pipefail
+ROUNDS="${1:-5}"; URL_PATH="${URL_PATH:-/small}"; CONNS="${CONNS:-64}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="${RINGWAY_BIN:-$ROOT/target/release/ringway}"
+FWD="$ROOT/target/release/examples/tcp_forward"
+source "$ROOT/loadtest/lib.sh"
+export PATH="$PATH:/usr/sbin:/sbin"
+STREAM_MOD=/usr/lib/nginx/modules/ngx_stream_module.so
+missing=()
+command -v nginx >/dev/null || missing+=(nginx)
+[[ -f $STREAM_MOD ]] || missing+=(libnginx-mod-stream)
+command -v haproxy >/dev/null || missing+=(haproxy)
+command -v wrk >/dev/null || missing+=(wrk)
+command -v bc >/dev/null || missing+=(bc)
+if ((${#missing[@]})); then
+    echo "floor: installing ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    # Debian starts the packaged services; the runs need their ports and CPUs.
+    systemctl stop nginx haproxy 2>/dev/null || true
+fi
+if [[ -z ${SKIP_BUILD:-} ]]; then
+    (cd "$ROOT" && cargo build --release --bin ringway --example tcp_forward)
+fi
+for b in "$BIN" "$FWD"; do [[ -x $b ]] || { echo "floor: no $b" >&2; exit 1; }; done
+DIR="$(mktemp -d)"; chmod 755 "$DIR"
+trap 'kill $(cat "$DIR/be.pid" 2>/dev/null) 2>/dev/null; rm -rf "$DIR"' EXIT
+lt_backend_conf "$DIR" 21090 > "$DIR/be.conf"
+lt_ringway_conf 21091 21090 > "$DIR/ringway.conf"
+lt_nginx_proxy_conf "$DIR" 21091 21090 > "$DIR/nginx.conf"
+cat > "$DIR/nginx-stream.conf" <<CONF
+load_module $STREAM_MOD;
+worker_processes 1; daemon off; master_process off; pid $DIR/ng.pid; error_log $DIR/ngs.err;
+events { worker_connections 4096; }
+stream { server { listen 127.0.0.1:21091; proxy_pass 127.0.0.1:21090; } }
+CONF
+cat > "$DIR/haproxy-tcp.cfg" <<CONF
+global
+    nbthread 1
+    maxconn 4096
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+listen fwd
+    bind 127.0.0.1:21091
+    server be 127.0.0.1:21090
+CONF
+taskset -c 1 nginx -c "$DIR/be.conf" -p "$DIR" &
+sleep 0.5
+start() {
+    case $1 in
+        ringway) taskset -c 0 "$BIN" -c "$DIR/ringway.conf" --workers 1 2>/dev/null & ;;
+        nginx) taskset -c 0 nginx -c "$DIR/nginx.conf" -p "$DIR" 2>/dev/null & ;;
+        nginx-stream) taskset -c 0 nginx -c "$DIR/nginx-stream.conf" -p "$DIR" 2>/dev/null & ;;
+        haproxy-tcp) taskset -c 0 haproxy -f "$DIR/haproxy-tcp.cfg" -db 2>/dev/null & ;;
+        monoio-tcp) taskset -c 0 "$FWD" 127.0.0.1:21091 127.0.0.1:21090 & ;;
+    esac
+    P=$!
+}
+URL="http://127.0.0.1:21091$URL_PATH"
+tick=$(getconf CLK_TCK)
+out_segs() { awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "OutSegs") c = i; h = 1 } else print $c }' /proc/net/snmp; }
+PROXIES="${PROXIES:-ringway nginx nginx-stream haproxy-tcp monoio-tcp}"
+for _ in $(seq 1 "$ROUNDS"); do for p in $PROXIES; do
+    start "$p"; sleep 0.5
+    taskset -c 1 wrk -t1 -c"$CONNS" -d1s "$URL" >/dev/null 2>&1
+    t0=$(awk '{print $14+$15}' "/proc/$P/stat"); g0=$(out_segs)
+    out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d5s "$URL" 2>&1)
+    t1=$(awk '{print $14+$15}' "/proc/$P/stat"); g1=$(out_segs)
+    req=$(echo "$out" | awk '/requests in/{print $1}')
+    bad=$(echo "$out" | awk '/Non-2xx|Socket errors/' | tr -s ' ' | paste -sd' ')
+    echo "$p requests=$req cpu_us_per_req=$(echo "($t1-$t0)*1000000/$tick/$req" | bc -l | cut -c1-6)" \
+        "segs_per_req=$(echo "($g1-$g0)/$req" | bc -l | cut -c1-5)${bad:+ $bad}" | tee -a "$DIR/runs"
+    kill "$P"; wait "$P" 2>/dev/null || true
+    sleep 0.3
+done; done
+med() { grep "^$1 " "$DIR/runs" | sed "s/.*$2=//; s/ .*//" | lt_median; }
+base=$(med nginx cpu_us_per_req)
+for p in $PROXIES; do
+    c=$(med "$p" cpu_us_per_req)
+    echo "median $p requests=$(med "$p" requests) cpu_us_per_req=$c" \
+        "segs_per_req=$(med "$p" segs_per_req) cpu_vs_nginx=$(echo "$c/$base" | bc -l | cut -c1-4)"
+done
