@@ -5,7 +5,10 @@
 # backend connection of its own), same layout as
 # loadtest/run (proxy on CPU 0; the nginx backend and wrk on CPU 1), alternating, ROUNDS rounds.
 #   loadtest/floor.sh [ROUNDS]       e.g. loadtest/floor.sh 6
-# URL_PATH (default /small) and CONNS (default 64) as in ab-env.sh. (No new-connection mode:
+# URL_PATH (default /small) and CONNS (default 64) as in ab-env.sh; SENDFILE=off as there;
+# PROXIES picks from "ringway nginx nginx-stream haproxy-tcp haproxy-splice monoio-tcp" (the
+# default leaves out haproxy-splice, HAProxy with `option splice-auto`, which only matters for
+# bodies). (No new-connection mode:
 # a forwarder opens a backend connection per client connection, 20 segments per request against
 # an HTTP proxy's 12 with its pool, so it is no floor there.) Prints each run, then each
 # proxy's medians: requests, CPU µs per request (utime+stime from /proc), TCP segments per
@@ -15,7 +18,7 @@
 # Builds ringway and the example in release mode first (SKIP_BUILD=1 skips that). Installs
 # nginx, its stream module, HAProxy and wrk when missing (Debian).
 set -euo pipefail
-ROUNDS="${1:-5}"; URL_PATH="${URL_PATH:-/small}"; CONNS="${CONNS:-64}"
+ROUNDS="${1:-5}"; URL_PATH="${URL_PATH:-/small}"; CONNS="${CONNS:-64}"; SENDFILE="${SENDFILE:-on}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${RINGWAY_BIN:-$ROOT/target/release/ringway}"
 FWD="$ROOT/target/release/examples/tcp_forward"
@@ -41,7 +44,8 @@ fi
 for b in "$BIN" "$FWD"; do [[ -x $b ]] || { echo "floor: no $b" >&2; exit 1; }; done
 DIR="$(mktemp -d)"; chmod 755 "$DIR"
 trap 'kill $(cat "$DIR/be.pid" 2>/dev/null) 2>/dev/null; rm -rf "$DIR"' EXIT
-lt_backend_conf "$DIR" 21090 > "$DIR/be.conf"
+lt_backend_conf "$DIR" 21090 | sed "s/sendfile on;/sendfile $SENDFILE;/" > "$DIR/be.conf"
+for k in 64 1024; do head -c $((k * 1024)) /dev/urandom > "$DIR/$([[ $k == 1024 ]] && echo 1m || echo ${k}k)"; done
 lt_ringway_conf 21091 21090 > "$DIR/ringway.conf"
 lt_nginx_proxy_conf "$DIR" 21091 21090 > "$DIR/nginx.conf"
 cat > "$DIR/nginx-stream.conf" <<CONF
@@ -63,6 +67,8 @@ listen fwd
     bind 127.0.0.1:21091
     server be 127.0.0.1:21090
 CONF
+# The same with splice between the sockets (kernel-side forwarding, as ringway's body relay).
+sed 's/^    mode tcp$/    mode tcp\n    option splice-auto/' "$DIR/haproxy-tcp.cfg" > "$DIR/haproxy-splice.cfg"
 taskset -c 1 nginx -c "$DIR/be.conf" -p "$DIR" &
 sleep 0.5
 start() {
@@ -71,6 +77,7 @@ start() {
         nginx) taskset -c 0 nginx -c "$DIR/nginx.conf" -p "$DIR" 2>/dev/null & ;;
         nginx-stream) taskset -c 0 nginx -c "$DIR/nginx-stream.conf" -p "$DIR" 2>/dev/null & ;;
         haproxy-tcp) taskset -c 0 haproxy -f "$DIR/haproxy-tcp.cfg" -db 2>/dev/null & ;;
+        haproxy-splice) taskset -c 0 haproxy -f "$DIR/haproxy-splice.cfg" -db 2>/dev/null & ;;
         monoio-tcp) taskset -c 0 "$FWD" 127.0.0.1:21091 127.0.0.1:21090 & ;;
     esac
     P=$!
