@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
 # The kernel's floor for a proxy on small keep-alive requests: HTTP proxies (ringway, nginx)
-# against plain TCP forwarders that parse nothing (nginx's stream module, HAProxy in `mode tcp`
-# and examples/tcp_forward.rs on ringway's own runtime, each client connection piped to a
-# backend connection of its own), same layout as
-# loadtest/run (proxy on CPU 0; the nginx backend and wrk on CPU 1), alternating, ROUNDS rounds.
+# beside plain TCP forwarders that parse nothing (nginx's stream module, HAProxy in `mode tcp`,
+# and examples/tcp_forward.rs on ringway's own runtime), each client connection piped to a
+# backend connection of its own. Same layout as loadtest/run (proxy on CPU 0; the nginx backend
+# and wrk on CPU 1), alternating, ROUNDS rounds:
 #   loadtest/floor.sh [ROUNDS]       e.g. loadtest/floor.sh 6
-# URL_PATH (default /small) and CONNS (default 64) as in ab-env.sh; SENDFILE=off as there;
-# PROXIES picks from "ringway nginx nginx-stream haproxy-tcp haproxy-splice monoio-tcp" (the
-# default leaves out haproxy-splice, HAProxy with `option splice-auto`, which only matters for
-# bodies). (No new-connection mode:
-# a forwarder opens a backend connection per client connection, 20 segments per request against
-# an HTTP proxy's 12 with its pool, so it is no floor there.) Prints each run, then each
-# proxy's medians: requests, CPU µs per request (utime+stime from /proc), TCP segments per
-# request (whole machine) and CPU per request as a ratio to nginx's HTTP proxy. A forwarder
-# makes the same 4 segments per request as an HTTP proxy, so its CPU is what the sockets cost
-# with next to no user-space work: how far under nginx any proxy can get on this machine.
+# A forwarder sends the same 4 TCP segments per small request as an HTTP proxy, so its CPU is
+# what the sockets cost with next to no user-space work: how far under nginx any proxy can get
+# on this machine. Prints each run, then each proxy's medians: requests, CPU µs per request
+# (utime+stime from /proc), TCP segments per request (whole machine) and CPU per request as a
+# ratio to nginx's HTTP proxy.
+# URL_PATH (default /small), CONNS (default 64) and SENDFILE=off (the backend writes its files
+# from user space, as the harness's does) as in ab-env.sh. PROXIES picks from "ringway nginx
+# nginx-stream haproxy-tcp haproxy-splice monoio-tcp"; the default leaves out haproxy-splice
+# (`option splice-auto`), which only matters for bodies. There is no new-connection mode: a
+# forwarder opens a backend connection per client connection (20 segments per request against
+# an HTTP proxy's 12 with its pool), so it is no floor there.
 # Builds ringway and the example in release mode first (SKIP_BUILD=1 skips that). Installs
 # nginx, its stream module, HAProxy and wrk when missing (Debian).
 set -euo pipefail
