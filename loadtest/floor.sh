@@ -87,7 +87,10 @@ URL="http://127.0.0.1:21091$URL_PATH"
 tick=$(getconf CLK_TCK)
 out_segs() { awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "OutSegs") c = i; h = 1 } else print $c }' /proc/net/snmp; }
 PROXIES="${PROXIES:-ringway nginx nginx-stream haproxy-tcp monoio-tcp}"
-for _ in $(seq 1 "$ROUNDS"); do for p in $PROXIES; do
+read -ra LIST <<< "$PROXIES"
+# Each round starts one proxy later: none always runs first or right after another.
+for r in $(seq 1 "$ROUNDS"); do for i in "${!LIST[@]}"; do
+    p=${LIST[$(((i + r - 1) % ${#LIST[@]}))]}
     start "$p"; sleep 0.5
     taskset -c 1 wrk -t1 -c"$CONNS" -d1s "$URL" >/dev/null 2>&1
     t0=$(awk '{print $14+$15}' "/proc/$P/stat"); g0=$(out_segs)
