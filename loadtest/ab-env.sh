@@ -25,7 +25,7 @@ DIR="$(mktemp -d)"; chmod 755 "$DIR"
 MTU_BEFORE=""
 cleanup() {
     kill $(cat "$DIR/be.pid" 2>/dev/null) 2>/dev/null || true
-    [[ -n $MTU_BEFORE ]] && ip link set lo mtu "$MTU_BEFORE"
+    if [[ -n $MTU_BEFORE ]]; then ip link set lo mtu "$MTU_BEFORE"; fi
     rm -rf "$DIR"
 }
 trap cleanup EXIT

@@ -56,5 +56,6 @@ lt_tmpdir() {
     export PATH="$PATH:/usr/sbin"
     DIR="$(mktemp -d)"; chmod 755 "$DIR"
     PIDS=()
-    trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$DIR"' EXIT
+    # `|| true`: under `set -e` a process that already exited would stop the trap before the rm.
+    trap 'kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$DIR"' EXIT
 }

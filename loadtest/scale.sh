@@ -64,20 +64,21 @@ http { access_log off; upstream be { server 127.0.0.1:21090; keepalive 1024; }
     location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 CONF
     taskset -c "$load_lo-$load_hi" nginx -c "$DIR/be.conf" -p "$DIR" &
-    BE=$!; PIDS+=("$BE"); sleep 0.5
+    BE=$!; PIDS=("$BE"); sleep 0.5
     for _ in $(seq 1 "$ROUNDS"); do for proxy in ringway nginx; do
         if [[ $proxy == ringway ]]; then
             taskset -c "$proxy_cpus" "$BIN" -c "$DIR/ringway.conf" --workers "$n" 2>/dev/null &
         else
             taskset -c "$proxy_cpus" nginx -c "$DIR/nginx.conf" -p "$DIR" 2>/dev/null &
         fi
-        P=$!; sleep 0.5
+        P=$!; PIDS=("$BE" "$P"); sleep 0.5
         c=$((CONNS * n)); t=$load_n; ((t > c)) && t=$c
         taskset -c "$load_lo-$load_hi" wrk -t"$t" -c"$c" -d1s http://127.0.0.1:21091/small >/dev/null 2>&1
         p0=$(cpu_ticks "$P"); b0=$(busy_ticks "$load_lo" "$load_hi")
         out=$(taskset -c "$load_lo-$load_hi" wrk -t"$t" -c"$c" -d"${DURATION}s" http://127.0.0.1:21091/small 2>&1)
         p1=$(cpu_ticks "$P"); b1=$(busy_ticks "$load_lo" "$load_hi")
         kill "$P"; wait "$P" 2>/dev/null || true
+        PIDS=("$BE")
         req=$(echo "$out" | awk '/requests in/ { print $1 }')
         bad=$(echo "$out" | awk '/Non-2xx|Socket errors/' | tr -s ' ' | paste -sd' ')
         [[ -n $req && $req -gt 0 ]] || { echo "scale: $proxy with $n shards served nothing: $out" >&2; exit 1; }
@@ -86,6 +87,7 @@ CONF
         sleep 0.3
     done; done
     kill "$BE"; wait "$BE" 2>/dev/null || true
+    PIDS=()
 done
 med() { grep "^$1 $2 " "$DIR/runs" | sed "s/.*$3=//; s/ .*//" | lt_median; }
 echo
