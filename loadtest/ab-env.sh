@@ -17,7 +17,6 @@
 set -euo pipefail
 VAR="${1:?variable name}"; ROUNDS="${2:-3}"; shift 2 || true
 VALUES="${VALUES:-0 1}"; URL_PATH="${URL_PATH:-/small}"; CONNS="${CONNS:-64}"
-SENDFILE="${SENDFILE:-on}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${RINGWAY_BIN:-$ROOT/target/release/ringway}"
 source "$ROOT/loadtest/lib.sh"
@@ -33,38 +32,23 @@ if [[ -n "${LO_MTU:-}" ]]; then
     MTU_BEFORE=$(cat /sys/class/net/lo/mtu)
     ip link set lo mtu "$LO_MTU"
 fi
-for k in 4 16 32 64 256 1024 16384; do
-    n=$((k * 1024)); name="${k}k"; [[ $k == 1024 ]] && name=1m; [[ $k == 16384 ]] && name=16m
-    head -c "$n" /dev/urandom > "$DIR/$name"
-done
-lt_backend_conf "$DIR" 21090 | sed "s/sendfile on;/sendfile $SENDFILE;/" > "$DIR/be.conf"
+lt_backend_files "$DIR"
+lt_backend_conf "$DIR" 21090 > "$DIR/be.conf"
 lt_ringway_conf 21091 21090 > "$DIR/rw.conf"
 taskset -c 1 nginx -c "$DIR/be.conf" -p "$DIR" &
 sleep 0.5
 URL="http://127.0.0.1:21091$URL_PATH"
-tick=$(getconf CLK_TCK)
-# TCP segments sent by the whole machine (loopback: every hop, ACKs included).
-out_segs() { awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "OutSegs") c = i; h = 1 } else print $c }' /proc/net/snmp; }
-# Busy ticks of CPU 1 (wrk and the backend, plus any softirq work that lands there).
-load_ticks() { awk '$1 == "cpu1" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 for _ in $(seq 1 "$ROUNDS"); do for v in $VALUES; do
     bin="$BIN"; [[ $VAR == RINGWAY_BIN ]] && bin="$v"
     env "$VAR=$v" taskset -c 0 "$bin" -c "$DIR/rw.conf" --workers 1 2>/dev/null &
     P=$!; sleep 0.4
-    taskset -c 1 wrk -t1 -c"$CONNS" -d1s "$@" "$URL" >/dev/null 2>&1
-    t0=$(awk '{print $14+$15}' "/proc/$P/stat"); g0=$(out_segs); l0=$(load_ticks)
-    out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d5s "$@" "$URL" 2>&1)
-    t1=$(awk '{print $14+$15}' "/proc/$P/stat"); g1=$(out_segs); l1=$(load_ticks)
-    req=$(echo "$out" | awk '/requests in/{print $1}')
-    echo "$VAR=$v requests=$req cpu_us_per_req=$(echo "($t1-$t0)*1000000/$tick/$req" | bc -l | cut -c1-6)" \
-        "segs_per_req=$(echo "($g1-$g0)/$req" | bc -l | cut -c1-5)" \
-        "load_cpu_pct=$(echo "($l1-$l0)*100/$tick/5" | bc -l | cut -c1-5)" | tee -a "$DIR/runs"
+    echo "$VAR=$v $(lt_measure "$P" "$CONNS" "$URL" "$@")" | tee -a "$DIR/runs"
     kill $P; wait $P 2>/dev/null || true
 done; done
 for v in $VALUES; do
     m=$(grep "^$VAR=$v " "$DIR/runs" | sed 's/.*cpu_us_per_req=//; s/ .*//' | lt_median)
     g=$(grep "^$VAR=$v " "$DIR/runs" | sed 's/.*segs_per_req=//; s/ .*//' | lt_median)
-    l=$(grep "^$VAR=$v " "$DIR/runs" | sed 's/.*load_cpu_pct=//' | lt_median)
+    l=$(grep "^$VAR=$v " "$DIR/runs" | sed 's/.*load_cpu_pct=//; s/ .*//' | lt_median)
     r=$(grep "^$VAR=$v " "$DIR/runs" | sed 's/.*requests=//; s/ .*//' | lt_median)
     echo "median $VAR=$v requests=$r cpu_us_per_req=$m segs_per_req=$g load_cpu_pct=$l"
 done

@@ -19,7 +19,7 @@
 # Builds ringway and the example in release mode first (SKIP_BUILD=1 skips that). Installs
 # nginx, its stream module, HAProxy and wrk when missing (Debian).
 set -euo pipefail
-ROUNDS="${1:-5}"; URL_PATH="${URL_PATH:-/small}"; CONNS="${CONNS:-64}"; SENDFILE="${SENDFILE:-on}"
+ROUNDS="${1:-5}"; URL_PATH="${URL_PATH:-/small}"; CONNS="${CONNS:-64}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${RINGWAY_BIN:-$ROOT/target/release/ringway}"
 FWD="$ROOT/target/release/examples/tcp_forward"
@@ -45,8 +45,8 @@ fi
 for b in "$BIN" "$FWD"; do [[ -x $b ]] || { echo "floor: no $b" >&2; exit 1; }; done
 DIR="$(mktemp -d)"; chmod 755 "$DIR"
 trap 'kill $(cat "$DIR/be.pid" 2>/dev/null) 2>/dev/null; rm -rf "$DIR"' EXIT
-lt_backend_conf "$DIR" 21090 | sed "s/sendfile on;/sendfile $SENDFILE;/" > "$DIR/be.conf"
-for k in 64 1024; do head -c $((k * 1024)) /dev/urandom > "$DIR/$([[ $k == 1024 ]] && echo 1m || echo ${k}k)"; done
+lt_backend_files "$DIR"
+lt_backend_conf "$DIR" 21090 > "$DIR/be.conf"
 lt_ringway_conf 21091 21090 > "$DIR/ringway.conf"
 lt_nginx_proxy_conf "$DIR" 21091 21090 > "$DIR/nginx.conf"
 cat > "$DIR/nginx-stream.conf" <<CONF
@@ -84,22 +84,13 @@ start() {
     P=$!
 }
 URL="http://127.0.0.1:21091$URL_PATH"
-tick=$(getconf CLK_TCK)
-out_segs() { awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "OutSegs") c = i; h = 1 } else print $c }' /proc/net/snmp; }
 PROXIES="${PROXIES:-ringway nginx nginx-stream haproxy-tcp monoio-tcp}"
 read -ra LIST <<< "$PROXIES"
 # Each round starts one proxy later: none always runs first or right after another.
 for r in $(seq 1 "$ROUNDS"); do for i in "${!LIST[@]}"; do
     p=${LIST[$(((i + r - 1) % ${#LIST[@]}))]}
     start "$p"; sleep 0.5
-    taskset -c 1 wrk -t1 -c"$CONNS" -d1s "$URL" >/dev/null 2>&1
-    t0=$(awk '{print $14+$15}' "/proc/$P/stat"); g0=$(out_segs)
-    out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d5s "$URL" 2>&1)
-    t1=$(awk '{print $14+$15}' "/proc/$P/stat"); g1=$(out_segs)
-    req=$(echo "$out" | awk '/requests in/{print $1}')
-    bad=$(echo "$out" | awk '/Non-2xx|Socket errors/' | tr -s ' ' | paste -sd' ')
-    echo "$p requests=$req cpu_us_per_req=$(echo "($t1-$t0)*1000000/$tick/$req" | bc -l | cut -c1-6)" \
-        "segs_per_req=$(echo "($g1-$g0)/$req" | bc -l | cut -c1-5)${bad:+ $bad}" | tee -a "$DIR/runs"
+    echo "$p $(lt_measure "$P" "$CONNS" "$URL")" | tee -a "$DIR/runs"
     kill "$P"; wait "$P" 2>/dev/null || true
     sleep 0.3
 done; done

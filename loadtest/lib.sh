@@ -1,19 +1,55 @@
-# Shared by the quick scripts (ab-env.sh, ab-events.sh, profile.sh): the configs of the nginx
-# backend, of ringway and of the nginx proxy in front of it. loadtest/run has its own (lt.py).
-# Source it; each function prints a config.
+# Shared by the quick scripts (ab-env.sh, ab-events.sh, profile.sh, floor.sh, ...): the configs
+# of the nginx backend, of ringway and of the nginx proxy in front of it, and one measured wrk
+# run. loadtest/run has its own (lt.py). Source it.
 
-# lt_backend_conf DIR PORT: nginx (one worker, no master) serving DIR's files with sendfile and
-# a 24-byte /small from memory.
+# lt_backend_conf DIR PORT: nginx (one worker, no master) serving DIR's files with sendfile
+# (SENDFILE=off: read and write from user space, as loadtest/run's backend) and a 24-byte /small
+# from memory.
 lt_backend_conf() {
     cat <<CONF
 worker_processes 1; daemon off; master_process off; pid $1/be.pid; error_log $1/be.err;
 events { worker_connections 4096; }
-http { access_log off; sendfile on;
+http { access_log off; sendfile ${SENDFILE:-on};
   server { listen 127.0.0.1:$2; keepalive_requests 1000000;
     location / { root $1; }
     location = /small { return 200 "hello world, small body\n"; } } }
 CONF
 }
+
+# lt_backend_files DIR: the backend's /4k, /16k, /32k, /64k, /256k, /1m and /16m (random bytes).
+lt_backend_files() {
+    local k name
+    for k in 4 16 32 64 256 1024 16384; do
+        name="${k}k"; [[ $k == 1024 ]] && name=1m; [[ $k == 16384 ]] && name=16m
+        head -c $((k * 1024)) /dev/urandom > "$1/$name"
+    done
+}
+
+# lt_out_segs: TCP segments sent by the whole machine (loopback: every hop, ACKs included).
+lt_out_segs() {
+    awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "OutSegs") c = i; h = 1 } else print $c }' /proc/net/snmp
+}
+
+# lt_measure PID CONNS URL [WRK_ARGS...]: wrk on CPU 1, a 1 s warm-up and then 5 s measured;
+# prints "requests=N cpu_us_per_req=X segs_per_req=Y load_cpu_pct=Z" (PID's utime+stime per
+# request, the machine's TCP segments per request, how busy CPU 1 was), then wrk's error lines.
+lt_measure() {
+    local pid=$1 conns=$2 url=$3 tick t0 t1 g0 g1 l0 l1 out req
+    shift 3
+    tick=$(getconf CLK_TCK)
+    taskset -c 1 wrk -t1 -c"$conns" -d1s "$@" "$url" >/dev/null 2>&1
+    t0=$(awk '{print $14+$15}' "/proc/$pid/stat"); g0=$(lt_out_segs); l0=$(lt_cpu1_ticks)
+    out=$(taskset -c 1 wrk -t1 -c"$conns" -d5s "$@" "$url" 2>&1)
+    t1=$(awk '{print $14+$15}' "/proc/$pid/stat"); g1=$(lt_out_segs); l1=$(lt_cpu1_ticks)
+    req=$(echo "$out" | awk '/requests in/{print $1}')
+    echo "requests=$req cpu_us_per_req=$(echo "($t1-$t0)*1000000/$tick/$req" | bc -l | cut -c1-6)" \
+        "segs_per_req=$(echo "($g1-$g0)/$req" | bc -l | cut -c1-5)" \
+        "load_cpu_pct=$(echo "($l1-$l0)*100/$tick/5" | bc -l | cut -c1-5)" \
+        "$(echo "$out" | awk '/Non-2xx|Socket errors/' | tr -s ' ' | paste -sd' ')"
+}
+
+# Busy ticks of CPU 1 (wrk and the backend, plus any softirq work that lands there).
+lt_cpu1_ticks() { awk '$1 == "cpu1" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 
 # lt_ringway_conf PORT BACKEND_PORT [EVENTS]: ringway proxying everything to the backend, with
 # EVENTS as the text of its events block.
