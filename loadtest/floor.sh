@@ -43,8 +43,7 @@ if [[ -z ${SKIP_BUILD:-} ]]; then
     (cd "$ROOT" && cargo build --release --bin ringway --example tcp_forward)
 fi
 for b in "$BIN" "$FWD"; do [[ -x $b ]] || { echo "floor: no $b" >&2; exit 1; }; done
-DIR="$(mktemp -d)"; chmod 755 "$DIR"
-trap 'kill $(cat "$DIR/be.pid" 2>/dev/null) 2>/dev/null; rm -rf "$DIR"' EXIT
+lt_tmpdir
 lt_backend_files "$DIR"
 lt_backend_conf "$DIR" 21090 > "$DIR/be.conf"
 lt_ringway_conf 21091 21090 > "$DIR/ringway.conf"
@@ -71,6 +70,7 @@ CONF
 # The same with splice between the sockets (kernel-side forwarding, as ringway's body relay).
 sed 's/^    mode tcp$/    mode tcp\n    option splice-auto/' "$DIR/haproxy-tcp.cfg" > "$DIR/haproxy-splice.cfg"
 taskset -c 1 nginx -c "$DIR/be.conf" -p "$DIR" &
+BE=$!; PIDS=("$BE")
 sleep 0.5
 start() {
     case $1 in
@@ -81,7 +81,7 @@ start() {
         haproxy-splice) taskset -c 0 haproxy -f "$DIR/haproxy-splice.cfg" -db 2>/dev/null & ;;
         monoio-tcp) taskset -c 0 "$FWD" 127.0.0.1:21091 127.0.0.1:21090 & ;;
     esac
-    P=$!
+    P=$!; PIDS=("$BE" "$P")
 }
 URL="http://127.0.0.1:21091$URL_PATH"
 PROXIES="${PROXIES:-ringway nginx nginx-stream haproxy-tcp monoio-tcp}"
@@ -94,10 +94,10 @@ for r in $(seq 1 "$ROUNDS"); do for i in "${!LIST[@]}"; do
     kill "$P"; wait "$P" 2>/dev/null || true
     sleep 0.3
 done; done
-med() { grep "^$1 " "$DIR/runs" | sed "s/.*$2=//; s/ .*//" | lt_median; }
+med() { { grep "^$1 " "$DIR/runs" || true; } | sed "s/.*$2=//; s/ .*//" | lt_median; }
 base=$(med nginx cpu_us_per_req)
 for p in $PROXIES; do
     c=$(med "$p" cpu_us_per_req)
     echo "median $p requests=$(med "$p" requests) cpu_us_per_req=$c" \
-        "segs_per_req=$(med "$p" segs_per_req) cpu_vs_nginx=$(echo "$c/$base" | bc -l | cut -c1-4)"
+        "segs_per_req=$(med "$p" segs_per_req)${base:+ cpu_vs_nginx=$(echo "$c/$base" | bc -l | cut -c1-4)}"
 done

@@ -34,7 +34,7 @@ lt_out_segs() {
 # prints "requests=N cpu_us_per_req=X segs_per_req=Y load_cpu_pct=Z" (PID's utime+stime per
 # request, the machine's TCP segments per request, how busy CPU 1 was), then wrk's error lines.
 lt_measure() {
-    local pid=$1 conns=$2 url=$3 tick t0 t1 g0 g1 l0 l1 out req
+    local pid=$1 conns=$2 url=$3 tick t0 t1 g0 g1 l0 l1 out req errs
     shift 3
     tick=$(getconf CLK_TCK)
     taskset -c 1 wrk -t1 -c"$conns" -d1s "$@" "$url" >/dev/null 2>&1
@@ -42,10 +42,10 @@ lt_measure() {
     out=$(taskset -c 1 wrk -t1 -c"$conns" -d5s "$@" "$url" 2>&1)
     t1=$(awk '{print $14+$15}' "/proc/$pid/stat"); g1=$(lt_out_segs); l1=$(lt_cpu1_ticks)
     req=$(echo "$out" | awk '/requests in/{print $1}')
+    errs=$(echo "$out" | awk '/Non-2xx|Socket errors/' | tr -s ' ' | paste -sd' ')
     echo "requests=$req cpu_us_per_req=$(echo "($t1-$t0)*1000000/$tick/$req" | bc -l | cut -c1-6)" \
         "segs_per_req=$(echo "($g1-$g0)/$req" | bc -l | cut -c1-5)" \
-        "load_cpu_pct=$(echo "($l1-$l0)*100/$tick/5" | bc -l | cut -c1-5)" \
-        "$(echo "$out" | awk '/Non-2xx|Socket errors/' | tr -s ' ' | paste -sd' ')"
+        "load_cpu_pct=$(echo "($l1-$l0)*100/$tick/5" | bc -l | cut -c1-5)${errs:+ $errs}"
 }
 
 # Busy ticks of CPU 1 (wrk and the backend, plus any softirq work that lands there).
