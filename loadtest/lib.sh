@@ -38,9 +38,9 @@ lt_measure() {
     shift 3
     tick=$(getconf CLK_TCK)
     taskset -c 1 wrk -t1 -c"$conns" -d1s "$@" "$url" >/dev/null 2>&1
-    t0=$(awk '{print $14+$15}' "/proc/$pid/stat"); g0=$(lt_out_segs); l0=$(lt_cpu1_ticks)
+    t0=$(awk '{print $14+$15}' "/proc/$pid/stat"); g0=$(lt_out_segs); l0=$(lt_busy_ticks 1 1)
     out=$(taskset -c 1 wrk -t1 -c"$conns" -d5s "$@" "$url" 2>&1)
-    t1=$(awk '{print $14+$15}' "/proc/$pid/stat"); g1=$(lt_out_segs); l1=$(lt_cpu1_ticks)
+    t1=$(awk '{print $14+$15}' "/proc/$pid/stat"); g1=$(lt_out_segs); l1=$(lt_busy_ticks 1 1)
     req=$(echo "$out" | awk '/requests in/{print $1}')
     errs=$(echo "$out" | awk '/Non-2xx|Socket errors/' | tr -s ' ' | paste -sd' ')
     echo "requests=$req cpu_us_per_req=$(echo "($t1-$t0)*1000000/$tick/$req" | bc -l | cut -c1-6)" \
@@ -48,8 +48,12 @@ lt_measure() {
         "load_cpu_pct=$(echo "($l1-$l0)*100/$tick/5" | bc -l | cut -c1-5)${errs:+ $errs}"
 }
 
-# Busy ticks of CPU 1 (wrk and the backend, plus any softirq work that lands there).
-lt_cpu1_ticks() { awk '$1 == "cpu1" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+# lt_busy_ticks LO HI: busy ticks of CPUs LO..HI (/proc/stat: user nice system irq softirq), e.g.
+# the load generator's and backend's cores, softirq work that lands there included.
+lt_busy_ticks() {
+    awk -v lo="$1" -v hi="$2" '$1 ~ /^cpu[0-9]+$/ { c = substr($1, 4) + 0
+        if (c >= lo && c <= hi) s += $2 + $3 + $4 + $7 + $8 } END { print s + 0 }' /proc/stat
+}
 
 # lt_ringway_conf PORT BACKEND_PORT [EVENTS]: ringway proxying everything to the backend, with
 # EVENTS as the text of its events block.

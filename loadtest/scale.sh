@@ -40,11 +40,6 @@ cpu_ticks() {
     done
     echo "$t"
 }
-# Busy ticks of the given CPUs (/proc/stat: user nice system irq softirq).
-busy_ticks() {
-    awk -v lo="$1" -v hi="$2" '$1 ~ /^cpu[0-9]+$/ { c = substr($1, 4) + 0
-        if (c >= lo && c <= hi) s += $2 + $3 + $4 + $7 + $8 } END { print s }' /proc/stat
-}
 for n in $SHARDS; do
     proxy_cpus="0-$((n - 1))"; load_lo=$n; load_hi=$((NCPU - 1)); load_n=$((NCPU - n))
     # The backend: one nginx worker per load core, beside wrk.
@@ -74,9 +69,9 @@ CONF
         P=$!; PIDS=("$BE" "$P"); sleep 0.5
         c=$((CONNS * n)); t=$load_n; ((t > c)) && t=$c
         taskset -c "$load_lo-$load_hi" wrk -t"$t" -c"$c" -d1s http://127.0.0.1:21091/small >/dev/null 2>&1
-        p0=$(cpu_ticks "$P"); b0=$(busy_ticks "$load_lo" "$load_hi")
+        p0=$(cpu_ticks "$P"); b0=$(lt_busy_ticks "$load_lo" "$load_hi")
         out=$(taskset -c "$load_lo-$load_hi" wrk -t"$t" -c"$c" -d"${DURATION}s" http://127.0.0.1:21091/small 2>&1)
-        p1=$(cpu_ticks "$P"); b1=$(busy_ticks "$load_lo" "$load_hi")
+        p1=$(cpu_ticks "$P"); b1=$(lt_busy_ticks "$load_lo" "$load_hi")
         kill "$P"; wait "$P" 2>/dev/null || true
         PIDS=("$BE")
         req=$(echo "$out" | awk '/requests in/ { print $1 }')
