@@ -1,7 +1,8 @@
 //! The head rewriter, both directions. A head the parser accepts is rewritten the way
-//! `proxy/forward.rs` does it (options drawn from the first byte); the result must re-parse with
-//! ringway's own parser to the framing that was asked for, carry no hop-by-hop field, and keep
-//! every end-to-end field of the original, in order and unchanged.
+//! `proxy/headers.rs` (requests) and `proxy/forward.rs` (responses) do it, options drawn from
+//! the first byte; the result must re-parse with ringway's own parser to the framing that was
+//! asked for, carry no hop-by-hop field, and keep every end-to-end field of the original, in
+//! order and unchanged.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -175,7 +176,7 @@ fn request(flags: u8, buf: &[u8]) {
         .headers
         .iter()
         .any(|f| f.name.get(buf).eq_ignore_ascii_case(b"host"));
-    // (forward.rs: the configured Host, else the absolute-form authority, else $proxy_host.)
+    // (proxy/headers.rs: the configured Host, else the absolute-form authority, else $proxy_host.)
     let host: Option<&[u8]> = if !replace.is_empty() {
         Some(b"upstream.test")
     } else if h.host_in_target() {

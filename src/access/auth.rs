@@ -9,6 +9,7 @@ use super::{auth_basic, auth_request};
 use crate::http::Method;
 use crate::proxy::connection::Next;
 use crate::proxy::forward::{self, Request};
+use crate::proxy::headers;
 use crate::proxy::respond;
 use crate::route::ServerRt;
 
@@ -27,7 +28,7 @@ pub async fn check(
 ) -> Result<(Vec<Vec<u8>>, Vec<u8>), Next> {
     if let Some(basic) = &r.loc.auth_basic {
         let mut value = Vec::new();
-        let sent = forward::find_header(r.head, &b, b"authorization", &mut value);
+        let sent = headers::find_header(r.head, &b, b"authorization", &mut value);
         if !auth_basic::verify(&r.ctx.auth_cache, &basic.users, sent.then_some(&value[..])) {
             if sent {
                 warn!(peer = %r.client.peer, "auth_basic: wrong or unknown credentials");
@@ -35,8 +36,8 @@ pub async fn check(
             let mut extra = Vec::new();
             {
                 let header =
-                    |name: &[u8], out: &mut Vec<u8>| forward::find_header(r.head, &b, name, out);
-                let vars = forward::vars(r, &b, b"", &header);
+                    |name: &[u8], out: &mut Vec<u8>| headers::find_header(r.head, &b, name, out);
+                let vars = headers::vars(r, &b, b"", &header);
                 let mut realm = Vec::new();
                 basic.realm.render(&vars, &mut realm);
                 auth_basic::challenge(&realm, &mut extra);
@@ -78,8 +79,8 @@ async fn deny(
     let (consumed, keep) = forward::answered_extent(r, &b);
     let mut extra = extra;
     if r.loc.add_headers.iter().any(|h| h.always) {
-        let header = |name: &[u8], out: &mut Vec<u8>| forward::find_header(head, &b, name, out);
-        let vars = forward::vars(r, &b, b"", &header);
+        let header = |name: &[u8], out: &mut Vec<u8>| headers::find_header(head, &b, name, out);
+        let vars = headers::vars(r, &b, b"", &header);
         respond::render_add_headers(&r.loc.add_headers, code, &vars, &mut extra);
     }
     let head_only = head.method == Method::Head;

@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::http::response::parse_response;
 use crate::http::{BodyFraming, Method, RequestHead, ResponseFraming, ResponseHead};
 use crate::proxy::forward::{self, InFlight, Request};
+use crate::proxy::headers;
 use crate::proxy::io::{ReadErr, read_into, write_all};
 use crate::route::template::AuthResponse;
 use crate::route::{Action, Location, NU_ERROR, NU_TIMEOUT, NextUpstream, ServerRt, Template};
@@ -90,7 +91,7 @@ pub async fn run(r: &Request<'_>, server: &ServerRt, b: &[u8], ar: &AuthRequest)
         } => {
             let group = &r.generation.upstreams[*upstream];
             let mut out = r.ctx.bufs.get();
-            forward::build_head(&sr, b, uri.as_ref(), proxy_host, &mut out);
+            headers::build_head(&sr, b, uri.as_ref(), proxy_host, &mut out);
             // The head starts with the client's method: the subrequest is a GET.
             let m = r.head.method_span.get(b).len();
             out.splice(..m, *b"GET");
@@ -122,11 +123,11 @@ pub async fn run(r: &Request<'_>, server: &ServerRt, b: &[u8], ar: &AuthRequest)
         status,
         header: &resp_header,
     };
-    let header = |name: &[u8], out: &mut Vec<u8>| forward::find_header(r.head, b, name, out);
+    let header = |name: &[u8], out: &mut Vec<u8>| headers::find_header(r.head, b, name, out);
     for (i, t) in &ar.sets {
         let mut v = Vec::new();
         {
-            let mut vars = forward::vars(&sr, b, b"", &header);
+            let mut vars = headers::vars(&sr, b, b"", &header);
             vars.user = &answer.vars;
             vars.auth_response = Some(&auth);
             t.render(&vars, &mut v);

@@ -4,7 +4,8 @@
 
 use std::time::Instant;
 
-use super::forward::{self, Request};
+use super::forward::Request;
+use super::headers;
 use crate::access::{ConnGuard, Verdict, limit_conn, limit_req};
 
 pub enum Gate {
@@ -18,8 +19,8 @@ pub async fn check(r: &Request<'_>, b: Vec<u8>) -> Gate {
     let limits = &r.loc.limits;
     let zones = &r.generation.zones;
     let (guard, verdict) = {
-        let header = |name: &[u8], out: &mut Vec<u8>| forward::find_header(r.head, &b, name, out);
-        let vars = forward::vars(r, &b, b"", &header);
+        let header = |name: &[u8], out: &mut Vec<u8>| headers::find_header(r.head, &b, name, out);
+        let vars = headers::vars(r, &b, b"", &header);
         let guard = if limits.conn.is_empty() {
             ConnGuard::default()
         } else {

@@ -14,7 +14,8 @@ use tracing::{debug, warn};
 use super::access::{self, Gate};
 use super::client::Client;
 use super::context::{ConnSlot, Generation, ListenerRt, ShardCtx};
-use super::forward::{self, Request, origin_form};
+use super::forward::{self, Request};
+use super::headers::{self, origin_form};
 use super::io::{ReadErr, read_into, write_all};
 use super::{park, respond, tunnel};
 use crate::access::{ConnGuard, auth};
@@ -413,9 +414,9 @@ async fn handle(
     // A URI changed by `rewrite` is an internal redirect: it may reach `internal` locations.
     let mut rewritten_by_rule = false;
     let loc = if server.has_rewrites {
-        let header = |name: &[u8], out: &mut Vec<u8>| forward::find_header(head, &b, name, out);
+        let header = |name: &[u8], out: &mut Vec<u8>| headers::find_header(head, &b, name, out);
         let vars = Vars {
-            host: forward::host_of(head, &b),
+            host: headers::host_of(head, &b),
             remote_addr: client.ip.as_bytes(),
             remote_ip: client.addr,
             realip_remote_addr: client.peer_ip.as_bytes(),
@@ -543,7 +544,7 @@ async fn handle(
     };
     if let Action::Proxy { .. } = loc.action
         && matches!(head.method, Method::Options | Method::Trace)
-        && forward::max_forwards(head, &b) == Some(0)
+        && headers::max_forwards(head, &b) == Some(0)
     {
         return answer_hop_limit(&r, stream, b).await;
     }
@@ -580,8 +581,8 @@ async fn answer(
     let (consumed, keep) = forward::answered_extent(r, &b);
     let mut out = r.ctx.bufs.get();
     {
-        let header = |name: &[u8], out: &mut Vec<u8>| forward::find_header(head, &b, name, out);
-        let vars = forward::vars(r, &b, b"", &header);
+        let header = |name: &[u8], out: &mut Vec<u8>| headers::find_header(head, &b, name, out);
+        let vars = headers::vars(r, &b, b"", &header);
         let mut rendered = Vec::new();
         let text = match text {
             Text::Template(t) => {

@@ -1,5 +1,5 @@
 //! The request's journey: a downstream connection's loop (`connection`), the exchange with an
-//! upstream (`forward`), body relays by copy or splice (`body`), answers ringway writes itself
+//! upstream (`forward`), the head sent upstream and its variables (`headers`), body relays by copy or splice (`body`), answers ringway writes itself
 //! (`respond`) and upgraded tunnels (`tunnel`).
 
 mod access;
@@ -10,6 +10,7 @@ pub(crate) mod connection;
 pub mod context;
 pub mod deadline;
 pub(crate) mod forward;
+pub(crate) mod headers;
 pub(crate) mod io;
 pub mod park;
 pub(crate) mod respond;
