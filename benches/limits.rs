@@ -9,7 +9,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use ringway::access::limit_conn::acquire;
 use ringway::access::limit_req::check;
 use ringway::access::{ConnRule, LocationLimits, ReqRule, Share, ZoneSpec, Zones};
-use ringway::route::{Template, Vars};
+use ringway::template::{Template, Vars};
 
 fn zones(size: u64) -> Zones {
     let key = "$binary_remote_addr";

@@ -3,7 +3,9 @@
 pub mod access;
 pub mod config;
 pub mod http;
+pub mod net;
 pub mod proxy;
 pub mod route;
 pub mod shard;
+pub mod template;
 pub mod upstream;

@@ -14,9 +14,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use rustc_hash::FxHashSet;
 use sha2::{Digest, Sha256};
 
-use super::htpasswd::{Hash, Htpasswd};
+use crate::config::htpasswd::{Hash, Htpasswd};
 use crate::config::Settings;
-use crate::route::Template;
+use crate::template::Template;
 
 #[derive(Debug)]
 pub struct AuthBasic {

@@ -13,8 +13,8 @@ use crate::http::response::parse_response;
 use crate::http::{BodyFraming, Method, RequestHead, ResponseFraming, ResponseHead};
 use crate::proxy::forward::{self, InFlight, Request};
 use crate::proxy::headers;
-use crate::proxy::io::{ReadErr, read_into, write_all};
-use crate::route::template::AuthResponse;
+use crate::net::io::{ReadErr, read_into, write_all};
+use crate::template::AuthResponse;
 use crate::route::{Action, Location, NU_ERROR, NU_TIMEOUT, NextUpstream, ServerRt, Template};
 use crate::upstream::{Group, Tried};
 

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use super::log;
 use super::table::Table;
 use super::zones::{LocationLimits, Zones};
-use crate::route::{Template, Vars};
+use crate::template::{Template, Vars};
 
 /// nginx refuses `limit_conn` keys longer than this (and does not limit the request).
 const MAX_KEY: usize = 255;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use super::log;
 use super::table::Table;
 use super::zones::{LocationLimits, Zones};
-use crate::route::{Template, Vars};
+use crate::template::{Template, Vars};
 
 /// nginx skips keys longer than this.
 const MAX_KEY: usize = 65535;

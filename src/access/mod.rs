@@ -13,7 +13,7 @@
 pub mod auth;
 pub mod auth_basic;
 pub mod auth_request;
-pub mod htpasswd;
+
 pub mod limit_conn;
 pub mod limit_req;
 mod log;

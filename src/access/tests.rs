@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use super::limit_conn::{ConnRule, acquire};
 use super::limit_req::{ReqRule, Verdict, check};
 use super::zones::{LocationLimits, Share, ZoneSpec, Zones};
-use crate::route::{Template, Vars};
+use crate::template::{Template, Vars};
 
 fn spec(name: &str, key: &str, rate: Option<u64>) -> ZoneSpec {
     ZoneSpec {

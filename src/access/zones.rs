@@ -24,7 +24,7 @@ use super::limit_conn::{ConnRule, ConnZone};
 use super::limit_req::{ReqRule, ReqState, ReqZone};
 use super::table::Table;
 use crate::config::LogLevel;
-use crate::route::Template;
+use crate::template::Template;
 
 /// Bytes of zone per state, as nginx sizes them for `$binary_remote_addr` on 64-bit.
 pub const REQ_STATE_BYTES: u64 = 128;

@@ -14,7 +14,7 @@ use super::error::Result;
 use super::model::{Settings, UserFile};
 use super::parser::{Arg, Directive};
 use super::values::{SUPPORTED_VARIABLES, check_variables, has_variables};
-use crate::access::htpasswd::Htpasswd;
+use crate::config::htpasswd::Htpasswd;
 
 /// What one level sets itself; None = inherit.
 #[derive(Debug, Default, Clone)]

@@ -45,6 +45,7 @@ mod build;
 mod directives;
 mod dump;
 mod error;
+pub mod htpasswd;
 mod lexer;
 pub mod limits;
 pub mod model;

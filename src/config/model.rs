@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::access::htpasswd::Htpasswd;
+use crate::config::htpasswd::Htpasswd;
 
 #[derive(Debug, Clone)]
 pub struct Config {

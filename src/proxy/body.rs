@@ -6,7 +6,7 @@ use std::time::Duration;
 use monoio::net::TcpStream;
 
 use super::context::ShardCtx;
-use super::io::{ReadErr, WriteErr, read_into, write_all, write_range};
+use crate::net::io::{ReadErr, WriteErr, read_into, write_all, write_range};
 use crate::http::ChunkedDecoder;
 use crate::http::chunked::{LAST_CHUNK, write_chunk_header};
 use crate::http::{Decoded, ParseError};
@@ -90,14 +90,14 @@ pub async fn relay_exact(
 }
 
 async fn splice_exact(
-    pipes: &super::splice::PipePool,
+    pipes: &crate::net::splice::PipePool,
     src: &mut TcpStream,
     dst: &mut TcpStream,
     n: u64,
     t: &Timeouts,
 ) -> Result<(), Fail> {
-    use super::splice::SpliceErr;
-    super::splice::relay_exact(pipes, src, dst, n, t.read, t.write)
+    use crate::net::splice::SpliceErr;
+    crate::net::splice::relay_exact(pipes, src, dst, n, t.read, t.write)
         .await
         .map_err(|e| match e {
             SpliceErr::SrcEof => Fail::SrcEof,

@@ -16,7 +16,7 @@ use super::client::Client;
 use super::context::{ConnSlot, Generation, ListenerRt, ShardCtx};
 use super::forward::{self, Request};
 use super::headers::{self, origin_form};
-use super::io::{ReadErr, read_into, write_all};
+use crate::net::io::{ReadErr, read_into, write_all};
 use super::{park, respond, tunnel};
 use crate::access::{ConnGuard, auth};
 use crate::http::request::{Limits, parse_request};

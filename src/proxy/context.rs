@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use super::buffers::BufPool;
-use super::deadline::Slots;
-use super::splice::PipePool;
+use crate::net::buffers::BufPool;
+use crate::net::deadline::Slots;
+use crate::net::splice::PipePool;
 use super::timers::Timers;
 use crate::access::{Share, Zones};
 use crate::route::{self, Location, VirtualHosts};

@@ -13,7 +13,7 @@ use super::client::Client;
 use super::connection::Next;
 use super::context::{Generation, ShardCtx};
 use super::headers::{add_headers, build_head, find_header, vars};
-use super::io::{ReadErr, read_into, write_all, write_two};
+use crate::net::io::{ReadErr, read_into, write_all, write_two};
 use super::respond;
 use crate::http::response::parse_response;
 use crate::http::rewrite::{ResponseRewrite, write_response_head};
@@ -193,7 +193,7 @@ pub async fn forward(
         let mut resp_ready = None;
         ub = r.ctx.bufs.get();
         if head.expect_continue && !inline && head.body != BodyFraming::None {
-            let readable = super::deadline::within(EXPECT_WAIT, up.stream.readable(false)).await;
+            let readable = crate::net::deadline::within(EXPECT_WAIT, up.stream.readable(false)).await;
             if readable.is_err() {
                 // Silent upstream: tell the client to go on (RFC 9110 §10.1.1).
                 if !send_raw(stream, b"HTTP/1.1 100 Continue\r\n\r\n", client_t).await {

@@ -4,17 +4,17 @@
 
 mod access;
 mod body;
-pub mod buffers;
+
 pub mod client;
 pub(crate) mod connection;
 pub mod context;
-pub mod deadline;
+
 pub(crate) mod forward;
 pub(crate) mod headers;
-pub(crate) mod io;
+
 pub mod park;
 pub(crate) mod respond;
-mod splice;
+
 mod timers;
 mod tunnel;
 

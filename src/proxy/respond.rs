@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use monoio::net::TcpStream;
 
-use super::io::write_all;
+use crate::net::io::write_all;
 use crate::http::status;
 use crate::route::{AddHeader, Vars};
 

@@ -3,7 +3,7 @@
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt, Splitable};
 use monoio::net::TcpStream;
 
-use super::io::write_all;
+use crate::net::io::write_all;
 
 pub async fn run(
     mut client: TcpStream,

@@ -5,7 +5,7 @@
 mod compile;
 mod location;
 pub mod rewrite;
-pub mod template;
+
 mod vhost;
 
 pub use compile::{
@@ -18,5 +18,5 @@ pub use location::{
     UriRewrite,
 };
 pub use rewrite::{Rewrite, Routed};
-pub use template::{Template, Vars};
+pub use crate::template::{Template, Vars};
 pub use vhost::{ServerRt, VirtualHosts, strip_port};

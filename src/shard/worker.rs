@@ -19,7 +19,7 @@ use super::listener;
 use super::{Control, Peers, health};
 use crate::access::Share;
 use crate::config::{Config, UringSetup};
-use crate::proxy::deadline;
+use crate::net::deadline;
 use crate::proxy::{Drain, Generation, Refused, SWEEP, ShardCtx, park, serve};
 use crate::route;
 use crate::route::{Lookups, Resolved};

@@ -33,7 +33,7 @@ pub struct Group {
     pub servers: Vec<Server>,
     balancer: RefCell<Balancer>,
     method: crate::config::BalanceMethod,
-    hash_key: Option<crate::route::Template>,
+    hash_key: Option<crate::template::Template>,
     health_check: Option<crate::config::HealthCheck>,
     /// `queue N timeout=T` for requests that find every server at `max_conns`.
     pub queue: Option<Queue>,
@@ -98,7 +98,7 @@ impl Group {
         self.method
     }
 
-    pub fn hash_key(&self) -> Option<&crate::route::Template> {
+    pub fn hash_key(&self) -> Option<&crate::template::Template> {
         self.hash_key.as_ref()
     }
 
@@ -156,7 +156,7 @@ impl Group {
             return Ok(c);
         }
         let stream =
-            match crate::proxy::deadline::within(timeout, TcpStream::connect_addr(server.addr))
+            match crate::net::deadline::within(timeout, TcpStream::connect_addr(server.addr))
                 .await
             {
                 Ok(Ok(s)) => s,

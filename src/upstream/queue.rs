@@ -49,7 +49,7 @@ impl Queue {
             self.wakers.borrow_mut().push(cx.waker().clone());
             Poll::Pending
         });
-        let ok = crate::proxy::deadline::within(self.timeout, released)
+        let ok = crate::net::deadline::within(self.timeout, released)
             .await
             .is_ok();
         self.waiting.set(self.waiting.get() - 1);

@@ -1,4 +1,5 @@
-//! htpasswd files as nginx reads them for `auth_basic_user_file`: `user:hash[:comment]` lines,
+//! `auth_basic_user_file`, loaded with the config (a bad line is a config error naming it):
+//! htpasswd files as nginx reads them: `user:hash[:comment]` lines,
 //! `#` comments, lines without `:` ignored, the first line for a user wins. Schemes: bcrypt
 //! (`$2y$`, `$2b$`, `$2a$`), apr1 MD5 (`$apr1$`) and glibc MD5-crypt (`$1$`), `{SHA}`, salted
 //! `{SSHA}`, and `{PLAIN}`. Anything else (DES crypt, `$5$`, `$6$`, a bare password) is refused
