@@ -139,6 +139,16 @@ impl Template {
         self.parts.is_empty()
     }
 
+    /// A template of literal text only (no `$` is read as a variable).
+    pub fn literal(text: &[u8]) -> Template {
+        let parts = if text.is_empty() {
+            Vec::new()
+        } else {
+            vec![Part::Lit(text.into())]
+        };
+        Template { parts }
+    }
+
     /// The template is one variable and nothing else.
     pub fn as_single_var(&self) -> Option<&Var> {
         match self.parts.as_slice() {

@@ -500,11 +500,29 @@ fn max_forwards_zero_is_answered_by_the_proxy() {
         "{}",
         resp.describe()
     );
-    let req = b"TRACE /t HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n\r\n";
-    let (_c, resp) = exchange(rw.addr, req);
-    assert_eq!(resp.status, 200, "{}", resp.describe());
-    assert_eq!(resp.header("content-type"), Some("message/http"));
-    assert_eq!(resp.body, req.to_vec());
+    assert!(
+        !resp.header("allow").is_some_and(|a| a.contains("TRACE")),
+        "TRACE is not served: {}",
+        resp.describe()
+    );
+    assert_eq!(b.accepted(), 0, "the upstream is never asked");
+}
+
+/// nginx answers TRACE with 405 whatever its Max-Forwards: echoing a request back would hand
+/// its cookies and credentials to a script that can make the browser send it (cross-site
+/// tracing).
+#[test]
+fn trace_is_refused_with_405_like_nginx() {
+    let b = echo_backend();
+    let rw = Ringway::start(&proxy_conf(b.addr, ""));
+    for req in [
+        &b"TRACE /t HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n\r\n"[..],
+        b"TRACE /t HTTP/1.1\r\nHost: x\r\nCookie: secret\r\n\r\n",
+    ] {
+        let (_c, resp) = exchange(rw.addr, req);
+        assert_eq!(resp.status, 405, "{}", resp.describe());
+        assert!(!contains(&resp.body, b"secret"), "{}", resp.describe());
+    }
     assert_eq!(b.accepted(), 0, "the upstream is never asked");
 }
 

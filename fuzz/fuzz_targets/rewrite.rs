@@ -259,6 +259,7 @@ fn response(flags: u8, buf: &[u8]) {
         hide,
         via: (flags & 32 != 0).then_some(VIA),
         upgrade,
+        redirect: None,
     };
     let mut out = Vec::new();
     write_response_head(&mut out, &r, buf, &opts);

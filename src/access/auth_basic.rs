@@ -14,8 +14,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use rustc_hash::FxHashSet;
 use sha2::{Digest, Sha256};
 
-use crate::config::htpasswd::{Hash, Htpasswd};
 use crate::config::Settings;
+use crate::config::htpasswd::{Hash, Htpasswd};
 use crate::template::Template;
 
 #[derive(Debug)]

@@ -10,7 +10,6 @@
 //! - `rules`: `allow` / `deny` (ngx_http_access_module).
 //! - `auth`, `auth_basic`, `htpasswd`, `auth_request`: authentication.
 
-pub mod auth;
 pub mod auth_basic;
 pub mod auth_request;
 

@@ -336,7 +336,7 @@ pub(crate) static SPECS: &[Spec] = &[
     u("autoindex", HSL),
     h("internal", LOCATION, 0, 0),
     u("expires", HSL),
-    u("proxy_redirect", HSL),
+    h("proxy_redirect", HSL, 1, 2),
     u("proxy_cookie_domain", HSL),
     u("proxy_cookie_path", HSL),
     u("proxy_method", HSL),

@@ -176,6 +176,23 @@ fn settings(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
             fmt_time(s.proxy_next_upstream_timeout)
         }),
         ("proxy_add_via", |s| if s.via { "on" } else { "off" }.into()),
+        ("proxy_redirect", |s| {
+            if s.proxy_redirect.is_empty() {
+                return "off".into();
+            }
+            s.proxy_redirect
+                .iter()
+                .map(|r| match r {
+                    RedirectRule::Default => "default".to_string(),
+                    RedirectRule::Rule {
+                        pattern,
+                        replacement,
+                        ..
+                    } => format!("{} {}", q(pattern), q(replacement)),
+                })
+                .collect::<Vec<_>>()
+                .join("; proxy_redirect ")
+        }),
         ("real_ip_header", |s| q(&s.realip.header)),
         ("real_ip_recursive", |s| {
             if s.realip.recursive { "on" } else { "off" }.into()

@@ -220,12 +220,35 @@ pub enum Action {
 
 #[derive(Debug, Clone)]
 pub struct ProxyPass {
+    /// The URL as written (`http://app/v1/`): `proxy_redirect default` rewrites redirects
+    /// that start with it.
+    pub url: String,
     /// `upstream` name or `host:port` (port defaulted from the scheme).
     pub target: String,
     /// True when `target` names an `upstream` block.
     pub is_upstream: bool,
     /// The URI part after the authority (`proxy_pass http://users/;` → Some("/")), None if absent.
     pub uri: Option<String>,
+}
+
+/// One `proxy_redirect` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedirectRule {
+    /// `default`: the `proxy_pass` URL replaced by the location's prefix.
+    Default,
+    /// `REDIRECT REPLACEMENT`: a prefix (variables allowed) or, with `~`/`~*`, a regex.
+    Rule {
+        pattern: String,
+        regex: Option<RedirectRegex>,
+        replacement: String,
+    },
+}
+
+/// A `~` (case-sensitive) or `~*` pattern of `proxy_redirect`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectRegex {
+    pub source: String,
+    pub case_insensitive: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -340,6 +363,8 @@ pub struct Settings {
     pub max_request_line: usize,
     /// ringway extension `proxy_add_via on|off` (RFC 9110 §7.6.3), default on.
     pub via: bool,
+    /// `proxy_redirect` rules in order; empty: `off`. Default: `default`.
+    pub proxy_redirect: Vec<RedirectRule>,
     /// `proxy_next_upstream` raw tokens (interpreted by the balancing issue).
     pub proxy_next_upstream: Vec<String>,
     /// `proxy_next_upstream_tries N` (0 = no limit).
@@ -382,6 +407,7 @@ impl Default for Settings {
             max_header_size: 16 * 1024,
             max_request_line: 8 * 1024,
             via: true,
+            proxy_redirect: vec![RedirectRule::Default],
             proxy_next_upstream: vec!["error".into(), "timeout".into()],
             proxy_next_upstream_tries: 0,
             proxy_next_upstream_timeout: Duration::ZERO,

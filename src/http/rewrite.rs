@@ -85,7 +85,14 @@ pub struct ResponseRewrite<'a> {
     pub via: Option<&'a [u8]>,
     /// A 101 to an upgrade request: keep `Upgrade` and send `Connection: upgrade`.
     pub upgrade: bool,
+    /// `proxy_redirect`: rewrites a redirect target (the `Location` value, the URL of a
+    /// `Refresh`), writing the new one to `out` and returning true, or returning false to keep
+    /// it as it came.
+    pub redirect: Option<&'a RedirectFn<'a>>,
 }
+
+/// `ResponseRewrite::redirect`'s rewriter: (value, out) → rewritten.
+pub type RedirectFn<'a> = dyn Fn(&[u8], &mut Vec<u8>) -> bool + 'a;
 
 /// Writes status line (always `HTTP/1.1`), filtered upstream fields, framing and Connection
 /// fields (no final CRLF).
@@ -123,7 +130,13 @@ pub fn write_response_head(
             continue;
         }
         length_sent |= is_length;
-        write_field(out, name, h.value.get(buf));
+        let value = h.value.get(buf);
+        if let Some(redirect) = opts.redirect
+            && write_redirect(out, name, value, redirect)
+        {
+            continue;
+        }
+        write_field(out, name, value);
     }
     match opts.framing {
         ResponseFraming::Length(n) => write_content_length(out, n),
@@ -176,6 +189,39 @@ fn connection_option(headers: &[HeaderSpan], buf: &[u8], name: &[u8], upgrade: b
         h.name.get(buf).eq_ignore_ascii_case(b"connection")
             && list_items(h.value.get(buf)).any(|t| t.eq_ignore_ascii_case(name))
     })
+}
+
+/// A `Location` field, or the URL of a `Refresh` field (`5; url=/next`), passed through
+/// `redirect`; true when it rewrote the field (and wrote it).
+fn write_redirect(
+    out: &mut Vec<u8>,
+    name: &[u8],
+    value: &[u8],
+    redirect: &dyn Fn(&[u8], &mut Vec<u8>) -> bool,
+) -> bool {
+    let prefix = if name.eq_ignore_ascii_case(b"location") {
+        0
+    } else if name.eq_ignore_ascii_case(b"refresh") {
+        match value
+            .windows(4)
+            .position(|w| w.eq_ignore_ascii_case(b"url="))
+        {
+            Some(i) => i + 4,
+            None => return false,
+        }
+    } else {
+        return false;
+    };
+    let mark = out.len();
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(&value[..prefix]);
+    if !redirect(&value[prefix..], out) {
+        out.truncate(mark);
+        return false;
+    }
+    out.extend_from_slice(b"\r\n");
+    true
 }
 
 #[inline]
@@ -402,6 +448,7 @@ mod tests {
             hide: &[],
             via: None,
             upgrade: false,
+            redirect: None,
         }
     }
 
@@ -577,6 +624,32 @@ mod tests {
         assert_eq!(
             res(raw, Method::Get, &o),
             "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+        );
+    }
+
+    #[test]
+    fn redirect_rewrites_location_and_refresh_urls() {
+        let raw = b"HTTP/1.1 302 Found\r\nLocation: http://app/x\r\nRefresh: 5; URL=http://app/y\r\nX-Other: http://app/z\r\nContent-Length: 0\r\n\r\n";
+        let f = |v: &[u8], out: &mut Vec<u8>| match v.strip_prefix(b"http://app/") {
+            Some(rest) => {
+                out.push(b'/');
+                out.extend_from_slice(rest);
+                true
+            }
+            None => false,
+        };
+        let o = ResponseRewrite {
+            redirect: Some(&f),
+            ..ropts(ResponseFraming::Length(0))
+        };
+        assert_eq!(
+            res(raw, Method::Get, &o),
+            "HTTP/1.1 302 Found\r\nLocation: /x\r\nRefresh: 5; URL=/y\r\nX-Other: http://app/z\r\nContent-Length: 0\r\n"
+        );
+        let raw = b"HTTP/1.1 302 Found\r\nLocation: http://elsewhere/x\r\nRefresh: 5\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(
+            res(raw, Method::Get, &o),
+            "HTTP/1.1 302 Found\r\nLocation: http://elsewhere/x\r\nRefresh: 5\r\nContent-Length: 0\r\n"
         );
     }
 }

@@ -5,8 +5,7 @@ use std::io;
 use std::time::Duration;
 
 use monoio::buf::{IoBuf, IoBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
-use monoio::net::TcpStream;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 
 use super::deadline::within;
 
@@ -18,8 +17,8 @@ pub enum ReadErr {
 /// Reads into the spare capacity of `buf`, appending after its current length (monoio reads a
 /// bare `Vec` from offset 0, hence the slice). Ok(0) is end of stream. On timeout or error the
 /// buffer is gone with the operation; the caller closes anyway.
-pub async fn read_into(
-    s: &mut TcpStream,
+pub async fn read_into<S: AsyncReadRent>(
+    s: &mut S,
     mut buf: Vec<u8>,
     limit: Duration,
 ) -> Result<(usize, Vec<u8>), ReadErr> {
@@ -42,8 +41,8 @@ pub enum WriteErr {
 }
 
 /// Writes all of `buf`, returning it for reuse.
-pub async fn write_all(
-    s: &mut TcpStream,
+pub async fn write_all<S: AsyncWriteRent>(
+    s: &mut S,
     buf: Vec<u8>,
     limit: Duration,
 ) -> Result<Vec<u8>, WriteErr> {
@@ -55,8 +54,8 @@ pub async fn write_all(
 }
 
 /// Writes `buf[range]` without copying it out.
-pub async fn write_range(
-    s: &mut TcpStream,
+pub async fn write_range<S: AsyncWriteRent>(
+    s: &mut S,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -94,15 +93,14 @@ unsafe impl monoio::buf::IoVecBuf for TwoBufs {
 
 /// Writes `head` then `body[start..end]`, in one system call when the socket takes it all.
 /// Returns both buffers for reuse.
-pub async fn write_two(
-    s: &mut TcpStream,
+pub async fn write_two<S: AsyncWriteRent>(
+    s: &mut S,
     head: Vec<u8>,
     body: Vec<u8>,
     start: usize,
     end: usize,
     limit: Duration,
 ) -> Result<(Vec<u8>, Vec<u8>), WriteErr> {
-    use monoio::io::AsyncWriteRent;
     if start >= end || end > body.len() {
         let end = end.min(body.len()).max(start);
         let head = write_all(s, head, limit).await?;

@@ -6,3 +6,6 @@ pub mod buffers;
 pub mod deadline;
 pub mod io;
 pub mod splice;
+pub mod transport;
+
+pub use transport::Transport;

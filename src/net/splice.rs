@@ -9,7 +9,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use monoio::net::TcpStream;
+use super::Transport;
 
 /// Bytes a pooled pipe is asked to hold (F_SETPIPE_SZ); the kernel may grant less.
 const PIPE_WANT: usize = 1024 * 1024;
@@ -146,18 +146,21 @@ fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<Step> {
 }
 
 /// Moves exactly `n` bytes from `src` to `dst`.
-pub async fn relay_exact(
+/// Both ends must be spliceable (`Transport::splice_fd`).
+pub async fn relay_exact<S: Transport, D: Transport>(
     pipes: &PipePool,
-    src: &mut TcpStream,
-    dst: &mut TcpStream,
+    src: &mut S,
+    dst: &mut D,
     n: u64,
     read_timeout: Duration,
     write_timeout: Duration,
 ) -> Result<(), SpliceErr> {
+    let (Some(sfd), Some(dfd)) = (src.splice_fd(), dst.splice_fd()) else {
+        return Err(SpliceErr::Src);
+    };
     let pipe = pipes.get().map_err(|_| SpliceErr::Src)?;
-    let _src_nb = NonBlocking::set(src.as_raw_fd()).map_err(|_| SpliceErr::Src)?;
-    let _dst_nb = NonBlocking::set(dst.as_raw_fd()).map_err(|_| SpliceErr::Dst)?;
-    let (sfd, dfd) = (src.as_raw_fd(), dst.as_raw_fd());
+    let _src_nb = NonBlocking::set(sfd).map_err(|_| SpliceErr::Src)?;
+    let _dst_nb = NonBlocking::set(dfd).map_err(|_| SpliceErr::Dst)?;
     let (pr, pw) = (pipe.read.as_raw_fd(), pipe.write.as_raw_fd());
     let mut left = n;
     let mut in_pipe = 0usize;
@@ -194,13 +197,13 @@ pub async fn relay_exact(
         }
         // No progress either way: wait for the side that holds things up.
         if in_pipe > 0 && dst_blocked {
-            match super::deadline::within(write_timeout, dst.writable(false)).await {
+            match super::deadline::within(write_timeout, dst.writable()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Err(SpliceErr::Dst),
                 Err(_) => return Err(SpliceErr::DstTimeout),
             }
         } else {
-            match super::deadline::within(read_timeout, src.readable(false)).await {
+            match super::deadline::within(read_timeout, src.readable()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Err(SpliceErr::Src),
                 Err(_) => return Err(SpliceErr::SrcTimeout),

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use super::timers::Timers;
+use crate::access::{Share, Zones};
 use crate::net::buffers::BufPool;
 use crate::net::deadline::Slots;
 use crate::net::splice::PipePool;
-use super::timers::Timers;
-use crate::access::{Share, Zones};
 use crate::route::{self, Location, VirtualHosts};
 use crate::upstream::Group;
 
@@ -109,7 +109,7 @@ impl ShardCtx {
             connections: Cell::new(0),
             conn_cap: Cell::new(0),
             total_cap: Cell::new(0),
-            splice_min: super::body::splice_min_from_env(),
+            splice_min: super::relay::splice_min_from_env(),
             date: RefCell::new(http_date()),
             auth_cache: Default::default(),
         }

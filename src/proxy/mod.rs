@@ -1,22 +1,41 @@
-//! The request's journey: a downstream connection's loop (`connection`), the exchange with an
-//! upstream (`forward`), the head sent upstream and its variables (`headers`), body relays by copy or splice (`body`), answers ringway writes itself
-//! (`respond`) and upgraded tunnels (`tunnel`).
+//! A request's path through ringway, one phase per file, in the order a request meets them
+//! (`docs/request-lifecycle.md` walks through it):
+//!
+//! - `session`: a connection's loop (idle waits, parking, keep-alive) and the sequence of
+//!   phases for each request on it; `guard` keeps a panic to its own connection;
+//! - `head`: parse — bytes to a typed request head, or a typed error;
+//! - `route`: server, rewrites, location;
+//! - `access`: limits, allow/deny, authentication (`subrequest` for `auth_request`);
+//! - `forward`: the upstream exchange (`upstream::exchange`, the client's side in
+//!   `requester`, the head sent in `upstream_head`), then
+//! - `response`: the response phase (header rules, framing, the relay's plan), and
+//! - `relay`: the body to the client, spliced or copied; `tunnel` after an upgrade;
+//! - `answer`: answers ringway makes itself, and where errors (`error`) become answers;
+//! - `outcome`: the per-request record the phases fill and the session finishes.
+//!
+//! `request` holds the record the phases after routing share; `context` the shard's state.
 
 mod access;
-mod body;
-
+mod answer;
 pub mod client;
-pub(crate) mod connection;
 pub mod context;
-
-pub(crate) mod forward;
-pub(crate) mod headers;
-
+mod error;
+mod forward;
+mod guard;
+mod head;
+pub mod outcome;
 pub mod park;
-pub(crate) mod respond;
-
+mod relay;
+mod request;
+mod requester;
+mod response;
+mod route;
+mod session;
+mod subrequest;
 mod timers;
 mod tunnel;
+mod upstream_head;
 
-pub use connection::serve;
 pub use context::{ConnSlot, Drain, Generation, ListenerRt, Refused, SWEEP, ShardCtx};
+pub use error::{Error, Party};
+pub use session::serve;

@@ -34,7 +34,7 @@ struct Parked {
     deadline: Instant,
 }
 
-/// A resumed connection, for `connection::resume`.
+/// A resumed connection, for `session::resume`.
 pub struct Resumed {
     pub slot: ConnSlot,
     pub stream: TcpStream,
@@ -93,28 +93,21 @@ impl Parking {
         self.len() == 0
     }
 
-    /// Parks the connection behind `stream`. Its socket is duplicated (the stream may still be
-    /// referenced by the cancelled readiness wait) and the stream dropped. On failure the
-    /// stream comes back, still usable.
+    /// Parks a connection by a duplicate of its socket (`Transport::park_fd`: the stream may
+    /// still be referenced by the cancelled readiness wait); the caller then drops the stream.
+    /// On failure the slot comes back and the stream stays usable.
     pub fn park(
         &self,
         slot: ConnSlot,
-        stream: TcpStream,
+        fd: OwnedFd,
         peer: SocketAddr,
         local: SocketAddr,
         served: u64,
         deadline: Instant,
-    ) -> Result<(), (ConnSlot, TcpStream)> {
+    ) -> Result<(), ConnSlot> {
         let Some(epfd) = self.epfd.as_ref().filter(|_| self.open.get()) else {
-            return Err((slot, stream));
+            return Err(slot);
         };
-        // SAFETY: plain syscall on an open descriptor; the result is checked before use.
-        let raw = unsafe { libc::fcntl(stream.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
-        if raw < 0 {
-            return Err((slot, stream));
-        }
-        // SAFETY: `raw` is a fresh descriptor owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let i = self.free.borrow_mut().pop().unwrap_or_else(|| {
             let mut slots = self.slots.borrow_mut();
             slots.push(None);
@@ -136,7 +129,7 @@ impl Parking {
         if r != 0 {
             debug!("epoll_ctl(ADD): {}", std::io::Error::last_os_error());
             self.free.borrow_mut().push(i);
-            return Err((slot, stream));
+            return Err(slot);
         }
         self.slots.borrow_mut()[i] = Some(Parked {
             slot,
@@ -146,7 +139,6 @@ impl Parking {
             served,
             deadline,
         });
-        drop(stream);
         Ok(())
     }
 
@@ -254,7 +246,7 @@ pub async fn run(ctx: Rc<ShardCtx>) {
             for ev in &events[..n as usize] {
                 let i = ev.u64 as usize;
                 if let Some(Some(r)) = parking.take(i) {
-                    monoio::spawn(super::connection::resume(r));
+                    monoio::spawn(super::session::resume(r));
                 }
             }
             if (n as usize) < BATCH {

@@ -1,12 +1,12 @@
 //! After a 101: bytes relayed both ways until either side closes (WebSocket and other upgrades).
 
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt, Splitable};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Split, Splitable};
 use monoio::net::TcpStream;
 
 use crate::net::io::write_all;
 
-pub async fn run(
-    mut client: TcpStream,
+pub async fn run<S: AsyncReadRent + AsyncWriteRent + Split>(
+    mut client: S,
     mut up: TcpStream,
     to_client: Vec<u8>,
     to_up: Vec<u8>,

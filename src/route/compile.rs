@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use super::location::{PrefixEntry, RegexEntry};
 use super::{
-    Action, AddHeader, Location, LocationTable, Rewrite, ServerRt, SetHeader, Template, UriRewrite,
-    VirtualHosts,
+    Action, AddHeader, Location, LocationTable, ProxyRedirect, RedirectPattern, Rewrite, ServerRt,
+    SetHeader, Template, UriRewrite, VirtualHosts,
 };
 use crate::access::{LocationLimits, ZoneSpec};
 use crate::config::{self, LocationMatch};
@@ -443,6 +443,7 @@ fn compile_location(
         Template::compile_with(text, user)
             .map_err(|e| CompileError(format!("location {name}: {e}")))
     };
+    let action_cfg = action;
     let action = match action {
         config::Action::Return(r) => Action::Return {
             code: r.code,
@@ -503,6 +504,10 @@ fn compile_location(
             }
         }
     };
+    let redirects = match action_cfg {
+        config::Action::Proxy(p) => redirects(name, matcher, p, s, &tpl)?,
+        _ => Vec::new(),
+    };
     let mut set_headers = Vec::new();
     let mut replace: Vec<Box<[u8]>> = Vec::new();
     for (n, v) in &s.proxy_set_header {
@@ -549,6 +554,7 @@ fn compile_location(
         set_headers,
         replace,
         hide: hidden_fields(s),
+        redirects,
         add_headers,
         http11: s.proxy_http_version_11,
         via: s.via,
@@ -593,6 +599,59 @@ fn resolve(addr: &str, lookups: &mut Lookups) -> Result<SocketAddr, CompileError
         .ok_or_else(|| CompileError(format!("host not found in upstream \"{addr}\"")))?;
     lookups.insert(addr.to_string(), found);
     Ok(found)
+}
+
+/// The location's `proxy_redirect` rules. `default` is nginx's: the `proxy_pass` URL with its
+/// URI part becomes the location's prefix; a URL without one, followed by `/`, becomes `/`.
+fn redirects(
+    name: &str,
+    matcher: &LocationMatch,
+    p: &config::ProxyPass,
+    s: &config::Settings,
+    tpl: &dyn Fn(&str) -> Result<Template, CompileError>,
+) -> Result<Vec<ProxyRedirect>, CompileError> {
+    let mut out = Vec::with_capacity(s.proxy_redirect.len());
+    for rule in &s.proxy_redirect {
+        out.push(match rule {
+            config::RedirectRule::Default => {
+                let prefix = match matcher {
+                    LocationMatch::Prefix(pre)
+                    | LocationMatch::PrefixNoRegex(pre)
+                    | LocationMatch::Exact(pre) => pre.as_str(),
+                    LocationMatch::Regex { .. } => "",
+                };
+                let (pattern, replacement) = match &p.uri {
+                    Some(_) if !prefix.is_empty() => (p.url.clone(), prefix.to_string()),
+                    _ => {
+                        let base = p.url.find('?').map_or(&p.url[..], |q| &p.url[..q]);
+                        let base = base.strip_suffix('/').unwrap_or(base);
+                        (format!("{base}/"), "/".to_string())
+                    }
+                };
+                ProxyRedirect {
+                    pattern: RedirectPattern::Prefix(Template::literal(pattern.as_bytes())),
+                    replacement: Template::literal(replacement.as_bytes()),
+                }
+            }
+            config::RedirectRule::Rule {
+                pattern,
+                regex,
+                replacement,
+            } => ProxyRedirect {
+                pattern: match regex {
+                    Some(re) => RedirectPattern::Regex(
+                        regex::bytes::RegexBuilder::new(&re.source)
+                            .case_insensitive(re.case_insensitive)
+                            .build()
+                            .map_err(|e| CompileError(format!("location {name}: {e}")))?,
+                    ),
+                    None => RedirectPattern::Prefix(tpl(pattern)?),
+                },
+                replacement: tpl(replacement)?,
+            },
+        });
+    }
+    Ok(out)
 }
 
 /// nginx: a request for a proxied prefix location's path without its final slash (`/user` for
@@ -640,6 +699,7 @@ fn clone_settings(l: &Location) -> Location {
         set_headers: Vec::new(),
         replace: Vec::new(),
         hide: Vec::new(),
+        redirects: Vec::new(),
         add_headers: Vec::new(),
         http11: l.http11,
         via: l.via,

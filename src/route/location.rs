@@ -46,6 +46,22 @@ pub struct AddHeader {
     pub always: bool,
 }
 
+/// One `proxy_redirect` rule: a redirect target the upstream sends (`Location`, `Refresh`)
+/// that matches `pattern` is rewritten to `replacement`.
+#[derive(Debug, Clone)]
+pub struct ProxyRedirect {
+    pub pattern: RedirectPattern,
+    pub replacement: Template,
+}
+
+#[derive(Debug, Clone)]
+pub enum RedirectPattern {
+    /// The target starts with this text (variables allowed): that prefix is replaced.
+    Prefix(Template),
+    /// `~` / `~*`: the target matches; the whole of it is replaced (captures available).
+    Regex(regex::bytes::Regex),
+}
+
 /// `proxy_next_upstream`: which failures move a request to the next server, and the limits.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NextUpstream {
@@ -103,6 +119,8 @@ pub struct Location {
     pub replace: Vec<Box<[u8]>>,
     /// Lower-case `proxy_hide_header` names.
     pub hide: Vec<Box<[u8]>>,
+    /// `proxy_redirect` rules in config order (empty: `off`, or nothing proxied here).
+    pub redirects: Vec<ProxyRedirect>,
     pub add_headers: Vec<AddHeader>,
     pub http11: bool,
     pub via: bool,

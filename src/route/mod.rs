@@ -8,15 +8,15 @@ pub mod rewrite;
 
 mod vhost;
 
+pub use crate::template::{Template, Vars};
 pub use compile::{
     CompileError, Compiled, Lookups, Resolved, UpstreamServerSpec, UpstreamSpec, compile,
     compile_with,
 };
 pub use location::{
     Action, AddHeader, Location, LocationTable, NU_403, NU_404, NU_429, NU_500, NU_502, NU_503,
-    NU_504, NU_ERROR, NU_INVALID_HEADER, NU_NON_IDEMPOTENT, NU_TIMEOUT, NextUpstream, SetHeader,
-    UriRewrite,
+    NU_504, NU_ERROR, NU_INVALID_HEADER, NU_NON_IDEMPOTENT, NU_TIMEOUT, NextUpstream,
+    ProxyRedirect, RedirectPattern, SetHeader, UriRewrite,
 };
 pub use rewrite::{Rewrite, Routed};
-pub use crate::template::{Template, Vars};
 pub use vhost::{ServerRt, VirtualHosts, strip_port};

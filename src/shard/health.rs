@@ -6,8 +6,6 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
-use monoio::net::TcpStream;
 use tracing::warn;
 
 use super::{Control, Peers};
@@ -77,38 +75,13 @@ async fn probe_loop(
     }
 }
 
-/// One probe: connect, `GET uri`, and read the status line, all within `timeout`.
+/// One probe: `GET uri` over the upstream exchange's probe, a valid final status within
+/// `timeout` in the expected range.
 async fn probe(addr: SocketAddr, hc: &HealthCheck) -> bool {
     matches!(
-        monoio::time::timeout(hc.timeout, probe_inner(addr, hc)).await,
-        Ok(Some(status)) if (hc.status_lo..=hc.status_hi).contains(&status)
+        crate::upstream::exchange::probe(addr, &hc.uri, hc.timeout).await,
+        Some(status) if (hc.status_lo..=hc.status_hi).contains(&status)
     )
-}
-
-async fn probe_inner(addr: SocketAddr, hc: &HealthCheck) -> Option<u16> {
-    let mut s = TcpStream::connect_addr(addr).await.ok()?;
-    let req = format!(
-        "GET {} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: ringway-health-check\r\nConnection: close\r\n\r\n",
-        hc.uri
-    );
-    let (r, _) = s.write_all(req.into_bytes()).await;
-    r.ok()?;
-    let mut got: Vec<u8> = Vec::with_capacity(256);
-    while !got.contains(&b'\n') && got.len() < 4096 {
-        let (r, b) = s.read(Vec::with_capacity(1024)).await;
-        let n = r.ok()?;
-        if n == 0 {
-            break;
-        }
-        got.extend_from_slice(&b[..n]);
-    }
-    // "HTTP/1.x NNN ..."
-    let line = got.split(|&c| c == b'\n').next()?;
-    let code = line.get(9..12)?;
-    if !line.starts_with(b"HTTP/1.") || !code.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(code).ok()?.parse().ok()
 }
 
 /// Applies a verdict from the probing shard to this shard's copy of the upstream.

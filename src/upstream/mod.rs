@@ -2,6 +2,8 @@
 //! pools of idle keep-alive connections. Shard-local (`Rc`/`RefCell`): never shared across cores.
 
 pub mod balancer;
+mod error;
+pub mod exchange;
 mod health;
 mod pool;
 mod queue;
@@ -13,6 +15,8 @@ use std::time::{Duration, Instant};
 use monoio::net::TcpStream;
 
 pub use balancer::{Balancer, Pick, Tried};
+pub use error::Error;
+pub use exchange::{Answer, Failed, InFlight, Requester, exchange};
 pub use health::Health;
 pub use pool::{Pool, Pooled};
 pub use queue::Queue;
@@ -40,33 +44,6 @@ pub struct Group {
     pub keepalive_requests: u64,
     /// Several servers: passive health may take one out (nginx never marks a lone server down).
     many: bool,
-}
-
-/// Why an upstream step failed, and what the client gets for it.
-#[derive(Debug)]
-pub enum Error {
-    Connect(std::io::Error),
-    ConnectTimeout,
-    NoServer,
-}
-
-impl Error {
-    pub fn status(&self) -> u16 {
-        match self {
-            Error::Connect(_) | Error::NoServer => 502,
-            Error::ConnectTimeout => 504,
-        }
-    }
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Error::Connect(e) => write!(f, "connect failed: {e}"),
-            Error::ConnectTimeout => f.write_str("connect timed out"),
-            Error::NoServer => f.write_str("no live upstream server"),
-        }
-    }
 }
 
 impl Group {
@@ -156,8 +133,7 @@ impl Group {
             return Ok(c);
         }
         let stream =
-            match crate::net::deadline::within(timeout, TcpStream::connect_addr(server.addr))
-                .await
+            match crate::net::deadline::within(timeout, TcpStream::connect_addr(server.addr)).await
             {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => return Err(Error::Connect(e)),

@@ -34,6 +34,9 @@ pub(super) struct Layer {
     /// (max_header_size, max_request_line)
     pub(super) header_buffers: Option<(usize, usize)>,
     pub(super) via: Option<bool>,
+    pub(super) proxy_redirect: Option<Vec<RedirectRule>>,
+    /// `proxy_redirect off` at this level: later rules here are ignored (nginx's rule).
+    redirect_off: bool,
     pub(super) proxy_next_upstream: Option<Vec<String>>,
     pub(super) proxy_next_upstream_tries: Option<u32>,
     pub(super) proxy_next_upstream_timeout: Option<Duration>,
@@ -83,6 +86,7 @@ impl Layer {
             max_header_size,
             max_request_line,
             via: self.via.unwrap_or(p.via),
+            proxy_redirect: self.proxy_redirect.clone().unwrap_or(p.proxy_redirect),
             proxy_next_upstream: self
                 .proxy_next_upstream
                 .clone()
@@ -197,6 +201,7 @@ impl Builder {
                 set_once(&mut l.header_buffers, d, (total, size))?;
             }
             "proxy_add_via" => set_once(&mut l.via, d, flag_arg(d, &a[0])?)?,
+            "proxy_redirect" => redirect_rule(d, l, caps)?,
             "proxy_next_upstream" => {
                 let mut v = Vec::new();
                 for x in a {
@@ -267,4 +272,57 @@ impl Builder {
         }
         Ok(())
     }
+}
+
+/// One `proxy_redirect` line into the level's list: `default`, `off`, or a rule whose pattern
+/// is a prefix (variables allowed) or a `~`/`~*` regex checked here.
+fn redirect_rule(d: &Directive, l: &mut Layer, caps: &HashSet<String>) -> Result<()> {
+    let a = &d.args;
+    if l.redirect_off {
+        return Ok(());
+    }
+    let rule = match (a[0].value.as_str(), a.len()) {
+        ("off", 1) => {
+            l.redirect_off = true;
+            l.proxy_redirect = Some(Vec::new());
+            return Ok(());
+        }
+        ("default", 1) => RedirectRule::Default,
+        (_, 1) => {
+            return Err(arg_err(
+                &a[0],
+                d,
+                "expected default, off, or a redirect and its replacement",
+            ));
+        }
+        (pattern, _) => {
+            text_vars(&a[1], caps)?;
+            let regex = match pattern.strip_prefix("~*") {
+                Some(re) => Some((re, true)),
+                None => pattern.strip_prefix('~').map(|re| (re, false)),
+            };
+            let regex = match regex {
+                Some((source, case_insensitive)) => {
+                    crate::config::values::check_regex(source, case_insensitive).map_err(
+                        |why| a[0].pos.err(format!("invalid regex \"{source}\": {why}")),
+                    )?;
+                    Some(RedirectRegex {
+                        source: source.to_string(),
+                        case_insensitive,
+                    })
+                }
+                None => {
+                    text_vars(&a[0], caps)?;
+                    None
+                }
+            };
+            RedirectRule::Rule {
+                pattern: pattern.to_string(),
+                regex,
+                replacement: a[1].value.clone(),
+            }
+        }
+    };
+    l.proxy_redirect.get_or_insert_default().push(rule);
+    Ok(())
 }

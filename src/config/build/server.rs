@@ -317,6 +317,7 @@ impl Builder {
             .find(|n| n.eq_ignore_ascii_case(host));
         match (upstream, port) {
             (Some(name), None) => Ok(ProxyPass {
+                url: url.to_string(),
                 target: name.clone(),
                 is_upstream: true,
                 uri,
@@ -325,6 +326,7 @@ impl Builder {
                 .pos
                 .err(format!("upstream \"{name}\" may not have port {p}"))),
             (None, p) => Ok(ProxyPass {
+                url: url.to_string(),
                 target: format!("{host}:{}", p.unwrap_or(80)),
                 is_upstream: false,
                 uri,

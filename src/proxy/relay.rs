@@ -1,15 +1,19 @@
-//! Body relays. Small bodies are copied through pooled buffers; a known-length remainder at or
-//! above `SPLICE_MIN` moves socket → pipe → socket with splice, never entering user space.
+//! Body relays, both ways: a known length, chunked (decoded, and re-encoded or not), or up to
+//! the end of the stream. A known-length remainder at or above `SPLICE_MIN` moves socket → pipe
+//! → socket with splice when both transports allow it (plain TCP), never entering user space;
+//! the rest is copied through pooled buffers.
 
 use std::time::Duration;
 
 use monoio::net::TcpStream;
 
 use super::context::ShardCtx;
-use crate::net::io::{ReadErr, WriteErr, read_into, write_all, write_range};
+use super::response::{Body, Plan};
 use crate::http::ChunkedDecoder;
 use crate::http::chunked::{LAST_CHUNK, write_chunk_header};
 use crate::http::{Decoded, ParseError};
+use crate::net::Transport;
+use crate::net::io::{ReadErr, WriteErr, read_into, write_all, write_range, write_two};
 
 /// Remaining body length from which splice beats copying (measured: see loadtest/README.md).
 /// `RINGWAY_SPLICE_MIN` overrides it at start, for measuring the crossover on other hosts.
@@ -57,19 +61,111 @@ pub struct Timeouts {
     pub write: Duration,
 }
 
-/// Moves exactly `n` bytes from `src` to `dst`.
-pub async fn relay_exact(
+/// Bodies up to this size ride in the same write as their head.
+const INLINE_BODY: usize = 16 * 1024;
+
+/// A response body relayed in full.
+pub struct Relayed {
+    /// Bytes written to the client, head included.
+    pub sent: u64,
+    /// The upstream connection is exactly at the end of the response: no stray bytes read,
+    /// nothing left unread. (Whether it may be kept is also the response's and request's say.)
+    pub upstream_clean: bool,
+}
+
+/// Sends the client its response head (`plan`) and relays the body from `up` as the plan says.
+/// `ub` holds the upstream's head (`head_len` bytes) and whatever of the body came with it.
+pub async fn response_body<S: Transport>(
     ctx: &ShardCtx,
-    src: &mut TcpStream,
-    dst: &mut TcpStream,
+    client: &mut S,
+    up: &mut TcpStream,
+    plan: Plan,
+    ub: Vec<u8>,
+    head_len: usize,
+    t: &Timeouts,
+) -> Result<Relayed, Fail> {
+    let mut hb = plan.head;
+    let head_bytes = hb.len() as u64;
+    let avail = ub.len() - head_len;
+    match plan.body {
+        Body::None => {
+            let hb = write_all(client, hb, t.write).await.map_err(dst_err)?;
+            ctx.bufs.put(hb);
+            ctx.bufs.put(ub);
+            Ok(Relayed {
+                sent: head_bytes,
+                upstream_clean: avail == 0,
+            })
+        }
+        Body::Length(n) => {
+            let now = (n.min(avail as u64)) as usize;
+            let body_at = head_len..head_len + now;
+            let (hb, ub) = if now <= INLINE_BODY {
+                hb.extend_from_slice(&ub[body_at]);
+                (write_all(client, hb, t.write).await.map_err(dst_err)?, ub)
+            } else {
+                write_two(client, hb, ub, body_at.start, body_at.end, t.write)
+                    .await
+                    .map_err(dst_err)?
+            };
+            ctx.bufs.put(hb);
+            ctx.bufs.put(ub);
+            let stray = relay_exact(ctx, up, client, n - now as u64, t).await?;
+            Ok(Relayed {
+                sent: head_bytes + n,
+                upstream_clean: avail as u64 <= n && stray.is_none(),
+            })
+        }
+        Body::Chunked { reencode } => {
+            let hb = write_all(client, hb, t.write).await.map_err(dst_err)?;
+            ctx.bufs.put(hb);
+            let (rest, written) = relay_chunked(up, client, ub, head_len, reencode, 0, t).await?;
+            let clean = rest.is_empty();
+            ctx.bufs.put(rest);
+            Ok(Relayed {
+                sent: head_bytes + written,
+                upstream_clean: clean,
+            })
+        }
+        Body::ToEof { chunked } => {
+            if avail > 0 {
+                if chunked {
+                    crate::http::chunked::write_chunk_header(avail, &mut hb);
+                    hb.extend_from_slice(&ub[head_len..]);
+                    hb.extend_from_slice(b"\r\n");
+                } else {
+                    hb.extend_from_slice(&ub[head_len..]);
+                }
+            }
+            ctx.bufs.put(ub);
+            let first = hb.len() as u64;
+            let hb = write_all(client, hb, t.write).await.map_err(dst_err)?;
+            ctx.bufs.put(hb);
+            let written = relay_to_eof(ctx, up, client, chunked, t).await?;
+            Ok(Relayed {
+                sent: first + written,
+                upstream_clean: false,
+            })
+        }
+    }
+}
+
+/// Moves exactly `n` bytes from `src` to `dst`. Bytes read past them (the start of a pipelined
+/// request, or stray bytes of an upstream out of step) come back, never dropped.
+pub async fn relay_exact<S: Transport, D: Transport>(
+    ctx: &ShardCtx,
+    src: &mut S,
+    dst: &mut D,
     n: u64,
     t: &Timeouts,
-) -> Result<(), Fail> {
+) -> Result<Option<Vec<u8>>, Fail> {
     if n == 0 {
-        return Ok(());
+        return Ok(None);
     }
-    if n >= ctx.splice_min {
-        return splice_exact(&ctx.pipes, src, dst, n, t).await;
+    if n >= ctx.splice_min && src.splice_fd().is_some() && dst.splice_fd().is_some() {
+        return splice_exact(&ctx.pipes, src, dst, n, t)
+            .await
+            .map(|()| None);
     }
     let mut buf = ctx.bufs.get();
     let mut left = n;
@@ -84,15 +180,19 @@ pub async fn relay_exact(
             .await
             .map_err(dst_err)?;
         left -= take as u64;
+        if take < got {
+            buf.drain(..take);
+            return Ok(Some(buf));
+        }
     }
     ctx.bufs.put(buf);
-    Ok(())
+    Ok(None)
 }
 
-async fn splice_exact(
+async fn splice_exact<S: Transport, D: Transport>(
     pipes: &crate::net::splice::PipePool,
-    src: &mut TcpStream,
-    dst: &mut TcpStream,
+    src: &mut S,
+    dst: &mut D,
     n: u64,
     t: &Timeouts,
 ) -> Result<(), Fail> {
@@ -110,13 +210,15 @@ async fn splice_exact(
 
 /// Relays until `src` closes. With `chunked`, each read becomes one chunk and the body is ended
 /// with the last chunk (a close-delimited upstream body to a kept-alive HTTP/1.1 client).
-pub async fn relay_to_eof(
+/// Returns the bytes written.
+pub async fn relay_to_eof<S: Transport, D: Transport>(
     ctx: &ShardCtx,
-    src: &mut TcpStream,
-    dst: &mut TcpStream,
+    src: &mut S,
+    dst: &mut D,
     chunked: bool,
     t: &Timeouts,
-) -> Result<(), Fail> {
+) -> Result<u64, Fail> {
+    let mut written = 0u64;
     let mut buf = ctx.bufs.get();
     let mut out = Vec::new();
     loop {
@@ -131,29 +233,32 @@ pub async fn relay_to_eof(
             write_chunk_header(got, &mut out);
             out.extend_from_slice(&buf[..got]);
             out.extend_from_slice(b"\r\n");
+            written += out.len() as u64;
             out = write_all(dst, out, t.write).await.map_err(dst_err)?;
         } else {
+            written += got as u64;
             buf = write_range(dst, buf, 0, got, t.write)
                 .await
                 .map_err(dst_err)?;
         }
     }
     if chunked {
+        written += LAST_CHUNK.len() as u64;
         write_all(dst, LAST_CHUNK.to_vec(), t.write)
             .await
             .map_err(dst_err)?;
     }
     ctx.bufs.put(buf);
-    Ok(())
+    Ok(written)
 }
 
 /// Decodes a chunked body that starts at `buf[start..]`, reading the rest from `src`, and writes
 /// it to `dst` re-encoded as chunked (`reencode`) or as plain bytes. Returns the buffer holding
-/// only what followed the body (a pipelined request), and the decoded body size.
+/// only what followed the body (a pipelined request), and the bytes written.
 #[allow(clippy::too_many_arguments)]
-pub async fn relay_chunked(
-    src: &mut TcpStream,
-    dst: &mut TcpStream,
+pub async fn relay_chunked<S: Transport, D: Transport>(
+    src: &mut S,
+    dst: &mut D,
     mut buf: Vec<u8>,
     start: usize,
     reencode: bool,
@@ -164,6 +269,7 @@ pub async fn relay_chunked(
     let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut pos = start;
     let mut total: u64 = 0;
+    let mut written: u64 = 0;
     loop {
         // Decode everything in hand.
         let mut done = false;
@@ -198,12 +304,13 @@ pub async fn relay_chunked(
             out.extend_from_slice(LAST_CHUNK);
         }
         if !out.is_empty() {
+            written += out.len() as u64;
             out = write_all(dst, out, t.write).await.map_err(dst_err)?;
             out.clear();
         }
         if done {
             buf.drain(..pos);
-            return Ok((buf, total));
+            return Ok((buf, written));
         }
         // Keep any partial framing bytes, read more after them.
         buf.drain(..pos);

@@ -1,0 +1,44 @@
+//! What a connection's byte stream is, as the request path sees it: plain TCP today, TLS next.
+//! Reads and writes go through monoio's owned-buffer traits; the rest is what the path needs
+//! beyond them: readiness waits, whether bytes may be spliced as they are (never through TLS,
+//! which must see them), and whether an idle connection can be parked as a bare descriptor.
+
+use std::future::Future;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use monoio::io::{AsyncReadRent, AsyncWriteRent, CancelableAsyncReadRent};
+use monoio::net::TcpStream;
+
+pub trait Transport: AsyncReadRent + AsyncWriteRent + CancelableAsyncReadRent {
+    /// The socket when bytes may move between it and a pipe unchanged (splice(2)).
+    fn splice_fd(&self) -> Option<RawFd>;
+    /// Resolves when bytes (or a close) can be read without waiting.
+    fn readable(&self) -> impl Future<Output = io::Result<()>>;
+    /// Resolves when the socket can take more bytes.
+    fn writable(&self) -> impl Future<Output = io::Result<()>>;
+    /// A duplicate of the socket for parking an idle connection, when the transport keeps no
+    /// state beyond the socket itself; None keeps the connection in its task.
+    fn park_fd(&self) -> Option<OwnedFd>;
+}
+
+impl Transport for TcpStream {
+    fn splice_fd(&self) -> Option<RawFd> {
+        Some(self.as_raw_fd())
+    }
+
+    fn readable(&self) -> impl Future<Output = io::Result<()>> {
+        TcpStream::readable(self, false)
+    }
+
+    fn writable(&self) -> impl Future<Output = io::Result<()>> {
+        TcpStream::writable(self, false)
+    }
+
+    fn park_fd(&self) -> Option<OwnedFd> {
+        // SAFETY: plain syscall on an open descriptor; the result is checked before use.
+        let raw = unsafe { libc::fcntl(self.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+        // SAFETY: `raw` is a fresh descriptor owned by nobody else.
+        (raw >= 0).then(|| unsafe { OwnedFd::from_raw_fd(raw) })
+    }
+}

@@ -1,0 +1,61 @@
+//! No input can take down a shard: a panic in one connection's task (a bug, never a reaction
+//! input is meant to have) is caught at the task's edge. The connection closes (its future,
+//! and with it its sockets and buffers, is dropped), the panic is logged with its message, and
+//! the shard goes on serving every other connection.
+
+use std::any::Any;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::pin;
+use std::task::Poll;
+
+use tracing::error;
+
+/// Runs one connection's future; a panic while polling it ends that connection only.
+pub async fn catch_panic<F: Future<Output = ()>>(conn: F, peer: SocketAddr) {
+    let mut conn = pin!(conn);
+    let caught = std::future::poll_fn(|cx| {
+        // Unwind safety: after a panic the future is never polled again, only dropped; the
+        // shard state it touched is in `Cell`s and `RefCell`s whose borrows unwound with it.
+        match catch_unwind(AssertUnwindSafe(|| conn.as_mut().poll(cx))) {
+            Ok(Poll::Ready(())) => Poll::Ready(None),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Some(payload)),
+        }
+    })
+    .await;
+    if let Some(payload) = caught {
+        error!(
+            peer = %peer,
+            "connection task panicked, connection closed: {}",
+            message(&*payload)
+        );
+    }
+}
+
+fn message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "(no message)"
+    }
+}
+
+/// Test-only fault injection (debug builds): a request whose target is exactly the value of
+/// `RINGWAY_TEST_PANIC_TARGET` panics its connection's task, so tests can prove the shard
+/// survives one.
+#[cfg(debug_assertions)]
+pub fn fault_hook(target: &[u8]) {
+    thread_local! {
+        static PANIC_TARGET: Option<Vec<u8>> =
+            std::env::var_os("RINGWAY_TEST_PANIC_TARGET").map(|v| v.into_encoded_bytes());
+    }
+    PANIC_TARGET.with(|t| {
+        if t.as_deref() == Some(target) {
+            panic!("test fault hook: panic requested for this target");
+        }
+    });
+}

@@ -1,0 +1,69 @@
+//! The parse phase: read until a whole request head parses, within `client_header_timeout`.
+//! A bad head is a typed error (400, 414, 431, 501, 505) the session answers; a client that goes
+//! quiet in the middle of its head gets 408; one that closes or never spoke gets nothing.
+
+use std::time::Instant;
+
+use super::context::{ListenerRt, ShardCtx};
+use super::error::Error;
+use super::outcome::Outcome;
+use crate::http::RequestHead;
+use crate::http::request::{Limits, parse_request};
+use crate::net::Transport;
+use crate::net::io::{ReadErr, read_into};
+
+/// Most header fields accepted in a request head.
+const MAX_HEADERS: usize = 100;
+
+/// Reads the head into `b` (which may already hold its start). `head_by`: when the head must be
+/// complete (a new connection's accept time plus the timeout), else now plus the timeout.
+pub async fn read<S: Transport>(
+    ctx: &ShardCtx,
+    stream: &mut S,
+    mut b: Vec<u8>,
+    lst: &ListenerRt,
+    head_by: Option<Instant>,
+    outcome: &Outcome,
+) -> Result<(RequestHead, Vec<u8>), Error> {
+    let d = &lst.defaults;
+    let limits = Limits {
+        max_request_line: d.max_request_line,
+        max_head: d.max_header_size,
+        max_headers: MAX_HEADERS,
+    };
+    let deadline = head_by.unwrap_or_else(|| Instant::now() + d.client_header_timeout);
+    loop {
+        if !b.is_empty() {
+            match parse_request(&b, &limits) {
+                Ok(Some(h)) => return Ok((h, b)),
+                Ok(None) => {}
+                Err(e) => {
+                    outcome.add_received(b.len() as u64);
+                    ctx.bufs.put(b);
+                    return Err(Error::Parse(e));
+                }
+            }
+        }
+        if b.capacity() - b.len() < 1024 {
+            b.reserve(d.max_header_size.max(4096));
+        }
+        let had = !b.is_empty();
+        let left = deadline.saturating_duration_since(Instant::now());
+        let len = b.len() as u64;
+        let (error, b) = match read_into(stream, b, left).await {
+            Ok((0, nb)) => (Error::ClientGone, Some(nb)),
+            Ok((_, nb)) => {
+                b = nb;
+                continue;
+            }
+            Err(ReadErr::Timeout) if had => (Error::HeadTimeout, None),
+            Err(_) => (Error::ClientGone, None),
+        };
+        // What was read of an unfinished head counts as received (0: no request at all).
+        outcome.add_received(len);
+        if let Some(b) = b {
+            ctx.bufs.put(b);
+        }
+        return Err(error);
+    }
+}

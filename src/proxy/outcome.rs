@@ -1,0 +1,87 @@
+//! The outcome record of one request: what happened to it, filled in by the phases as they run
+//! and finished exactly once when the request is done, refused-before-routing requests (400,
+//! 408, 414, 431) included. The access log and the metrics of a later issue read this record
+//! and nothing else of the request path; today `finish` hands it to the `ringway::request`
+//! debug log target (`RINGWAY_LOG=ringway::request=debug`).
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tracing::debug;
+
+use super::error::Party;
+
+pub struct Outcome {
+    pub started: Instant,
+    /// The status sent to the client (0: none was, the connection just closed).
+    pub status: Cell<u16>,
+    /// Bytes of the request read from the client: head and body.
+    pub received: Cell<u64>,
+    /// Bytes written to the client: heads and bodies (interim answers included).
+    pub sent: Cell<u64>,
+    /// The upstream exchange, when the request went upstream.
+    pub upstream: Cell<Option<UpstreamOutcome>>,
+    /// Who failed, when the request failed.
+    pub failed: Cell<Option<Party>>,
+    /// What the cache did with the request (MISS, HIT, …): filled by the cache phase to come.
+    pub cache_status: Cell<Option<&'static str>>,
+}
+
+/// The last upstream attempt of a request.
+#[derive(Clone, Copy, Debug)]
+pub struct UpstreamOutcome {
+    pub addr: Option<SocketAddr>,
+    /// The response status (0: no response head).
+    pub status: u16,
+    pub connect_time: Duration,
+    pub header_time: Duration,
+    /// Until the response body was relayed (set when the relay ends).
+    pub response_time: Duration,
+}
+
+impl Outcome {
+    pub fn start() -> Outcome {
+        Outcome {
+            started: Instant::now(),
+            status: Cell::new(0),
+            received: Cell::new(0),
+            sent: Cell::new(0),
+            upstream: Cell::new(None),
+            failed: Cell::new(None),
+            cache_status: Cell::new(None),
+        }
+    }
+
+    pub fn add_sent(&self, n: usize) {
+        self.sent.set(self.sent.get() + n as u64);
+    }
+
+    pub fn add_received(&self, n: u64) {
+        self.received.set(self.received.get() + n);
+    }
+
+    /// Marks the upstream response relayed (or abandoned): its response time is taken now.
+    pub fn upstream_done(&self) {
+        if let Some(mut u) = self.upstream.get() {
+            u.response_time = self.started.elapsed();
+            self.upstream.set(Some(u));
+        }
+    }
+
+    /// The request is done: hands the record on. Consumes it, so it is finished once.
+    pub fn finish(self) {
+        let up = self.upstream.get();
+        debug!(
+            target: "ringway::request",
+            status = self.status.get(),
+            received = self.received.get(),
+            sent = self.sent.get(),
+            upstream = ?up.and_then(|u| u.addr),
+            upstream_status = up.map_or(0, |u| u.status),
+            failed = ?self.failed.get(),
+            request_time_us = self.started.elapsed().as_micros() as u64,
+            "request done"
+        );
+    }
+}

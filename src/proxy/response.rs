@@ -1,0 +1,167 @@
+//! The response phase, between the upstream's response head and the relay of its body: how the
+//! body is framed for this client, the header rules (hop-by-hop fields out, `proxy_hide_header`,
+//! `Via`, `Date`, `proxy_redirect`, `add_header`), and the plan the relay follows. A cache and
+//! compression hook in here later: they decide whether the body is stored or re-coded, and so
+//! whether it may be spliced.
+
+use super::answer::render_add_headers;
+use super::request::{Request, find_header, vars};
+use super::upstream_head::{NAMES_ON_STACK, VIA};
+use crate::http::rewrite::{ResponseRewrite, write_response_head};
+use crate::http::{ResponseFraming, ResponseHead, Version};
+use crate::route::RedirectPattern;
+use crate::template::Vars;
+
+/// What the relay does with the upstream's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// No body (HEAD, 204, 304, 1xx).
+    None,
+    /// `n` bytes (Content-Length), spliced when long enough and both ends allow it.
+    Length(u64),
+    /// Chunked from the upstream: re-encoded for the client, or decoded for an HTTP/1.0 client.
+    Chunked { reencode: bool },
+    /// Up to the upstream's close: passed as it comes, or as chunks to a kept-alive client.
+    ToEof { chunked: bool },
+}
+
+/// The client's response: its head, ready to send, and how its body is relayed.
+pub struct Plan {
+    pub head: Vec<u8>,
+    pub body: Body,
+    /// The client connection stays open after the body.
+    pub keep_client: bool,
+}
+
+/// Builds the client's response head for `resp` (in `ub`). `keep_client`: whether the client
+/// connection may stay open, as far as the request goes.
+pub fn plan(
+    r: &Request<'_>,
+    b: &[u8],
+    resp: &ResponseHead,
+    ub: &[u8],
+    mut keep_client: bool,
+    proxy_host: &[u8],
+) -> Plan {
+    let client_http10 = r.head.version == Version::Http10;
+    let framing = match resp.framing {
+        ResponseFraming::None => ResponseFraming::None,
+        ResponseFraming::Length(n) => ResponseFraming::Length(n),
+        ResponseFraming::Chunked if client_http10 => ResponseFraming::Close,
+        ResponseFraming::Chunked => ResponseFraming::Chunked,
+        ResponseFraming::Close if keep_client && !client_http10 => ResponseFraming::Chunked,
+        ResponseFraming::Close => ResponseFraming::Close,
+    };
+    if framing == ResponseFraming::Close {
+        keep_client = false;
+    }
+    let body = match resp.framing {
+        ResponseFraming::None => Body::None,
+        ResponseFraming::Length(n) => Body::Length(n),
+        ResponseFraming::Chunked => Body::Chunked {
+            reencode: framing == ResponseFraming::Chunked,
+        },
+        ResponseFraming::Close => Body::ToEof {
+            chunked: framing == ResponseFraming::Chunked,
+        },
+    };
+    let mut head = r.ctx.bufs.get();
+    let header = |name: &[u8], out: &mut Vec<u8>| find_header(r.head, b, name, out);
+    // The variables are gathered only when a rule needs them: most responses carry no
+    // redirect and most locations add no field.
+    let redirect =
+        |value: &[u8], out: &mut Vec<u8>| redirect(r, &vars(r, b, proxy_host, &header), value, out);
+    let mut names: [&[u8]; NAMES_ON_STACK] = [&[]; NAMES_ON_STACK];
+    let hide_vec: Vec<&[u8]>;
+    let hide: &[&[u8]] = if r.loc.hide.len() <= NAMES_ON_STACK {
+        for (i, n) in r.loc.hide.iter().enumerate() {
+            names[i] = n;
+        }
+        &names[..r.loc.hide.len()]
+    } else {
+        hide_vec = r.loc.hide.iter().map(|n| &n[..]).collect();
+        &hide_vec
+    };
+    write_response_head(
+        &mut head,
+        resp,
+        ub,
+        &ResponseRewrite {
+            keep_alive: keep_client,
+            client_http10,
+            framing,
+            hide,
+            via: r.loc.via.then_some(VIA),
+            upgrade: false,
+            redirect: (!r.loc.redirects.is_empty()).then_some(&redirect),
+        },
+    );
+    if !resp
+        .headers
+        .iter()
+        .any(|h| h.name.get(ub).eq_ignore_ascii_case(b"date"))
+    {
+        head.extend_from_slice(b"Date: ");
+        head.extend_from_slice(&*r.ctx.date.borrow());
+        head.extend_from_slice(b"\r\n");
+    }
+    if !r.loc.add_headers.is_empty() {
+        let vars = vars(r, b, proxy_host, &header);
+        render_add_headers(&r.loc.add_headers, resp.status, &vars, &mut head);
+    }
+    head.extend_from_slice(b"\r\n");
+    Plan {
+        head,
+        body,
+        keep_client,
+    }
+}
+
+/// The head of a 101 for an upgrade the client asked for: `Upgrade` kept, `Connection: upgrade`.
+pub fn upgrade_head(r: &Request<'_>, resp: &ResponseHead, ub: &[u8]) -> Vec<u8> {
+    let mut head = Vec::with_capacity(512);
+    write_response_head(
+        &mut head,
+        resp,
+        ub,
+        &ResponseRewrite {
+            keep_alive: true,
+            client_http10: false,
+            framing: ResponseFraming::None,
+            hide: &[],
+            via: r.loc.via.then_some(VIA),
+            upgrade: true,
+            redirect: None,
+        },
+    );
+    head.extend_from_slice(b"\r\n");
+    head
+}
+
+/// `proxy_redirect`: the first rule matching `value` rewrites it into `out` (nginx's order).
+fn redirect(r: &Request<'_>, vars: &Vars<'_>, value: &[u8], out: &mut Vec<u8>) -> bool {
+    for rule in &r.loc.redirects {
+        match &rule.pattern {
+            RedirectPattern::Prefix(p) => {
+                let mut prefix = Vec::new();
+                p.render(vars, &mut prefix);
+                if let Some(rest) = value.strip_prefix(&prefix[..]) {
+                    rule.replacement.render(vars, out);
+                    out.extend_from_slice(rest);
+                    return true;
+                }
+            }
+            RedirectPattern::Regex(re) => {
+                if let Some(caps) = re.captures(value) {
+                    let v = Vars {
+                        captures: Some(&caps),
+                        ..*vars
+                    };
+                    rule.replacement.render(&v, out);
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}

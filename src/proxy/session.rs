@@ -1,0 +1,420 @@
+//! One downstream connection's loop, and the phases of each request on it, in order:
+//!
+//! 1. wait for bytes (a read buffer held for at most a second of idleness, then the connection
+//!    parks with none: `park`);
+//! 2. parse the head (`head::read`);
+//! 3. route it: server, rewrites, location (`route::route`);
+//! 4. answers the rewrite phase gives (redirects, `return`, `internal`, the body size limit);
+//! 5. access: limits, allow/deny, authentication (`access::check`);
+//! 6. the upstream exchange, the response phase and the relay (`forward::forward`);
+//! 7. the outcome record finished (`Outcome::finish`), then keep-alive or close.
+//!
+//! Errors from any phase become answers in one place (`answer::failure`).
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Instant;
+
+use monoio::io::{Canceller, Split};
+use monoio::net::TcpStream;
+
+use super::access::{self, Passed};
+use super::answer::{self, Text};
+use super::client::Client;
+use super::context::{ConnSlot, Generation, ListenerRt, ShardCtx};
+use super::error::Error;
+use super::forward::{self, Failure};
+use super::head;
+use super::outcome::Outcome;
+use super::request::{Request, max_forwards};
+use super::route::{self, Routed};
+use super::{guard, park, tunnel};
+use crate::access::ConnGuard;
+use crate::http::{BodyFraming, Method, RequestHead};
+use crate::net::Transport;
+use crate::route::Action;
+
+/// What the connection does after a request.
+pub enum Next {
+    /// Keep the connection; the buffer holds the start of a pipelined request (or is empty).
+    KeepAlive(Vec<u8>),
+    Close,
+    /// A 101 was received: relay both ways. Carries the upstream, bytes for the client (the 101
+    /// head and anything after it) and bytes the client already sent past its request, and the
+    /// `limit_conn` counts the request holds while the tunnel lasts.
+    Upgrade(TcpStream, Vec<u8>, Vec<u8>, ConnGuard),
+}
+
+/// Serves one accepted connection; `slot` (from `ShardCtx::admit`) is held until it closes.
+pub async fn serve(slot: ConnSlot, stream: TcpStream, peer: SocketAddr, local: SocketAddr) {
+    // TCP_NODELAY is inherited from the listener (Linux copies it to accepted sockets): no
+    // setsockopt per connection.
+    guard::catch_panic(serve_from(slot, stream, peer, local, 0, None), peer).await
+}
+
+/// Serves a parked connection that has bytes (or a close) to read again.
+pub async fn resume(r: park::Resumed) {
+    let peer = r.peer;
+    let conn = serve_from(
+        r.slot,
+        r.stream,
+        r.peer,
+        r.local,
+        r.served,
+        Some(r.deadline),
+    );
+    guard::catch_panic(conn, peer).await
+}
+
+async fn serve_from<S: Transport + Split + 'static>(
+    mut slot: ConnSlot,
+    mut stream: S,
+    peer: SocketAddr,
+    local: SocketAddr,
+    mut served: u64,
+    // The idle wait's end when resuming a parked connection.
+    mut idle_until: Option<Instant>,
+) {
+    let ctx: Rc<ShardCtx> = slot.ctx().clone();
+    let client = Client::new(peer, local);
+    let mut pending: Vec<u8> = Vec::new();
+    // One per connection, not per direct read (it is an Rc and a set it keeps reusing).
+    let mut canceller = Canceller::new();
+    // When the current idle wait ends (set when it starts, kept across a failed park).
+    // A first request's head must be complete within client_header_timeout of the accept (as
+    // nginx times it), not of its first byte.
+    let mut head_by: Option<Instant> = None;
+    // The transport keeps state beyond its socket (TLS): it waits in its task instead.
+    let mut parkable = true;
+    loop {
+        if pending.is_empty() {
+            if ctx.drain.is_set() {
+                break;
+            }
+            // Idle: wait (a kept-alive connection holds a read buffer for at most PARK_AFTER),
+            // then park with none.
+            // The timeouts are the current config's; the request itself is served by whatever
+            // config is current once its bytes arrive (a reload while idle applies to the next
+            // request).
+            let generation = ctx.current();
+            let Some(lst) = generation.listener(local) else {
+                break;
+            };
+            let idle = if served == 0 {
+                lst.defaults.client_header_timeout
+            } else {
+                lst.defaults.keepalive_timeout
+            };
+            // A deferred accept (TCP_DEFER_ACCEPT) brings the first bytes with the connection.
+            let bytes_likely = served >= 2 || (served == 0 && lst.deferred);
+            drop(generation);
+            let now = Instant::now();
+            let deadline = *idle_until.get_or_insert(now + idle);
+            let park_at = now + park::PARK_AFTER;
+            let parks = parkable && park_at < deadline && ctx.parking.is_open();
+            let until = if parks { park_at } else { deadline };
+            // A connection that has been reused (two requests or more) reads at once: measured
+            // ~8% less CPU per small keep-alive request. So does a new one from a deferred
+            // accept, its request already there: one ring operation instead of a readiness wait
+            // and a read. Others wait for readability first and hold no buffer: other new
+            // connections (reading at once saved nothing there, and a connect flood would pin
+            // buffers) and those after one request (often done: a burst of them would pin a
+            // touched buffer page each, measured 611 against 378 bytes per idle connection).
+            // At most READ_FIRST_MAX read at once per shard.
+            let woke =
+                if bytes_likely && ctx.reading.get() < READ_FIRST_MAX && READ_FIRST.with(|r| *r) {
+                    read_first(&ctx, &mut stream, &mut pending, &mut canceller, until).await
+                } else {
+                    monoio::select! {
+                        r = stream.readable() => Some(r.is_ok()),
+                        _ = ctx.drain.wait_until(until) => None,
+                    }
+                };
+            match woke {
+                Some(true) => {}
+                Some(false) => break,
+                None if !parks || ctx.drain.is_set() => break,
+                None => match stream.park_fd() {
+                    Some(fd) => match ctx.parking.park(slot, fd, peer, local, served, deadline) {
+                        Ok(()) => return,
+                        // Not parked (out of descriptors, say): wait on in this task, to the
+                        // same deadline.
+                        Err(sl) => {
+                            slot = sl;
+                            continue;
+                        }
+                    },
+                    None => {
+                        parkable = false;
+                        continue;
+                    }
+                },
+            }
+            if served == 0 {
+                head_by = Some(deadline);
+            }
+            idle_until = None;
+        }
+        // The per-request work runs in its own boxed future, so that the connection's future
+        // (all an idle connection holds) keeps only the idle wait and a few fields.
+        let next = Box::pin(one_request(
+            &ctx,
+            &mut stream,
+            &client,
+            &mut pending,
+            &mut served,
+            head_by.take(),
+        ))
+        .await;
+        match next {
+            Next::KeepAlive(_) => {}
+            Next::Close => break,
+            Next::Upgrade(up, to_client, to_up, _held) => {
+                let limit = ctx
+                    .current()
+                    .listener(local)
+                    .map_or(std::time::Duration::from_secs(60), |l| {
+                        l.defaults.client_send_timeout
+                    });
+                Box::pin(tunnel::run(stream, up, to_client, to_up, limit)).await;
+                return;
+            }
+        }
+    }
+    if !pending.is_empty() {
+        ctx.bufs.put(pending);
+    }
+}
+
+/// Most kept-alive connections of a shard waiting in a direct read at once; beyond it they wait
+/// for readability with no buffer. Covers the client concurrency of busy shards (the 512-client
+/// load test) while a burst of idle connections pins at most this many buffers.
+const READ_FIRST_MAX: usize = 512;
+
+thread_local! {
+    /// `RINGWAY_READ_FIRST=0` turns the direct read off (for A/B measurements): connections
+    /// then wait for readability first and take a buffer only when bytes are there.
+    static READ_FIRST: bool = std::env::var("RINGWAY_READ_FIRST").as_deref() != Ok("0");
+}
+
+/// A kept-alive connection's wait for its next request: a read is submitted at once (one io_uring
+/// operation instead of a readiness wait and then a read), into a pooled buffer held until
+/// bytes come or `until` passes (at most `PARK_AFTER`: the idle connection then parks and the
+/// buffer goes back). Some(true): bytes are in `pending`; Some(false): closed or failed;
+/// None: timer.
+async fn read_first<S: Transport>(
+    ctx: &ShardCtx,
+    stream: &mut S,
+    pending: &mut Vec<u8>,
+    canceller: &mut Canceller,
+    until: Instant,
+) -> Option<bool> {
+    struct Reading<'a>(&'a ShardCtx);
+    impl Drop for Reading<'_> {
+        fn drop(&mut self) {
+            self.0.reading.set(self.0.reading.get() - 1);
+        }
+    }
+    ctx.reading.set(ctx.reading.get() + 1);
+    let _reading = Reading(ctx);
+    let mut read = std::pin::pin!(stream.cancelable_read(ctx.bufs.get(), canceller.handle()));
+    let done = monoio::select! {
+        r = &mut read => Some(r),
+        _ = ctx.drain.wait_until(until) => None,
+    };
+    // On the timer the read is cancelled and still awaited: bytes it took must be served,
+    // never dropped with the buffer.
+    let (res, buf) = match done {
+        Some(r) => r,
+        None => {
+            // A cancelled canceller stays cancelled: the connection gets a fresh one.
+            *canceller = std::mem::take(canceller).cancel();
+            read.await
+        }
+    };
+    match res {
+        Ok(n) if n > 0 => {
+            *pending = buf;
+            Some(true)
+        }
+        Ok(_) => {
+            ctx.bufs.put(buf);
+            Some(false)
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => {
+            ctx.bufs.put(buf);
+            None
+        }
+        Err(_) => {
+            ctx.bufs.put(buf);
+            Some(false)
+        }
+    }
+}
+
+/// Reads and answers one request (its bytes may already be in `pending`); what follows it in
+/// the buffer, if anything, is left in `pending`. Its outcome record is finished here, whatever
+/// path it took.
+async fn one_request<S: Transport>(
+    ctx: &ShardCtx,
+    stream: &mut S,
+    client: &Client,
+    pending: &mut Vec<u8>,
+    served: &mut u64,
+    head_by: Option<Instant>,
+) -> Next {
+    let generation = ctx.current();
+    let Some(lst) = generation.listener(client.local) else {
+        // The listen address left the config on reload: close instead of serving it.
+        return Next::Close;
+    };
+    let b = if pending.is_empty() {
+        ctx.bufs.get()
+    } else {
+        std::mem::take(pending)
+    };
+    let outcome = Outcome::start();
+    let next = match head::read(ctx, stream, b, lst, head_by, &outcome).await {
+        Ok((head, b)) => {
+            *served += 1;
+            let at = Arrival {
+                ctx,
+                generation: &generation,
+                lst,
+                client,
+                served: *served,
+                outcome: &outcome,
+            };
+            serve_request(&at, stream, &head, b).await
+        }
+        // A connection that closes (or times out) having sent nothing made no request.
+        Err(Error::ClientGone | Error::HeadTimeout) if outcome.received.get() == 0 => {
+            return Next::Close;
+        }
+        Err(e) => {
+            let limit = lst.defaults.client_send_timeout;
+            answer::failure(ctx, stream, None, Vec::new(), e, limit, &outcome).await
+        }
+    };
+    outcome.finish();
+    match next {
+        Next::KeepAlive(rest) => {
+            *pending = rest;
+            Next::KeepAlive(Vec::new())
+        }
+        other => other,
+    }
+}
+
+/// What a request arrives with: its shard, config generation, listener, client and outcome.
+struct Arrival<'a> {
+    ctx: &'a ShardCtx,
+    generation: &'a Generation,
+    lst: &'a ListenerRt,
+    client: &'a Client,
+    /// Requests on this connection, this one included.
+    served: u64,
+    outcome: &'a Outcome,
+}
+
+/// Routes a parsed request and runs the phases after routing.
+async fn serve_request<S: Transport>(
+    at: &Arrival<'_>,
+    stream: &mut S,
+    head: &RequestHead,
+    b: Vec<u8>,
+) -> Next {
+    #[cfg(debug_assertions)]
+    guard::fault_hook(head.target.get(&b));
+    let routed = match route::route(at.lst, at.client, head, &b) {
+        Ok(r) => r,
+        Err(e) => {
+            let limit = at.lst.defaults.client_send_timeout;
+            return answer::failure(at.ctx, stream, None, b, e, limit, at.outcome).await;
+        }
+    };
+    let loc = routed.loc;
+    // The location's realip, when the server's did not apply (nginx's order); not for
+    // answers the rewrite phase gives.
+    let answered_early = routed.redirect.is_some() || matches!(loc.action, Action::Return { .. });
+    let base = routed.real_client.as_ref().unwrap_or(at.client);
+    let real_loc = match (&routed.real_client, answered_early) {
+        (None, false) => base.real(loc.realip.as_ref(), head, &b),
+        _ => None,
+    };
+    let keep_alive =
+        head.keep_alive && !at.ctx.drain.is_set() && at.served < loc.keepalive_requests;
+    let r = Request {
+        ctx: at.ctx,
+        generation: at.generation,
+        server: routed.server,
+        loc,
+        client: real_loc.as_ref().unwrap_or(base),
+        head,
+        keep_alive,
+        normalized: routed.normalized.as_deref(),
+        uri: routed.uri.as_deref(),
+        uri_final: routed.uri_final,
+        user: &[],
+        outcome: at.outcome,
+    };
+    match after_routing(&r, &routed, stream, b).await {
+        Ok(next) => next,
+        Err((e, b)) => {
+            let limit = loc.client_send_timeout;
+            answer::failure(at.ctx, stream, Some(&r), b, e, limit, at.outcome).await
+        }
+    }
+}
+
+/// The phases after routing: the rewrite phase's answers, access, then the location's action.
+async fn after_routing<S: Transport>(
+    r: &Request<'_>,
+    routed: &Routed<'_>,
+    stream: &mut S,
+    b: Vec<u8>,
+) -> Result<Next, Failure> {
+    let loc = r.loc;
+    if let Some((code, location)) = &routed.redirect {
+        return Ok(answer::text(r, stream, b, *code, Text::Rendered(location)).await);
+    }
+    if loc.internal && !routed.rewritten {
+        return Ok(answer::text(r, stream, b, 404, Text::Rendered(b"")).await);
+    }
+    if let BodyFraming::Length(n) = r.head.body
+        && loc.client_max_body_size > 0
+        && n > loc.client_max_body_size
+    {
+        return Err((Error::BodyTooLarge, b));
+    }
+    // `return` belongs to the rewrite phase: it answers before any access check, as in nginx.
+    if let Action::Return { code, text } = &loc.action {
+        return Ok(answer::text(r, stream, b, *code, Text::Template(text)).await);
+    }
+    let (passed, b) = access::check(r, b).await?;
+    let Passed { held, user } = passed;
+    let r = Request { user: &user, ..*r };
+    match &loc.action {
+        Action::Proxy { .. }
+            if r.head.method == Method::Options && max_forwards(r.head, &b) == Some(0) =>
+        {
+            Ok(answer::options_here(&r, stream, b).await)
+        }
+        Action::Proxy {
+            upstream,
+            uri,
+            proxy_host,
+        } => {
+            let next = forward::forward(&r, stream, b, *upstream, uri.as_ref(), proxy_host);
+            match next.await? {
+                Next::Upgrade(up, to_client, to_up, _) => {
+                    Ok(Next::Upgrade(up, to_client, to_up, held))
+                }
+                next => Ok(next),
+            }
+        }
+        Action::Return { .. } | Action::NotFound => {
+            Ok(answer::text(&r, stream, b, 404, Text::Rendered(b"")).await)
+        }
+    }
+}
