@@ -35,10 +35,7 @@ fn in_location(body: &str) -> String {
 }
 
 fn seed_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/seed-configs"
-    ))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/seed-configs"))
 }
 
 /// A fresh, empty folder under the system temp dir (removed on drop).
