@@ -1148,6 +1148,26 @@ fn include_errors_point_into_the_right_file() {
     assert_eq!(e.line, 1);
 }
 
+#[test]
+fn a_relative_pid_path_starts_at_the_main_files_folder() {
+    let t = TempDir::new("pid");
+    let main = t.write(
+        "etc/ringway.conf",
+        "pid run/ringway.pid;\nhttp { server { listen 127.0.0.1:1; return 204; } }\n",
+    );
+    let cfg = load(&main).unwrap();
+    assert_eq!(cfg.pid_file, Some(t.0.join("etc/run/ringway.pid")));
+    // An absolute path stays as written; a file read by a relative name still gets an
+    // absolute pid path, so `-s` finds it from any working directory.
+    assert_eq!(
+        ok("pid /run/r.pid;\nhttp {}\n").pid_file.as_deref(),
+        Some(Path::new("/run/r.pid"))
+    );
+    let p = ok("pid r.pid;\nhttp {}\n").pid_file.unwrap();
+    assert!(p.is_absolute(), "{}", p.display());
+    assert_eq!(p, std::env::current_dir().unwrap().join("r.pid"));
+}
+
 #[cfg(unix)]
 #[test]
 fn include_follows_symlinks() {

@@ -197,7 +197,7 @@ impl Builder {
                 }
                 "pid" => {
                     set_once(&mut seen_pid, d, ())?;
-                    cfg.pid_file = Some(a[0].value.clone().into());
+                    cfg.pid_file = Some(pid_path(&self.base_dir, &a[0].value));
                 }
                 "worker_shutdown_timeout" => {
                     set_once(&mut seen_shutdown, d, ())?;
@@ -453,6 +453,14 @@ impl Builder {
         cfg.servers = servers;
         Ok(())
     }
+}
+
+/// A relative `pid` path starts at the main file's folder (nginx starts at its prefix, which
+/// ringway does not have), made absolute so that `-T`'s dump reads back the same path and
+/// `-s` finds the file from any working directory.
+fn pid_path(base_dir: &Path, value: &str) -> PathBuf {
+    let p = base_dir.join(value);
+    std::path::absolute(&p).unwrap_or(p)
 }
 
 pub(crate) fn build(dirs: &[Directive], source: &Path) -> Result<Config> {
