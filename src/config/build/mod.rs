@@ -9,6 +9,7 @@
 //! `args` (argument readers) hold the rest.
 
 mod args;
+mod files;
 mod layer;
 mod server;
 mod upstream;
@@ -25,6 +26,7 @@ use super::model::*;
 use super::parser::{Arg, Directive};
 use super::values::parse_num;
 use args::*;
+use files::FilesDirective;
 use layer::*;
 use server::*;
 use upstream::*;
@@ -392,6 +394,7 @@ impl Builder {
         let default_listen: SocketAddr = SocketAddr::from(([0, 0, 0, 0], 80));
         let mut servers = Vec::new();
         for s in &http.servers {
+            files::check_server(s, http.layer.files.as_ref())?;
             let settings = s.layer.apply(&base);
             let listen = if s.listen.is_empty() {
                 vec![Listen {
