@@ -318,20 +318,26 @@ fn with_request_in_flight(b: &Backend, conf: &str) -> (Ringway, Client) {
     (rw, c)
 }
 
+/// Runs `stop` (which signals ringway) and asserts that ringway exits cleanly within about a
+/// second, far sooner than the in-flight `/slow` request would finish.
+fn assert_fast_exit(rw: &mut Ringway, what: &str, stop: impl FnOnce(&Ringway)) {
+    let t0 = Instant::now();
+    stop(rw);
+    let st = rw
+        .wait_exit(Duration::from_secs(3))
+        .unwrap_or_else(|| panic!("ringway did not exit within 3 s of {what}"));
+    let dt = t0.elapsed();
+    assert!(st.success(), "{what}: exit status {st}");
+    assert!(dt < Duration::from_millis(1200), "{what}: exit took {dt:?}");
+}
+
 /// SIGTERM (nginx's `stop`, systemd's default): a fast stop. The in-flight request is cut and
 /// ringway exits at once, not when the request would have finished.
 #[test]
 fn sigterm_is_a_fast_stop_that_cuts_in_flight_requests() {
     let b = slow_backend(Duration::from_secs(5));
     let (mut rw, mut c) = with_request_in_flight(&b, &proxy_conf(b.addr, ""));
-    let t0 = Instant::now();
-    rw.signal(libc::SIGTERM);
-    let st = rw
-        .wait_exit(Duration::from_secs(3))
-        .expect("ringway did not exit within 3 s of SIGTERM");
-    let dt = t0.elapsed();
-    assert!(st.success(), "exit status {st}");
-    assert!(dt < Duration::from_millis(1200), "exit took {dt:?}");
+    assert_fast_exit(&mut rw, "SIGTERM", |rw| rw.signal(libc::SIGTERM));
     // The client gets no answer, and its connection is gone.
     assert!(
         c.try_read_response(false, Duration::from_secs(1)).is_err(),
@@ -344,17 +350,7 @@ fn sigterm_is_a_fast_stop_that_cuts_in_flight_requests() {
 fn sigint_is_a_fast_stop_too() {
     let b = slow_backend(Duration::from_secs(5));
     let (mut rw, _c) = with_request_in_flight(&b, &proxy_conf(b.addr, ""));
-    let t0 = Instant::now();
-    rw.signal(libc::SIGINT);
-    let st = rw
-        .wait_exit(Duration::from_secs(3))
-        .expect("no exit on SIGINT");
-    assert!(st.success(), "{st}");
-    assert!(
-        t0.elapsed() < Duration::from_millis(1200),
-        "{:?}",
-        t0.elapsed()
-    );
+    assert_fast_exit(&mut rw, "SIGINT", |rw| rw.signal(libc::SIGINT));
 }
 
 /// `ringway -s stop` sends SIGTERM (fast), `-s quit` SIGQUIT (graceful), as nginx's do.
@@ -365,23 +361,15 @@ fn dash_s_stop_is_fast() {
     let pid_file = pid_dir.join("ringway.pid");
     let conf = format!("pid {};\n{}", pid_file.display(), proxy_conf(b.addr, ""));
     let (mut rw, _c) = with_request_in_flight(&b, &conf);
-    let t0 = Instant::now();
-    let (st, _out, err) = run_ringway(&[
-        OsStr::new("-s"),
-        OsStr::new("stop"),
-        OsStr::new("--pid"),
-        pid_file.as_os_str(),
-    ]);
-    assert!(st.success(), "ringway -s stop: {err}");
-    let st = rw
-        .wait_exit(Duration::from_secs(3))
-        .expect("no exit after -s stop");
-    assert!(st.success(), "{st}");
-    assert!(
-        t0.elapsed() < Duration::from_millis(1500),
-        "{:?}",
-        t0.elapsed()
-    );
+    assert_fast_exit(&mut rw, "-s stop", |_| {
+        let (st, _out, err) = run_ringway(&[
+            OsStr::new("-s"),
+            OsStr::new("stop"),
+            OsStr::new("--pid"),
+            pid_file.as_os_str(),
+        ]);
+        assert!(st.success(), "ringway -s stop: {err}");
+    });
     assert!(!pid_file.exists(), "the pid file is removed at exit");
     let _ = std::fs::remove_dir_all(&pid_dir);
 }
@@ -397,17 +385,9 @@ fn sigterm_cuts_a_graceful_drain_short() {
         rw.is_running(),
         "SIGQUIT did not wait for the in-flight request"
     );
-    let t0 = Instant::now();
-    rw.signal(libc::SIGTERM);
-    let st = rw
-        .wait_exit(Duration::from_secs(3))
-        .expect("SIGTERM did not end the drain");
-    assert!(st.success(), "{st}");
-    assert!(
-        t0.elapsed() < Duration::from_millis(1200),
-        "{:?}",
-        t0.elapsed()
-    );
+    assert_fast_exit(&mut rw, "SIGTERM during a drain", |rw| {
+        rw.signal(libc::SIGTERM)
+    });
     assert!(c.try_read_response(false, Duration::from_secs(1)).is_err());
 }
 
