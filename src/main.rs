@@ -8,7 +8,7 @@ use clap::Parser;
 use ringway::config;
 use ringway::route;
 use ringway::shard::Shards;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 use tracing::{error, info, warn};
 
@@ -35,7 +35,8 @@ struct Cli {
     /// Test the configuration, print the effective configuration and exit.
     #[arg(short = 'T')]
     dump: bool,
-    /// Send a signal to the running instance: reload, stop (fast, drains) or quit (graceful).
+    /// Send a signal to the running instance: reload (SIGHUP), stop (SIGTERM: fast, in-flight
+    /// requests are cut) or quit (SIGQUIT: graceful, in-flight requests finish).
     #[arg(short = 's', value_parser = ["reload", "stop", "quit"])]
     signal: Option<String>,
     /// Number of shards (worker threads); default: `worker_processes`, else one per online core.
@@ -113,9 +114,10 @@ fn run(cli: Cli) -> Result<(), String> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     let pid_file = cli.pid.clone().or_else(|| cfg.pid_file.clone());
-    // Register before starting shards so no signal is missed.
-    let mut signals =
-        Signals::new([SIGTERM, SIGINT, SIGQUIT, SIGHUP]).map_err(|e| format!("signals: {e}"))?;
+    // Register before starting shards so no signal is missed (and none takes its default
+    // action, which for SIGUSR1/SIGUSR2 would end the process).
+    let mut signals = Signals::new([SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2])
+        .map_err(|e| format!("signals: {e}"))?;
     let (started_uring, started_workers) = (cfg.uring, cfg.workers);
     let shards = Shards::start(cfg, workers)?;
     if let Some(p) = &pid_file
@@ -127,39 +129,84 @@ fn run(cli: Cli) -> Result<(), String> {
         "ringway {} started with {workers} shards",
         env!("CARGO_PKG_VERSION")
     );
-    for sig in signals.forever() {
-        match sig {
-            SIGHUP => match load(path) {
-                Ok(cfg) => {
-                    // Shards and their rings are made at start: say so rather than pretend.
-                    if cfg.uring != started_uring {
-                        warn!(
-                            "reload: io_uring_entries/io_uring_sqpoll/io_uring_sqpoll_idle changed; \
-                             the running rings keep their setup until ringway restarts"
-                        );
-                    }
-                    if cli.workers.is_none() && cfg.workers != started_workers {
-                        warn!(
-                            "reload: worker_processes changed; ringway keeps its {workers} shards \
-                             until it restarts"
-                        );
-                    }
-                    shards.reload(Arc::new(cfg))
-                }
-                Err(e) => error!("reload failed, keeping the running configuration: {e}"),
-            },
-            _ => {
-                info!("signal {sig}: draining and stopping");
+    // Some(fast) once a stop has begun.
+    let mut stopping: Option<bool> = None;
+    loop {
+        let pending: Vec<i32> = if stopping.is_some() {
+            // Stopping: watch for the shards' end, and for a fast stop cutting a drain short.
+            if shards.finished() {
                 break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            signals.pending().collect()
+        } else {
+            signals.wait().collect()
+        };
+        for sig in pending {
+            match sig {
+                SIGHUP if stopping.is_some() => info!("SIGHUP while stopping: no reload"),
+                SIGHUP => reload(path, &cli, &shards, started_uring, started_workers, workers),
+                // logrotate's nginx script sends USR1; USR2 starts nginx's binary upgrade.
+                SIGUSR1 => warn!(
+                    "SIGUSR1 (reopen log files): ringway writes no log files yet (it logs to \
+                     stderr); nothing to reopen, still serving"
+                ),
+                SIGUSR2 => warn!(
+                    "SIGUSR2 (binary upgrade): not supported yet; still serving, with this binary"
+                ),
+                _ => {
+                    let fast = sig != SIGQUIT;
+                    if stopping == Some(true) || stopping == Some(fast) {
+                        continue;
+                    }
+                    let name = signal_hook::low_level::signal_name(sig).unwrap_or("?");
+                    if fast {
+                        info!("{name}: fast stop: closing connections and exiting");
+                    } else {
+                        info!("{name}: graceful stop: draining, then exiting");
+                    }
+                    shards.begin_stop(fast);
+                    stopping = Some(fast);
+                }
             }
         }
     }
-    shards.stop();
+    shards.join();
     if let Some(p) = &pid_file {
         let _ = std::fs::remove_file(p);
     }
     info!("stopped");
     Ok(())
+}
+
+/// SIGHUP: re-read the config; on error the running one stays.
+fn reload(
+    path: &std::path::Path,
+    cli: &Cli,
+    shards: &Shards,
+    started_uring: config::UringSetup,
+    started_workers: Option<usize>,
+    workers: usize,
+) {
+    match load(path) {
+        Ok(cfg) => {
+            // Shards and their rings are made at start: say so rather than pretend.
+            if cfg.uring != started_uring {
+                warn!(
+                    "reload: io_uring_entries/io_uring_sqpoll/io_uring_sqpoll_idle changed; \
+                     the running rings keep their setup until ringway restarts"
+                );
+            }
+            if cli.workers.is_none() && cfg.workers != started_workers {
+                warn!(
+                    "reload: worker_processes changed; ringway keeps its {workers} shards \
+                     until it restarts"
+                );
+            }
+            shards.reload(Arc::new(cfg))
+        }
+        Err(e) => error!("reload failed, keeping the running configuration: {e}"),
+    }
 }
 
 fn send_signal(cli: &Cli, sig: &str) -> Result<(), String> {

@@ -363,7 +363,9 @@ fn graceful_stop_closes_parked_connections() {
     );
     let mut rw = rw;
     let t0 = Instant::now();
-    let st = rw.stop_graceful(Duration::from_secs(10));
+    // SIGQUIT: the graceful stop (SIGTERM, which tests/common's stop_graceful sends, is fast).
+    rw.signal(libc::SIGQUIT);
+    let st = rw.wait_exit(Duration::from_secs(10));
     assert!(
         st.is_some_and(|s| s.success()),
         "ringway did not stop cleanly: {st:?}"

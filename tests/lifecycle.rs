@@ -1,5 +1,7 @@
-//! The process: `-t` on good and bad configs, start-up failures, several workers, and graceful
-//! shutdown on SIGTERM.
+//! The process: `-t` on good and bad configs, start-up failures, several workers, and the
+//! signals as nginx operators send them: SIGQUIT a graceful stop (in-flight requests finish),
+//! SIGTERM and SIGINT a fast one (connections closed at once), SIGUSR1 and SIGUSR2 logged while
+//! ringway keeps serving.
 
 mod common;
 
@@ -170,27 +172,11 @@ fn two_workers_serve_requests() {
 
 #[test]
 fn graceful_shutdown_finishes_in_flight_requests() {
-    let b = Backend::start(|c| {
-        while let Some(req) = c.read_request() {
-            if req.target == "/slow" {
-                thread::sleep(Duration::from_millis(1200));
-            }
-            if !c.respond(200, format!("done {}", req.target).as_bytes()) {
-                return;
-            }
-        }
-    });
-    let mut rw = Ringway::start(&proxy_conf(b.addr, ""));
+    let b = slow_backend(Duration::from_millis(1200));
+    let (mut rw, mut c) = with_request_in_flight(&b, &proxy_conf(b.addr, ""));
     let addr = rw.addr;
-    let mut c = rw.connect();
-    c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert!(
-        b.wait_for(Duration::from_secs(3), |b| b.accepted() == 1),
-        "the slow request never reached the backend"
-    );
-    thread::sleep(Duration::from_millis(100));
     let t0 = Instant::now();
-    rw.signal(libc::SIGTERM);
+    rw.signal(libc::SIGQUIT);
 
     // New connections are refused once the listeners are closed.
     let mut refused = false;
@@ -207,7 +193,7 @@ fn graceful_shutdown_finishes_in_flight_requests() {
     // The in-flight request completes.
     let r = c
         .try_read_response(false, Duration::from_secs(5))
-        .unwrap_or_else(|e| panic!("in-flight request lost on SIGTERM: {e}"));
+        .unwrap_or_else(|e| panic!("in-flight request lost on SIGQUIT: {e}"));
     assert_eq!(r.status, 200, "{}", r.describe());
     assert_eq!(r.body, b"done /slow");
     assert_eq!(r.end, End::Complete);
@@ -219,11 +205,11 @@ fn graceful_shutdown_finishes_in_flight_requests() {
 
     let st = rw
         .wait_exit(Duration::from_secs(5))
-        .expect("ringway did not exit after SIGTERM");
+        .expect("ringway did not exit after SIGQUIT");
     assert!(st.success(), "exit status {st}");
     assert!(
         refused,
-        "new connections were still accepted 800 ms after SIGTERM"
+        "new connections were still accepted 800 ms after SIGQUIT"
     );
 }
 
@@ -250,10 +236,10 @@ fn graceful_shutdown_still_times_out_a_stuck_request() {
         b.wait_for(Duration::from_secs(3), |b| b.accepted() == 1),
         "the request never reached the backend"
     );
-    rw.signal(libc::SIGTERM);
+    rw.signal(libc::SIGQUIT);
     let r = c
         .try_read_response(false, Duration::from_secs(10))
-        .unwrap_or_else(|e| panic!("no answer to the stuck request after SIGTERM: {e}"));
+        .unwrap_or_else(|e| panic!("no answer to the stuck request after SIGQUIT: {e}"));
     let dt = t0.elapsed();
     assert_eq!(r.status, 504, "{}", r.describe());
     assert!(
@@ -275,9 +261,7 @@ fn graceful_shutdown_closes_idle_keep_alive_connections() {
     assert_eq!(idle.read_response().status, 200);
     let mut never = rw.connect();
     let t0 = Instant::now();
-    let st = rw
-        .stop_graceful(Duration::from_secs(5))
-        .expect("ringway did not exit after SIGTERM");
+    let st = quit(&mut rw, Duration::from_secs(5)).expect("ringway did not exit after SIGQUIT");
     assert!(st.success(), "exit status {st}");
     assert!(
         t0.elapsed() < Duration::from_secs(3),
@@ -295,20 +279,149 @@ fn graceful_shutdown_with_nothing_to_do_is_quick() {
         2,
     );
     let t0 = Instant::now();
-    let st = rw.stop_graceful(Duration::from_secs(5)).expect("no exit");
+    let st = quit(&mut rw, Duration::from_secs(5)).expect("no exit");
     assert!(st.success(), "{st}");
     assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
 }
 
-#[test]
-fn sigint_also_stops() {
-    let mut rw = Ringway::start(&format!(
-        "http {{ server {{ listen {LISTEN}; location / {{ return 200 \"x\"; }} }} }}\n"
-    ));
-    rw.signal(libc::SIGINT);
+/// A graceful stop (nginx's `quit`): the helper in tests/common sends SIGTERM, which is fast.
+fn quit(rw: &mut Ringway, timeout: Duration) -> Option<std::process::ExitStatus> {
+    rw.signal(libc::SIGQUIT);
+    rw.wait_exit(timeout)
+}
+
+/// A backend whose `/slow` answers after `delay` and everything else at once.
+fn slow_backend(delay: Duration) -> Backend {
+    Backend::start(move |c| {
+        while let Some(req) = c.read_request() {
+            if req.target == "/slow" {
+                thread::sleep(delay);
+            }
+            if !c.respond(200, format!("done {}", req.target).as_bytes()) {
+                return;
+            }
+        }
+    })
+}
+
+/// Starts ringway in front of `b` and leaves a `/slow` request in flight on the returned
+/// connection.
+fn with_request_in_flight(b: &Backend, conf: &str) -> (Ringway, Client) {
+    let rw = Ringway::start(conf);
+    let mut c = rw.connect();
+    c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(
+        b.wait_for(Duration::from_secs(3), |b| b.accepted() == 1),
+        "the slow request never reached the backend"
+    );
+    thread::sleep(Duration::from_millis(100));
+    (rw, c)
+}
+
+/// Runs `stop` (which signals ringway) and asserts that ringway exits cleanly within about a
+/// second, far sooner than the in-flight `/slow` request would finish.
+fn assert_fast_exit(rw: &mut Ringway, what: &str, stop: impl FnOnce(&Ringway)) {
+    let t0 = Instant::now();
+    stop(rw);
     let st = rw
-        .wait_exit(Duration::from_secs(5))
-        .expect("no exit on SIGINT");
+        .wait_exit(Duration::from_secs(3))
+        .unwrap_or_else(|| panic!("ringway did not exit within 3 s of {what}"));
+    let dt = t0.elapsed();
+    assert!(st.success(), "{what}: exit status {st}");
+    assert!(dt < Duration::from_millis(1200), "{what}: exit took {dt:?}");
+}
+
+/// SIGTERM (nginx's `stop`, systemd's default): a fast stop. The in-flight request is cut and
+/// ringway exits at once, not when the request would have finished.
+#[test]
+fn sigterm_is_a_fast_stop_that_cuts_in_flight_requests() {
+    let b = slow_backend(Duration::from_secs(5));
+    let (mut rw, mut c) = with_request_in_flight(&b, &proxy_conf(b.addr, ""));
+    assert_fast_exit(&mut rw, "SIGTERM", |rw| rw.signal(libc::SIGTERM));
+    // The client gets no answer, and its connection is gone.
+    assert!(
+        c.try_read_response(false, Duration::from_secs(1)).is_err(),
+        "a response after a fast stop"
+    );
+    assert!(rw.log_count("SIGTERM: fast stop") == 1, "{}", rw.stderr());
+}
+
+#[test]
+fn sigint_is_a_fast_stop_too() {
+    let b = slow_backend(Duration::from_secs(5));
+    let (mut rw, _c) = with_request_in_flight(&b, &proxy_conf(b.addr, ""));
+    assert_fast_exit(&mut rw, "SIGINT", |rw| rw.signal(libc::SIGINT));
+}
+
+/// `ringway -s stop` sends SIGTERM (fast), `-s quit` SIGQUIT (graceful), as nginx's do.
+#[test]
+fn dash_s_stop_is_fast() {
+    let b = slow_backend(Duration::from_secs(5));
+    let pid_dir = temp_dir("pid");
+    let pid_file = pid_dir.join("ringway.pid");
+    let conf = format!("pid {};\n{}", pid_file.display(), proxy_conf(b.addr, ""));
+    let (mut rw, _c) = with_request_in_flight(&b, &conf);
+    assert_fast_exit(&mut rw, "-s stop", |_| {
+        let (st, _out, err) = run_ringway(&[
+            OsStr::new("-s"),
+            OsStr::new("stop"),
+            OsStr::new("--pid"),
+            pid_file.as_os_str(),
+        ]);
+        assert!(st.success(), "ringway -s stop: {err}");
+    });
+    assert!(!pid_file.exists(), "the pid file is removed at exit");
+    let _ = std::fs::remove_dir_all(&pid_dir);
+}
+
+/// SIGTERM during a graceful drain cuts it short, as in nginx.
+#[test]
+fn sigterm_cuts_a_graceful_drain_short() {
+    let b = slow_backend(Duration::from_secs(5));
+    let (mut rw, mut c) = with_request_in_flight(&b, &proxy_conf(b.addr, ""));
+    rw.signal(libc::SIGQUIT);
+    thread::sleep(Duration::from_millis(500));
+    assert!(
+        rw.is_running(),
+        "SIGQUIT did not wait for the in-flight request"
+    );
+    assert_fast_exit(&mut rw, "SIGTERM during a drain", |rw| {
+        rw.signal(libc::SIGTERM)
+    });
+    assert!(c.try_read_response(false, Duration::from_secs(1)).is_err());
+}
+
+/// SIGUSR1 (logrotate's nginx script: reopen logs) and SIGUSR2 (nginx's binary upgrade) used to
+/// kill ringway with their default action. Until those features exist they are logged, and
+/// ringway goes on serving: new connections, kept-alive ones, and requests in flight.
+#[test]
+fn sigusr1_and_sigusr2_leave_it_serving() {
+    let b = slow_backend(Duration::from_millis(800));
+    let (mut rw, mut slow) = with_request_in_flight(&b, &proxy_conf(b.addr, ""));
+    let mut kept = rw.connect();
+    kept.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(kept.read_response().body_str(), "done /a");
+    for (sig, log) in [
+        (libc::SIGUSR1, "SIGUSR1 (reopen log files)"),
+        (libc::SIGUSR2, "SIGUSR2 (binary upgrade): not supported yet"),
+        (libc::SIGUSR1, "SIGUSR1 (reopen log files)"),
+    ] {
+        let before = rw.log_count(log);
+        rw.signal(sig);
+        assert!(
+            rw.wait_log(log, before + 1, Duration::from_secs(3)),
+            "no log line for signal {sig}:\n{}",
+            rw.stderr()
+        );
+        assert!(rw.is_running(), "signal {sig} ended ringway");
+        assert_eq!(rw.get("/new").body_str(), "done /new");
+    }
+    let r = slow.read_response();
+    assert_eq!(r.body_str(), "done /slow", "{}", r.describe());
+    kept.send(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(kept.read_response().body_str(), "done /b");
+    // And it still stops gracefully afterwards.
+    let st = quit(&mut rw, Duration::from_secs(5)).expect("no exit on SIGQUIT");
     assert!(st.success(), "{st}");
 }
 

@@ -1,4 +1,4 @@
-//! The shared seed configs (`../shared/seed-configs`), run as they are apart from addresses: each
+//! The seed configs (`tests/seed-configs`), run as they are apart from addresses: each
 //! is copied into a temporary folder with `listen 80` pointed at a free loopback port, the
 //! backend addresses pointed at real test backends and `pid` at a temporary file. Checks which
 //! backend each request reaches, with which target and which forwarded fields.
@@ -12,10 +12,7 @@ use std::time::Duration;
 use common::*;
 
 fn seeds() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/seed-configs"
-    ))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/seed-configs"))
 }
 
 fn read_seed(rel: &str) -> String {

@@ -41,7 +41,6 @@ const PROCESS: &str = "process matter in nginx, no effect in ringway";
 const EVENTS_R: &str = "event loop tuning in nginx; ringway runs one io_uring shard per core";
 const LOG: &str = "ringway logs through its own output, not nginx log files";
 const FILES: &str = "file-serving matter; ringway serves no files";
-const ROOT: &str = "ringway serves no files: a location without proxy_pass or return answers 404";
 const SOCKET: &str = "socket tuning; ringway sets its sockets itself";
 const HASH: &str = "nginx hash-table sizing; ringway needs none";
 const BUFFER: &str = "buffering tuning; ringway streams bodies with its own buffers";
@@ -208,8 +207,10 @@ pub(crate) static SPECS: &[Spec] = &[
         max: 0,
         kind: Kind::Notice(FILES),
     },
-    n("root", HSL, 1, 1, ROOT),
-    n("index", HSL, 1, N, ROOT),
+    // A notice where every location they reach proxies or returns; an error where nginx would
+    // serve files with them (build/files.rs).
+    h("root", HSL, 1, 1),
+    h("index", HSL, 1, N),
     n("open_file_cache", HSL, 1, 2, FILES),
     n("open_file_cache_valid", HSL, 1, 1, FILES),
     n("open_file_cache_min_uses", HSL, 1, 1, FILES),

@@ -13,6 +13,7 @@
 //!   the config (nginx resolves it then): the name is resolved at start and reload.
 //! - Regexes (`location ~`, `server_name ~`, `rewrite`) use the `regex` crate's syntax, not PCRE
 //!   (no look-around or backreferences).
+//! - A relative `pid` path starts at the main file's folder (nginx: at its prefix).
 //! - A `server` without `listen` listens on `0.0.0.0:80` (nginx's default when run as root).
 //! - A `server` without `server_name` gets the name `""`, as in nginx.
 //! - A file whose whole content is one bare path to an existing file (what git writes for a

@@ -35,10 +35,7 @@ fn in_location(body: &str) -> String {
 }
 
 fn seed_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/seed-configs"
-    ))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/seed-configs"))
 }
 
 /// A fresh, empty folder under the system temp dir (removed on drop).
@@ -1151,6 +1148,26 @@ fn include_errors_point_into_the_right_file() {
     assert_eq!(e.line, 1);
 }
 
+#[test]
+fn a_relative_pid_path_starts_at_the_main_files_folder() {
+    let t = TempDir::new("pid");
+    let main = t.write(
+        "etc/ringway.conf",
+        "pid run/ringway.pid;\nhttp { server { listen 127.0.0.1:1; return 204; } }\n",
+    );
+    let cfg = load(&main).unwrap();
+    assert_eq!(cfg.pid_file, Some(t.0.join("etc/run/ringway.pid")));
+    // An absolute path stays as written; a file read by a relative name still gets an
+    // absolute pid path, so `-s` finds it from any working directory.
+    assert_eq!(
+        ok("pid /run/r.pid;\nhttp {}\n").pid_file.as_deref(),
+        Some(Path::new("/run/r.pid"))
+    );
+    let p = ok("pid r.pid;\nhttp {}\n").pid_file.unwrap();
+    assert!(p.is_absolute(), "{}", p.display());
+    assert_eq!(p, std::env::current_dir().unwrap().join("r.pid"));
+}
+
 #[cfg(unix)]
 #[test]
 fn include_follows_symlinks() {
@@ -1477,4 +1494,102 @@ fn io_uring_ring_setup() {
         err("http { io_uring_sqpoll on; }"),
         "ringway.conf:1:8: \"io_uring_sqpoll\" directive is not allowed here"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// root and index: a notice where every location they reach answers without files, an error
+// where nginx would serve files with them
+
+#[test]
+fn root_beside_proxied_locations_is_a_notice() {
+    // The common nginx shape: `root` at server level, every location proxies or returns, and a
+    // catch-all `location /`.
+    let cfg = ok(&in_server(
+        "        root /var/www/html;\n        index index.html;\n        location / { proxy_pass http://127.0.0.1:9; }\n        location = /health { return 200 ok; }\n        location /api/ { root /srv/api; proxy_pass http://127.0.0.1:9; location /api/v2/ { return 410; } }",
+    ));
+    let files: Vec<&String> = cfg
+        .notices
+        .iter()
+        .filter(|n| n.contains("ignored: root") || n.contains("ignored: index"))
+        .collect();
+    assert_eq!(files.len(), 3, "{:#?}", cfg.notices);
+    assert_eq!(
+        files[0],
+        "ringway.conf:3: ignored: root (ringway serves no files; every location it applies to proxies or returns)"
+    );
+    // A server-level `return` answers every request: nothing falls through to files.
+    ok(
+        "http {\n root /var/www;\n server { listen 127.0.0.1:1; return 301 https://$host$request_uri; }\n}\n",
+    );
+    // `^~ /` catches everything too.
+    ok(&in_server(
+        "        root /srv;\n        location ^~ / { proxy_pass http://127.0.0.1:9; }",
+    ));
+}
+
+#[test]
+fn root_in_a_location_that_would_serve_files_is_an_error() {
+    // In the location itself: the error points at `root` and names the location.
+    let text = in_server(
+        "        location / { proxy_pass http://127.0.0.1:9; }\n        location /static/ {\n            root /var/www;\n        }",
+    );
+    assert_eq!(
+        err(&text),
+        "ringway.conf:5:13: \"root\" applies to location \"/static/\" at ringway.conf:4, which has \
+         no proxy_pass or return: nginx would serve files there, ringway serves none (it would \
+         answer 404); give that location a proxy_pass or a return (\"return 404;\" keeps \
+         ringway's answer), or remove \"root\""
+    );
+    // Inherited from the server: the server's `root` is named.
+    let e = err(&in_server(
+        "        root /var/www;\n        location / { proxy_pass http://127.0.0.1:9; }\n        location /files/ { add_header X-A b; }",
+    ));
+    assert!(
+        e.starts_with(
+            "ringway.conf:3:9: \"root\" applies to location \"/files/\" at ringway.conf:5,"
+        ),
+        "{e}"
+    );
+    // proxy_pass is not inherited by a nested location; `root` is.
+    let e = err(&in_server(
+        "        location / {\n            root /var/www;\n            proxy_pass http://127.0.0.1:9;\n            location /img/ { }\n        }",
+    ));
+    assert!(
+        e.starts_with(
+            "ringway.conf:4:13: \"root\" applies to location \"/img/\" at ringway.conf:6,"
+        ),
+        "{e}"
+    );
+    // `index` likewise, from the http level.
+    let e = err(
+        "http {\n    index index.html;\n    server {\n        listen 127.0.0.1:1;\n        location / { }\n    }\n}\n",
+    );
+    assert!(
+        e.starts_with("ringway.conf:2:5: \"index\" applies to location \"/\" at ringway.conf:5,"),
+        "{e}"
+    );
+}
+
+#[test]
+fn root_for_requests_that_match_no_location_is_an_error() {
+    // No catch-all location and no server-level return: nginx serves the rest from `root`.
+    assert_eq!(
+        err(&in_server(
+            "        root /var/www;\n        location /api/ { proxy_pass http://127.0.0.1:9; }"
+        )),
+        "ringway.conf:3:9: \"root\" applies to the requests that match no location in the server \
+         at ringway.conf:2: nginx would serve files for them, ringway serves none (it would \
+         answer 404); add \"location / { return 404; }\" or a proxy_pass, or remove \"root\""
+    );
+    // A server with no location at all, `root` from the http level.
+    let e = err("http {\n root /var/www;\n server { listen 127.0.0.1:1; }\n}\n");
+    assert!(
+        e.starts_with("ringway.conf:2:2: \"root\" applies to the requests that match no location"),
+        "{e}"
+    );
+    // An exact `location = /` is not a catch-all.
+    let e = err(&in_server(
+        "        root /var/www;\n        location = / { proxy_pass http://127.0.0.1:9; }",
+    ));
+    assert!(e.contains("match no location"), "{e}");
 }

@@ -21,8 +21,10 @@ use crate::route::Resolved;
 
 /// A message from the main thread; rare by design (never per request).
 pub enum Control {
-    /// Stop accepting, finish in-flight requests, close idle connections, exit.
-    Stop,
+    /// Stop accepting and exit. `fast` (SIGTERM, SIGINT): close every connection now, cutting
+    /// in-flight requests. Otherwise (SIGQUIT): finish in-flight requests, close idle
+    /// connections, exit when drained or at `worker_shutdown_timeout`.
+    Stop { fast: bool },
     /// Switch to this config for new requests, with these DNS answers for its `resolve` servers
     /// (None: keep the shard's current ones).
     Reload(Arc<Config>, Option<Arc<Resolved>>),
@@ -129,17 +131,33 @@ impl Shards {
         self.peers.broadcast(|| Control::Reload(cfg.clone(), None));
     }
 
-    /// Graceful stop: returns when every shard has drained (or hit its drain timeout).
-    pub fn stop(self) {
+    /// Tells every shard to stop (see [`Control::Stop`]) and returns at once. A fast stop sent
+    /// after a graceful one cuts the drain short.
+    pub fn begin_stop(&self, fast: bool) {
         if let Some(r) = &self.resolver {
             r.stop();
         }
         // Shards not started (a failed start) never read their channel: their sends just fail.
-        self.peers.broadcast(|| Control::Stop);
+        self.peers.broadcast(|| Control::Stop { fast });
+    }
+
+    /// Whether every shard thread has ended (after `begin_stop`).
+    pub fn finished(&self) -> bool {
+        self.threads.iter().all(|t| t.is_finished())
+    }
+
+    /// Waits for every shard thread to end.
+    pub fn join(self) {
         for t in self.threads {
             if t.join().is_err() {
                 error!("a shard thread panicked");
             }
         }
+    }
+
+    /// Graceful stop: returns when every shard has drained (or hit its drain timeout).
+    pub fn stop(self) {
+        self.begin_stop(false);
+        self.join();
     }
 }

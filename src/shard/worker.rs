@@ -186,6 +186,7 @@ async fn shard_main(
         }
     };
     let mut buf = vec![0u8; 64];
+    let mut fast = false;
     'control: loop {
         let (res, b) = wake.read(buf).await;
         buf = b;
@@ -195,7 +196,10 @@ async fn shard_main(
         }
         while let Ok(msg) = rx.try_recv() {
             match msg {
-                Control::Stop => break 'control,
+                Control::Stop { fast: f } => {
+                    fast = f;
+                    break 'control;
+                }
                 Control::Health { upstream, addr, up } => health::apply(&ctx, &upstream, addr, up),
                 // `cfg` is kept for this: the running config with the new addresses.
                 Control::Resolved(r) => match route::compile_with(&cfg, &r, &mut lookups) {
@@ -237,7 +241,7 @@ async fn shard_main(
             }
         }
     }
-    drain(&ctx, &accepting, shutdown_timeout).await;
+    drain(&ctx, &accepting, (!fast).then_some(shutdown_timeout), &rx).await;
 }
 
 /// Opens listeners for addresses new in the current generation and stops those it dropped.
@@ -324,10 +328,13 @@ async fn accept_loop(
     // Dropping the listener closes it: new connections go to shards still accepting.
 }
 
+/// Stops accepting and waits up to `limit` for the open connections to finish (None: a fast
+/// stop, no wait). The connections still open when it returns end with the shard's runtime.
 async fn drain(
     ctx: &ShardCtx,
     accepting: &RefCell<HashMap<SocketAddr, Accepting>>,
-    limit: Duration,
+    limit: Option<Duration>,
+    rx: &mpsc::Receiver<Control>,
 ) {
     ctx.drain.trigger();
     // Dropping the entries lets each listening socket close as its accept loop ends, so new
@@ -335,15 +342,22 @@ async fn drain(
     for (_, a) in accepting.borrow_mut().drain() {
         a.stop.trigger();
     }
-    let deadline = Instant::now() + limit;
-    while ctx.connections.get() > 0 && Instant::now() < deadline {
+    let mut fast = limit.is_none();
+    let deadline = Instant::now() + limit.unwrap_or_default();
+    while !fast && ctx.connections.get() > 0 && Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(20)).await;
+        // A fast stop (SIGTERM after SIGQUIT) cuts a graceful one short.
+        fast = rx
+            .try_iter()
+            .any(|m| matches!(m, Control::Stop { fast: true }));
     }
-    if ctx.connections.get() > 0 {
+    let open = ctx.connections.get();
+    if open > 0 && fast {
+        info!("shard {}: fast stop: closing {open} connections", ctx.id);
+    } else if open > 0 {
         warn!(
-            "shard {}: drain timeout reached with {} connections open; closing them",
-            ctx.id,
-            ctx.connections.get()
+            "shard {}: drain timeout reached with {open} connections open; closing them",
+            ctx.id
         );
     }
 }

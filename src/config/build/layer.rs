@@ -46,6 +46,8 @@ pub(super) struct Layer {
     pub(super) real_ip_header: Option<String>,
     pub(super) real_ip_recursive: Option<bool>,
     pub(super) limits: LimitLayer,
+    /// The first `root` or `index` at this level (they matter only where files would be served).
+    pub(super) files: Option<FilesDirective>,
 }
 
 impl Layer {
@@ -119,6 +121,13 @@ impl Builder {
     ) -> Result<()> {
         let a = &d.args;
         match d.name.as_str() {
+            "root" | "index" => {
+                self.notice(d, files::NOTICE);
+                l.files.get_or_insert_with(|| FilesDirective {
+                    name: d.name.clone(),
+                    pos: d.pos.clone(),
+                });
+            }
             // Only upstream `resolve` servers use a resolver, and they take the http-level one.
             "resolver" | "resolver_timeout" => self.notice(
                 d,

@@ -9,6 +9,7 @@
 //! `args` (argument readers) hold the rest.
 
 mod args;
+mod files;
 mod layer;
 mod server;
 mod upstream;
@@ -25,6 +26,7 @@ use super::model::*;
 use super::parser::{Arg, Directive};
 use super::values::parse_num;
 use args::*;
+use files::FilesDirective;
 use layer::*;
 use server::*;
 use upstream::*;
@@ -197,7 +199,7 @@ impl Builder {
                 }
                 "pid" => {
                     set_once(&mut seen_pid, d, ())?;
-                    cfg.pid_file = Some(a[0].value.clone().into());
+                    cfg.pid_file = Some(pid_path(&self.base_dir, &a[0].value));
                 }
                 "worker_shutdown_timeout" => {
                     set_once(&mut seen_shutdown, d, ())?;
@@ -392,6 +394,7 @@ impl Builder {
         let default_listen: SocketAddr = SocketAddr::from(([0, 0, 0, 0], 80));
         let mut servers = Vec::new();
         for s in &http.servers {
+            files::check_server(s, http.layer.files.as_ref())?;
             let settings = s.layer.apply(&base);
             let listen = if s.listen.is_empty() {
                 vec![Listen {
@@ -453,6 +456,14 @@ impl Builder {
         cfg.servers = servers;
         Ok(())
     }
+}
+
+/// A relative `pid` path starts at the main file's folder (nginx starts at its prefix, which
+/// ringway does not have), made absolute so that `-T`'s dump reads back the same path and
+/// `-s` finds the file from any working directory.
+fn pid_path(base_dir: &Path, value: &str) -> PathBuf {
+    let p = base_dir.join(value);
+    std::path::absolute(&p).unwrap_or(p)
 }
 
 pub(crate) fn build(dirs: &[Directive], source: &Path) -> Result<Config> {

@@ -1,0 +1,158 @@
+//! `install.sh` into a staging root (DESTDIR), with the binary cargo built for the tests (no
+//! release build): the files land where the systemd unit expects them, the installed config
+//! passes `-t`, an existing config is kept, and the unit stops ringway gracefully.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Runs install.sh with `--binary` (the tests' ringway) and `env`; returns its stdout.
+fn install(destdir: &Path, env: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new("sh");
+    cmd.arg(Path::new(REPO).join("install.sh"))
+        .arg("--binary")
+        .arg(env!("CARGO_BIN_EXE_ringway"))
+        .env("DESTDIR", destdir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run install.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "install.sh failed: {}\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn under(root: &Path, abs: &str) -> PathBuf {
+    root.join(abs.trim_start_matches('/'))
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The installed binary, run on the installed config with `-t`.
+fn dash_t(bin: &Path, conf: &Path) {
+    let out = Command::new(bin)
+        .args(["-t", "-c"])
+        .arg(conf)
+        .output()
+        .expect("run the installed ringway");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "-t on the installed config: {err}");
+    assert!(err.contains("test is successful"), "{err}");
+}
+
+/// A directive's value in the unit (`Name=value`), each occurrence.
+fn unit_values<'a>(unit: &'a str, name: &str) -> Vec<&'a str> {
+    unit.lines()
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+        .collect()
+}
+
+#[test]
+fn install_sh_puts_binary_config_and_unit_where_the_unit_expects_them() {
+    let root = temp_dir("install");
+    let out = install(&root, &[]);
+
+    let bin = under(&root, "/usr/local/bin/ringway");
+    let meta = std::fs::metadata(&bin).expect("binary installed");
+    assert!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111 != 0,
+        "not executable"
+    );
+    assert_eq!(
+        std::fs::read(&bin).unwrap(),
+        std::fs::read(env!("CARGO_BIN_EXE_ringway")).unwrap(),
+        "the installed binary is the one given"
+    );
+
+    // The config is the example, with its pid in the unit's RuntimeDirectory (the example's
+    // relative one would land in /etc/ringway, read-only under ProtectSystem=strict).
+    let conf = under(&root, "/etc/ringway/ringway.conf");
+    let text = read(&conf);
+    let example = read(&Path::new(REPO).join("conf/example.conf"));
+    assert!(
+        text.lines().any(|l| l == "pid /run/ringway/ringway.pid;"),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().filter(|l| !l.starts_with("pid ")).count(),
+        example.lines().filter(|l| !l.starts_with("pid ")).count(),
+        "only the pid line differs from conf/example.conf"
+    );
+    dash_t(&bin, &conf);
+
+    // The unit runs exactly what was installed, stops gracefully, and owns the pid's folder.
+    let unit = read(&under(&root, "/etc/systemd/system/ringway.service"));
+    assert_eq!(
+        unit_values(&unit, "ExecStart"),
+        ["/usr/local/bin/ringway -c /etc/ringway/ringway.conf"]
+    );
+    assert_eq!(
+        unit_values(&unit, "ExecStartPre"),
+        ["/usr/local/bin/ringway -t -c /etc/ringway/ringway.conf"]
+    );
+    assert_eq!(
+        unit_values(&unit, "ExecReload")[0],
+        "/usr/local/bin/ringway -t -c /etc/ringway/ringway.conf"
+    );
+    // systemd's default SIGTERM is ringway's fast stop: `systemctl stop` must send SIGQUIT
+    // (graceful), and wait longer than the default worker_shutdown_timeout (10s).
+    assert_eq!(unit_values(&unit, "KillSignal"), ["SIGQUIT"]);
+    let stop = unit_values(&unit, "TimeoutStopSec");
+    let secs: u64 = stop
+        .first()
+        .and_then(|v| v.strip_suffix('s'))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("TimeoutStopSec: {stop:?}"));
+    assert!(secs > 10, "TimeoutStopSec={secs}s");
+    assert_eq!(unit_values(&unit, "RuntimeDirectory"), ["ringway"]);
+    assert!(out.contains("installed"), "{out}");
+
+    // Installing again keeps a config that is already there.
+    std::fs::write(&conf, format!("{text}# edited by the operator\n")).unwrap();
+    let out = install(&root, &[]);
+    assert!(read(&conf).ends_with("# edited by the operator\n"));
+    assert!(out.contains("kept"), "{out}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn install_sh_honours_prefix_sysconfdir_and_unitdir() {
+    let root = temp_dir("install-prefix");
+    install(
+        &root,
+        &[
+            ("PREFIX", "/opt/rw"),
+            ("SYSCONFDIR", "/opt/rw/etc"),
+            ("UNITDIR", "/usr/lib/systemd/system"),
+            ("RUNSTATEDIR", "/var/run"),
+        ],
+    );
+    let bin = under(&root, "/opt/rw/bin/ringway");
+    let conf = under(&root, "/opt/rw/etc/ringway/ringway.conf");
+    assert!(read(&conf).contains("\npid /var/run/ringway/ringway.pid;\n"));
+    dash_t(&bin, &conf);
+    let unit = read(&under(&root, "/usr/lib/systemd/system/ringway.service"));
+    assert_eq!(
+        unit_values(&unit, "ExecStart"),
+        ["/opt/rw/bin/ringway -c /opt/rw/etc/ringway/ringway.conf"]
+    );
+    for l in unit.lines().filter(|l| !l.starts_with('#')) {
+        assert!(
+            !l.contains("/usr/local/") && !l.contains(" /etc/ringway"),
+            "{l}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
