@@ -363,7 +363,7 @@ fn graceful_stop_closes_parked_connections() {
     );
     let mut rw = rw;
     let t0 = Instant::now();
-    // SIGQUIT: the graceful stop (SIGTERM, which tests/common's stop_graceful sends, is fast).
+    // SIGQUIT: the graceful stop (SIGTERM is the fast one).
     rw.signal(libc::SIGQUIT);
     let st = rw.wait_exit(Duration::from_secs(10));
     assert!(

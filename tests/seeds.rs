@@ -370,7 +370,7 @@ fn seed_single_backend_pid_and_passthrough() {
     }
     let st = rw
         .stop_graceful(Duration::from_secs(5))
-        .expect("ringway stops on SIGTERM");
+        .expect("ringway stops on SIGQUIT");
     assert!(st.success(), "exit status {st}");
     assert!(!pid_file.exists(), "the pid file is removed at exit");
 }

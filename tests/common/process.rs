@@ -209,9 +209,9 @@ impl Ringway {
         assert_eq!(rc, 0, "kill({}, {sig})", self.pid());
     }
 
-    /// Sends SIGTERM and waits up to `timeout` for the process to exit.
+    /// Sends SIGQUIT (nginx's graceful stop) and waits up to `timeout` for the process to exit.
     pub fn stop_graceful(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        self.signal(libc::SIGTERM);
+        self.signal(libc::SIGQUIT);
         self.wait_exit(timeout)
     }
 
