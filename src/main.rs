@@ -62,6 +62,12 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    // A panic is a bug: its message and place go to the log like any error (the connection or
+    // shard it ended says what happened next).
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        error!(thread = thread.name().unwrap_or("main"), "{info}");
+    }));
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -174,6 +180,9 @@ fn run(cli: Cli) -> Result<(), String> {
     shards.join();
     if let Some(p) = &pid_file {
         let _ = std::fs::remove_file(p);
+    }
+    if ringway::shard::died() {
+        return Err("a shard died (see the log above); exiting with an error".into());
     }
     info!("stopped");
     Ok(())

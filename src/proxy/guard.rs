@@ -46,16 +46,20 @@ fn message(payload: &(dyn Any + Send)) -> &str {
 
 /// Test-only fault injection (debug builds): a request whose target is exactly the value of
 /// `RINGWAY_TEST_PANIC_TARGET` panics its connection's task, so tests can prove the shard
-/// survives one.
+/// survives one; `RINGWAY_TEST_KILL_SHARD_TARGET` panics a task of the shard's own, outside any
+/// connection, so tests can prove a dead shard stops the process.
 #[cfg(debug_assertions)]
 pub fn fault_hook(target: &[u8]) {
     thread_local! {
-        static PANIC_TARGET: Option<Vec<u8>> =
-            std::env::var_os("RINGWAY_TEST_PANIC_TARGET").map(|v| v.into_encoded_bytes());
+        static TARGETS: [Option<Vec<u8>>; 2] = ["RINGWAY_TEST_PANIC_TARGET", "RINGWAY_TEST_KILL_SHARD_TARGET"]
+            .map(|name| std::env::var_os(name).map(|v| v.into_encoded_bytes()));
     }
-    PANIC_TARGET.with(|t| {
-        if t.as_deref() == Some(target) {
+    TARGETS.with(|[connection, shard]| {
+        if connection.as_deref() == Some(target) {
             panic!("test fault hook: panic requested for this target");
+        }
+        if shard.as_deref() == Some(target) {
+            monoio::spawn(async { panic!("test fault hook: shard task panic requested") });
         }
     });
 }

@@ -11,6 +11,7 @@ mod worker;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
@@ -18,6 +19,37 @@ use tracing::{error, info};
 
 use crate::config::Config;
 use crate::route::Resolved;
+
+/// Set when a shard thread ended by a panic: the process is stopping with an error.
+static SHARD_DIED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a shard thread has died. Its listener would otherwise go on accepting connections
+/// that nobody serves, so the whole process stops with an error (exit status 1) and the service
+/// manager restarts it: simpler and safer than rebuilding one shard's runtime, listeners and
+/// state in place, and a panic outside a connection's task is a bug to fix, not a routine
+/// event. (A panic inside one is caught there: `proxy::guard`.)
+pub fn died() -> bool {
+    SHARD_DIED.load(Ordering::SeqCst)
+}
+
+/// Lives as long as a shard thread; a panic unwinding through it marks the shard dead and asks
+/// the process to stop (SIGTERM, the fast stop the main thread already handles).
+struct Watch(usize);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            SHARD_DIED.store(true, Ordering::SeqCst);
+            error!(
+                "shard {} died (a panic outside any connection's task); stopping ringway with an \
+                 error so that its service manager restarts it",
+                self.0
+            );
+            // SAFETY: plain syscall signalling this process.
+            unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+        }
+    }
+}
 
 /// A message from the main thread; rare by design (never per request).
 pub enum Control {

@@ -33,6 +33,7 @@ pub fn run(
     ready: mpsc::Sender<Result<(), String>>,
     peers: Arc<Peers>,
 ) {
+    let _watch = super::Watch(id);
     let mut rt = match build_runtime(id, cfg.uring) {
         Ok(rt) => rt,
         Err(e) => {

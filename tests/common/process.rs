@@ -25,10 +25,15 @@ impl Ringway {
     }
 
     pub fn start_with(config: &str, workers: usize) -> Ringway {
+        Ringway::start_with_env(config, workers, &[])
+    }
+
+    /// As `start_with`, with extra environment variables for the process.
+    pub fn start_with_env(config: &str, workers: usize, env: &[(&str, &str)]) -> Ringway {
         let mut last_err = String::new();
         // A port picked by free_port can be taken by someone else before ringway binds it: retry.
         for _ in 0..3 {
-            match Ringway::try_start(config, workers) {
+            match Ringway::try_start(config, workers, env) {
                 Ok(r) => return r,
                 Err(e) => last_err = e,
             }
@@ -36,7 +41,11 @@ impl Ringway {
         panic!("ringway did not start:\n{last_err}");
     }
 
-    pub(crate) fn try_start(config: &str, workers: usize) -> Result<Ringway, String> {
+    pub(crate) fn try_start(
+        config: &str,
+        workers: usize,
+        env: &[(&str, &str)],
+    ) -> Result<Ringway, String> {
         let mut placeholders = vec![LISTEN];
         placeholders.extend(LISTEN_N.iter().filter(|p| config.contains(**p)));
         let addrs: Vec<SocketAddr> = free_ports(placeholders.len())
@@ -50,7 +59,7 @@ impl Ringway {
             text = text.replace(p, &a.to_string());
         }
         std::fs::write(&config_path, &text).unwrap();
-        Ringway::spawn(dir, config_path, workers, addrs, &text)
+        Ringway::spawn(dir, config_path, workers, addrs, &text, env)
     }
 
     /// Starts ringway on a config file already written at `config_path` (inside `dir`, which is
@@ -63,7 +72,7 @@ impl Ringway {
         listens: &[SocketAddr],
     ) -> Result<Ringway, String> {
         let text = std::fs::read_to_string(&config_path).unwrap_or_default();
-        Ringway::spawn(dir, config_path, workers, listens.to_vec(), &text)
+        Ringway::spawn(dir, config_path, workers, listens.to_vec(), &text, &[])
     }
 
     pub(crate) fn spawn(
@@ -72,6 +81,7 @@ impl Ringway {
         workers: usize,
         addrs: Vec<SocketAddr>,
         text: &str,
+        env: &[(&str, &str)],
     ) -> Result<Ringway, String> {
         assert!(
             !addrs.is_empty(),
@@ -88,6 +98,7 @@ impl Ringway {
                 "RINGWAY_LOG",
                 std::env::var("RINGWAY_LOG").unwrap_or_else(|_| "info".into()),
             )
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(stderr))
