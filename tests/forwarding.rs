@@ -340,6 +340,68 @@ fn proxy_pass_with_uri_replaces_the_location_prefix() {
     assert_eq!(got[1].target, "/other/x");
 }
 
+/// nginx forwards the target as the client sent it when `proxy_pass` has no URI part: `%2F`
+/// decoded to `/` would change which resource the application sees. Locations still match the
+/// normalized path.
+#[test]
+fn target_goes_upstream_as_sent_without_a_uri_part() {
+    let b = echo_backend();
+    let conf = format!(
+        "http {{\n server {{\n listen {LISTEN};\n location /a/ {{ proxy_pass http://{}; }}\n location / {{ return 404; }}\n }}\n}}\n",
+        b.addr
+    );
+    let rw = Ringway::start(&conf);
+    for target in [
+        "/a%2Fb/%7Euser?q=%2F",
+        "/a//double",
+        "/x/../a/dots",
+        "/%61/encoded",
+    ] {
+        let req = format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+        let (_c, r) = exchange(rw.addr, req.as_bytes());
+        assert_eq!(r.status, 200, "{target} routes to /a/: {}", r.describe());
+    }
+    let got: Vec<String> = b.requests().into_iter().map(|r| r.target).collect();
+    assert_eq!(
+        got,
+        [
+            "/a%2Fb/%7Euser?q=%2F",
+            "/a//double",
+            "/x/../a/dots",
+            "/%61/encoded"
+        ]
+    );
+}
+
+/// With a URI part, the location prefix is replaced in the normalized URI (nginx: the decoded
+/// `$uri`, escaped again), and a rewritten URI is sent as rewritten.
+#[test]
+fn uri_part_and_rewrites_use_the_normalized_uri() {
+    let b = echo_backend();
+    let conf = format!(
+        "http {{\n server {{\n listen {LISTEN};\n location /p/ {{ proxy_pass http://{a}/q/; }}\n location /r/ {{ rewrite ^/r/(.*)$ /s/$1 break; proxy_pass http://{a}; }}\n }}\n}}\n",
+        a = b.addr
+    );
+    let rw = Ringway::start(&conf);
+    for target in ["/p/x%2Fy?k=v", "/p/./z", "/r/t%7E"] {
+        let req = format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+        let (_c, r) = exchange(rw.addr, req.as_bytes());
+        assert_eq!(r.status, 200, "{target}: {}", r.describe());
+    }
+    let got: Vec<String> = b.requests().into_iter().map(|r| r.target).collect();
+    assert_eq!(got, ["/q/x/y?k=v", "/q/z", "/s/t~"]);
+}
+
+/// nginx's `$host`: lower-cased, without the port and without a trailing dot.
+#[test]
+fn host_variable_is_lower_case_without_port_or_trailing_dot() {
+    for host in ["Public.EXAMPLE.", "public.example.:8080", "PUBLIC.example"] {
+        let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        let (got, _) = one("proxy_set_header Host $host;", req.as_bytes());
+        assert_eq!(got.headers_named("host"), vec!["public.example"], "{host}");
+    }
+}
+
 #[test]
 fn absolute_form_target_is_sent_in_origin_form() {
     let (req, _) = one("", b"GET http://x/abs/path?z=1 HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -471,7 +533,7 @@ fn date_is_added_when_the_upstream_sends_none() {
 }
 
 #[test]
-fn max_forwards_is_decremented_for_options_and_trace() {
+fn max_forwards_is_decremented_for_options() {
     let (req, _) = one(
         "",
         b"OPTIONS /x HTTP/1.1\r\nHost: x\r\nMax-Forwards: 5\r\n\r\n",
@@ -558,4 +620,40 @@ fn x_accel_fields_are_hidden_unless_passed() {
         r.describe()
     );
     assert_eq!(r.header("x-accel-redirect"), None);
+}
+
+/// RFC 9110 §6.6.1: an origin with a clock sends Date; ringway's own answers (return, errors
+/// before and after routing, upstream failures) carry one like the ones it relays.
+#[test]
+fn ringways_own_answers_carry_date() {
+    let dead = dead_addr();
+    let conf = format!(
+        "http {{\n server {{\n listen {LISTEN};\n client_max_body_size 10;\n location = /r {{ return 200 \"hi\"; }}\n location = /moved {{ return 301 /r; }}\n location / {{ proxy_pass http://{dead}; }}\n }}\n}}\n"
+    );
+    let rw = Ringway::start(&conf);
+    for (req, status) in [
+        (&b"GET /r HTTP/1.1\r\nHost: x\r\n\r\n"[..], 200),
+        (b"GET /moved HTTP/1.1\r\nHost: x\r\n\r\n", 301),
+        (b"GET /up HTTP/1.1\r\nHost: x\r\n\r\n", 502),
+        (
+            b"POST /r HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world",
+            413,
+        ),
+        (b"TRACE / HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+        (b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ] {
+        let mut c = rw.connect();
+        let _ = c.try_send(req);
+        let r = c.try_read_response(false, IO_TIMEOUT).expect("an answer");
+        assert_eq!(r.status, status, "{}", r.describe());
+        let date = r
+            .header("date")
+            .unwrap_or_else(|| panic!("no Date: {}", r.describe()));
+        assert!(httpdate_like(date), "Date is an IMF-fixdate: {date:?}");
+    }
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT`
+fn httpdate_like(d: &str) -> bool {
+    d.len() == 29 && d.ends_with(" GMT") && d.as_bytes()[3] == b','
 }

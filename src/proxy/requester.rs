@@ -51,7 +51,7 @@ impl<'r, 'a, S: Transport> ClientRequest<'r, 'a, S> {
             BodyFraming::Chunked => (false, 0),
         };
         let inline = body_in_buf && in_buf <= INLINE_BODY && !head.expect_continue;
-        r.outcome.add_received((head.head_len + in_buf) as u64);
+        r.outcome.add_received(in_buf as u64);
         ClientRequest {
             r,
             client,

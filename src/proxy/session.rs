@@ -277,6 +277,7 @@ async fn one_request<S: Transport>(
     let next = match head::read(ctx, stream, b, lst, head_by, &outcome).await {
         Ok((head, b)) => {
             *served += 1;
+            outcome.add_received(head.head_len as u64);
             let at = Arrival {
                 ctx,
                 generation: &generation,
