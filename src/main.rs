@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Parser;
 use ringway::config;
 use ringway::route;
-use ringway::shard::Shards;
+use ringway::shard::{Shards, SystemLookup};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 use tracing::{error, info, warn};
@@ -78,11 +78,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn load(path: &std::path::Path) -> Result<config::Config, String> {
+/// Reads and checks the config, and looks up its hostnames here, on the main thread: the
+/// shards get the answers and never block on DNS.
+fn load(path: &std::path::Path) -> Result<(config::Config, route::Lookups), String> {
     let cfg = config::load(path).map_err(|e| e.to_string())?;
     // Compiling resolves upstream hosts and regexes: errors a shard would hit, found up front.
-    route::compile(&cfg).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(cfg)
+    let mut lookups = route::Lookups::new();
+    route::compile_with(
+        &cfg,
+        &route::Resolved::new(),
+        &mut SystemLookup(&mut lookups),
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((cfg, lookups))
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -91,7 +99,7 @@ fn run(cli: Cli) -> Result<(), String> {
         return send_signal(&cli, sig);
     }
     if cli.test || cli.dump {
-        let cfg = load(path).map_err(|e| {
+        let (cfg, _) = load(path).map_err(|e| {
             format!(
                 "{e}\nringway: configuration file {} test failed",
                 path.display()
@@ -113,7 +121,8 @@ fn run(cli: Cli) -> Result<(), String> {
         );
         return Ok(());
     }
-    let cfg = Arc::new(load(path)?);
+    let (cfg, lookups) = load(path)?;
+    let (cfg, lookups) = (Arc::new(cfg), Arc::new(lookups));
     let workers = cli
         .workers
         .or(cfg.workers)
@@ -125,7 +134,7 @@ fn run(cli: Cli) -> Result<(), String> {
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2])
         .map_err(|e| format!("signals: {e}"))?;
     let (started_uring, started_workers) = (cfg.uring, cfg.workers);
-    let shards = Shards::start(cfg, workers)?;
+    let shards = Shards::start(cfg, lookups, workers)?;
     if let Some(p) = &pid_file
         && let Err(e) = std::fs::write(p, format!("{}\n", std::process::id()))
     {
@@ -198,7 +207,7 @@ fn reload(
     workers: usize,
 ) {
     match load(path) {
-        Ok(cfg) => {
+        Ok((cfg, lookups)) => {
             // Shards and their rings are made at start: say so rather than pretend.
             if cfg.uring != started_uring {
                 warn!(
@@ -212,7 +221,7 @@ fn reload(
                      until it restarts"
                 );
             }
-            shards.reload(Arc::new(cfg))
+            shards.reload(Arc::new(cfg), Arc::new(lookups))
         }
         Err(e) => error!("reload failed, keeping the running configuration: {e}"),
     }

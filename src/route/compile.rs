@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -76,22 +76,38 @@ const DEFAULT_KEEPALIVE: usize = 32;
 pub type Resolved = HashMap<String, Vec<SocketAddr>>;
 
 /// The system resolver's answers for the other hostnames (`server` lines without `resolve`,
-/// `proxy_pass` targets), keyed by `HOST:PORT`: a shard keeps those of its last reload so that
-/// recompiling for new DNS answers never blocks it on a lookup.
+/// `proxy_pass` targets), keyed by `HOST:PORT`. The main thread looks them up once per start
+/// or reload and hands them to every shard, so that no shard ever blocks on a lookup.
 pub type Lookups = HashMap<String, SocketAddr>;
 
-/// Compiles with no DNS answers yet: every `resolve` server has zero addresses.
+/// Where compiling finds the address of a `HOST:PORT` that is not a literal address: route/
+/// does no DNS of its own. The main thread answers from the system resolver (it may block:
+/// `shard::SystemLookup`); a shard answers from what the main thread found (`Lookups`).
+pub trait HostLookup {
+    fn lookup(&mut self, host_port: &str) -> Result<SocketAddr, String>;
+}
+
+impl HostLookup for Lookups {
+    fn lookup(&mut self, host_port: &str) -> Result<SocketAddr, String> {
+        self.get(host_port)
+            .copied()
+            .ok_or_else(|| format!("host not found in upstream \"{host_port}\""))
+    }
+}
+
+/// Compiles with no DNS answers at all: every `resolve` server has zero addresses and a
+/// hostname anywhere else is an error (tests and benchmarks, with literal addresses).
 pub fn compile(cfg: &config::Config) -> Result<Compiled, CompileError> {
     compile_with(cfg, &Resolved::new(), &mut Lookups::new())
 }
 
 /// Compiles `cfg`; a `resolve` server becomes one server per address `resolved` holds for it
 /// (none while its name is unknown there: an upstream left with no server answers 502). Other
-/// hostnames are taken from `lookups`, else resolved now and added to it.
+/// hostnames are asked of `lookups`.
 pub fn compile_with(
     cfg: &config::Config,
     resolved: &Resolved,
-    lookups: &mut Lookups,
+    lookups: &mut dyn HostLookup,
 ) -> Result<Compiled, CompileError> {
     let mut upstreams = Vec::new();
     let mut by_name: HashMap<String, usize> = HashMap::new();
@@ -260,7 +276,7 @@ fn compile_server(
     server: &config::Server,
     upstreams: &mut Vec<UpstreamSpec>,
     by_name: &mut HashMap<String, usize>,
-    lookups: &mut Lookups,
+    lookups: &mut dyn HostLookup,
     user: &[String],
     zones: &[ZoneSpec],
 ) -> Result<ServerRt, CompileError> {
@@ -343,7 +359,7 @@ fn add_locations(
     locations: &[config::Location],
     upstreams: &mut Vec<UpstreamSpec>,
     by_name: &mut HashMap<String, usize>,
-    lookups: &mut Lookups,
+    lookups: &mut dyn HostLookup,
     zones: &[ZoneSpec],
     parent_prefix: Option<usize>,
     user: &[String],
@@ -435,7 +451,7 @@ fn compile_location(
     s: &config::Settings,
     upstreams: &mut Vec<UpstreamSpec>,
     by_name: &mut HashMap<String, usize>,
-    lookups: &mut Lookups,
+    lookups: &mut dyn HostLookup,
     user: &[String],
     zones: &[ZoneSpec],
 ) -> Result<Location, CompileError> {
@@ -581,24 +597,12 @@ fn compile_location(
     })
 }
 
-/// Resolves `host:port` at start/reload (never on the request path). IPv4 first, as most
-/// backends listen there.
-fn resolve(addr: &str, lookups: &mut Lookups) -> Result<SocketAddr, CompileError> {
-    if let Some(a) = lookups.get(addr) {
-        return Ok(*a);
+/// The address of `host:port`: a literal address as it is, a name from `lookups`.
+fn resolve(addr: &str, lookups: &mut dyn HostLookup) -> Result<SocketAddr, CompileError> {
+    if let Ok(a) = addr.parse::<SocketAddr>() {
+        return Ok(a);
     }
-    let addrs: Vec<SocketAddr> = addr
-        .to_socket_addrs()
-        .map_err(|e| CompileError(format!("host not found in upstream \"{addr}\": {e}")))?
-        .collect();
-    let found = addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or(addrs.first())
-        .copied()
-        .ok_or_else(|| CompileError(format!("host not found in upstream \"{addr}\"")))?;
-    lookups.insert(addr.to_string(), found);
-    Ok(found)
+    lookups.lookup(addr).map_err(CompileError)
 }
 
 /// The location's `proxy_redirect` rules. `default` is nginx's: the `proxy_pass` URL with its
@@ -797,8 +801,16 @@ mod tests {
             let u = c.upstreams.iter().find(|u| u.name == name).unwrap();
             u.servers.iter().map(|s| (s.addr, s.weight)).collect()
         };
-        // Not resolved yet: the name has no servers.
-        let c = compile(&cfg).unwrap();
+        // Without answers for its hostnames a config does not compile: route/ looks nothing up.
+        let e = compile(&cfg).err().unwrap();
+        assert!(
+            e.0.contains("host not found in upstream \"localhost:83\""),
+            "{e}"
+        );
+        let mut lookups = Lookups::new();
+        lookups.insert("localhost:83".into(), "127.0.0.7:83".parse().unwrap());
+        // The resolve server not resolved yet: its name has no servers.
+        let c = compile_with(&cfg, &Resolved::new(), &mut lookups).unwrap();
         assert_eq!(servers(&c, "u"), vec![("127.0.0.9:82".parse().unwrap(), 1)]);
 
         let mut dns = Resolved::new();
@@ -809,7 +821,6 @@ mod tests {
                 "127.0.0.3:81".parse().unwrap(),
             ],
         );
-        let mut lookups = Lookups::new();
         let c = compile_with(&cfg, &dns, &mut lookups).unwrap();
         assert_eq!(
             servers(&c, "u"),
@@ -819,10 +830,6 @@ mod tests {
                 ("127.0.0.9:82".parse().unwrap(), 1)
             ]
         );
-        assert!(lookups.contains_key("localhost:83"));
-        // Hostnames already looked up are not looked up again.
-        lookups.insert("localhost:83".into(), "127.0.0.7:83".parse().unwrap());
-        let c = compile_with(&cfg, &dns, &mut lookups).unwrap();
         assert_eq!(
             servers(&c, "localhost:83"),
             vec![("127.0.0.7:83".parse().unwrap(), 1)]

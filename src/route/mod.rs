@@ -10,8 +10,8 @@ mod vhost;
 
 pub use crate::template::{Template, Vars};
 pub use compile::{
-    CompileError, Compiled, Lookups, Resolved, UpstreamServerSpec, UpstreamSpec, compile,
-    compile_with,
+    CompileError, Compiled, HostLookup, Lookups, Resolved, UpstreamServerSpec, UpstreamSpec,
+    compile, compile_with,
 };
 pub use location::{
     Action, AddHeader, Location, LocationTable, NU_403, NU_404, NU_429, NU_500, NU_502, NU_503,

@@ -18,7 +18,8 @@ use std::thread::JoinHandle;
 use tracing::{error, info};
 
 use crate::config::Config;
-use crate::route::Resolved;
+use crate::route::{Lookups, Resolved};
+pub use resolver::SystemLookup;
 
 /// Set when a shard thread ended by a panic: the process is stopping with an error.
 static SHARD_DIED: AtomicBool = AtomicBool::new(false);
@@ -59,7 +60,8 @@ pub enum Control {
     Stop { fast: bool },
     /// Switch to this config for new requests, with these DNS answers for its `resolve` servers
     /// (None: keep the shard's current ones).
-    Reload(Arc<Config>, Option<Arc<Resolved>>),
+    /// The config's other hostnames come resolved (`Lookups`): a shard never blocks on DNS.
+    Reload(Arc<Config>, Option<Arc<Resolved>>, Arc<Lookups>),
     /// DNS answers changed: recompile the current config with them.
     Resolved(Arc<Resolved>),
     /// The active health check's verdict on one server changed.
@@ -97,9 +99,14 @@ pub struct Shards {
 }
 
 impl Shards {
-    /// Starts `workers` shards on `cfg`. Listeners are bound before this returns, so an address
-    /// already in use is reported here.
-    pub fn start(cfg: Arc<Config>, workers: usize) -> Result<Shards, String> {
+    /// Starts `workers` shards on `cfg`, whose hostnames the caller looked up (`lookups`, see
+    /// `SystemLookup`). Listeners are bound before this returns, so an address already in use
+    /// is reported here.
+    pub fn start(
+        cfg: Arc<Config>,
+        lookups: Arc<Lookups>,
+        workers: usize,
+    ) -> Result<Shards, String> {
         let cores = core_affinity::get_core_ids().unwrap_or_default();
         let mut peers = Vec::with_capacity(workers);
         let mut ends = Vec::with_capacity(workers);
@@ -118,6 +125,7 @@ impl Shards {
             let core = cores.get(id % cores.len().max(1)).copied();
             let cfg = cfg.clone();
             let resolved = resolved.clone();
+            let lookups = lookups.clone();
             let shard_peers = peers.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("ringway-shard-{id}"))
@@ -125,7 +133,8 @@ impl Shards {
                     if let Some(core) = core {
                         core_affinity::set_for_current(core);
                     }
-                    worker::run(id, cfg, resolved, rx, wake_rx, ready_tx, shard_peers);
+                    let dns = worker::Dns { resolved, lookups };
+                    worker::run(id, cfg, dns, rx, wake_rx, ready_tx, shard_peers);
                 })
                 .map_err(|e| format!("cannot start shard thread: {e}"))?;
             // Each shard reports whether its listeners bound and its config compiled.
@@ -152,15 +161,17 @@ impl Shards {
         })
     }
 
-    pub fn reload(&self, cfg: Arc<Config>) {
+    /// Hands a new config, its hostnames already looked up, to every shard.
+    pub fn reload(&self, cfg: Arc<Config>, lookups: Arc<Lookups>) {
         info!("reloading configuration on {} shards", self.threads.len());
         // The resolver thread looks up names new to the config, then hands both to the shards.
         if let Some(r) = &self.resolver
-            && r.reload(cfg.clone())
+            && r.reload(cfg.clone(), lookups.clone())
         {
             return;
         }
-        self.peers.broadcast(|| Control::Reload(cfg.clone(), None));
+        self.peers
+            .broadcast(|| Control::Reload(cfg.clone(), None, lookups.clone()));
     }
 
     /// Tells every shard to stop (see [`Control::Stop`]) and returns at once. A fast stop sent

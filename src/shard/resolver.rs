@@ -19,7 +19,7 @@
 //!   handed to the shards.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -30,7 +30,7 @@ use tracing::{error, info, warn};
 
 use super::{Control, Peers};
 use crate::config::{Config, Resolver};
-use crate::route::Resolved;
+use crate::route::{HostLookup, Lookups, Resolved};
 
 /// Re-resolve period after a failure or an empty answer (capped by `valid=`), and the default
 /// when an answer carries no TTL.
@@ -315,8 +315,9 @@ impl Names {
 
 /// What the main thread tells the resolver thread.
 enum Msg {
-    /// A reload: follow this config's names, then hand it to the shards.
-    Config(Arc<Config>),
+    /// A reload: follow this config's names, then hand it to the shards (with the addresses
+    /// of its other hostnames).
+    Config(Arc<Config>, Arc<Lookups>),
     Stop,
 }
 
@@ -326,9 +327,10 @@ pub(super) struct Handle {
 }
 
 impl Handle {
-    /// Hands a reloaded config to the thread; false when the thread is gone.
-    pub fn reload(&self, cfg: Arc<Config>) -> bool {
-        self.tx.send(Msg::Config(cfg)).is_ok()
+    /// Hands a reloaded config (and its hostnames' addresses) to the thread; false when the
+    /// thread is gone.
+    pub fn reload(&self, cfg: Arc<Config>, lookups: Arc<Lookups>) -> bool {
+        self.tx.send(Msg::Config(cfg, lookups)).is_ok()
     }
 
     /// Asks the thread to exit (it does between lookups; nobody waits for it).
@@ -368,12 +370,14 @@ fn run(mut cfg: Arc<Config>, mut names: Names, rx: mpsc::Receiver<Msg>, peers: A
             .map_or(MAX_TTL, |d| d.saturating_duration_since(Instant::now()));
         match rx.recv_timeout(wait) {
             Ok(Msg::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
-            Ok(Msg::Config(new)) => {
+            Ok(Msg::Config(new, lookups)) => {
                 cfg = new;
                 names.retarget(&cfg);
                 names.refresh(cfg.resolver.as_ref());
                 let resolved = names.resolved();
-                peers.broadcast(|| Control::Reload(cfg.clone(), Some(resolved.clone())));
+                peers.broadcast(|| {
+                    Control::Reload(cfg.clone(), Some(resolved.clone()), lookups.clone())
+                });
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if names.refresh(cfg.resolver.as_ref()) {
@@ -382,6 +386,32 @@ fn run(mut cfg: Arc<Config>, mut names: Names, rx: mpsc::Receiver<Msg>, peers: A
                 }
             }
         }
+    }
+}
+
+/// The system resolver (getaddrinfo) for the hostnames route/ compiles: `server` lines without
+/// `resolve` and `proxy_pass` targets. It blocks, so only the main thread uses it, once per
+/// start or reload; the shards get the answers (`Lookups`) with the config. IPv4 first, as most
+/// backends listen there.
+pub struct SystemLookup<'a>(pub &'a mut Lookups);
+
+impl HostLookup for SystemLookup<'_> {
+    fn lookup(&mut self, host_port: &str) -> Result<SocketAddr, String> {
+        if let Some(a) = self.0.get(host_port) {
+            return Ok(*a);
+        }
+        let addrs: Vec<SocketAddr> = host_port
+            .to_socket_addrs()
+            .map_err(|e| format!("host not found in upstream \"{host_port}\": {e}"))?
+            .collect();
+        let found = addrs
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or(addrs.first())
+            .copied()
+            .ok_or_else(|| format!("host not found in upstream \"{host_port}\""))?;
+        self.0.insert(host_port.to_string(), found);
+        Ok(found)
     }
 }
 

@@ -24,10 +24,17 @@ use crate::proxy::{Drain, Generation, Refused, SWEEP, ShardCtx, park, serve};
 use crate::route;
 use crate::route::{Lookups, Resolved};
 
+/// The DNS answers a shard compiles with, all found off the shard: `resolve` servers' (by the
+/// resolver thread) and the other hostnames' (by the main thread).
+pub struct Dns {
+    pub resolved: Arc<Resolved>,
+    pub lookups: Arc<Lookups>,
+}
+
 pub fn run(
     id: usize,
     cfg: Arc<Config>,
-    resolved: Arc<Resolved>,
+    dns: Dns,
     rx: mpsc::Receiver<Control>,
     wake: StdUnixStream,
     ready: mpsc::Sender<Result<(), String>>,
@@ -41,7 +48,7 @@ pub fn run(
             return;
         }
     };
-    rt.block_on(shard_main(id, cfg, resolved, rx, wake, ready, peers));
+    rt.block_on(shard_main(id, cfg, dns, rx, wake, ready, peers));
 }
 
 type Rt = monoio::FusionRuntime<
@@ -140,15 +147,16 @@ struct Accepting {
 async fn shard_main(
     id: usize,
     mut cfg: Arc<Config>,
-    mut resolved: Arc<Resolved>,
+    dns: Dns,
     rx: mpsc::Receiver<Control>,
     wake: StdUnixStream,
     ready: mpsc::Sender<Result<(), String>>,
     peers: Arc<Peers>,
 ) {
-    // The other hostnames' addresses as this (re)load found them: recompiling for new DNS
-    // answers reuses them instead of blocking on the system resolver.
-    let mut lookups = Lookups::new();
+    let mut resolved = dns.resolved;
+    // The other hostnames' addresses as the main thread found them for this (re)load:
+    // recompiling for new DNS answers reuses them.
+    let mut lookups: Lookups = (*dns.lookups).clone();
     let compiled = match route::compile_with(&cfg, &resolved, &mut lookups) {
         Ok(c) => c,
         Err(e) => {
@@ -213,9 +221,8 @@ async fn shard_main(
                     }
                     Err(e) => error!("shard {id}: new DNS answers rejected: {e}"),
                 },
-                Control::Reload(new, r) => {
-                    // A reload looks hostnames up afresh, as it always did.
-                    let mut fresh = Lookups::new();
+                Control::Reload(new, r, fresh) => {
+                    let mut fresh: Lookups = (*fresh).clone();
                     match route::compile_with(&new, r.as_ref().unwrap_or(&resolved), &mut fresh) {
                         Ok(c) => {
                             ctx.install(c);
