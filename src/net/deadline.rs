@@ -13,6 +13,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+/// How often a shard's sweeper fires expired limits and idle deadlines.
+pub const SWEEP: Duration = Duration::from_millis(250);
+
 /// The shortest limit the sweep times (5% of it is one `SWEEP`, 250 ms).
 pub const COARSE_MIN: Duration = Duration::from_secs(5);
 
@@ -216,8 +219,7 @@ impl Drop for SlotGuard {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use super::{COARSE_MIN, Elapsed, expire, pending, set_swept, within};
-    use crate::proxy::SWEEP;
+    use super::{COARSE_MIN, Elapsed, SWEEP, expire, pending, set_swept, within};
 
     fn runtime() -> monoio::Runtime<monoio::time::TimeDriver<monoio::LegacyDriver>> {
         monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::timers::Timers;
 use crate::access::{Share, Zones};
@@ -187,8 +187,7 @@ pub struct Drain {
     slots: Slots,
 }
 
-/// How often a shard's sweeper fires expired idle deadlines.
-pub const SWEEP: Duration = Duration::from_millis(250);
+pub use crate::net::deadline::SWEEP;
 
 /// Why an idle wait ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

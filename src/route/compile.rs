@@ -835,4 +835,25 @@ mod tests {
             vec![("127.0.0.7:83".parse().unwrap(), 1)]
         );
     }
+
+    /// `auth_request_set` variables compile wherever they are used (a config test of the
+    /// front end stops at the model).
+    #[test]
+    fn auth_request_variables_compile_into_templates() {
+        let text = "server { listen 127.0.0.1:8080;\n\
+            proxy_set_header X-User $auth_user;\n\
+            auth_request /auth;\n\
+            auth_request_set $auth_user $upstream_http_x_user;\n\
+            auth_request_set $auth_status ${upstream_status};\n\
+            location = /auth { internal; proxy_pass_request_body off; proxy_pass http://127.0.0.1:1; }\n\
+            location /free { auth_request off; proxy_pass http://127.0.0.1:1; } }\n";
+        let cfg = config::parse_str(text, std::path::Path::new("t.conf")).unwrap();
+        let c = compile(&cfg).unwrap();
+        let hosts = &c.listeners[0].hosts;
+        let server = hosts.find(b"x").unwrap();
+        let free = server.locations.find(b"/free").unwrap();
+        assert!(free.auth_request.is_none());
+        let other = server.locations.find(b"/other").unwrap();
+        assert_eq!(other.auth_request.as_ref().map(|a| a.vars), Some(2));
+    }
 }
