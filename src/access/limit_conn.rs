@@ -59,7 +59,10 @@ impl ConnGuard {
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
-        self.release_all();
+        // Most requests hold nothing (no limit_conn): counts fill from the first slot.
+        if self.inline[0].is_some() {
+            self.release_all();
+        }
     }
 }
 

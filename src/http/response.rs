@@ -49,6 +49,18 @@ pub fn parse_response(
     req_method: Method,
     max_head: usize,
 ) -> Result<Option<ResponseHead>, ParseError> {
+    parse_response_reusing(buf, req_method, max_head, &mut Vec::new())
+}
+
+/// As `parse_response`, with the field index built in `spare`'s allocation (taken once the
+/// head is complete; left on `Ok(None)`): a connection's answers reuse one, with no allocation
+/// each.
+pub fn parse_response_reusing(
+    buf: &[u8],
+    req_method: Method,
+    max_head: usize,
+    spare: &mut Vec<HeaderSpan>,
+) -> Result<Option<ResponseHead>, ParseError> {
     let mut storage = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
     let mut res = httparse::Response::new(&mut []);
     let head_len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
@@ -91,7 +103,9 @@ pub fn parse_response(
     };
 
     let fields = &*res.headers;
-    let mut headers = Vec::with_capacity(fields.len());
+    let mut headers = std::mem::take(spare);
+    headers.clear();
+    headers.reserve(fields.len());
     let mut content_length: Option<u64> = None;
     let mut te = TransferCodings::default();
     let mut conn = ConnectionTokens::default();

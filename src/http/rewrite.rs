@@ -131,7 +131,9 @@ pub fn write_response_head(
         }
         length_sent |= is_length;
         let value = h.value.get(buf);
+        // `location` and `refresh`: their lengths rule out every other field at once.
         if let Some(redirect) = opts.redirect
+            && matches!(name.len(), 7 | 8)
             && write_redirect(out, name, value, redirect)
         {
             continue;
@@ -193,6 +195,7 @@ fn connection_option(headers: &[HeaderSpan], buf: &[u8], name: &[u8], upgrade: b
 
 /// A `Location` field, or the URL of a `Refresh` field (`5; url=/next`), passed through
 /// `redirect`; true when it rewrote the field (and wrote it).
+#[inline(never)]
 fn write_redirect(
     out: &mut Vec<u8>,
     name: &[u8],

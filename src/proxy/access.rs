@@ -13,6 +13,7 @@ use super::request::{Request, find_header, vars};
 use super::subrequest;
 use crate::access::auth_request::Verdict as AuthVerdict;
 use crate::access::{ConnGuard, Verdict, auth_basic, limit_conn, limit_req};
+use crate::route::Location;
 
 /// A request the access phase let through.
 pub struct Passed {
@@ -20,6 +21,14 @@ pub struct Passed {
     pub held: ConnGuard,
     /// The `auth_request_set` variables' values.
     pub user: Vec<Vec<u8>>,
+}
+
+/// Whether the location has anything for the access phase to check.
+pub fn needed(loc: &Location) -> bool {
+    !loc.limits.is_empty()
+        || !loc.access.is_empty()
+        || loc.auth_basic.is_some()
+        || loc.auth_request.is_some()
 }
 
 pub async fn check(r: &Request<'_>, b: Vec<u8>) -> Result<(Passed, Vec<u8>), Failure> {

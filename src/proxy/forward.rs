@@ -11,7 +11,7 @@ use super::relay::{self, Fail, Timeouts};
 use super::request::{Request, find_header, vars};
 use super::requester::ClientRequest;
 use super::response;
-use super::session::Next;
+use super::session::{Next, Upgraded};
 use crate::http::BodyFraming;
 use crate::net::Transport;
 use crate::route::UriRewrite;
@@ -50,6 +50,7 @@ pub async fn forward<S: Transport>(
         read_timeout: loc.read_timeout,
         max_header_size: loc.max_header_size,
         method: head.method,
+        started: r.outcome.started,
     };
     let mut req = ClientRequest::new(r, stream, &b, uri, proxy_host);
     let exchanged = exchange(&r.ctx.bufs, group, key, &settings, &mut req).await;
@@ -61,9 +62,10 @@ pub async fn forward<S: Transport>(
             r.outcome.upstream.set(Some(UpstreamOutcome {
                 addr,
                 status: 0,
-                connect_time: Default::default(),
-                header_time: Default::default(),
-                response_time: Default::default(),
+                attempt_at: r.outcome.started,
+                connected_at: None,
+                header_at: None,
+                done_at: None,
             }));
             return Err((Error::Upstream(error), b));
         }
@@ -71,9 +73,10 @@ pub async fn forward<S: Transport>(
     r.outcome.upstream.set(Some(UpstreamOutcome {
         addr: Some(answer.addr),
         status: answer.head.status,
-        connect_time: answer.connect_time,
-        header_time: answer.header_time,
-        response_time: Default::default(),
+        attempt_at: answer.attempt_at,
+        connected_at: answer.connected_at,
+        header_at: Some(answer.header_at),
+        done_at: None,
     }));
     // Bytes of the request consumed from `b` (the rest is a pipelined request).
     let consumed = head.head_len + if answer.body_sent { in_buf } else { 0 };
@@ -86,12 +89,12 @@ pub async fn forward<S: Transport>(
         to_client.extend_from_slice(&answer.buf[answer.head.head_len..]);
         let to_up = b[consumed..].to_vec();
         r.outcome.status.set(101);
-        return Ok(Next::Upgrade(
-            answer.conn.stream,
+        return Ok(Next::Upgrade(Box::new(Upgraded {
+            up: answer.conn.stream,
             to_client,
             to_up,
-            Default::default(),
-        ));
+            held: Default::default(),
+        })));
     }
     let plan = response::plan(r, &b, &answer.head, &answer.buf, keep_client, proxy_host);
     let keep_client = plan.keep_client;
@@ -129,6 +132,8 @@ pub async fn forward<S: Transport>(
         }
     };
     if clean && answer.head.keep_alive && answer.body_sent {
+        // The field index goes back with its connection, for its next answer.
+        conn.spans = answer.head.headers;
         group.release(answer.server, conn);
     }
     drop(answer.in_flight);

@@ -28,16 +28,37 @@ pub struct Outcome {
     pub cache_status: Cell<Option<&'static str>>,
 }
 
-/// The last upstream attempt of a request.
+/// The last upstream attempt of a request. Its times are kept as instants (the clock is read
+/// once per event), turned into durations only when the record is read.
 #[derive(Clone, Copy, Debug)]
 pub struct UpstreamOutcome {
     pub addr: Option<SocketAddr>,
     /// The response status (0: no response head).
     pub status: u16,
-    pub connect_time: Duration,
-    pub header_time: Duration,
-    /// Until the response body was relayed (set when the relay ends).
-    pub response_time: Duration,
+    /// When the attempt began, its connection was made (None: pooled), its response head was
+    /// complete (None: it never was) and the response was relayed (set by `upstream_done`).
+    pub attempt_at: Instant,
+    pub connected_at: Option<Instant>,
+    pub header_at: Option<Instant>,
+    pub done_at: Option<Instant>,
+}
+
+impl UpstreamOutcome {
+    /// `$upstream_connect_time`: zero for a pooled connection.
+    pub fn connect_time(&self) -> Duration {
+        self.connected_at
+            .map_or(Duration::ZERO, |t| t.duration_since(self.attempt_at))
+    }
+
+    /// `$upstream_header_time`.
+    pub fn header_time(&self) -> Option<Duration> {
+        self.header_at.map(|t| t.duration_since(self.attempt_at))
+    }
+
+    /// `$upstream_response_time`.
+    pub fn response_time(&self) -> Option<Duration> {
+        self.done_at.map(|t| t.duration_since(self.attempt_at))
+    }
 }
 
 impl Outcome {
@@ -61,12 +82,20 @@ impl Outcome {
         self.received.set(self.received.get() + n);
     }
 
-    /// Marks the upstream response relayed (or abandoned): its response time is taken now.
+    /// Marks the upstream response relayed (or abandoned) now.
     pub fn upstream_done(&self) {
         if let Some(mut u) = self.upstream.get() {
-            u.response_time = self.started.elapsed();
+            u.done_at = Some(Instant::now());
             self.upstream.set(Some(u));
         }
+    }
+
+    /// `$request_time`: to the end of the upstream's response when there was one (the request
+    /// ends with it), else to now.
+    pub fn request_time(&self) -> Duration {
+        let end = self.upstream.get().and_then(|u| u.done_at);
+        end.unwrap_or_else(Instant::now)
+            .duration_since(self.started)
     }
 
     /// The request is done: hands the record on. Consumes it, so it is finished once.
@@ -79,8 +108,11 @@ impl Outcome {
             sent = self.sent.get(),
             upstream = ?up.and_then(|u| u.addr),
             upstream_status = up.map_or(0, |u| u.status),
+            upstream_connect_us = up.map_or(0, |u| u.connect_time().as_micros() as u64),
+            upstream_header_us = up.and_then(|u| u.header_time()).map_or(0, |d| d.as_micros() as u64),
+            upstream_response_us = up.and_then(|u| u.response_time()).map_or(0, |d| d.as_micros() as u64),
             failed = ?self.failed.get(),
-            request_time_us = self.started.elapsed().as_micros() as u64,
+            request_time_us = self.request_time().as_micros() as u64,
             "request done"
         );
     }

@@ -32,28 +32,30 @@ pub struct Routed<'g> {
     /// A `rewrite` changed the URI: an internal redirect, which may reach `internal`
     /// locations.
     pub rewritten: bool,
-    /// The client as the server's `set_real_ip_from` rules see it, when they applied.
-    pub real_client: Option<Client>,
 }
 
-pub fn route<'g>(
+/// The server for the request's Host (before anything else: its `realip` rules apply first).
+pub fn server<'g>(
     lst: &'g ListenerRt,
-    client: &Client,
     head: &RequestHead,
     b: &[u8],
-) -> Result<Routed<'g>, Error> {
+) -> Result<&'g ServerRt, Error> {
     if matches!(head.method, Method::Connect | Method::Trace) {
         // A reverse proxy opens no tunnels to arbitrary authorities; TRACE would echo
         // credentials back (nginx answers both 405).
         return Err(Error::MethodNotAllowed);
     }
     let host = head.host.map(|s| s.get(b)).unwrap_or(b"");
-    let server: &ServerRt = lst.hosts.find(host).ok_or(Error::NoLocation)?;
-    // nginx applies the server's realip settings before the rewrite phase and, when they did
-    // not apply, the location's after it.
-    let server_realip = server.locations.fallback().and_then(|l| l.realip.as_ref());
-    let real_client = client.real(server_realip, head, b);
-    let client = real_client.as_ref().unwrap_or(client);
+    lst.hosts.find(host).map(|s| &**s).ok_or(Error::NoLocation)
+}
+
+/// Routes a request within `server` (`client` as its `realip` rules left it).
+pub fn route<'g>(
+    server: &'g ServerRt,
+    client: &Client,
+    head: &RequestHead,
+    b: &[u8],
+) -> Result<Routed<'g>, Error> {
     let origin = origin_form(head.target.get(b));
     let path = match origin.iter().position(|&c| c == b'?') {
         // `OPTIONS *` (and an empty absolute-form path) is routed as `/`.
@@ -82,7 +84,6 @@ pub fn route<'g>(
         uri_final: false,
         redirect: None,
         rewritten: false,
-        real_client: None,
     };
     if !server.has_rewrites {
         routed.loc = server.locations.find(&norm).ok_or(Error::NoLocation)?;
@@ -129,6 +130,5 @@ pub fn route<'g>(
         }
     }
     routed.normalized = normalized;
-    routed.real_client = real_client;
     Ok(routed)
 }

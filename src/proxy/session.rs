@@ -39,10 +39,20 @@ pub enum Next {
     /// Keep the connection; the buffer holds the start of a pipelined request (or is empty).
     KeepAlive(Vec<u8>),
     Close,
-    /// A 101 was received: relay both ways. Carries the upstream, bytes for the client (the 101
-    /// head and anything after it) and bytes the client already sent past its request, and the
-    /// `limit_conn` counts the request holds while the tunnel lasts.
-    Upgrade(TcpStream, Vec<u8>, Vec<u8>, ConnGuard),
+    /// A 101 was received: relay both ways (boxed: `Next` is returned through every phase, and
+    /// small it moves in registers).
+    Upgrade(Box<Upgraded>),
+}
+
+/// An upgraded exchange, for the tunnel.
+pub struct Upgraded {
+    pub up: TcpStream,
+    /// Bytes for the client: the 101 head and anything after it.
+    pub to_client: Vec<u8>,
+    /// Bytes the client already sent past its request.
+    pub to_up: Vec<u8>,
+    /// The `limit_conn` counts the request holds while the tunnel lasts.
+    pub held: ConnGuard,
 }
 
 /// Serves one accepted connection; `slot` (from `ShardCtx::admit`) is held until it closes.
@@ -169,7 +179,13 @@ async fn serve_from<S: Transport + Split + 'static>(
         match next {
             Next::KeepAlive(_) => {}
             Next::Close => break,
-            Next::Upgrade(up, to_client, to_up, _held) => {
+            Next::Upgrade(u) => {
+                let Upgraded {
+                    up,
+                    to_client,
+                    to_up,
+                    held: _held,
+                } = *u;
                 let limit = ctx
                     .current()
                     .listener(local)
@@ -327,7 +343,23 @@ async fn serve_request<S: Transport>(
 ) -> Next {
     #[cfg(debug_assertions)]
     guard::fault_hook(head.target.get(&b));
-    let routed = match route::route(at.lst, at.client, head, &b) {
+    // nginx applies the server's realip settings before the rewrite phase and, when they did
+    // not apply, the location's after it (not for answers the rewrite phase gives). The
+    // clients stay where they are made: a `Client` is big enough that moving it costs.
+    let mut server_client: Option<Client> = None;
+    let mut loc_client: Option<Client> = None;
+    let routed = match route::server(at.lst, head, &b).and_then(|server| {
+        let realip = server.locations.fallback().and_then(|l| l.realip.as_ref());
+        if realip.is_some() {
+            server_client = at.client.real(realip, head, &b);
+        }
+        route::route(
+            server,
+            server_client.as_ref().unwrap_or(at.client),
+            head,
+            &b,
+        )
+    }) {
         Ok(r) => r,
         Err(e) => {
             let limit = at.lst.defaults.client_send_timeout;
@@ -335,22 +367,23 @@ async fn serve_request<S: Transport>(
         }
     };
     let loc = routed.loc;
-    // The location's realip, when the server's did not apply (nginx's order); not for
-    // answers the rewrite phase gives.
     let answered_early = routed.redirect.is_some() || matches!(loc.action, Action::Return { .. });
-    let base = routed.real_client.as_ref().unwrap_or(at.client);
-    let real_loc = match (&routed.real_client, answered_early) {
-        (None, false) => base.real(loc.realip.as_ref(), head, &b),
-        _ => None,
-    };
+    if server_client.is_none() && !answered_early && loc.realip.is_some() {
+        loc_client = at.client.real(loc.realip.as_ref(), head, &b);
+    }
+    let client = loc_client
+        .as_ref()
+        .or(server_client.as_ref())
+        .unwrap_or(at.client);
     let keep_alive =
         head.keep_alive && !at.ctx.drain.is_set() && at.served < loc.keepalive_requests;
-    let r = Request {
+    let mut user: Vec<Vec<u8>> = Vec::new();
+    let mut r = Request {
         ctx: at.ctx,
         generation: at.generation,
         server: routed.server,
         loc,
-        client: real_loc.as_ref().unwrap_or(base),
+        client,
         head,
         keep_alive,
         normalized: routed.normalized.as_deref(),
@@ -359,7 +392,7 @@ async fn serve_request<S: Transport>(
         user: &[],
         outcome: at.outcome,
     };
-    match after_routing(&r, &routed, stream, b).await {
+    match after_routing(&mut r, &routed, stream, b, &mut user).await {
         Ok(next) => next,
         Err((e, b)) => {
             let limit = loc.client_send_timeout;
@@ -369,11 +402,13 @@ async fn serve_request<S: Transport>(
 }
 
 /// The phases after routing: the rewrite phase's answers, access, then the location's action.
-async fn after_routing<S: Transport>(
-    r: &Request<'_>,
+/// `user` receives the `auth_request_set` values `r` then refers to.
+async fn after_routing<'u, S: Transport>(
+    r: &mut Request<'u>,
     routed: &Routed<'_>,
     stream: &mut S,
     b: Vec<u8>,
+    user: &'u mut Vec<Vec<u8>>,
 ) -> Result<Next, Failure> {
     let loc = r.loc;
     if let Some((code, location)) = &routed.redirect {
@@ -392,30 +427,40 @@ async fn after_routing<S: Transport>(
     if let Action::Return { code, text } = &loc.action {
         return Ok(answer::text(r, stream, b, *code, Text::Template(text)).await);
     }
-    let (passed, b) = access::check(r, b).await?;
-    let Passed { held, user } = passed;
-    let r = Request { user: &user, ..*r };
+    // Most locations check nothing: no phase to enter then.
+    let (held, b) = if access::needed(loc) {
+        let (passed, b) = access::check(r, b).await?;
+        let Passed { held, user: values } = passed;
+        *user = values;
+        let user: &'u Vec<Vec<u8>> = user;
+        r.user = user;
+        (held, b)
+    } else {
+        (ConnGuard::default(), b)
+    };
+    let r = &*r;
     match &loc.action {
         Action::Proxy { .. }
             if r.head.method == Method::Options && max_forwards(r.head, &b) == Some(0) =>
         {
-            Ok(answer::options_here(&r, stream, b).await)
+            Ok(answer::options_here(r, stream, b).await)
         }
         Action::Proxy {
             upstream,
             uri,
             proxy_host,
         } => {
-            let next = forward::forward(&r, stream, b, *upstream, uri.as_ref(), proxy_host);
+            let next = forward::forward(r, stream, b, *upstream, uri.as_ref(), proxy_host);
             match next.await? {
-                Next::Upgrade(up, to_client, to_up, _) => {
-                    Ok(Next::Upgrade(up, to_client, to_up, held))
+                Next::Upgrade(mut u) => {
+                    u.held = held;
+                    Ok(Next::Upgrade(u))
                 }
                 next => Ok(next),
             }
         }
         Action::Return { .. } | Action::NotFound => {
-            Ok(answer::text(&r, stream, b, 404, Text::Rendered(b"")).await)
+            Ok(answer::text(r, stream, b, 404, Text::Rendered(b"")).await)
         }
     }
 }

@@ -127,6 +127,7 @@ async fn ask(
         read_timeout: loc.read_timeout,
         max_header_size: loc.max_header_size,
         method: Method::Get,
+        started: std::time::Instant::now(),
     };
     let mut req = SubRequest {
         sr,

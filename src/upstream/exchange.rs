@@ -13,7 +13,7 @@ use monoio::net::TcpStream;
 use tracing::warn;
 
 use super::{Error, Group, Pooled, Tried};
-use crate::http::response::parse_response;
+use crate::http::response::parse_response_reusing;
 use crate::http::{Method, ResponseHead};
 use crate::net::buffers::BufPool;
 use crate::net::deadline::within;
@@ -68,6 +68,9 @@ pub struct Settings<'a> {
     pub max_header_size: usize,
     /// The request's method: a HEAD's answer has no body whatever its fields say.
     pub method: Method,
+    /// When the request began: the first attempt's start, and where
+    /// `proxy_next_upstream_timeout` counts from.
+    pub started: Instant,
 }
 
 /// A final response head from a server.
@@ -81,10 +84,11 @@ pub struct Answer<'g> {
     /// Whether the request body went upstream (false: the server answered an
     /// `Expect: 100-continue` request before it).
     pub body_sent: bool,
-    /// Time to connect (zero for a pooled connection) and to the response head, of the
-    /// attempt that answered.
-    pub connect_time: Duration,
-    pub header_time: Duration,
+    /// When the attempt that answered began, when its connection was made (None: taken from
+    /// the pool) and when its response head was complete.
+    pub attempt_at: Instant,
+    pub connected_at: Option<Instant>,
+    pub header_at: Instant,
     /// Counts the request against the server's in-flight requests until dropped.
     pub in_flight: InFlight<'g>,
 }
@@ -124,7 +128,7 @@ pub async fn exchange<'g, R: Requester>(
     s: &Settings<'_>,
     req: &mut R,
 ) -> Result<Answer<'g>, Failed<R::Fail>> {
-    let started = Instant::now();
+    let started = s.started;
     let mut tried = Tried::new();
     let mut attempts = 0u32;
     let mut last: Option<(Error, SocketAddr)> = None;
@@ -134,12 +138,11 @@ pub async fn exchange<'g, R: Requester>(
     // uncounted: the pool may hold more such connections.
     let mut fresh = false;
     loop {
-        let server = match chosen.take() {
+        let server = match chosen.take().or_else(|| group.pick(key, &tried)) {
             Some(i) => i,
-            None => match pick(group, key, &tried).await {
-                Picked::Server(i) => i,
-                Picked::Again => continue,
-                Picked::None(error) => {
+            None => match wait_for_server(group, &tried).await {
+                Ok(()) => continue,
+                Err(error) => {
                     let (error, addr) = match last {
                         Some((e, a)) if attempts > 0 => (e, Some(a)),
                         _ => (error, None),
@@ -157,7 +160,11 @@ pub async fn exchange<'g, R: Requester>(
         }
         let addr = group.servers[server].addr;
         let in_flight = InFlight::new(group, server);
-        let t0 = Instant::now();
+        let t0 = if attempts > 1 || fresh {
+            Instant::now()
+        } else {
+            started
+        };
         let mut conn = match group.connect(server, s.connect_timeout, fresh).await {
             Ok(c) => c,
             Err(e) => {
@@ -174,11 +181,7 @@ pub async fn exchange<'g, R: Requester>(
                 });
             }
         };
-        let connect_time = if conn.reused {
-            Duration::ZERO
-        } else {
-            t0.elapsed()
-        };
+        let connected_at = (!conn.reused).then(Instant::now);
         let was_fresh = fresh;
         fresh = false;
         let (head, buf, body_sent) = match attempt(bufs, &mut conn, s, req).await {
@@ -216,7 +219,7 @@ pub async fn exchange<'g, R: Requester>(
         } else {
             group.succeeded(server);
         }
-        if bit != 0 && body_sent && may_retry_after(s, req, bit, attempts, started) {
+        if bit != 0 && may_retry_after(s, req, bit, attempts, started) {
             // Only when another server can take it: otherwise this answer is the client's.
             if let Some(next) = group.pick(key, &tried) {
                 warn!(upstream = %group.name, server = %addr, status = head.status, "trying the next server");
@@ -232,34 +235,26 @@ pub async fn exchange<'g, R: Requester>(
             head,
             buf,
             body_sent,
-            connect_time,
-            header_time: t0.elapsed(),
+            attempt_at: t0,
+            connected_at,
+            header_at: Instant::now(),
             in_flight,
         });
     }
 }
 
-enum Picked {
-    Server(usize),
-    /// A server under `max_conns` was released while queued: ask the balancer again.
-    Again,
-    None(Error),
-}
-
-async fn pick(group: &Group, key: &[u8], tried: &Tried) -> Picked {
-    if let Some(i) = group.pick(key, tried) {
-        return Picked::Server(i);
-    }
+/// No server could be picked: when every one that could take the request is at `max_conns`,
+/// waits in the queue for one to be released (Ok: ask the balancer again).
+async fn wait_for_server(group: &Group, tried: &Tried) -> Result<(), Error> {
     match &group.queue {
-        // Every server that could take it is at max_conns: wait in the queue.
         Some(q) if group.only_full(tried) => {
             if q.wait().await {
-                Picked::Again
+                Ok(())
             } else {
-                Picked::None(Error::QueueFull)
+                Err(Error::QueueFull)
             }
         }
-        _ => Picked::None(Error::NoServer),
+        _ => Err(Error::NoServer),
     }
 }
 
@@ -324,7 +319,7 @@ async fn attempt<R: Requester>(
                 // A silent upstream: tell the client to go on (RFC 9110 §10.1.1).
                 req.go_ahead().await.map_err(Stop::Requester)?;
             } else {
-                match read_answer(&mut conn.stream, ub, s, req, true).await? {
+                match read_answer(conn, ub, s, req, true).await? {
                     (Some(head), buf) => return Ok((head, buf, false)),
                     (None, buf) => ub = buf,
                 }
@@ -336,7 +331,7 @@ async fn attempt<R: Requester>(
             Err(BodyFailed::Upstream) => return Err(Stop::Upstream(Error::Send)),
         }
     }
-    match read_answer(&mut conn.stream, ub, s, req, false).await? {
+    match read_answer(conn, ub, s, req, false).await? {
         (Some(head), buf) => Ok((head, buf, true)),
         // Only the Expect wait stops at a 100.
         (None, buf) => {
@@ -349,29 +344,55 @@ async fn attempt<R: Requester>(
 /// Reads up to the final response head, handing each interim one to the requester. With
 /// `at_continue`, a `100 Continue` ends the read: Ok((None, buffer)).
 async fn read_answer<R: Requester>(
-    up: &mut TcpStream,
+    conn: &mut Pooled,
     mut ub: Vec<u8>,
     s: &Settings<'_>,
     req: &mut R,
     at_continue: bool,
 ) -> Result<(Option<ResponseHead>, Vec<u8>), Stop<R::Fail>> {
+    // Bytes of this answer were received: a close is then a truncation.
     let mut got_any = !ub.is_empty();
     loop {
-        let (head, buf) = read_head(up, ub, s.method, s.max_header_size, s.read_timeout, got_any)
-            .await
-            .map_err(Stop::Upstream)?;
-        ub = buf;
+        if !ub.is_empty() {
+            match parse_response_reusing(&ub, s.method, s.max_header_size, &mut conn.spans) {
+                Ok(Some(h)) if is_interim(h.status) => {
+                    req.interim(&ub[..h.head_len])
+                        .await
+                        .map_err(Stop::Requester)?;
+                    ub.drain(..h.head_len);
+                    if at_continue && h.status == 100 {
+                        return Ok((None, ub));
+                    }
+                    continue;
+                }
+                Ok(Some(h)) => return Ok((Some(h), ub)),
+                Ok(None) => {}
+                Err(_) => return Err(Stop::Upstream(Error::Malformed)),
+            }
+        }
+        if ub.capacity() - ub.len() < 1024 {
+            ub.reserve(16 * 1024);
+        }
+        ub = match read_into(&mut conn.stream, ub, s.read_timeout).await {
+            Ok((0, _)) => return Err(Stop::Upstream(closed(got_any))),
+            Ok((_, nb)) => nb,
+            Err(ReadErr::Timeout) => return Err(Stop::Upstream(Error::Timeout)),
+            Err(ReadErr::Io(e)) => {
+                let reset = e.kind() == std::io::ErrorKind::ConnectionReset;
+                return Err(Stop::Upstream(closed(got_any || !reset)));
+            }
+        };
         got_any = true;
-        if !is_interim(head.status) {
-            return Ok((Some(head), ub));
-        }
-        req.interim(&ub[..head.head_len])
-            .await
-            .map_err(Stop::Requester)?;
-        ub.drain(..head.head_len);
-        if at_continue && head.status == 100 {
-            return Ok((None, ub));
-        }
+    }
+}
+
+/// A close (or failure) while reading an answer: before any byte of it, the connection was
+/// closed early; after, the answer is truncated.
+fn closed(got_any: bool) -> Error {
+    if got_any {
+        Error::Truncated
+    } else {
+        Error::ClosedEarly
     }
 }
 
@@ -380,48 +401,26 @@ fn is_interim(status: u16) -> bool {
     (100..200).contains(&status) && status != 101
 }
 
-/// Reads until one response head (interim or final) parses from the start of `ub`.
-/// `got_any`: bytes of this answer were already received (a close is then a truncation).
-pub async fn read_head(
-    up: &mut TcpStream,
-    mut ub: Vec<u8>,
-    method: Method,
-    max_head: usize,
-    limit: Duration,
-    mut got_any: bool,
-) -> Result<(ResponseHead, Vec<u8>), Error> {
-    loop {
-        if !ub.is_empty() {
-            match parse_response(&ub, method, max_head) {
-                Ok(Some(h)) => return Ok((h, ub)),
-                Ok(None) => {}
-                Err(_) => return Err(Error::Malformed),
-            }
-        }
-        if ub.capacity() - ub.len() < 1024 {
-            ub.reserve(16 * 1024);
-        }
-        match read_into(up, ub, limit).await {
-            Ok((0, _)) if !got_any => return Err(Error::ClosedEarly),
-            Ok((0, _)) => return Err(Error::Truncated),
-            Ok((_, nb)) => {
-                got_any = true;
-                ub = nb;
-            }
-            Err(ReadErr::Timeout) => return Err(Error::Timeout),
-            Err(ReadErr::Io(e)) if !got_any && e.kind() == std::io::ErrorKind::ConnectionReset => {
-                return Err(Error::ClosedEarly);
-            }
-            Err(ReadErr::Io(_)) => return Err(Error::Truncated),
-        }
-    }
-}
-
 /// An active health check's request: `GET uri` on a new connection to `addr`, the final
 /// response's status (interim ones skipped), all within `limit`. None: no valid answer.
 pub async fn probe(addr: SocketAddr, uri: &str, limit: Duration) -> Option<u16> {
     let run = async {
-        let mut up = TcpStream::connect_addr(addr).await.ok()?;
+        let mut conn = Pooled {
+            stream: TcpStream::connect_addr(addr).await.ok()?,
+            reused: false,
+            requests: 0,
+            idle_since: Instant::now(),
+            spans: Vec::new(),
+        };
+        let s = Settings {
+            next: &NextUpstream::default(),
+            connect_timeout: limit,
+            send_timeout: limit,
+            read_timeout: limit,
+            max_header_size: 64 * 1024,
+            method: Method::Get,
+            started: Instant::now(),
+        };
         let mut head = Vec::with_capacity(128 + uri.len());
         head.extend_from_slice(b"GET ");
         head.extend_from_slice(uri.as_bytes());
@@ -430,18 +429,49 @@ pub async fn probe(addr: SocketAddr, uri: &str, limit: Duration) -> Option<u16> 
         head.extend_from_slice(
             b"\r\nUser-Agent: ringway-health-check\r\nConnection: close\r\n\r\n",
         );
-        write_all(&mut up, head, limit).await.ok()?;
-        let mut buf = Vec::with_capacity(4096);
-        loop {
-            let (h, mut b) = read_head(&mut up, buf, Method::Get, 64 * 1024, limit, false)
-                .await
-                .ok()?;
-            if !is_interim(h.status) {
-                return Some(h.status);
-            }
-            b.drain(..h.head_len);
-            buf = b;
+        write_all(&mut conn.stream, head, limit).await.ok()?;
+        let answer = read_answer(&mut conn, Vec::with_capacity(4096), &s, &mut Probe, false).await;
+        match answer {
+            Ok((Some(h), _)) => Some(h.status),
+            _ => None,
         }
     };
     within(limit, run).await.ok().flatten()
+}
+
+/// A health probe as the exchange sees it: a body-less GET whose interim answers go nowhere.
+struct Probe;
+
+impl Requester for Probe {
+    type Fail = ();
+
+    fn head(&mut self, _out: &mut Vec<u8>) {}
+
+    fn body_follows(&self) -> bool {
+        false
+    }
+
+    fn expects_continue(&self) -> bool {
+        false
+    }
+
+    fn repeatable(&self) -> bool {
+        true
+    }
+
+    fn idempotent(&self) -> bool {
+        true
+    }
+
+    async fn send_body(&mut self, _up: &mut TcpStream) -> Result<(), BodyFailed<()>> {
+        Ok(())
+    }
+
+    async fn interim(&mut self, _head: &[u8]) -> Result<(), ()> {
+        Ok(())
+    }
+
+    async fn go_ahead(&mut self) -> Result<(), ()> {
+        Ok(())
+    }
 }

@@ -147,6 +147,7 @@ impl Group {
             reused: false,
             requests: 0,
             idle_since: Instant::now(),
+            spans: Vec::new(),
         })
     }
 

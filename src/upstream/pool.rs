@@ -13,6 +13,8 @@ pub struct Pooled {
     /// Requests this connection has carried.
     pub requests: u64,
     pub idle_since: Instant,
+    /// The field index of this connection's last response head, kept for the next one.
+    pub spans: Vec<crate::http::HeaderSpan>,
 }
 
 pub struct Pool {
