@@ -427,6 +427,21 @@ fn content_length_rules() {
     assert_eq!(h.body, BodyFraming::Length(5));
     let h = ok(&with_fields("Content-Length: 18446744073709551615\r\n"));
     assert_eq!(h.body, BodyFraming::Length(u64::MAX));
+    // Leading zeros are valid `1*DIGIT` (as nginx reads them).
+    for (v, n) in [
+        ("00005", 5),
+        ("00", 0),
+        ("0200", 200),
+        ("0000000000000000000000005", 5),
+        ("005, 5", 5),
+    ] {
+        let h = ok(&with_fields(&format!("Content-Length: {v}\r\n")));
+        assert_eq!(h.body, BodyFraming::Length(n), "{v}");
+    }
+    let h = ok(&with_fields(
+        "Content-Length: 00005\r\nContent-Length: 5\r\n",
+    ));
+    assert_eq!(h.body, BodyFraming::Length(5));
     for v in [
         "abc",
         "+5",
@@ -438,9 +453,8 @@ fn content_length_rules() {
         "1 0",
         "5a",
         "",
-        "005",
-        "00",
-        "0200",
+        "005, 6",
+        "0 0",
         "5, 10",
         "5,",
         "99999999999999999999",
