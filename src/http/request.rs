@@ -494,7 +494,10 @@ fn is_reg_name_byte(b: u8) -> bool {
 }
 
 /// `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2): no userinfo, path or whitespace;
-/// the host must not be empty; the port (if any) is at most 65535. `port_required` for CONNECT.
+/// the host must not be empty; `port = *DIGIT`, of any length and value (`name:99999` and
+/// `name:0080` are valid syntax, as nginx up to 1.29.3 and the one installed here accept them;
+/// nginx ≥ 1.29.4 refuses ports above 65535). Routing ignores the port. `port_required` for
+/// CONNECT.
 fn valid_authority(v: &[u8], port_required: bool) -> bool {
     let (host_ok, port) = if v.first() == Some(&b'[') {
         let Some(close) = find_byte(v, b']') else {
@@ -537,11 +540,7 @@ fn valid_authority(v: &[u8], port_required: bool) -> bool {
     }
     match port {
         None | Some([]) => !port_required,
-        Some(p) => {
-            p.len() <= 5
-                && p.iter().all(u8::is_ascii_digit)
-                && p.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')) <= 65535
-        }
+        Some(p) => p.iter().all(u8::is_ascii_digit),
     }
 }
 

@@ -227,8 +227,10 @@ fn host_rules() {
         "a,b",
         "exa mple.com",
         "example.com:abc",
-        "example.com:99999",
-        "example.com:123456",
+        "example.com:8a",
+        "example.com:-1",
+        "example.com:+80",
+        "example.com: 80",
         ":80",
         "[::1",
         "[]",
@@ -253,6 +255,12 @@ fn host_rules() {
         "under_score.example",
         "example.com:",
         "%41.example",
+        // port = *DIGIT: any length and value (routing ignores the port).
+        "example.com:99999",
+        "example.com:123456",
+        "example.com:0000080",
+        "[::1]:99999",
+        "name:99999999999999999999999",
     ] {
         let buf = format!("GET / HTTP/1.1\r\nHost: {v}\r\n\r\n");
         let h = ok(buf.as_bytes());
@@ -291,6 +299,7 @@ fn absolute_form() {
         "HTTPS://a.example/",
         "http://a.example?x=1",
         "http://[::1]:80/x",
+        "http://a.example:99999/",
     ] {
         let buf = format!("GET {t} HTTP/1.1\r\nHost: a\r\n\r\n");
         ok(buf.as_bytes());
@@ -306,7 +315,7 @@ fn absolute_form() {
         "ftp://a.example/",
         "h ttp://a.example/",
         "http://a.example/#frag",
-        "http://a.example:99999/",
+        "http://a.example:8o/",
         "http://a b/",
     ] {
         let buf = format!("GET {t} HTTP/1.1\r\nHost: a\r\n\r\n");
