@@ -35,8 +35,8 @@ pub enum Next {
     Upgrade(TcpStream, Vec<u8>, Vec<u8>, ConnGuard),
 }
 
-/// Most header fields accepted in a request head.
-const MAX_HEADERS: usize = 100;
+/// Most header fields accepted in a request head: nginx's `max_headers` default (more → 400).
+const MAX_HEADERS: usize = crate::http::request::DEFAULT_MAX_HEADERS;
 
 /// Serves one accepted connection; `slot` (from `ShardCtx::admit`) is held until it closes.
 pub async fn serve(slot: ConnSlot, stream: TcpStream, peer: SocketAddr, local: SocketAddr) {
@@ -288,6 +288,7 @@ async fn read_head(
     let d = &lst.defaults;
     let limits = Limits {
         max_request_line: d.max_request_line,
+        max_field_line: d.max_request_line,
         max_head: d.max_header_size,
         max_headers: MAX_HEADERS,
     };
@@ -298,7 +299,7 @@ async fn read_head(
                 Ok(Some(h)) => return Some((h, b)),
                 Ok(None) => {}
                 Err(e) => {
-                    debug!(peer = %stream.peer_addr().ok()?, "bad request: {}", e.reason());
+                    debug!(peer = %stream.peer_addr().ok()?, "bad request: {e}");
                     respond::error(stream, e.status(), true, false, b"", d.client_send_timeout)
                         .await;
                     ctx.bufs.put(b);

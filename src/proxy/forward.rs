@@ -566,7 +566,7 @@ async fn send_body(
             Err(Next::Close)
         }
         Err(Fail::Malformed(e)) => {
-            debug!("bad chunked request body: {}", e.reason());
+            debug!("bad chunked request body: {e}");
             fail(r, client, b, 400).await;
             Err(Next::Close)
         }
