@@ -78,7 +78,7 @@ fn long_uri_gets_414() {
 #[test]
 fn moderate_uri_and_headers_are_accepted() {
     let s = setup();
-    // A 4 KiB URI and ~11 KiB of fields: together under the 16 KiB default.
+    // A 4 KiB URI and ~11 KiB of fields: together under the 32 KiB default (4 × 8k).
     let uri = format!("/{}", "u".repeat(4 * 1024));
     let mut req = format!("GET {uri} HTTP/1.1\r\nHost: x\r\n");
     for i in 0..11 {
