@@ -228,6 +228,7 @@ const FIELD_TOO_LONG: &str = "field line longer than one header buffer";
 const TOO_MANY_FIELDS: &str = "more header fields than max_headers";
 
 /// The checks and the typed head, once httparse found a complete head of `head_len` bytes.
+#[inline(always)]
 fn parsed(
     buf: &[u8],
     limits: &Limits,
