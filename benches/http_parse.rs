@@ -22,10 +22,12 @@ Sec-Fetch-Mode: no-cors\r\n\
 If-None-Match: \"5f3e-18c2a\"\r\n\
 \r\n";
 
+/// The proxy's defaults (`large_client_header_buffers 4 8k`, nginx's `max_headers`).
 const LIMITS: Limits = Limits {
     max_request_line: 8192,
-    max_head: 16384,
-    max_headers: 100,
+    max_field_line: 8192,
+    max_head: 32768,
+    max_headers: 1000,
 };
 
 fn bench_parse(c: &mut Criterion) {

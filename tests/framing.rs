@@ -1,4 +1,4 @@
-//! Downstream request framing: incremental head parsing, size limits (414/431), and every
+//! Downstream request framing: incremental head parsing, size limits (414/400), and every
 //! rejection the issue lists: 400 (or the listed alternative), connection closed, and the
 //! upstream never contacted.
 
@@ -78,7 +78,7 @@ fn long_uri_gets_414() {
 #[test]
 fn moderate_uri_and_headers_are_accepted() {
     let s = setup();
-    // A 4 KiB URI and ~11 KiB of fields: together under the 16 KiB default.
+    // A 4 KiB URI and ~11 KiB of fields: together under the 32 KiB default (4 × 8k).
     let uri = format!("/{}", "u".repeat(4 * 1024));
     let mut req = format!("GET {uri} HTTP/1.1\r\nHost: x\r\n");
     for i in 0..11 {
@@ -94,22 +94,23 @@ fn moderate_uri_and_headers_are_accepted() {
     assert_eq!(got[0].header("x-fill-10").map(str::len), Some(1000));
 }
 
+/// A head over all `large_client_header_buffers` (4 × 8k by default) gets 400, as nginx answers.
 #[test]
-fn large_headers_get_431() {
+fn large_headers_get_400() {
     let s = setup();
     let mut req = String::from("GET / HTTP/1.1\r\nHost: x\r\n");
-    for i in 0..24 {
+    for i in 0..34 {
         req.push_str(&format!("X-Big-{i}: {}\r\n", "b".repeat(1000)));
     }
     req.push_str("\r\n");
-    expect_reject(&s, req.as_bytes(), &[431], "24 KiB of header fields");
-    s.backend.assert_untouched("24 KiB of header fields");
+    expect_reject(&s, req.as_bytes(), &[400], "34 KiB of header fields");
+    s.backend.assert_untouched("34 KiB of header fields");
 }
 
 #[test]
 fn head_limits_are_configurable() {
     let backend = echo_backend();
-    // 4 buffers of 1k: request line up to 1 KiB, whole head up to 4 KiB.
+    // 4 buffers of 1k: request line and each field line up to 1 KiB, whole head up to 4 KiB.
     let rw = Ringway::start(&proxy_conf_full(
         backend.addr,
         "large_client_header_buffers 4 1k;",
@@ -128,7 +129,7 @@ fn head_limits_are_configurable() {
         req.push_str(&format!("X-Big-{i}: {}\r\n", "b".repeat(900)));
     }
     req.push_str("\r\n");
-    expect_reject(&s, req.as_bytes(), &[431], "5.4 KB head with 4x1k buffers");
+    expect_reject(&s, req.as_bytes(), &[400], "5.4 KB head with 4x1k buffers");
     s.backend.assert_untouched("configured head limits");
     // Under the limits it still works.
     let r = s.rw.get("/fine");

@@ -8,11 +8,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ringway::http::chunked::{ChunkedDecoder, Decoded, LAST_CHUNK, write_chunk_header};
+use ringway::http::chunked::{
+    ChunkedDecoder, Decoded, LAST_CHUNK, MAX_SIZE_LINE, MAX_TRAILER_SECTION, write_chunk_header,
+};
 use ringway_fuzz::{cuts_from, show};
 
-/// Cap on a chunk-size line and on the trailer section, as the proxy sets it.
-const MAX_OVERHEAD: usize = 4096;
+/// Caps on a chunk-size line and on the trailer section, as the proxy sets them.
+const PROXY: (usize, usize) = (MAX_SIZE_LINE, MAX_TRAILER_SECTION);
 
 #[derive(Debug, PartialEq)]
 enum Outcome {
@@ -23,8 +25,8 @@ enum Outcome {
 
 /// Feeds `input` as it becomes available at each of `cuts` (and at its end), re-feeding what was
 /// not consumed, as the proxy's body relay does.
-fn decode(input: &[u8], cuts: &[usize], max: usize) -> Outcome {
-    let mut dec = ChunkedDecoder::new(max);
+fn decode(input: &[u8], cuts: &[usize], (size_line, trailers): (usize, usize)) -> Outcome {
+    let mut dec = ChunkedDecoder::with_limits(size_line, trailers);
     let mut body = Vec::new();
     let mut pos = 0;
     for avail in cuts.iter().copied().chain([input.len()]) {
@@ -75,7 +77,7 @@ fuzz_target!(|data: &[u8]| {
     let cuts = cuts_from(seed, input.len());
 
     // 1 and 2: one piece against many, with the proxy's cap and with a tiny one.
-    for max in [MAX_OVERHEAD, 8] {
+    for max in [PROXY, (8, 8), (8, 64)] {
         let whole = decode(input, &[], max);
         let split = decode(input, &cuts, max);
         let bytewise: Vec<usize> = (1..input.len().min(512)).collect();
@@ -107,13 +109,13 @@ fuzz_target!(|data: &[u8]| {
         consumed: end,
     };
     assert_eq!(
-        decode(&encoded, &[], MAX_OVERHEAD),
+        decode(&encoded, &[], PROXY),
         want,
         "{}",
         show(&encoded)
     );
     assert_eq!(
-        decode(&encoded, &cuts, MAX_OVERHEAD),
+        decode(&encoded, &cuts, PROXY),
         want,
         "{}",
         show(&encoded)

@@ -1,20 +1,23 @@
 //! Invariant checks shared by the fuzz targets. Every check panics (a crash libFuzzer keeps) with
 //! the input shown, so a failure reads without a debugger.
 
-use ringway::http::request::{Limits, MAX_HEADERS, RequestHead, parse_request};
+use ringway::http::request::{DEFAULT_MAX_HEADERS, Limits, RequestHead, parse_request};
 use ringway::http::response::{ResponseFraming, ResponseHead};
 use ringway::http::{BodyFraming, HeaderSpan, Method, Span};
 
-/// The proxy's default limits (8 KiB request line, 16 KiB head).
+/// The proxy's default limits (`large_client_header_buffers 4 8k`: 8 KiB request line and
+/// field line, 32 KiB head; nginx's `max_headers` 1000).
 pub const DEFAULT_LIMITS: Limits = Limits {
     max_request_line: 8192,
-    max_head: 16384,
-    max_headers: 100,
+    max_field_line: 8192,
+    max_head: 32768,
+    max_headers: DEFAULT_MAX_HEADERS,
 };
 
 /// Limits a fuzzer can reach quickly: small enough that inputs cross them often.
 pub const SMALL_LIMITS: Limits = Limits {
     max_request_line: 48,
+    max_field_line: 40,
     max_head: 160,
     max_headers: 6,
 };
@@ -22,8 +25,9 @@ pub const SMALL_LIMITS: Limits = Limits {
 /// Limits wide enough for any head the rewriter can produce from a fuzzer input.
 pub const REPARSE_LIMITS: Limits = Limits {
     max_request_line: 1 << 20,
+    max_field_line: 1 << 20,
     max_head: 1 << 20,
-    max_headers: MAX_HEADERS,
+    max_headers: 1 << 16,
 };
 
 pub fn show(b: &[u8]) -> String {
@@ -80,7 +84,25 @@ pub fn check_request_head(buf: &[u8], h: &RequestHead, limits: &Limits) {
         "head not ended by CRLFCRLF: {}",
         show(buf)
     );
-    assert!(h.headers.len() <= limits.max_headers.min(MAX_HEADERS));
+    assert!(h.headers.len() <= limits.max_headers);
+    // Every line fits one header buffer, its CRLF included (the final empty line aside).
+    let mut lines = buf[..hl - 2]
+        .split_inclusive(|&b| b == b'\n')
+        .skip_while(|l| *l == b"\r\n");
+    if let Some(line) = lines.next() {
+        assert!(
+            line.len() <= limits.max_request_line,
+            "request line over the limit: {}",
+            show(buf)
+        );
+    }
+    for line in lines {
+        assert!(
+            line.len() <= limits.max_field_line,
+            "field line over the limit: {}",
+            show(buf)
+        );
+    }
     check_span(h.method_span, hl, buf, "method");
     check_span(h.target, hl, buf, "target");
     if let Some(host) = h.host {

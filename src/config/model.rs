@@ -357,9 +357,11 @@ pub struct Settings {
     pub client_body_timeout: Duration,
     pub keepalive_timeout: Duration,
     pub keepalive_requests: u64,
-    /// Largest request line + headers accepted (from `large_client_header_buffers`).
+    /// Largest request line + headers accepted (from `large_client_header_buffers`: NUMBER ×
+    /// SIZE; nginx's default `4 8k`, 32 KiB).
     pub max_header_size: usize,
-    /// Largest request line (URI) accepted before 414.
+    /// The size of one `large_client_header_buffers` buffer (8 KiB by default): the request
+    /// line (longer → 414) and each field line (longer → 400) must fit one, CRLF included.
     pub max_request_line: usize,
     /// ringway extension `proxy_add_via on|off` (RFC 9110 §7.6.3), default on.
     pub via: bool,
@@ -404,7 +406,7 @@ impl Default for Settings {
             client_body_timeout: Duration::from_secs(60),
             keepalive_timeout: Duration::from_secs(75),
             keepalive_requests: 1000,
-            max_header_size: 16 * 1024,
+            max_header_size: 4 * 8 * 1024,
             max_request_line: 8 * 1024,
             via: true,
             proxy_redirect: vec![RedirectRule::Default],

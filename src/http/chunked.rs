@@ -72,6 +72,22 @@ enum State {
     Failed,
 }
 
+/// Largest chunk-size line accepted, its extensions and CRLF included: 8 KiB. Longer → 400 (502
+/// from an upstream). nginx sets none (it skips extensions byte by byte); no client sends
+/// kilobytes of chunk extensions.
+pub const MAX_SIZE_LINE: usize = 8 * 1024;
+
+/// Largest trailer section accepted: every trailer field line with its CRLF and the final CRLF,
+/// 1 MiB in all; no limit on one field line within it. Larger → 400 (502 from an upstream).
+///
+/// nginx (1.22 to 1.31) sets no limit at all: its chunked parser reads a request's trailer
+/// fields and drops them byte by byte, as ringway's decoder does (trailers are never buffered,
+/// nor forwarded). The bound is there only so that a trailer section that never ends fails
+/// instead of holding the connection: it is far above any trailer a client sends, and above any
+/// field a request head may carry (one `large_client_header_buffers` buffer, 8 KiB by default),
+/// so a field that would pass in the head passes in the trailers too.
+pub const MAX_TRAILER_SECTION: usize = 1024 * 1024;
+
 /// Streaming decoder state. Feed it whatever arrived; it never needs to look back.
 #[derive(Debug, Clone)]
 pub struct ChunkedDecoder {
@@ -80,19 +96,34 @@ pub struct ChunkedDecoder {
     remaining: u64,
     /// Bytes of the current chunk-size line, or of the whole trailer section.
     overhead: usize,
-    max_overhead: usize,
+    max_size_line: usize,
+    max_trailers: usize,
     error: &'static str,
+}
+
+/// The proxy's decoder: `MAX_SIZE_LINE` and `MAX_TRAILER_SECTION`.
+impl Default for ChunkedDecoder {
+    fn default() -> Self {
+        ChunkedDecoder::with_limits(MAX_SIZE_LINE, MAX_TRAILER_SECTION)
+    }
 }
 
 impl ChunkedDecoder {
     /// `max_overhead`: cap on the bytes of one chunk-size line (with extensions) and of the
-    /// whole trailer section; beyond it the body is malformed (400).
+    /// whole trailer section alike; beyond it the body is malformed (400).
     pub fn new(max_overhead: usize) -> Self {
+        ChunkedDecoder::with_limits(max_overhead, max_overhead)
+    }
+
+    /// Caps on one chunk-size line (with extensions and CRLF) and on the whole trailer section
+    /// (its final CRLF included).
+    pub fn with_limits(max_size_line: usize, max_trailers: usize) -> Self {
         ChunkedDecoder {
             state: State::SizeStart,
             remaining: 0,
             overhead: 0,
-            max_overhead,
+            max_size_line,
+            max_trailers,
             error: "",
         }
     }
@@ -157,7 +188,7 @@ impl ChunkedDecoder {
                 | State::ExtPostValue
                 | State::SizeLf => {
                     self.overhead += 1;
-                    if self.overhead > self.max_overhead {
+                    if self.overhead > self.max_size_line {
                         return self.fail("chunk-size line too long");
                     }
                     if let Err(why) = self.size_line_byte(b) {
@@ -183,7 +214,7 @@ impl ChunkedDecoder {
                 | State::TrailerLf
                 | State::FinalLf => {
                     self.overhead += 1;
-                    if self.overhead > self.max_overhead {
+                    if self.overhead > self.max_trailers {
                         return self.fail("trailer section too large");
                     }
                     match self.trailer_byte(b) {
@@ -192,7 +223,10 @@ impl ChunkedDecoder {
                         Ok(false) => {}
                     }
                 }
-                State::Data | State::Done | State::Failed => unreachable!(),
+                // Handled above: never here.
+                State::Data | State::Done | State::Failed => {
+                    return self.fail("chunked decoder state");
+                }
             }
         }
     }
@@ -292,7 +326,7 @@ impl ChunkedDecoder {
                     State::Data
                 };
             }
-            _ => unreachable!(),
+            _ => return Err("chunked decoder state"),
         }
         Ok(())
     }
@@ -329,7 +363,7 @@ impl ChunkedDecoder {
                 self.state = State::Done;
                 return Ok(true);
             }
-            _ => unreachable!(),
+            _ => return Err("chunked decoder state"),
         }
         Ok(false)
     }
@@ -556,6 +590,73 @@ mod tests {
         }
         msg.extend_from_slice(b"\r\n");
         bad(&msg);
+    }
+
+    /// Feeds `input` to the proxy's decoder (`Default`) in one piece: Ok(body) at Done.
+    fn proxy_decode(input: &[u8]) -> Result<Vec<u8>, ParseError> {
+        let mut dec = ChunkedDecoder::default();
+        let mut body = Vec::new();
+        let mut pos = 0;
+        loop {
+            match dec.decode(&input[pos..])? {
+                (n, Decoded::Data { start, end }) => {
+                    body.extend_from_slice(&input[pos + start..pos + end]);
+                    pos += n;
+                }
+                (_, Decoded::NeedMore) => return Err(ParseError::BadRequest("incomplete")),
+                (_, Decoded::Done) => return Ok(body),
+            }
+        }
+    }
+
+    fn with_trailers(fields: &[(String, usize)]) -> Vec<u8> {
+        let mut msg = b"5\r\nhello\r\n0\r\n".to_vec();
+        for (name, len) in fields {
+            msg.extend_from_slice(format!("{name}: {}\r\n", "t".repeat(*len)).as_bytes());
+        }
+        msg.extend_from_slice(b"\r\n");
+        msg
+    }
+
+    #[test]
+    fn proxy_limits_take_header_sized_trailer_fields() {
+        // A 9,000-byte field (refused before), and fields as large as any a head may carry.
+        for len in [9_000, 64 * 1024, 512 * 1024] {
+            let msg = with_trailers(&[("X-Trailer".into(), len)]);
+            assert_eq!(proxy_decode(&msg).unwrap(), b"hello", "{len}");
+        }
+        // Many fields, up to the documented 1 MiB section.
+        let fields: Vec<(String, usize)> =
+            (0..100).map(|i| (format!("X-{i:02}"), 10_000)).collect();
+        let msg = with_trailers(&fields);
+        assert!(msg.len() - 15 < MAX_TRAILER_SECTION);
+        assert_eq!(proxy_decode(&msg).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn proxy_trailer_section_limit_is_exact() {
+        // The section is everything after the last chunk's line: "X: " + value + CRLF + CRLF.
+        let value = MAX_TRAILER_SECTION - 3 - 2 - 2;
+        let msg = with_trailers(&[("X".into(), value)]);
+        assert_eq!(proxy_decode(&msg).unwrap(), b"hello");
+        let msg = with_trailers(&[("X".into(), value + 1)]);
+        assert_eq!(
+            proxy_decode(&msg),
+            Err(ParseError::BadRequest("trailer section too large"))
+        );
+        // A size line keeps its own, smaller cap.
+        let mut msg =
+            format!("5;x={}\r\nhello\r\n0\r\n\r\n", "e".repeat(MAX_SIZE_LINE)).into_bytes();
+        assert_eq!(
+            proxy_decode(&msg),
+            Err(ParseError::BadRequest("chunk-size line too long"))
+        );
+        msg = format!(
+            "5;x={}\r\nhello\r\n0\r\n\r\n",
+            "e".repeat(MAX_SIZE_LINE - 7)
+        )
+        .into_bytes();
+        assert_eq!(proxy_decode(&msg).unwrap(), b"hello");
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! Request head parsing: httparse plus RFC 9112 framing rules → a typed `RequestHead` or a typed
-//! `ParseError` that knows its status (400/414/431/501/505).
+//! `ParseError` that knows its status (400/414/501/505) and its cause.
 
 use std::mem::MaybeUninit;
 
 use super::util::{
-    ConnectionTokens, TransferCodings, find_byte, leading_empty_lines, list_has,
+    ConnectionTokens, TransferCodings, find_byte, is_tchar, leading_empty_lines, list_has,
     merge_content_length, offset_in,
 };
 use super::{HeaderSpan, ParseError, Span};
@@ -76,12 +76,21 @@ pub struct RequestHead {
     pub connection_options: bool,
 }
 
+/// The size limits of a request head. The proxy fills them from `large_client_header_buffers
+/// NUMBER SIZE` as nginx applies it: the request line and each field line must fit one buffer
+/// (SIZE, CRLF included), the whole head all of them (NUMBER × SIZE); and nginx's `max_headers`
+/// default for the count.
 pub struct Limits {
-    /// Largest request line accepted (longer → 414).
+    /// Largest request line accepted, its CRLF included (longer → 414).
     pub max_request_line: usize,
-    /// Largest whole head accepted (larger → 431).
+    /// Largest field line accepted, its CRLF included (longer → 400, as nginx's "Request Header
+    /// Or Cookie Too Large").
+    pub max_field_line: usize,
+    /// Largest whole head accepted (larger → 400, as nginx).
     pub max_head: usize,
-    /// Most header fields accepted (more → 431).
+    /// Most header fields accepted (more → 400, as nginx's `max_headers`). Not a hidden cap:
+    /// heads with more than `STACK_HEADERS` fields are indexed in a heap array, bounded only by
+    /// this and by `max_head`.
     pub max_headers: usize,
 }
 
@@ -127,9 +136,16 @@ impl RequestHead {
     }
 }
 
-/// Header fields indexed per head (an on-stack httparse array); more → 431 whatever
-/// `Limits::max_headers` says.
-pub const MAX_HEADERS: usize = 128;
+/// Header fields indexed in an on-stack httparse array: covers nearly every head. A head with
+/// more fields is parsed again into a heap array (see `Limits::max_headers`).
+pub const STACK_HEADERS: usize = 128;
+
+/// nginx's `max_headers` default (nginx ≥ 1.29.8; Debian backports it): more fields → 400.
+pub const DEFAULT_MAX_HEADERS: usize = 1000;
+
+/// Fewest bytes a field line takes (`a:` and a line end): a head of `n` bytes holds at most
+/// `n / MIN_FIELD_LINE` fields.
+const MIN_FIELD_LINE: usize = 3;
 
 /// A request line that overflows `max_request_line` while its method token is still longer than
 /// this is answered 400 (a garbage method), not 414.
@@ -143,15 +159,19 @@ const MAX_METHOD_LEN: usize = 32;
 ///   before the request-line are skipped and counted in `head_len`;
 /// - `HTTP/1.x` with x ≥ 2 is processed as HTTP/1.1 (RFC 9110 §2.5 / §6.2); any other well-formed
 ///   `HTTP/d.d` (HTTP/2.0, HTTP/0.9, HTTP/9.9…) → 505; a malformed version → 400;
-/// - Content-Length: `1*DIGIT` without leading zeros (`0` itself is fine); identical repeated
-///   values (`5, 5` or two fields of `5`) collapse to one; anything else → 400;
+/// - Content-Length: `1*DIGIT`, leading zeros allowed (`00005` is 5, as in nginx); identical
+///   repeated values (`5, 5`, two fields of `5`, or `5` and `005`) collapse to one; anything
+///   else → 400;
 /// - Transfer-Encoding: final coding not `chunked`, `chunked` twice, parameters on `chunked`,
 ///   both TE and CL, or TE in HTTP/1.0 → 400; another coding before a final `chunked` → 501;
 /// - request-target: origin-form (`/…`), absolute-form (`http://` or `https://`, whose authority
 ///   becomes `host`), authority-form only with CONNECT, `*` only with OPTIONS; non-ASCII, `#`
 ///   (fragment), malformed `%XX` and `%00` → 400;
 /// - Host: required on HTTP/1.1, exactly one field, `uri-host [ ":" port ]` without userinfo,
-///   path, commas or spaces, non-empty → otherwise 400 (also when absolute-form overrides it).
+///   path, commas or spaces, non-empty → otherwise 400 (also when absolute-form overrides it);
+///   `port = *DIGIT` of any value (`name:99999` is valid syntax: routing ignores the port);
+/// - sizes (`Limits`): request line over one buffer → 414; a field line over one buffer, a head
+///   over all of them, or more than `max_headers` fields → 400 (nginx's statuses).
 pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, ParseError> {
     parse_request_inner(buf, limits, true)
 }
@@ -161,16 +181,60 @@ fn parse_request_inner(
     limits: &Limits,
     patch_minor: bool,
 ) -> Result<Option<RequestHead>, ParseError> {
-    let mut storage = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
-    let max_headers = limits.max_headers.min(MAX_HEADERS);
+    let mut storage = [MaybeUninit::<httparse::Header<'_>>::uninit(); STACK_HEADERS];
     let mut req = httparse::Request::new(&mut []);
-    let head_len = match req.parse_with_uninit_headers(buf, &mut storage[..max_headers]) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return incomplete(buf, limits),
-        Err(httparse::Error::TooManyHeaders) => return Err(ParseError::HeadersTooLarge),
-        Err(httparse::Error::Version) => return version_error(buf, limits, patch_minor),
-        Err(e) => return Err(ParseError::BadRequest(httparse_error(e))),
-    };
+    match req.parse_with_uninit_headers(buf, &mut storage) {
+        Ok(httparse::Status::Complete(len)) => parsed(buf, limits, &req, len),
+        Ok(httparse::Status::Partial) => incomplete(buf, limits),
+        Err(httparse::Error::TooManyHeaders) => parse_many_fields(buf, limits, patch_minor),
+        Err(httparse::Error::Version) => version_error(buf, limits, patch_minor),
+        Err(e) => Err(httparse_error(buf, e)),
+    }
+}
+
+/// More fields than `STACK_HEADERS`: parses again into a heap array as large as the limits allow
+/// (`max_headers`, and as many as `max_head` bytes can hold), one more to tell "too many".
+#[cold]
+#[inline(never)]
+fn parse_many_fields(
+    buf: &[u8],
+    limits: &Limits,
+    patch_minor: bool,
+) -> Result<Option<RequestHead>, ParseError> {
+    let by_bytes = limits.max_head / MIN_FIELD_LINE;
+    let cap = limits.max_headers.min(by_bytes).saturating_add(1);
+    let mut storage = vec![MaybeUninit::<httparse::Header<'_>>::uninit(); cap];
+    let mut req = httparse::Request::new(&mut []);
+    match req.parse_with_uninit_headers(buf, &mut storage) {
+        Ok(httparse::Status::Complete(len)) => parsed(buf, limits, &req, len),
+        Ok(httparse::Status::Partial) => incomplete(buf, limits),
+        // More fields than allowed, or than `max_head` bytes can hold (then the head cannot
+        // fit, whatever comes next). A line over its limit comes first, as nginx meets it first.
+        Err(httparse::Error::TooManyHeaders) => {
+            let why = if limits.max_headers >= by_bytes {
+                HEAD_TOO_LARGE
+            } else {
+                TOO_MANY_FIELDS
+            };
+            Err(long_line(buf, limits).unwrap_or(ParseError::HeadersTooLarge(why)))
+        }
+        Err(httparse::Error::Version) => version_error(buf, limits, patch_minor),
+        Err(e) => Err(httparse_error(buf, e)),
+    }
+}
+
+const HEAD_TOO_LARGE: &str = "head larger than all header buffers together";
+const FIELD_TOO_LONG: &str = "field line longer than one header buffer";
+const TOO_MANY_FIELDS: &str = "more header fields than max_headers";
+
+/// The checks and the typed head, once httparse found a complete head of `head_len` bytes.
+#[inline(always)]
+fn parsed(
+    buf: &[u8],
+    limits: &Limits,
+    req: &httparse::Request<'_, '_>,
+    head_len: usize,
+) -> Result<Option<RequestHead>, ParseError> {
     let (Some(method), Some(path), Some(minor)) = (req.method, req.path, req.version) else {
         return Err(ParseError::BadRequest("invalid request line"));
     };
@@ -179,12 +243,22 @@ fn parse_request_inner(
     let method_start = offset_in(buf, method.as_bytes());
     let target_start = offset_in(buf, path.as_bytes());
     let target_end = target_start + path.len();
-    // request-line = method SP request-target SP HTTP-version (8 bytes)
-    if (target_end + 9).saturating_sub(method_start) > limits.max_request_line {
+    // request-line = method SP request-target SP HTTP-version (8 bytes), then CRLF
+    if (target_end + 11).saturating_sub(method_start) > limits.max_request_line {
         return Err(line_too_long(&buf[method_start..]));
     }
+    let fields = &*req.headers;
+    // A field line can only be too long in a head longer than one buffer.
+    if head_len - method_start > limits.max_field_line
+        && let Some(e) = long_field_line(fields, buf, head_len, limits.max_field_line)
+    {
+        return Err(e);
+    }
     if head_len > limits.max_head || head_len > u32::MAX as usize {
-        return Err(ParseError::HeadersTooLarge);
+        return Err(ParseError::HeadersTooLarge(HEAD_TOO_LARGE));
+    }
+    if fields.len() > limits.max_headers {
+        return Err(ParseError::HeadersTooLarge(TOO_MANY_FIELDS));
     }
 
     let version = if minor == 1 {
@@ -194,7 +268,6 @@ fn parse_request_inner(
     };
     let method_kind = Method::from_bytes(method.as_bytes());
 
-    let fields = &*req.headers;
     let mut headers = Vec::with_capacity(fields.len());
     let mut host_value: Option<&[u8]> = None;
     let mut host_span = None;
@@ -272,7 +345,7 @@ fn parse_request_inner(
 
     // Host (RFC 9112 §3.2).
     if host_count > 1 {
-        return Err(ParseError::BadRequest("more than one Host field"));
+        return Err(ParseError::BadRequest("duplicate Host field"));
     }
     match host_value {
         Some(v) if !valid_authority(v, false) => {
@@ -335,47 +408,173 @@ fn span(start: usize, len: usize) -> Span {
     }
 }
 
-fn httparse_error(e: httparse::Error) -> &'static str {
-    match e {
-        httparse::Error::HeaderName => "invalid field name, whitespace before colon or obs-fold",
-        httparse::Error::HeaderValue => "invalid character in field value",
-        httparse::Error::NewLine => "invalid line ending",
-        httparse::Error::Status => "invalid status",
-        httparse::Error::Token => "invalid request line",
-        httparse::Error::TooManyHeaders => "too many header fields",
-        httparse::Error::Version => "invalid HTTP version",
+/// Whether a field line is longer than `max` (CRLF included): a line runs from its name to the
+/// next field's name, the last one to the empty line that ends the head.
+fn long_field_line(
+    fields: &[httparse::Header<'_>],
+    buf: &[u8],
+    head_len: usize,
+    max: usize,
+) -> Option<ParseError> {
+    let mut starts = fields.iter().map(|f| offset_in(buf, f.name.as_bytes()));
+    let mut prev = starts.next()?;
+    for start in starts.chain([head_len.saturating_sub(2)]) {
+        if start.saturating_sub(prev) > max {
+            return Some(ParseError::HeadersTooLarge(FIELD_TOO_LONG));
+        }
+        prev = start;
     }
+    None
 }
 
 /// The head is incomplete: fine unless it already overflows a limit.
 fn incomplete(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, ParseError> {
-    if buf.len() <= limits.max_request_line && buf.len() <= limits.max_head {
+    let shortest_line = limits.max_request_line.min(limits.max_field_line);
+    if buf.len().saturating_add(2) <= shortest_line && buf.len() <= limits.max_head {
         return Ok(None);
     }
-    let line = &buf[leading_empty_lines(buf)..];
-    match find_byte(line, b'\n') {
-        // A final CR may be the end of a line of exactly the allowed length whose LF is still
-        // on its way; leading empty lines do not count either (as for a complete head).
-        None if line.strip_suffix(b"\r").unwrap_or(line).len() > limits.max_request_line => {
-            Err(line_too_long(line))
+    if let Some(e) = long_line(buf, limits) {
+        return Err(e);
+    }
+    if buf.len() > limits.max_head {
+        return Err(ParseError::HeadersTooLarge(HEAD_TOO_LARGE));
+    }
+    Ok(None)
+}
+
+/// The first line of the head in `buf` that is longer than one header buffer, the last one
+/// perhaps still incomplete: the request line (414, see `line_too_long`), then each field line
+/// (400), in the order nginx meets them. A line's CRLF counts; a final CR may be the end of a
+/// line of exactly the allowed length whose LF is still on its way; leading empty lines do not
+/// count (as for a complete head).
+fn long_line(buf: &[u8], limits: &Limits) -> Option<ParseError> {
+    let mut rest = &buf[leading_empty_lines(buf)..];
+    let mut request_line = true;
+    loop {
+        let (line, next) = match find_byte(rest, b'\n') {
+            Some(lf) => (&rest[..lf], Some(&rest[lf + 1..])),
+            None => (rest, None),
+        };
+        let content = line.strip_suffix(b"\r").unwrap_or(line);
+        let max = if request_line {
+            limits.max_request_line
+        } else {
+            limits.max_field_line
+        };
+        if content.len().saturating_add(2) > max {
+            return Some(if request_line {
+                line_too_long(rest)
+            } else {
+                ParseError::HeadersTooLarge(FIELD_TOO_LONG)
+            });
         }
-        None if buf.len() <= limits.max_head => Ok(None),
-        None => Err(ParseError::HeadersTooLarge),
-        Some(lf) => {
-            let len = if lf > 0 && line[lf - 1] == b'\r' {
-                lf - 1
-            } else {
-                lf
-            };
-            if len > limits.max_request_line {
-                Err(line_too_long(line))
-            } else if buf.len() > limits.max_head {
-                Err(ParseError::HeadersTooLarge)
-            } else {
-                Ok(None)
-            }
+        match next {
+            // The empty line ends the head: what follows is a body.
+            Some(_) if content.is_empty() && !request_line => return None,
+            Some(next) => rest = next,
+            None => return None,
+        }
+        request_line = false;
+    }
+}
+
+/// The cause of an httparse error, found by looking at the line it stopped on (the error path
+/// only: httparse says which kind of error, not where).
+#[cold]
+#[inline(never)]
+fn httparse_error(buf: &[u8], e: httparse::Error) -> ParseError {
+    let why = match e {
+        httparse::Error::Version => "invalid HTTP version",
+        httparse::Error::HeaderName | httparse::Error::HeaderValue | httparse::Error::NewLine => {
+            diagnose_head(buf).unwrap_or(match e {
+                httparse::Error::HeaderName => "invalid field name",
+                httparse::Error::HeaderValue => "invalid character in field value",
+                _ => "invalid line ending",
+            })
+        }
+        _ => diagnose_head(buf).unwrap_or("invalid request line"),
+    };
+    ParseError::BadRequest(why)
+}
+
+/// The first defect in the request line or a field line of `buf`, in words.
+fn diagnose_head(buf: &[u8]) -> Option<&'static str> {
+    let mut rest = &buf[leading_empty_lines(buf)..];
+    let (line, next) = split_line(rest);
+    if let Some(why) = diagnose_request_line(line) {
+        return Some(why);
+    }
+    rest = next?;
+    loop {
+        let (line, next) = split_line(rest);
+        if line.is_empty() || line == b"\r" {
+            return None;
+        }
+        if let Some(why) = diagnose_field_line(line, next.is_some()) {
+            return Some(why);
+        }
+        rest = next?;
+    }
+}
+
+/// A line up to its LF (excluded), and what follows the LF (None: no LF yet).
+fn split_line(b: &[u8]) -> (&[u8], Option<&[u8]>) {
+    match find_byte(b, b'\n') {
+        Some(lf) => (&b[..lf], Some(&b[lf + 1..])),
+        None => (b, None),
+    }
+}
+
+fn diagnose_request_line(line: &[u8]) -> Option<&'static str> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.contains(&b'\r') {
+        return Some("bare CR in request line");
+    }
+    let method_len = line.iter().take_while(|&&b| is_tchar(b)).count();
+    match line.get(method_len) {
+        _ if method_len == 0 => return Some("invalid method token"),
+        Some(b' ') | None => {}
+        Some(b'\t') => return Some("whitespace other than one SP in request line"),
+        Some(_) => return Some("invalid method token"),
+    }
+    let rest = line.get(method_len + 1..).unwrap_or_default();
+    if rest.first().is_some_and(|&b| b == b' ' || b == b'\t') {
+        return Some("whitespace other than one SP in request line");
+    }
+    let target_len = rest.iter().take_while(|&&b| b > b' ' && b != 0x7f).count();
+    match rest.get(target_len) {
+        Some(b' ') if rest.get(target_len + 1) == Some(&b' ') => {
+            Some("whitespace other than one SP in request line")
+        }
+        Some(b' ') | None => None,
+        Some(b'\t') => Some("whitespace other than one SP in request line"),
+        Some(_) => Some("invalid character in request-target"),
+    }
+}
+
+fn diagnose_field_line(line: &[u8], ended: bool) -> Option<&'static str> {
+    let content = line.strip_suffix(b"\r").unwrap_or(line);
+    if content.first().is_some_and(|&b| b == b' ' || b == b'\t') {
+        return Some("obs-fold in field line (a line starting with whitespace)");
+    }
+    let name_len = content.iter().take_while(|&&b| is_tchar(b)).count();
+    match content.get(name_len) {
+        Some(b':') if name_len == 0 => return Some("empty field name"),
+        Some(b':') => {}
+        Some(b' ' | b'\t') => return Some("whitespace between field name and colon"),
+        Some(b'\r') => return Some("bare CR in field line"),
+        Some(_) => return Some("invalid character in field name"),
+        None if ended => return Some("field line without a colon"),
+        None => return None,
+    }
+    for &b in &content[name_len + 1..] {
+        match b {
+            b'\r' => return Some("bare CR in field line"),
+            b'\t' | 0x20..=0x7e | 0x80..=0xff => {}
+            _ => return Some("invalid character in field value"),
         }
     }
+    None
 }
 
 /// A request line over the limit: 414, unless its method token alone is absurdly long (garbage
@@ -494,7 +693,10 @@ fn is_reg_name_byte(b: u8) -> bool {
 }
 
 /// `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2): no userinfo, path or whitespace;
-/// the host must not be empty; the port (if any) is at most 65535. `port_required` for CONNECT.
+/// the host must not be empty; `port = *DIGIT`, of any length and value (`name:99999` and
+/// `name:0080` are valid syntax, as nginx up to 1.29.3 and the one installed here accept them;
+/// nginx ≥ 1.29.4 refuses ports above 65535). Routing ignores the port. `port_required` for
+/// CONNECT.
 fn valid_authority(v: &[u8], port_required: bool) -> bool {
     let (host_ok, port) = if v.first() == Some(&b'[') {
         let Some(close) = find_byte(v, b']') else {
@@ -537,11 +739,7 @@ fn valid_authority(v: &[u8], port_required: bool) -> bool {
     }
     match port {
         None | Some([]) => !port_required,
-        Some(p) => {
-            p.len() <= 5
-                && p.iter().all(u8::is_ascii_digit)
-                && p.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')) <= 65535
-        }
+        Some(p) => p.iter().all(u8::is_ascii_digit),
     }
 }
 

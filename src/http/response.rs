@@ -2,7 +2,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::request::MAX_HEADERS;
+use super::request::STACK_HEADERS;
 use super::util::{
     ConnectionTokens, TransferCodings, find_byte, leading_empty_lines, merge_content_length,
     offset_in,
@@ -61,7 +61,7 @@ pub fn parse_response_reusing(
     max_head: usize,
     spare: &mut Vec<HeaderSpan>,
 ) -> Result<Option<ResponseHead>, ParseError> {
-    let mut storage = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
+    let mut storage = [MaybeUninit::<httparse::Header<'_>>::uninit(); STACK_HEADERS];
     let mut res = httparse::Response::new(&mut []);
     let head_len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
         &mut res,
@@ -71,12 +71,16 @@ pub fn parse_response_reusing(
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => {
             return if buf.len() > max_head {
-                Err(ParseError::HeadersTooLarge)
+                Err(ParseError::HeadersTooLarge("response head too large"))
             } else {
                 Ok(None)
             };
         }
-        Err(httparse::Error::TooManyHeaders) => return Err(ParseError::HeadersTooLarge),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(ParseError::HeadersTooLarge(
+                "too many response header fields",
+            ));
+        }
         Err(httparse::Error::Version) => {
             return Err(ParseError::BadRequest("invalid response version"));
         }
@@ -88,7 +92,7 @@ pub fn parse_response_reusing(
         Err(_) => return Err(ParseError::BadRequest("invalid field line")),
     };
     if head_len > max_head || head_len > u32::MAX as usize {
-        return Err(ParseError::HeadersTooLarge);
+        return Err(ParseError::HeadersTooLarge("response head too large"));
     }
     let (Some(minor), Some(status)) = (res.version, res.code) else {
         return Err(ParseError::BadRequest("invalid status line"));
@@ -435,12 +439,12 @@ mod tests {
         let buf = format!("HTTP/1.1 200 OK\r\nX: {}\r\n\r\n", "a".repeat(100));
         assert_eq!(
             parse_response(buf.as_bytes(), Method::Get, 64).unwrap_err(),
-            ParseError::HeadersTooLarge
+            ParseError::HeadersTooLarge("response head too large")
         );
         let partial = &buf.as_bytes()[..80];
         assert_eq!(
             parse_response(partial, Method::Get, 64).unwrap_err(),
-            ParseError::HeadersTooLarge
+            ParseError::HeadersTooLarge("response head too large")
         );
         assert!(
             parse_response(&partial[..60], Method::Get, 64)
@@ -454,7 +458,7 @@ mod tests {
         many.push_str("\r\n");
         assert_eq!(
             parse_response(many.as_bytes(), Method::Get, 1 << 20).unwrap_err(),
-            ParseError::HeadersTooLarge
+            ParseError::HeadersTooLarge("too many response header fields")
         );
     }
 

@@ -258,6 +258,7 @@ mod tests {
 
     const LIMITS: Limits = Limits {
         max_request_line: 8192,
+        max_field_line: 8192,
         max_head: 16384,
         max_headers: 100,
     };

@@ -98,38 +98,38 @@ pub(crate) fn leading_empty_lines(buf: &[u8]) -> usize {
         .count()
 }
 
-/// Parses a Content-Length field value: `1*DIGIT`, or a comma-separated list of the same value
-/// (RFC 9110 §8.6 lets a recipient collapse `5, 5` to `5`). Rejects signs, inner spaces, empty
-/// elements, leading zeros (`0` itself excepted: `007` is a parser-disagreement vector) and
-/// numbers that overflow u64.
+/// Parses a Content-Length field value: `1*DIGIT` (RFC 9110 §8.6), leading zeros included
+/// (`00005` is 5, as nginx reads it; the proxy re-states the value it read, so the next hop sees
+/// `5`), or a comma-separated list of the same value (§8.6 lets a recipient collapse `5, 5` to
+/// `5`). Rejects signs, inner spaces, empty elements, differing values and numbers that overflow
+/// u64.
 pub(crate) fn parse_content_length(v: &[u8]) -> Result<u64, ParseError> {
     let mut value: Option<u64> = None;
     for elem in v.split(|&b| b == b',') {
         let elem = trim_ows(elem);
         if elem.is_empty() {
-            return Err(ParseError::BadRequest("empty Content-Length"));
-        }
-        if elem.len() > 1 && elem[0] == b'0' {
-            return Err(ParseError::BadRequest("Content-Length with leading zeros"));
+            return Err(ParseError::BadRequest("empty Content-Length value"));
         }
         let mut n: u64 = 0;
         for &b in elem {
             if !b.is_ascii_digit() {
-                return Err(ParseError::BadRequest("invalid Content-Length"));
+                return Err(ParseError::BadRequest("invalid Content-Length value"));
             }
             n = n
                 .checked_mul(10)
                 .and_then(|n| n.checked_add(u64::from(b - b'0')))
-                .ok_or(ParseError::BadRequest("Content-Length overflow"))?;
+                .ok_or(ParseError::BadRequest("Content-Length value too large"))?;
         }
         match value {
             Some(prev) if prev != n => {
-                return Err(ParseError::BadRequest("conflicting Content-Length values"));
+                return Err(ParseError::BadRequest(
+                    "differing values in one Content-Length field",
+                ));
             }
             _ => value = Some(n),
         }
     }
-    value.ok_or(ParseError::BadRequest("empty Content-Length"))
+    value.ok_or(ParseError::BadRequest("empty Content-Length value"))
 }
 
 /// Folds one Content-Length field into the running value: every field must agree.
@@ -137,7 +137,9 @@ pub(crate) fn parse_content_length(v: &[u8]) -> Result<u64, ParseError> {
 pub(crate) fn merge_content_length(acc: &mut Option<u64>, v: &[u8]) -> Result<(), ParseError> {
     let n = parse_content_length(v)?;
     match *acc {
-        Some(prev) if prev != n => Err(ParseError::BadRequest("conflicting Content-Length fields")),
+        Some(prev) if prev != n => Err(ParseError::BadRequest(
+            "Content-Length fields with differing values",
+        )),
         _ => {
             *acc = Some(n);
             Ok(())
@@ -253,6 +255,14 @@ mod tests {
         assert_eq!(parse_content_length(b"5, 5"), Ok(5));
         assert_eq!(parse_content_length(b"5,5,5"), Ok(5));
         assert_eq!(parse_content_length(b"18446744073709551615"), Ok(u64::MAX));
+        // Leading zeros are digits like any other (nginx reads them the same way).
+        assert_eq!(parse_content_length(b"00005"), Ok(5));
+        assert_eq!(parse_content_length(b"000"), Ok(0));
+        assert_eq!(parse_content_length(b"00005, 5"), Ok(5));
+        assert_eq!(
+            parse_content_length(b"000000000000000000000000018446744073709551615"),
+            Ok(u64::MAX)
+        );
         for bad in [
             &b""[..],
             b" ",
@@ -268,8 +278,8 @@ mod tests {
             b"1 0",
             b"abc",
             b"5a",
-            b"005",
-            b"00",
+            b"005, 6",
+            b"0 0",
             b"18446744073709551616",
             b"99999999999999999999",
         ] {
@@ -281,8 +291,22 @@ mod tests {
         }
         let mut acc = None;
         merge_content_length(&mut acc, b"7").unwrap();
-        merge_content_length(&mut acc, b"7").unwrap();
-        assert!(merge_content_length(&mut acc, b"8").is_err());
+        merge_content_length(&mut acc, b"007").unwrap();
+        assert_eq!(acc, Some(7));
+        assert_eq!(
+            merge_content_length(&mut acc, b"8"),
+            Err(ParseError::BadRequest(
+                "Content-Length fields with differing values"
+            ))
+        );
+        assert_eq!(
+            parse_content_length(b"5x"),
+            Err(ParseError::BadRequest("invalid Content-Length value"))
+        );
+        assert_eq!(
+            parse_content_length(b"99999999999999999999"),
+            Err(ParseError::BadRequest("Content-Length value too large"))
+        );
     }
 
     fn te(values: &[&[u8]]) -> TransferCodings {

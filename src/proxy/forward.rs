@@ -157,7 +157,7 @@ fn bad_chunk() -> crate::http::ParseError {
 
 /// Whether the chunked body bytes already received decode without error (complete or not).
 fn chunked_prefix_ok(mut bytes: &[u8]) -> bool {
-    let mut dec = crate::http::ChunkedDecoder::new(8 * 1024);
+    let mut dec = crate::http::ChunkedDecoder::default();
     while !bytes.is_empty() {
         match dec.decode(bytes) {
             Ok((_, crate::http::Decoded::Done)) => return true,

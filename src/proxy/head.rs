@@ -12,8 +12,9 @@ use crate::http::request::{Limits, parse_request};
 use crate::net::Transport;
 use crate::net::io::{ReadErr, read_into};
 
-/// Most header fields accepted in a request head.
-const MAX_HEADERS: usize = 100;
+/// Most header fields accepted in a request head: nginx's `max_headers` default (1000); the
+/// byte limits bound the head long before it in practice.
+const MAX_HEADERS: usize = crate::http::request::DEFAULT_MAX_HEADERS;
 
 /// Reads the head into `b` (which may already hold its start). `head_by`: when the head must be
 /// complete (a new connection's accept time plus the timeout), else now plus the timeout.
@@ -28,6 +29,8 @@ pub async fn read<S: Transport>(
     let d = &lst.defaults;
     let limits = Limits {
         max_request_line: d.max_request_line,
+        // One `large_client_header_buffers` buffer holds the request line or one field line.
+        max_field_line: d.max_request_line,
         max_head: d.max_header_size,
         max_headers: MAX_HEADERS,
     };

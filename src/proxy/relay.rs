@@ -265,7 +265,7 @@ pub async fn relay_chunked<S: Transport, D: Transport>(
     max_size: u64,
     t: &Timeouts,
 ) -> Result<(Vec<u8>, u64), Fail> {
-    let mut dec = ChunkedDecoder::new(8 * 1024);
+    let mut dec = ChunkedDecoder::default();
     let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut pos = start;
     let mut total: u64 = 0;

@@ -120,6 +120,7 @@ mod tests {
     fn head(raw: &[u8]) -> RequestHead {
         let limits = Limits {
             max_request_line: 8192,
+            max_field_line: 8192,
             max_head: 16384,
             max_headers: 100,
         };

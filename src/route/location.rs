@@ -129,7 +129,9 @@ pub struct Location {
     pub client_body_timeout: Duration,
     pub keepalive_timeout: Duration,
     pub keepalive_requests: u64,
+    /// `large_client_header_buffers` NUMBER × SIZE: the largest request head.
     pub max_header_size: usize,
+    /// `large_client_header_buffers` SIZE: the longest request line and field line.
     pub max_request_line: usize,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,

@@ -2,8 +2,9 @@ use super::*;
 
 const LIMITS: Limits = Limits {
     max_request_line: 8192,
-    max_head: 16384,
-    max_headers: 100,
+    max_field_line: 8192,
+    max_head: 32768,
+    max_headers: 1000,
 };
 
 fn parse(s: &[u8]) -> Result<Option<RequestHead>, ParseError> {
@@ -227,8 +228,10 @@ fn host_rules() {
         "a,b",
         "exa mple.com",
         "example.com:abc",
-        "example.com:99999",
-        "example.com:123456",
+        "example.com:8a",
+        "example.com:-1",
+        "example.com:+80",
+        "example.com: 80",
         ":80",
         "[::1",
         "[]",
@@ -253,6 +256,12 @@ fn host_rules() {
         "under_score.example",
         "example.com:",
         "%41.example",
+        // port = *DIGIT: any length and value (routing ignores the port).
+        "example.com:99999",
+        "example.com:123456",
+        "example.com:0000080",
+        "[::1]:99999",
+        "name:99999999999999999999999",
     ] {
         let buf = format!("GET / HTTP/1.1\r\nHost: {v}\r\n\r\n");
         let h = ok(buf.as_bytes());
@@ -291,6 +300,7 @@ fn absolute_form() {
         "HTTPS://a.example/",
         "http://a.example?x=1",
         "http://[::1]:80/x",
+        "http://a.example:99999/",
     ] {
         let buf = format!("GET {t} HTTP/1.1\r\nHost: a\r\n\r\n");
         ok(buf.as_bytes());
@@ -306,7 +316,7 @@ fn absolute_form() {
         "ftp://a.example/",
         "h ttp://a.example/",
         "http://a.example/#frag",
-        "http://a.example:99999/",
+        "http://a.example:8o/",
         "http://a b/",
     ] {
         let buf = format!("GET {t} HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -427,6 +437,21 @@ fn content_length_rules() {
     assert_eq!(h.body, BodyFraming::Length(5));
     let h = ok(&with_fields("Content-Length: 18446744073709551615\r\n"));
     assert_eq!(h.body, BodyFraming::Length(u64::MAX));
+    // Leading zeros are valid `1*DIGIT` (as nginx reads them).
+    for (v, n) in [
+        ("00005", 5),
+        ("00", 0),
+        ("0200", 200),
+        ("0000000000000000000000005", 5),
+        ("005, 5", 5),
+    ] {
+        let h = ok(&with_fields(&format!("Content-Length: {v}\r\n")));
+        assert_eq!(h.body, BodyFraming::Length(n), "{v}");
+    }
+    let h = ok(&with_fields(
+        "Content-Length: 00005\r\nContent-Length: 5\r\n",
+    ));
+    assert_eq!(h.body, BodyFraming::Length(5));
     for v in [
         "abc",
         "+5",
@@ -438,9 +463,8 @@ fn content_length_rules() {
         "1 0",
         "5a",
         "",
-        "005",
-        "00",
-        "0200",
+        "005, 6",
+        "0 0",
         "5, 10",
         "5,",
         "99999999999999999999",
@@ -581,28 +605,31 @@ fn upgrade_detection() {
 fn limits_request_line() {
     let limits = Limits {
         max_request_line: 64,
+        max_field_line: 64,
         max_head: 1024,
         max_headers: 100,
     };
-    // "GET " + target + " HTTP/1.1" exactly at the limit is fine.
-    let target = format!("/{}", "a".repeat(64 - 4 - 9 - 1));
+    // "GET " + target + " HTTP/1.1" + CRLF exactly at the limit is fine (nginx: the line must
+    // fit one buffer, CRLF included).
+    let target = format!("/{}", "a".repeat(64 - 4 - 9 - 2 - 1));
     let buf = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
     assert!(parse_request(buf.as_bytes(), &limits).unwrap().is_some());
     // Found by fuzzing: the same line read up to its CR (the LF not there yet) is
     // incomplete, not 414; so is it behind leading empty lines.
     assert!(
-        parse_request(&buf.as_bytes()[..65], &limits)
+        parse_request(&buf.as_bytes()[..63], &limits)
             .unwrap()
             .is_none()
     );
     let lead = format!("\r\n\r\n{buf}");
     assert!(
-        parse_request(&lead.as_bytes()[..69], &limits)
+        parse_request(&lead.as_bytes()[..67], &limits)
             .unwrap()
             .is_none()
     );
     assert!(parse_request(lead.as_bytes(), &limits).unwrap().is_some());
-    let target = format!("/{}", "a".repeat(64 - 4 - 9));
+    // One byte more.
+    let target = format!("/{}", "a".repeat(64 - 4 - 9 - 2));
     let buf = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_eq!(
         parse_request(buf.as_bytes(), &limits).unwrap_err(),
@@ -612,6 +639,11 @@ fn limits_request_line() {
     let buf = format!("GET {target} HTTP/1.1\r\nHost: a\r\n");
     assert_eq!(
         parse_request(buf.as_bytes(), &limits).unwrap_err(),
+        ParseError::UriTooLong
+    );
+    // Up to its CR: the LF cannot fit any more.
+    assert_eq!(
+        parse_request(&buf.as_bytes()[..64], &limits).unwrap_err(),
         ParseError::UriTooLong
     );
     // No line end yet, already longer than allowed.
@@ -630,6 +662,57 @@ fn limits_request_line() {
     ));
 }
 
+/// nginx's boundaries with its defaults (`large_client_header_buffers 4 8k`), measured with
+/// nginx 1.22.1: a request line of 8190 bytes passes and 8191 gets 414; a field line of 8190
+/// bytes passes and 8191 gets 400.
+#[test]
+fn line_limits_match_nginx() {
+    let line = |n: usize| format!("GET /{} HTTP/1.1", "a".repeat(n - 14));
+    let buf = format!("{}\r\nHost: a\r\n\r\n", line(8190));
+    ok(buf.as_bytes());
+    let buf = format!("{}\r\nHost: a\r\n\r\n", line(8191));
+    assert_eq!(err(buf.as_bytes()), ParseError::UriTooLong);
+    let field = |n: usize| format!("X-Big: {}", "b".repeat(n - 7));
+    for head_complete in [true, false] {
+        let end = if head_complete { "\r\n" } else { "" };
+        let buf = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n{end}", field(8190));
+        assert_eq!(parse(buf.as_bytes()).unwrap().is_some(), head_complete);
+        let buf = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n{end}", field(8191));
+        assert_eq!(
+            err(buf.as_bytes()),
+            ParseError::HeadersTooLarge("field line longer than one header buffer")
+        );
+    }
+    // The long line is found before its end arrives, first or last field alike.
+    let buf = format!("GET / HTTP/1.1\r\n{}", field(8191));
+    assert_eq!(
+        err(buf.as_bytes()),
+        ParseError::HeadersTooLarge("field line longer than one header buffer")
+    );
+    let buf = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\nX: 1\r\n", field(9000));
+    assert_eq!(
+        err(buf.as_bytes()),
+        ParseError::HeadersTooLarge("field line longer than one header buffer")
+    );
+    // Four 8000-byte fields fit 4 × 8k (nginx forwards them); five do not.
+    let fields = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("X-B{i}: {}\r\n", "b".repeat(7994)))
+            .collect()
+    };
+    let buf = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", fields(4));
+    assert_eq!(ok(buf.as_bytes()).headers.len(), 5);
+    let buf = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", fields(5));
+    assert_eq!(
+        err(buf.as_bytes()),
+        ParseError::HeadersTooLarge("head larger than all header buffers together")
+    );
+    // A long field line in the body that follows a head is no concern of the head's.
+    let mut buf = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9000\r\n\r\n".to_vec();
+    buf.extend_from_slice(&[b'x'; 9000]);
+    ok(&buf);
+}
+
 #[test]
 fn long_inputs_with_default_limits() {
     let buf = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "A".repeat(100_000));
@@ -640,12 +723,18 @@ fn long_inputs_with_default_limits() {
         "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
         "B".repeat(100_000)
     );
-    assert_eq!(err(buf.as_bytes()), ParseError::HeadersTooLarge);
+    assert_eq!(
+        err(buf.as_bytes()),
+        ParseError::HeadersTooLarge("field line longer than one header buffer")
+    );
     let buf = format!(
         "GET / HTTP/1.1\r\nHost: a\r\n{}: v\r\n\r\n",
         "A".repeat(100_000)
     );
-    assert_eq!(err(buf.as_bytes()), ParseError::HeadersTooLarge);
+    assert_eq!(
+        err(buf.as_bytes()),
+        ParseError::HeadersTooLarge("field line longer than one header buffer")
+    );
     // A 7900-byte target fits the default 8 KiB line.
     let buf = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(7900));
     ok(buf.as_bytes());
@@ -655,6 +744,7 @@ fn long_inputs_with_default_limits() {
 fn limits_head_size() {
     let limits = Limits {
         max_request_line: 100,
+        max_field_line: 100,
         max_head: 64,
         max_headers: 100,
     };
@@ -668,60 +758,228 @@ fn limits_head_size() {
         "GET / HTTP/1.1\r\nHost: a\r\nX-Fill: {}\r\n\r\n",
         "x".repeat(28)
     );
+    let too_large = ParseError::HeadersTooLarge("head larger than all header buffers together");
     assert_eq!(
         parse_request(buf.as_bytes(), &limits).unwrap_err(),
-        ParseError::HeadersTooLarge
+        too_large
     );
     let buf = b"GET / HTTP/1.1\r\nHost: a\r\nX-Fill: 0123456789012345678901234567890123456789";
-    assert_eq!(
-        parse_request(buf, &limits).unwrap_err(),
-        ParseError::HeadersTooLarge
-    );
+    assert_eq!(parse_request(buf, &limits).unwrap_err(), too_large);
     // A complete head followed by body bytes is judged on the head alone.
     let mut buf = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n".to_vec();
     buf.extend_from_slice(&[b'x'; 100]);
     assert!(parse_request(&buf, &limits).unwrap().is_some());
 }
 
+/// A request with `n` small fields besides Host.
+fn many_fields(n: usize) -> String {
+    let mut buf = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
+    for i in 0..n {
+        buf.push_str(&format!("X-{i}: v\r\n"));
+    }
+    buf.push_str("\r\n");
+    buf
+}
+
 #[test]
 fn limits_field_count() {
     let limits = Limits {
         max_request_line: 8192,
+        max_field_line: 8192,
         max_head: 1 << 20,
         max_headers: 10,
     };
-    let mut buf = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
-    for i in 0..9 {
-        buf.push_str(&format!("X-{i}: v\r\n"));
-    }
-    let done = format!("{buf}\r\n");
+    let buf = many_fields(9);
     assert_eq!(
-        parse_request(done.as_bytes(), &limits)
+        parse_request(buf.as_bytes(), &limits)
             .unwrap()
             .unwrap()
             .headers
             .len(),
         10
     );
-    buf.push_str("X-Last: v\r\n\r\n");
+    let too_many = ParseError::HeadersTooLarge("more header fields than max_headers");
+    let buf = many_fields(10);
     assert_eq!(
         parse_request(buf.as_bytes(), &limits).unwrap_err(),
-        ParseError::HeadersTooLarge
+        too_many
     );
-    // The hard cap holds whatever the limits say.
+    // Also on the heap path, and before the head is complete.
     let limits = Limits {
-        max_headers: 100_000,
+        max_headers: 300,
         ..limits
     };
+    assert_eq!(
+        parse_request(many_fields(299).as_bytes(), &limits)
+            .unwrap()
+            .unwrap()
+            .headers
+            .len(),
+        300
+    );
+    assert_eq!(
+        parse_request(many_fields(300).as_bytes(), &limits).unwrap_err(),
+        too_many
+    );
+    let partial = many_fields(400);
+    assert_eq!(
+        parse_request(&partial.as_bytes()[..partial.len() - 2], &limits).unwrap_err(),
+        too_many
+    );
+}
+
+/// No hidden cap on the count: more fields than the on-stack array holds are indexed on the heap,
+/// bounded by `max_headers` (nginx's 1000 by default) and the byte limits only.
+#[test]
+fn many_fields_within_the_limits() {
+    for n in [STACK_HEADERS - 1, STACK_HEADERS, 200, 998] {
+        let buf = many_fields(n);
+        let h = ok(buf.as_bytes());
+        assert_eq!(h.headers.len(), n + 1, "{n}");
+        let last = h.headers[n];
+        assert_eq!(
+            last.name.get(buf.as_bytes()),
+            format!("X-{}", n - 1).as_bytes()
+        );
+        assert_eq!(last.value.get(buf.as_bytes()), b"v");
+        // Framing fields far down the list still count.
+        let buf = format!("{}Content-Length: 3\r\n\r\nabc", &buf[..buf.len() - 2]);
+        let h = ok(buf.as_bytes());
+        assert_eq!(h.body, BodyFraming::Length(3));
+        // Incomplete heads with many fields wait for more.
+        assert!(matches!(parse(&buf.as_bytes()[..buf.len() - 10]), Ok(None)));
+    }
+    // nginx's max_headers: 1000 fields pass, 1001 do not.
+    ok(many_fields(999).as_bytes());
+    assert_eq!(
+        err(many_fields(1000).as_bytes()),
+        ParseError::HeadersTooLarge("more header fields than max_headers")
+    );
+    // With a huge max_headers the bytes bound the count: 10,000 fields need 130 KB.
+    let limits = Limits {
+        max_headers: 100_000,
+        max_head: 1 << 20,
+        ..LIMITS
+    };
+    let h = parse_request(many_fields(10_000).as_bytes(), &limits)
+        .unwrap()
+        .unwrap();
+    assert_eq!(h.headers.len(), 10_001);
+    let limits = Limits {
+        max_head: 4096,
+        ..limits
+    };
+    assert_eq!(
+        parse_request(many_fields(10_000).as_bytes(), &limits).unwrap_err(),
+        ParseError::HeadersTooLarge("head larger than all header buffers together")
+    );
+    // Minimal field lines (`a:` CRLF) at the byte bound.
     let mut buf = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
-    for i in 0..10_000 {
-        buf.push_str(&format!("X-H-{i}: value\r\n"));
+    while buf.len() + 4 + 2 <= 4096 {
+        buf.push_str("a:\r\n");
     }
     buf.push_str("\r\n");
+    assert!(parse_request(buf.as_bytes(), &limits).unwrap().is_some());
+}
+
+#[test]
+fn errors_name_their_cause() {
+    let cause = |s: &[u8]| err(s).cause();
+    let cl = |v: &str| cause(&with_fields(&format!("Content-Length: {v}\r\n")));
+    assert_eq!(cl("5x"), "invalid Content-Length value");
+    assert_eq!(cl("99999999999999999999"), "Content-Length value too large");
+    assert_eq!(cl("5, 6"), "differing values in one Content-Length field");
     assert_eq!(
-        parse_request(buf.as_bytes(), &limits).unwrap_err(),
-        ParseError::HeadersTooLarge
+        cause(&with_fields("Content-Length: 5\r\nContent-Length: 6\r\n")),
+        "Content-Length fields with differing values"
     );
+    assert_eq!(
+        cause(&with_fields(
+            "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n"
+        )),
+        "both Content-Length and Transfer-Encoding"
+    );
+    assert_eq!(
+        cause(b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"),
+        "duplicate Host field"
+    );
+    assert_eq!(cause(b"GET / HTTP/1.1\r\n\r\n"), "missing Host field");
+    assert_eq!(
+        cause(b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n"),
+        "invalid Host field"
+    );
+    assert_eq!(
+        cause(b"GET / HTTP/1.1\r\nHost: a\r\nX-A: a\r\n b\r\n\r\n"),
+        "obs-fold in field line (a line starting with whitespace)"
+    );
+    assert_eq!(
+        cause(b"GET / HTTP/1.1\r\nHost: a\r\nX-A : a\r\n\r\n"),
+        "whitespace between field name and colon"
+    );
+    assert_eq!(
+        cause(b"GET / HTTP/1.1\r\nHost: a\r\nX(A): a\r\n\r\n"),
+        "invalid character in field name"
+    );
+    assert_eq!(
+        cause(b"GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n"),
+        "field line without a colon"
+    );
+    assert_eq!(
+        cause(b"GET / HTTP/1.1\r\nHost: a\r\n: v\r\n\r\n"),
+        "empty field name"
+    );
+    assert_eq!(
+        cause(b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x01b\r\n\r\n"),
+        "invalid character in field value"
+    );
+    assert_eq!(
+        cause(b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n"),
+        "bare CR in field line"
+    );
+    assert_eq!(
+        cause(b"G@T / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        "invalid method token"
+    );
+    assert_eq!(
+        cause(b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        "whitespace other than one SP in request line"
+    );
+    assert_eq!(
+        cause(b"GET /a\x7fb HTTP/1.1\r\nHost: a\r\n\r\n"),
+        "invalid character in request-target"
+    );
+    assert_eq!(
+        cause(b"GET / HTTP/1.1\nHost: a\r\n\r\n"),
+        "line not terminated by CRLF"
+    );
+    assert_eq!(
+        cause(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+        "transfer coding other than chunked"
+    );
+    let long = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
+    assert_eq!(
+        cause(long.as_bytes()),
+        "request line longer than one header buffer"
+    );
+    assert_eq!(
+        err(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n").cause(),
+        "HTTP major version other than 1"
+    );
+    // Every 400 says more than "Bad Request".
+    for bad in [
+        &b"GET / HTTP/1.1\r\nHost: a\r\n\x00: v\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: a\r\n\xff: v\r\n\r\n",
+        b"\x01GET / HTTP/1.1\r\n\r\n",
+        b"GET /\x01 HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\r\n\r\n",
+    ] {
+        let e = err(bad);
+        assert!(
+            e.cause().len() > 10,
+            "{:?}: {e}",
+            String::from_utf8_lossy(bad)
+        );
+    }
 }
 
 #[test]
@@ -741,6 +999,7 @@ fn never_panics() {
     let base: &[u8] = b"\r\nPOST http://a.example:80/p%20?q HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: keep-alive, X\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\nUpgrade: h2c\r\nX: y\r\n\r\nbody";
     let limits = Limits {
         max_request_line: 40,
+        max_field_line: 40,
         max_head: 120,
         max_headers: 5,
     };
