@@ -243,23 +243,8 @@ fn parsed(
     let method_start = offset_in(buf, method.as_bytes());
     let target_start = offset_in(buf, path.as_bytes());
     let target_end = target_start + path.len();
-    // request-line = method SP request-target SP HTTP-version (8 bytes), then CRLF
-    if (target_end + 11).saturating_sub(method_start) > limits.max_request_line {
-        return Err(line_too_long(&buf[method_start..]));
-    }
     let fields = &*req.headers;
-    // A field line can only be too long in a head longer than one buffer.
-    if head_len - method_start > limits.max_field_line
-        && let Some(e) = long_field_line(fields, buf, head_len, limits.max_field_line)
-    {
-        return Err(e);
-    }
-    if head_len > limits.max_head || head_len > u32::MAX as usize {
-        return Err(ParseError::HeadersTooLarge(HEAD_TOO_LARGE));
-    }
-    if fields.len() > limits.max_headers {
-        return Err(ParseError::HeadersTooLarge(TOO_MANY_FIELDS));
-    }
+    check_sizes(buf, limits, fields, method_start, target_end, head_len)?;
 
     let version = if minor == 1 {
         Version::Http11
@@ -308,8 +293,70 @@ fn parsed(
         return Err(ParseError::BadRequest("line not terminated by CRLF"));
     }
 
-    // Framing (RFC 9112 §6.1, §6.3).
-    let body = if te.present {
+    let body = body_framing(&te, content_length, version)?;
+    check_host(host_count, host_value, version)?;
+    if let Some(authority) = check_target(buf, method_kind, target_start, target_end)? {
+        host_span = Some(authority);
+    }
+
+    let keep_alive = conn.persistent(version == Version::Http11);
+    let http11 = version == Version::Http11;
+    Ok(Some(RequestHead {
+        method: method_kind,
+        method_span: span(method_start, method.len()),
+        target: span(target_start, path.len()),
+        version,
+        headers,
+        head_len,
+        body,
+        host: host_span,
+        keep_alive,
+        // RFC 9110 §10.1.1: a 100-continue expectation in HTTP/1.0 is ignored.
+        expect_continue: http11 && expect_continue,
+        // RFC 9110 §7.8: Upgrade in an HTTP/1.0 request is ignored.
+        upgrade: http11 && conn.upgrade && has_upgrade,
+        connection_options: conn.other,
+    }))
+}
+
+/// The size limits: the request line and each field line within one buffer, the head within
+/// all of them, the field count within `max_headers`.
+#[inline(always)]
+fn check_sizes(
+    buf: &[u8],
+    limits: &Limits,
+    fields: &[httparse::Header<'_>],
+    method_start: usize,
+    target_end: usize,
+    head_len: usize,
+) -> Result<(), ParseError> {
+    // request-line = method SP request-target SP HTTP-version (8 bytes), then CRLF
+    if (target_end + 11).saturating_sub(method_start) > limits.max_request_line {
+        return Err(line_too_long(&buf[method_start..]));
+    }
+    // A field line can only be too long in a head longer than one buffer.
+    if head_len - method_start > limits.max_field_line
+        && let Some(e) = long_field_line(fields, buf, head_len, limits.max_field_line)
+    {
+        return Err(e);
+    }
+    if head_len > limits.max_head || head_len > u32::MAX as usize {
+        return Err(ParseError::HeadersTooLarge(HEAD_TOO_LARGE));
+    }
+    if fields.len() > limits.max_headers {
+        return Err(ParseError::HeadersTooLarge(TOO_MANY_FIELDS));
+    }
+    Ok(())
+}
+
+/// The body's framing (RFC 9112 §6.1, §6.3).
+#[inline(always)]
+fn body_framing(
+    te: &TransferCodings,
+    content_length: Option<u64>,
+    version: Version,
+) -> Result<BodyFraming, ParseError> {
+    Ok(if te.present {
         if version == Version::Http10 {
             return Err(ParseError::BadRequest(
                 "Transfer-Encoding in an HTTP/1.0 request",
@@ -341,9 +388,16 @@ fn parsed(
         BodyFraming::Length(n)
     } else {
         BodyFraming::None
-    };
+    })
+}
 
-    // Host (RFC 9112 §3.2).
+/// Host (RFC 9112 §3.2): one, valid, and present in HTTP/1.1.
+#[inline(always)]
+fn check_host(
+    host_count: u32,
+    host_value: Option<&[u8]>,
+    version: Version,
+) -> Result<(), ParseError> {
     if host_count > 1 {
         return Err(ParseError::BadRequest("duplicate Host field"));
     }
@@ -356,8 +410,18 @@ fn parsed(
         }
         _ => {}
     }
+    Ok(())
+}
 
-    // Request-target forms (RFC 9112 §3.2).
+/// The request-target's form (RFC 9112 §3.2); an absolute-form target's authority, which then
+/// stands for the Host field.
+#[inline(always)]
+fn check_target(
+    buf: &[u8],
+    method_kind: Method,
+    target_start: usize,
+    target_end: usize,
+) -> Result<Option<Span>, ParseError> {
     let Some(target) = buf.get(target_start..target_end).filter(|t| !t.is_empty()) else {
         return Err(ParseError::BadRequest("invalid request-target"));
     };
@@ -377,27 +441,9 @@ fn parsed(
         }
     } else {
         let (start, end) = absolute_form_authority(target)?;
-        host_span = Some(span(target_start + start, end - start));
+        return Ok(Some(span(target_start + start, end - start)));
     }
-
-    let keep_alive = conn.persistent(version == Version::Http11);
-    let http11 = version == Version::Http11;
-    Ok(Some(RequestHead {
-        method: method_kind,
-        method_span: span(method_start, method.len()),
-        target: span(target_start, path.len()),
-        version,
-        headers,
-        head_len,
-        body,
-        host: host_span,
-        keep_alive,
-        // RFC 9110 §10.1.1: a 100-continue expectation in HTTP/1.0 is ignored.
-        expect_continue: http11 && expect_continue,
-        // RFC 9110 §7.8: Upgrade in an HTTP/1.0 request is ignored.
-        upgrade: http11 && conn.upgrade && has_upgrade,
-        connection_options: conn.other,
-    }))
+    Ok(None)
 }
 
 #[inline]

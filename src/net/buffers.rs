@@ -3,7 +3,8 @@
 
 use std::cell::RefCell;
 
-/// Capacity of a pooled buffer: a whole default head (16 KiB) plus room for a small body.
+/// Capacity of a pooled buffer: a whole default head (32 KiB, `large_client_header_buffers 4
+/// 8k`); a larger head grows its buffer, which is then not pooled.
 pub const BUF_SIZE: usize = 32 * 1024;
 const MAX_POOLED_BUFS: usize = 1024;
 
