@@ -30,6 +30,7 @@ mod request;
 mod requester;
 mod response;
 mod route;
+mod scratch;
 mod session;
 mod subrequest;
 mod timers;

@@ -28,6 +28,7 @@ use super::head;
 use super::outcome::Outcome;
 use super::request::{Request, max_forwards};
 use super::route::{self, Routed};
+use super::scratch::{self, Scratch};
 use super::{guard, park, tunnel};
 use crate::access::ConnGuard;
 use crate::http::{BodyFraming, Method, RequestHead};
@@ -96,6 +97,8 @@ async fn serve_from<S: Transport + Split + 'static>(
     let mut head_by: Option<Instant> = None;
     // The transport keeps state beyond its socket (TLS): it waits in its task instead.
     let mut parkable = true;
+    // The block each request's future runs in, kept while the connection is busy.
+    let mut scratch: Option<Scratch> = None;
     loop {
         if pending.is_empty() {
             if ctx.drain.is_set() {
@@ -135,6 +138,8 @@ async fn serve_from<S: Transport + Split + 'static>(
                 if bytes_likely && ctx.reading.get() < READ_FIRST_MAX && READ_FIRST.with(|r| *r) {
                     read_first(&ctx, &mut stream, &mut pending, &mut canceller, until).await
                 } else {
+                    // Not busy: nothing held while waiting.
+                    scratch = None;
                     monoio::select! {
                         r = stream.readable() => Some(r.is_ok()),
                         _ = ctx.drain.wait_until(until) => None,
@@ -165,17 +170,17 @@ async fn serve_from<S: Transport + Split + 'static>(
             }
             idle_until = None;
         }
-        // The per-request work runs in its own boxed future, so that the connection's future
+        // The per-request work runs in a future on the heap, so that the connection's future
         // (all an idle connection holds) keeps only the idle wait and a few fields.
-        let next = Box::pin(one_request(
+        let request = one_request(
             &ctx,
             &mut stream,
             &client,
             &mut pending,
             &mut served,
             head_by.take(),
-        ))
-        .await;
+        );
+        let next = scratch::run_in(&mut scratch, request).await;
         match next {
             Next::KeepAlive(_) => {}
             Next::Close => break,
