@@ -110,7 +110,7 @@ pub async fn response_body<S: Transport>(
             };
             ctx.bufs.put(hb);
             ctx.bufs.put(ub);
-            let stray = relay_exact(ctx, up, client, n - now as u64, t).await?;
+            let stray = relay_exact(ctx, up, client, n - now as u64, plan.splice, t).await?;
             Ok(Relayed {
                 sent: head_bytes + n,
                 upstream_clean: avail as u64 <= n && stray.is_none(),
@@ -150,19 +150,21 @@ pub async fn response_body<S: Transport>(
     }
 }
 
-/// Moves exactly `n` bytes from `src` to `dst`. Bytes read past them (the start of a pipelined
-/// request, or stray bytes of an upstream out of step) come back, never dropped.
+/// Moves exactly `n` bytes from `src` to `dst`, by splice when `splice` allows it and the
+/// remainder is long enough. Bytes read past them (the start of a pipelined request, or stray
+/// bytes of an upstream out of step) come back, never dropped.
 pub async fn relay_exact<S: Transport, D: Transport>(
     ctx: &ShardCtx,
     src: &mut S,
     dst: &mut D,
     n: u64,
+    splice: bool,
     t: &Timeouts,
 ) -> Result<Option<Vec<u8>>, Fail> {
     if n == 0 {
         return Ok(None);
     }
-    if n >= ctx.splice_min && src.splice_fd().is_some() && dst.splice_fd().is_some() {
+    if splice && n >= ctx.splice_min && src.splice_fd().is_some() && dst.splice_fd().is_some() {
         return splice_exact(&ctx.pipes, src, dst, n, t)
             .await
             .map(|()| None);

@@ -109,7 +109,7 @@ impl<S: Transport> Requester for ClientRequest<'_, '_, S> {
                 match write_all(up, first, t.write).await {
                     Ok(_) => {
                         let rest = n - self.in_buf as u64;
-                        let res = relay::relay_exact(ctx, self.client, up, rest, &t).await;
+                        let res = relay::relay_exact(ctx, self.client, up, rest, true, &t).await;
                         res.map(|after| {
                             self.r.outcome.add_received(rest);
                             self.after_body = after;

@@ -31,6 +31,9 @@ pub struct Plan {
     pub body: Body,
     /// The client connection stays open after the body.
     pub keep_client: bool,
+    /// The body may move by splice, untouched (long enough, both transports allowing): false
+    /// once a phase must see its bytes (compression, a cache fill).
+    pub splice: bool,
 }
 
 /// Builds the client's response head for `resp` (in `ub`). `keep_client`: whether the client
@@ -114,6 +117,7 @@ pub fn plan(
         head,
         body,
         keep_client,
+        splice: true,
     }
 }
 
