@@ -25,7 +25,9 @@
 //!    (`proxy_pass` without a URI part forwards it as sent, as nginx does) and body;
 //! 2. a plain `GET` on a new connection is answered 200, with the upstream's body, within 3 s:
 //!    the shard lives, and the pooled upstream connection the case may have left behind (LIFO:
-//!    the probe takes the newest) was not poisoned by a bad answer;
+//!    the probe takes the newest) was not poisoned by a bad answer (a late stray write that is
+//!    a whole, well-formed answer is waited out first: `Shared::settle` says why no proxy can
+//!    catch that one);
 //! 3. ringway's descriptors return to the baseline. The check, and why it is sound: once the
 //!    case's client is gone and the probe answered, every descriptor that is neither a pipe nor a
 //!    TCP connection to the upstream must be as in the baseline (listener, ring, eventfd, log…);
@@ -682,6 +684,7 @@ fn run_case(h: &Harness, index: usize, c: &Case) -> (Vec<Failure>, bool) {
         failures.push(f);
     }
     // The shard lives and the pool is not poisoned, whatever happened above.
+    h.shared.settle();
     let mut restart = false;
     if let Err(f) = h.probe(&index.to_string()) {
         if f.key.contains("panicked") {

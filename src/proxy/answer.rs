@@ -56,7 +56,7 @@ pub async fn failure<S: Transport>(
         Error::Refused { extra, .. } => extra,
         _ => Vec::new(),
     };
-    let head_only = r.is_some_and(|r| r.head.method == Method::Head);
+    let head_only = r.map_or(outcome.head_method.get(), |r| r.head.method == Method::Head);
     if let Some(r) = r
         && r.loc.add_headers.iter().any(|h| h.always)
     {

@@ -42,6 +42,11 @@ pub async fn read<S: Transport>(
                 Ok(None) => {}
                 Err(e) => {
                     outcome.add_received(b.len() as u64);
+                    let line = b
+                        .iter()
+                        .position(|&c| c != b'\r' && c != b'\n')
+                        .unwrap_or(0);
+                    outcome.head_method.set(b[line..].starts_with(b"HEAD "));
                     ctx.bufs.put(b);
                     return Err(Error::Parse(e));
                 }

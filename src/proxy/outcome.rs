@@ -26,6 +26,8 @@ pub struct Outcome {
     pub failed: Cell<Option<Party>>,
     /// What the cache did with the request (MISS, HIT, …): filled by the cache phase to come.
     pub cache_status: Cell<Option<&'static str>>,
+    /// The request is a HEAD (known even when its head did not parse): answers carry no body.
+    pub head_method: Cell<bool>,
 }
 
 /// The last upstream attempt of a request. Its times are kept as instants (the clock is read
@@ -71,6 +73,7 @@ impl Outcome {
             upstream: Cell::new(None),
             failed: Cell::new(None),
             cache_status: Cell::new(None),
+            head_method: Cell::new(false),
         }
     }
 

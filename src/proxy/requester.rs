@@ -144,8 +144,13 @@ impl<S: Transport> Requester for ClientRequest<'_, '_, S> {
         if self.r.head.version != Version::Http11 {
             return Ok(());
         }
-        // Interim answers carry no hop-by-hop framing: they pass as they came.
-        self.send(head.to_vec()).await
+        // Interim answers carry no framing: they pass as they came, from their status line (an
+        // empty line the upstream sent before one would end the client's head).
+        let start = head
+            .iter()
+            .position(|&c| c != b'\r' && c != b'\n')
+            .unwrap_or(0);
+        self.send(head[start..].to_vec()).await
     }
 
     async fn go_ahead(&mut self) -> Result<(), Error> {

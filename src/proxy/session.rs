@@ -299,6 +299,7 @@ async fn one_request<S: Transport>(
         Ok((head, b)) => {
             *served += 1;
             outcome.add_received(head.head_len as u64);
+            outcome.head_method.set(head.method == Method::Head);
             let at = Arrival {
                 ctx,
                 generation: &generation,

@@ -51,10 +51,12 @@ impl Error {
         )
     }
 
-    /// Nothing of an answer came: on a connection taken from the pool this is what a
-    /// connection the server had just closed looks like, no fault of the server's.
-    pub fn nothing_answered(&self) -> bool {
-        matches!(self, Error::Send | Error::ClosedEarly)
+    /// What a connection taken from the pool shows when it went bad while idle, no fault of
+    /// the request's: closed by the server (nothing answered), or holding bytes the server wrote
+    /// past its last answer (read as a malformed head). Such a request is sent again on a new
+    /// connection when that is safe.
+    pub fn stale_connection(&self) -> bool {
+        matches!(self, Error::Send | Error::ClosedEarly | Error::Malformed)
     }
 }
 

@@ -188,7 +188,7 @@ pub async fn exchange<'g, R: Requester>(
             Ok(a) => a,
             Err(Stop::Requester(f)) => return Err(Failed::Requester(f)),
             Err(Stop::Upstream(e))
-                if e.nothing_answered()
+                if e.stale_connection()
                     && conn.reused
                     && !was_fresh
                     && req.repeatable()

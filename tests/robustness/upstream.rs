@@ -612,6 +612,8 @@ pub struct Shared {
     answers: Mutex<VecDeque<Answer>>,
     seen: Mutex<Vec<Seen>>,
     probes: Mutex<Vec<String>>,
+    /// Late stray bytes that form a whole answer, not yet written (see `settle`).
+    late_answers: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -623,6 +625,24 @@ impl Shared {
 
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// Waits (at most 1 s) until every late stray write that forms a whole, well-formed answer
+    /// has been made. Such bytes, arriving on a pooled connection after ringway checked it and
+    /// sent the next request on it, are indistinguishable from the answer to that request: no
+    /// HTTP/1.1 proxy can tell them apart (nginx 1.22 gives the next request the stray answer
+    /// too). Bytes that are there when the connection is taken are caught (ringway peeks), and
+    /// late bytes that do not parse as an answer are caught too (the request is sent again on a
+    /// new connection), so only this race is waited out.
+    pub fn settle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while self.late_answers.load(std::sync::atomic::Ordering::SeqCst) > 0
+            && Instant::now() < deadline
+        {
+            thread::sleep(Duration::from_millis(2));
+        }
+        // The bytes are written: give the kernel a moment to deliver them.
+        thread::sleep(Duration::from_millis(2));
     }
 
     fn next(&self) -> Answer {
@@ -724,8 +744,20 @@ fn serve(c: &mut Conn, shared: &Shared) {
             }
         }
         if let Some((ms, bytes)) = &a.late {
+            let whole = bytes.starts_with(b"HTTP/");
+            if whole {
+                shared
+                    .late_answers
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
             thread::sleep(Duration::from_millis(*ms));
-            if !c.write(bytes) {
+            let ok = c.write(bytes);
+            if whole {
+                shared
+                    .late_answers
+                    .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            if !ok {
                 return;
             }
         }
