@@ -596,6 +596,13 @@ pub fn answer(rng: &mut Rng) -> Answer {
     a
 }
 
+/// The answer ends with late stray bytes that form a whole answer of their own.
+fn late_answer(a: &Answer) -> bool {
+    a.late
+        .as_ref()
+        .is_some_and(|(_, b)| b.starts_with(b"HTTP/"))
+}
+
 /// A request as it reached the upstream.
 #[derive(Clone, Debug)]
 pub struct Seen {
@@ -619,6 +626,11 @@ pub struct Shared {
 impl Shared {
     /// A new case: these answers, in order, for its requests (then `Answer::normal`).
     pub fn begin(&self, answers: Vec<Answer>) {
+        // Counted from the start: the upstream may not have reached its late write yet when the
+        // case's client is done (a write that never comes is waited for at most 1 s).
+        let whole = answers.iter().filter(|a| late_answer(a)).count();
+        self.late_answers
+            .store(whole, std::sync::atomic::Ordering::SeqCst);
         *self.answers.lock().unwrap() = answers.into();
         self.seen.lock().unwrap().clear();
     }
@@ -744,18 +756,16 @@ fn serve(c: &mut Conn, shared: &Shared) {
             }
         }
         if let Some((ms, bytes)) = &a.late {
-            let whole = bytes.starts_with(b"HTTP/");
-            if whole {
-                shared
-                    .late_answers
-                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            }
+            let whole = late_answer(&a);
             thread::sleep(Duration::from_millis(*ms));
             let ok = c.write(bytes);
             if whole {
-                shared
-                    .late_answers
-                    .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                // Saturating: a write of a case that ended may come after the next began.
+                let _ = shared.late_answers.fetch_update(
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                    |n| Some(n.saturating_sub(1)),
+                );
             }
             if !ok {
                 return;
