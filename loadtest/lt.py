@@ -399,9 +399,10 @@ http {{
 
 
 def write_nginx_proxy(d: str, port: int = NGINX_PORT, extra: str = NGINX_EXTRA, name: str = "nginx.conf",
-                      worker_connections: int = 8192, server_extra: str = "") -> str:
+                      worker_connections: int = 8192, server_extra: str = "", rlimit_nofile: int = 0) -> str:
     os.makedirs(d, exist_ok=True)
-    rlimit = f"worker_rlimit_nofile {worker_connections};\n" if worker_connections > 8192 else ""
+    rlimit_nofile = rlimit_nofile or worker_connections
+    rlimit = f"worker_rlimit_nofile {rlimit_nofile};\n" if worker_connections > 8192 else ""
     conf = f"""worker_processes 1;
 daemon off;
 master_process off;
@@ -727,7 +728,7 @@ def start_target(rnd: int, w: Workload, target: str, cfgs: dict):
         env = dict(os.environ, NO_COLOR="1", RINGWAY_LOG=os.environ.get("RINGWAY_LOG", "info"))
         argv = [RINGWAY_BIN, "-c", cfgs["ringway_slow" if w.kind == "slow" else "ringway"], "--workers", "1"]
     elif target == "nginx":
-        conf = cfgs["nginx_idle"] if w.kind in ("idle", "burst") else cfgs["nginx_slow"] if w.kind == "slow" else cfgs["nginx"]
+        conf = cfgs["nginx_idle"] if w.kind == "idle" else cfgs["nginx_burst"] if w.kind == "burst" else cfgs["nginx_slow"] if w.kind == "slow" else cfgs["nginx"]
         argv = [NGINX, "-p", cfgs["nginx_dir"], "-c", conf, "-e", os.path.join(cfgs["nginx_dir"], "error.log")]
     elif target == "nginx-nobuf":
         argv = [NGINX, "-p", cfgs["nobuf_dir"], "-c", cfgs["nginx-nobuf"],
@@ -1543,6 +1544,12 @@ def main() -> int:
     cfgs["nginx"] = write_nginx_proxy(cfgs["nginx_dir"])
     # idle: room for IDLE_CONNS + IDLE_ACTIVE client connections and the upstream ones
     cfgs["nginx_idle"] = write_nginx_proxy(cfgs["nginx_dir"], name="nginx-idle.conf", worker_connections=20000)
+    # burst: nginx closes idle keep-alive connections (those whose request it has not read yet
+    # included: the client gets a reset) once fewer than 1/16 of worker_connections are free. The
+    # burst takes ~10,000 client and ~9,000 upstream connections; with 30,000 the open-files limit
+    # (20,000) is reached before that, as for ringway.
+    cfgs["nginx_burst"] = write_nginx_proxy(cfgs["nginx_dir"], name="nginx-burst.conf", worker_connections=30000,
+                                            rlimit_nofile=20000)
     cfgs["nobuf_dir"] = os.path.join(WORKDIR, "nginx-nobuf")
     cfgs["nginx-nobuf"] = write_nginx_proxy(cfgs["nobuf_dir"], port=NGINX_NOBUF_PORT,
                                             extra=NGINX_EXTRA + " proxy_buffering off; proxy_request_buffering off;")
@@ -1558,6 +1565,7 @@ def main() -> int:
     for what, argv in (("ringway", [RINGWAY_BIN, "-t", "-c", cfgs["ringway"]]),
                        ("nginx proxy", [NGINX, "-t", "-p", cfgs["nginx_dir"], "-c", cfgs["nginx"], "-e", "/dev/stderr"]),
                        ("nginx proxy (idle)", [NGINX, "-t", "-p", cfgs["nginx_dir"], "-c", cfgs["nginx_idle"], "-e", "/dev/stderr"]),
+                       ("nginx proxy (burst)", [NGINX, "-t", "-p", cfgs["nginx_dir"], "-c", cfgs["nginx_burst"], "-e", "/dev/stderr"]),
                        ("nginx-nobuf proxy", [NGINX, "-t", "-p", cfgs["nobuf_dir"], "-c", cfgs["nginx-nobuf"], "-e", "/dev/stderr"]),
                        ("haproxy", [HAPROXY, "-c", "-f", cfgs["haproxy"]] if "haproxy" in PROXIES else ["true"]),
                        ("ringway (slowloris)", [RINGWAY_BIN, "-t", "-c", cfgs["ringway_slow"]] if "ringway_slow" in cfgs else ["true"]),
