@@ -52,6 +52,13 @@ CONNS_NEWCONN = int(ENV.get("CONNS_NEWCONN", "64"))
 IDLE_CONNS = min(15000, int(ENV.get("IDLE_CONNS", "10000")))
 IDLE_ACTIVE = int(ENV.get("IDLE_ACTIVE", "1000"))
 IDLE_SETTLE = float(ENV.get("IDLE_SETTLE", "3"))
+# burst: BURST_CONNS connections opened, then one request on every one at the same moment; RSS
+# read BURST_SAMPLES seconds after the last answer arrived. Each proxy may then hold a client and
+# an upstream connection per request at once: 10,000 is close to the 20,000 open files a process
+# gets here.
+BURST_CONNS = min(15000, int(ENV.get("BURST_CONNS", "10000")))
+BURST_SAMPLES = [float(x) for x in ENV.get("BURST_SAMPLES", "1 5 40").split()]
+BURST_SETTLE = float(ENV.get("BURST_SETTLE", "2"))
 LAT_RATE = int(ENV.get("LAT_RATE", "0"))  # 0: half of nginx's median small req/s of this run
 OHA = ENV.get("OHA_BIN", "")
 HAPROXY = ENV.get("HAPROXY_BIN") or "haproxy"
@@ -90,7 +97,7 @@ class Workload:
     resp_body: int  # expected response body size
     upload: int  # request body size
     what: str
-    kind: str = "wrk"  # wrk | lat (oha at a fixed rate) | idle (idle connections + wrk on top) | slow
+    kind: str = "wrk"  # wrk | lat (oha at a fixed rate) | idle (idle connections + wrk on top) | burst | slow
     close: bool = False  # Connection: close on every request (a new connection per request)
 
 
@@ -121,6 +128,10 @@ ALL_WORKLOADS = {
     "idle": Workload("idle", "/small", IDLE_ACTIVE, "GET", len(SMALL_BODY), 0,
                      f"{IDLE_CONNS} idle keep-alive client connections (one request each), then GET /small "
                      f"with {IDLE_ACTIVE} active connections on top", kind="idle"),
+    "burst": Workload("burst", "/small", BURST_CONNS, "GET", len(SMALL_BODY), 0,
+                      f"{BURST_CONNS} keep-alive client connections opened, then one GET /small on every one "
+                      f"at the same moment, then idle: RSS per connection "
+                      f"{', '.join(f'{t:g}' for t in BURST_SAMPLES)} s after the last answer", kind="burst"),
     "slowloris": Workload("slowloris", "/small", CONNS_SMALL, "GET", len(SMALL_BODY), 0,
                           f"GET /small, {CONNS_SMALL} connections, without and then with slow clients open "
                           f"(slowloris heads and slow readers, see loadtest/README.md); proxies with "
@@ -138,11 +149,11 @@ FILES = {"1m": MIB, "64k": 64 * 1024, "16m": 16 * MIB}  # static files of the ba
 def targets_for(w: Workload, rnd: int) -> list[str]:
     """The targets of one workload in one round: proxies rotated by round, direct last."""
     ps = list(PROXIES)
-    if "nginx" in ps and w.kind != "idle" and (NGINX_NOBUF == "1" or (NGINX_NOBUF == "auto" and w.name in BIG_BODY)):
+    if "nginx" in ps and w.kind not in ("idle", "burst") and (NGINX_NOBUF == "1" or (NGINX_NOBUF == "auto" and w.name in BIG_BODY)):
         ps.insert(ps.index("nginx") + 1, "nginx-nobuf")
     k = (rnd - 1) % len(ps) if ps else 0
     ps = ps[k:] + ps[:k]
-    return ps + ([] if w.kind in ("idle", "slow") else ["direct"])
+    return ps + ([] if w.kind in ("idle", "burst", "slow") else ["direct"])
 
 # ---------------------------------------------------------------------------------- processes
 
@@ -325,7 +336,7 @@ TEMP_PATHS = """client_body_temp_path {d}/client_body;
     scgi_temp_path {d}/scgi;"""
 
 
-def write_backend(d: str) -> str:
+def write_backend(d: str, worker_connections: int = 8192) -> str:
     html = os.path.join(d, "html")
     os.makedirs(html, exist_ok=True)
     for name, size in FILES.items():
@@ -337,12 +348,13 @@ def write_backend(d: str) -> str:
         with open(os.path.join(html, name), "w") as f:
             f.write("x\n")
     small = SMALL_BODY.decode().rstrip("\n")
+    rlimit = f"worker_rlimit_nofile {worker_connections};\n" if worker_connections > 8192 else ""
     conf = f"""worker_processes 1;
 daemon off;
 master_process off;
-error_log {d}/error.log error;
+{rlimit}error_log {d}/error.log error;
 pid {d}/nginx.pid;
-events {{ worker_connections 8192; }}
+events {{ worker_connections {worker_connections}; }}
 http {{
     access_log off;
     log_not_found off;
@@ -387,9 +399,10 @@ http {{
 
 
 def write_nginx_proxy(d: str, port: int = NGINX_PORT, extra: str = NGINX_EXTRA, name: str = "nginx.conf",
-                      worker_connections: int = 8192, server_extra: str = "") -> str:
+                      worker_connections: int = 8192, server_extra: str = "", rlimit_nofile: int = 0) -> str:
     os.makedirs(d, exist_ok=True)
-    rlimit = f"worker_rlimit_nofile {worker_connections};\n" if worker_connections > 8192 else ""
+    rlimit_nofile = rlimit_nofile or worker_connections
+    rlimit = f"worker_rlimit_nofile {rlimit_nofile};\n" if worker_connections > 8192 else ""
     conf = f"""worker_processes 1;
 daemon off;
 master_process off;
@@ -650,6 +663,16 @@ class Run:
     idle_bytes_per_conn: float | None = None
     p99_no_idle_ms: float | None = None
     rps_no_idle: float | None = None
+    # burst: RSS with the connections open before their requests, the burst's timing, and RSS
+    # (KiB) and bytes per connection at each of BURST_SAMPLES; rss_series: (s, KiB) every 0.5 s
+    burst_rss_open_kib: int | None = None
+    burst_send_s: float | None = None
+    burst_answer_s: float | None = None
+    burst_ok: int | None = None
+    burst_rss_kib: dict | None = None
+    burst_bytes_per_conn: dict | None = None
+    burst_hwm_kib: int | None = None
+    rss_series: list | None = None
     # slowloris: figures without / with the slow clients and what the slow clients saw
     slow: dict | None = None
 
@@ -705,7 +728,7 @@ def start_target(rnd: int, w: Workload, target: str, cfgs: dict):
         env = dict(os.environ, NO_COLOR="1", RINGWAY_LOG=os.environ.get("RINGWAY_LOG", "info"))
         argv = [RINGWAY_BIN, "-c", cfgs["ringway_slow" if w.kind == "slow" else "ringway"], "--workers", "1"]
     elif target == "nginx":
-        conf = cfgs["nginx_idle"] if w.kind == "idle" else cfgs["nginx_slow"] if w.kind == "slow" else cfgs["nginx"]
+        conf = cfgs["nginx_idle"] if w.kind == "idle" else cfgs["nginx_burst"] if w.kind == "burst" else cfgs["nginx_slow"] if w.kind == "slow" else cfgs["nginx"]
         argv = [NGINX, "-p", cfgs["nginx_dir"], "-c", conf, "-e", os.path.join(cfgs["nginx_dir"], "error.log")]
     elif target == "nginx-nobuf":
         argv = [NGINX, "-p", cfgs["nobuf_dir"], "-c", cfgs["nginx-nobuf"],
@@ -990,6 +1013,112 @@ def idle_run(rnd: int, w: Workload, target: str, lua: str, backend: subprocess.P
         finish_target(run, target, proc, logfile, cfgs)
 
 
+# ---------------------------------------------------------------------------------- burst
+
+BURST_CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "burst_client.py")
+
+
+def burst_per_run() -> float:
+    """Seconds one burst run may take: start, opening, settling, answers, samples, stop."""
+    return 5 + BURST_CONNS / 1000 + BURST_SETTLE + 10 + max(BURST_SAMPLES, default=0) + 15
+
+
+def burst_run(rnd: int, w: Workload, target: str, cfgs: dict, file_sha: dict) -> Run:
+    """BURST_CONNS connections opened and left quiet, then one request on every one at the same
+    moment, then idle: RSS before, with the quiet connections, and BURST_SAMPLES seconds after
+    the last answer arrived (every 0.5 s in rss_series)."""
+    run = Run(rnd, w.name, target)
+    proc, port, logfile, env = start_target(rnd, w, target, cfgs)
+    run.log = logfile
+    client = None
+    try:
+        if not started_ok(run, target, proc, port):
+            return run
+        run.problems += [f"preflight: {p}" for p in preflight(port, file_sha)]
+        pid = proc.pid
+        time.sleep(0.3)
+        run.idle_rss0_kib = status_kib(pid, "VmRSS")
+        client = subprocess.Popen(["taskset", "-c", LOAD_CPU, sys.executable, BURST_CLIENT, str(port), str(BURST_CONNS),
+                                   w.path, str(len(SMALL_BODY))],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  start_new_session=True)
+        children.append(client)
+        line = client.stdout.readline().split()  # OPENED ok failed seconds
+        if len(line) < 4 or line[0] != "OPENED":
+            run.ok = False
+            run.problems.append(f"burst client failed: {line} {client.stderr.read()[-300:] if client.poll() is not None else ''}")
+            return run
+        run.idle_opened, run.idle_failed, run.idle_open_s = int(line[1]), int(line[2]), float(line[3])
+        if run.idle_failed:
+            run.problems.append(f"burst client: {run.idle_failed} of {BURST_CONNS} connections failed to open "
+                                f"(first error: {' '.join(line[4:])[:200]})")
+        # The quiet connections settle first (ringway parks them after 1 s).
+        time.sleep(BURST_SETTLE)
+        run.burst_rss_open_kib = status_kib(pid, "VmRSS")
+        a1 = backend_accepts()
+        c0 = cpu_ticks(pid)
+        client.stdin.write("BURST\n")
+        client.stdin.flush()
+        line = client.stdout.readline().split()  # BURST ok failed send_s answer_s [error]
+        t0 = time.monotonic()
+        if len(line) < 5 or line[0] != "BURST":
+            run.ok = False
+            run.problems.append(f"burst client failed: {line}")
+            return run
+        a2 = backend_accepts()
+        if a1 is not None and a2 is not None:
+            run.upstream_run = a2 - a1 - 1
+        run.burst_ok, failed = int(line[1]), int(line[2])
+        run.burst_send_s, run.burst_answer_s = float(line[3]), float(line[4])
+        run.requests = run.burst_ok
+        run.errors = failed
+        if failed:
+            run.problems.append(f"ERRORS: {failed} of {run.idle_opened} burst requests failed "
+                                f"(first: {' '.join(line[5:])[:200]})")
+        run.rss_series, run.burst_rss_kib, run.burst_bytes_per_conn = [], {}, {}
+        todo = sorted(BURST_SAMPLES)
+        k = 0
+        while todo and k < 2 * (todo[-1] + 1) and proc.poll() is None:  # bounded: every 0.5 s up to the last sample
+            due = min(todo[0], 0.5 * (k + 1))
+            time.sleep(max(0.0, t0 + due - time.monotonic()))
+            rss = status_kib(pid, "VmRSS")
+            if due == todo[0]:
+                todo.pop(0)
+                run.burst_rss_kib[f"{due:g}"] = rss
+                if run.idle_opened:
+                    run.burst_bytes_per_conn[f"{due:g}"] = (rss - run.idle_rss0_kib) * 1024 / run.idle_opened
+            if due == 0.5 * (k + 1):
+                run.rss_series.append((due, rss))
+                k += 1
+        if proc.poll() is not None:
+            run.ok = False
+            run.problems.append(f"CRASH: {target} exited with status {proc.returncode} after the burst")
+            return run
+        run.burst_hwm_kib = status_kib(pid, "VmHWM")
+        run.rss_mib = status_kib(pid, "VmRSS") / 1024
+        run.hwm_mib = run.burst_hwm_kib / 1024
+        run.cpu_s = (cpu_ticks(pid) - c0) / CLK_TCK
+        client.stdin.write("CHECK\n")
+        client.stdin.flush()
+        line = client.stdout.readline().split()  # ALIVE n
+        run.idle_alive = int(line[1]) if len(line) == 2 and line[0] == "ALIVE" else None
+        if run.idle_alive is not None and run.idle_alive < run.idle_opened:
+            run.problems.append(f"{run.idle_opened - run.idle_alive} idle connections were closed by {target}")
+        client.stdin.close()
+        client.wait(30)
+        children.remove(client)
+        client = None
+        return run
+    except (subprocess.TimeoutExpired, OSError, ValueError) as e:
+        run.ok = False
+        run.problems.append(f"burst run failed: {type(e).__name__}: {e}")
+        return run
+    finally:
+        if client is not None:
+            stop(client, grace=5.0)
+        finish_target(run, target, proc, logfile, cfgs)
+
+
 # ---------------------------------------------------------------------------------- report
 
 def med(xs):
@@ -1107,6 +1236,42 @@ def idle_table(w: Workload, runs: list[Run]) -> str:
     return "\n".join(rows)
 
 
+def burst_table(w: Workload, runs: list[Run]) -> str:
+    ts = [f"{t:g}" for t in sorted(BURST_SAMPLES)]
+    rows = ["| target | conns open | RSS before MiB | RSS quiet conns MiB | last answer after s | "
+            + " | ".join(f"RSS {t} s MiB" for t in ts) + " | "
+            + " | ".join(f"**bytes/conn {t} s**" for t in ts)
+            + " | peak RSS MiB | upstream conns opened | conns still open | errors (all rounds) | runs ok |",
+            "|---|" + "---:|" * (9 + 2 * len(ts))]
+    meds = {}
+    for t in TARGETS:
+        rs = [r for r in runs if r.workload == w.name and r.target == t]
+        if not rs:
+            continue
+        m = {k: med([getattr(r, k) for r in rs]) for k in
+             ("idle_opened", "idle_rss0_kib", "burst_rss_open_kib", "burst_answer_s", "burst_hwm_kib", "upstream_run",
+              "idle_alive")}
+        for x in ts:
+            m[f"rss{x}"] = med([(r.burst_rss_kib or {}).get(x) for r in rs])
+            m[f"bpc{x}"] = med([(r.burst_bytes_per_conn or {}).get(x) for r in rs])
+        meds[t] = m
+        ok = sum(1 for r in rs if r.ok and not r.problems)
+        errs = sum(r.errors for r in rs)
+        mib = lambda k: fmt(None if m[k] is None else m[k] / 1024, '.1f')  # noqa: E731
+        rows.append(f"| {t} | {fmt(m['idle_opened'], ',.0f')} | {mib('idle_rss0_kib')} | {mib('burst_rss_open_kib')} "
+                    f"| {fmt(m['burst_answer_s'], '.2f')} | " + " | ".join(mib(f"rss{x}") for x in ts) + " | "
+                    + " | ".join(f"**{fmt(m[f'bpc{x}'], ',.0f')}**" for x in ts)
+                    + f" | {mib('burst_hwm_kib')} | {fmt(m['upstream_run'], ',.0f')} | {fmt(m['idle_alive'], ',.0f')} | {errs}{' **!**' if errs else ''} "
+                    f"| {ok}/{len(rs)} |")
+    for x, y in RATIOS:
+        if x in meds and y in meds:
+            a, b = meds[x], meds[y]
+            rows.append(f"| **{x}/{y}** | | | | | " + " | " * (len(ts) - 1) + " | "
+                        + " | ".join(f"**{fmt(ratio(a[f'bpc{t}'], b[f'bpc{t}']), '.2f')}×**" for t in ts)
+                        + " | | | | | |")
+    return "\n".join(rows)
+
+
 def upstream_table(workloads: list[Workload], runs: list[Run]) -> str:
     """Upstream connections opened, from the backend's accepts counter."""
     ps = [t for t in TARGETS if t != "direct" and any(r.target == t and r.upstream_total is not None for r in runs)]
@@ -1115,7 +1280,7 @@ def upstream_table(workloads: list[Workload], runs: list[Run]) -> str:
     rows = ["| workload | client conns | bound (conns + 1 shard) | " + " | ".join(ps) + " |",
             "|---|---:|---:|" + "---:|" * len(ps)]
     for w in workloads:
-        if w.kind == "idle":
+        if w.kind in ("idle", "burst"):
             continue
         cells = []
         for t in ps:
@@ -1253,7 +1418,7 @@ def report(runs: list[Run], workloads: list[Workload], started: str, load_before
             out.append(slowloris.slow_table(w, runs))
         else:
             out.append(lat_table(w, runs) if w.kind == "lat" else idle_table(w, runs) if w.kind == "idle"
-                       else workload_table(w, runs))
+                       else burst_table(w, runs) if w.kind == "burst" else workload_table(w, runs))
         out.append("")
     if any(r.upstream_total is not None for r in runs):
         out.append("## Upstream connections opened")
@@ -1281,7 +1446,8 @@ def report(runs: list[Run], workloads: list[Workload], started: str, load_before
     for r, p in problems:
         out.append(f"- round {r.round} {r.workload} {r.target}: {p}")
     crashed = [r for r in runs if r.target == "ringway" and r.log and any(
-        p.startswith(("CRASH", "ringway logged", "ringway exited", "ringway did not", "idle run failed"))
+        p.startswith(("CRASH", "ringway logged", "ringway exited", "ringway did not", "idle run failed",
+                      "burst run failed"))
         for p in r.problems)]
     for r in crashed[:3]:
         out.append("")
@@ -1370,13 +1536,20 @@ def main() -> int:
     backend_dir = os.path.join(WORKDIR, "backend")
     os.makedirs(backend_dir, exist_ok=True)
     cfgs = {
-        "backend": write_backend(backend_dir),
+        # burst: a proxy may open an upstream connection per client connection at once
+        "backend": write_backend(backend_dir, 20000 if any(ALL_WORKLOADS[n].kind == "burst" for n in names) else 8192),
         "nginx_dir": os.path.join(WORKDIR, "nginx-proxy"),
         "ringway": write_ringway(os.path.join(WORKDIR, "ringway")),
     }
     cfgs["nginx"] = write_nginx_proxy(cfgs["nginx_dir"])
     # idle: room for IDLE_CONNS + IDLE_ACTIVE client connections and the upstream ones
     cfgs["nginx_idle"] = write_nginx_proxy(cfgs["nginx_dir"], name="nginx-idle.conf", worker_connections=20000)
+    # burst: nginx closes idle keep-alive connections (those whose request it has not read yet
+    # included: the client gets a reset) once fewer than 1/16 of worker_connections are free. The
+    # burst takes ~10,000 client and ~9,000 upstream connections; with 30,000 the open-files limit
+    # (20,000) is reached before that, as for ringway.
+    cfgs["nginx_burst"] = write_nginx_proxy(cfgs["nginx_dir"], name="nginx-burst.conf", worker_connections=30000,
+                                            rlimit_nofile=20000)
     cfgs["nobuf_dir"] = os.path.join(WORKDIR, "nginx-nobuf")
     cfgs["nginx-nobuf"] = write_nginx_proxy(cfgs["nobuf_dir"], port=NGINX_NOBUF_PORT,
                                             extra=NGINX_EXTRA + " proxy_buffering off; proxy_request_buffering off;")
@@ -1392,6 +1565,7 @@ def main() -> int:
     for what, argv in (("ringway", [RINGWAY_BIN, "-t", "-c", cfgs["ringway"]]),
                        ("nginx proxy", [NGINX, "-t", "-p", cfgs["nginx_dir"], "-c", cfgs["nginx"], "-e", "/dev/stderr"]),
                        ("nginx proxy (idle)", [NGINX, "-t", "-p", cfgs["nginx_dir"], "-c", cfgs["nginx_idle"], "-e", "/dev/stderr"]),
+                       ("nginx proxy (burst)", [NGINX, "-t", "-p", cfgs["nginx_dir"], "-c", cfgs["nginx_burst"], "-e", "/dev/stderr"]),
                        ("nginx-nobuf proxy", [NGINX, "-t", "-p", cfgs["nobuf_dir"], "-c", cfgs["nginx-nobuf"], "-e", "/dev/stderr"]),
                        ("haproxy", [HAPROXY, "-c", "-f", cfgs["haproxy"]] if "haproxy" in PROXIES else ["true"]),
                        ("ringway (slowloris)", [RINGWAY_BIN, "-t", "-c", cfgs["ringway_slow"]] if "ringway_slow" in cfgs else ["true"]),
@@ -1424,7 +1598,7 @@ def main() -> int:
         for rnd in range(1, ROUNDS + 1):
             for w in workloads:
                 per_run = (2 * DURATION + WARMUP + 25 if w.kind == "idle" else slowloris.per_run() if w.kind == "slow"
-                           else DURATION + WARMUP + 5)
+                           else burst_per_run() if w.kind == "burst" else DURATION + WARMUP + 5)
                 if w.kind == "lat" and lat_rate is None:
                     ref = "nginx" if "nginx" in PROXIES else "direct"
                     base = med([r.rps for r in runs if r.workload == "small" and r.target == ref])
@@ -1444,6 +1618,8 @@ def main() -> int:
                         raise Abort
                     if w.kind == "idle":
                         r = idle_run(rnd, w, target, luas[w.name], backend, cfgs, file_sha)
+                    elif w.kind == "burst":
+                        r = burst_run(rnd, w, target, cfgs, file_sha)
                     elif w.kind == "slow":
                         r = slowloris.slow_run(rnd, w, target, luas[w.name], backend, cfgs, file_sha)
                     else:
@@ -1456,6 +1632,10 @@ def main() -> int:
                         extra += f", p50 {fmt(r.p50_ms, '.2f')} p99.9 {fmt(r.p999_ms, '.2f')} ms"
                     if w.kind == "slow" and r.slow:
                         extra += ", " + slowloris.summary(r)
+                    if w.kind == "burst":
+                        extra += (f", {r.idle_opened} conns ({fmt(r.idle_open_s, '.1f')} s), answered in "
+                                  f"{fmt(r.burst_answer_s, '.2f')} s, {fmt(r.upstream_run, ',.0f')} upstream conns, B/conn "
+                                  + " ".join(f"{k}s:{v:,.0f}" for k, v in (r.burst_bytes_per_conn or {}).items()))
                     if w.kind == "idle":
                         extra += (f", idle {r.idle_opened} ({fmt(r.idle_open_s, '.1f')} s) "
                                   f"{fmt(r.idle_bytes_per_conn, ',.0f')} B/conn, p99 without idle "

@@ -8,6 +8,8 @@ mod listener;
 mod resolver;
 mod worker;
 
+pub use worker::set_memory_release;
+
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
