@@ -62,15 +62,31 @@ pub fn parse_response_reusing(
     spare: &mut Vec<HeaderSpan>,
 ) -> Result<Option<ResponseHead>, ParseError> {
     let mut storage = [MaybeUninit::<httparse::Header<'_>>::uninit(); STACK_HEADERS];
+    match parse_in(&mut storage, buf, req_method, max_head, spare) {
+        Err(None) => many_fields(buf, req_method, max_head, spare),
+        Err(Some(e)) => Err(e),
+        Ok(h) => Ok(h),
+    }
+}
+
+/// Parses with `storage` for the field index. Err(None): more fields than it holds.
+#[inline(always)]
+fn parse_in<'b>(
+    storage: &mut [MaybeUninit<httparse::Header<'b>>],
+    buf: &'b [u8],
+    req_method: Method,
+    max_head: usize,
+    spare: &mut Vec<HeaderSpan>,
+) -> Result<Option<ResponseHead>, Option<ParseError>> {
     let mut res = httparse::Response::new(&mut []);
-    match httparse::ParserConfig::default().parse_response_with_uninit_headers(
-        &mut res,
-        buf,
-        &mut storage,
-    ) {
-        Ok(httparse::Status::Complete(len)) => typed(buf, &res, len, req_method, max_head, spare),
-        Err(httparse::Error::TooManyHeaders) => many_fields(buf, req_method, max_head, spare),
-        other => not_parsed(buf, max_head, other),
+    match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut res, buf, storage)
+    {
+        Ok(httparse::Status::Complete(len)) => {
+            typed(buf, &res, len, req_method, max_head, spare).map_err(Some)
+        }
+        Err(httparse::Error::TooManyHeaders) => Err(None),
+        other => not_parsed(buf, max_head, other).map_err(Some),
     }
 }
 
@@ -86,15 +102,8 @@ fn many_fields(
 ) -> Result<Option<ResponseHead>, ParseError> {
     // A field line is at least 3 bytes (`a:` CRLF is 4).
     let mut storage = vec![MaybeUninit::<httparse::Header<'_>>::uninit(); max_head / 3 + 1];
-    let mut res = httparse::Response::new(&mut []);
-    match httparse::ParserConfig::default().parse_response_with_uninit_headers(
-        &mut res,
-        buf,
-        &mut storage,
-    ) {
-        Ok(httparse::Status::Complete(len)) => typed(buf, &res, len, req_method, max_head, spare),
-        other => not_parsed(buf, max_head, other),
-    }
+    parse_in(&mut storage, buf, req_method, max_head, spare)
+        .map_err(|e| e.unwrap_or(ParseError::HeadersTooLarge("response head too large")))
 }
 
 /// What an incomplete or failed parse means: Ok(None) when more bytes may complete it.

@@ -43,15 +43,7 @@ pub async fn forward<S: Transport>(
     }
     let mut key_buf = Vec::new();
     let key = balance_key(r, &b, group, &mut key_buf);
-    let settings = Settings {
-        next: &loc.next_upstream,
-        connect_timeout: loc.connect_timeout,
-        send_timeout: loc.send_timeout,
-        read_timeout: loc.read_timeout,
-        max_header_size: loc.max_header_size,
-        method: head.method,
-        started: r.outcome.started,
-    };
+    let settings = Settings::of(loc, head.method, r.outcome.started);
     let mut req = ClientRequest::new(r, stream, &b, uri, proxy_host);
     let exchanged = exchange(&r.ctx.bufs, group, key, &settings, &mut req).await;
     let (in_buf, after_body) = (req.in_buf, req.after_body.take());

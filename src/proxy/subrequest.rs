@@ -15,7 +15,7 @@ use crate::http::{BodyFraming, Method, RequestHead, ResponseFraming, ResponseHea
 use crate::net::io::read_into;
 use crate::route::{Action, Location, UriRewrite};
 use crate::template::AuthResponse;
-use crate::upstream::exchange::{BodyFailed, Settings};
+use crate::upstream::exchange::Settings;
 use crate::upstream::{Requester, exchange};
 
 /// Largest auth response body read (and dropped) to keep its connection for reuse; a longer or
@@ -120,15 +120,7 @@ async fn ask(
     let group = &sr.generation.upstreams[upstream];
     let mut key_buf = Vec::new();
     let key = balance_key(sr, b, group, &mut key_buf);
-    let settings = Settings {
-        next: &loc.next_upstream,
-        connect_timeout: loc.connect_timeout,
-        send_timeout: loc.send_timeout,
-        read_timeout: loc.read_timeout,
-        max_header_size: loc.max_header_size,
-        method: Method::Get,
-        started: std::time::Instant::now(),
-    };
+    let settings = Settings::of(loc, Method::Get, std::time::Instant::now());
     let mut req = SubRequest {
         sr,
         b,
@@ -164,34 +156,6 @@ impl Requester for SubRequest<'_, '_> {
         // The head starts with the client's method: the subrequest is a GET.
         let m = self.sr.head.method_span.get(self.b).len();
         out.splice(mark..mark + m, *b"GET");
-    }
-
-    fn body_follows(&self) -> bool {
-        false
-    }
-
-    fn expects_continue(&self) -> bool {
-        false
-    }
-
-    fn repeatable(&self) -> bool {
-        true
-    }
-
-    fn idempotent(&self) -> bool {
-        true
-    }
-
-    async fn send_body(&mut self, _up: &mut TcpStream) -> Result<(), BodyFailed<()>> {
-        Ok(())
-    }
-
-    async fn interim(&mut self, _head: &[u8]) -> Result<(), ()> {
-        Ok(())
-    }
-
-    async fn go_ahead(&mut self) -> Result<(), ()> {
-        Ok(())
     }
 }
 

@@ -18,12 +18,13 @@ use crate::http::{Method, ResponseHead};
 use crate::net::buffers::BufPool;
 use crate::net::deadline::within;
 use crate::net::io::{ReadErr, read_into, write_all};
-use crate::route::{NU_NON_IDEMPOTENT, NextUpstream};
+use crate::route::{Location, NU_NON_IDEMPOTENT, NextUpstream};
 
 /// How long to wait for an upstream's `100 Continue` before telling the client to send anyway.
 const EXPECT_WAIT: Duration = Duration::from_secs(1);
 
-/// The side that makes the request: a client's request, a subrequest, a probe.
+/// The side that makes the request: a client's request, a subrequest, a probe. The defaults
+/// describe a body-less GET whose interim answers go nowhere.
 // Futures here run on one shard's runtime: no `Send` bound is wanted.
 #[allow(async_fn_in_trait)]
 pub trait Requester {
@@ -33,20 +34,34 @@ pub trait Requester {
     /// Appends the request head for the upstream, with as much of the body as rides with it.
     fn head(&mut self, out: &mut Vec<u8>);
     /// Whether body bytes remain to be sent after the head.
-    fn body_follows(&self) -> bool;
+    fn body_follows(&self) -> bool {
+        false
+    }
     /// `Expect: 100-continue` with the body still to send: the upstream may answer first.
-    fn expects_continue(&self) -> bool;
+    fn expects_continue(&self) -> bool {
+        false
+    }
     /// Whether the whole request can be sent again (its body in hand, not streamed away; not
     /// an upgrade).
-    fn repeatable(&self) -> bool;
+    fn repeatable(&self) -> bool {
+        true
+    }
     /// Whether its method is idempotent (RFC 9110 §9.2.2).
-    fn idempotent(&self) -> bool;
+    fn idempotent(&self) -> bool {
+        true
+    }
     /// Streams the rest of the body to the upstream.
-    async fn send_body(&mut self, up: &mut TcpStream) -> Result<(), BodyFailed<Self::Fail>>;
+    async fn send_body(&mut self, _up: &mut TcpStream) -> Result<(), BodyFailed<Self::Fail>> {
+        Ok(())
+    }
     /// An interim response (1xx other than 101), head bytes as received: pass it on or not.
-    async fn interim(&mut self, head: &[u8]) -> Result<(), Self::Fail>;
+    async fn interim(&mut self, _head: &[u8]) -> Result<(), Self::Fail> {
+        Ok(())
+    }
     /// The upstream said nothing within the Expect wait: tell the client to send its body.
-    async fn go_ahead(&mut self) -> Result<(), Self::Fail>;
+    async fn go_ahead(&mut self) -> Result<(), Self::Fail> {
+        Ok(())
+    }
 }
 
 /// Why streaming a request body stopped.
@@ -71,6 +86,21 @@ pub struct Settings<'a> {
     /// When the request began: the first attempt's start, and where
     /// `proxy_next_upstream_timeout` counts from.
     pub started: Instant,
+}
+
+impl<'a> Settings<'a> {
+    /// A location's settings, for a request with `method` begun at `started`.
+    pub fn of(loc: &'a Location, method: Method, started: Instant) -> Settings<'a> {
+        Settings {
+            next: &loc.next_upstream,
+            connect_timeout: loc.connect_timeout,
+            send_timeout: loc.send_timeout,
+            read_timeout: loc.read_timeout,
+            max_header_size: loc.max_header_size,
+            method,
+            started,
+        }
+    }
 }
 
 /// A final response head from a server.
@@ -445,33 +475,6 @@ struct Probe;
 impl Requester for Probe {
     type Fail = ();
 
+    /// The probe writes its head itself, before the exchange's read.
     fn head(&mut self, _out: &mut Vec<u8>) {}
-
-    fn body_follows(&self) -> bool {
-        false
-    }
-
-    fn expects_continue(&self) -> bool {
-        false
-    }
-
-    fn repeatable(&self) -> bool {
-        true
-    }
-
-    fn idempotent(&self) -> bool {
-        true
-    }
-
-    async fn send_body(&mut self, _up: &mut TcpStream) -> Result<(), BodyFailed<()>> {
-        Ok(())
-    }
-
-    async fn interim(&mut self, _head: &[u8]) -> Result<(), ()> {
-        Ok(())
-    }
-
-    async fn go_ahead(&mut self) -> Result<(), ()> {
-        Ok(())
-    }
 }
