@@ -941,6 +941,27 @@ def parse_oha(text: str, run: Run) -> dict:
 IDLE_CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "idle_client.py")
 
 
+def open_clients(run: Run, script: str, port: int, conns: int, path: str, what: str):
+    """Starts `script` (idle_client.py, burst_client.py) opening `conns` keep-alive connections
+    and waits for its OPENED line; records the counts in `run`. Returns (the client process,
+    whether it opened them); on failure `run` says why."""
+    client = subprocess.Popen(["taskset", "-c", LOAD_CPU, sys.executable, script, str(port), str(conns),
+                               path, str(len(SMALL_BODY))],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    children.append(client)
+    line = client.stdout.readline().split()  # OPENED ok failed seconds
+    if len(line) < 4 or line[0] != "OPENED":
+        run.ok = False
+        run.problems.append(f"{what} client failed: {line} {client.stderr.read()[-300:] if client.poll() is not None else ''}")
+        return client, False
+    run.idle_opened, run.idle_failed, run.idle_open_s = int(line[1]), int(line[2]), float(line[3])
+    if run.idle_failed:
+        run.problems.append(f"{what} client: {run.idle_failed} of {conns} connections failed to open "
+                            f"(first error: {' '.join(line[4:])[:200]})")
+    return client, True
+
+
 def idle_run(rnd: int, w: Workload, target: str, lua: str, backend: subprocess.Popen,
              cfgs: dict, file_sha: dict) -> Run:
     """RSS before/after IDLE_CONNS idle keep-alive connections; p99 of IDLE_ACTIVE active connections
@@ -957,20 +978,9 @@ def idle_run(rnd: int, w: Workload, target: str, lua: str, backend: subprocess.P
         pid = proc.pid
         time.sleep(0.3)
         run.idle_rss0_kib = status_kib(pid, "VmRSS")
-        client = subprocess.Popen(["taskset", "-c", LOAD_CPU, sys.executable, IDLE_CLIENT, str(port), str(IDLE_CONNS),
-                                   w.path, str(len(SMALL_BODY))],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  start_new_session=True)
-        children.append(client)
-        line = client.stdout.readline().split()  # OPENED ok failed seconds
-        if len(line) < 4 or line[0] != "OPENED":
-            run.ok = False
-            run.problems.append(f"idle client failed: {line} {client.stderr.read()[-300:] if client.poll() is not None else ''}")
+        client, opened = open_clients(run, IDLE_CLIENT, port, IDLE_CONNS, w.path, "idle")
+        if not opened:
             return run
-        run.idle_opened, run.idle_failed, run.idle_open_s = int(line[1]), int(line[2]), float(line[3])
-        if run.idle_failed:
-            run.problems.append(f"idle client: {run.idle_failed} of {IDLE_CONNS} connections failed "
-                                f"(first error: {' '.join(line[4:])[:200]})")
         # Let each proxy settle into its idle state (ringway parks connections idle for 1 s;
         # allocators hand back the pages of the opening burst) before RSS is read.
         time.sleep(IDLE_SETTLE)
@@ -1038,20 +1048,9 @@ def burst_run(rnd: int, w: Workload, target: str, cfgs: dict, file_sha: dict) ->
         pid = proc.pid
         time.sleep(0.3)
         run.idle_rss0_kib = status_kib(pid, "VmRSS")
-        client = subprocess.Popen(["taskset", "-c", LOAD_CPU, sys.executable, BURST_CLIENT, str(port), str(BURST_CONNS),
-                                   w.path, str(len(SMALL_BODY))],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  start_new_session=True)
-        children.append(client)
-        line = client.stdout.readline().split()  # OPENED ok failed seconds
-        if len(line) < 4 or line[0] != "OPENED":
-            run.ok = False
-            run.problems.append(f"burst client failed: {line} {client.stderr.read()[-300:] if client.poll() is not None else ''}")
+        client, opened = open_clients(run, BURST_CLIENT, port, BURST_CONNS, w.path, "burst")
+        if not opened:
             return run
-        run.idle_opened, run.idle_failed, run.idle_open_s = int(line[1]), int(line[2]), float(line[3])
-        if run.idle_failed:
-            run.problems.append(f"burst client: {run.idle_failed} of {BURST_CONNS} connections failed to open "
-                                f"(first error: {' '.join(line[4:])[:200]})")
         # The quiet connections settle first (ringway parks them after 1 s).
         time.sleep(BURST_SETTLE)
         run.burst_rss_open_kib = status_kib(pid, "VmRSS")
