@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::context::ShardCtx;
 use super::error::{Error, Party};
@@ -38,9 +38,9 @@ pub async fn failure<S: Transport>(
     outcome.failed.set(Some(e.party()));
     match e.party() {
         Party::Client => debug!(peer = ?r.map(|r| r.client.peer), "{e}"),
-        // The exchange has logged the upstream's failure with its server.
-        Party::Upstream => {}
-        Party::Ringway => warn!("{e}"),
+        // Logged where found, with the detail the error does not carry: the exchange names the
+        // server, the route phase the URI of a rewrite cycle, access the auth URI.
+        Party::Upstream | Party::Ringway => {}
     }
     let Some(code) = e.status() else {
         ctx.bufs.put(b);

@@ -61,8 +61,8 @@ pub struct Timeouts {
     pub write: Duration,
 }
 
-/// Bodies up to this size ride in the same write as their head.
-const INLINE_BODY: usize = 16 * 1024;
+/// Bodies up to this size ride in the same write as their head (both ways).
+pub const INLINE_BODY: usize = 16 * 1024;
 
 /// A response body relayed in full.
 pub struct Relayed {

@@ -5,7 +5,7 @@
 use monoio::net::TcpStream;
 
 use super::error::Error;
-use super::relay::{self, Fail, Timeouts};
+use super::relay::{self, Fail, INLINE_BODY, Timeouts};
 use super::request::Request;
 use super::upstream_head;
 use crate::http::{BodyFraming, Version};
@@ -14,9 +14,6 @@ use crate::net::io::write_all;
 use crate::route::UriRewrite;
 use crate::upstream::Requester;
 use crate::upstream::exchange::BodyFailed;
-
-/// Bodies up to this size ride in the same write as their head.
-pub const INLINE_BODY: usize = 16 * 1024;
 
 pub struct ClientRequest<'r, 'a, S> {
     r: &'r Request<'a>,

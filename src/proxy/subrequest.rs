@@ -120,7 +120,7 @@ async fn ask(
     let group = &sr.generation.upstreams[upstream];
     let mut key_buf = Vec::new();
     let key = balance_key(sr, b, group, &mut key_buf);
-    let settings = Settings::of(loc, Method::Get, std::time::Instant::now());
+    let settings = Settings::of(loc, Method::Get, sr.outcome.started);
     let mut req = SubRequest {
         sr,
         b,

@@ -114,8 +114,9 @@ pub struct Answer<'g> {
     /// Whether the request body went upstream (false: the server answered an
     /// `Expect: 100-continue` request before it).
     pub body_sent: bool,
-    /// When the attempt that answered began, when its connection was made (None: taken from
-    /// the pool) and when its response head was complete.
+    /// When the attempt that answered began (the request's start for a first attempt: the
+    /// clock is not read again for it), when its connection was made (None: taken from the
+    /// pool) and when its response head was complete.
     pub attempt_at: Instant,
     pub connected_at: Option<Instant>,
     pub header_at: Instant,
