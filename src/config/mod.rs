@@ -51,6 +51,7 @@ mod lexer;
 pub mod limits;
 pub mod model;
 mod parser;
+pub mod tls;
 mod values;
 
 #[cfg(test)]

@@ -168,6 +168,9 @@ pub struct Listen {
     pub backlog: i32,
     /// `listen ... deferred`: TCP_DEFER_ACCEPT on the socket (shared by every server on it).
     pub deferred: bool,
+    /// `listen ... ssl`: connections on this address start with a TLS handshake (every server
+    /// on an address must agree, as nginx requires).
+    pub ssl: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -181,6 +184,8 @@ pub struct Server {
     /// `return` / `rewrite` at server level, applied before location matching.
     pub rewrites: Vec<Rewrite>,
     pub server_return: Option<Return>,
+    /// `ssl_*` (used when one of `listen` has `ssl`).
+    pub tls: super::tls::ServerTls,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,6 +232,8 @@ pub struct ProxyPass {
     pub target: String,
     /// True when `target` names an `upstream` block.
     pub is_upstream: bool,
+    /// `https://`: the upstream connection speaks TLS (the location's `proxy_ssl_*`).
+    pub tls: bool,
     /// The URI part after the authority (`proxy_pass http://users/;` → Some("/")), None if absent.
     pub uri: Option<String>,
 }
@@ -387,6 +394,8 @@ pub struct Settings {
     pub realip: RealIp,
     /// `limit_req*` and `limit_conn*`.
     pub limits: super::Limits,
+    /// `proxy_ssl_*`: how `proxy_pass https://` connects.
+    pub proxy_ssl: super::tls::ProxyTls,
 }
 
 impl Default for Settings {
@@ -421,6 +430,7 @@ impl Default for Settings {
             access: Vec::new(),
             realip: RealIp::default(),
             limits: super::Limits::default(),
+            proxy_ssl: super::tls::ProxyTls::default(),
         }
     }
 }

@@ -402,6 +402,7 @@ impl Builder {
                     default_server: false,
                     backlog: backlog_of(default_listen),
                     deferred: deferred_of(default_listen),
+                    ssl: false,
                 }]
             } else {
                 s.listen
@@ -411,6 +412,7 @@ impl Builder {
                         default_server: l.default_server,
                         backlog: backlog_of(l.addr),
                         deferred: deferred_of(l.addr),
+                        ssl: false,
                     })
                     .collect()
             };
@@ -426,6 +428,7 @@ impl Builder {
                 settings,
                 rewrites: s.rewrites.clone(),
                 server_return: s.ret.clone(),
+                tls: crate::config::tls::ServerTls::default(),
             });
         }
         // nginx warns about (and ignores) a name claimed twice on one address.

@@ -320,6 +320,7 @@ impl Builder {
                 url: url.to_string(),
                 target: name.clone(),
                 is_upstream: true,
+                tls: false,
                 uri,
             }),
             (Some(name), Some(p)) => Err(a
@@ -329,6 +330,7 @@ impl Builder {
                 url: url.to_string(),
                 target: format!("{host}:{}", p.unwrap_or(80)),
                 is_upstream: false,
+                tls: false,
                 uri,
             }),
         }
