@@ -8,4 +8,5 @@ pub mod proxy;
 pub mod route;
 pub mod shard;
 pub mod template;
+pub mod tls;
 pub mod upstream;

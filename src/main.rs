@@ -108,8 +108,13 @@ fn main() -> ExitCode {
 
 /// Reads and checks the config, and looks up its hostnames here, on the main thread: the
 /// shards get the answers and never block on DNS.
-fn load(path: &std::path::Path) -> Result<(config::Config, route::Lookups), String> {
+/// A config read and checked, its hostnames looked up and its TLS files read.
+type Loaded = (config::Config, route::Lookups, ringway::tls::Loaded);
+
+fn load(path: &std::path::Path) -> Result<Loaded, String> {
     let cfg = config::load(path).map_err(|e| e.to_string())?;
+    // Certificates, keys and the other files TLS servers name (nginx reads them at -t too).
+    let tls = ringway::tls::Loaded::load(&cfg)?;
     // Compiling resolves upstream hosts and regexes: errors a shard would hit, found up front.
     let mut lookups = route::Lookups::new();
     route::compile_with(
@@ -118,7 +123,7 @@ fn load(path: &std::path::Path) -> Result<(config::Config, route::Lookups), Stri
         &mut SystemLookup(&mut lookups),
     )
     .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok((cfg, lookups))
+    Ok((cfg, lookups, tls))
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -127,7 +132,7 @@ fn run(cli: Cli) -> Result<(), String> {
         return send_signal(&cli, sig);
     }
     if cli.test || cli.dump {
-        let (cfg, _) = load(path).map_err(|e| {
+        let (cfg, _, _) = load(path).map_err(|e| {
             format!(
                 "{e}\nringway: configuration file {} test failed",
                 path.display()
@@ -149,8 +154,8 @@ fn run(cli: Cli) -> Result<(), String> {
         );
         return Ok(());
     }
-    let (cfg, lookups) = load(path)?;
-    let (cfg, lookups) = (Arc::new(cfg), Arc::new(lookups));
+    let (cfg, lookups, tls) = load(path)?;
+    let (cfg, lookups, tls) = (Arc::new(cfg), Arc::new(lookups), Arc::new(tls));
     let workers = cli
         .workers
         .or(cfg.workers)
@@ -162,7 +167,7 @@ fn run(cli: Cli) -> Result<(), String> {
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2])
         .map_err(|e| format!("signals: {e}"))?;
     let (started_uring, started_workers) = (cfg.uring, cfg.workers);
-    let shards = Shards::start(cfg, lookups, workers)?;
+    let shards = Shards::start(cfg, lookups, tls, workers)?;
     if let Some(p) = &pid_file
         && let Err(e) = std::fs::write(p, format!("{}\n", std::process::id()))
     {
@@ -235,7 +240,7 @@ fn reload(
     workers: usize,
 ) {
     match load(path) {
-        Ok((cfg, lookups)) => {
+        Ok((cfg, lookups, tls)) => {
             // Shards and their rings are made at start: say so rather than pretend.
             if cfg.uring != started_uring {
                 warn!(
@@ -249,7 +254,7 @@ fn reload(
                      until it restarts"
                 );
             }
-            shards.reload(Arc::new(cfg), Arc::new(lookups))
+            shards.reload(Arc::new(cfg), Arc::new(lookups), Arc::new(tls))
         }
         Err(e) => error!("reload failed, keeping the running configuration: {e}"),
     }

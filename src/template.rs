@@ -35,6 +35,64 @@ pub struct Vars<'a> {
     pub user: &'a [Vec<u8>],
     /// The auth subrequest's response while `auth_request_set` values are evaluated.
     pub auth_response: Option<&'a AuthResponse<'a>>,
+    /// The connection's TLS facts (None on plain connections).
+    pub tls: Option<&'a TlsFacts>,
+}
+
+/// What a TLS connection's handshake settled, rendered once after it (`$https`, `$ssl_*`).
+#[derive(Debug, Default)]
+pub struct TlsFacts {
+    /// `TLSv1.2`, `TLSv1.3`.
+    pub protocol: &'static str,
+    /// OpenSSL's name of the suite (`ECDHE-ECDSA-AES128-GCM-SHA256`, `TLS_AES_256_GCM_SHA384`).
+    pub cipher: &'static str,
+    /// OpenSSL's name of the key-exchange group (`X25519`, `prime256v1`).
+    pub curve: &'static str,
+    pub server_name: Box<[u8]>,
+    pub alpn: Box<[u8]>,
+    pub session_reused: bool,
+    /// Set for a request whose head arrived in early data, before the handshake finished.
+    pub early_data: std::cell::Cell<bool>,
+    /// `NONE`, `SUCCESS`, `FAILED:reason`.
+    pub client_verify: Box<[u8]>,
+    pub client: Option<ClientCertFacts>,
+}
+
+/// The client certificate's facts, as nginx renders them.
+#[derive(Debug, Default)]
+pub struct ClientCertFacts {
+    /// RFC 2253 subject and issuer.
+    pub s_dn: Box<[u8]>,
+    pub i_dn: Box<[u8]>,
+    /// Upper-case hex.
+    pub serial: Box<[u8]>,
+    /// SHA-1 of the DER, lower-case hex.
+    pub fingerprint: Box<[u8]>,
+    /// The PEM, URL-escaped (`$ssl_client_escaped_cert`).
+    pub escaped: Box<[u8]>,
+    /// The PEM (`$ssl_client_raw_cert`).
+    pub pem: Box<[u8]>,
+}
+
+/// The `$ssl_*` variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslVar {
+    Protocol,
+    Cipher,
+    Curve,
+    ServerName,
+    Alpn,
+    SessionReused,
+    EarlyData,
+    ClientVerify,
+    ClientSDn,
+    ClientIDn,
+    ClientSerial,
+    ClientFingerprint,
+    ClientEscapedCert,
+    ClientRawCert,
+    /// nginx's deprecated `$ssl_client_cert`: the PEM with continuation lines tab-prefixed.
+    ClientCert,
 }
 
 /// What `$upstream_status` and `$upstream_http_NAME` read in an `auth_request_set` value.
@@ -70,6 +128,9 @@ pub enum Var {
     /// `$upstream_http_NAME` of the auth response (lower-case field name).
     UpstreamHttp(Box<[u8]>),
     UpstreamStatus,
+    /// `$https`: "on" over TLS.
+    Https,
+    Ssl(SslVar),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +246,8 @@ fn parse_var(name: &str) -> Option<Var> {
         "proxy_host" => Var::ProxyHost,
         "is_args" => Var::IsArgs,
         "upstream_status" => Var::UpstreamStatus,
+        "https" => Var::Https,
+        n if n.starts_with("ssl_") => Var::Ssl(ssl_var(&n[4..])?),
         n if n.len() > 14 && n.starts_with("upstream_http_") => {
             Var::UpstreamHttp(field_name(&n[14..]).into_boxed_slice())
         }
@@ -205,6 +268,63 @@ fn parse_var(name: &str) -> Option<Var> {
             Var::Http(field_name(h).into_boxed_slice())
         }
     })
+}
+
+fn ssl_var(name: &str) -> Option<SslVar> {
+    Some(match name {
+        "protocol" => SslVar::Protocol,
+        "cipher" => SslVar::Cipher,
+        "curve" => SslVar::Curve,
+        "server_name" => SslVar::ServerName,
+        "alpn_protocol" => SslVar::Alpn,
+        "session_reused" => SslVar::SessionReused,
+        "early_data" => SslVar::EarlyData,
+        "client_verify" => SslVar::ClientVerify,
+        "client_s_dn" => SslVar::ClientSDn,
+        "client_i_dn" => SslVar::ClientIDn,
+        "client_serial" => SslVar::ClientSerial,
+        "client_fingerprint" => SslVar::ClientFingerprint,
+        "client_escaped_cert" => SslVar::ClientEscapedCert,
+        "client_raw_cert" => SslVar::ClientRawCert,
+        "client_cert" => SslVar::ClientCert,
+        _ => return None,
+    })
+}
+
+fn render_ssl(var: SslVar, t: &TlsFacts, out: &mut Vec<u8>) {
+    let cert = t.client.as_ref();
+    let field = |f: fn(&ClientCertFacts) -> &[u8]| cert.map(f).unwrap_or(b"");
+    match var {
+        SslVar::Protocol => out.extend_from_slice(t.protocol.as_bytes()),
+        SslVar::Cipher => out.extend_from_slice(t.cipher.as_bytes()),
+        SslVar::Curve => out.extend_from_slice(t.curve.as_bytes()),
+        SslVar::ServerName => out.extend_from_slice(&t.server_name),
+        SslVar::Alpn => out.extend_from_slice(&t.alpn),
+        SslVar::SessionReused => out.push(if t.session_reused { b'r' } else { b'.' }),
+        SslVar::EarlyData => {
+            if t.early_data.get() {
+                out.push(b'1');
+            }
+        }
+        SslVar::ClientVerify => out.extend_from_slice(&t.client_verify),
+        SslVar::ClientSDn => out.extend_from_slice(field(|c| &c.s_dn)),
+        SslVar::ClientIDn => out.extend_from_slice(field(|c| &c.i_dn)),
+        SslVar::ClientSerial => out.extend_from_slice(field(|c| &c.serial)),
+        SslVar::ClientFingerprint => out.extend_from_slice(field(|c| &c.fingerprint)),
+        SslVar::ClientEscapedCert => out.extend_from_slice(field(|c| &c.escaped)),
+        SslVar::ClientRawCert => out.extend_from_slice(field(|c| &c.pem)),
+        SslVar::ClientCert => {
+            for (i, line) in field(|c| &c.pem).split(|&b| b == b'\n').enumerate() {
+                if line.is_empty() {
+                    continue;
+                }
+                if i > 0 {
+                    out.extend_from_slice(b"\n\t");
+                }
+                out.extend_from_slice(line);
+            }
+        }
+    }
 }
 
 /// nginx maps `$http_x_real_ip` to the field `X-Real-IP` (compared lower-case).
@@ -287,6 +407,16 @@ fn render_var(var: &Var, v: &Vars<'_>, out: &mut Vec<u8>) {
                 push_u64(out, u64::from(r.status));
             }
         }
+        Var::Https => {
+            if v.tls.is_some() {
+                out.extend_from_slice(b"on");
+            }
+        }
+        Var::Ssl(s) => {
+            if let Some(t) = v.tls {
+                render_ssl(*s, t, out);
+            }
+        }
     }
 }
 
@@ -312,6 +442,7 @@ mod tests {
             captures: None,
             user: &[],
             auth_response: None,
+            tls: None,
         }
     }
 

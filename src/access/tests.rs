@@ -35,6 +35,7 @@ fn vars<'a>(addr: &'a [u8], header: &'a dyn Fn(&[u8], &mut Vec<u8>) -> bool) -> 
         captures: None,
         user: &[],
         auth_response: None,
+        tls: None,
     }
 }
 

@@ -225,7 +225,9 @@ fn absolute_location(location: &[u8], vars: &Vars<'_>, out: &mut Vec<u8>) {
         } else {
             out.extend(vars.host.iter().map(u8::to_ascii_lowercase));
         }
-        if vars.server_port != 80 {
+        // The scheme's own port is left out (nginx's `port_in_redirect` rule).
+        let default_port = if vars.tls.is_some() { 443 } else { 80 };
+        if vars.server_port != default_port {
             out.push(b':');
             crate::http::util::push_u64(out, vars.server_port as u64);
         }

@@ -2,13 +2,15 @@
 //! names (`set_real_ip_from`, see `crate::access::realip`).
 
 use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
 
 use crate::access::realip::{IpText, RealIp};
 use crate::http::{HeaderSpan, RequestHead};
+use crate::template::TlsFacts;
 
 /// Facts about the client that templates, access rules and logs use: the connection's, or
 /// for one request those a trusted proxy's header gave (`set_real_ip_from`).
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Client {
     /// The TCP peer, whatever a header says (`$realip_remote_addr`).
     pub peer: SocketAddr,
@@ -23,10 +25,12 @@ pub struct Client {
     pub ip: IpText,
     /// `peer`'s address as text.
     pub peer_ip: IpText,
+    /// What the connection's TLS handshake settled (None: plain HTTP).
+    pub tls: Option<Rc<TlsFacts>>,
 }
 
 impl Client {
-    pub fn new(peer: SocketAddr, local: SocketAddr) -> Client {
+    pub fn new(peer: SocketAddr, local: SocketAddr, tls: Option<Rc<TlsFacts>>) -> Client {
         let ip = IpText::new(peer.ip());
         Client {
             peer,
@@ -35,6 +39,16 @@ impl Client {
             port: peer.port(),
             ip,
             peer_ip: ip,
+            tls,
+        }
+    }
+
+    /// `$scheme`.
+    pub fn scheme(&self) -> &'static [u8] {
+        if self.tls.is_some() {
+            b"https"
+        } else {
+            b"http"
         }
     }
 
@@ -61,6 +75,7 @@ impl Client {
             addr,
             port,
             ip: IpText::new(addr),
+            tls: self.tls.clone(),
             ..*self
         })
     }

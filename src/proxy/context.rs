@@ -5,6 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::Instant;
@@ -15,6 +16,9 @@ use crate::net::buffers::BufPool;
 use crate::net::deadline::Slots;
 use crate::net::splice::PipePool;
 use crate::route::{self, Location, VirtualHosts};
+use crate::tls::sessions::{MeshEnd, ShardSessions};
+use crate::tls::tickets::TicketKeys;
+use crate::tls::{Loaded, ShardTls};
 use crate::upstream::Group;
 
 pub struct ListenerRt {
@@ -22,6 +26,8 @@ pub struct ListenerRt {
     pub backlog: i32,
     /// TCP_DEFER_ACCEPT: a new connection comes with its first bytes (read at once).
     pub deferred: bool,
+    /// `listen … ssl`.
+    pub ssl: bool,
     pub hosts: VirtualHosts,
     /// Settings in force before a request is routed (the default server's): header limits and
     /// timeouts for reading the head.
@@ -51,6 +57,7 @@ impl Generation {
                     addr: l.addr,
                     backlog: l.backlog,
                     deferred: l.deferred,
+                    ssl: l.ssl,
                     hosts: l.hosts,
                     defaults,
                 })
@@ -93,6 +100,16 @@ pub struct ShardCtx {
     pub date: RefCell<[u8; 29]>,
     /// Credentials `auth_basic` verified recently (bcrypt is too slow to redo per request).
     pub auth_cache: crate::access::auth_basic::Cache,
+    /// TLS: the servers' configs on this shard, its session store and the ticket keys in force.
+    pub tls: RefCell<Option<Rc<ShardTls>>>,
+    tls_state: RefCell<Option<TlsState>>,
+}
+
+/// What the shard's TLS configs are rebuilt from.
+struct TlsState {
+    loaded: Arc<Loaded>,
+    sessions: Arc<ShardSessions>,
+    keys: Arc<TicketKeys>,
 }
 
 impl ShardCtx {
@@ -112,7 +129,45 @@ impl ShardCtx {
             splice_min: super::relay::splice_min_from_env(),
             date: RefCell::new(http_date()),
             auth_cache: Default::default(),
+            tls: RefCell::new(None),
+            tls_state: RefCell::new(None),
         }
+    }
+
+    /// Sets up TLS at start: the shard's end of the session mesh and the first ticket keys.
+    pub fn start_tls(&self, loaded: Arc<Loaded>, mesh: MeshEnd, keys: Arc<TicketKeys>) {
+        let sessions = Arc::new(ShardSessions::new(mesh, 0));
+        *self.tls_state.borrow_mut() = Some(TlsState {
+            loaded,
+            sessions,
+            keys,
+        });
+        self.rebuild_tls();
+    }
+
+    /// A reload's certificates and settings.
+    pub fn set_tls(&self, loaded: Arc<Loaded>) {
+        if let Some(st) = self.tls_state.borrow_mut().as_mut() {
+            st.loaded = loaded;
+        }
+        self.rebuild_tls();
+    }
+
+    /// Rotated ticket keys.
+    pub fn set_ticket_keys(&self, keys: Arc<TicketKeys>) {
+        if let Some(st) = self.tls_state.borrow_mut().as_mut() {
+            st.keys = keys;
+        }
+        self.rebuild_tls();
+    }
+
+    fn rebuild_tls(&self) {
+        let built = self
+            .tls_state
+            .borrow()
+            .as_ref()
+            .map(|st| Rc::new(ShardTls::new(st.loaded.clone(), &st.sessions, &st.keys)));
+        *self.tls.borrow_mut() = built;
     }
 
     /// Called by the sweeper a few times a second.

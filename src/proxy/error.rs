@@ -49,6 +49,11 @@ pub enum Error {
     UpstreamCut,
     /// An upstream switched protocols (101) without being asked to: 502.
     UnaskedUpgrade,
+    /// Host selects a server that verifies client certificates, but SNI chose another: 421.
+    Misdirected,
+    /// The server's `ssl_verify_client` refuses the connection's certificate (or its lack):
+    /// 400, as nginx answers.
+    ClientCert(&'static str),
     /// `rewrite` cycles went past nginx's limit of 10: 500.
     RewriteCycle,
     /// The `auth_request` subrequest failed or answered something else than 2xx/401/403: 500.
@@ -63,6 +68,8 @@ impl Error {
             Error::HeadTimeout | Error::BodyTimeout => 408,
             Error::BadPath(_) | Error::BadBody(_) => 400,
             Error::MethodNotAllowed => 405,
+            Error::Misdirected => 421,
+            Error::ClientCert(_) => 400,
             Error::BodyTooLarge => 413,
             Error::LengthRequired => 411,
             Error::NoLocation => 404,
@@ -113,6 +120,11 @@ impl std::fmt::Display for Error {
             Error::UnaskedUpgrade => f.write_str("101 to a request that asked for no upgrade"),
             Error::RewriteCycle => f.write_str("rewrite or internal redirection cycle"),
             Error::AuthFailed => f.write_str("auth request failed"),
+            Error::Misdirected => f.write_str(
+                "misdirected request: Host selects a server that verifies client certificates, \
+                 SNI chose another",
+            ),
+            Error::ClientCert(why) => f.write_str(why),
         }
     }
 }

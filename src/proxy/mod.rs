@@ -34,6 +34,7 @@ mod scratch;
 mod session;
 mod subrequest;
 mod timers;
+mod tls;
 mod tunnel;
 mod upstream_head;
 

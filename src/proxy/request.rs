@@ -57,7 +57,7 @@ pub fn vars<'a>(
         remote_ip: r.client.addr,
         realip_remote_addr: r.client.peer_ip.as_bytes(),
         remote_port: r.client.port,
-        scheme: b"http",
+        scheme: r.client.scheme(),
         request_uri: r.request_uri(b),
         method: r.head.method_span.get(b),
         server_name: &r.server.name,
@@ -68,6 +68,7 @@ pub fn vars<'a>(
         captures: None,
         user: r.user,
         auth_response: None,
+        tls: r.client.tls.as_deref(),
     }
 }
 

@@ -96,7 +96,7 @@ pub fn route<'g>(
             remote_ip: client.addr,
             realip_remote_addr: client.peer_ip.as_bytes(),
             remote_port: client.port,
-            scheme: b"http",
+            scheme: client.scheme(),
             request_uri: origin,
             method: head.method_span.get(b),
             server_name: &server.name,
@@ -107,6 +107,7 @@ pub fn route<'g>(
             captures: None,
             user: &[],
             auth_response: None,
+            tls: client.tls.as_deref(),
         };
         match rewrite::route(server, uri, &vars) {
             Some(rewrite::Routed::Location { loc, uri, broke }) => {

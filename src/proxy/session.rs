@@ -29,7 +29,7 @@ use super::outcome::Outcome;
 use super::request::{Request, max_forwards};
 use super::route::{self, Routed};
 use super::scratch::{self, Scratch};
-use super::{guard, park, tunnel};
+use super::{guard, park, tls, tunnel};
 use crate::access::ConnGuard;
 use crate::http::{BodyFraming, Method, RequestHead};
 use crate::net::Transport;
@@ -60,35 +60,57 @@ pub struct Upgraded {
 pub async fn serve(slot: ConnSlot, stream: TcpStream, peer: SocketAddr, local: SocketAddr) {
     // TCP_NODELAY is inherited from the listener (Linux copies it to accepted sockets): no
     // setsockopt per connection.
-    guard::catch_panic(serve_from(slot, stream, peer, local, 0, None), peer).await
+    let ssl = slot.ctx().current().listener(local).is_some_and(|l| l.ssl);
+    if ssl {
+        guard::catch_panic(tls::serve(slot, stream, peer, local), peer).await
+    } else {
+        let conn = Conn::plain(peer, local);
+        guard::catch_panic(serve_from(slot, stream, conn, 0, None), peer).await
+    }
+}
+
+/// What a connection's loop starts with besides its stream.
+pub struct Conn {
+    pub client: Client,
+    /// The server block the TLS handshake chose by SNI (its client-certificate rules applied).
+    pub tls_server: Option<usize>,
+    /// Bytes already read (a TLS client's early data).
+    pub first: Vec<u8>,
+}
+
+impl Conn {
+    pub fn plain(peer: SocketAddr, local: SocketAddr) -> Conn {
+        Conn {
+            client: Client::new(peer, local, None),
+            tls_server: None,
+            first: Vec::new(),
+        }
+    }
 }
 
 /// Serves a parked connection that has bytes (or a close) to read again.
 pub async fn resume(r: park::Resumed) {
     let peer = r.peer;
-    let conn = serve_from(
-        r.slot,
-        r.stream,
-        r.peer,
-        r.local,
-        r.served,
-        Some(r.deadline),
-    );
+    let conn = Conn::plain(r.peer, r.local);
+    let conn = serve_from(r.slot, r.stream, conn, r.served, Some(r.deadline));
     guard::catch_panic(conn, peer).await
 }
 
-async fn serve_from<S: Transport + Split + 'static>(
+pub(super) async fn serve_from<S: Transport + Split + 'static>(
     mut slot: ConnSlot,
     mut stream: S,
-    peer: SocketAddr,
-    local: SocketAddr,
+    conn: Conn,
     mut served: u64,
     // The idle wait's end when resuming a parked connection.
     mut idle_until: Option<Instant>,
 ) {
     let ctx: Rc<ShardCtx> = slot.ctx().clone();
-    let client = Client::new(peer, local);
-    let mut pending: Vec<u8> = Vec::new();
+    let Conn {
+        client,
+        tls_server,
+        first: mut pending,
+    } = conn;
+    let (peer, local) = (client.peer, client.local);
     // One per connection, not per direct read (it is an Rc and a set it keeps reusing).
     let mut canceller = Canceller::new();
     // When the current idle wait ends (set when it starts, kept across a failed park).
@@ -179,8 +201,13 @@ async fn serve_from<S: Transport + Split + 'static>(
             &mut pending,
             &mut served,
             head_by.take(),
+            tls_server,
         );
         let next = scratch::run_in(&mut scratch, request).await;
+        // Only the first request can have come in early data.
+        if let Some(t) = &client.tls {
+            t.early_data.set(false);
+        }
         match next {
             Next::KeepAlive(_) => {}
             Next::Close => break,
@@ -283,6 +310,7 @@ async fn one_request<S: Transport>(
     pending: &mut Vec<u8>,
     served: &mut u64,
     head_by: Option<Instant>,
+    tls_server: Option<usize>,
 ) -> Next {
     let generation = ctx.current();
     let Some(lst) = generation.listener(client.local) else {
@@ -307,6 +335,7 @@ async fn one_request<S: Transport>(
                 client,
                 served: *served,
                 outcome: &outcome,
+                tls_server,
             };
             serve_request(&at, stream, &head, b).await
         }
@@ -338,6 +367,8 @@ struct Arrival<'a> {
     /// Requests on this connection, this one included.
     served: u64,
     outcome: &'a Outcome,
+    /// The server whose rules the TLS handshake applied (see `tls::check_server`).
+    tls_server: Option<usize>,
 }
 
 /// Routes a parsed request and runs the phases after routing.
@@ -372,6 +403,12 @@ async fn serve_request<S: Transport>(
             return answer::failure(at.ctx, stream, None, b, e, limit, at.outcome).await;
         }
     };
+    if let Some(shake) = at.tls_server
+        && let Err(e) = tls::check_server(at.ctx, at.client, shake, routed.server.index)
+    {
+        let limit = at.lst.defaults.client_send_timeout;
+        return answer::failure(at.ctx, stream, None, b, e, limit, at.outcome).await;
+    }
     let loc = routed.loc;
     let answered_early = routed.redirect.is_some() || matches!(loc.action, Action::Return { .. });
     if server_client.is_none() && !answered_early && loc.realip.is_some() {

@@ -57,6 +57,8 @@ pub struct Listener {
     pub addr: SocketAddr,
     pub backlog: i32,
     pub deferred: bool,
+    /// `listen … ssl`: connections begin with a TLS handshake.
+    pub ssl: bool,
     pub hosts: VirtualHosts,
 }
 
@@ -170,8 +172,9 @@ pub fn compile_with(
         })
         .collect::<Result<Vec<_>, CompileError>>()?;
     let mut listeners: Vec<Listener> = Vec::new();
-    for server in &cfg.servers {
+    for (index, server) in cfg.servers.iter().enumerate() {
         let rt = Rc::new(compile_server(
+            index,
             server,
             &mut upstreams,
             &mut by_name,
@@ -187,6 +190,7 @@ pub fn compile_with(
                         addr: listen.addr,
                         backlog: listen.backlog,
                         deferred: listen.deferred,
+                        ssl: listen.ssl,
                         hosts: VirtualHosts::default(),
                     });
                     listeners.len() - 1
@@ -273,6 +277,7 @@ fn add_names(
 }
 
 fn compile_server(
+    index: usize,
     server: &config::Server,
     upstreams: &mut Vec<UpstreamSpec>,
     by_name: &mut HashMap<String, usize>,
@@ -322,6 +327,7 @@ fn compile_server(
         })
         || table.regexes.iter().any(|r| !r.loc.rewrites.is_empty());
     Ok(ServerRt {
+        index,
         name: server
             .server_names
             .first()

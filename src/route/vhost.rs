@@ -9,6 +9,8 @@ use rustc_hash::FxHashMap;
 use super::LocationTable;
 
 pub struct ServerRt {
+    /// The server block's place in the config (its TLS site has the same index).
+    pub index: usize,
     /// The first name, as `$server_name` renders it.
     pub name: Box<[u8]>,
     pub locations: LocationTable,

@@ -6,6 +6,7 @@
 mod health;
 mod listener;
 mod resolver;
+mod tickets;
 mod worker;
 
 pub use worker::set_memory_release;
@@ -63,7 +64,14 @@ pub enum Control {
     /// Switch to this config for new requests, with these DNS answers for its `resolve` servers
     /// (None: keep the shard's current ones).
     /// The config's other hostnames come resolved (`Lookups`): a shard never blocks on DNS.
-    Reload(Arc<Config>, Option<Arc<Resolved>>, Arc<Lookups>),
+    Reload(
+        Arc<Config>,
+        Option<Arc<Resolved>>,
+        Arc<Lookups>,
+        Arc<crate::tls::Loaded>,
+    ),
+    /// New session ticket keys (ringway's own, rotated on a schedule).
+    TicketKeys(Arc<crate::tls::tickets::TicketKeys>),
     /// DNS answers changed: recompile the current config with them.
     Resolved(Arc<Resolved>),
     /// The active health check's verdict on one server changed.
@@ -98,6 +106,7 @@ pub struct Shards {
     peers: Arc<Peers>,
     threads: Vec<JoinHandle<()>>,
     resolver: Option<resolver::Handle>,
+    tickets: Option<tickets::Handle>,
 }
 
 impl Shards {
@@ -107,8 +116,13 @@ impl Shards {
     pub fn start(
         cfg: Arc<Config>,
         lookups: Arc<Lookups>,
+        tls: Arc<crate::tls::Loaded>,
         workers: usize,
     ) -> Result<Shards, String> {
+        // Session caches kept in step between shards, and ringway's own ticket keys.
+        let mut meshes = crate::tls::sessions::mesh(workers).into_iter();
+        let rotation = crate::tls::tickets::Rotation::start()?;
+        let first_keys = Arc::new(rotation.keys()?);
         let cores = core_affinity::get_core_ids().unwrap_or_default();
         let mut peers = Vec::with_capacity(workers);
         let mut ends = Vec::with_capacity(workers);
@@ -129,6 +143,11 @@ impl Shards {
             let resolved = resolved.clone();
             let lookups = lookups.clone();
             let shard_peers = peers.clone();
+            let tls_start = worker::TlsStart {
+                loaded: tls.clone(),
+                mesh: meshes.next().ok_or("session mesh")?,
+                keys: first_keys.clone(),
+            };
             let thread = std::thread::Builder::new()
                 .name(format!("ringway-shard-{id}"))
                 .spawn(move || {
@@ -136,7 +155,7 @@ impl Shards {
                         core_affinity::set_for_current(core);
                     }
                     let dns = worker::Dns { resolved, lookups };
-                    worker::run(id, cfg, dns, rx, wake_rx, ready_tx, shard_peers);
+                    worker::run(id, cfg, dns, tls_start, rx, wake_rx, ready_tx, shard_peers);
                 })
                 .map_err(|e| format!("cannot start shard thread: {e}"))?;
             // Each shard reports whether its listeners bound and its config compiled.
@@ -148,6 +167,7 @@ impl Shards {
                         peers: peers.clone(),
                         threads,
                         resolver: None,
+                        tickets: None,
                     };
                     started.stop();
                     return Err(e);
@@ -156,24 +176,29 @@ impl Shards {
             }
         }
         let resolver = resolver::spawn(cfg, names, peers.clone());
+        let tickets = tickets::spawn(rotation, tls.rotation_period(), peers.clone());
         Ok(Shards {
             peers,
             threads,
             resolver,
+            tickets,
         })
     }
 
     /// Hands a new config, its hostnames already looked up, to every shard.
-    pub fn reload(&self, cfg: Arc<Config>, lookups: Arc<Lookups>) {
+    pub fn reload(&self, cfg: Arc<Config>, lookups: Arc<Lookups>, tls: Arc<crate::tls::Loaded>) {
         info!("reloading configuration on {} shards", self.threads.len());
+        if let Some(t) = &self.tickets {
+            t.set_period(tls.rotation_period());
+        }
         // The resolver thread looks up names new to the config, then hands both to the shards.
         if let Some(r) = &self.resolver
-            && r.reload(cfg.clone(), lookups.clone())
+            && r.reload(cfg.clone(), lookups.clone(), tls.clone())
         {
             return;
         }
         self.peers
-            .broadcast(|| Control::Reload(cfg.clone(), None, lookups.clone()));
+            .broadcast(|| Control::Reload(cfg.clone(), None, lookups.clone(), tls.clone()));
     }
 
     /// Tells every shard to stop (see [`Control::Stop`]) and returns at once. A fast stop sent
@@ -181,6 +206,9 @@ impl Shards {
     pub fn begin_stop(&self, fast: bool) {
         if let Some(r) = &self.resolver {
             r.stop();
+        }
+        if let Some(t) = &self.tickets {
+            t.stop();
         }
         // Shards not started (a failed start) never read their channel: their sends just fail.
         self.peers.broadcast(|| Control::Stop { fast });

@@ -317,7 +317,7 @@ impl Names {
 enum Msg {
     /// A reload: follow this config's names, then hand it to the shards (with the addresses
     /// of its other hostnames).
-    Config(Arc<Config>, Arc<Lookups>),
+    Config(Arc<Config>, Arc<Lookups>, Arc<crate::tls::Loaded>),
     Stop,
 }
 
@@ -329,8 +329,13 @@ pub(super) struct Handle {
 impl Handle {
     /// Hands a reloaded config (and its hostnames' addresses) to the thread; false when the
     /// thread is gone.
-    pub fn reload(&self, cfg: Arc<Config>, lookups: Arc<Lookups>) -> bool {
-        self.tx.send(Msg::Config(cfg, lookups)).is_ok()
+    pub fn reload(
+        &self,
+        cfg: Arc<Config>,
+        lookups: Arc<Lookups>,
+        tls: Arc<crate::tls::Loaded>,
+    ) -> bool {
+        self.tx.send(Msg::Config(cfg, lookups, tls)).is_ok()
     }
 
     /// Asks the thread to exit (it does between lookups; nobody waits for it).
@@ -370,13 +375,18 @@ fn run(mut cfg: Arc<Config>, mut names: Names, rx: mpsc::Receiver<Msg>, peers: A
             .map_or(MAX_TTL, |d| d.saturating_duration_since(Instant::now()));
         match rx.recv_timeout(wait) {
             Ok(Msg::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
-            Ok(Msg::Config(new, lookups)) => {
+            Ok(Msg::Config(new, lookups, tls)) => {
                 cfg = new;
                 names.retarget(&cfg);
                 names.refresh(cfg.resolver.as_ref());
                 let resolved = names.resolved();
                 peers.broadcast(|| {
-                    Control::Reload(cfg.clone(), Some(resolved.clone()), lookups.clone())
+                    Control::Reload(
+                        cfg.clone(),
+                        Some(resolved.clone()),
+                        lookups.clone(),
+                        tls.clone(),
+                    )
                 });
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {

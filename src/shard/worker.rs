@@ -31,10 +31,20 @@ pub struct Dns {
     pub lookups: Arc<Lookups>,
 }
 
+/// What a shard's TLS starts with: the servers' sites, its end of the session mesh, the first
+/// ticket keys.
+pub struct TlsStart {
+    pub loaded: Arc<crate::tls::Loaded>,
+    pub mesh: crate::tls::sessions::MeshEnd,
+    pub keys: Arc<crate::tls::tickets::TicketKeys>,
+}
+
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     id: usize,
     cfg: Arc<Config>,
     dns: Dns,
+    tls: TlsStart,
     rx: mpsc::Receiver<Control>,
     wake: StdUnixStream,
     ready: mpsc::Sender<Result<(), String>>,
@@ -48,7 +58,7 @@ pub fn run(
             return;
         }
     };
-    rt.block_on(shard_main(id, cfg, dns, rx, wake, ready, peers));
+    rt.block_on(shard_main(id, cfg, dns, tls, rx, wake, ready, peers));
 }
 
 type Rt = monoio::FusionRuntime<
@@ -144,10 +154,12 @@ struct Accepting {
     deferred: bool,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn shard_main(
     id: usize,
     mut cfg: Arc<Config>,
     dns: Dns,
+    tls: TlsStart,
     rx: mpsc::Receiver<Control>,
     wake: StdUnixStream,
     ready: mpsc::Sender<Result<(), String>>,
@@ -169,6 +181,7 @@ async fn shard_main(
         of: peers.0.len(),
     };
     let ctx = Rc::new(ShardCtx::new(id, Generation::new(compiled, share, None)));
+    ctx.start_tls(tls.loaded, tls.mesh, tls.keys);
     set_caps(&ctx, &cfg);
     let accepting: Rc<RefCell<HashMap<SocketAddr, Accepting>>> = Rc::default();
     if let Err(e) = open_listeners(&ctx, &accepting) {
@@ -221,11 +234,13 @@ async fn shard_main(
                     }
                     Err(e) => error!("shard {id}: new DNS answers rejected: {e}"),
                 },
-                Control::Reload(new, r, fresh) => {
+                Control::TicketKeys(keys) => ctx.set_ticket_keys(keys),
+                Control::Reload(new, r, fresh, tls) => {
                     let mut fresh: Lookups = (*fresh).clone();
                     match route::compile_with(&new, r.as_ref().unwrap_or(&resolved), &mut fresh) {
                         Ok(c) => {
                             ctx.install(c);
+                            ctx.set_tls(tls);
                             cfg = new;
                             lookups = fresh;
                             if let Some(r) = r {

@@ -1,0 +1,67 @@
+//! TLS with rustls: certificates and server rules read from the config (`site`, `certs`), SNI
+//! and the handshake (`handshake`), the transport every later phase reads and writes through
+//! (`stream`), session resumption on any shard (`sessions`, `tickets`), and the connection's
+//! variables (`facts`, `client_cert`). Knows nothing of HTTP.
+//!
+//! What is shared between shards is read-only (`Loaded`, ticket key sets); what changes (the
+//! session caches) is per shard and kept in step by messages.
+
+pub mod certs;
+mod client_cert;
+pub mod facts;
+pub mod handshake;
+pub mod records;
+pub mod sessions;
+pub mod shard;
+pub mod site;
+pub mod stream;
+pub mod tickets;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+
+pub use handshake::{Failed, Handshaken};
+pub use shard::ShardTls;
+pub use stream::TlsStream;
+
+/// Every server block's TLS site (by config index; None for servers without TLS), read on the
+/// main thread at start and reload and shared read-only by the shards.
+#[derive(Default)]
+pub struct Loaded {
+    pub sites: Vec<Option<Arc<site::Site>>>,
+}
+
+impl Loaded {
+    /// Reads every certificate, key and file the config's TLS servers name. An error names the
+    /// file and the directive; on reload it keeps the running config (and certificates).
+    pub fn load(cfg: &Config) -> Result<Loaded, String> {
+        let mut sites = Vec::with_capacity(cfg.servers.len());
+        for s in &cfg.servers {
+            if !s.listen.iter().any(|l| l.ssl) {
+                sites.push(None);
+                continue;
+            }
+            sites.push(Some(Arc::new(site::Site::load(&s.tls)?)));
+        }
+        Ok(Loaded { sites })
+    }
+
+    pub fn any(&self) -> bool {
+        self.sites.iter().any(Option::is_some)
+    }
+
+    /// How often ringway's own ticket keys rotate: the shortest `ssl_session_timeout` among
+    /// servers using them (a ticket stays openable for two periods), at least a minute.
+    pub fn rotation_period(&self) -> Duration {
+        self.sites
+            .iter()
+            .flatten()
+            .filter(|s| s.tickets && s.ticket_keys.is_none())
+            .map(|s| s.session_timeout)
+            .min()
+            .unwrap_or(Duration::from_secs(300))
+            .max(Duration::from_secs(60))
+    }
+}

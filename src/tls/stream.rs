@@ -1,0 +1,356 @@
+//! A TLS connection as a `Transport`: rustls's state machine over a monoio `TcpStream`, for
+//! clients (`ServerConnection`) and upstreams (`ClientConnection`) alike.
+//!
+//! Records move through buffers borrowed from the shard's record pool (`records`) only while
+//! bytes are in flight: an idle connection holds rustls's state and nothing else of ours.
+//! Copies, as rustls's buffered API makes them: ciphertext from the socket buffer into rustls,
+//! plaintext out of rustls into the caller's buffer; on the way out, plaintext into a record
+//! (the encryption's own copy) and the record into the socket buffer.
+
+use std::future::Future;
+use std::io::{self, Read, Write};
+use std::ops::DerefMut;
+use std::os::fd::{OwnedFd, RawFd};
+
+use monoio::BufResult;
+use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
+use monoio::io::{
+    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelHandle, CancelableAsyncReadRent, Split,
+};
+use monoio::net::TcpStream;
+use rustls::{ConnectionCommon, SideData};
+
+use super::records;
+use crate::net::Transport;
+
+pub struct TlsStream<C> {
+    pub(super) io: TcpStream,
+    pub(super) conn: C,
+    /// Ciphertext read from the socket that rustls could not take yet (its plaintext buffer was
+    /// full); empty (no allocation) otherwise.
+    rest: Vec<u8>,
+    /// The peer closed its side (end of stream or close_notify).
+    eof: bool,
+}
+
+impl<C, D> TlsStream<C>
+where
+    C: DerefMut<Target = ConnectionCommon<D>>,
+    D: SideData,
+{
+    pub fn new(io: TcpStream, conn: C) -> TlsStream<C> {
+        TlsStream {
+            io,
+            conn,
+            rest: Vec::new(),
+            eof: false,
+        }
+    }
+
+    pub fn conn(&self) -> &C {
+        &self.conn
+    }
+
+    pub fn conn_mut(&mut self) -> &mut C {
+        &mut self.conn
+    }
+
+    pub fn tcp(&self) -> &TcpStream {
+        &self.io
+    }
+
+    /// Sends whatever records rustls has queued (handshake messages, alerts, application data).
+    pub async fn flush_records(&mut self) -> io::Result<()> {
+        while self.conn.wants_write() {
+            let mut out = records::get();
+            // Writing into a Vec cannot fail.
+            let _ = self.conn.write_tls(&mut out);
+            let (res, out) = self.io.write_all(out).await;
+            records::put(out);
+            res?;
+        }
+        Ok(())
+    }
+
+    /// Feeds `bytes` to rustls and processes them; what it cannot take now is kept for later.
+    /// An error is a TLS failure: its alert is queued and sent by the caller's flush.
+    fn feed(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            match self.conn.read_tls(&mut bytes) {
+                // close_notify came: nothing after it is read.
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                // Plaintext buffer full: the reader must drain first.
+                Err(e) if e.kind() == io::ErrorKind::Other => break,
+                Err(e) => return Err(e),
+            }
+            if let Err(e) = self.conn.process_new_packets() {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
+        }
+        if !bytes.is_empty() {
+            self.rest.extend_from_slice(bytes);
+        }
+        Ok(())
+    }
+
+    /// Feeds ciphertext kept from an earlier read, if any.
+    fn feed_rest(&mut self) -> io::Result<()> {
+        if self.rest.is_empty() {
+            return Ok(());
+        }
+        let rest = std::mem::take(&mut self.rest);
+        self.feed(&rest)
+    }
+
+    /// Reads ciphertext from the socket into rustls. Ok(false): the peer closed.
+    pub(super) async fn read_records(&mut self, cancel: Option<CancelHandle>) -> io::Result<bool> {
+        let buf = records::get();
+        let (res, buf) = match cancel {
+            Some(c) => self.io.cancelable_read(buf, c).await,
+            None => self.io.read(buf).await,
+        };
+        let n = match res {
+            Ok(n) => n,
+            Err(e) => {
+                records::put(buf);
+                return Err(e);
+            }
+        };
+        let fed = if n == 0 {
+            self.eof = true;
+            let _ = self.conn.read_tls(&mut io::empty());
+            self.conn
+                .process_new_packets()
+                .map(|_| ())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        } else {
+            self.feed(&buf[..n])
+        };
+        records::put(buf);
+        fed.map(|()| n > 0)
+    }
+
+    /// Plaintext into `dst` once rustls has some: reads records as needed.
+    async fn read_plain(
+        &mut self,
+        dst: &mut [u8],
+        cancel: Option<CancelHandle>,
+    ) -> io::Result<usize> {
+        loop {
+            match self.conn.reader().read(dst) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                // Closed without close_notify: most clients do; an end of stream all the same
+                // (HTTP framing tells a cut body).
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                Err(e) => return Err(e),
+            }
+            if !self.rest.is_empty() {
+                if let Err(e) = self.feed_rest() {
+                    let _ = self.flush_records().await;
+                    return Err(e);
+                }
+                continue;
+            }
+            if self.eof {
+                return Ok(0);
+            }
+            match self.read_records(cancel.clone()).await {
+                Ok(_) => {}
+                Err(e) => {
+                    // A TLS failure queued its alert.
+                    let _ = self.flush_records().await;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Whether plaintext (or the peer's close) is ready without reading the socket.
+    fn plain_ready(&self) -> bool {
+        !self.conn.wants_read() || !self.rest.is_empty() || self.eof
+    }
+
+    /// Sends close_notify (best effort: the peer may be gone).
+    pub async fn close_notify(&mut self) {
+        self.conn.send_close_notify();
+        let _ = self.flush_records().await;
+    }
+}
+
+/// The caller's buffer as a slice of its spare capacity, filled in place.
+fn spare<T: IoBufMut>(buf: &mut T) -> &mut [u8] {
+    // SAFETY: monoio's contract: write_ptr is valid for bytes_total bytes.
+    unsafe { std::slice::from_raw_parts_mut(buf.write_ptr(), buf.bytes_total()) }
+}
+
+impl<C, D> AsyncReadRent for TlsStream<C>
+where
+    C: DerefMut<Target = ConnectionCommon<D>>,
+    D: SideData,
+{
+    fn read<T: IoBufMut>(&mut self, mut buf: T) -> impl Future<Output = BufResult<usize, T>> {
+        async move {
+            let res = self.read_plain(spare(&mut buf), None).await;
+            if let Ok(n) = res {
+                // SAFETY: n bytes were written by the read above.
+                unsafe { buf.set_init(n) };
+            }
+            (res, buf)
+        }
+    }
+
+    fn readv<T: IoVecBufMut>(&mut self, mut buf: T) -> impl Future<Output = BufResult<usize, T>> {
+        async move {
+            // The first iovec only: callers use plain reads.
+            let n = buf.write_iovec_len();
+            if n == 0 {
+                return (Ok(0), buf);
+            }
+            // SAFETY: the iovec array is valid for write_iovec_len entries.
+            let iov = unsafe { *buf.write_iovec_ptr() };
+            // SAFETY: the iovec describes writable memory the buffer owns.
+            let dst =
+                unsafe { std::slice::from_raw_parts_mut(iov.iov_base as *mut u8, iov.iov_len) };
+            let res = self.read_plain(dst, None).await;
+            if let Ok(n) = res {
+                // SAFETY: n bytes were written into the first iovec.
+                unsafe { buf.set_init(n) };
+            }
+            (res, buf)
+        }
+    }
+}
+
+impl<C, D> CancelableAsyncReadRent for TlsStream<C>
+where
+    C: DerefMut<Target = ConnectionCommon<D>>,
+    D: SideData,
+{
+    fn cancelable_read<T: IoBufMut>(
+        &mut self,
+        mut buf: T,
+        c: CancelHandle,
+    ) -> impl Future<Output = BufResult<usize, T>> {
+        async move {
+            let res = self.read_plain(spare(&mut buf), Some(c)).await;
+            if let Ok(n) = res {
+                // SAFETY: n bytes were written by the read above.
+                unsafe { buf.set_init(n) };
+            }
+            (res, buf)
+        }
+    }
+
+    fn cancelable_readv<T: IoVecBufMut>(
+        &mut self,
+        buf: T,
+        _c: CancelHandle,
+    ) -> impl Future<Output = BufResult<usize, T>> {
+        self.readv(buf)
+    }
+}
+
+impl<C, D> TlsStream<C>
+where
+    C: DerefMut<Target = ConnectionCommon<D>>,
+    D: SideData,
+{
+    /// Encrypts as much of `src` as rustls takes (its send buffer limit) and sends the records.
+    async fn write_plain(&mut self, src: &[u8]) -> io::Result<usize> {
+        if src.is_empty() {
+            return Ok(0);
+        }
+        let n = self.conn.writer().write(src)?;
+        self.flush_records().await?;
+        Ok(n)
+    }
+}
+
+impl<C, D> AsyncWriteRent for TlsStream<C>
+where
+    C: DerefMut<Target = ConnectionCommon<D>>,
+    D: SideData,
+{
+    fn write<T: IoBuf>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
+        async move {
+            // SAFETY: monoio's contract: read_ptr is valid for bytes_init bytes.
+            let src = unsafe { std::slice::from_raw_parts(buf.read_ptr(), buf.bytes_init()) };
+            let res = self.write_plain(src).await;
+            (res, buf)
+        }
+    }
+
+    fn writev<T: IoVecBuf>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
+        async move {
+            let mut total = 0;
+            // SAFETY: the iovec array is valid for read_iovec_len entries.
+            let iovs =
+                unsafe { std::slice::from_raw_parts(buf.read_iovec_ptr(), buf.read_iovec_len()) };
+            for iov in iovs {
+                // SAFETY: each iovec describes initialised memory the buffer owns.
+                let src =
+                    unsafe { std::slice::from_raw_parts(iov.iov_base as *const u8, iov.iov_len) };
+                match self.write_plain(src).await {
+                    Ok(n) => {
+                        total += n;
+                        if n < src.len() {
+                            break;
+                        }
+                    }
+                    Err(e) if total == 0 => return (Err(e), buf),
+                    Err(_) => break,
+                }
+            }
+            (Ok(total), buf)
+        }
+    }
+
+    fn flush(&mut self) -> impl Future<Output = io::Result<()>> {
+        self.flush_records()
+    }
+
+    fn shutdown(&mut self) -> impl Future<Output = io::Result<()>> {
+        async move {
+            self.close_notify().await;
+            self.io.shutdown().await
+        }
+    }
+}
+
+impl<C, D> Transport for TlsStream<C>
+where
+    C: DerefMut<Target = ConnectionCommon<D>>,
+    D: SideData,
+{
+    /// Bytes through TLS must be encrypted: never spliced.
+    fn splice_fd(&self) -> Option<RawFd> {
+        None
+    }
+
+    fn readable(&self) -> impl Future<Output = io::Result<()>> {
+        let ready = self.plain_ready();
+        let io = &self.io;
+        async move {
+            if ready {
+                return Ok(());
+            }
+            io.readable(false).await.map(|_| ())
+        }
+    }
+
+    fn writable(&self) -> impl Future<Output = io::Result<()>> {
+        async move { self.io.writable(false).await.map(|_| ()) }
+    }
+
+    /// rustls's state lives in the task: a TLS connection waits there instead of parking.
+    fn park_fd(&self) -> Option<OwnedFd> {
+        None
+    }
+}
+
+// SAFETY: as monoio's own TcpStream: the halves run on one thread and interleave only at await
+// points. The read side never writes records except after a TLS failure (its alert), and
+// touches rustls only between awaits; the write side likewise.
+unsafe impl<C> Split for TlsStream<C> {}
