@@ -19,7 +19,7 @@ use crate::route::{self, Location, VirtualHosts};
 use crate::tls::sessions::{MeshEnd, ShardSessions};
 use crate::tls::tickets::TicketKeys;
 use crate::tls::{Loaded, ShardTls};
-use crate::upstream::Group;
+use crate::upstream::{Group, GroupTls};
 
 pub struct ListenerRt {
     pub addr: SocketAddr,
@@ -45,9 +45,18 @@ pub struct Generation {
 
 impl Generation {
     /// `prev`: the generation this one replaces, whose zone tables carry over.
-    pub fn new(compiled: route::Compiled, share: Share, prev: Option<&Generation>) -> Generation {
+    pub fn new(
+        compiled: route::Compiled,
+        share: Share,
+        prev: Option<&Generation>,
+        tls: &Loaded,
+    ) -> Generation {
         let zones = Zones::new(&compiled.limit_zones, share, prev.map(|p| &p.zones));
-        let upstreams = compiled.upstreams.iter().map(Group::new).collect();
+        let upstreams = compiled
+            .upstreams
+            .iter()
+            .map(|spec| Group::with_tls(spec, group_tls(spec, tls)))
+            .collect();
         let listeners = compiled
             .listeners
             .into_iter()
@@ -73,6 +82,19 @@ impl Generation {
     pub fn listener(&self, addr: SocketAddr) -> Option<&ListenerRt> {
         self.listeners.iter().find(|l| l.addr == addr)
     }
+}
+
+/// A `proxy_pass https://` group's client settings on this shard.
+fn group_tls(spec: &route::UpstreamSpec, tls: &Loaded) -> Option<Result<GroupTls, String>> {
+    let (settings, name) = spec.tls.as_ref()?;
+    let made = (|| {
+        let config = tls
+            .client_for(settings)
+            .ok_or_else(|| "its proxy_ssl settings were not loaded".to_string())?;
+        let name = crate::tls::upstream::server_name(name)?;
+        Ok(GroupTls { config, name })
+    })();
+    Some(made)
 }
 
 pub struct ShardCtx {
@@ -182,7 +204,9 @@ impl ShardCtx {
     /// Switches to a newly compiled config (reload, new DNS answers); zones carry over.
     pub fn install(&self, compiled: route::Compiled) {
         let old = self.current();
-        let next = Generation::new(compiled, old.zones.share(), Some(&old));
+        let loaded = self.tls_state.borrow().as_ref().map(|st| st.loaded.clone());
+        let loaded = loaded.unwrap_or_default();
+        let next = Generation::new(compiled, old.zones.share(), Some(&old), &loaded);
         *self.generation.borrow_mut() = Rc::new(next);
     }
 

@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use monoio::net::TcpStream;
-
 use super::context::ShardCtx;
 use super::response::{Body, Plan};
 use crate::http::ChunkedDecoder;
@@ -75,10 +73,10 @@ pub struct Relayed {
 
 /// Sends the client its response head (`plan`) and relays the body from `up` as the plan says.
 /// `ub` holds the upstream's head (`head_len` bytes) and whatever of the body came with it.
-pub async fn response_body<S: Transport>(
+pub async fn response_body<S: Transport, U: Transport>(
     ctx: &ShardCtx,
     client: &mut S,
-    up: &mut TcpStream,
+    up: &mut U,
     plan: Plan,
     ub: Vec<u8>,
     head_len: usize,

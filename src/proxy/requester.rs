@@ -2,8 +2,6 @@
 //! sends for it, its body streamed from the client connection, and the interim answers passed
 //! back to the client.
 
-use monoio::net::TcpStream;
-
 use super::error::Error;
 use super::relay::{self, Fail, INLINE_BODY, Timeouts};
 use super::request::Request;
@@ -90,7 +88,10 @@ impl<S: Transport> Requester for ClientRequest<'_, '_, S> {
         self.r.head.method.is_idempotent()
     }
 
-    async fn send_body(&mut self, up: &mut TcpStream) -> Result<(), BodyFailed<Error>> {
+    async fn send_body(
+        &mut self,
+        up: &mut crate::upstream::conn::UpStream,
+    ) -> Result<(), BodyFailed<Error>> {
         let head = self.r.head;
         let loc = self.r.loc;
         let t = Timeouts {

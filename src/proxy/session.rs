@@ -47,7 +47,7 @@ pub enum Next {
 
 /// An upgraded exchange, for the tunnel.
 pub struct Upgraded {
-    pub up: TcpStream,
+    pub up: crate::upstream::conn::UpStream,
     /// Bytes for the client: the 101 head and anything after it.
     pub to_client: Vec<u8>,
     /// Bytes the client already sent past its request.

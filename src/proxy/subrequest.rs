@@ -5,8 +5,6 @@
 //! `$uri` the auth URI. Its response body is discarded. Unlike nginx, the subrequest runs no
 //! rewrites and no access checks of its own.
 
-use monoio::net::TcpStream;
-
 use super::forward::balance_key;
 use super::request::{Request, find_header, vars};
 use super::upstream_head;
@@ -164,7 +162,7 @@ impl Requester for SubRequest<'_, '_> {
 async fn discard_body(
     r: &Request<'_>,
     loc: &Location,
-    up: &mut TcpStream,
+    up: &mut crate::upstream::conn::UpStream,
     resp: &ResponseHead,
     ub: Vec<u8>,
 ) -> (Vec<u8>, bool) {

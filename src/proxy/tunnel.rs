@@ -1,17 +1,19 @@
 //! After a 101: bytes relayed both ways until either side closes (WebSocket and other upgrades).
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Split, Splitable};
-use monoio::net::TcpStream;
 
 use crate::net::io::write_all;
 
-pub async fn run<S: AsyncReadRent + AsyncWriteRent + Split>(
+pub async fn run<S, U>(
     mut client: S,
-    mut up: TcpStream,
+    mut up: U,
     to_client: Vec<u8>,
     to_up: Vec<u8>,
     limit: std::time::Duration,
-) {
+) where
+    S: AsyncReadRent + AsyncWriteRent + Split,
+    U: AsyncReadRent + AsyncWriteRent + Split,
+{
     if write_all(&mut client, to_client, limit).await.is_err() {
         return;
     }

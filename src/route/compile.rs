@@ -51,6 +51,11 @@ pub struct UpstreamSpec {
     pub keepalive: usize,
     pub keepalive_timeout: Duration,
     pub keepalive_requests: u64,
+    /// `proxy_pass https://`: the locations' `proxy_ssl_*` and the name the server's
+    /// certificate must carry (`proxy_ssl_name`, else the host of `proxy_pass`).
+    pub tls: Option<(config::tls::ProxyTls, String)>,
+    /// A location uses this group (its scheme is settled).
+    pub claimed: bool,
 }
 
 pub struct Listener {
@@ -154,6 +159,8 @@ pub fn compile_with(
             keepalive: u.keepalive,
             keepalive_timeout: u.keepalive_timeout,
             keepalive_requests: u.keepalive_requests,
+            tls: None,
+            claimed: false,
         });
     }
 
@@ -429,6 +436,39 @@ fn add_locations(
     Ok(())
 }
 
+/// The group a location uses: group `base` as its `proxy_pass` scheme wants it (plain, or TLS
+/// with these settings). The first location to use a group sets its scheme (health checks
+/// follow it); a location wanting another gets a copy of the group, named `NAME (https N)` or
+/// `NAME (http N)` in logs.
+fn scheme_group(
+    upstreams: &mut Vec<UpstreamSpec>,
+    base: usize,
+    tls: Option<(&config::tls::ProxyTls, &str)>,
+) -> usize {
+    let wanted = tls.map(|(settings, target)| {
+        let host = target.rsplit_once(':').map_or(target, |(h, _)| h);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let name = settings.name.clone().unwrap_or_else(|| host.to_string());
+        (settings.clone(), name)
+    });
+    let base_name = upstreams[base].name.clone();
+    let copy_of = |u: &UpstreamSpec| u.name.starts_with(&format!("{base_name} (http"));
+    if !upstreams[base].claimed || upstreams[base].tls == wanted {
+        upstreams[base].claimed = true;
+        upstreams[base].tls = wanted;
+        return base;
+    }
+    if let Some(i) = upstreams.iter().position(|u| copy_of(u) && u.tls == wanted) {
+        return i;
+    }
+    let mut copy = upstreams[base].clone();
+    let scheme = if wanted.is_some() { "https" } else { "http" };
+    copy.name = format!("{base_name} ({scheme} {})", upstreams.len());
+    copy.tls = wanted;
+    upstreams.push(copy);
+    upstreams.len() - 1
+}
+
 fn describe(m: &LocationMatch) -> String {
     match m {
         LocationMatch::Prefix(p) => p.clone(),
@@ -499,12 +539,16 @@ fn compile_location(
                             keepalive: DEFAULT_KEEPALIVE,
                             keepalive_timeout: Duration::from_secs(60),
                             keepalive_requests: 1000,
+                            tls: None,
+                            claimed: false,
                         });
                         by_name.insert(p.target.clone(), upstreams.len() - 1);
                         upstreams.len() - 1
                     }
                 }
             };
+            let tls = p.tls.then_some((&s.proxy_ssl, p.target.as_str()));
+            let upstream = scheme_group(upstreams, upstream, tls);
             let uri = match (&p.uri, matcher) {
                 (None, _) => None,
                 (Some(u), LocationMatch::Prefix(pre))

@@ -11,6 +11,7 @@ use tracing::warn;
 use super::{Control, Peers};
 use crate::config::HealthCheck;
 use crate::proxy::{Generation, ShardCtx};
+use crate::upstream::GroupTls;
 
 /// Starts one probe loop per checked server of the current generation. The loops end when the
 /// generation is replaced (a reload starts new ones) or the shard drains.
@@ -21,12 +22,19 @@ pub fn start(ctx: &Rc<ShardCtx>, peers: &Arc<Peers>) {
             continue;
         };
         for s in &group.servers {
+            // A group that cannot make its TLS settings has nothing to probe with: its
+            // requests fail with the reason, logged where they do.
+            let tls = match &group.tls {
+                None => None,
+                Some(Ok(t)) => Some(t.clone()),
+                Some(Err(_)) => continue,
+            };
             monoio::spawn(probe_loop(
                 ctx.clone(),
                 Rc::as_ptr(&generation),
                 group.name.clone(),
                 s.addr,
-                hc.clone(),
+                (hc.clone(), tls),
                 peers.clone(),
             ));
         }
@@ -38,7 +46,7 @@ async fn probe_loop(
     generation: *const Generation,
     upstream: String,
     addr: SocketAddr,
-    hc: HealthCheck,
+    (hc, tls): (HealthCheck, Option<GroupTls>),
     peers: Arc<Peers>,
 ) {
     // Servers start up (nginx Plus without `mandatory`); `streak` counts probes that disagree
@@ -50,7 +58,7 @@ async fn probe_loop(
         if ctx.drain.is_set() || !std::ptr::eq(Rc::as_ptr(&ctx.current()), generation) {
             return;
         }
-        let ok = probe(addr, &hc).await;
+        let ok = probe(addr, &hc, tls.as_ref()).await;
         if ok == up {
             streak = 0;
             continue;
@@ -77,9 +85,9 @@ async fn probe_loop(
 
 /// One probe: `GET uri` over the upstream exchange's probe, a valid final status within
 /// `timeout` in the expected range.
-async fn probe(addr: SocketAddr, hc: &HealthCheck) -> bool {
+async fn probe(addr: SocketAddr, hc: &HealthCheck, tls: Option<&GroupTls>) -> bool {
     matches!(
-        crate::upstream::exchange::probe(addr, &hc.uri, hc.timeout).await,
+        crate::upstream::exchange::probe(addr, &hc.uri, hc.timeout, tls).await,
         Some(status) if (hc.status_lo..=hc.status_hi).contains(&status)
     )
 }

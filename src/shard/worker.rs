@@ -180,7 +180,8 @@ async fn shard_main(
         index: id,
         of: peers.0.len(),
     };
-    let ctx = Rc::new(ShardCtx::new(id, Generation::new(compiled, share, None)));
+    let generation = Generation::new(compiled, share, None, &tls.loaded);
+    let ctx = Rc::new(ShardCtx::new(id, generation));
     ctx.start_tls(tls.loaded, tls.mesh, tls.keys);
     set_caps(&ctx, &cfg);
     let accepting: Rc<RefCell<HashMap<SocketAddr, Accepting>>> = Rc::default();
@@ -239,8 +240,9 @@ async fn shard_main(
                     let mut fresh: Lookups = (*fresh).clone();
                     match route::compile_with(&new, r.as_ref().unwrap_or(&resolved), &mut fresh) {
                         Ok(c) => {
-                            ctx.install(c);
+                            // TLS first: the new groups take their client settings from it.
                             ctx.set_tls(tls);
+                            ctx.install(c);
                             cfg = new;
                             lookups = fresh;
                             if let Some(r) = r {

@@ -16,11 +16,13 @@ pub mod shard;
 pub mod site;
 pub mod stream;
 pub mod tickets;
+pub mod upstream;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::Config;
+use crate::config::tls::ProxyTls;
+use crate::config::{Action, Config, Location};
 
 pub use handshake::{Failed, Handshaken};
 pub use shard::ShardTls;
@@ -31,6 +33,8 @@ pub use stream::TlsStream;
 #[derive(Default)]
 pub struct Loaded {
     pub sites: Vec<Option<Arc<site::Site>>>,
+    /// Each distinct `proxy_ssl_*` combination of the locations that `proxy_pass https://`.
+    pub upstream: Vec<Arc<upstream::UpstreamTls>>,
 }
 
 impl Loaded {
@@ -45,7 +49,21 @@ impl Loaded {
             }
             sites.push(Some(Arc::new(site::Site::load(&s.tls)?)));
         }
-        Ok(Loaded { sites })
+        let mut upstream: Vec<Arc<upstream::UpstreamTls>> = Vec::new();
+        for p in https_settings(cfg) {
+            if !upstream.iter().any(|u| u.settings == *p) {
+                upstream.push(Arc::new(upstream::UpstreamTls::load(p)?));
+            }
+        }
+        Ok(Loaded { sites, upstream })
+    }
+
+    /// The client settings for `p` (read at load), as this shard's copy.
+    pub fn client_for(&self, p: &ProxyTls) -> Option<Arc<rustls::ClientConfig>> {
+        self.upstream
+            .iter()
+            .find(|u| u.settings == *p)
+            .map(|u| u.for_shard())
     }
 
     pub fn any(&self) -> bool {
@@ -64,4 +82,23 @@ impl Loaded {
             .unwrap_or(Duration::from_secs(300))
             .max(Duration::from_secs(60))
     }
+}
+
+/// The `proxy_ssl_*` settings of every location that proxies to `https://`.
+fn https_settings(cfg: &Config) -> Vec<&ProxyTls> {
+    fn walk<'a>(locs: &'a [Location], out: &mut Vec<&'a ProxyTls>) {
+        for l in locs {
+            if let Action::Proxy(p) = &l.action
+                && p.tls
+            {
+                out.push(&l.settings.proxy_ssl);
+            }
+            walk(&l.locations, out);
+        }
+    }
+    let mut out = Vec::new();
+    for s in &cfg.servers {
+        walk(&s.locations, &mut out);
+    }
+    out
 }

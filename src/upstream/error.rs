@@ -12,6 +12,9 @@ pub enum Error {
     QueueFull,
     Connect(std::io::Error),
     ConnectTimeout,
+    /// The TLS handshake with the server failed (its certificate did not verify, no common
+    /// protocol...): nothing of the request was sent.
+    Tls(String),
     /// Writing the request head or body to the server failed.
     Send,
     /// The server closed or reset the connection before sending a byte of its answer.
@@ -47,7 +50,11 @@ impl Error {
     pub fn reached_server(&self) -> bool {
         !matches!(
             self,
-            Error::NoServer | Error::QueueFull | Error::Connect(_) | Error::ConnectTimeout
+            Error::NoServer
+                | Error::QueueFull
+                | Error::Connect(_)
+                | Error::ConnectTimeout
+                | Error::Tls(_)
         )
     }
 
@@ -69,6 +76,7 @@ impl std::fmt::Display for Error {
             }
             Error::Connect(e) => write!(f, "connect failed: {e}"),
             Error::ConnectTimeout => f.write_str("connect timed out"),
+            Error::Tls(why) => write!(f, "TLS handshake with the upstream failed: {why}"),
             Error::Send => f.write_str("sending the request failed"),
             Error::ClosedEarly => f.write_str("upstream closed the connection before answering"),
             Error::Truncated => {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use monoio::net::TcpStream;
 use tracing::warn;
 
+use super::conn::UpStream;
 use super::{Error, Group, Pooled, Tried};
 use crate::http::response::parse_response_reusing;
 use crate::http::{Method, ResponseHead};
@@ -51,7 +52,7 @@ pub trait Requester {
         true
     }
     /// Streams the rest of the body to the upstream.
-    async fn send_body(&mut self, _up: &mut TcpStream) -> Result<(), BodyFailed<Self::Fail>> {
+    async fn send_body(&mut self, _up: &mut UpStream) -> Result<(), BodyFailed<Self::Fail>> {
         Ok(())
     }
     /// An interim response (1xx other than 101), head bytes as received: pass it on or not.
@@ -345,7 +346,7 @@ async fn attempt<R: Requester>(
     let mut ub = bufs.get();
     if req.body_follows() {
         if req.expects_continue() {
-            let ready = within(EXPECT_WAIT, conn.stream.readable(false)).await;
+            let ready = within(EXPECT_WAIT, crate::net::Transport::readable(&conn.stream)).await;
             if ready.is_err() {
                 // A silent upstream: tell the client to go on (RFC 9110 §10.1.1).
                 req.go_ahead().await.map_err(Stop::Requester)?;
@@ -434,10 +435,23 @@ fn is_interim(status: u16) -> bool {
 
 /// An active health check's request: `GET uri` on a new connection to `addr`, the final
 /// response's status (interim ones skipped), all within `limit`. None: no valid answer.
-pub async fn probe(addr: SocketAddr, uri: &str, limit: Duration) -> Option<u16> {
+pub async fn probe(
+    addr: SocketAddr,
+    uri: &str,
+    limit: Duration,
+    tls: Option<&super::GroupTls>,
+) -> Option<u16> {
     let run = async {
+        let tcp = TcpStream::connect_addr(addr).await.ok()?;
+        let stream = match tls {
+            None => UpStream::Plain(tcp),
+            Some(t) => {
+                let shake = crate::tls::upstream::connect(tcp, t.config.clone(), t.name.clone());
+                UpStream::Tls(Box::new(shake.await.ok()?))
+            }
+        };
         let mut conn = Pooled {
-            stream: TcpStream::connect_addr(addr).await.ok()?,
+            stream,
             reused: false,
             requests: 0,
             idle_since: Instant::now(),

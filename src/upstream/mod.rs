@@ -2,6 +2,7 @@
 //! pools of idle keep-alive connections. Shard-local (`Rc`/`RefCell`): never shared across cores.
 
 pub mod balancer;
+pub mod conn;
 mod error;
 pub mod exchange;
 mod health;
@@ -22,6 +23,8 @@ pub use pool::{Pool, Pooled};
 pub use queue::Queue;
 
 use crate::route::UpstreamSpec;
+use crate::tls;
+use conn::UpStream;
 
 /// One upstream server inside a group.
 pub struct Server {
@@ -44,10 +47,24 @@ pub struct Group {
     pub keepalive_requests: u64,
     /// Several servers: passive health may take one out (nginx never marks a lone server down).
     many: bool,
+    /// `proxy_pass https://`: how connections to its servers speak TLS (Err: the settings could
+    /// not be made, every connection fails with that reason).
+    pub tls: Option<Result<GroupTls, String>>,
+}
+
+/// A TLS group's client settings on this shard and the name its servers' certificates carry.
+#[derive(Clone)]
+pub struct GroupTls {
+    pub config: std::sync::Arc<rustls::ClientConfig>,
+    pub name: rustls::pki_types::ServerName<'static>,
 }
 
 impl Group {
     pub fn new(spec: &UpstreamSpec) -> Group {
+        Group::with_tls(spec, None)
+    }
+
+    pub fn with_tls(spec: &UpstreamSpec, tls: Option<Result<GroupTls, String>>) -> Group {
         let servers = spec
             .servers
             .iter()
@@ -68,6 +85,7 @@ impl Group {
             queue: spec.queue.map(|(n, t)| Queue::new(n, t)),
             keepalive_requests: spec.keepalive_requests,
             many: spec.servers.len() > 1,
+            tls,
         }
     }
 
@@ -142,6 +160,18 @@ impl Group {
         // Request heads are written whole; Nagle would only delay them.
         let _ = stream.set_nodelay(true);
         server.dialled.set(server.dialled.get() + 1);
+        let stream = match &self.tls {
+            None => UpStream::Plain(stream),
+            Some(Err(why)) => return Err(Error::Tls(why.clone())),
+            Some(Ok(t)) => {
+                let shake = tls::upstream::connect(stream, t.config.clone(), t.name.clone());
+                match crate::net::deadline::within(timeout, shake).await {
+                    Ok(Ok(s)) => UpStream::Tls(Box::new(s)),
+                    Ok(Err(e)) => return Err(Error::Tls(e.to_string())),
+                    Err(_) => return Err(Error::ConnectTimeout),
+                }
+            }
+        };
         Ok(Pooled {
             stream,
             reused: false,

@@ -1,13 +1,12 @@
 //! Idle keep-alive connections to one upstream server, for one shard only.
 
 use std::cell::RefCell;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use monoio::net::TcpStream;
+use super::conn::UpStream;
 
 pub struct Pooled {
-    pub stream: TcpStream,
+    pub stream: UpStream,
     /// Taken from the pool (a failure before any response byte may then be retried).
     pub reused: bool,
     /// Requests this connection has carried.
@@ -67,12 +66,15 @@ impl Pool {
 
 /// An idle upstream connection must have nothing to read: EOF means the upstream closed it,
 /// and stray bytes mean it is out of step. One non-blocking peek tells both.
-fn still_open(stream: &TcpStream) -> bool {
+fn still_open(stream: &UpStream) -> bool {
+    if stream.buffered() {
+        return false;
+    }
     let mut b = [0u8; 1];
     // SAFETY: recv on a valid fd into a 1-byte stack buffer.
     let n = unsafe {
         libc::recv(
-            stream.as_raw_fd(),
+            stream.raw_fd(),
             b.as_mut_ptr().cast(),
             1,
             libc::MSG_PEEK | libc::MSG_DONTWAIT,

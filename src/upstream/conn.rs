@@ -1,0 +1,158 @@
+//! An upstream connection: plain TCP, or TLS for `proxy_pass https://`. One type so pools,
+//! the exchange, the relays and the tunnel handle both; only plain connections splice.
+
+use std::future::Future;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use monoio::BufResult;
+use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, CancelHandle, CancelableAsyncReadRent, Split};
+use monoio::net::TcpStream;
+use rustls::ClientConnection;
+
+use crate::net::Transport;
+use crate::tls::TlsStream;
+
+pub enum UpStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<ClientConnection>>),
+}
+
+impl UpStream {
+    /// The socket underneath (for the pool's liveness check).
+    pub fn raw_fd(&self) -> RawFd {
+        match self {
+            UpStream::Plain(s) => s.as_raw_fd(),
+            UpStream::Tls(t) => t.tcp().as_raw_fd(),
+        }
+    }
+
+    /// Whether decrypted bytes wait in the TLS state (a pooled connection must have none).
+    pub fn buffered(&self) -> bool {
+        match self {
+            UpStream::Plain(_) => false,
+            UpStream::Tls(t) => !t.conn().wants_read(),
+        }
+    }
+}
+
+impl AsyncReadRent for UpStream {
+    fn read<T: IoBufMut>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
+        async move {
+            match self {
+                UpStream::Plain(s) => s.read(buf).await,
+                UpStream::Tls(t) => t.read(buf).await,
+            }
+        }
+    }
+
+    fn readv<T: IoVecBufMut>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
+        async move {
+            match self {
+                UpStream::Plain(s) => s.readv(buf).await,
+                UpStream::Tls(t) => t.readv(buf).await,
+            }
+        }
+    }
+}
+
+impl CancelableAsyncReadRent for UpStream {
+    fn cancelable_read<T: IoBufMut>(
+        &mut self,
+        buf: T,
+        c: CancelHandle,
+    ) -> impl Future<Output = BufResult<usize, T>> {
+        async move {
+            match self {
+                UpStream::Plain(s) => s.cancelable_read(buf, c).await,
+                UpStream::Tls(t) => t.cancelable_read(buf, c).await,
+            }
+        }
+    }
+
+    fn cancelable_readv<T: IoVecBufMut>(
+        &mut self,
+        buf: T,
+        c: CancelHandle,
+    ) -> impl Future<Output = BufResult<usize, T>> {
+        async move {
+            match self {
+                UpStream::Plain(s) => s.cancelable_readv(buf, c).await,
+                UpStream::Tls(t) => t.cancelable_readv(buf, c).await,
+            }
+        }
+    }
+}
+
+impl AsyncWriteRent for UpStream {
+    fn write<T: IoBuf>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
+        async move {
+            match self {
+                UpStream::Plain(s) => s.write(buf).await,
+                UpStream::Tls(t) => t.write(buf).await,
+            }
+        }
+    }
+
+    fn writev<T: IoVecBuf>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
+        async move {
+            match self {
+                UpStream::Plain(s) => s.writev(buf).await,
+                UpStream::Tls(t) => t.writev(buf).await,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> impl Future<Output = io::Result<()>> {
+        async move {
+            match self {
+                UpStream::Plain(s) => s.flush().await,
+                UpStream::Tls(t) => t.flush().await,
+            }
+        }
+    }
+
+    fn shutdown(&mut self) -> impl Future<Output = io::Result<()>> {
+        async move {
+            match self {
+                UpStream::Plain(s) => s.shutdown().await,
+                UpStream::Tls(t) => t.shutdown().await,
+            }
+        }
+    }
+}
+
+impl Transport for UpStream {
+    fn splice_fd(&self) -> Option<RawFd> {
+        match self {
+            UpStream::Plain(s) => s.splice_fd(),
+            UpStream::Tls(t) => t.splice_fd(),
+        }
+    }
+
+    fn readable(&self) -> impl Future<Output = io::Result<()>> {
+        async move {
+            match self {
+                UpStream::Plain(s) => Transport::readable(s).await,
+                UpStream::Tls(t) => t.readable().await,
+            }
+        }
+    }
+
+    fn writable(&self) -> impl Future<Output = io::Result<()>> {
+        async move {
+            match self {
+                UpStream::Plain(s) => Transport::writable(s).await,
+                UpStream::Tls(t) => t.writable().await,
+            }
+        }
+    }
+
+    fn park_fd(&self) -> Option<OwnedFd> {
+        None
+    }
+}
+
+// SAFETY: both variants are Split (see TlsStream's and monoio's TcpStream's).
+unsafe impl Split for UpStream {}
