@@ -43,6 +43,14 @@ RINGWAY_PORT = int(ENV.get("RINGWAY_PORT", "28081"))
 NGINX_PORT = int(ENV.get("NGINX_PORT", "28082"))
 HAPROXY_PORT = int(ENV.get("HAPROXY_PORT", "28083"))
 NGINX_NOBUF_PORT = int(ENV.get("NGINX_NOBUF_PORT", "28084"))
+# TLS workloads: the backend's own TLS port ("direct" over TLS), the SNI wrk and the Python clients
+# send, the idle TLS connections, the two loads of tls_hs, and lines added to ringway's TLS server.
+BACKEND_TLS_PORT = int(ENV.get("BACKEND_TLS_PORT", "28086"))
+TLS_SNI = ENV.get("TLS_SNI", "localhost")
+TLS_IDLE_CONNS = min(10000, int(ENV.get("TLS_IDLE_CONNS", "10000")))
+CONNS_HS = int(ENV.get("CONNS_HS", "256"))
+CONNS_HS_KA = int(ENV.get("CONNS_HS_KA", "16"))
+RINGWAY_TLS_EXTRA = ENV.get("RINGWAY_TLS_EXTRA", "")
 PROXIES = ENV.get("PROXIES", "ringway nginx haproxy").split()
 # nginx-nobuf (proxy_buffering off; proxy_request_buffering off): "auto" = for the workloads with
 # 1 MiB+ bodies, "1" = every workload (except idle), "0" = never.
@@ -99,6 +107,8 @@ class Workload:
     what: str
     kind: str = "wrk"  # wrk | lat (oha at a fixed rate) | idle (idle connections + wrk on top) | burst | slow
     close: bool = False  # Connection: close on every request (a new connection per request)
+    tls: bool = False  # over TLS (https), proxies terminating TLS with an ECDSA P-256 certificate
+    resume: bool = True  # TLS: the client may resume sessions (False: every handshake a full one)
 
 
 ALL_WORKLOADS = {
@@ -136,9 +146,33 @@ ALL_WORKLOADS = {
                           f"GET /small, {CONNS_SMALL} connections, without and then with slow clients open "
                           f"(slowloris heads and slow readers, see loadtest/README.md); proxies with "
                           f"short client timeouts", kind="slow"),
+    # TLS termination (see "TLS" in loadtest/README.md): wrk over https with loadtest/tls_shim.c
+    "tls_small": Workload("tls_small", "/small", CONNS_SMALL, "GET", len(SMALL_BODY), 0,
+                          f"TLS: GET /small (100-byte body), keep-alive, {CONNS_SMALL} connections", tls=True),
+    "tls_newconn": Workload("tls_newconn", "/small", CONNS_NEWCONN, "GET", len(SMALL_BODY), 0,
+                            f"TLS: GET /small with `Connection: close`, every request on a new connection with a "
+                            f"full handshake (no resumption), {CONNS_NEWCONN} concurrent",
+                            close=True, tls=True, resume=False),
+    "tls_resume": Workload("tls_resume", "/small", CONNS_NEWCONN, "GET", len(SMALL_BODY), 0,
+                           f"TLS: GET /small with `Connection: close`, every request on a new connection that "
+                           f"resumes the previous session (TLS 1.3 ticket), {CONNS_NEWCONN} concurrent",
+                           close=True, tls=True),
+    "tls_1m": Workload("tls_1m", "/1m", CONNS_LARGE, "GET", MIB, 0,
+                       f"TLS: GET /1m (1 MiB static file), {CONNS_LARGE} connections", tls=True),
+    "tls_upload": Workload("tls_upload", "/upload", CONNS_LARGE, "POST", len(UPLOAD_REPLY), MIB,
+                           f"TLS: POST /upload with a 1 MiB body (backend reads it all, then answers), "
+                           f"{CONNS_LARGE} connections", tls=True),
+    "tls_idle": Workload("tls_idle", "/small", IDLE_ACTIVE, "GET", len(SMALL_BODY), 0,
+                         f"TLS: {TLS_IDLE_CONNS} idle keep-alive TLS client connections (one request each), then "
+                         f"GET /small with {IDLE_ACTIVE} active TLS connections on top", kind="idle", tls=True),
+    "tls_hs": Workload("tls_hs", "/small", CONNS_HS_KA, "GET", len(SMALL_BODY), 0,
+                       f"TLS: GET /small on {CONNS_HS_KA} keep-alive connections alone, then while {CONNS_HS} "
+                       f"concurrent clients make a new connection with a full handshake per request",
+                       kind="hs", tls=True),
 }
-ALIASES = {"all": "small small512 newconn 64k 1m 16m upload lat idle"}
-BIG_BODY = ("1m", "16m", "upload", "upload_early")
+ALIASES = {"all": "small small512 newconn 64k 1m 16m upload lat idle",
+           "tls": "tls_small tls_newconn tls_resume tls_1m tls_upload tls_idle tls_hs"}
+BIG_BODY = ("1m", "16m", "upload", "upload_early", "tls_1m", "tls_upload")
 
 PROXY_PORTS = {"ringway": RINGWAY_PORT, "nginx": NGINX_PORT, "haproxy": HAPROXY_PORT,
                "nginx-nobuf": NGINX_NOBUF_PORT, "direct": BACKEND_PORT}
@@ -153,7 +187,7 @@ def targets_for(w: Workload, rnd: int) -> list[str]:
         ps.insert(ps.index("nginx") + 1, "nginx-nobuf")
     k = (rnd - 1) % len(ps) if ps else 0
     ps = ps[k:] + ps[:k]
-    return ps + ([] if w.kind in ("idle", "burst", "slow") else ["direct"])
+    return ps + ([] if w.kind in ("idle", "burst", "slow", "hs") else ["direct"])
 
 # ---------------------------------------------------------------------------------- processes
 
@@ -336,7 +370,54 @@ TEMP_PATHS = """client_body_temp_path {d}/client_body;
     scgi_temp_path {d}/scgi;"""
 
 
-def write_backend(d: str, worker_connections: int = 8192) -> str:
+def make_tls(d: str) -> dict:
+    """A throwaway CA and an ECDSA P-256 leaf it signs (SAN 127.0.0.1 and localhost), made with the
+    openssl command. Returns the paths: ca (the CA certificate, for the clients that verify), chain
+    (leaf then CA: what ssl_certificate serves, the size of a leaf + intermediate chain), key (the
+    leaf's key) and pem (chain and key in one file, for HAProxy's `crt`)."""
+    os.makedirs(d, exist_ok=True)
+    j = lambda n: os.path.join(d, n)  # noqa: E731
+    ext = j("leaf.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\n"
+                "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
+    steps = [
+        ["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", j("ca.key")],
+        ["openssl", "req", "-x509", "-new", "-key", j("ca.key"), "-sha256", "-days", "7",
+         "-subj", "/CN=ringway loadtest CA", "-out", j("ca.crt")],
+        ["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", j("leaf.key")],
+        ["openssl", "req", "-new", "-key", j("leaf.key"), "-subj", "/CN=localhost", "-out", j("leaf.csr")],
+        ["openssl", "x509", "-req", "-in", j("leaf.csr"), "-CA", j("ca.crt"), "-CAkey", j("ca.key"),
+         "-CAcreateserial", "-days", "7", "-sha256", "-extfile", ext, "-out", j("leaf.crt")],
+    ]
+    for argv in steps:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv[:3])} failed: {r.stderr.strip()[-300:]}")
+    with open(j("leaf.crt")) as a, open(j("ca.crt")) as b, open(j("leaf.key")) as k:
+        leaf, ca, key = a.read(), b.read(), k.read()
+    with open(j("chain.crt"), "w") as f:
+        f.write(leaf + ca)
+    with open(j("haproxy.pem"), "w") as f:
+        f.write(leaf + ca + key)
+    os.chmod(j("leaf.key"), 0o644)  # nginx's workers and ringway read it; a throwaway key
+    return {"ca": j("ca.crt"), "chain": j("chain.crt"), "key": j("leaf.key"), "pem": j("haproxy.pem")}
+
+
+def nginx_tls_lines(tls: dict) -> str:
+    """The server-level TLS lines of the nginx proxy and the TLS backend (nginx's default ciphers)."""
+    return (f"ssl_certificate {tls['chain']};\n        ssl_certificate_key {tls['key']};\n"
+            f"        ssl_protocols TLSv1.2 TLSv1.3;\n        ssl_session_cache shared:SSL:10m;")
+
+
+def ringway_tls_lines(tls: dict) -> str:
+    """ringway's: the lines its TLS runtime takes first (no ssl_protocols: rustls has TLS 1.2 and 1.3
+    only, nginx's own default from 1.23.4 on), plus RINGWAY_TLS_EXTRA."""
+    return (f"ssl_certificate {tls['chain']};\n        ssl_certificate_key {tls['key']};\n"
+            f"        ssl_session_cache shared:SSL:10m;" + (f"\n        {RINGWAY_TLS_EXTRA}" if RINGWAY_TLS_EXTRA else ""))
+
+
+def write_backend(d: str, worker_connections: int = 8192, tls: dict | None = None) -> str:
     html = os.path.join(d, "html")
     os.makedirs(html, exist_ok=True)
     for name, size in FILES.items():
@@ -362,6 +443,8 @@ http {{
     keepalive_requests 1000000;
     server {{
         listen 127.0.0.1:{BACKEND_PORT} backlog=4096;
+        {f"listen 127.0.0.1:{BACKEND_TLS_PORT} ssl backlog=4096; # direct over TLS" if tls else ""}
+        {nginx_tls_lines(tls) if tls else ""}
         root {html};
         location = /small {{ default_type text/plain; return 200 "{small}\\n"; }}
         location = /1m {{ default_type application/octet-stream; }}
@@ -399,7 +482,8 @@ http {{
 
 
 def write_nginx_proxy(d: str, port: int = NGINX_PORT, extra: str = NGINX_EXTRA, name: str = "nginx.conf",
-                      worker_connections: int = 8192, server_extra: str = "", rlimit_nofile: int = 0) -> str:
+                      worker_connections: int = 8192, server_extra: str = "", rlimit_nofile: int = 0,
+                      tls: dict | None = None) -> str:
     os.makedirs(d, exist_ok=True)
     rlimit_nofile = rlimit_nofile or worker_connections
     rlimit = f"worker_rlimit_nofile {rlimit_nofile};\n" if worker_connections > 8192 else ""
@@ -418,7 +502,8 @@ http {{
         keepalive_requests 1000000;
     }}
     server {{
-        listen 127.0.0.1:{port} backlog=4096{LISTEN_OPT};
+        listen 127.0.0.1:{port}{" ssl" if tls else ""} backlog=4096{LISTEN_OPT};
+        {nginx_tls_lines(tls) if tls else ""}
         client_max_body_size 2m;
         keepalive_requests 1000000;
         keepalive_timeout 300s;
@@ -443,7 +528,7 @@ http {{
     return path
 
 
-def write_ringway(d: str, name: str = "ringway.conf", server_extra: str = "") -> str:
+def write_ringway(d: str, name: str = "ringway.conf", server_extra: str = "", tls: dict | None = None) -> str:
     os.makedirs(d, exist_ok=True)
     conf = f"""events {{}}
 http {{
@@ -453,7 +538,8 @@ http {{
         keepalive_requests 1000000;
     }}
     server {{
-        listen 127.0.0.1:{RINGWAY_PORT}{LISTEN_OPT};
+        listen 127.0.0.1:{RINGWAY_PORT}{" ssl" if tls else ""}{LISTEN_OPT};
+        {ringway_tls_lines(tls) if tls else ""}
         client_max_body_size 2m;
         keepalive_requests 1000000;
         keepalive_timeout 300s;
@@ -470,7 +556,7 @@ http {{
     return path
 
 
-def write_haproxy(d: str, name: str = "haproxy.cfg", client_timeout: str = "300s") -> str:
+def write_haproxy(d: str, name: str = "haproxy.cfg", client_timeout: str = "300s", tls: dict | None = None) -> str:
     """HAProxy as the same reverse proxy: one thread, upstream reuse, the same header work."""
     os.makedirs(d, exist_ok=True)
     conf = f"""global
@@ -493,10 +579,10 @@ defaults
     timeout http-keep-alive 300s
 
 frontend fe
-    bind 127.0.0.1:{HAPROXY_PORT}{" defer-accept" if DEFERRED else ""}
+    bind 127.0.0.1:{HAPROXY_PORT}{" defer-accept" if DEFERRED else ""}{f" ssl crt {tls['pem']} ssl-min-ver TLSv1.2" if tls else ""}
     maxconn 16000
     http-request set-header X-Real-IP %[src]
-    http-request set-header X-Forwarded-Proto http
+    http-request set-header X-Forwarded-Proto {"https" if tls else "http"}
     http-request add-header Via "1.1 haproxy"
     default_backend app
 
@@ -537,8 +623,28 @@ def write_lua(d: str, w: Workload) -> str:
 
 # ---------------------------------------------------------------------------------- checks
 
-def request(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+TLS: dict = {}  # make_tls()'s paths once a TLS workload is selected
+TLS_SHIM = ""  # the compiled loadtest/tls_shim.c
+
+
+class _TLSConnection(http.client.HTTPSConnection):
+    """HTTPS to 127.0.0.1 with SNI and certificate name TLS_SNI, verified against the run's CA."""
+
+    def connect(self):
+        sock = socket.create_connection(("127.0.0.1", self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=TLS_SNI)
+
+
+def tls_context():
+    import ssl
+    ctx = ssl.create_default_context(cafile=TLS["ca"])
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def request(port: int, method: str, path: str, body: bytes | None = None, tls: bool = False) -> tuple[int, bytes]:
+    c = (_TLSConnection("127.0.0.1", port, timeout=10, context=tls_context()) if tls
+         else http.client.HTTPConnection("127.0.0.1", port, timeout=10))
     try:
         headers = {"Content-Type": "application/octet-stream"} if body is not None else {}
         c.request(method, path, body=body, headers=headers)
@@ -548,7 +654,7 @@ def request(port: int, method: str, path: str, body: bytes | None = None) -> tup
         c.close()
 
 
-def preflight(port: int, file_sha: dict[str, str]) -> list[str]:
+def preflight(port: int, file_sha: dict[str, str], tls: bool = False) -> list[str]:
     """Content checks through one target: exact bodies both ways. Returns the problems."""
     problems = []
     body = os.urandom(MIB)
@@ -568,7 +674,7 @@ def preflight(port: int, file_sha: dict[str, str]) -> list[str]:
     ]
     for what, method, path, data, ok in checks:
         try:
-            st, b = request(port, method, path, data)
+            st, b = request(port, method, path, data, tls)
             if not ok(st, b):
                 problems.append(f"{what}: status {st}, {len(b)} bytes"
                                 + (f" {b[:60]!r}" if len(b) < 200 else ""))
@@ -608,9 +714,57 @@ def parse_wrk(text: str) -> dict:
     return r
 
 
-def wrk_cmd(url: str, w: Workload, lua: str, seconds: int) -> list[str]:
-    return ["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{w.conns}", f"-d{seconds}s",
+def wrk_cmd(url: str, w: Workload, lua: str, seconds: int, conns: int | None = None) -> list[str]:
+    return ["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{conns or w.conns}", f"-d{seconds}s",
             "--timeout", "5s", "--latency", "-s", lua, url]
+
+
+def wrk_env(w: Workload, stats: str = "", resume: bool | None = None) -> dict | None:
+    """wrk's environment for a TLS workload: loadtest/tls_shim.c preloaded (SNI TLS_SNI; no
+    resumption unless the workload resumes; handshake counts written to `stats`)."""
+    if not w.tls:
+        return None
+    resume = w.resume if resume is None else resume
+    return dict(os.environ, LD_PRELOAD=TLS_SHIM, LT_TLS_SNI=TLS_SNI, LT_TLS_NORESUME="0" if resume else "1",
+                LT_TLS_STATS=stats)
+
+
+def read_tls_stats(path: str) -> dict | None:
+    """The shim's line: {full, resumed, version, cipher, group}, or None when it wrote none."""
+    try:
+        with open(path) as f:
+            text = f.read()
+        os.unlink(path)
+    except OSError:
+        return None
+    m = re.search(r"LT_TLS (.*)", text)
+    if not m:
+        return None
+    kv = dict(x.split("=", 1) for x in m.group(1).split())
+    return {"full": int(kv["full"]), "resumed": int(kv["resumed"]), "version": kv.get("version", "?"),
+            "cipher": kv.get("cipher", "?"), "group": kv.get("group", "?")}
+
+
+def target_url(port: int, w: Workload) -> str:
+    return f"{'https' if w.tls else 'http'}://127.0.0.1:{port}{w.path}"
+
+
+def check_tls(run: Run, w: Workload, st: dict | None) -> None:
+    """Records the measured run's handshakes; a full-handshake workload that resumed, or a
+    resumption workload that did not resume, is a problem."""
+    if st is None:
+        run.problems.append("TLS: wrk's shim wrote no handshake counts (wrk killed? LD_PRELOAD failed?)")
+        return
+    run.tls_full, run.tls_resumed = st["full"], st["resumed"]
+    run.tls_params = f"{st['version']} {st['cipher']} {st['group']}"
+    n = st["full"] + st["resumed"]
+    if w.close and not w.resume and st["resumed"]:
+        run.problems.append(f"TLS: {st['resumed']} of {n} handshakes were resumed in a full-handshake workload")
+    if w.close and w.resume and n and st["resumed"] < 0.9 * n:
+        run.problems.append(f"TLS: only {st['resumed']} of {n} handshakes were resumed "
+                            f"({100 * st['resumed'] / n:.0f}%; the target does not resume sessions?)")
+    if not w.close and n > w.conns:
+        run.problems.append(f"TLS: {n} handshakes on {w.conns} keep-alive connections (the target closed connections)")
 
 
 # ---------------------------------------------------------------------------------- one run
@@ -675,6 +829,16 @@ class Run:
     rss_series: list | None = None
     # slowloris: figures without / with the slow clients and what the slow clients saw
     slow: dict | None = None
+    # TLS: handshakes of the measured run as the client saw them, and what was negotiated
+    tls_full: int | None = None
+    tls_resumed: int | None = None
+    tls_params: str | None = None
+    # tls_hs: handshakes/s of the new-connection load next to the keep-alive one, and the keep-alive
+    # load alone (rps / p99_ms are the keep-alive load's with the handshakes)
+    hs_rate: float | None = None
+    hs_cpu_pct_alone: float | None = None
+    ka_rps_alone: float | None = None
+    ka_p99_alone_ms: float | None = None
 
 
 def check_sizes(run: Run, w: Workload, res: dict, lo_delta: int) -> None:
@@ -721,20 +885,21 @@ def start_target(rnd: int, w: Workload, target: str, cfgs: dict):
     """Starts a proxy (None for direct). Returns (proc, port, logfile, env)."""
     port = PROXY_PORTS[target]
     if target == "direct":
-        return None, port, None, None
+        return None, BACKEND_TLS_PORT if w.tls else port, None, None
     logfile = os.path.join(LOG_DIR, f"{target}-{w.name}-r{rnd}.log")
     env = None
+    t = "_tls" if w.tls else ""  # the TLS variant of each config (listen … ssl)
     if target == "ringway":
         env = dict(os.environ, NO_COLOR="1", RINGWAY_LOG=os.environ.get("RINGWAY_LOG", "info"))
-        argv = [RINGWAY_BIN, "-c", cfgs["ringway_slow" if w.kind == "slow" else "ringway"], "--workers", "1"]
+        argv = [RINGWAY_BIN, "-c", cfgs["ringway_slow" if w.kind == "slow" else "ringway" + t], "--workers", "1"]
     elif target == "nginx":
-        conf = cfgs["nginx_idle"] if w.kind == "idle" else cfgs["nginx_burst"] if w.kind == "burst" else cfgs["nginx_slow"] if w.kind == "slow" else cfgs["nginx"]
+        conf = cfgs["nginx_idle" + t] if w.kind == "idle" else cfgs["nginx_burst"] if w.kind == "burst" else cfgs["nginx_slow"] if w.kind == "slow" else cfgs["nginx" + t]
         argv = [NGINX, "-p", cfgs["nginx_dir"], "-c", conf, "-e", os.path.join(cfgs["nginx_dir"], "error.log")]
     elif target == "nginx-nobuf":
-        argv = [NGINX, "-p", cfgs["nobuf_dir"], "-c", cfgs["nginx-nobuf"],
+        argv = [NGINX, "-p", cfgs["nobuf_dir"], "-c", cfgs["nginx-nobuf" + t],
                 "-e", os.path.join(cfgs["nobuf_dir"], "error.log")]
     elif target == "haproxy":
-        argv = [HAPROXY, "-db", "-f", cfgs["haproxy_slow" if w.kind == "slow" else "haproxy"]]
+        argv = [HAPROXY, "-db", "-f", cfgs["haproxy_slow" if w.kind == "slow" else "haproxy" + t]]
     else:
         raise ValueError(target)
     wait_port_free(port)
@@ -793,7 +958,8 @@ def started_ok(run: Run, target: str, proc, port: int) -> bool:
     return True
 
 
-def measured(run: Run, w: Workload, proc, pid, backend, cmd: list[str], logname: str, parse, seconds: int) -> dict:
+def measured(run: Run, w: Workload, proc, pid, backend, cmd: list[str], logname: str, parse, seconds: int,
+             env: dict | None = None) -> dict:
     """Runs one measured load command, with CPU, memory and loopback accounting around it."""
     b0 = cpu_ticks(backend.pid)
     u0, s0 = proc_ticks(pid) if pid else (0, 0)
@@ -803,7 +969,7 @@ def measured(run: Run, w: Workload, proc, pid, backend, cmd: list[str], logname:
     l0 = lo_bytes()
     g0 = tcp_out_segs()
     t0 = time.monotonic()
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, env=env)
     t1 = time.monotonic()
     g1 = tcp_out_segs()
     l1 = lo_bytes()
@@ -856,14 +1022,15 @@ def one_run(rnd: int, w: Workload, target: str, lua: str, backend: subprocess.Po
     a0 = backend_accepts() if target != "direct" else None
     proc, port, logfile, env = start_target(rnd, w, target, cfgs)
     run.log = logfile
-    url = f"http://127.0.0.1:{port}{w.path}"
+    url = target_url(port, w)
+    stats = os.path.join(WORKDIR, "tls-stats")
     try:
         if not started_ok(run, target, proc, port):
             return run
-        run.problems += [f"preflight: {p}" for p in preflight(port, file_sha)]
+        run.problems += [f"preflight: {p}" for p in preflight(port, file_sha, w.tls)]
         if WARMUP > 0:
             subprocess.run(wrk_cmd(url, w, lua, WARMUP), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=WARMUP + 30)
+                           timeout=WARMUP + 30, env=wrk_env(w))
         if proc is not None and proc.poll() is not None:
             run.ok = False
             run.problems.append(f"CRASH: {target} exited with status {proc.returncode} during warm-up")
@@ -876,7 +1043,9 @@ def one_run(rnd: int, w: Workload, target: str, lua: str, backend: subprocess.Po
                      f"oha-{w.name}-{target}-r{rnd}.txt", lambda t: parse_oha(t, run), DURATION)
         else:
             measured(run, w, proc, pid, backend, wrk_cmd(url, w, lua, DURATION),
-                     f"wrk-{w.name}-{target}-r{rnd}.txt", parse_wrk, DURATION)
+                     f"wrk-{w.name}-{target}-r{rnd}.txt", parse_wrk, DURATION, env=wrk_env(w, stats))
+            if w.tls:
+                check_tls(run, w, read_tls_stats(stats))
         a2 = backend_accepts() if a1 is not None else None
         if a0 is not None and a1 is not None and a2 is not None:
             run.upstream_run = a2 - a1 - 1
@@ -941,12 +1110,12 @@ def parse_oha(text: str, run: Run) -> dict:
 IDLE_CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "idle_client.py")
 
 
-def open_clients(run: Run, script: str, port: int, conns: int, path: str, what: str):
+def open_clients(run: Run, script: str, port: int, conns: int, path: str, what: str, tls: bool = False):
     """Starts `script` (idle_client.py, burst_client.py) opening `conns` keep-alive connections
     and waits for its OPENED line; records the counts in `run`. Returns (the client process,
     whether it opened them); on failure `run` says why."""
     client = subprocess.Popen(["taskset", "-c", LOAD_CPU, sys.executable, script, str(port), str(conns),
-                               path, str(len(SMALL_BODY))],
+                               path, str(len(SMALL_BODY))] + (["--tls", TLS["ca"], TLS_SNI] if tls else []),
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               start_new_session=True)
     children.append(client)
@@ -969,16 +1138,17 @@ def idle_run(rnd: int, w: Workload, target: str, lua: str, backend: subprocess.P
     run = Run(rnd, w.name, target)
     proc, port, logfile, env = start_target(rnd, w, target, cfgs)
     run.log = logfile
-    url = f"http://127.0.0.1:{port}{w.path}"
+    url = target_url(port, w)
     client = None
     try:
         if not started_ok(run, target, proc, port):
             return run
-        run.problems += [f"preflight: {p}" for p in preflight(port, file_sha)]
+        run.problems += [f"preflight: {p}" for p in preflight(port, file_sha, w.tls)]
         pid = proc.pid
         time.sleep(0.3)
         run.idle_rss0_kib = status_kib(pid, "VmRSS")
-        client, opened = open_clients(run, IDLE_CLIENT, port, IDLE_CONNS, w.path, "idle")
+        client, opened = open_clients(run, IDLE_CLIENT, port, TLS_IDLE_CONNS if w.tls else IDLE_CONNS, w.path,
+                                      "idle", w.tls)
         if not opened:
             return run
         # Let each proxy settle into its idle state (ringway parks connections idle for 1 s;
@@ -989,10 +1159,10 @@ def idle_run(rnd: int, w: Workload, target: str, lua: str, backend: subprocess.P
             run.idle_bytes_per_conn = (run.idle_rss1_kib - run.idle_rss0_kib) * 1024 / run.idle_opened
         if WARMUP > 0:
             subprocess.run(wrk_cmd(url, w, lua, WARMUP), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=WARMUP + 30)
+                           timeout=WARMUP + 30, env=wrk_env(w))
         # With the idle connections open: the main figures of this run.
         measured(run, w, proc, pid, backend, wrk_cmd(url, w, lua, DURATION),
-                 f"wrk-{w.name}-{target}-r{rnd}-with-idle.txt", parse_wrk, DURATION)
+                 f"wrk-{w.name}-{target}-r{rnd}-with-idle.txt", parse_wrk, DURATION, env=wrk_env(w))
         client.stdin.write("CHECK\n")
         client.stdin.flush()
         line = client.stdout.readline().split()  # ALIVE n
@@ -1008,7 +1178,7 @@ def idle_run(rnd: int, w: Workload, target: str, lua: str, backend: subprocess.P
         base = Run(rnd, w.name, target)
         if proc.poll() is None:
             measured(base, w, proc, pid, backend, wrk_cmd(url, w, lua, DURATION),
-                     f"wrk-{w.name}-{target}-r{rnd}-no-idle.txt", parse_wrk, DURATION)
+                     f"wrk-{w.name}-{target}-r{rnd}-no-idle.txt", parse_wrk, DURATION, env=wrk_env(w))
             run.p99_no_idle_ms, run.rps_no_idle = base.p99_ms, base.rps
             run.problems += [f"(without idle) {p}" for p in base.problems]
             run.errors += base.errors
@@ -1020,6 +1190,78 @@ def idle_run(rnd: int, w: Workload, target: str, lua: str, backend: subprocess.P
     finally:
         if client is not None:
             stop(client, grace=5.0)
+        finish_target(run, target, proc, logfile, cfgs)
+
+
+# ---------------------------------------------------------------------------------- tls_hs
+
+def hs_run(rnd: int, w: Workload, target: str, luas: dict, backend: subprocess.Popen,
+           cfgs: dict, file_sha: dict) -> Run:
+    """tls_hs: CONNS_HS_KA keep-alive TLS connections of GET /small alone (p99, req/s), then the same
+    while CONNS_HS clients make a new TLS connection with a full handshake for every request (wrk
+    with the shim, `Connection: close`), both wrk on LOAD_CPU, started together for DURATION s:
+    handshakes/s of the second, p99 and req/s of the first, the proxy's CPU % over both."""
+    run = Run(rnd, w.name, target)
+    proc, port, logfile, env = start_target(rnd, w, target, cfgs)
+    run.log = logfile
+    url = target_url(port, w)
+    hs_w = ALL_WORKLOADS["tls_newconn"]
+    stats = os.path.join(WORKDIR, "tls-stats-hs")
+    hs = None
+    try:
+        if not started_ok(run, target, proc, port):
+            return run
+        run.problems += [f"preflight: {p}" for p in preflight(port, file_sha, True)]
+        pid = proc.pid
+        if WARMUP > 0:
+            subprocess.run(wrk_cmd(url, w, luas["tls_small"], WARMUP), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=WARMUP + 30, env=wrk_env(w))
+        # the keep-alive load alone
+        base = Run(rnd, w.name, target)
+        measured(base, w, proc, pid, backend, wrk_cmd(url, w, luas["tls_small"], DURATION),
+                 f"wrk-{w.name}-{target}-r{rnd}-alone.txt", parse_wrk, DURATION, env=wrk_env(w))
+        run.ka_rps_alone, run.ka_p99_alone_ms, run.hs_cpu_pct_alone = base.rps, base.p99_ms, base.cpu_pct
+        run.problems += [f"(alone) {p}" for p in base.problems]
+        if proc.poll() is not None:
+            return run
+        # both loads at once: the handshake load starts first, by a few milliseconds
+        hs_cmd = wrk_cmd(url, hs_w, luas["tls_newconn"], DURATION, conns=CONNS_HS)
+        hs = subprocess.Popen(hs_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env=wrk_env(hs_w, stats), start_new_session=True)
+        children.append(hs)
+        measured(run, w, proc, pid, backend, wrk_cmd(url, w, luas["tls_small"], DURATION),
+                 f"wrk-{w.name}-{target}-r{rnd}-with-hs.txt", parse_wrk, DURATION, env=wrk_env(w))
+        out, _ = hs.communicate(timeout=DURATION + 30)
+        children.remove(hs)
+        hs = None
+        with open(os.path.join(LOG_DIR, f"wrk-{w.name}-{target}-r{rnd}-handshakes.txt"), "w") as f:
+            f.write(" ".join(hs_cmd) + "\n" + out)
+        h = parse_wrk(out)
+        st = read_tls_stats(stats)
+        if h["rps"] is not None:
+            run.hs_rate = h["rps"]
+        if h["errors"]:
+            run.problems.append(f"ERRORS (handshake load): {h['socket_errors']} socket errors, {h['non2xx']} non-2xx/3xx")
+            run.errors += h["errors"]
+        if st is None:
+            run.problems.append("TLS: the handshake load's shim wrote no counts")
+        else:
+            run.tls_full, run.tls_resumed = st["full"], st["resumed"]
+            run.tls_params = f"{st['version']} {st['cipher']} {st['group']}"
+            if st["resumed"]:
+                run.problems.append(f"TLS: {st['resumed']} handshakes of the handshake load were resumed")
+        # CPU per request of both loads together (a keep-alive request and a new connection alike)
+        if run.cpu_s is not None and run.requests and h["requests"]:
+            run.cpu_us_per_req = run.cpu_s / (run.requests + h["requests"]) * 1e6
+            run.sys_us_per_req = None
+        return run
+    except (subprocess.TimeoutExpired, OSError, ValueError) as e:
+        run.ok = False
+        run.problems.append(f"tls_hs run failed: {type(e).__name__}: {e}")
+        return run
+    finally:
+        if hs is not None:
+            stop(hs, grace=5.0)
         finish_target(run, target, proc, logfile, cfgs)
 
 
@@ -1235,6 +1477,67 @@ def idle_table(w: Workload, runs: list[Run]) -> str:
     return "\n".join(rows)
 
 
+def tls_table(w: Workload, runs: list[Run]) -> str:
+    """The handshakes of a TLS workload's measured runs as wrk's shim counted them (all rounds),
+    what was negotiated and, for a new connection per request, CPU per handshake."""
+    rows = ["| target | handshakes (all rounds): full / resumed | resumed % | handshakes/s | "
+            "proxy CPU µs per handshake | proxy CPU % | handshakes/s per core (10⁶ ÷ µs per handshake) "
+            "| negotiated (first handshake) |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for t in TARGETS:
+        rs = [r for r in runs if r.workload == w.name and r.target == t and r.tls_full is not None]
+        if not rs:
+            continue
+        full = sum(r.tls_full for r in rs)
+        res = sum(r.tls_resumed for r in rs)
+        n = full + res
+        params = sorted({r.tls_params for r in rs if r.tls_params})
+        cpu_pct = fmt(med([r.cpu_pct for r in rs]), '.0f')
+        per_core = "–"
+        if w.kind == "hs":
+            hs_s, cpu = fmt(med([r.hs_rate for r in rs]), ',.0f'), "–"
+        elif w.close:
+            hs_s = fmt(med([r.rps for r in rs]), ',.0f')
+            c = med([r.cpu_us_per_req for r in rs])
+            cpu = fmt(c, '.1f')
+            per_core = fmt(1e6 / c if c else None, ',.0f')
+        else:
+            hs_s, cpu = "(keep-alive)", "–"
+        rows.append(f"| {t} | {full:,} / {res:,} | {fmt(100 * res / n if n else None, '.1f')} | {hs_s} | {cpu} "
+                    f"| {cpu_pct} | {per_core} | {'; '.join(params) or '–'} |")
+    return "\n".join(rows)
+
+
+def hs_table(w: Workload, runs: list[Run]) -> str:
+    rows = [f"| target | handshakes/s ({CONNS_HS} new-connection clients) | req/s keep-alive alone / with handshakes "
+            f"| p99 ms alone | p99 ms with handshakes | **p99 with ÷ alone** | proxy CPU % alone / with "
+            "| proxy CPU µs/req (both loads) | errors (all rounds) | runs ok |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    meds = {}
+    for t in TARGETS:
+        rs = [r for r in runs if r.workload == w.name and r.target == t]
+        if not rs:
+            continue
+        m = {k: med([getattr(r, k) for r in rs]) for k in
+             ("hs_rate", "rps", "ka_rps_alone", "p99_ms", "ka_p99_alone_ms", "cpu_pct", "hs_cpu_pct_alone",
+              "cpu_us_per_req")}
+        m["p99_ratio"] = med([ratio(r.p99_ms, r.ka_p99_alone_ms) for r in rs])
+        meds[t] = m
+        ok = sum(1 for r in rs if r.ok and not r.problems)
+        errs = sum(r.errors for r in rs)
+        rows.append(f"| {t} | {fmt(m['hs_rate'], ',.0f')} | {fmt(m['ka_rps_alone'], ',.0f')} / {fmt(m['rps'], ',.0f')} "
+                    f"| {fmt(m['ka_p99_alone_ms'], '.2f')} | {fmt(m['p99_ms'], '.2f')} | **{fmt(m['p99_ratio'], '.2f')}×** "
+                    f"| {fmt(m['hs_cpu_pct_alone'], '.0f')} / {fmt(m['cpu_pct'], '.0f')} | {fmt(m['cpu_us_per_req'], '.1f')} "
+                    f"| {errs}{' **!**' if errs else ''} | {ok}/{len(rs)} |")
+    for x, y in RATIOS:
+        if x in meds and y in meds:
+            a, b = meds[x], meds[y]
+            rows.append(f"| **{x}/{y}** | **{fmt(ratio(a['hs_rate'], b['hs_rate']), '.2f')}×** | "
+                        f"| {fmt(ratio(a['ka_p99_alone_ms'], b['ka_p99_alone_ms']), '.2f')}× "
+                        f"| **{fmt(ratio(a['p99_ms'], b['p99_ms']), '.2f')}×** | | "
+                        f"| {fmt(ratio(a['cpu_us_per_req'], b['cpu_us_per_req']), '.2f')}× | | |")
+    return "\n".join(rows)
+
+
 def burst_table(w: Workload, runs: list[Run]) -> str:
     ts = [f"{t:g}" for t in sorted(BURST_SAMPLES)]
     rows = ["| target | conns open | RSS before MiB | RSS quiet conns MiB | last answer after s | "
@@ -1279,7 +1582,7 @@ def upstream_table(workloads: list[Workload], runs: list[Run]) -> str:
     rows = ["| workload | client conns | bound (conns + 1 shard) | " + " | ".join(ps) + " |",
             "|---|---:|---:|" + "---:|" * len(ps)]
     for w in workloads:
-        if w.kind in ("idle", "burst"):
+        if w.kind in ("idle", "burst", "hs"):
             continue
         cells = []
         for t in ps:
@@ -1417,7 +1720,14 @@ def report(runs: list[Run], workloads: list[Workload], started: str, load_before
             out.append(slowloris.slow_table(w, runs))
         else:
             out.append(lat_table(w, runs) if w.kind == "lat" else idle_table(w, runs) if w.kind == "idle"
-                       else burst_table(w, runs) if w.kind == "burst" else workload_table(w, runs))
+                       else burst_table(w, runs) if w.kind == "burst" else hs_table(w, runs) if w.kind == "hs"
+                       else workload_table(w, runs))
+            if w.tls and w.kind in ("wrk", "hs") and any(r.workload == w.name and r.tls_full is not None for r in runs):
+                out.append("")
+                out.append("TLS handshakes of the measured runs, as wrk's client counted them "
+                           + ("(the new-connection load):" if w.kind == "hs" else "(loadtest/tls_shim.c):"))
+                out.append("")
+                out.append(tls_table(w, runs))
         out.append("")
     if any(r.upstream_total is not None for r in runs):
         out.append("## Upstream connections opened")
@@ -1534,9 +1844,28 @@ def main() -> int:
 
     backend_dir = os.path.join(WORKDIR, "backend")
     os.makedirs(backend_dir, exist_ok=True)
+    tls = None
+    if any(w.tls for w in workloads):
+        global TLS_SHIM
+        try:
+            tls = make_tls(os.path.join(WORKDIR, "tls"))
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+            print(f"cannot make the TLS certificates: {e}", file=sys.stderr)
+            return 1
+        TLS.update(tls)
+        TLS_SHIM = os.path.join(WORKDIR, "tls_shim.so")
+        cc = subprocess.run([ENV.get("CC", "cc"), "-shared", "-fPIC", "-O2", "-o", TLS_SHIM,
+                             os.path.join(ROOT, "loadtest", "tls_shim.c"), "-ldl"], capture_output=True, text=True)
+        if cc.returncode != 0:
+            print(f"cannot build loadtest/tls_shim.c: {cc.stderr[-500:]}", file=sys.stderr)
+            return 1
+        if not port_free(BACKEND_TLS_PORT):
+            print(f"port {BACKEND_TLS_PORT} on 127.0.0.1 is in use (set BACKEND_TLS_PORT)", file=sys.stderr)
+            return 1
     cfgs = {
         # burst: a proxy may open an upstream connection per client connection at once
-        "backend": write_backend(backend_dir, 20000 if any(ALL_WORKLOADS[n].kind == "burst" for n in names) else 8192),
+        "backend": write_backend(backend_dir, 20000 if any(ALL_WORKLOADS[n].kind == "burst" for n in names) else 8192,
+                                 tls=tls),
         "nginx_dir": os.path.join(WORKDIR, "nginx-proxy"),
         "ringway": write_ringway(os.path.join(WORKDIR, "ringway")),
     }
@@ -1553,6 +1882,16 @@ def main() -> int:
     cfgs["nginx-nobuf"] = write_nginx_proxy(cfgs["nobuf_dir"], port=NGINX_NOBUF_PORT,
                                             extra=NGINX_EXTRA + " proxy_buffering off; proxy_request_buffering off;")
     cfgs["haproxy"] = write_haproxy(os.path.join(WORKDIR, "haproxy"))
+    if tls:
+        # The same proxies terminating TLS: `listen … ssl` and the ssl_* lines (see make_tls).
+        cfgs["ringway_tls"] = write_ringway(os.path.join(WORKDIR, "ringway"), name="ringway-tls.conf", tls=tls)
+        cfgs["nginx_tls"] = write_nginx_proxy(cfgs["nginx_dir"], name="nginx-tls.conf", tls=tls)
+        cfgs["nginx_idle_tls"] = write_nginx_proxy(cfgs["nginx_dir"], name="nginx-idle-tls.conf",
+                                                   worker_connections=20000, tls=tls)
+        cfgs["nginx-nobuf_tls"] = write_nginx_proxy(cfgs["nobuf_dir"], port=NGINX_NOBUF_PORT, name="nginx-tls.conf",
+                                                    extra=NGINX_EXTRA + " proxy_buffering off; proxy_request_buffering off;",
+                                                    tls=tls)
+        cfgs["haproxy_tls"] = write_haproxy(os.path.join(WORKDIR, "haproxy"), name="haproxy-tls.cfg", tls=tls)
     if any(ALL_WORKLOADS[n].kind == "slow" for n in names):
         cfgs.update(slowloris.write_configs(cfgs))
     file_sha = {}
@@ -1560,19 +1899,30 @@ def main() -> int:
         with open(os.path.join(backend_dir, "html", name), "rb") as f:
             file_sha[name] = hashlib.sha256(f.read()).hexdigest()
     luas = {w.name: write_lua(WORKDIR, w) for w in workloads}
+    if any(w.kind == "hs" for w in workloads):  # tls_hs runs the loads of these two
+        for n in ("tls_small", "tls_newconn"):
+            luas.setdefault(n, write_lua(WORKDIR, ALL_WORKLOADS[n]))
 
-    for what, argv in (("ringway", [RINGWAY_BIN, "-t", "-c", cfgs["ringway"]]),
+    has_rw = "ringway" in PROXIES
+    checks = [("ringway", [RINGWAY_BIN, "-t", "-c", cfgs["ringway"]] if has_rw else ["true"])]
+    if tls:
+        checks += [("ringway (TLS)", [RINGWAY_BIN, "-t", "-c", cfgs["ringway_tls"]] if has_rw else ["true"]),
+                   ("nginx proxy (TLS)", [NGINX, "-t", "-p", cfgs["nginx_dir"], "-c", cfgs["nginx_tls"], "-e", "/dev/stderr"]),
+                   ("nginx proxy (TLS idle)", [NGINX, "-t", "-p", cfgs["nginx_dir"], "-c", cfgs["nginx_idle_tls"], "-e", "/dev/stderr"]),
+                   ("nginx-nobuf proxy (TLS)", [NGINX, "-t", "-p", cfgs["nobuf_dir"], "-c", cfgs["nginx-nobuf_tls"], "-e", "/dev/stderr"]),
+                   ("haproxy (TLS)", [HAPROXY, "-c", "-f", cfgs["haproxy_tls"]] if "haproxy" in PROXIES else ["true"])]
+    for what, argv in checks + [
                        ("nginx proxy", [NGINX, "-t", "-p", cfgs["nginx_dir"], "-c", cfgs["nginx"], "-e", "/dev/stderr"]),
                        ("nginx proxy (idle)", [NGINX, "-t", "-p", cfgs["nginx_dir"], "-c", cfgs["nginx_idle"], "-e", "/dev/stderr"]),
                        ("nginx proxy (burst)", [NGINX, "-t", "-p", cfgs["nginx_dir"], "-c", cfgs["nginx_burst"], "-e", "/dev/stderr"]),
                        ("nginx-nobuf proxy", [NGINX, "-t", "-p", cfgs["nobuf_dir"], "-c", cfgs["nginx-nobuf"], "-e", "/dev/stderr"]),
                        ("haproxy", [HAPROXY, "-c", "-f", cfgs["haproxy"]] if "haproxy" in PROXIES else ["true"]),
-                       ("ringway (slowloris)", [RINGWAY_BIN, "-t", "-c", cfgs["ringway_slow"]] if "ringway_slow" in cfgs else ["true"]),
+                       ("ringway (slowloris)", [RINGWAY_BIN, "-t", "-c", cfgs["ringway_slow"]] if "ringway_slow" in cfgs and has_rw else ["true"]),
                        ("nginx proxy (slowloris)", [NGINX, "-t", "-p", cfgs["nginx_dir"], "-c", cfgs["nginx_slow"], "-e", "/dev/stderr"]
                         if "nginx_slow" in cfgs else ["true"]),
                        ("haproxy (slowloris)", [HAPROXY, "-c", "-f", cfgs["haproxy_slow"]]
                         if "haproxy_slow" in cfgs and "haproxy" in PROXIES else ["true"]),
-                       ("nginx backend", [NGINX, "-t", "-p", backend_dir, "-c", cfgs["backend"], "-e", "/dev/stderr"])):
+                       ("nginx backend", [NGINX, "-t", "-p", backend_dir, "-c", cfgs["backend"], "-e", "/dev/stderr"])]:
         t = subprocess.run(argv, capture_output=True, text=True, timeout=30)
         if what == "haproxy" and t.returncode == 0 and "WARNING" in t.stdout + t.stderr:
             notes.append("haproxy -c: " + " ".join((t.stdout + t.stderr).split())[:300])
@@ -1596,7 +1946,8 @@ def main() -> int:
         lat_rate = LAT_RATE or None
         for rnd in range(1, ROUNDS + 1):
             for w in workloads:
-                per_run = (2 * DURATION + WARMUP + 25 if w.kind == "idle" else slowloris.per_run() if w.kind == "slow"
+                per_run = (2 * DURATION + WARMUP + 25 + (15 if w.tls else 0) if w.kind == "idle"
+                           else 2 * DURATION + WARMUP + 10 if w.kind == "hs" else slowloris.per_run() if w.kind == "slow"
                            else burst_per_run() if w.kind == "burst" else DURATION + WARMUP + 5)
                 if w.kind == "lat" and lat_rate is None:
                     ref = "nginx" if "nginx" in PROXIES else "direct"
@@ -1619,6 +1970,8 @@ def main() -> int:
                         r = idle_run(rnd, w, target, luas[w.name], backend, cfgs, file_sha)
                     elif w.kind == "burst":
                         r = burst_run(rnd, w, target, cfgs, file_sha)
+                    elif w.kind == "hs":
+                        r = hs_run(rnd, w, target, luas, backend, cfgs, file_sha)
                     elif w.kind == "slow":
                         r = slowloris.slow_run(rnd, w, target, luas[w.name], backend, cfgs, file_sha)
                     else:
@@ -1635,6 +1988,11 @@ def main() -> int:
                         extra += (f", {r.idle_opened} conns ({fmt(r.idle_open_s, '.1f')} s), answered in "
                                   f"{fmt(r.burst_answer_s, '.2f')} s, {fmt(r.upstream_run, ',.0f')} upstream conns, B/conn "
                                   + " ".join(f"{k}s:{v:,.0f}" for k, v in (r.burst_bytes_per_conn or {}).items()))
+                    if w.kind == "hs":
+                        extra += (f", {fmt(r.hs_rate, ',.0f')} handshakes/s, keep-alive alone "
+                                  f"{fmt(r.ka_rps_alone, ',.0f')} req/s p99 {fmt(r.ka_p99_alone_ms, '.2f')} ms")
+                    if r.tls_full is not None:
+                        extra += f", TLS handshakes full {r.tls_full} resumed {r.tls_resumed} ({r.tls_params})"
                     if w.kind == "idle":
                         extra += (f", idle {r.idle_opened} ({fmt(r.idle_open_s, '.1f')} s) "
                                   f"{fmt(r.idle_bytes_per_conn, ',.0f')} B/conn, p99 without idle "
