@@ -43,6 +43,7 @@
 mod access;
 mod auth;
 mod build;
+pub mod ciphers;
 mod directives;
 mod dump;
 mod error;
@@ -60,6 +61,8 @@ mod tests;
 mod tests_access;
 #[cfg(test)]
 mod tests_auth;
+#[cfg(test)]
+mod tests_tls;
 
 use std::path::Path;
 
