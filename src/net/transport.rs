@@ -20,6 +20,11 @@ pub trait Transport: AsyncReadRent + AsyncWriteRent + CancelableAsyncReadRent {
     /// A duplicate of the socket for parking an idle connection, when the transport keeps no
     /// state beyond the socket itself; None keeps the connection in its task.
     fn park_fd(&self) -> Option<OwnedFd>;
+    /// Before the connection is dropped: TLS sends its close_notify (plain TCP has nothing to
+    /// say). Best effort; the caller bounds how long it may take.
+    fn close_notify(&mut self) -> impl Future<Output = ()> {
+        async {}
+    }
 }
 
 impl Transport for TcpStream {

@@ -232,6 +232,16 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
     if !pending.is_empty() {
         ctx.bufs.put(pending);
     }
+    // A TLS connection ends with close_notify (nginx's SSL_shutdown), within the send timeout.
+    if client.tls.is_some() {
+        let limit = ctx
+            .current()
+            .listener(local)
+            .map_or(std::time::Duration::from_secs(60), |l| {
+                l.defaults.client_send_timeout
+            });
+        let _ = crate::net::deadline::within(limit, stream.close_notify()).await;
+    }
 }
 
 /// Most kept-alive connections of a shard waiting in a direct read at once; beyond it they wait

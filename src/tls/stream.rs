@@ -348,6 +348,10 @@ where
     fn park_fd(&self) -> Option<OwnedFd> {
         None
     }
+
+    fn close_notify(&mut self) -> impl Future<Output = ()> {
+        TlsStream::close_notify(self)
+    }
 }
 
 // SAFETY: as monoio's own TcpStream: the halves run on one thread and interleave only at await
