@@ -54,7 +54,10 @@ fn verdict(
     intermediates: &[CertificateDer<'_>],
     depth: u32,
 ) -> String {
-    if intermediates.len() >= depth.max(1) as usize {
+    // A self-issued certificate the client sent along can only be a trust anchor (OpenSSL's
+    // clients send the root they know): it is not an intermediate the depth counts.
+    let counted = intermediates.iter().filter(|c| !self_issued(c)).count();
+    if counted >= depth.max(1) as usize {
         return "FAILED:certificate chain too long".into();
     }
     let now = UnixTime::since_unix_epoch(
@@ -66,6 +69,12 @@ fn verdict(
         Ok(_) => "SUCCESS".into(),
         Err(e) => format!("FAILED:{}", reason(&e)),
     }
+}
+
+fn self_issued(cert: &CertificateDer<'_>) -> bool {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    X509Certificate::from_der(cert.as_ref())
+        .is_ok_and(|(_, c)| c.subject().as_raw() == c.issuer().as_raw())
 }
 
 fn reason(e: &rustls::Error) -> String {
