@@ -127,5 +127,13 @@ pub fn build(
             out.extend_from_slice(b"\r\n");
         }
     }
+    // RFC 8470 §5.1: a request that came in TLS early data goes on with `Early-Data: 1`
+    // (unless the client's own field already says so, or proxy_set_header decides).
+    if r.client.tls.as_ref().is_some_and(|t| t.early_data.get())
+        && !r.loc.replace.iter().any(|n| &n[..] == b"early-data")
+        && !find_header(head, b, b"early-data", &mut Vec::new())
+    {
+        out.extend_from_slice(b"Early-Data: 1\r\n");
+    }
     out.extend_from_slice(b"\r\n");
 }
