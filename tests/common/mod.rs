@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 mod backend;
 mod bytes;
+mod certs;
 mod client;
 mod config;
 pub mod fds;
@@ -26,6 +27,7 @@ pub mod wire;
 
 pub use backend::*;
 pub use bytes::*;
+pub use certs::*;
 pub use client::*;
 pub use config::*;
 pub use killable::*;
