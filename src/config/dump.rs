@@ -5,7 +5,11 @@
 
 use std::fmt::Write as _;
 
+use super::build::{default_proxy_tls, default_server_tls};
 use super::model::*;
+use super::tls::{
+    CertPair, Ciphers, Curve, FileAt, Protocols, ProxyTls, ServerTls, SessionCache, VerifyClient,
+};
 use super::values::{fmt_size, fmt_time};
 
 /// Quotes an argument when nginx's lexer would otherwise split or alter it.
@@ -214,6 +218,7 @@ fn settings(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
             }
         }),
     ];
+    proxy_tls(o, &s.proxy_ssl, parent.map(|p| &p.proxy_ssl));
     for line in super::limits::dump_settings(&s.limits, parent.map(|p| &p.limits)) {
         o.line(&line);
     }
@@ -273,6 +278,198 @@ fn auth(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
     }
 }
 
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+fn path(p: &std::path::Path) -> String {
+    q(&p.to_string_lossy())
+}
+
+fn protocols(p: Protocols) -> String {
+    let mut v = Vec::new();
+    if p.tls12 {
+        v.push("TLSv1.2");
+    }
+    if p.tls13 {
+        v.push("TLSv1.3");
+    }
+    v.join(" ")
+}
+
+/// Lines for the directives that name one file.
+fn files(o: &mut Out, items: &[(&str, &Option<FileAt>, &Option<FileAt>)]) {
+    for (name, mine, base) in items {
+        if mine != base
+            && let Some(f) = mine
+        {
+            o.line(&format!("{name} {};", path(&f.path)));
+        }
+    }
+}
+
+fn cert_pair(o: &mut Out, prefix: &str, c: &CertPair) {
+    o.line(&format!("{prefix}ssl_certificate {};", path(&c.cert)));
+    o.line(&format!("{prefix}ssl_certificate_key {};", path(&c.key)));
+}
+
+fn ciphers_line(o: &mut Out, name: &str, c: &Ciphers, base: &Ciphers) {
+    if c != base {
+        o.line(&format!("{name} {};", q(&c.written)));
+    }
+}
+
+/// A server's `ssl_*`, where they differ from ringway's defaults.
+fn server_tls(o: &mut Out, t: &ServerTls, header_timeout: std::time::Duration) {
+    let d = default_server_tls();
+    for c in &t.certificates {
+        cert_pair(o, "", c);
+    }
+    if t.protocols != d.protocols {
+        o.line(&format!("ssl_protocols {};", protocols(t.protocols)));
+    }
+    ciphers_line(o, "ssl_ciphers", &t.ciphers, &d.ciphers);
+    if t.prefer_server_ciphers != d.prefer_server_ciphers {
+        o.line(&format!(
+            "ssl_prefer_server_ciphers {};",
+            on_off(t.prefer_server_ciphers)
+        ));
+    }
+    if let Some(curves) = &t.ecdh_curves {
+        let names: Vec<&str> = curves
+            .iter()
+            .map(|c| match c {
+                Curve::X25519 => "X25519",
+                Curve::P256 => "prime256v1",
+                Curve::P384 => "secp384r1",
+            })
+            .collect();
+        o.line(&format!("ssl_ecdh_curve {};", names.join(":")));
+    }
+    match &t.session_cache {
+        SessionCache::Off => o.line("ssl_session_cache off;"),
+        SessionCache::None => {}
+        SessionCache::Sessions(n) => o.line(&format!("ssl_session_cache builtin:{n};")),
+    }
+    if t.session_timeout != d.session_timeout {
+        o.line(&format!(
+            "ssl_session_timeout {};",
+            fmt_time(t.session_timeout)
+        ));
+    }
+    if t.session_tickets != d.session_tickets {
+        o.line(&format!(
+            "ssl_session_tickets {};",
+            on_off(t.session_tickets)
+        ));
+    }
+    for k in &t.session_ticket_keys {
+        o.line(&format!("ssl_session_ticket_key {};", path(&k.path)));
+    }
+    if t.stapling {
+        o.line("ssl_stapling on;");
+    }
+    let verify = match t.verify_client {
+        VerifyClient::Off => None,
+        VerifyClient::On => Some("on"),
+        VerifyClient::Optional => Some("optional"),
+        VerifyClient::OptionalNoCa => Some("optional_no_ca"),
+    };
+    if let Some(v) = verify {
+        o.line(&format!("ssl_verify_client {v};"));
+    }
+    files(
+        o,
+        &[
+            ("ssl_stapling_file", &t.stapling_file, &None),
+            ("ssl_client_certificate", &t.client_certificate, &None),
+            ("ssl_trusted_certificate", &t.trusted_certificate, &None),
+            ("ssl_crl", &t.crl, &None),
+            ("ssl_password_file", &t.password_file, &None),
+        ],
+    );
+    if t.verify_depth != d.verify_depth {
+        o.line(&format!("ssl_verify_depth {};", t.verify_depth));
+    }
+    for (name, v, dv) in [
+        (
+            "ssl_reject_handshake",
+            t.reject_handshake,
+            d.reject_handshake,
+        ),
+        ("ssl_early_data", t.early_data, d.early_data),
+    ] {
+        if v != dv {
+            o.line(&format!("{name} {};", on_off(v)));
+        }
+    }
+    if t.buffer_size != d.buffer_size {
+        o.line(&format!(
+            "ssl_buffer_size {};",
+            fmt_size(t.buffer_size as u64)
+        ));
+    }
+    if t.handshake_timeout != header_timeout {
+        o.line(&format!(
+            "ssl_handshake_timeout {};",
+            fmt_time(t.handshake_timeout)
+        ));
+    }
+}
+
+/// `proxy_ssl_*` where they differ from the parent's (a server: from ringway's defaults).
+fn proxy_tls(o: &mut Out, t: &ProxyTls, parent: Option<&ProxyTls>) {
+    let base = parent.cloned().unwrap_or_else(default_proxy_tls);
+    if t.verify != base.verify {
+        o.line(&format!("proxy_ssl_verify {};", on_off(t.verify)));
+    }
+    files(
+        o,
+        &[
+            (
+                "proxy_ssl_trusted_certificate",
+                &t.trusted_certificate,
+                &base.trusted_certificate,
+            ),
+            ("proxy_ssl_crl", &t.crl, &base.crl),
+            (
+                "proxy_ssl_password_file",
+                &t.password_file,
+                &base.password_file,
+            ),
+        ],
+    );
+    if t.verify_depth != base.verify_depth {
+        o.line(&format!("proxy_ssl_verify_depth {};", t.verify_depth));
+    }
+    for (name, v, b) in [
+        ("proxy_ssl_server_name", t.server_name, base.server_name),
+        (
+            "proxy_ssl_session_reuse",
+            t.session_reuse,
+            base.session_reuse,
+        ),
+    ] {
+        if v != b {
+            o.line(&format!("{name} {};", on_off(v)));
+        }
+    }
+    if t.name != base.name
+        && let Some(n) = &t.name
+    {
+        o.line(&format!("proxy_ssl_name {};", q(n)));
+    }
+    if t.protocols != base.protocols {
+        o.line(&format!("proxy_ssl_protocols {};", protocols(t.protocols)));
+    }
+    ciphers_line(o, "proxy_ssl_ciphers", &t.ciphers, &base.ciphers);
+    if t.certificate != base.certificate
+        && let Some(c) = &t.certificate
+    {
+        cert_pair(o, "proxy_", c);
+    }
+}
+
 fn rewrites(o: &mut Out, rw: &[Rewrite]) {
     for r in rw {
         let flag = match r.flag {
@@ -320,7 +517,8 @@ fn location(o: &mut Out, l: &Location, parent: &Settings) {
         Action::Proxy(p) => o.line(&format!(
             "proxy_pass {};",
             q(&format!(
-                "http://{}{}",
+                "{}://{}{}",
+                if p.tls { "https" } else { "http" },
                 p.target,
                 p.uri.as_deref().unwrap_or("")
             ))
@@ -476,8 +674,9 @@ pub fn dump(cfg: &Config) -> String {
         o.open("server");
         for l in &s.listen {
             o.line(&format!(
-                "listen {}{} backlog={}{};",
+                "listen {}{}{} backlog={}{};",
                 l.addr,
+                if l.ssl { " ssl" } else { "" },
                 if l.default_server {
                     " default_server"
                 } else {
@@ -489,6 +688,7 @@ pub fn dump(cfg: &Config) -> String {
         }
         let names: Vec<String> = s.server_names.iter().map(|n| q(n)).collect();
         o.line(&format!("server_name {};", names.join(" ")));
+        server_tls(&mut o, &s.tls, s.settings.client_header_timeout);
         settings(&mut o, &s.settings, None);
         rewrites(&mut o, &s.rewrites);
         if let Some(r) = &s.server_return {

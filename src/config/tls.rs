@@ -115,6 +115,8 @@ pub struct ServerTls {
     pub client_certificate: Option<FileAt>,
     pub trusted_certificate: Option<FileAt>,
     pub verify_depth: u32,
+    /// `ssl_crl`: revoked client certificates (PEM CRLs), checked with `verify_client`.
+    pub crl: Option<FileAt>,
     pub reject_handshake: bool,
     pub early_data: bool,
     /// `ssl_buffer_size`: the largest TLS record ringway sends.
@@ -148,6 +150,7 @@ impl Default for ServerTls {
             client_certificate: None,
             trusted_certificate: None,
             verify_depth: 1,
+            crl: None,
             reject_handshake: false,
             early_data: false,
             buffer_size: 16 * 1024,
@@ -184,6 +187,8 @@ pub struct ProxyTls {
     pub certificate: Option<CertPair>,
     pub password_file: Option<FileAt>,
     pub session_reuse: bool,
+    /// `proxy_ssl_crl`: revoked upstream certificates (PEM CRLs), checked with `verify`.
+    pub crl: Option<FileAt>,
 }
 
 impl Default for ProxyTls {
@@ -202,6 +207,7 @@ impl Default for ProxyTls {
             certificate: None,
             password_file: None,
             session_reuse: true,
+            crl: None,
         }
     }
 }

@@ -48,6 +48,10 @@ pub(super) struct Layer {
     pub(super) limits: LimitLayer,
     /// The first `root` or `index` at this level (they matter only where files would be served).
     pub(super) files: Option<FilesDirective>,
+    /// `ssl_*` (http and server level; merged into the server's `tls`).
+    pub(super) ssl: SslLayer,
+    /// `proxy_ssl_*` (merged along the levels into `Settings::proxy_ssl`).
+    pub(super) proxy_ssl: ProxySslLayer,
 }
 
 impl Layer {
@@ -277,6 +281,10 @@ impl Builder {
             | "limit_conn_status"
             | "limit_conn_log_level"
             | "limit_conn_dry_run" => limits::setting(d, &mut l.limits, &mut self.limit_refs)?,
+            n if n == "ssl" || n.starts_with("ssl_") => self.ssl_setting(d, &mut l.ssl)?,
+            n if n.starts_with("proxy_ssl_") => {
+                self.proxy_ssl_setting(d, &mut l.proxy_ssl, caps)?
+            }
             _ => return Err(internal(d)),
         }
         Ok(())

@@ -12,6 +12,7 @@ mod args;
 mod files;
 mod layer;
 mod server;
+mod tls;
 mod upstream;
 
 use std::collections::HashSet;
@@ -29,6 +30,8 @@ use args::*;
 use files::FilesDirective;
 use layer::*;
 use server::*;
+use tls::{ProxySslLayer, SslLayer};
+pub(crate) use tls::{default_proxy_tls, default_server_tls};
 use upstream::*;
 
 /// Idle upstream connections kept per shard when an `upstream` has no `keepalive` (nginx keeps
@@ -392,30 +395,52 @@ impl Builder {
         // As nginx: the option is the socket's, so one listen line with it sets it for all.
         let deferred_of = |addr: SocketAddr| all.iter().any(|o| o.addr == addr && o.deferred);
         let default_listen: SocketAddr = SocketAddr::from(([0, 0, 0, 0], 80));
+        let ssl_on = |s: &PServer| s.layer.ssl.on.or(http.layer.ssl.on).unwrap_or(false);
+        // As nginx: `ssl` is the address's, so one listen (or `ssl on`) with it makes every
+        // server on that address speak TLS.
+        let mut ssl_addrs: Vec<SocketAddr> = Vec::new();
+        for s in &http.servers {
+            for l in &s.listen {
+                if l.ssl || ssl_on(s) {
+                    ssl_addrs.push(l.addr);
+                }
+            }
+            if s.listen.is_empty() && ssl_on(s) {
+                ssl_addrs.push(default_listen);
+            }
+        }
+        let mut base = base;
+        base.proxy_ssl = http.layer.proxy_ssl.model();
         let mut servers = Vec::new();
         for s in &http.servers {
             files::check_server(s, http.layer.files.as_ref())?;
-            let settings = s.layer.apply(&base);
-            let listen = if s.listen.is_empty() {
-                vec![Listen {
-                    addr: default_listen,
-                    default_server: false,
-                    backlog: backlog_of(default_listen),
-                    deferred: deferred_of(default_listen),
-                    ssl: false,
-                }]
+            let mut settings = s.layer.apply(&base);
+            let pssl = s.layer.proxy_ssl.over(&http.layer.proxy_ssl);
+            settings.proxy_ssl = pssl.model();
+            let listen_of = |addr: SocketAddr, default_server: bool| Listen {
+                addr,
+                default_server,
+                backlog: backlog_of(addr),
+                deferred: deferred_of(addr),
+                ssl: ssl_addrs.contains(&addr),
+            };
+            let listen: Vec<Listen> = if s.listen.is_empty() {
+                vec![listen_of(default_listen, false)]
             } else {
                 s.listen
                     .iter()
-                    .map(|l| Listen {
-                        addr: l.addr,
-                        default_server: l.default_server,
-                        backlog: backlog_of(l.addr),
-                        deferred: deferred_of(l.addr),
-                        ssl: false,
-                    })
+                    .map(|l| listen_of(l.addr, l.default_server))
                     .collect()
             };
+            let ssl = s.layer.ssl.over(&http.layer.ssl);
+            let tls = ssl.model(settings.client_header_timeout, listen.iter().any(|l| l.ssl))?;
+            if let Some(pos) = ssl.stapling_without_file() {
+                self.notices.push(format!(
+                    "{}: ssl_stapling on without ssl_stapling_file: ringway never fetches OCSP \
+                     responses, so no staple is sent",
+                    pos.short()
+                ));
+            }
             let server_names = if s.names.is_empty() {
                 vec![String::new()]
             } else {
@@ -424,13 +449,14 @@ impl Builder {
             servers.push(Server {
                 listen,
                 server_names,
-                locations: resolve_locations(&s.locations, &settings)?,
+                locations: resolve_locations(&s.locations, &settings, &pssl)?,
                 settings,
                 rewrites: s.rewrites.clone(),
                 server_return: s.ret.clone(),
-                tls: crate::config::tls::ServerTls::default(),
+                tls,
             });
         }
+        check_tls_addrs(&http.servers, &servers, &ssl_addrs)?;
         // nginx warns about (and ignores) a name claimed twice on one address.
         let mut claimed: Vec<(SocketAddr, String, &Pos)> = Vec::new();
         for (s, ps) in servers.iter().zip(&http.servers) {
@@ -459,6 +485,53 @@ impl Builder {
         cfg.servers = servers;
         Ok(())
     }
+}
+
+/// nginx's check of every TLS address: its default server has a certificate, or refuses
+/// handshakes (`ssl_reject_handshake on`), and then every other server there has one or refuses
+/// too. A non-default server without certificates answers with the default server's.
+fn check_tls_addrs(parsed: &[PServer], servers: &[Server], ssl_addrs: &[SocketAddr]) -> Result<()> {
+    let mut seen: Vec<SocketAddr> = Vec::new();
+    for &addr in ssl_addrs {
+        if seen.contains(&addr) {
+            continue;
+        }
+        seen.push(addr);
+        let on_addr: Vec<(&PServer, &Server)> = parsed
+            .iter()
+            .zip(servers)
+            .filter(|(_, s)| s.listen.iter().any(|l| l.addr == addr))
+            .collect();
+        let default = on_addr
+            .iter()
+            .find(|(_, s)| s.listen.iter().any(|l| l.addr == addr && l.default_server))
+            .or(on_addr.first());
+        let Some(&(dp, ds)) = default else {
+            continue;
+        };
+        let lacks = |s: &Server| s.tls.certificates.is_empty() && !s.tls.reject_handshake;
+        let culprit = if lacks(ds) {
+            Some(dp)
+        } else if ds.tls.certificates.is_empty() {
+            on_addr.iter().find(|(_, s)| lacks(s)).map(|(p, _)| *p)
+        } else {
+            None
+        };
+        if let Some(p) = culprit {
+            let at = p.listen.iter().find(|l| l.addr == addr);
+            let pos = at.map_or(&p.pos, |l| &l.pos);
+            let why = if at.is_some_and(|l| l.ssl) {
+                String::new()
+            } else {
+                format!(" (every server on {addr} speaks TLS)")
+            };
+            return Err(pos.err(format!(
+                "no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive in {}{why}",
+                p.pos.short()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A relative `pid` path starts at the main file's folder (nginx starts at its prefix, which

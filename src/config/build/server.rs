@@ -21,6 +21,8 @@ pub(super) struct PListen {
     pub(super) default_server: bool,
     pub(super) backlog: Option<i32>,
     pub(super) deferred: bool,
+    /// `listen ... ssl` (every server on the address then speaks TLS).
+    pub(super) ssl: bool,
     pub(super) pos: Pos,
 }
 
@@ -147,6 +149,7 @@ impl Builder {
         let mut default_server = false;
         let mut backlog = None;
         let mut deferred = false;
+        let mut ssl = false;
         for p in &c.args[1..] {
             let v = p.value.as_str();
             let (key, val) = v.split_once('=').unwrap_or((v, ""));
@@ -189,7 +192,8 @@ impl Builder {
                         p.pos.short()
                     ));
                 }
-                ("ssl" | "http2" | "quic" | "proxy_protocol", false) => {
+                ("ssl", false) => ssl = true,
+                ("http2" | "quic" | "proxy_protocol", false) => {
                     return Err(p.pos.err(unsupported(&format!(
                         "the \"{key}\" parameter of \"listen\""
                     ))));
@@ -203,6 +207,7 @@ impl Builder {
                 default_server,
                 backlog,
                 deferred,
+                ssl,
                 pos: c.pos.clone(),
             });
         }
@@ -296,10 +301,10 @@ impl Builder {
             return Err(a.pos.err(unsupported("\"proxy_pass\" with variables")));
         }
         let lower = url.to_ascii_lowercase();
-        let rest = if lower.starts_with("http://") {
-            &url[7..]
+        let (rest, tls) = if lower.starts_with("http://") {
+            (&url[7..], false)
         } else if lower.starts_with("https://") {
-            return Err(a.pos.err(unsupported("\"proxy_pass\" to https://")));
+            (&url[8..], true)
         } else {
             return Err(a.pos.err(format!("invalid URL prefix in \"{url}\"")));
         };
@@ -320,7 +325,7 @@ impl Builder {
                 url: url.to_string(),
                 target: name.clone(),
                 is_upstream: true,
-                tls: false,
+                tls,
                 uri,
             }),
             (Some(name), Some(p)) => Err(a
@@ -328,19 +333,29 @@ impl Builder {
                 .err(format!("upstream \"{name}\" may not have port {p}"))),
             (None, p) => Ok(ProxyPass {
                 url: url.to_string(),
-                target: format!("{host}:{}", p.unwrap_or(80)),
+                target: format!("{host}:{}", p.unwrap_or(if tls { 443 } else { 80 })),
                 is_upstream: false,
-                tls: false,
+                tls,
                 uri,
             }),
         }
     }
 }
 
-pub(super) fn resolve_locations(locs: &[PLocation], parent: &Settings) -> Result<Vec<Location>> {
+/// The model's locations under `parent` (settings) and `pssl` (the merged `proxy_ssl_*` above).
+pub(super) fn resolve_locations(
+    locs: &[PLocation],
+    parent: &Settings,
+    pssl: &ProxySslLayer,
+) -> Result<Vec<Location>> {
     locs.iter()
         .map(|l| {
-            let settings = l.layer.apply(parent);
+            let pssl = l.layer.proxy_ssl.over(pssl);
+            let mut settings = l.layer.apply(parent);
+            settings.proxy_ssl = pssl.model();
+            if l.proxy.as_ref().is_some_and(|p| p.tls) {
+                pssl.check()?;
+            }
             let action = match (&l.ret, &l.proxy) {
                 (Some(r), _) => Action::Return(r.clone()),
                 (None, Some(p)) => Action::Proxy(p.clone()),
@@ -357,7 +372,7 @@ pub(super) fn resolve_locations(locs: &[PLocation], parent: &Settings) -> Result
             Ok(Location {
                 matcher: l.matcher.clone(),
                 action,
-                locations: resolve_locations(&l.children, &settings)?,
+                locations: resolve_locations(&l.children, &settings, &pssl)?,
                 settings,
                 rewrites: l.rewrites.clone(),
                 internal: l.internal,
