@@ -46,6 +46,7 @@ fn vars<'a>(addr: std::net::IpAddr, header: &'a dyn Fn(&[u8], &mut Vec<u8>) -> b
         captures: None,
         user: &[],
         auth_response: None,
+        tls: None,
     }
 }
 

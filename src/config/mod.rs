@@ -38,6 +38,11 @@
 //!   its raw bytes could split a header line.
 //! - Limit zones are per shard; see `access::zones` for how each shard takes its share.
 //!
+//! - TLS (`build/tls.rs`, `ciphers.rs`): TLS 1.2/1.3 and ECDHE suites only (older protocols and
+//!   other suites give notices); a cipher-string token that is no suite or alias is an error;
+//!   staples come only from `ssl_stapling_file`; certificate paths take no variables and start at
+//!   the main file's folder; `ssl on` is read as `ssl` on every listen of the server.
+//!
 //! Notices read `<file>:<line>: ignored: <directive> (<why>)`.
 
 mod access;

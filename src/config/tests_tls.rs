@@ -496,7 +496,7 @@ fn proxy_ssl_inherits_http_server_location() {
     let c = ok(&conf(
         "    proxy_ssl_verify on;\n    proxy_ssl_trusted_certificate ca.pem;\n    \
          proxy_ssl_protocols TLSv1.2 TLSv1.3;",
-        "        proxy_ssl_server_name on;\n        proxy_ssl_name $host;\n        \
+        "        proxy_ssl_server_name on;\n        proxy_ssl_name backend.internal;\n        \
          location / {\n            proxy_ssl_verify_depth 4;\n            \
          proxy_ssl_certificate c.crt;\n            proxy_ssl_certificate_key c.key;\n            \
          proxy_ssl_session_reuse off;\n            proxy_ssl_ciphers ECDHE+CHACHA20;\n            \
@@ -508,7 +508,7 @@ fn proxy_ssl_inherits_http_server_location() {
     assert!(s.settings.proxy_ssl.verify && s.settings.proxy_ssl.server_name);
     let l = &s.locations[0].settings.proxy_ssl;
     assert!(l.verify && l.server_name && !l.session_reuse);
-    assert_eq!(l.name.as_deref(), Some("$host"));
+    assert_eq!(l.name.as_deref(), Some("backend.internal"));
     assert_eq!(l.verify_depth, 4);
     assert_eq!(
         l.trusted_certificate.as_ref().unwrap().path,
@@ -526,7 +526,7 @@ fn proxy_ssl_inherits_http_server_location() {
     assert_eq!(inner.verify_depth, 4);
     assert!(inner.certificate.is_some());
     let dumped = round_trip(&c);
-    assert!(dumped.contains("proxy_ssl_name $host;"), "{dumped}");
+    assert!(dumped.contains("proxy_ssl_name backend.internal;"), "{dumped}");
     assert!(dumped.contains("proxy_ssl_verify off;"), "{dumped}");
 }
 
@@ -554,6 +554,13 @@ fn proxy_ssl_errors() {
             "            proxy_ssl_name $nope;\n            proxy_pass https://a;"
         )),
         "ringway.conf:5:28: unknown \"nope\" variable"
+    );
+    assert_eq!(
+        err(&loc(
+            "            proxy_ssl_name $host;\n            proxy_pass https://a;"
+        )),
+        "ringway.conf:5:28: \"proxy_ssl_name\" with variables is not supported yet by ringway \
+         (it would change how requests are handled)"
     );
     assert_eq!(
         err(&loc("            proxy_ssl_protocols SSLv3;")),

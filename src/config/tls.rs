@@ -160,7 +160,8 @@ impl Default for ServerTls {
     }
 }
 
-/// Every TLS 1.2 suite, in rustls's order of preference (what `HIGH:!aNULL:!MD5` selects).
+/// Every TLS 1.2 suite rustls implements (the parser fills unset `ssl_ciphers` by evaluating
+/// nginx's default string, in OpenSSL's order).
 pub const ALL_TLS12: [Tls12Suite; 6] = [
     Tls12Suite::EcdheEcdsaAes256Gcm,
     Tls12Suite::EcdheEcdsaAes128Gcm,

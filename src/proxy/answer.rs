@@ -208,7 +208,9 @@ pub fn render_add_headers(add: &[AddHeader], status: u16, vars: &Vars<'_>, out: 
         if add_header_applies(status, h.always) {
             out.extend_from_slice(&h.name);
             out.extend_from_slice(b": ");
+            let at = out.len();
             h.value.render(vars, out);
+            super::upstream_head::unfold(&mut out[at..]);
             out.extend_from_slice(b"\r\n");
         }
     }

@@ -39,9 +39,16 @@ pub async fn serve(
         .map_or(DEFAULT_HANDSHAKE_TIMEOUT, |(_, s, _)| s.handshake_timeout);
     // SNI chooses among the address's servers as Host does (nginx's server_name rules); no
     // SNI gets the default server.
-    let pick = |sni: Option<&str>| match sni {
-        Some(name) => lst.hosts.find(name.as_bytes()).map(|s| s.index),
-        None => default,
+    let pick = |sni: Option<&str>| {
+        let chosen = match sni {
+            Some(name) => lst.hosts.find(name.as_bytes()).map(|s| s.index),
+            None => default,
+        };
+        // A server without certificates of its own answers with the default server's.
+        match chosen.and_then(|i| shard_tls.site(i)) {
+            Some((_, s, _)) if !s.has_certs && !s.reject => default,
+            _ => chosen,
+        }
     };
     let shaken = tls::handshake::accept(stream, &shard_tls, pick, limit).await;
     let send_limit = lst.defaults.client_send_timeout;

@@ -120,6 +120,9 @@ pub fn build(
         out.extend_from_slice(b": ");
         let value_at = out.len();
         h.value.render(&vars, out);
+        // A value with line breaks (`$ssl_client_cert`, `$ssl_client_raw_cert`) would split the
+        // field: each becomes a space, as RFC 9112 §5.2 has recipients treat a fold.
+        unfold(&mut out[value_at..]);
         if out.len() == value_at {
             // nginx: a field whose value renders empty is not sent.
             out.truncate(mark);
@@ -136,4 +139,13 @@ pub fn build(
         out.extend_from_slice(b"Early-Data: 1\r\n");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Replaces CR and LF in a rendered field value with spaces.
+pub fn unfold(value: &mut [u8]) {
+    for c in value {
+        if *c == b'\r' || *c == b'\n' {
+            *c = b' ';
+        }
+    }
 }

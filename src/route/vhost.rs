@@ -113,6 +113,7 @@ mod tests {
 
     fn srv(n: &str) -> Rc<ServerRt> {
         Rc::new(ServerRt {
+            index: 0,
             name: n.as_bytes().into(),
             locations: LocationTable::default(),
             rewrites: Vec::new(),

@@ -24,6 +24,9 @@ use crate::config::tls::{Curve, Protocols, ServerTls, Tls12Suite, VerifyClient};
 pub const ALPN: &[&[u8]] = &[b"http/1.1"];
 
 pub struct Site {
+    /// The server has certificates of its own (one without answers with the default server's,
+    /// as in nginx).
+    pub has_certs: bool,
     /// The rustls settings without the per-shard parts (session store, ticketer).
     pub base: ServerConfig,
     pub verify: VerifyClient,
@@ -140,6 +143,7 @@ impl Site {
         }
         let ticket_keys = ticket_files(tls)?;
         Ok(Site {
+            has_certs: !tls.certificates.is_empty(),
             base,
             verify: tls.verify_client,
             client_check,
@@ -199,7 +203,7 @@ fn client_verifiers(
         Some(f) => certs::roots(&[f])?.subjects(),
         None => Vec::new(),
     };
-    let crls = certs::crls(None)?; // MERGE: tls.crl
+    let crls = certs::crls(tls.crl.as_ref())?;
     let check = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
         .with_crls(crls)
         .allow_unauthenticated()

@@ -190,36 +190,31 @@ where
     C: DerefMut<Target = ConnectionCommon<D>>,
     D: SideData,
 {
-    fn read<T: IoBufMut>(&mut self, mut buf: T) -> impl Future<Output = BufResult<usize, T>> {
-        async move {
-            let res = self.read_plain(spare(&mut buf), None).await;
-            if let Ok(n) = res {
-                // SAFETY: n bytes were written by the read above.
-                unsafe { buf.set_init(n) };
-            }
-            (res, buf)
+    async fn read<T: IoBufMut>(&mut self, mut buf: T) -> BufResult<usize, T> {
+        let res = self.read_plain(spare(&mut buf), None).await;
+        if let Ok(n) = res {
+            // SAFETY: n bytes were written by the read above.
+            unsafe { buf.set_init(n) };
         }
+        (res, buf)
     }
 
-    fn readv<T: IoVecBufMut>(&mut self, mut buf: T) -> impl Future<Output = BufResult<usize, T>> {
-        async move {
-            // The first iovec only: callers use plain reads.
-            let n = buf.write_iovec_len();
-            if n == 0 {
-                return (Ok(0), buf);
-            }
-            // SAFETY: the iovec array is valid for write_iovec_len entries.
-            let iov = unsafe { *buf.write_iovec_ptr() };
-            // SAFETY: the iovec describes writable memory the buffer owns.
-            let dst =
-                unsafe { std::slice::from_raw_parts_mut(iov.iov_base as *mut u8, iov.iov_len) };
-            let res = self.read_plain(dst, None).await;
-            if let Ok(n) = res {
-                // SAFETY: n bytes were written into the first iovec.
-                unsafe { buf.set_init(n) };
-            }
-            (res, buf)
+    async fn readv<T: IoVecBufMut>(&mut self, mut buf: T) -> BufResult<usize, T> {
+        // The first iovec only: callers use plain reads.
+        let n = buf.write_iovec_len();
+        if n == 0 {
+            return (Ok(0), buf);
         }
+        // SAFETY: the iovec array is valid for write_iovec_len entries.
+        let iov = unsafe { *buf.write_iovec_ptr() };
+        // SAFETY: the iovec describes writable memory the buffer owns.
+        let dst = unsafe { std::slice::from_raw_parts_mut(iov.iov_base as *mut u8, iov.iov_len) };
+        let res = self.read_plain(dst, None).await;
+        if let Ok(n) = res {
+            // SAFETY: n bytes were written into the first iovec.
+            unsafe { buf.set_init(n) };
+        }
+        (res, buf)
     }
 }
 
@@ -228,19 +223,17 @@ where
     C: DerefMut<Target = ConnectionCommon<D>>,
     D: SideData,
 {
-    fn cancelable_read<T: IoBufMut>(
+    async fn cancelable_read<T: IoBufMut>(
         &mut self,
         mut buf: T,
         c: CancelHandle,
-    ) -> impl Future<Output = BufResult<usize, T>> {
-        async move {
-            let res = self.read_plain(spare(&mut buf), Some(c)).await;
-            if let Ok(n) = res {
-                // SAFETY: n bytes were written by the read above.
-                unsafe { buf.set_init(n) };
-            }
-            (res, buf)
+    ) -> BufResult<usize, T> {
+        let res = self.read_plain(spare(&mut buf), Some(c)).await;
+        if let Ok(n) = res {
+            // SAFETY: n bytes were written by the read above.
+            unsafe { buf.set_init(n) };
         }
+        (res, buf)
     }
 
     fn cancelable_readv<T: IoVecBufMut>(
@@ -273,49 +266,42 @@ where
     C: DerefMut<Target = ConnectionCommon<D>>,
     D: SideData,
 {
-    fn write<T: IoBuf>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
-        async move {
-            // SAFETY: monoio's contract: read_ptr is valid for bytes_init bytes.
-            let src = unsafe { std::slice::from_raw_parts(buf.read_ptr(), buf.bytes_init()) };
-            let res = self.write_plain(src).await;
-            (res, buf)
-        }
+    async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        // SAFETY: monoio's contract: read_ptr is valid for bytes_init bytes.
+        let src = unsafe { std::slice::from_raw_parts(buf.read_ptr(), buf.bytes_init()) };
+        let res = self.write_plain(src).await;
+        (res, buf)
     }
 
-    fn writev<T: IoVecBuf>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
-        async move {
-            let mut total = 0;
-            // SAFETY: the iovec array is valid for read_iovec_len entries.
-            let iovs =
-                unsafe { std::slice::from_raw_parts(buf.read_iovec_ptr(), buf.read_iovec_len()) };
-            for iov in iovs {
-                // SAFETY: each iovec describes initialised memory the buffer owns.
-                let src =
-                    unsafe { std::slice::from_raw_parts(iov.iov_base as *const u8, iov.iov_len) };
-                match self.write_plain(src).await {
-                    Ok(n) => {
-                        total += n;
-                        if n < src.len() {
-                            break;
-                        }
+    async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        let mut total = 0;
+        // SAFETY: the iovec array is valid for read_iovec_len entries.
+        let iovs =
+            unsafe { std::slice::from_raw_parts(buf.read_iovec_ptr(), buf.read_iovec_len()) };
+        for iov in iovs {
+            // SAFETY: each iovec describes initialised memory the buffer owns.
+            let src = unsafe { std::slice::from_raw_parts(iov.iov_base as *const u8, iov.iov_len) };
+            match self.write_plain(src).await {
+                Ok(n) => {
+                    total += n;
+                    if n < src.len() {
+                        break;
                     }
-                    Err(e) if total == 0 => return (Err(e), buf),
-                    Err(_) => break,
                 }
+                Err(e) if total == 0 => return (Err(e), buf),
+                Err(_) => break,
             }
-            (Ok(total), buf)
         }
+        (Ok(total), buf)
     }
 
     fn flush(&mut self) -> impl Future<Output = io::Result<()>> {
         self.flush_records()
     }
 
-    fn shutdown(&mut self) -> impl Future<Output = io::Result<()>> {
-        async move {
-            self.close_notify().await;
-            self.io.shutdown().await
-        }
+    async fn shutdown(&mut self) -> io::Result<()> {
+        self.close_notify().await;
+        self.io.shutdown().await
     }
 }
 
@@ -340,8 +326,8 @@ where
         }
     }
 
-    fn writable(&self) -> impl Future<Output = io::Result<()>> {
-        async move { self.io.writable(false).await.map(|_| ()) }
+    async fn writable(&self) -> io::Result<()> {
+        self.io.writable(false).await.map(|_| ())
     }
 
     /// rustls's state lives in the task: a TLS connection waits there instead of parking.

@@ -35,7 +35,7 @@ impl UpstreamTls {
         let verifier: Arc<dyn ServerCertVerifier> = if p.verify {
             let files: Vec<_> = p.trusted_certificate.iter().collect();
             let roots = Arc::new(certs::roots(&files)?);
-            let crls = certs::crls(None)?; // MERGE: p.crl
+            let crls = certs::crls(p.crl.as_ref())?;
             WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
                 .with_crls(crls)
                 .build()

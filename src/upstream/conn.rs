@@ -1,7 +1,6 @@
 //! An upstream connection: plain TCP, or TLS for `proxy_pass https://`. One type so pools,
 //! the exchange, the relays and the tunnel handle both; only plain connections splice.
 
-use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
@@ -38,87 +37,71 @@ impl UpStream {
 }
 
 impl AsyncReadRent for UpStream {
-    fn read<T: IoBufMut>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
-        async move {
-            match self {
-                UpStream::Plain(s) => s.read(buf).await,
-                UpStream::Tls(t) => t.read(buf).await,
-            }
+    async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            UpStream::Plain(s) => s.read(buf).await,
+            UpStream::Tls(t) => t.read(buf).await,
         }
     }
 
-    fn readv<T: IoVecBufMut>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
-        async move {
-            match self {
-                UpStream::Plain(s) => s.readv(buf).await,
-                UpStream::Tls(t) => t.readv(buf).await,
-            }
+    async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            UpStream::Plain(s) => s.readv(buf).await,
+            UpStream::Tls(t) => t.readv(buf).await,
         }
     }
 }
 
 impl CancelableAsyncReadRent for UpStream {
-    fn cancelable_read<T: IoBufMut>(
+    async fn cancelable_read<T: IoBufMut>(
         &mut self,
         buf: T,
         c: CancelHandle,
-    ) -> impl Future<Output = BufResult<usize, T>> {
-        async move {
-            match self {
-                UpStream::Plain(s) => s.cancelable_read(buf, c).await,
-                UpStream::Tls(t) => t.cancelable_read(buf, c).await,
-            }
+    ) -> BufResult<usize, T> {
+        match self {
+            UpStream::Plain(s) => s.cancelable_read(buf, c).await,
+            UpStream::Tls(t) => t.cancelable_read(buf, c).await,
         }
     }
 
-    fn cancelable_readv<T: IoVecBufMut>(
+    async fn cancelable_readv<T: IoVecBufMut>(
         &mut self,
         buf: T,
         c: CancelHandle,
-    ) -> impl Future<Output = BufResult<usize, T>> {
-        async move {
-            match self {
-                UpStream::Plain(s) => s.cancelable_readv(buf, c).await,
-                UpStream::Tls(t) => t.cancelable_readv(buf, c).await,
-            }
+    ) -> BufResult<usize, T> {
+        match self {
+            UpStream::Plain(s) => s.cancelable_readv(buf, c).await,
+            UpStream::Tls(t) => t.cancelable_readv(buf, c).await,
         }
     }
 }
 
 impl AsyncWriteRent for UpStream {
-    fn write<T: IoBuf>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
-        async move {
-            match self {
-                UpStream::Plain(s) => s.write(buf).await,
-                UpStream::Tls(t) => t.write(buf).await,
-            }
+    async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            UpStream::Plain(s) => s.write(buf).await,
+            UpStream::Tls(t) => t.write(buf).await,
         }
     }
 
-    fn writev<T: IoVecBuf>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
-        async move {
-            match self {
-                UpStream::Plain(s) => s.writev(buf).await,
-                UpStream::Tls(t) => t.writev(buf).await,
-            }
+    async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            UpStream::Plain(s) => s.writev(buf).await,
+            UpStream::Tls(t) => t.writev(buf).await,
         }
     }
 
-    fn flush(&mut self) -> impl Future<Output = io::Result<()>> {
-        async move {
-            match self {
-                UpStream::Plain(s) => s.flush().await,
-                UpStream::Tls(t) => t.flush().await,
-            }
+    async fn flush(&mut self) -> io::Result<()> {
+        match self {
+            UpStream::Plain(s) => s.flush().await,
+            UpStream::Tls(t) => t.flush().await,
         }
     }
 
-    fn shutdown(&mut self) -> impl Future<Output = io::Result<()>> {
-        async move {
-            match self {
-                UpStream::Plain(s) => s.shutdown().await,
-                UpStream::Tls(t) => t.shutdown().await,
-            }
+    async fn shutdown(&mut self) -> io::Result<()> {
+        match self {
+            UpStream::Plain(s) => s.shutdown().await,
+            UpStream::Tls(t) => t.shutdown().await,
         }
     }
 }
@@ -131,21 +114,17 @@ impl Transport for UpStream {
         }
     }
 
-    fn readable(&self) -> impl Future<Output = io::Result<()>> {
-        async move {
-            match self {
-                UpStream::Plain(s) => Transport::readable(s).await,
-                UpStream::Tls(t) => t.readable().await,
-            }
+    async fn readable(&self) -> io::Result<()> {
+        match self {
+            UpStream::Plain(s) => Transport::readable(s).await,
+            UpStream::Tls(t) => t.readable().await,
         }
     }
 
-    fn writable(&self) -> impl Future<Output = io::Result<()>> {
-        async move {
-            match self {
-                UpStream::Plain(s) => Transport::writable(s).await,
-                UpStream::Tls(t) => t.writable().await,
-            }
+    async fn writable(&self) -> io::Result<()> {
+        match self {
+            UpStream::Plain(s) => Transport::writable(s).await,
+            UpStream::Tls(t) => t.writable().await,
         }
     }
 

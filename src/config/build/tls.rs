@@ -505,6 +505,12 @@ impl Builder {
             "proxy_ssl_server_name" => set_once(&mut l.server_name, d, flag_arg(d, &a[0])?)?,
             "proxy_ssl_name" => {
                 text_vars(&a[0], caps)?;
+                // One name per upstream group: its pooled connections were verified for it.
+                if a[0].value.contains('$') {
+                    return Err(a[0]
+                        .pos
+                        .err(super::unsupported("\"proxy_ssl_name\" with variables")));
+                }
                 set_once(&mut l.name, d, a[0].value.clone())?
             }
             "proxy_ssl_protocols" => {
