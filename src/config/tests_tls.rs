@@ -526,7 +526,10 @@ fn proxy_ssl_inherits_http_server_location() {
     assert_eq!(inner.verify_depth, 4);
     assert!(inner.certificate.is_some());
     let dumped = round_trip(&c);
-    assert!(dumped.contains("proxy_ssl_name backend.internal;"), "{dumped}");
+    assert!(
+        dumped.contains("proxy_ssl_name backend.internal;"),
+        "{dumped}"
+    );
     assert!(dumped.contains("proxy_ssl_verify off;"), "{dumped}");
 }
 

@@ -27,6 +27,7 @@ pub mod wire;
 
 pub use backend::*;
 pub use bytes::*;
+#[allow(unused_imports)] // only the TLS tests use them
 pub use certs::*;
 pub use client::*;
 pub use config::*;
