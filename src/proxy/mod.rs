@@ -40,4 +40,4 @@ mod upstream_head;
 
 pub use context::{ConnSlot, Drain, Generation, ListenerRt, Refused, SWEEP, ShardCtx};
 pub use error::{Error, Party};
-pub use session::serve;
+pub use session::{serve, serve_tls};

@@ -57,16 +57,18 @@ pub struct Upgraded {
 }
 
 /// Serves one accepted connection; `slot` (from `ShardCtx::admit`) is held until it closes.
+/// A TLS listener's connections go to `serve_tls` instead: two task types, each as small as its
+/// own future (one task type for both held the larger of the two for every TLS connection).
 pub async fn serve(slot: ConnSlot, stream: TcpStream, peer: SocketAddr, local: SocketAddr) {
     // TCP_NODELAY is inherited from the listener (Linux copies it to accepted sockets): no
     // setsockopt per connection.
-    let ssl = slot.ctx().current().listener(local).is_some_and(|l| l.ssl);
-    if ssl {
-        guard::catch_panic(tls::serve(slot, stream, peer, local), peer).await
-    } else {
-        let conn = Conn::plain(peer, local);
-        guard::catch_panic(serve_from(slot, stream, conn, 0, None), peer).await
-    }
+    let conn = Conn::plain(peer, local);
+    guard::catch_panic(serve_from(slot, stream, conn, 0, None), peer).await
+}
+
+/// Serves one connection accepted on a `listen … ssl` address.
+pub async fn serve_tls(slot: ConnSlot, stream: TcpStream, peer: SocketAddr, local: SocketAddr) {
+    guard::catch_panic(tls::serve(slot, stream, peer, local), peer).await
 }
 
 /// What a connection's loop starts with besides its stream.
@@ -156,17 +158,20 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
             // buffers) and those after one request (often done: a burst of them would pin a
             // touched buffer page each, measured 611 against 378 bytes per idle connection).
             // At most READ_FIRST_MAX read at once per shard.
-            let woke =
-                if bytes_likely && ctx.reading.get() < READ_FIRST_MAX && READ_FIRST.with(|r| *r) {
-                    read_first(&ctx, &mut stream, &mut pending, &mut canceller, until).await
-                } else {
-                    // Not busy: nothing held while waiting.
-                    scratch = None;
-                    monoio::select! {
-                        r = stream.readable() => Some(r.is_ok()),
-                        _ = ctx.drain.wait_until(until) => None,
-                    }
-                };
+            let woke = if S::READ_FIRST
+                && bytes_likely
+                && ctx.reading.get() < READ_FIRST_MAX
+                && READ_FIRST.with(|r| *r)
+            {
+                read_first(&ctx, &mut stream, &mut pending, &mut canceller, until).await
+            } else {
+                // Not busy: nothing held while waiting.
+                scratch = None;
+                monoio::select! {
+                    r = stream.readable() => Some(r.is_ok()),
+                    _ = ctx.drain.wait_until(until) => None,
+                }
+            };
             match woke {
                 Some(true) => {}
                 Some(false) => break,

@@ -12,6 +12,7 @@ use tracing::debug;
 use super::client::Client;
 use super::context::{ConnSlot, ShardCtx};
 use super::error::Error;
+use super::guard;
 use super::session::{Conn, serve_from};
 use crate::config::tls::VerifyClient;
 use crate::tls::{self, Failed};
@@ -60,7 +61,16 @@ pub async fn serve(
                 tls_server: Some(h.server),
                 first: h.early,
             };
-            serve_from(slot, h.stream, conn, 0, None).await;
+            // The session loop runs in a task of its own and this one, with the handshake's
+            // state, ends: an idle TLS connection holds the loop's state and rustls's, nothing
+            // of the handshake.
+            // The session loop runs in a task of its own and this one, with the handshake's
+            // state, ends: an idle TLS connection holds the loop's state and rustls's, nothing
+            // of the handshake.
+            monoio::spawn(guard::catch_panic(
+                serve_from(slot, h.stream, conn, 0, None),
+                peer,
+            ));
         }
         Err(Failed::PlainHttp(mut io)) => {
             debug!(peer = %peer, "plain HTTP request sent to a TLS port");

@@ -20,7 +20,7 @@ use super::{Control, Peers, health};
 use crate::access::Share;
 use crate::config::{Config, UringSetup};
 use crate::net::deadline;
-use crate::proxy::{Drain, Generation, Refused, SWEEP, ShardCtx, park, serve};
+use crate::proxy::{Drain, Generation, Refused, SWEEP, ShardCtx, park, serve, serve_tls};
 use crate::route;
 use crate::route::{Lookups, Resolved};
 
@@ -334,7 +334,11 @@ async fn accept_loop(
             None => break,
             Some(Ok((stream, peer))) => match ctx.admit() {
                 Ok(slot) => {
-                    monoio::spawn(serve(slot, stream, peer, addr));
+                    if ctx.current().listener(addr).is_some_and(|l| l.ssl) {
+                        monoio::spawn(serve_tls(slot, stream, peer, addr));
+                    } else {
+                        monoio::spawn(serve(slot, stream, peer, addr));
+                    }
                 }
                 // Over a cap: close at once, spawning nothing, so the loop keeps accepting
                 // (and refusing) quickly while the connections already open are served.

@@ -25,7 +25,9 @@ use crate::net::Transport;
 
 pub struct TlsStream<C> {
     pub(super) io: TcpStream,
-    pub(super) conn: C,
+    /// Boxed: rustls's connection is 1.2 KB, and the stream sits in every connection task's
+    /// state; out of line, the task's allocation drops a size class (measured in docs/tls.md).
+    pub(super) conn: Box<C>,
     /// Ciphertext read from the socket that rustls could not take yet (its plaintext buffer was
     /// full); empty (no allocation) otherwise.
     rest: Vec<u8>,
@@ -41,7 +43,7 @@ where
     pub fn new(io: TcpStream, conn: C) -> TlsStream<C> {
         TlsStream {
             io,
-            conn,
+            conn: Box::new(conn),
             rest: Vec::new(),
             eof: false,
         }
@@ -310,6 +312,10 @@ where
     C: DerefMut<Target = ConnectionCommon<D>>,
     D: SideData,
 {
+    /// A TLS read in flight holds a record buffer besides the caller's, and the wait's state
+    /// would sit in every idle connection's task: TLS connections wait for readability.
+    const READ_FIRST: bool = false;
+
     /// Bytes through TLS must be encrypted: never spliced.
     fn splice_fd(&self) -> Option<RawFd> {
         None
