@@ -10,13 +10,11 @@
 use std::future::Future;
 use std::io::{self, Read, Write};
 use std::ops::DerefMut;
-use std::os::fd::{OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use monoio::BufResult;
 use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
-use monoio::io::{
-    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelHandle, CancelableAsyncReadRent, Split,
-};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, CancelHandle, CancelableAsyncReadRent, Split};
 use monoio::net::TcpStream;
 use rustls::{ConnectionCommon, SideData};
 
@@ -61,15 +59,21 @@ where
         &self.io
     }
 
-    /// Sends whatever records rustls has queued (handshake messages, alerts, application data).
+    /// Sends whatever records rustls has queued (handshake messages, alerts, application data)
+    /// straight from rustls's buffers: a non-blocking `sendmsg` per batch, waiting for
+    /// writability when the socket is full. Copying the records into a buffer of ours for the
+    /// ring first cost as much as the encryption (perf: 15% of a 1 MiB download's CPU).
     pub async fn flush_records(&mut self) -> io::Result<()> {
         while self.conn.wants_write() {
-            let mut out = records::get();
-            // Writing into a Vec cannot fail.
-            let _ = self.conn.write_tls(&mut out);
-            let (res, out) = self.io.write_all(out).await;
-            records::put(out);
-            res?;
+            let mut now = SendNow(self.io.as_raw_fd());
+            match self.conn.write_tls(&mut now) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.io.writable(false).await?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
@@ -178,6 +182,42 @@ where
     pub async fn close_notify(&mut self) {
         self.conn.send_close_notify();
         let _ = self.flush_records().await;
+    }
+}
+
+/// A socket written with `send`/`sendmsg` that never blocks (`MSG_DONTWAIT`, whatever the
+/// descriptor's mode) and never raises SIGPIPE.
+struct SendNow(RawFd);
+
+const SEND_FLAGS: libc::c_int = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+
+impl Write for SendNow {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // SAFETY: send(2) on an open socket from a valid slice.
+        let n = unsafe { libc::send(self.0, buf.as_ptr().cast(), buf.len(), SEND_FLAGS) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        // IoSlice is ABI-compatible with iovec on Unix.
+        let n = bufs.len().min(libc::UIO_MAXIOV as usize);
+        // SAFETY: a zeroed msghdr is valid (no name, no control data).
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+        msg.msg_iovlen = n as _;
+        // SAFETY: sendmsg(2) on an open socket; the iovecs point into live slices.
+        let sent = unsafe { libc::sendmsg(self.0, &msg, SEND_FLAGS) };
+        if sent < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(sent as usize)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
