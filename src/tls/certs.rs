@@ -41,6 +41,14 @@ pub fn private_key(
     pem_bytes: &[u8],
     passwords: &[String],
 ) -> Result<PrivateKeyDer<'static>, String> {
+    // Checked first: the PEM reader stops at this form's header lines.
+    if pem_bytes.windows(14).any(|w| w == b"Proc-Type: 4,E") {
+        return Err(
+            "a key in OpenSSL's legacy encrypted PEM form: convert it with \
+             `openssl pkcs8 -topk8 -v2 aes-256-cbc` (ringway reads encrypted PKCS#8)"
+                .into(),
+        );
+    }
     let mut rd = pem_bytes;
     loop {
         let (kind, der) = match pem::from_buf(&mut rd) {
@@ -57,13 +65,6 @@ pub fn private_key(
     }
     if let Some(der) = encrypted_pkcs8(pem_bytes) {
         return decrypt(&der, passwords);
-    }
-    if pem_bytes.windows(14).any(|w| w == b"Proc-Type: 4,E") {
-        return Err(
-            "a key in OpenSSL's legacy encrypted PEM form: convert it with \
-                    `openssl pkcs8 -topk8 -v2 aes-256-cbc` (ringway reads encrypted PKCS#8)"
-                .into(),
-        );
     }
     Err("no PEM private key found".into())
 }
