@@ -586,7 +586,6 @@ fn tls_variables_are_known() {
         "ssl_cipher",
         "ssl_server_name",
         "ssl_session_reused",
-        "ssl_session_id",
         "ssl_early_data",
         "ssl_client_verify",
         "ssl_client_s_dn",

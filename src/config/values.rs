@@ -26,7 +26,6 @@ pub const SUPPORTED_VARIABLES: &[&str] = &[
     "ssl_cipher",
     "ssl_server_name",
     "ssl_session_reused",
-    "ssl_session_id",
     "ssl_early_data",
     "ssl_client_verify",
     "ssl_client_s_dn",
@@ -43,6 +42,8 @@ pub const SUPPORTED_VARIABLES: &[&str] = &[
 /// Variables nginx knows that ringway does not provide yet (so the error can say "not supported
 /// yet" rather than "unknown").
 const NGINX_VARIABLES: &[&str] = &[
+    // rustls does not expose the session ID.
+    "ssl_session_id",
     "body_bytes_sent",
     "bytes_sent",
     "connection",
