@@ -456,6 +456,7 @@ async fn sweep(ctx: Rc<ShardCtx>) {
         sweeps = sweeps.wrapping_add(1);
         if sweeps.is_multiple_of(TRIM_EVERY) {
             ctx.bufs.trim();
+            crate::tls::records::trim();
         }
         if let Some(release) = RELEASE.get() {
             release();

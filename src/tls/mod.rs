@@ -66,10 +66,6 @@ impl Loaded {
             .map(|u| u.for_shard())
     }
 
-    pub fn any(&self) -> bool {
-        self.sites.iter().any(Option::is_some)
-    }
-
     /// How often ringway's own ticket keys rotate: the shortest `ssl_session_timeout` among
     /// servers using them (a ticket stays openable for two periods), at least a minute.
     pub fn rotation_period(&self) -> Duration {

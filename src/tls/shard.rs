@@ -63,8 +63,4 @@ impl ShardTls {
         let config = self.configs.get(index)?.clone()?;
         Some((index, site, config))
     }
-
-    pub fn loaded(&self) -> &Arc<Loaded> {
-        &self.loaded
-    }
 }

@@ -59,15 +59,6 @@ impl TicketKey {
         })
     }
 
-    /// A fresh random key (80-byte form).
-    pub fn generate() -> Result<TicketKey, String> {
-        let mut bytes = [0u8; 80];
-        SystemRandom::new()
-            .fill(&mut bytes)
-            .map_err(|_| "no randomness for ticket keys".to_string())?;
-        TicketKey::parse(&bytes)
-    }
-
     fn seal(&self, plain: &[u8]) -> Option<Vec<u8>> {
         let mut nonce = [0u8; NONCE_LEN];
         SystemRandom::new().fill(&mut nonce).ok()?;
