@@ -74,6 +74,32 @@ fn verify_optional_lets_a_client_without_certificate_in() {
     );
 }
 
+/// `optional_no_ca`: a certificate from a CA ringway does not know is let in, and the variable
+/// says why it did not verify (nginx passes the request to the application to decide).
+#[test]
+fn verify_optional_no_ca_lets_an_unknown_issuer_in_and_says_so() {
+    let client = Pki::get().client("client");
+    let foreign = Pki::other().client("stranger");
+    let rw = Ringway::start(&conf("optional_no_ca"));
+    let r = get(&rw, Some(&foreign));
+    assert_eq!(r.status, 200, "{}", r.out.all());
+    assert!(
+        r.body
+            .starts_with("FAILED:unable to get local issuer certificate|CN=stranger,"),
+        "{}",
+        r.out.all()
+    );
+    let r = get(&rw, Some(&client));
+    assert!(r.body.starts_with("SUCCESS|"), "{}", r.out.all());
+    let r = get(&rw, None);
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "NONE||||"),
+        "{}",
+        r.out.all()
+    );
+}
+
 #[test]
 fn host_of_a_verifying_server_that_sni_did_not_choose_is_421() {
     let pki = Pki::get();
