@@ -57,6 +57,37 @@ fn tls13_tickets_resume_on_both_shards() {
     resume_many(&rw, &dir.join("s12"), &["-tls1_2"]);
 }
 
+/// ringway's own ticket keys live off the shards: a reload (which rereads certificates and
+/// rebuilds every shard's TLS settings) keeps them, so tickets issued before it still resume.
+#[test]
+fn tickets_issued_before_a_reload_resume_after_it() {
+    let text = conf("");
+    let rw = Ringway::start_with(&text, 2);
+    let dir = test_dir("tls-reload-sess");
+    let sess = dir.join("s13");
+    let sess = sess.to_str().unwrap();
+    let req = close_request("localhost", "/");
+    let first = s_client(
+        rw.addr,
+        &["-tls1_3", "-servername", "localhost", "-sess_out", sess],
+        Some(&req),
+    );
+    assert!(first.handshake_done(), "{}", first.all());
+    rw.reload_with(&text, &[]);
+    for i in 0..4 {
+        let o = s_client(
+            rw.addr,
+            &["-tls1_3", "-servername", "localhost", "-sess_in", sess],
+            Some(&req),
+        );
+        assert!(
+            o.reused(),
+            "resumption {i} after reload not reused:\n{}",
+            o.all()
+        );
+    }
+}
+
 #[test]
 fn tls12_session_ids_resume_on_both_shards_with_tickets_off() {
     let rw = Ringway::start_with(
