@@ -12,6 +12,8 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 use tracing::{error, info, warn};
 
+mod glibc_tune;
+
 #[cfg(not(feature = "sysalloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -76,6 +78,8 @@ struct Cli {
 
 fn main() -> ExitCode {
     use std::io::IsTerminal;
+    // First, before any thread exists: it may replace this process.
+    glibc_tune::apply();
     // Transparent huge pages turn each touched 2 MiB of the allocator's regions into resident
     // memory: measured 18 MiB of RSS for 4,000 idle connections with them, under 4 MiB without.
     // A proxy's heap is small and scattered; it gains nothing from them.
