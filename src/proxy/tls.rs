@@ -64,9 +64,6 @@ pub async fn serve(
             // The session loop runs in a task of its own and this one, with the handshake's
             // state, ends: an idle TLS connection holds the loop's state and rustls's, nothing
             // of the handshake.
-            // The session loop runs in a task of its own and this one, with the handshake's
-            // state, ends: an idle TLS connection holds the loop's state and rustls's, nothing
-            // of the handshake.
             monoio::spawn(guard::catch_panic(
                 serve_from(slot, h.stream, conn, 0, None),
                 peer,
