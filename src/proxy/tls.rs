@@ -36,8 +36,8 @@ pub async fn serve(
     };
     let default = lst.hosts.default_server().map(|s| s.index);
     let limit = default
-        .and_then(|i| shard_tls.site(i))
-        .map_or(DEFAULT_HANDSHAKE_TIMEOUT, |(_, s, _)| s.handshake_timeout);
+        .and_then(|i| shard_tls.rules(i))
+        .map_or(DEFAULT_HANDSHAKE_TIMEOUT, |s| s.handshake_timeout);
     // SNI chooses among the address's servers as Host does (nginx's server_name rules); no
     // SNI gets the default server.
     let pick = |sni: Option<&str>| {
@@ -46,8 +46,8 @@ pub async fn serve(
             None => default,
         };
         // A server without certificates of its own answers with the default server's.
-        match chosen.and_then(|i| shard_tls.site(i)) {
-            Some((_, s, _)) if !s.has_certs && !s.reject => default,
+        match chosen.and_then(|i| shard_tls.rules(i)) {
+            Some(s) if !s.has_certs && !s.reject => default,
             _ => chosen,
         }
     };
@@ -103,10 +103,9 @@ pub fn check_server(
     let Some(facts) = client.tls.as_deref() else {
         return Ok(());
     };
-    let Some(shard_tls) = ctx.tls.borrow().clone() else {
-        return Ok(());
-    };
-    let Some((_, site, _)) = shard_tls.site(routed) else {
+    // Borrowed, not cloned: this runs for every request on a TLS connection.
+    let shard_tls = ctx.tls.borrow();
+    let Some(site) = shard_tls.as_ref().and_then(|t| t.rules(routed)) else {
         return Ok(());
     };
     if site.verify == VerifyClient::Off {

@@ -169,23 +169,7 @@ async fn client_hello(io: &mut TcpStream) -> Result<rustls::server::Accepted, He
 /// Drives the rest of the handshake; returns the early data the client sent, if any.
 async fn finish(stream: &mut TlsStream<ServerConnection>) -> io::Result<Vec<u8>> {
     let mut early = Vec::new();
-    loop {
-        stream.flush_records().await?;
-        take_early(stream, &mut early);
-        if !stream.conn().is_handshaking() {
-            break;
-        }
-        match stream.read_records(None).await {
-            Ok(true) => {}
-            Ok(false) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Err(e) => {
-                let _ = stream.flush_records().await;
-                return Err(e);
-            }
-        }
-    }
-    // Session tickets go out now, not with the first answer.
-    stream.flush_records().await?;
+    stream.handshake(|s| take_early(s, &mut early)).await?;
     Ok(early)
 }
 

@@ -57,6 +57,11 @@ impl ShardTls {
         ShardTls { loaded, configs }
     }
 
+    /// The settings of config server `index`'s site (no config handed out).
+    pub fn rules(&self, index: usize) -> Option<&Site> {
+        self.loaded.sites.get(index)?.as_deref()
+    }
+
     /// The site of config server `index` and its config on this shard.
     pub fn site(&self, index: usize) -> Option<(usize, &Site, Arc<ServerConfig>)> {
         let site = self.loaded.sites.get(index)?.as_ref()?;

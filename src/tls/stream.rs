@@ -78,6 +78,30 @@ where
         Ok(())
     }
 
+    /// Drives the handshake to its end (either side): sends each flight, reads the peer's.
+    /// `after_flight` runs after every exchange (the server takes early data there).
+    pub async fn handshake(&mut self, mut after_flight: impl FnMut(&mut Self)) -> io::Result<()> {
+        loop {
+            self.flush_records().await?;
+            after_flight(self);
+            if !self.conn.is_handshaking() {
+                break;
+            }
+            match self.read_records(None).await {
+                Ok(true) => {}
+                Ok(false) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Err(e) => {
+                    // A TLS failure queued its alert.
+                    let _ = self.flush_records().await;
+                    return Err(e);
+                }
+            }
+        }
+        // What the end of the handshake queued (a server's session tickets) goes out now, not
+        // with the first answer.
+        self.flush_records().await
+    }
+
     /// Feeds `bytes` to rustls and processes them; what it cannot take now is kept for later.
     /// An error is a TLS failure: its alert is queued and sent by the caller's flush.
     fn feed(&mut self, mut bytes: &[u8]) -> io::Result<()> {
@@ -110,7 +134,7 @@ where
     }
 
     /// Reads ciphertext from the socket into rustls. Ok(false): the peer closed.
-    pub(super) async fn read_records(&mut self, cancel: Option<CancelHandle>) -> io::Result<bool> {
+    async fn read_records(&mut self, cancel: Option<CancelHandle>) -> io::Result<bool> {
         let buf = records::get();
         let (res, buf) = match cancel {
             Some(c) => self.io.cancelable_read(buf, c).await,

@@ -108,21 +108,7 @@ pub async fn connect(
     let conn = ClientConnection::new(config, name)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     let mut stream = TlsStream::new(io, conn);
-    while stream.conn().is_handshaking() {
-        stream.flush_records().await?;
-        if !stream.conn().is_handshaking() {
-            break;
-        }
-        match stream.read_records(None).await {
-            Ok(true) => {}
-            Ok(false) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Err(e) => {
-                let _ = stream.flush_records().await;
-                return Err(e);
-            }
-        }
-    }
-    stream.flush_records().await?;
+    stream.handshake(|_| {}).await?;
     Ok(stream)
 }
 
