@@ -3,7 +3,6 @@
 //! `ssl_handshake_timeout`, and settle what the connection's variables say.
 
 use std::io;
-use std::sync::Arc;
 use std::time::Duration;
 
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
@@ -71,7 +70,8 @@ async fn run(
     };
     let hello = accepted.client_hello();
     let sni = hello.server_name().map(str::to_owned);
-    let Some((server, site, config)) = pick(sni.as_deref()).and_then(|i| tls.site(i)) else {
+    let picked = pick(sni.as_deref()).and_then(|i| tls.site(i).map(|s| (i, s)));
+    let Some((server, (site, config))) = picked else {
         let _ = io.write_all(REJECT_ALERT.to_vec()).await;
         return Err(Failed::Closed);
     };
@@ -184,17 +184,4 @@ fn take_early(stream: &mut TlsStream<ServerConnection>, early: &mut Vec<u8>) {
             early.extend_from_slice(&chunk[..n]);
         }
     }
-}
-
-/// The config a site gets on one shard: its settings plus the shard's session store and the
-/// ticket keys in force.
-pub fn shard_config(
-    base: &rustls::ServerConfig,
-    sessions: Arc<dyn rustls::server::StoresServerSessions>,
-    ticketer: Arc<dyn rustls::server::ProducesTickets>,
-) -> Arc<rustls::ServerConfig> {
-    let mut c = base.clone();
-    c.session_storage = sessions;
-    c.ticketer = ticketer;
-    Arc::new(c)
 }

@@ -7,7 +7,6 @@ use rustls::ServerConfig;
 use rustls::server::{NoServerSessionStorage, ProducesTickets, StoresServerSessions};
 
 use super::Loaded;
-use super::handshake::shard_config;
 use super::sessions::ShardSessions;
 use super::site::Site;
 use super::tickets::{TicketKeys, Ticketer};
@@ -51,7 +50,11 @@ impl ShardTls {
                     },
                     lifetime: site.session_timeout,
                 });
-                Some(shard_config(&site.base, store, ticketer))
+                // The site's settings plus this shard's session store and ticket keys.
+                let mut config = site.base.clone();
+                config.session_storage = store;
+                config.ticketer = ticketer;
+                Some(Arc::new(config))
             })
             .collect();
         ShardTls { loaded, configs }
@@ -63,9 +66,9 @@ impl ShardTls {
     }
 
     /// The site of config server `index` and its config on this shard.
-    pub fn site(&self, index: usize) -> Option<(usize, &Site, Arc<ServerConfig>)> {
+    pub fn site(&self, index: usize) -> Option<(&Site, Arc<ServerConfig>)> {
         let site = self.loaded.sites.get(index)?.as_ref()?;
         let config = self.configs.get(index)?.clone()?;
-        Some((index, site, config))
+        Some((site, config))
     }
 }
