@@ -47,6 +47,7 @@ fn vars<'a>(addr: std::net::IpAddr, header: &'a dyn Fn(&[u8], &mut Vec<u8>) -> b
         user: &[],
         auth_response: None,
         tls: None,
+        cache_status: b"",
     }
 }
 

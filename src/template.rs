@@ -37,6 +37,8 @@ pub struct Vars<'a> {
     pub auth_response: Option<&'a AuthResponse<'a>>,
     /// The connection's TLS facts (None on plain connections).
     pub tls: Option<&'a TlsFacts>,
+    /// `$upstream_cache_status` (`HIT`, `MISS`, …; empty where no cache was consulted).
+    pub cache_status: &'a [u8],
 }
 
 /// What a TLS connection's handshake settled, rendered once after it (`$https`, `$ssl_*`).
@@ -128,6 +130,8 @@ pub enum Var {
     /// `$upstream_http_NAME` of the auth response (lower-case field name).
     UpstreamHttp(Box<[u8]>),
     UpstreamStatus,
+    /// `$upstream_cache_status`.
+    UpstreamCacheStatus,
     /// `$https`: "on" over TLS.
     Https,
     Ssl(SslVar),
@@ -246,6 +250,7 @@ fn parse_var(name: &str) -> Option<Var> {
         "proxy_host" => Var::ProxyHost,
         "is_args" => Var::IsArgs,
         "upstream_status" => Var::UpstreamStatus,
+        "upstream_cache_status" => Var::UpstreamCacheStatus,
         "https" => Var::Https,
         n if n.starts_with("ssl_") => Var::Ssl(ssl_var(&n[4..])?),
         n if n.len() > 14 && n.starts_with("upstream_http_") => {
@@ -407,6 +412,7 @@ fn render_var(var: &Var, v: &Vars<'_>, out: &mut Vec<u8>) {
                 push_u64(out, u64::from(r.status));
             }
         }
+        Var::UpstreamCacheStatus => out.extend_from_slice(v.cache_status),
         Var::Https => {
             if v.tls.is_some() {
                 out.extend_from_slice(b"on");
@@ -443,6 +449,7 @@ mod tests {
             user: &[],
             auth_response: None,
             tls: None,
+            cache_status: b"",
         }
     }
 

@@ -36,6 +36,7 @@ fn vars<'a>(addr: &'a [u8], header: &'a dyn Fn(&[u8], &mut Vec<u8>) -> bool) -> 
         user: &[],
         auth_response: None,
         tls: None,
+        cache_status: b"",
     }
 }
 

@@ -222,6 +222,9 @@ fn settings(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
     for line in super::limits::dump_settings(&s.limits, parent.map(|p| &p.limits)) {
         o.line(&line);
     }
+    for line in super::cache::dump_settings(&s.cache, parent.map(|p| &p.cache), q) {
+        o.line(&line);
+    }
     for &(name, f) in fields {
         if !differs(&f) {
             continue;
@@ -665,6 +668,9 @@ pub fn dump(cfg: &Config) -> String {
         o.line(&format!("resolver_timeout {};", fmt_time(r.timeout)));
     }
     for line in super::limits::dump_zones(&cfg.limit_zones, q) {
+        o.line(&line);
+    }
+    for line in super::cache::dump_zones(&cfg.cache_zones, q) {
         o.line(&line);
     }
     for u in &cfg.upstreams {

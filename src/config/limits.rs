@@ -134,7 +134,8 @@ fn bad(a: &Arg, what: &str) -> super::ConfigError {
     a.pos.err(format!("invalid {what} \"{}\"", a.value))
 }
 
-fn once<T>(slot: &mut Option<T>, d: &Directive, v: T) -> Result<()> {
+/// Sets a directive's slot, refusing a second one at the same level (nginx's "is duplicate").
+pub(crate) fn once<T>(slot: &mut Option<T>, d: &Directive, v: T) -> Result<()> {
     if slot.is_some() {
         return Err(d.pos.err(format!("\"{}\" directive is duplicate", d.name)));
     }
@@ -218,7 +219,8 @@ fn level(d: &Directive) -> Result<LogLevel> {
     })
 }
 
-fn flag(d: &Directive) -> Result<bool> {
+/// `on` / `off` as the directive's only argument.
+pub(crate) fn flag(d: &Directive) -> Result<bool> {
     let a = &d.args[0];
     match a.value.as_str() {
         "on" => Ok(true),

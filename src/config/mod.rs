@@ -37,6 +37,10 @@
 //! - `$binary_remote_addr` is allowed only in keys (`hash`, `limit_req_zone`, `limit_conn_zone`):
 //!   its raw bytes could split a header line.
 //! - Limit zones are per shard; see `access::zones` for how each shard takes its share.
+//! - `proxy_cache_path`: a relative path starts at the main file's folder; temporary files are
+//!   written inside the cache path whatever `use_temp_path` says (a notice says so for `on`);
+//!   `proxy_cache` takes a zone name, not variables; nginx Plus's `purger=` and
+//!   `proxy_cache_purge` are read.
 //!
 //! - TLS (`build/tls.rs`, `ciphers.rs`): TLS 1.2/1.3 and ECDHE suites only (older protocols and
 //!   other suites give notices); a cipher-string token that is no suite or alias is an error;
@@ -48,6 +52,7 @@
 mod access;
 mod auth;
 mod build;
+pub mod cache;
 pub mod ciphers;
 mod directives;
 mod dump;
@@ -67,6 +72,8 @@ mod tests_access;
 #[cfg(test)]
 mod tests_auth;
 #[cfg(test)]
+mod tests_cache;
+#[cfg(test)]
 mod tests_tls;
 
 use std::path::Path;
@@ -75,6 +82,7 @@ pub use build::{
     DEFAULT_BACKLOG, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_UPSTREAM_KEEPALIVE,
     DEFAULT_UPSTREAM_KEEPALIVE_REQUESTS, DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT,
 };
+pub use cache::{CacheSettings, CacheValid, CacheZone, IgnoreHeaders, Methods, UseStale};
 pub use dump::dump;
 pub use error::ConfigError;
 pub use limits::{LimitConn, LimitReq, LimitZone, Limits, LogLevel};

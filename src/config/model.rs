@@ -38,6 +38,8 @@ pub struct Config {
     pub uring: UringSetup,
     /// `limit_req_zone` and `limit_conn_zone` (http level).
     pub limit_zones: Vec<super::LimitZone>,
+    /// `proxy_cache_path` zones (http level), in file order.
+    pub cache_zones: Vec<super::cache::CacheZone>,
     /// One line per accepted-but-ignored directive (`user`, `sendfile`, ...), shown by `-t`.
     pub notices: Vec<String>,
 }
@@ -394,6 +396,8 @@ pub struct Settings {
     pub realip: RealIp,
     /// `limit_req*` and `limit_conn*`.
     pub limits: super::Limits,
+    /// `proxy_cache*`, `proxy_no_cache`, `proxy_ignore_headers`.
+    pub cache: super::cache::CacheSettings,
     /// `proxy_ssl_*`: how `proxy_pass https://` connects.
     pub proxy_ssl: super::tls::ProxyTls,
 }
@@ -430,6 +434,7 @@ impl Default for Settings {
             access: Vec::new(),
             realip: RealIp::default(),
             limits: super::Limits::default(),
+            cache: super::cache::CacheSettings::default(),
             proxy_ssl: super::tls::ProxyTls::default(),
         }
     }

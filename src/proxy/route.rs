@@ -108,6 +108,7 @@ pub fn route<'g>(
             user: &[],
             auth_response: None,
             tls: client.tls.as_deref(),
+            cache_status: b"",
         };
         match rewrite::route(server, uri, &vars) {
             Some(rewrite::Routed::Location { loc, uri, broke }) => {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::config::access;
 use crate::config::auth::AuthLayer;
+use crate::config::cache::{self, CacheLayer};
 use crate::config::error::Result;
 use crate::config::limits::{self, LimitLayer};
 use crate::config::model::*;
@@ -46,6 +47,7 @@ pub(super) struct Layer {
     pub(super) real_ip_header: Option<String>,
     pub(super) real_ip_recursive: Option<bool>,
     pub(super) limits: LimitLayer,
+    pub(super) cache: CacheLayer,
     /// The first `root` or `index` at this level (they matter only where files would be served).
     pub(super) files: Option<FilesDirective>,
     /// `ssl_*` (http and server level; merged into the server's `tls`).
@@ -104,6 +106,7 @@ impl Layer {
                 .proxy_next_upstream_timeout
                 .unwrap_or(p.proxy_next_upstream_timeout),
             limits: self.limits.apply(&p.limits),
+            cache: self.cache.apply(&p.cache),
             access: self.access.clone().unwrap_or(p.access),
             realip: RealIp {
                 from: self.real_ip_from.clone().unwrap_or(p.realip.from),
@@ -281,11 +284,27 @@ impl Builder {
             | "limit_conn_status"
             | "limit_conn_log_level"
             | "limit_conn_dry_run" => limits::setting(d, &mut l.limits, &mut self.limit_refs)?,
+            "proxy_no_cache" | "proxy_ignore_headers" => self.cache_setting(d, l, caps)?,
+            n if n.starts_with("proxy_cache") => self.cache_setting(d, l, caps)?,
             n if n == "ssl" || n.starts_with("ssl_") => self.ssl_setting(d, &mut l.ssl)?,
             n if n.starts_with("proxy_ssl_") => {
                 self.proxy_ssl_setting(d, &mut l.proxy_ssl, caps)?
             }
             _ => return Err(internal(d)),
+        }
+        Ok(())
+    }
+}
+
+impl Builder {
+    fn cache_setting(
+        &mut self,
+        d: &Directive,
+        l: &mut Layer,
+        caps: &HashSet<String>,
+    ) -> Result<()> {
+        if let Some(n) = cache::setting(d, &mut l.cache, &mut self.cache_refs, caps)? {
+            self.notices.push(n);
         }
         Ok(())
     }

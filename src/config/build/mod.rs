@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::cache::{self, CacheRef, CacheZone};
 use super::directives::{self, EVENTS, HTTP, Kind, Lookup, MAIN, Spec};
 use super::error::{Pos, Result};
 use super::limits::{self, LimitZone, ZoneRef};
@@ -70,6 +71,7 @@ struct Http {
     pub(super) resolver: Option<Resolver>,
     pub(super) resolver_timeout: Option<Duration>,
     pub(super) limit_zones: Vec<(LimitZone, Pos)>,
+    pub(super) cache_zones: Vec<(CacheZone, Pos)>,
 }
 
 struct Builder {
@@ -85,6 +87,8 @@ struct Builder {
     base_dir: PathBuf,
     /// Zones named by `limit_req` / `limit_conn` (checked once all zones are known).
     limit_refs: Vec<ZoneRef>,
+    /// Zones named by `proxy_cache` (checked once all `proxy_cache_path`s are known).
+    cache_refs: Vec<CacheRef>,
 }
 
 impl Builder {
@@ -168,6 +172,7 @@ impl Builder {
             max_connections: None,
             uring: UringSetup::default(),
             limit_zones: Vec::new(),
+            cache_zones: Vec::new(),
             notices: Vec::new(),
         };
         let mut http = Http::default();
@@ -331,8 +336,14 @@ impl Builder {
                         first.short()
                     )));
                 }
+                other_use(
+                    d,
+                    &z.name,
+                    http.cache_zones.iter().map(|(z, p)| (&z.name, p)),
+                )?;
                 http.limit_zones.push((z, d.pos.clone()));
             }
+            "proxy_cache_path" => self.cache_zone(d, http)?,
             _ => {
                 let caps = self.auth_vars.clone();
                 self.setting(d, &mut http.layer, &caps)?
@@ -354,6 +365,8 @@ impl Builder {
         }
         cfg.limit_zones = http.limit_zones.iter().map(|(z, _)| z.clone()).collect();
         limits::check_refs(&self.limit_refs, &cfg.limit_zones)?;
+        cfg.cache_zones = http.cache_zones.iter().map(|(z, _)| z.clone()).collect();
+        cache::check_refs(&self.cache_refs, &cfg.cache_zones)?;
         let base = http.layer.apply(&Settings::default());
         // Listen checks across servers.
         let mut all: Vec<&PListen> = Vec::new();
@@ -487,6 +500,54 @@ impl Builder {
     }
 }
 
+impl Builder {
+    /// `proxy_cache_path`: a zone name and a path used once each; zone names are shared with
+    /// the limit zones (nginx's shared memory zones).
+    fn cache_zone(&mut self, d: &Directive, http: &mut Http) -> Result<()> {
+        let z = cache::zone(d, &self.base_dir)?;
+        for (o, first) in &http.cache_zones {
+            let what = if o.name == z.name {
+                format!("duplicate zone \"{}\"", z.name)
+            } else if o.path == z.path {
+                format!(
+                    "the same path name \"{}\" is used by two caches",
+                    z.path.display()
+                )
+            } else {
+                continue;
+            };
+            return Err(d
+                .pos
+                .err(format!("{what} (first declared at {})", first.short())));
+        }
+        other_use(
+            d,
+            &z.name,
+            http.limit_zones.iter().map(|(z, p)| (&z.name, p)),
+        )?;
+        if z.use_temp_path {
+            self.notices.push(cache::temp_path_notice(&d.pos));
+        }
+        http.cache_zones.push((z, d.pos.clone()));
+        Ok(())
+    }
+}
+
+/// A zone name already taken by a zone of another kind (nginx: one namespace for all).
+fn other_use<'a>(
+    d: &Directive,
+    name: &str,
+    mut others: impl Iterator<Item = (&'a String, &'a Pos)>,
+) -> Result<()> {
+    match others.find(|(n, _)| *n == name) {
+        Some((_, first)) => Err(d.pos.err(format!(
+            "zone \"{name}\" is already declared for a different use (at {})",
+            first.short()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// nginx's check of every TLS address: its default server has a certificate, or refuses
 /// handshakes (`ssl_reject_handshake on`), and then every other server there has one or refuses
 /// too. A non-default server without certificates answers with the default server's.
@@ -553,6 +614,7 @@ pub(crate) fn build(dirs: &[Directive], source: &Path) -> Result<Config> {
         auth_vars,
         base_dir: source.parent().map(Path::to_path_buf).unwrap_or_default(),
         limit_refs: Vec::new(),
+        cache_refs: Vec::new(),
     };
     b.main(dirs, source)
 }
