@@ -22,6 +22,7 @@ mod client;
 mod config;
 pub mod fds;
 mod killable;
+mod origin;
 mod process;
 pub mod wire;
 
@@ -32,6 +33,8 @@ pub use certs::*;
 pub use client::*;
 pub use config::*;
 pub use killable::*;
+#[allow(unused_imports)] // only the cache tests use them
+pub use origin::*;
 pub use process::*;
 
 /// Longest any single read in the harness waits.
