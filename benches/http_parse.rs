@@ -50,6 +50,7 @@ fn bench_parse(c: &mut Criterion) {
             let head = parse_request(buf, &LIMITS).unwrap().unwrap();
             out.clear();
             let opts = RequestRewrite {
+                method: None,
                 target: head.target.get(buf),
                 http11: true,
                 keep_alive: true,
@@ -68,6 +69,7 @@ fn bench_parse(c: &mut Criterion) {
         b.iter(|| {
             out.clear();
             let opts = RequestRewrite {
+                method: None,
                 target: b"/static/app.3f9a1c.js?v=1712",
                 http11: true,
                 keep_alive: true,

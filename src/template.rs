@@ -108,6 +108,8 @@ pub struct AuthResponse<'a> {
 pub enum Var {
     Host,
     Http(Box<[u8]>),
+    /// `$arg_NAME`: the first query argument named NAME, as sent (not decoded).
+    Arg(Box<[u8]>),
     RemoteAddr,
     BinaryRemoteAddr,
     RealipRemoteAddr,
@@ -253,6 +255,7 @@ fn parse_var(name: &str) -> Option<Var> {
         "upstream_cache_status" => Var::UpstreamCacheStatus,
         "https" => Var::Https,
         n if n.starts_with("ssl_") => Var::Ssl(ssl_var(&n[4..])?),
+        n if n.len() > 4 && n.starts_with("arg_") => Var::Arg(n.as_bytes()[4..].into()),
         n if n.len() > 14 && n.starts_with("upstream_http_") => {
             Var::UpstreamHttp(field_name(&n[14..]).into_boxed_slice())
         }
@@ -273,6 +276,20 @@ fn parse_var(name: &str) -> Option<Var> {
             Var::Http(field_name(h).into_boxed_slice())
         }
     })
+}
+
+/// nginx's `$arg_NAME`: the value of the first `NAME=` (NAME compared without case) in `args`.
+fn query_arg<'a>(args: &'a [u8], name: &[u8]) -> &'a [u8] {
+    for pair in args.split(|&c| c == b'&') {
+        let (k, v) = match pair.iter().position(|&c| c == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &b""[..]),
+        };
+        if k.eq_ignore_ascii_case(name) {
+            return v;
+        }
+    }
+    b""
 }
 
 fn ssl_var(name: &str) -> Option<SslVar> {
@@ -376,6 +393,12 @@ fn render_var(var: &Var, v: &Vars<'_>, out: &mut Vec<u8>) {
             let split = split();
             if split < v.uri.len() {
                 out.extend_from_slice(&v.uri[split + 1..]);
+            }
+        }
+        Var::Arg(name) => {
+            let split = split();
+            if split < v.uri.len() {
+                out.extend_from_slice(query_arg(&v.uri[split + 1..], name));
             }
         }
         Var::IsArgs => {

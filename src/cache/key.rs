@@ -9,7 +9,23 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct KeyHash(pub [u8; 16]);
 
+/// The folder inside a zone's path where entries are written before they are complete.
+pub const TEMP_DIR: &str = ".tmp";
+
 impl KeyHash {
+    /// The hash an entry's file name spells (32 lower- or upper-case hex digits).
+    pub fn from_hex(name: &[u8]) -> Option<KeyHash> {
+        if name.len() != 32 {
+            return None;
+        }
+        let mut out = [0u8; 16];
+        for (i, pair) in name.chunks(2).enumerate() {
+            let digit = |c: u8| (c as char).to_digit(16);
+            out[i] = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
+        }
+        Some(KeyHash(out))
+    }
+
     /// The hash of a rendered key.
     pub fn of(key: &[u8]) -> KeyHash {
         KeyHash(Md5::digest(key).into())
@@ -59,7 +75,7 @@ pub fn entry_path(root: &Path, levels: &[u8], h: &KeyHash) -> PathBuf {
 /// A temporary file for an entry being written: `root/.tmp/<unique as 16 hex digits>`. It is
 /// renamed into [`entry_path`] once complete, so readers never see half an entry under its key.
 pub fn temp_path(root: &Path, unique: u64) -> PathBuf {
-    root.join(".tmp").join(format!("{unique:016x}"))
+    root.join(TEMP_DIR).join(format!("{unique:016x}"))
 }
 
 /// The hex digits as a `&str` (they are ASCII by construction).

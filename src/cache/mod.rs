@@ -3,10 +3,18 @@
 //! request from a stored entry (`conditional`). No sockets, no async, no configuration parsing:
 //! the runtime and the config model call into these.
 
+pub mod clock;
 pub mod conditional;
 pub mod entry;
+pub mod keeper;
 pub mod key;
 pub mod policy;
+pub mod settings;
+pub mod store;
+pub mod zone;
+
+pub use clock::{http_date, unix_now};
+pub use key::KeyHash;
 
 /// Unix seconds of an HTTP-date (RFC 9110 §5.6.7: IMF-fixdate, RFC 850 and asctime forms, as
 /// nginx's `ngx_parse_http_time` reads them); `None` when the value is not a date.

@@ -158,6 +158,7 @@ pub(crate) fn check_variables(text: &str, captures: &HashSet<String>) -> Result<
         }
         if SUPPORTED_VARIABLES.contains(&name)
             || (name.len() > 5 && name.starts_with("http_"))
+            || (name.len() > 4 && name.starts_with("arg_"))
             || captures.contains(name)
         {
             continue;

@@ -10,6 +10,8 @@ use super::{BodyFraming, HeaderSpan, RequestHead, ResponseFraming, ResponseHead,
 pub const DROP_UNDERSCORE_FIELDS: bool = true;
 
 pub struct RequestRewrite<'a> {
+    /// The method to send in place of the client's (a cache fetch sends a HEAD as GET).
+    pub method: Option<&'a [u8]>,
     /// The request-target to send (already rewritten by the location's `proxy_pass` URI rule).
     pub target: &'a [u8],
     /// `proxy_http_version 1.1` (else 1.0).
@@ -34,7 +36,7 @@ pub fn write_request_head(
     buf: &[u8],
     opts: &RequestRewrite<'_>,
 ) {
-    out.extend_from_slice(head.method_span.get(buf));
+    out.extend_from_slice(opts.method.unwrap_or_else(|| head.method_span.get(buf)));
     out.push(b' ');
     out.extend_from_slice(opts.target);
     out.extend_from_slice(if opts.http11 {
@@ -265,6 +267,7 @@ mod tests {
 
     fn opts<'a>(target: &'a [u8]) -> RequestRewrite<'a> {
         RequestRewrite {
+            method: None,
             target,
             http11: true,
             keep_alive: true,
@@ -287,6 +290,7 @@ mod tests {
         let raw = b"GET /a?b HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\nAccept: */*\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nVia: 1.0 fred\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n";
         let replace: [&[u8]; 2] = [b"host", b"x-forwarded-for"];
         let o = RequestRewrite {
+            method: None,
             replace: &replace,
             via: Some(b"1.1 ringway"),
             ..opts(b"/up/a?b")
@@ -306,6 +310,7 @@ mod tests {
     fn request_connection_options_removed() {
         let raw = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close, X-Foo\r\nX-Foo: secret\r\nX-Bar: kept\r\nconnection: x-baz\r\nX-BAZ: gone\r\n\r\n";
         let o = RequestRewrite {
+            method: None,
             keep_alive: false,
             ..opts(b"/")
         };
@@ -319,6 +324,7 @@ mod tests {
     fn request_hop_by_hop_removed() {
         let raw = b"POST /p HTTP/1.1\r\nHost: a\r\nTE: trailers\r\nTrailer: X-Sum\r\nTransfer-Encoding: chunked\r\nProxy-Connection: keep-alive\r\nKeep-Alive: 300\r\nUpgrade: websocket\r\nX-Real: 1\r\n\r\n";
         let o = RequestRewrite {
+            method: None,
             body: BodyFraming::Chunked,
             ..opts(b"/p")
         };
@@ -328,6 +334,7 @@ mod tests {
         );
         // A buffered chunked body is re-framed with a length.
         let o = RequestRewrite {
+            method: None,
             body: BodyFraming::Length(11),
             ..opts(b"/p")
         };
@@ -341,6 +348,7 @@ mod tests {
     fn request_framing_restated() {
         let raw = b"POST / HTTP/1.1\r\nHost: a\r\ncontent-length: 5, 5\r\nContent-Type: text/plain\r\n\r\nhello";
         let o = RequestRewrite {
+            method: None,
             body: BodyFraming::Length(5),
             ..opts(b"/")
         };
@@ -350,6 +358,7 @@ mod tests {
         );
         let raw = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n";
         let o = RequestRewrite {
+            method: None,
             body: BodyFraming::Length(0),
             ..opts(b"/")
         };
@@ -365,6 +374,7 @@ mod tests {
     fn request_versions_and_connection() {
         let raw = b"GET / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n";
         let o = RequestRewrite {
+            method: None,
             http11: false,
             ..opts(b"/")
         };
@@ -373,6 +383,7 @@ mod tests {
             "GET / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n"
         );
         let o = RequestRewrite {
+            method: None,
             http11: false,
             keep_alive: false,
             ..opts(b"/")
@@ -382,6 +393,7 @@ mod tests {
             "GET / HTTP/1.0\r\nHost: a\r\nConnection: close\r\n"
         );
         let o = RequestRewrite {
+            method: None,
             keep_alive: false,
             ..opts(b"/")
         };
@@ -395,6 +407,7 @@ mod tests {
     fn request_upgrade() {
         let raw = b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\n\r\n";
         let o = RequestRewrite {
+            method: None,
             upgrade: true,
             via: Some(b"1.1 ringway"),
             ..opts(b"/ws")
@@ -413,6 +426,7 @@ mod tests {
     fn request_underscore_fields_dropped() {
         let raw = b"POST / HTTP/1.1\r\nHost: a\r\nContent_Length: 99\r\nTransfer_Encoding: chunked\r\nX-Ok: 1\r\nContent-Length: 2\r\n\r\nhi";
         let o = RequestRewrite {
+            method: None,
             body: BodyFraming::Length(2),
             ..opts(b"/")
         };

@@ -5,6 +5,7 @@
 pub mod buffers;
 pub mod deadline;
 pub mod io;
+pub mod sendfile;
 pub mod splice;
 pub mod transport;
 

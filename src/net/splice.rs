@@ -84,13 +84,13 @@ pub enum SpliceErr {
 
 /// Sets O_NONBLOCK for the relay's duration (io_uring sockets are blocking fds) and restores
 /// the flags after, so the ring's own operations keep their blocking-fd semantics.
-struct NonBlocking {
+pub(crate) struct NonBlocking {
     fd: RawFd,
     old: libc::c_int,
 }
 
 impl NonBlocking {
-    fn set(fd: RawFd) -> io::Result<NonBlocking> {
+    pub(crate) fn set(fd: RawFd) -> io::Result<NonBlocking> {
         // SAFETY: fcntl on a socket fd owned by a live TcpStream.
         let old = unsafe { libc::fcntl(fd, libc::F_GETFL) };
         if old < 0 {

@@ -5,14 +5,17 @@
 
 use tracing::warn;
 
+use super::cache::Fetch;
+use super::cache::fill::AfterHead;
+use super::cache::status::{REVALIDATED, STALE};
 use super::error::Error;
 use super::outcome::UpstreamOutcome;
-use super::relay::{self, Fail, Timeouts};
+use super::relay::{self, Fail, NoTap, Timeouts};
 use super::request::{Request, find_header, vars};
 use super::requester::ClientRequest;
 use super::response;
 use super::session::{Next, Upgraded};
-use crate::http::BodyFraming;
+use crate::http::{BodyFraming, Method};
 use crate::net::Transport;
 use crate::route::UriRewrite;
 use crate::upstream::exchange::Settings;
@@ -28,6 +31,7 @@ pub async fn forward<S: Transport>(
     upstream: usize,
     uri: Option<&UriRewrite>,
     proxy_host: &[u8],
+    mut cache: Option<&mut Fetch<'_>>,
 ) -> Result<Next, Failure> {
     let loc = r.loc;
     let head = r.head;
@@ -43,14 +47,26 @@ pub async fn forward<S: Transport>(
     }
     let mut key_buf = Vec::new();
     let key = balance_key(r, &b, group, &mut key_buf);
-    let settings = Settings::of(loc, head.method, r.outcome.started);
+    let as_get = cache.as_ref().is_some_and(|f| f.as_get);
+    let method = if as_get { Method::Get } else { head.method };
+    let settings = Settings::of(loc, method, r.outcome.started);
     let mut req = ClientRequest::new(r, stream, &b, uri, proxy_host);
+    if let Some(f) = cache.as_deref_mut() {
+        f.extra_fields(&mut req.extra);
+        req.as_get = as_get;
+    }
     let exchanged = exchange(&r.ctx.bufs, group, key, &settings, &mut req).await;
     let (in_buf, after_body) = (req.in_buf, req.after_body.take());
     let answer = match exchanged {
         Ok(a) => a,
         Err(Failed::Requester(e)) => return Err((e, b)),
         Err(Failed::Upstream { error, addr }) => {
+            if let Some(f) = cache.as_deref_mut()
+                && f.stale_after_failure(&error)
+            {
+                warn!(upstream = %group.name, "answered from a stale cache entry: {error:?}");
+                return Ok(f.serve_stale(r, stream, b, proxy_host, STALE).await);
+            }
             r.outcome.upstream.set(Some(UpstreamOutcome {
                 addr,
                 status: 0,
@@ -88,7 +104,29 @@ pub async fn forward<S: Transport>(
             held: Default::default(),
         })));
     }
-    let plan = response::plan(r, &b, &answer.head, &answer.buf, keep_client, proxy_host);
+    let mut tap = None;
+    if let Some(f) = cache {
+        match f.after_head(r, &b, &answer.head, &answer.buf) {
+            AfterHead::Relay(fill) => tap = fill,
+            AfterHead::Revalidated => {
+                if answer.head.keep_alive && answer.buf.len() == answer.head.head_len {
+                    let mut conn = answer.conn;
+                    conn.spans = answer.head.headers;
+                    group.release(answer.server, conn);
+                }
+                drop(answer.in_flight);
+                return Ok(f.serve_stale(r, stream, b, proxy_host, REVALIDATED).await);
+            }
+            AfterHead::Stale => {
+                drop(answer.in_flight);
+                return Ok(f.serve_stale(r, stream, b, proxy_host, STALE).await);
+            }
+        }
+    }
+    let mut plan = response::plan(r, &b, &answer.head, &answer.buf, keep_client, proxy_host);
+    if tap.is_some() {
+        plan.splice = false;
+    }
     let keep_client = plan.keep_client;
     let t = Timeouts {
         read: loc.read_timeout,
@@ -96,20 +134,43 @@ pub async fn forward<S: Transport>(
     };
     let mut conn = answer.conn;
     r.outcome.status.set(answer.head.status);
-    let relayed = relay::response_body(
-        r.ctx,
-        stream,
-        &mut conn.stream,
-        plan,
-        answer.buf,
-        answer.head.head_len,
-        &t,
-    )
-    .await;
+    let relayed = match &mut tap {
+        Some(fill) => {
+            let head_len = answer.head.head_len;
+            relay::response_body(
+                r.ctx,
+                stream,
+                &mut conn.stream,
+                plan,
+                answer.buf,
+                head_len,
+                &t,
+                &mut **fill,
+            )
+            .await
+        }
+        None => {
+            let head_len = answer.head.head_len;
+            relay::response_body(
+                r.ctx,
+                stream,
+                &mut conn.stream,
+                plan,
+                answer.buf,
+                head_len,
+                &t,
+                &mut NoTap,
+            )
+            .await
+        }
+    };
     r.outcome.upstream_done();
     let clean = match relayed {
         Ok(relayed) => {
             r.outcome.add_sent(relayed.sent as usize);
+            if let Some(fill) = tap {
+                fill.complete();
+            }
             relayed.upstream_clean
         }
         Err(e) => {

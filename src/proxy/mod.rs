@@ -17,6 +17,7 @@
 
 mod access;
 mod answer;
+mod cache;
 pub mod client;
 pub mod context;
 mod error;

@@ -62,6 +62,23 @@ pub struct Timeouts {
 /// Bodies up to this size ride in the same write as their head (both ways).
 pub const INLINE_BODY: usize = 16 * 1024;
 
+/// Sees a response body's bytes as they pass, decoded (a cache fill). The relay never splices
+/// a body something taps.
+pub trait Tap {
+    fn data(&mut self, bytes: &[u8]);
+    fn wants(&self) -> bool;
+}
+
+/// No tap: the relay may splice.
+pub struct NoTap;
+
+impl Tap for NoTap {
+    fn data(&mut self, _: &[u8]) {}
+    fn wants(&self) -> bool {
+        false
+    }
+}
+
 /// A response body relayed in full.
 pub struct Relayed {
     /// Bytes written to the client, head included.
@@ -73,6 +90,7 @@ pub struct Relayed {
 
 /// Sends the client its response head (`plan`) and relays the body from `up` as the plan says.
 /// `ub` holds the upstream's head (`head_len` bytes) and whatever of the body came with it.
+#[allow(clippy::too_many_arguments)]
 pub async fn response_body<S: Transport, U: Transport>(
     ctx: &ShardCtx,
     client: &mut S,
@@ -81,6 +99,7 @@ pub async fn response_body<S: Transport, U: Transport>(
     ub: Vec<u8>,
     head_len: usize,
     t: &Timeouts,
+    tap: &mut impl Tap,
 ) -> Result<Relayed, Fail> {
     let mut hb = plan.head;
     let head_bytes = hb.len() as u64;
@@ -98,6 +117,7 @@ pub async fn response_body<S: Transport, U: Transport>(
         Body::Length(n) => {
             let now = (n.min(avail as u64)) as usize;
             let body_at = head_len..head_len + now;
+            tap.data(&ub[body_at.clone()]);
             let (hb, ub) = if now <= INLINE_BODY {
                 hb.extend_from_slice(&ub[body_at]);
                 (write_all(client, hb, t.write).await.map_err(dst_err)?, ub)
@@ -108,7 +128,7 @@ pub async fn response_body<S: Transport, U: Transport>(
             };
             ctx.bufs.put(hb);
             ctx.bufs.put(ub);
-            let stray = relay_exact(ctx, up, client, n - now as u64, plan.splice, t).await?;
+            let stray = relay_exact(ctx, up, client, n - now as u64, plan.splice, t, tap).await?;
             Ok(Relayed {
                 sent: head_bytes + n,
                 upstream_clean: avail as u64 <= n && stray.is_none(),
@@ -117,7 +137,8 @@ pub async fn response_body<S: Transport, U: Transport>(
         Body::Chunked { reencode } => {
             let hb = write_all(client, hb, t.write).await.map_err(dst_err)?;
             ctx.bufs.put(hb);
-            let (rest, written) = relay_chunked(up, client, ub, head_len, reencode, 0, t).await?;
+            let (rest, written) =
+                relay_chunked(up, client, ub, head_len, reencode, 0, t, tap).await?;
             let clean = rest.is_empty();
             ctx.bufs.put(rest);
             Ok(Relayed {
@@ -126,6 +147,7 @@ pub async fn response_body<S: Transport, U: Transport>(
             })
         }
         Body::ToEof { chunked } => {
+            tap.data(&ub[head_len..]);
             if avail > 0 {
                 if chunked {
                     crate::http::chunked::write_chunk_header(avail, &mut hb);
@@ -139,7 +161,7 @@ pub async fn response_body<S: Transport, U: Transport>(
             let first = hb.len() as u64;
             let hb = write_all(client, hb, t.write).await.map_err(dst_err)?;
             ctx.bufs.put(hb);
-            let written = relay_to_eof(ctx, up, client, chunked, t).await?;
+            let written = relay_to_eof(ctx, up, client, chunked, t, tap).await?;
             Ok(Relayed {
                 sent: first + written,
                 upstream_clean: false,
@@ -158,11 +180,17 @@ pub async fn relay_exact<S: Transport, D: Transport>(
     n: u64,
     splice: bool,
     t: &Timeouts,
+    tap: &mut impl Tap,
 ) -> Result<Option<Vec<u8>>, Fail> {
     if n == 0 {
         return Ok(None);
     }
-    if splice && n >= ctx.splice_min && src.splice_fd().is_some() && dst.splice_fd().is_some() {
+    if splice
+        && !tap.wants()
+        && n >= ctx.splice_min
+        && src.splice_fd().is_some()
+        && dst.splice_fd().is_some()
+    {
         return splice_exact(&ctx.pipes, src, dst, n, t)
             .await
             .map(|()| None);
@@ -176,6 +204,7 @@ pub async fn relay_exact<S: Transport, D: Transport>(
             return Err(Fail::SrcEof);
         }
         let take = (got as u64).min(left) as usize;
+        tap.data(&b[..take]);
         buf = write_range(dst, b, 0, take, t.write)
             .await
             .map_err(dst_err)?;
@@ -217,6 +246,7 @@ pub async fn relay_to_eof<S: Transport, D: Transport>(
     dst: &mut D,
     chunked: bool,
     t: &Timeouts,
+    tap: &mut impl Tap,
 ) -> Result<u64, Fail> {
     let mut written = 0u64;
     let mut buf = ctx.bufs.get();
@@ -228,6 +258,7 @@ pub async fn relay_to_eof<S: Transport, D: Transport>(
         if got == 0 {
             break;
         }
+        tap.data(&buf[..got]);
         if chunked {
             out.clear();
             write_chunk_header(got, &mut out);
@@ -264,6 +295,7 @@ pub async fn relay_chunked<S: Transport, D: Transport>(
     reencode: bool,
     max_size: u64,
     t: &Timeouts,
+    tap: &mut impl Tap,
 ) -> Result<(Vec<u8>, u64), Fail> {
     let mut dec = ChunkedDecoder::default();
     let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
@@ -281,6 +313,7 @@ pub async fn relay_chunked<S: Transport, D: Transport>(
                     if max_size > 0 && total > max_size {
                         return Err(Fail::TooLarge);
                     }
+                    tap.data(&buf[pos + s..pos + e]);
                     if reencode {
                         write_chunk_header(e - s, &mut out);
                     }

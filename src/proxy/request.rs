@@ -69,7 +69,7 @@ pub fn vars<'a>(
         user: r.user,
         auth_response: None,
         tls: r.client.tls.as_deref(),
-        cache_status: b"",
+        cache_status: r.outcome.cache_status.get().unwrap_or("").as_bytes(),
     }
 }
 

@@ -28,6 +28,9 @@ pub struct ClientRequest<'r, 'a, S> {
     inline: bool,
     /// Bytes the client sent past the body while it was streamed (a pipelined request).
     pub after_body: Option<Vec<u8>>,
+    /// Cache fetch: field lines added to the head, and a HEAD sent as GET.
+    pub extra: Vec<u8>,
+    pub as_get: bool,
 }
 
 impl<'r, 'a, S: Transport> ClientRequest<'r, 'a, S> {
@@ -57,6 +60,8 @@ impl<'r, 'a, S: Transport> ClientRequest<'r, 'a, S> {
             body_in_buf,
             inline,
             after_body: None,
+            extra: Vec::new(),
+            as_get: false,
         }
     }
 }
@@ -65,7 +70,11 @@ impl<S: Transport> Requester for ClientRequest<'_, '_, S> {
     type Fail = Error;
 
     fn head(&mut self, out: &mut Vec<u8>) {
-        upstream_head::build(self.r, self.b, self.uri, self.proxy_host, out);
+        let cache = upstream_head::CacheFetch {
+            extra: &self.extra,
+            as_get: self.as_get,
+        };
+        upstream_head::build(self.r, self.b, self.uri, self.proxy_host, cache, out);
         if self.inline {
             let start = self.r.head.head_len;
             out.extend_from_slice(&self.b[start..start + self.in_buf]);
@@ -107,7 +116,16 @@ impl<S: Transport> Requester for ClientRequest<'_, '_, S> {
                 match write_all(up, first, t.write).await {
                     Ok(_) => {
                         let rest = n - self.in_buf as u64;
-                        let res = relay::relay_exact(ctx, self.client, up, rest, true, &t).await;
+                        let res = relay::relay_exact(
+                            ctx,
+                            self.client,
+                            up,
+                            rest,
+                            true,
+                            &t,
+                            &mut relay::NoTap,
+                        )
+                        .await;
                         res.map(|after| {
                             self.r.outcome.add_received(rest);
                             self.after_body = after;
@@ -120,7 +138,7 @@ impl<S: Transport> Requester for ClientRequest<'_, '_, S> {
                 let mut buf = ctx.bufs.get();
                 buf.extend_from_slice(&self.b[head.head_len..]);
                 let max = loc.client_max_body_size;
-                relay::relay_chunked(self.client, up, buf, 0, true, max, &t)
+                relay::relay_chunked(self.client, up, buf, 0, true, max, &t, &mut relay::NoTap)
                     .await
                     .map(|(rest, sent)| {
                         self.r.outcome.add_received(sent);

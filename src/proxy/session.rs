@@ -508,8 +508,15 @@ async fn after_routing<'u, S: Transport>(
             uri,
             proxy_host,
         } => {
-            let next = forward::forward(r, stream, b, *upstream, uri.as_ref(), proxy_host);
-            match next.await? {
+            let next = match &loc.cache {
+                Some(c) => {
+                    super::cache::proxy(r, stream, b, *upstream, uri.as_ref(), proxy_host, c).await
+                }
+                None => {
+                    forward::forward(r, stream, b, *upstream, uri.as_ref(), proxy_host, None).await
+                }
+            };
+            match next? {
                 Next::Upgrade(mut u) => {
                     u.held = held;
                     Ok(Next::Upgrade(u))

@@ -150,7 +150,14 @@ impl Requester for SubRequest<'_, '_> {
 
     fn head(&mut self, out: &mut Vec<u8>) {
         let mark = out.len();
-        upstream_head::build(self.sr, self.b, self.uri, self.proxy_host, out);
+        upstream_head::build(
+            self.sr,
+            self.b,
+            self.uri,
+            self.proxy_host,
+            Default::default(),
+            out,
+        );
         // The head starts with the client's method: the subrequest is a GET.
         let m = self.sr.head.method_span.get(self.b).len();
         out.splice(mark..mark + m, *b"GET");

@@ -44,12 +44,22 @@ pub fn target<'a>(
     }
 }
 
+/// What a cache fetch changes in the upstream request.
+#[derive(Default, Clone, Copy)]
+pub struct CacheFetch<'a> {
+    /// Field lines to add (the validators of a stale entry).
+    pub extra: &'a [u8],
+    /// A HEAD goes as GET (`proxy_cache_convert_head`).
+    pub as_get: bool,
+}
+
 /// Appends the upstream request head to `out`.
 pub fn build(
     r: &Request<'_>,
     b: &[u8],
     uri: Option<&UriRewrite>,
     proxy_host: &[u8],
+    cache: CacheFetch<'_>,
     out: &mut Vec<u8>,
 ) {
     let head = r.head;
@@ -87,6 +97,7 @@ pub fn build(
         head,
         b,
         &RequestRewrite {
+            method: cache.as_get.then_some(&b"GET"[..]),
             target,
             http11: r.loc.http11,
             keep_alive: !head.upgrade,
@@ -130,6 +141,7 @@ pub fn build(
             out.extend_from_slice(b"\r\n");
         }
     }
+    out.extend_from_slice(cache.extra);
     // RFC 8470 §5.1: a request that came in TLS early data goes on with `Early-Data: 1`
     // (unless the client's own field already says so, or proxy_set_header decides).
     if r.client.tls.as_ref().is_some_and(|t| t.early_data.get())

@@ -187,7 +187,10 @@ pub fn compile_with(
             &mut by_name,
             lookups,
             &cfg.auth_vars,
-            &limit_zones,
+            &Zones {
+                limit: &limit_zones,
+                cache: &cfg.cache_zones,
+            },
         )?);
         for listen in &server.listen {
             let idx = match listeners.iter().position(|l| l.addr == listen.addr) {
@@ -283,6 +286,12 @@ fn add_names(
     Ok(())
 }
 
+/// The zones locations refer to by name.
+struct Zones<'a> {
+    limit: &'a [ZoneSpec],
+    cache: &'a [crate::config::cache::CacheZone],
+}
+
 fn compile_server(
     index: usize,
     server: &config::Server,
@@ -290,7 +299,7 @@ fn compile_server(
     by_name: &mut HashMap<String, usize>,
     lookups: &mut dyn HostLookup,
     user: &[String],
-    zones: &[ZoneSpec],
+    zones: &Zones<'_>,
 ) -> Result<ServerRt, CompileError> {
     let mut table = LocationTable::default();
     let not_found = config::Action::None;
@@ -373,7 +382,7 @@ fn add_locations(
     upstreams: &mut Vec<UpstreamSpec>,
     by_name: &mut HashMap<String, usize>,
     lookups: &mut dyn HostLookup,
-    zones: &[ZoneSpec],
+    zones: &Zones<'_>,
     parent_prefix: Option<usize>,
     user: &[String],
 ) -> Result<(), CompileError> {
@@ -499,7 +508,7 @@ fn compile_location(
     by_name: &mut HashMap<String, usize>,
     lookups: &mut dyn HostLookup,
     user: &[String],
-    zones: &[ZoneSpec],
+    zones: &Zones<'_>,
 ) -> Result<Location, CompileError> {
     let tpl = |text: &str| {
         Template::compile_with(text, user)
@@ -605,6 +614,15 @@ fn compile_location(
             });
         }
     }
+    if s.cache.zone.is_some() {
+        // nginx's proxy_cache headers: an entry needs the whole, unconditional response, so
+        // the client's conditions and ranges stay here (answered from the entry).
+        for n in CACHE_DROPPED_FIELDS {
+            if !replace.iter().any(|r| **r == *n.as_bytes()) {
+                replace.push(n.as_bytes().into());
+            }
+        }
+    }
     let mut add_headers = Vec::new();
     for a in &s.add_header {
         add_headers.push(AddHeader {
@@ -643,7 +661,9 @@ fn compile_location(
         internal: false,
         access: crate::access::rules::Rules::compile(&s.access),
         realip: crate::access::realip::RealIp::compile(&s.realip),
-        limits: LocationLimits::compile(&s.limits, zones),
+        limits: LocationLimits::compile(&s.limits, zones.limit),
+        cache: crate::cache::settings::LocCache::compile(&s.cache, zones.cache, user)
+            .map_err(|e| CompileError(format!("location {name}: {e}")))?,
     })
 }
 
@@ -777,8 +797,20 @@ fn clone_settings(l: &Location) -> Location {
         access: l.access.clone(),
         realip: l.realip.clone(),
         limits: l.limits.clone(),
+        cache: None,
     }
 }
+
+/// Request fields not sent upstream from a location with `proxy_cache` (nginx's
+/// `ngx_http_proxy_cache_headers`).
+const CACHE_DROPPED_FIELDS: &[&str] = &[
+    "if-modified-since",
+    "if-unmodified-since",
+    "if-none-match",
+    "if-match",
+    "range",
+    "if-range",
+];
 
 /// Upstream response fields nginx never passes to clients unless `proxy_pass_header` names
 /// them (its internal X-Accel-* controls), plus the location's `proxy_hide_header` list.

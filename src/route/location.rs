@@ -152,6 +152,8 @@ pub struct Location {
     pub realip: Option<crate::access::realip::RealIp>,
     /// `limit_conn` / `limit_req` (the access step).
     pub limits: crate::access::LocationLimits,
+    /// `proxy_cache` (None: `off`).
+    pub cache: Option<crate::cache::settings::LocCache>,
 }
 
 pub(super) struct PrefixEntry {
