@@ -135,6 +135,7 @@ impl Keeper {
                 hash,
                 size,
                 variant,
+                unlock,
             } => {
                 let now = self.now();
                 let node = self.index.entry(hash).or_insert(Node {
@@ -146,7 +147,7 @@ impl Keeper {
                 self.total = self.total - node.size + size;
                 node.size = size;
                 node.last_use = now;
-                self.release(hash, Verdict::Ready);
+                self.release(unlock, Verdict::Ready);
             }
             ToKeeper::Unlock(hash) => self.release(hash, Verdict::Retry),
             ToKeeper::Touched(hashes) => {

@@ -28,11 +28,14 @@ pub enum ToKeeper {
         exclusive: Option<Duration>,
         reply: flume::Sender<Verdict>,
     },
-    /// An entry was written (or refreshed by a revalidation): `size` bytes on disk.
+    /// An entry was written under `hash` (or refreshed by a revalidation): `size` bytes on
+    /// disk. The lock on `unlock` (the key's own hash; `hash` differs for a Vary variant) ends,
+    /// and its waiters look again.
     Filled {
         hash: KeyHash,
         size: u64,
         variant: bool,
+        unlock: KeyHash,
     },
     /// A fill that held the lock ended without an entry.
     Unlock(KeyHash),

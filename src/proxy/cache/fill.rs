@@ -24,17 +24,20 @@ use crate::route::UriRewrite;
 /// `Filled` (waiters look again) or `Unlock` (waiters ask again).
 pub struct LockHeld {
     zone: std::sync::Arc<Zone>,
+    /// The key's own hash, which the keeper locked.
     hash: KeyHash,
-    filled: Option<(u64, bool)>,
+    /// What was stored: where, its size, whether a Vary variant.
+    filled: Option<(KeyHash, u64, bool)>,
 }
 
 impl Drop for LockHeld {
     fn drop(&mut self) {
         self.zone.send(match self.filled {
-            Some((size, variant)) => ToKeeper::Filled {
-                hash: self.hash,
+            Some((hash, size, variant)) => ToKeeper::Filled {
+                hash,
                 size,
                 variant,
+                unlock: self.hash,
             },
             None => ToKeeper::Unlock(self.hash),
         });
@@ -200,8 +203,8 @@ impl<'c> Fetch<'c> {
         let Some((e, hash)) = &self.stale else {
             return false;
         };
+        let (hash, mut meta, size) = (*hash, *e.meta(), e.file_len);
         let fields = field_pairs(resp, ub);
-        let mut meta = *e.meta();
         match policy::storable(meta.status, &fields, now, &self.rules()) {
             Storable::Yes {
                 valid_until,
@@ -215,7 +218,7 @@ impl<'c> Fetch<'c> {
             }
             Storable::No(_) => return false,
         }
-        if let Err(err) = store::refresh(&self.c.zone, hash, &meta) {
+        if let Err(err) = store::refresh(&self.c.zone, &hash, &meta) {
             warn!(zone = %self.c.zone.name, "cache entry not refreshed: {err}");
             return false;
         }
@@ -223,7 +226,7 @@ impl<'c> Fetch<'c> {
             e.d.meta = meta;
         }
         if let Some(l) = &mut self.lock {
-            l.filled = Some((e_size(self.stale.as_ref()), false));
+            l.filled = Some((hash, size, false));
         }
         true
     }
@@ -321,10 +324,6 @@ impl<'c> Fetch<'c> {
     }
 }
 
-fn e_size(stale: Option<&(Box<Found>, KeyHash)>) -> u64 {
-    stale.map_or(0, |(e, _)| e.file_len)
-}
-
 /// The response's fields as name/value pairs.
 pub fn field_pairs<'b>(resp: &ResponseHead, ub: &'b [u8]) -> Vec<(&'b [u8], &'b [u8])> {
     resp.headers
@@ -361,14 +360,12 @@ impl FillTap {
             return;
         };
         match &mut self.lock {
-            Some(l) => {
-                l.hash = self.hash;
-                l.filled = Some((size, self.variant));
-            }
+            Some(l) => l.filled = Some((self.hash, size, self.variant)),
             None => self.zone.send(ToKeeper::Filled {
                 hash: self.hash,
                 size,
                 variant: self.variant,
+                unlock: self.hash,
             }),
         }
     }
