@@ -1,7 +1,9 @@
 //! The seed configs (`tests/seed-configs`), run as they are apart from addresses: each
 //! is copied into a temporary folder with `listen 80` pointed at a free loopback port, the
 //! backend addresses pointed at real test backends and `pid` at a temporary file. Checks which
-//! backend each request reaches, with which target and which forwarded fields.
+//! backend each request reaches, with which target and which forwarded fields. edge-full.conf
+//! runs too, with its TLS certificate, htpasswd and cache directory also rewritten (see
+//! `EDGE_REWRITTEN_LINES`), checked with curl over TLS.
 
 mod common;
 
@@ -454,4 +456,431 @@ fn seed_named_host_http10_without_host_forwards_the_server_name() {
         "{}",
         show(&r.body)
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// edge-full.conf, run: TLS termination, the cache, limits, access rules and basic auth.
+
+#[path = "tls/clients.rs"]
+#[allow(dead_code)] // only curl is used here
+mod clients;
+
+/// The body `/static/x` serves (big enough to span several reads and cache-file writes; ASCII,
+/// as curl's output is read as text).
+fn static_body() -> Vec<u8> {
+    pattern(200_000).iter().map(|b| b'a' + b % 26).collect()
+}
+
+/// What a test machine lacks in edge-full.conf, rewritten token for token; every other line
+/// stays byte for byte as the seed has it. By line of the seed:
+///   11  `proxy_cache_path /var/cache/ringway …`  → a temporary directory (parameters kept)
+///   16  `server 127.0.0.1:8000 …`                → origin 0 (parameters kept)
+///   17  `server 127.0.0.1:8001 …`                → origin 1 (parameters kept)
+///   18  `server 127.0.0.1:8002 backup;`          → origin 2 (still the backup)
+///   23  `listen 80;`                             → a free loopback port (plain HTTP)
+///   29  `listen 443 ssl;`                        → a free loopback port (`ssl` kept)
+///   31  `ssl_certificate /etc/ssl/…crt`          → a leaf for shop.example.com from the test CA
+///   32  `ssl_certificate_key /etc/ssl/…key`      → its key
+///   61  `auth_basic_user_file /etc/ringway/htpasswd` → a temporary htpasswd (user `admin`)
+const EDGE_REWRITTEN_LINES: [usize; 9] = [11, 16, 17, 18, 23, 29, 31, 32, 61];
+
+struct Edge {
+    rw: Ringway,
+    plain: SocketAddr,
+    tls: SocketAddr,
+    /// Origins for 127.0.0.1:8000, :8001 and :8002 (the backup), in that order.
+    origins: Vec<Origin>,
+}
+
+const ADMIN_USER: &str = "admin";
+const ADMIN_PASS: &str = "s3cret-pass";
+
+impl Edge {
+    fn start() -> Edge {
+        let origins: Vec<Origin> = (0..3).map(|_| Origin::start()).collect();
+        for (i, o) in origins.iter().enumerate() {
+            let tag = format!("{}", 8000 + i);
+            let body = static_body();
+            let t = tag.clone();
+            o.set_fn("/static/x", move |_| {
+                Reply::ok(&body)
+                    .header("Content-Type", "application/octet-stream")
+                    .header("X-Backend", &t)
+            });
+            for path in [
+                "/api/items",
+                "/api/burst",
+                "/admin/panel",
+                "/",
+                "/shop/cart",
+            ] {
+                o.set(
+                    path,
+                    Reply::ok(format!("{tag} {path}")).header("X-Backend", &tag),
+                );
+            }
+            o.set(
+                "/api/slow",
+                Reply::ok(format!("{tag} slow"))
+                    .header("X-Backend", &tag)
+                    .delay(Duration::from_millis(3000)),
+            );
+        }
+        let leaf = Pki::get().server(&["shop.example.com"], KeyKind::Ecdsa);
+        let seed = read_seed("edge-full.conf");
+        let mut last = String::new();
+        for _ in 0..3 {
+            let dir = temp_dir("seed-edge");
+            let ports = free_ports(2);
+            let plain = SocketAddr::from(([127, 0, 0, 1], ports[0]));
+            let tls = SocketAddr::from(([127, 0, 0, 1], ports[1]));
+            let cache = dir.join("cache");
+            std::fs::create_dir_all(&cache).unwrap();
+            let htpasswd = dir.join("htpasswd");
+            let hash = String::from_utf8(openssl(
+                &dir,
+                &["passwd", "-apr1", "-salt", "edgeSALT", ADMIN_PASS],
+            ))
+            .unwrap();
+            std::fs::write(&htpasswd, format!("{ADMIN_USER}:{}\n", hash.trim())).unwrap();
+            let o = |i: usize| origins[i].addr.to_string();
+            let text = rewrite_lines(
+                &seed,
+                &[
+                    (11, "/var/cache/ringway", cache.display().to_string()),
+                    (16, "127.0.0.1:8000", o(0)),
+                    (17, "127.0.0.1:8001", o(1)),
+                    (18, "127.0.0.1:8002", o(2)),
+                    (23, "listen 80;", format!("listen {plain};")),
+                    (29, "listen 443 ssl;", format!("listen {tls} ssl;")),
+                    (
+                        31,
+                        "/etc/ssl/shop.example.com.crt",
+                        leaf.cert.display().to_string(),
+                    ),
+                    (
+                        32,
+                        "/etc/ssl/shop.example.com.key",
+                        leaf.key.display().to_string(),
+                    ),
+                    (61, "/etc/ringway/htpasswd", htpasswd.display().to_string()),
+                ],
+            );
+            let main = dir.join("edge-full.conf");
+            std::fs::write(&main, text).unwrap();
+            match Ringway::start_file(dir, main, 1, &[plain, tls]) {
+                Ok(rw) => {
+                    return Edge {
+                        rw,
+                        plain,
+                        tls,
+                        origins,
+                    };
+                }
+                Err(e) => last = e,
+            }
+        }
+        panic!("ringway did not start on edge-full.conf:\n{last}");
+    }
+
+    /// curl over TLS with SNI and Host `shop.example.com` (HTTP/1.1); `-i` puts the head first.
+    fn https(&self, path: &str, args: &[&str]) -> Answer {
+        let mut all = vec!["--http1.1", "-i"];
+        all.extend_from_slice(args);
+        Answer::of(clients::curl_https(
+            self.tls,
+            "shop.example.com",
+            path,
+            &all,
+        ))
+    }
+
+    /// Requests for `path` that reached any origin.
+    fn origin_count(&self, path: &str) -> usize {
+        self.origins.iter().map(|o| o.count(path)).sum()
+    }
+
+    fn origin_requests(&self, path: &str) -> Vec<Req> {
+        self.origins
+            .iter()
+            .flat_map(|o| o.requests_for(path))
+            .collect()
+    }
+}
+
+/// The seed with, on each given line (1-based), `from` (which must stand there exactly once)
+/// replaced by `to`. Every other line is kept as it is; the rewritten lines must be exactly
+/// `EDGE_REWRITTEN_LINES`.
+fn rewrite_lines(text: &str, edits: &[(usize, &str, String)]) -> String {
+    let lines: Vec<usize> = edits.iter().map(|e| e.0).collect();
+    assert_eq!(lines, EDGE_REWRITTEN_LINES);
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        match edits.iter().find(|e| e.0 == i + 1) {
+            Some((n, from, to)) => {
+                assert_eq!(line.matches(from).count(), 1, "line {n}: {line}");
+                out.push_str(&line.replace(from, to));
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A curl answer split into status, head fields and body.
+struct Answer {
+    status: u16,
+    fields: Vec<(String, String)>,
+    body: Vec<u8>,
+    all: String,
+}
+
+impl Answer {
+    fn of(c: clients::Curl) -> Answer {
+        let all = c.out.all();
+        let (head, body) = c.body.split_once("\r\n\r\n").unwrap_or((&c.body, ""));
+        let fields = head
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        Answer {
+            status: c.status,
+            fields,
+            body: body.as_bytes().to_vec(),
+            all,
+        }
+    }
+
+    fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[test]
+fn seed_edge_full_runs_redirect_cache_api_admin_and_backup() {
+    let e = Edge::start();
+    let seed = read_seed("edge-full.conf");
+    for (i, line) in std::fs::read_to_string(&e.rw.config_path)
+        .unwrap()
+        .lines()
+        .zip(seed.lines())
+        .enumerate()
+    {
+        let (ours, theirs) = line;
+        if !EDGE_REWRITTEN_LINES.contains(&(i + 1)) {
+            assert_eq!(ours, theirs, "line {} must stay as the seed has it", i + 1);
+        }
+    }
+
+    // :80 → `return 301 https://$host$request_uri` ($host without the port).
+    let host = format!("shop.example.com:{}", e.plain.port());
+    let resolve = format!("{host}:127.0.0.1");
+    let url = format!("http://{host}/a/b?c=d&e=1");
+    let r = Answer::of(clients::curl(&["-i", "--resolve", &resolve, &url]));
+    assert_eq!(r.status, 301, "{}", r.all);
+    assert_eq!(
+        r.field("location"),
+        Some("https://shop.example.com/a/b?c=d&e=1"),
+        "{}",
+        r.all
+    );
+    assert_eq!(e.origins.iter().map(|o| o.total()).sum::<usize>(), 0);
+
+    // /static/: MISS, then HIT from the cache; the origin answered once; the body is intact.
+    let body = static_body();
+    let r = e.https("/static/x", &[]);
+    assert_eq!(r.status, 200, "{}", r.all);
+    assert_eq!(r.field("x-cache-status"), Some("MISS"), "{}", r.all);
+    assert_bytes_eq(&r.body, &body, "/static/x (MISS)");
+    let r = e.https("/static/x", &[]);
+    assert_eq!(r.status, 200, "{}", r.all);
+    assert_eq!(r.field("x-cache-status"), Some("HIT"), "{}", r.all);
+    assert_bytes_eq(&r.body, &body, "/static/x (HIT)");
+    assert_eq!(e.origin_count("/static/x"), 1, "the origin is asked once");
+
+    // /api/: proxied to `web` with the seed's Host, X-Forwarded-For and X-Forwarded-Proto;
+    // add_header of /static/ does not apply here.
+    let r = e.https(
+        "/api/items?page=2",
+        &[
+            "-H",
+            "X-Forwarded-For: 203.0.113.9",
+            "-H",
+            "X-Forwarded-Proto: http",
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.all);
+    assert_eq!(r.field("x-cache-status"), None, "{}", r.all);
+    let tag = r.field("x-backend").unwrap_or("?").to_string();
+    assert!(tag == "8000" || tag == "8001", "{}", r.all);
+    let reqs = e.origin_requests("/api/items");
+    assert_eq!(reqs.len(), 1);
+    let q = &reqs[0];
+    assert_eq!(q.target, "/api/items?page=2");
+    assert_eq!(
+        q.headers_named("x-forwarded-proto"),
+        ["https"],
+        "{}",
+        q.head
+    );
+    assert_eq!(
+        q.headers_named("x-forwarded-for"),
+        ["203.0.113.9, 127.0.0.1"],
+        "{}",
+        q.head
+    );
+    assert_eq!(q.headers_named("host"), ["shop.example.com"], "{}", q.head);
+
+    // /admin/: allow 127.0.0.1 + auth_basic (satisfy all).
+    let r = e.https("/admin/panel", &[]);
+    assert_eq!(r.status, 401, "{}", r.all);
+    assert_eq!(
+        r.field("www-authenticate"),
+        Some("Basic realm=\"admin\""),
+        "{}",
+        r.all
+    );
+    let wrong = format!("{ADMIN_USER}:not-it");
+    let r = e.https("/admin/panel", &["-u", &wrong]);
+    assert_eq!(r.status, 401, "{}", r.all);
+    assert_eq!(e.origin_count("/admin/panel"), 0);
+    let good = format!("{ADMIN_USER}:{ADMIN_PASS}");
+    let r = e.https("/admin/panel", &["-u", &good]);
+    assert_eq!(r.status, 200, "{}", r.all);
+    assert!(r.body.ends_with(b" /admin/panel"), "{}", r.all);
+    assert_eq!(e.origin_count("/admin/panel"), 1);
+    // From 127.0.0.2 (not allowed; `deny all`): 403 even with the right credentials.
+    let r = e.https("/admin/panel", &["--interface", "127.0.0.2", "-u", &good]);
+    assert_eq!(r.status, 403, "{}", r.all);
+    assert_eq!(e.origin_count("/admin/panel"), 1);
+
+    // client_max_body_size 10m (server level): a declared 10 MiB + 1 body is refused with 413
+    // before anything is proxied.
+    let r = e.https(
+        "/shop/cart",
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Length: 10485761",
+            "-H",
+            "Expect:",
+            "--data-binary",
+            "",
+        ],
+    );
+    assert_eq!(r.status, 413, "{}", r.all);
+    assert_eq!(e.origin_count("/shop/cart"), 0);
+
+    // location / → web, round robin over the two primaries; the backup gets nothing while
+    // they are up.
+    for _ in 0..6 {
+        let r = e.https("/shop/cart", &[]);
+        assert_eq!(r.status, 200, "{}", r.all);
+    }
+    assert!(e.origins[0].count("/shop/cart") > 0 && e.origins[1].count("/shop/cart") > 0);
+    assert_eq!(e.origins[2].total(), 0, "the backup server got traffic");
+
+    // Both primaries down: the backup answers.
+    let Edge {
+        rw, mut origins, ..
+    } = e;
+    origins[0].kill();
+    origins[1].kill();
+    let r = Answer::of(clients::curl_https(
+        rw.addrs[1],
+        "shop.example.com",
+        "/",
+        &["--http1.1", "-i"],
+    ));
+    assert_eq!(r.status, 200, "{}", r.all);
+    assert_eq!(r.field("x-backend"), Some("8002"), "{}", r.all);
+    assert_eq!(origins[2].count("/"), 1);
+}
+
+#[test]
+fn seed_edge_full_limits_on_api() {
+    let e = Edge::start();
+    // limit_conn conns 20: of 25 requests held open at once (the origin waits 3 s), 20 are
+    // proxied and 5 get 503 (limit_conn_status' default).
+    let glob = format!(
+        "https://shop.example.com:{}/api/slow?n=[1-25]",
+        e.tls.port()
+    );
+    let resolve = format!("shop.example.com:{}:127.0.0.1", e.tls.port());
+    let ca = Pki::get().ca.display().to_string();
+    let out = clients::run(
+        std::process::Command::new("curl").args([
+            "-sS",
+            "--http1.1",
+            "--max-time",
+            "7",
+            "-Z",
+            "--parallel-immediate",
+            "--parallel-max",
+            "25",
+            "--resolve",
+            &resolve,
+            "--cacert",
+            &ca,
+            "-w",
+            "\n@@%{http_code}\n",
+            &glob,
+        ]),
+        b"",
+    );
+    let codes: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("@@"))
+        .collect();
+    assert_eq!(codes.len(), 25, "{}", out.all());
+    let ok = codes.iter().filter(|c| **c == "200").count();
+    let limited = codes.iter().filter(|c| **c == "503").count();
+    assert_eq!((ok, limited), (20, 5), "{}", out.all());
+    assert_eq!(e.origin_count("/api/slow"), 20);
+
+    // Let limit_req's excess from those 25 drain (20 r/s), then: burst=40 nodelay lets the
+    // first 41 of a quick run through and refuses the excess with 503.
+    std::thread::sleep(Duration::from_millis(2000));
+    let glob = format!(
+        "https://shop.example.com:{}/api/burst?n=[1-150]",
+        e.tls.port()
+    );
+    let out = clients::run(
+        std::process::Command::new("curl").args([
+            "-sS",
+            "--http1.1",
+            "--max-time",
+            "7",
+            "--resolve",
+            &resolve,
+            "--cacert",
+            &ca,
+            "-w",
+            "\n@@%{http_code}\n",
+            &glob,
+        ]),
+        b"",
+    );
+    let codes: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("@@"))
+        .collect();
+    assert_eq!(codes.len(), 150, "{}", out.all());
+    assert!(
+        codes.iter().all(|c| *c == "200" || *c == "503"),
+        "{codes:?}"
+    );
+    assert!(codes[..41].iter().all(|c| *c == "200"), "{codes:?}");
+    let limited = codes.iter().filter(|c| **c == "503").count();
+    assert!(limited > 0, "no request was limited: {codes:?}");
+    assert_eq!(e.origin_count("/api/burst"), 150 - limited);
 }
