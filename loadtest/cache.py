@@ -580,9 +580,9 @@ def restart_run(rnd: int, w: Workload, target: str, cfgs: dict) -> Run:
         t0 = time.monotonic()
         proc, port, logfile, _env = lt.start_target(rnd, w, target, cfgs, wait=False)
         run.log = logfile
-        f = first_answers(port, proc, t0, [0], 10.0)
+        f = first_answers(port, proc, t0, [0], 10.0)  # an empty cache: a MISS, then a HIT of key 0 (not filled)
         if not lt.started_ok(run, target, proc, port):
-            return run  # an empty cache: a MISS, then a HIT of key 0 (not filled)
+            return run
         c["empty_first_response_ms"] = f["first_response_ms"]
         # nginx: after its cache loader (started with nginx, it waits 60 s, then reads the directory)
         # has exited, as after the restart: PSS shares move between processes when one exits
@@ -629,6 +629,8 @@ def restart_run(rnd: int, w: Workload, target: str, cfgs: dict) -> Run:
         t0 = time.monotonic()
         proc, port, logfile, _env = lt.start_target(rnd, w, target, cfgs, wait=False)
         f = first_answers(port, proc, t0, poll_keys, 30.0)
+        if not lt.started_ok(run, target, proc, port):
+            return run
         c.update(first_response_ms=f["first_response_ms"], first_hit_ms=f["first_hit_ms"],
                  first_status=f["first_status"], tries_to_hit=f["tries"])
         if f["first_hit_ms"] is None:
