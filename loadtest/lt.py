@@ -106,6 +106,7 @@ class Workload:
     upload: int  # request body size
     what: str
     kind: str = "wrk"  # wrk | lat (oha at a fixed rate) | idle (idle connections + wrk on top) | burst | slow
+    #                    | cache (wrk on cached HITs) | stampede | restart (see loadtest/cache.py)
     close: bool = False  # Connection: close on every request (a new connection per request)
     tls: bool = False  # over TLS (https), proxies terminating TLS with an ECDSA P-256 certificate
     resume: bool = True  # TLS: the client may resume sessions (False: every handshake a full one)
@@ -169,9 +170,28 @@ ALL_WORKLOADS = {
                        f"TLS: GET /small on {CONNS_HS_KA} keep-alive connections alone, then while {CONNS_HS} "
                        f"concurrent clients make a new connection with a full handshake per request",
                        kind="hs", tls=True),
+    # proxy_cache (see "Cache" in loadtest/README.md and loadtest/cache.py): ringway and nginx only
+    "cache_small": Workload("cache_small", "/small", CONNS_SMALL, "GET", len(SMALL_BODY), 0,
+                            f"cache: GET /small answered from the proxy's cache (HITs; warmed by one request), "
+                            f"keep-alive, {CONNS_SMALL} connections", kind="cache"),
+    "cache_1m": Workload("cache_1m", "/1m", CONNS_LARGE, "GET", MIB, 0,
+                         f"cache: GET /1m answered from the proxy's cache (HITs; warmed by one request; nginx "
+                         f"with `sendfile on`), {CONNS_LARGE} connections", kind="cache"),
+    "cache_stampede": Workload("cache_stampede", "/stampede", int(ENV.get("STAMPEDE_CONNS", "1000")), "GET",
+                               int(ENV.get("STAMPEDE_BODY", "100")), 0,
+                               f"cache: {ENV.get('STAMPEDE_CONNS', '1000')} concurrent requests for one cold key, "
+                               f"the origin answering after {ENV.get('STAMPEDE_DELAY', '0.5')} s, `proxy_cache_lock on`, "
+                               f"{ENV.get('STAMPEDE_WORKERS', '2')} workers", kind="stampede"),
+    "cache_restart": Workload("cache_restart", "/small", int(ENV.get("CACHE_FILL_CONNS", "32")), "GET",
+                              len(SMALL_BODY), 0,
+                              f"cache: {int(ENV.get('CACHE_KEYS', '100000')):,} entries on disk (filled through the "
+                              f"proxy), then a restart: time to the first response and the first HIT, index memory "
+                              f"per key", kind="restart"),
 }
+CACHE_KINDS = ("cache", "stampede", "restart")
 ALIASES = {"all": "small small512 newconn 64k 1m 16m upload lat idle",
-           "tls": "tls_small tls_newconn tls_resume tls_1m tls_upload tls_idle tls_hs"}
+           "tls": "tls_small tls_newconn tls_resume tls_1m tls_upload tls_idle tls_hs",
+           "cache": "cache_small cache_1m cache_stampede cache_restart"}
 BIG_BODY = ("1m", "16m", "upload", "upload_early", "tls_1m", "tls_upload")
 
 PROXY_PORTS = {"ringway": RINGWAY_PORT, "nginx": NGINX_PORT, "haproxy": HAPROXY_PORT,
@@ -183,11 +203,13 @@ FILES = {"1m": MIB, "64k": 64 * 1024, "16m": 16 * MIB}  # static files of the ba
 def targets_for(w: Workload, rnd: int) -> list[str]:
     """The targets of one workload in one round: proxies rotated by round, direct last."""
     ps = list(PROXIES)
-    if "nginx" in ps and w.kind not in ("idle", "burst") and (NGINX_NOBUF == "1" or (NGINX_NOBUF == "auto" and w.name in BIG_BODY)):
+    if w.kind in CACHE_KINDS:  # HAProxy has no disk cache: ringway and nginx only
+        ps = [p for p in ps if p in ("ringway", "nginx")]
+    if "nginx" in ps and w.kind not in ("idle", "burst") + CACHE_KINDS and (NGINX_NOBUF == "1" or (NGINX_NOBUF == "auto" and w.name in BIG_BODY)):
         ps.insert(ps.index("nginx") + 1, "nginx-nobuf")
     k = (rnd - 1) % len(ps) if ps else 0
     ps = ps[k:] + ps[:k]
-    return ps + ([] if w.kind in ("idle", "burst", "slow", "hs") else ["direct"])
+    return ps + ([] if w.kind in ("idle", "burst", "slow", "hs", "stampede", "restart") else ["direct"])
 
 # ---------------------------------------------------------------------------------- processes
 
@@ -483,21 +505,27 @@ http {{
 
 def write_nginx_proxy(d: str, port: int = NGINX_PORT, extra: str = NGINX_EXTRA, name: str = "nginx.conf",
                       worker_connections: int = 8192, server_extra: str = "", rlimit_nofile: int = 0,
-                      tls: dict | None = None) -> str:
+                      tls: dict | None = None, http_extra: str = "", workers: int = 1, master: bool = False,
+                      backend_port: int = BACKEND_PORT) -> str:
+    """The nginx proxy. http_extra: lines at http level (proxy_cache_path); master: a master process
+    (with `workers` worker processes, and the cache manager and loader when a cache is configured;
+    `user root` when run as root, so that the workers can write the run's temporary directory)."""
     os.makedirs(d, exist_ok=True)
     rlimit_nofile = rlimit_nofile or worker_connections
     rlimit = f"worker_rlimit_nofile {rlimit_nofile};\n" if worker_connections > 8192 else ""
-    conf = f"""worker_processes 1;
+    user = "user root;\n" if master and os.geteuid() == 0 else ""
+    conf = f"""worker_processes {workers};
 daemon off;
-master_process off;
-{rlimit}error_log {d}/error.log error;
+master_process {"on" if master else "off"};
+{user}{rlimit}error_log {d}/error.log error;
 pid {d}/nginx.pid;
 events {{ worker_connections {worker_connections}; }}
 http {{
     access_log off;
     {TEMP_PATHS.format(d=d)}
+    {http_extra}
     upstream app {{
-        server 127.0.0.1:{BACKEND_PORT};
+        server 127.0.0.1:{backend_port};
         keepalive {UPSTREAM_KEEPALIVE};
         keepalive_requests 1000000;
     }}
@@ -528,12 +556,15 @@ http {{
     return path
 
 
-def write_ringway(d: str, name: str = "ringway.conf", server_extra: str = "", tls: dict | None = None) -> str:
+def write_ringway(d: str, name: str = "ringway.conf", server_extra: str = "", tls: dict | None = None,
+                  http_extra: str = "", extra: str = "", backend_port: int = BACKEND_PORT) -> str:
+    """ringway's config. http_extra: lines at http level (proxy_cache_path); extra: in `location /`."""
     os.makedirs(d, exist_ok=True)
     conf = f"""events {{}}
 http {{
+    {http_extra}
     upstream app {{
-        server 127.0.0.1:{BACKEND_PORT};
+        server 127.0.0.1:{backend_port};
         keepalive {UPSTREAM_KEEPALIVE};
         keepalive_requests 1000000;
     }}
@@ -546,6 +577,7 @@ http {{
         {server_extra}
         location / {{
             proxy_pass http://app;
+            {extra}
         }}
     }}
 }}
@@ -839,6 +871,8 @@ class Run:
     hs_cpu_pct_alone: float | None = None
     ka_rps_alone: float | None = None
     ka_p99_alone_ms: float | None = None
+    # cache workloads (loadtest/cache.py): cache statuses seen, backend/origin requests, restart timings
+    cache: dict | None = None
 
 
 def check_sizes(run: Run, w: Workload, res: dict, lo_delta: int) -> None:
@@ -858,11 +892,12 @@ def check_sizes(run: Run, w: Workload, res: dict, lo_delta: int) -> None:
                 f"{w.resp_body}..{hi / n:.0f} (body {w.resp_body} + headers, + responses in flight at the end)")
     else:
         run.problems.append("wrk summary (bytes read) missing")
-    # Loopback traffic: through a proxy the payload crosses lo twice (client<->proxy<->backend).
+    # Loopback traffic: through a proxy the payload crosses lo twice (client<->proxy<->backend), once
+    # when the proxy answers from its cache.
     # Requests still in flight at either end add to or take from it: allow one per connection.
     payload = max(w.resp_body, w.upload)
     if payload >= 64 * 1024:
-        hops = 1 if run.target == "direct" else 2
+        hops = 1 if run.target == "direct" or w.kind == "cache" else 2  # a cache HIT: client<->proxy only
         run.lo_bytes_per_req = lo_delta / n
         need = hops * payload * max(0, n - w.conns)
         if lo_delta < need:
@@ -881,19 +916,22 @@ def backend_accepts() -> int | None:
         return None
 
 
-def start_target(rnd: int, w: Workload, target: str, cfgs: dict):
-    """Starts a proxy (None for direct). Returns (proc, port, logfile, env)."""
+def start_target(rnd: int, w: Workload, target: str, cfgs: dict, wait: bool = True):
+    """Starts a proxy (None for direct). Returns (proc, port, logfile, env). wait=False: returns at
+    once, without waiting for the port (cache_restart times the start itself)."""
     port = PROXY_PORTS[target]
     if target == "direct":
         return None, BACKEND_TLS_PORT if w.tls else port, None, None
     logfile = os.path.join(LOG_DIR, f"{target}-{w.name}-r{rnd}.log")
     env = None
     t = "_tls" if w.tls else ""  # the TLS variant of each config (listen … ssl)
+    own = cfgs.get(f"{target}:{w.name}")  # a workload's own config (the cache workloads)
     if target == "ringway":
         env = dict(os.environ, NO_COLOR="1", RINGWAY_LOG=os.environ.get("RINGWAY_LOG", "info"))
-        argv = [RINGWAY_BIN, "-c", cfgs["ringway_slow" if w.kind == "slow" else "ringway" + t], "--workers", "1"]
+        argv = [RINGWAY_BIN, "-c", own or cfgs["ringway_slow" if w.kind == "slow" else "ringway" + t],
+                "--workers", str(cfgs.get(f"ringway-workers:{w.name}", 1))]
     elif target == "nginx":
-        conf = cfgs["nginx_idle" + t] if w.kind == "idle" else cfgs["nginx_burst"] if w.kind == "burst" else cfgs["nginx_slow"] if w.kind == "slow" else cfgs["nginx" + t]
+        conf = own or (cfgs["nginx_idle" + t] if w.kind == "idle" else cfgs["nginx_burst"] if w.kind == "burst" else cfgs["nginx_slow"] if w.kind == "slow" else cfgs["nginx" + t])
         argv = [NGINX, "-p", cfgs["nginx_dir"], "-c", conf, "-e", os.path.join(cfgs["nginx_dir"], "error.log")]
     elif target == "nginx-nobuf":
         argv = [NGINX, "-p", cfgs["nobuf_dir"], "-c", cfgs["nginx-nobuf" + t],
@@ -904,7 +942,7 @@ def start_target(rnd: int, w: Workload, target: str, cfgs: dict):
         raise ValueError(target)
     wait_port_free(port)
     proc = spawn(["taskset", "-c", PROXY_CPU] + argv, logfile, env)
-    if not wait_port(port, proc) and proc.poll() is not None:
+    if wait and not wait_port(port, proc) and proc.poll() is not None:
         # Most likely the port is briefly held by someone else: one more try.
         log(f"{target} exited at start ({proc.returncode}); retrying once in 3 s")
         stop(proc)
@@ -1582,7 +1620,7 @@ def upstream_table(workloads: list[Workload], runs: list[Run]) -> str:
     rows = ["| workload | client conns | bound (conns + 1 shard) | " + " | ".join(ps) + " |",
             "|---|---:|---:|" + "---:|" * len(ps)]
     for w in workloads:
-        if w.kind in ("idle", "burst", "hs"):
+        if w.kind in ("idle", "burst", "hs", "stampede", "restart"):
             continue
         cells = []
         for t in ps:
@@ -1602,7 +1640,7 @@ def ceiling_table(workloads: list[Workload], runs: list[Run]) -> str:
     ps = [t for t in TARGETS if t != "direct" and any(r.target == t for r in runs)]
     rows = ["| workload | direct req/s | " + " | ".join(ps) + " |", "|---|---:|" + "---:|" * len(ps)]
     for w in workloads:
-        if w.kind != "wrk":
+        if w.kind not in ("wrk", "cache"):
             continue
         d = med([r.rps for r in runs if r.workload == w.name and r.target == "direct"])
         cells = [fmt(ratio(med([r.rps for r in runs if r.workload == w.name and r.target == t]), d), '.2f') + "×"
@@ -1619,7 +1657,7 @@ def svg_chart(workloads: list[Workload], runs: list[Run]) -> str:
     ps = [t for t in ("ringway", "nginx", "haproxy") if any(r.target == t for r in runs)]
     ws = [w for w in workloads if any(r.workload == w.name for r in runs)]
     metrics = (("rps", "requests/s", ",.0f"), ("cpu_us_per_req", "proxy CPU µs/request", ",.1f"))
-    cw, ch, top, left, gap = 150, 170, 60, 150, 14
+    cw, ch, top, left, gap = 150, 170, 60, 150, 14  # a cell's second caption line sits at ch + 27
     width = left + len(ws) * cw + 20
     height = top + len(metrics) * (ch + 40) + 20
     o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -1630,15 +1668,22 @@ def svg_chart(workloads: list[Workload], runs: list[Run]) -> str:
     for i, p in enumerate(ps):
         o.append(f'<rect x="{10 + i * 110}" y="32" width="12" height="12" fill="{SVG_COLORS[p]}"/>'
                  f'<text x="{26 + i * 110}" y="42">{p}</text>')
-    for mi, (key, label, spec) in enumerate(metrics):
+    import cache
+    for mi, (key0, label, spec0) in enumerate(metrics):
         y0 = top + mi * (ch + 40)
         o.append(f'<text x="10" y="{y0 + ch / 2}" font-weight="bold">{label}</text>')
         for wi, w in enumerate(ws):
             x0 = left + wi * cw
-            vals = [med([getattr(r, key) for r in runs if r.workload == w.name and r.target == p]) for p in ps]
+            # cache_stampede and cache_restart chart their own two figures (named under the cell)
+            own = cache.chart_metrics(w)
+            key, spec = (own[mi][0], own[mi][2]) if own else (key0, spec0)
+            vals = [med([cache.metric(r, key) for r in runs if r.workload == w.name and r.target == p]) for p in ps]
             vmax = max([v for v in vals if v] or [1])
             o.append(f'<rect x="{x0}" y="{y0}" width="{cw - gap}" height="{ch}" fill="#f6f6f6" stroke="#ccc"/>')
             o.append(f'<text x="{x0 + (cw - gap) / 2}" y="{y0 + ch + 14}" text-anchor="middle">{w.name}</text>')
+            if own:
+                o.append(f'<text x="{x0 + (cw - gap) / 2}" y="{y0 + ch + 27}" text-anchor="middle" '
+                         f'font-style="italic">{own[mi][1]}</text>')
             bw = (cw - gap - 20) / max(1, len(ps))
             for pi, (p, v) in enumerate(zip(ps, vals)):
                 bx = x0 + 10 + pi * bw
@@ -1677,6 +1722,7 @@ def machine_info() -> str:
 
 def report(runs: list[Run], workloads: list[Workload], started: str, load_before: str, aborted: str | None,
            notes: list[str] | None = None) -> str:
+    import cache
     out = ["# ringway load test", ""]
     out.append(f"- started {started}; {machine_info()}")
     out.append(f"- ROUNDS={ROUNDS} DURATION={DURATION}s WARMUP={WARMUP}s; proxy on CPU {PROXY_CPU}, "
@@ -1708,7 +1754,10 @@ def report(runs: list[Run], workloads: list[Workload], started: str, load_before
         out.append(f"- {n}")
     if aborted:
         out.append(f"- **run stopped early: {aborted}**")
-    out.append("- chart: [report.svg](report.svg) (requests/s and proxy CPU µs/request by workload)")
+    own = [f"{w.name}: {' and '.join(m[1] for m in cache.chart_metrics(w))}" for w in workloads
+           if cache.chart_metrics(w) and any(r.workload == w.name for r in runs)]
+    out.append("- chart: [report.svg](report.svg) (requests/s and proxy CPU µs/request by workload"
+               + (f"; {'; '.join(own)}" if own else "") + ")")
     out.append("")
     for w in workloads:
         if not any(r.workload == w.name for r in runs):
@@ -1718,6 +1767,9 @@ def report(runs: list[Run], workloads: list[Workload], started: str, load_before
         if w.kind == "slow":
             import slowloris
             out.append(slowloris.slow_table(w, runs))
+        elif w.kind in CACHE_KINDS:
+            import cache
+            out.append(cache.table(w, runs))
         else:
             out.append(lat_table(w, runs) if w.kind == "lat" else idle_table(w, runs) if w.kind == "idle"
                        else burst_table(w, runs) if w.kind == "burst" else hs_table(w, runs) if w.kind == "hs"
@@ -1786,6 +1838,7 @@ def report(runs: list[Run], workloads: list[Workload], started: str, load_before
 
 def main() -> int:
     import slowloris  # here, not at the top: it imports this module
+    import cache
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
@@ -1894,6 +1947,13 @@ def main() -> int:
         cfgs["haproxy_tls"] = write_haproxy(os.path.join(WORKDIR, "haproxy"), name="haproxy-tls.cfg", tls=tls)
     if any(ALL_WORKLOADS[n].kind == "slow" for n in names):
         cfgs.update(slowloris.write_configs(cfgs))
+    cache_ws = [ALL_WORKLOADS[n] for n in names if ALL_WORKLOADS[n].kind in CACHE_KINDS]
+    if cache_ws:
+        problem = cache.prepare(cache_ws, cfgs, has_ringway="ringway" in PROXIES)
+        if problem:
+            print(problem, file=sys.stderr)
+            return 1
+        notes += cache.notes(cache_ws)
     file_sha = {}
     for name in FILES:
         with open(os.path.join(backend_dir, "html", name), "rb") as f:
@@ -1948,7 +2008,8 @@ def main() -> int:
             for w in workloads:
                 per_run = (2 * DURATION + WARMUP + 25 + (15 if w.tls else 0) if w.kind == "idle"
                            else 2 * DURATION + WARMUP + 10 if w.kind == "hs" else slowloris.per_run() if w.kind == "slow"
-                           else burst_per_run() if w.kind == "burst" else DURATION + WARMUP + 5)
+                           else burst_per_run() if w.kind == "burst" else cache.per_run(w) if w.kind in CACHE_KINDS
+                           else DURATION + WARMUP + 5)
                 if w.kind == "lat" and lat_rate is None:
                     ref = "nginx" if "nginx" in PROXIES else "direct"
                     base = med([r.rps for r in runs if r.workload == "small" and r.target == ref])
@@ -1974,6 +2035,8 @@ def main() -> int:
                         r = hs_run(rnd, w, target, luas, backend, cfgs, file_sha)
                     elif w.kind == "slow":
                         r = slowloris.slow_run(rnd, w, target, luas[w.name], backend, cfgs, file_sha)
+                    elif w.kind in CACHE_KINDS:
+                        r = cache.run(rnd, w, target, luas.get(w.name, ""), backend, cfgs, file_sha)
                     else:
                         r = one_run(rnd, w, target, luas[w.name], backend, cfgs, file_sha, lat_rate)
                     runs.append(r)
@@ -1984,6 +2047,8 @@ def main() -> int:
                         extra += f", p50 {fmt(r.p50_ms, '.2f')} p99.9 {fmt(r.p999_ms, '.2f')} ms"
                     if w.kind == "slow" and r.slow:
                         extra += ", " + slowloris.summary(r)
+                    if r.cache and cache.summary(r):
+                        extra += ", " + cache.summary(r)
                     if w.kind == "burst":
                         extra += (f", {r.idle_opened} conns ({fmt(r.idle_open_s, '.1f')} s), answered in "
                                   f"{fmt(r.burst_answer_s, '.2f')} s, {fmt(r.upstream_run, ',.0f')} upstream conns, B/conn "
