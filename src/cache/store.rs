@@ -18,6 +18,9 @@ use super::zone::Zone;
 
 /// What the first read takes: the entry's head and, for small bodies, the body too.
 const FIRST_READ: usize = 16 * 1024;
+/// Past this body size the body goes by sendfile: the first read takes only the head.
+const SMALL_BODY: u64 = 64 * 1024;
+const HEAD_READ: usize = 4096;
 
 /// An entry found on disk, its start read.
 pub struct Found {
@@ -92,9 +95,12 @@ fn read_entry(path: &std::path::Path) -> Result<Option<Found>, String> {
         Err(e) => return Err(e.to_string()),
     };
     let file_len = file.metadata().map_err(|e| e.to_string())?.len();
-    let want = usize::try_from(file_len)
-        .unwrap_or(usize::MAX)
-        .min(FIRST_READ);
+    let first = if file_len > SMALL_BODY {
+        HEAD_READ
+    } else {
+        FIRST_READ
+    };
+    let want = usize::try_from(file_len).unwrap_or(usize::MAX).min(first);
     let mut bytes = vec![0u8; want];
     let got = read_full_at(&file, &mut bytes, 0).map_err(|e| e.to_string())?;
     bytes.truncate(got);

@@ -18,9 +18,11 @@ pub enum SendFileErr {
     Timeout,
 }
 
-/// Sends `n` bytes of `file` from `offset` to `dst`, which must offer a splice fd.
+/// Sends `head`, then `n` bytes of `file` from `offset`, to `dst`, which must offer a splice
+/// fd. The head goes with MSG_MORE, so it shares its segment with the body's start.
 pub async fn send_file<D: Transport>(
     dst: &mut D,
+    mut head: &[u8],
     file: &File,
     mut offset: u64,
     mut n: u64,
@@ -30,6 +32,16 @@ pub async fn send_file<D: Transport>(
         return Err(SendFileErr::Io);
     };
     let _nb = NonBlocking::set(sock).map_err(|_| SendFileErr::Io)?;
+    while !head.is_empty() {
+        let flags = libc::MSG_MORE | libc::MSG_NOSIGNAL;
+        // SAFETY: `head` is valid for its length; `sock` is open for the call.
+        let rc = unsafe { libc::send(sock, head.as_ptr().cast(), head.len(), flags) };
+        if rc > 0 {
+            head = &head[rc as usize..];
+            continue;
+        }
+        wait_or_fail(dst, write_timeout).await?;
+    }
     while n > 0 {
         let mut off = offset as libc::off_t;
         let want = n.min(1 << 30) as usize;
@@ -43,17 +55,20 @@ pub async fn send_file<D: Transport>(
         if rc == 0 {
             return Err(SendFileErr::Short);
         }
-        match io::Error::last_os_error().kind() {
-            io::ErrorKind::Interrupted => {}
-            io::ErrorKind::WouldBlock => {
-                match super::deadline::within(write_timeout, dst.writable()).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) => return Err(SendFileErr::Io),
-                    Err(_) => return Err(SendFileErr::Timeout),
-                }
-            }
-            _ => return Err(SendFileErr::Io),
-        }
+        wait_or_fail(dst, write_timeout).await?;
     }
     Ok(())
+}
+
+/// After a call that moved nothing: retry at once (EINTR), wait for room (EAGAIN), or fail.
+async fn wait_or_fail<D: Transport>(dst: &D, limit: Duration) -> Result<(), SendFileErr> {
+    match io::Error::last_os_error().kind() {
+        io::ErrorKind::Interrupted => Ok(()),
+        io::ErrorKind::WouldBlock => match super::deadline::within(limit, dst.writable()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(SendFileErr::Io),
+            Err(_) => Err(SendFileErr::Timeout),
+        },
+        _ => Err(SendFileErr::Io),
+    }
 }

@@ -122,6 +122,8 @@ pub struct ShardCtx {
     pub date: RefCell<[u8; 29]>,
     /// Credentials `auth_basic` verified recently (bcrypt is too slow to redo per request).
     pub auth_cache: crate::access::auth_basic::Cache,
+    /// Memory copies of small cache entries this shard served (`proxy_cache`).
+    pub(crate) cache_hot: super::cache::hot::Hot,
     /// TLS: the servers' configs on this shard, its session store and the ticket keys in force.
     pub tls: RefCell<Option<Rc<ShardTls>>>,
     tls_state: RefCell<Option<TlsState>>,
@@ -151,6 +153,7 @@ impl ShardCtx {
             splice_min: super::relay::splice_min_from_env(),
             date: RefCell::new(http_date()),
             auth_cache: Default::default(),
+            cache_hot: Default::default(),
             tls: RefCell::new(None),
             tls_state: RefCell::new(None),
         }

@@ -17,7 +17,7 @@
 
 mod access;
 mod answer;
-mod cache;
+pub(crate) mod cache;
 pub mod client;
 pub mod context;
 mod error;

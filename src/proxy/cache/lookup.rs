@@ -64,6 +64,11 @@ pub fn find(c: &LocCache, key: &[u8], hash: &KeyHash, r: &Request<'_>, b: &[u8])
     }
 }
 
+/// Whether the request has the values a Vary record (`encode_vary`) was stored for.
+pub fn vary_matches(record: &[u8], r: &Request<'_>, b: &[u8]) -> bool {
+    split_vary(record).is_some_and(|(names, values)| request_values(names, r, b) == values)
+}
+
 /// The request's values of the Vary fields `names` (comma-separated, lower-case).
 pub fn request_values(names: &[u8], r: &Request<'_>, b: &[u8]) -> Vec<u8> {
     policy::vary_values(names, |name| {

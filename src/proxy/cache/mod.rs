@@ -14,6 +14,7 @@
 //!    `proxy_cache_use_stale` names (STALE), else relay and store at once (MISS, EXPIRED).
 
 pub mod fill;
+pub mod hot;
 mod lookup;
 mod purge;
 mod serve;
@@ -85,8 +86,19 @@ pub async fn proxy<S: Transport>(
     );
     fetch.may_store = store;
     if bypass {
+        // A bypassing HEAD goes as it came: its answer is relayed, and a HEAD's stores nothing.
+        fetch.as_get = false;
         fetch.status = status::BYPASS;
         return fetch.run(r, stream, b, upstream, uri, proxy_host).await;
+    }
+    let now = crate::cache::unix_now();
+    if let Some(h) = r.ctx.cache_hot.get(&c.zone, &hash, &fetch.key)
+        && h.meta.valid_until >= now
+        && (h.vary.is_empty() || lookup::vary_matches(&h.vary, r, &b))
+    {
+        c.zone.touch(hash);
+        r.outcome.cache_status.set(Some(status::HIT));
+        return Ok(serve::serve_view(r, stream, b, &h.view(), proxy_host).await);
     }
     let started = Instant::now();
     for _ in 0..LOOKS {
@@ -98,6 +110,9 @@ pub async fn proxy<S: Transport>(
             // nginx: stale once `valid_sec < now` (whole seconds).
             Some(e) if e.meta().valid_until >= now => {
                 c.zone.touch(found.hash);
+                if found.hash == hash {
+                    r.ctx.cache_hot.keep(&c.zone, &hash, &e);
+                }
                 r.outcome.cache_status.set(Some(status::HIT));
                 return Ok(serve_entry(r, stream, b, &e, proxy_host).await);
             }

@@ -9,6 +9,7 @@ use super::super::request::Request;
 use super::super::response::{self, Body};
 use super::super::session::Next;
 use crate::cache::conditional::{self, Answer};
+use crate::cache::entry::EntryMeta;
 use crate::cache::store::{Found, read_full_at};
 use crate::http::Method;
 use crate::http::response::parse_response;
@@ -20,6 +21,41 @@ const INLINE: u64 = 16 * 1024;
 /// Chunk of a body read from the file for a TLS connection.
 const CHUNK: usize = 64 * 1024;
 
+/// What answering needs of an entry, on disk or in a shard's memory (`hot`).
+pub struct View<'e> {
+    pub meta: &'e EntryMeta,
+    pub etag: Option<&'e [u8]>,
+    /// The stored head (status line, fields, blank line).
+    pub head: &'e [u8],
+    pub body: BodyAt<'e>,
+}
+
+pub enum BodyAt<'e> {
+    /// All of it in memory.
+    InHand(&'e [u8]),
+    /// In the entry's file from this offset; what of its start the first read got.
+    File {
+        file: &'e std::fs::File,
+        offset: u64,
+        start: Option<&'e [u8]>,
+    },
+}
+
+impl Found {
+    pub fn view(&self) -> View<'_> {
+        View {
+            meta: self.meta(),
+            etag: self.etag(),
+            head: self.head(),
+            body: BodyAt::File {
+                file: &self.file,
+                offset: self.d.body_offset,
+                start: self.body_in_hand(),
+            },
+        }
+    }
+}
+
 pub async fn serve_entry<S: Transport>(
     r: &Request<'_>,
     stream: &mut S,
@@ -27,7 +63,17 @@ pub async fn serve_entry<S: Transport>(
     e: &Found,
     proxy_host: &[u8],
 ) -> Next {
-    let len = e.body_len();
+    serve_view(r, stream, b, &e.view(), proxy_host).await
+}
+
+pub async fn serve_view<S: Transport>(
+    r: &Request<'_>,
+    stream: &mut S,
+    b: Vec<u8>,
+    e: &View<'_>,
+    proxy_host: &[u8],
+) -> Next {
+    let len = e.meta.body_len;
     let fields: Vec<(&[u8], &[u8])> = r
         .head
         .headers
@@ -38,8 +84,8 @@ pub async fn serve_entry<S: Transport>(
     let verdict = conditional::evaluate(
         &fields,
         get_or_head,
-        e.etag(),
-        e.meta().last_modified,
+        e.etag,
+        e.meta.last_modified,
         len,
         r.loc.cache.as_ref().and_then(|c| c.max_range_offset),
     );
@@ -66,7 +112,7 @@ pub async fn serve_entry<S: Transport>(
     let mut ub = r.ctx.bufs.get();
     compose_head(
         &mut ub,
-        e.head(),
+        e.head,
         status_line,
         range.map(|(s, end)| (s, end, len)),
         (!not_modified).then_some(n),
@@ -92,7 +138,7 @@ pub async fn serve_entry<S: Transport>(
         Body::Length(_) if r.head.method != Method::Head && !not_modified => n,
         _ => 0,
     };
-    let sent = send(r, stream, plan.head, e, from, body).await;
+    let sent = send(r, stream, plan.head, &e.body, from, body).await;
     match sent {
         Some(bytes) => r.outcome.add_sent(bytes as usize),
         None => {
@@ -147,40 +193,48 @@ async fn send<S: Transport>(
     r: &Request<'_>,
     stream: &mut S,
     mut head: Vec<u8>,
-    e: &Found,
+    body: &BodyAt<'_>,
     from: u64,
     n: u64,
 ) -> Option<u64> {
     let t = r.loc.client_send_timeout;
     let head_len = head.len() as u64;
+    let s = usize::try_from(from).ok()?;
+    let in_hand = match body {
+        BodyAt::InHand(all) => Some(*all),
+        BodyAt::File { start, .. } => *start,
+    };
+    if let Some(all) = in_hand
+        && (n <= INLINE || matches!(body, BodyAt::InHand(_)))
+    {
+        head.extend_from_slice(all.get(s..s.checked_add(n as usize)?)?);
+        let out = write_all(stream, head, t).await.ok()?;
+        r.ctx.bufs.put(out);
+        return Some(head_len + n);
+    }
+    let BodyAt::File { file, offset, .. } = body else {
+        return None;
+    };
     if n <= INLINE {
-        match e.body_in_hand() {
-            Some(body) => {
-                let s = usize::try_from(from).ok()?;
-                head.extend_from_slice(body.get(s..s + n as usize)?);
-            }
-            None => {
-                let at = head.len();
-                head.resize(at + n as usize, 0);
-                let got = read_full_at(&e.file, &mut head[at..], e.d.body_offset + from).ok()?;
-                if got as u64 != n {
-                    return None;
-                }
-            }
+        let at = head.len();
+        head.resize(at + n as usize, 0);
+        let got = read_full_at(file, &mut head[at..], offset + from).ok()?;
+        if got as u64 != n {
+            return None;
         }
         let out = write_all(stream, head, t).await.ok()?;
         r.ctx.bufs.put(out);
         return Some(head_len + n);
     }
-    let out = write_all(stream, head, t).await.ok()?;
-    r.ctx.bufs.put(out);
-    let at = e.d.body_offset + from;
+    let at = offset + from;
     if stream.splice_fd().is_some() {
-        crate::net::sendfile::send_file(stream, &e.file, at, n, t)
-            .await
-            .ok()?;
+        let sent = crate::net::sendfile::send_file(stream, &head, file, at, n, t).await;
+        r.ctx.bufs.put(head);
+        sent.ok()?;
     } else {
-        copy_from_file(r, stream, e, at, n).await?;
+        let out = write_all(stream, head, t).await.ok()?;
+        r.ctx.bufs.put(out);
+        copy_from_file(r, stream, file, at, n).await?;
     }
     Some(head_len + n)
 }
@@ -188,7 +242,7 @@ async fn send<S: Transport>(
 async fn copy_from_file<S: Transport>(
     r: &Request<'_>,
     stream: &mut S,
-    e: &Found,
+    file: &std::fs::File,
     mut at: u64,
     mut n: u64,
 ) -> Option<()> {
@@ -197,7 +251,7 @@ async fn copy_from_file<S: Transport>(
         let want = n.min(CHUNK as u64) as usize;
         buf.clear();
         buf.resize(want, 0);
-        let got = read_full_at(&e.file, &mut buf, at).ok()?;
+        let got = read_full_at(file, &mut buf, at).ok()?;
         if got != want {
             return None;
         }
