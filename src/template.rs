@@ -492,6 +492,30 @@ mod tests {
     }
 
     #[test]
+    fn arg_variables_take_the_first_argument_of_that_name() {
+        let none = |_: &[u8], _: &mut Vec<u8>| false;
+        let v = Vars {
+            uri: b"/p?a=1&nocache=yes&A=2&flag&nocache=no",
+            cache_status: b"HIT",
+            ..vars(&none)
+        };
+        let mut out = Vec::new();
+        Template::compile("$arg_nocache|$arg_a|$arg_flag|$arg_missing|$upstream_cache_status")
+            .unwrap()
+            .render(&v, &mut out);
+        assert_eq!(out, b"yes|1|||HIT");
+        out.clear();
+        let bare = Vars {
+            uri: b"/p",
+            ..vars(&none)
+        };
+        Template::compile("[$arg_a]")
+            .unwrap()
+            .render(&bare, &mut out);
+        assert_eq!(out, b"[]");
+    }
+
+    #[test]
     fn address_variables() {
         let none = |_: &[u8], _: &mut Vec<u8>| false;
         let t = Template::compile("$binary_remote_addr|$realip_remote_addr").unwrap();

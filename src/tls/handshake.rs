@@ -169,7 +169,9 @@ async fn client_hello(io: &mut TcpStream) -> Result<rustls::server::Accepted, He
 /// Drives the rest of the handshake; returns the early data the client sent, if any.
 async fn finish(stream: &mut TlsStream<ServerConnection>) -> io::Result<Vec<u8>> {
     let mut early = Vec::new();
-    stream.handshake(|s| take_early(s, &mut early)).await?;
+    stream
+        .handshake(true, |s| take_early(s, &mut early))
+        .await?;
     Ok(early)
 }
 

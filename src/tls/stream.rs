@@ -80,12 +80,23 @@ where
 
     /// Drives the handshake to its end (either side): sends each flight, reads the peer's.
     /// `after_flight` runs after every exchange (the server takes early data there).
-    pub async fn handshake(&mut self, mut after_flight: impl FnMut(&mut Self)) -> io::Result<()> {
+    ///
+    /// A TLS 1.3 server has only its session tickets left to send once the client's Finished
+    /// came; they wait for the first answer and go in its write (one send, one segment fewer
+    /// per new connection). A client needs them only after its first answer; one that never
+    /// sends a request never gets them.
+    pub async fn handshake(
+        &mut self,
+        server: bool,
+        mut after_flight: impl FnMut(&mut Self),
+    ) -> io::Result<()> {
         loop {
-            self.flush_records().await?;
+            if self.conn.is_handshaking() || !self.tickets_may_wait(server) {
+                self.flush_records().await?;
+            }
             after_flight(self);
             if !self.conn.is_handshaking() {
-                break;
+                return Ok(());
             }
             match self.read_records(None).await {
                 Ok(true) => {}
@@ -97,9 +108,12 @@ where
                 }
             }
         }
-        // What the end of the handshake queued (a server's session tickets) goes out now, not
-        // with the first answer.
-        self.flush_records().await
+    }
+
+    /// After the handshake, what is queued may wait for the first answer: a TLS 1.3 server's
+    /// tickets (a client or a TLS 1.2 server still has its Finished to send).
+    fn tickets_may_wait(&self, server: bool) -> bool {
+        server && self.conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
     }
 
     /// Feeds `bytes` to rustls and processes them; what it cannot take now is kept for later.

@@ -108,7 +108,7 @@ pub async fn connect(
     let conn = ClientConnection::new(config, name)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     let mut stream = TlsStream::new(io, conn);
-    stream.handshake(|_| {}).await?;
+    stream.handshake(false, |_| {}).await?;
     Ok(stream)
 }
 

@@ -67,6 +67,22 @@ fn entries_survive_a_restart_and_are_served_at_once() {
     expect_count(&s.origin, "/keep", 1, "after the restart");
 }
 
+#[test]
+fn entries_and_the_zone_survive_a_reload() {
+    let s = Setup::start("", VALID);
+    let body = body_for(5, 5000);
+    s.origin.set("/r", Reply::ok(&body));
+    expect(&s.get("/r"), 200, "MISS", &body, "before the reload");
+    // The same zone (name and path) with a new location setting: its entries stay.
+    let conf = s
+        .conf
+        .replace(VALID, &format!("{VALID} proxy_cache_min_uses 1;"));
+    assert_ne!(conf, s.conf, "the reloaded config must differ");
+    s.rw.reload_with(&conf, &[]);
+    expect(&s.get("/r"), 200, "HIT", &body, "after the reload");
+    expect_count(&s.origin, "/r", 1, "after the reload");
+}
+
 /// Rewrites every entry file with `f` (given its contents).
 fn damage(s: &Setup, f: impl Fn(Vec<u8>) -> Vec<u8>) {
     let files = cache_files(&s.dir.0);
