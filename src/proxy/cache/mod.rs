@@ -180,21 +180,8 @@ async fn update_after_stale<S: Transport>(
     let next = fetch
         .serve_stale(r, stream, b, proxy_host, status::STALE)
         .await;
-    let (code, sent) = (r.outcome.status.get(), r.outcome.sent.get());
     fetch.status = status::EXPIRED;
-    let _ = forward(
-        r,
-        &mut sink::Sink,
-        copy,
-        upstream,
-        uri,
-        proxy_host,
-        Some(&mut fetch),
-    )
-    .await;
-    r.outcome.status.set(code);
-    r.outcome.sent.set(sent);
-    r.outcome.cache_status.set(Some(status::STALE));
+    fill_without_client(r, copy, upstream, uri, proxy_host, &mut fetch).await;
     next
 }
 
@@ -210,30 +197,52 @@ async fn head_as_get<S: Transport>(
     proxy_host: &[u8],
     mut fetch: Fetch<'_>,
 ) -> Result<Next, Failure> {
-    let c = fetch.c;
-    let status = fetch.status;
-    r.outcome.cache_status.set(Some(status));
-    let copy = b.clone();
-    let filled = forward(
+    r.outcome.cache_status.set(Some(fetch.status));
+    if fill_without_client(r, b.clone(), upstream, uri, proxy_host, &mut fetch).await
+        && let Some(e) = lookup::find(fetch.c, &fetch.key, &fetch.hash, r, &b).entry
+    {
+        return Ok(serve_entry(r, stream, b, &e, proxy_host).await);
+    }
+    forward(r, stream, b, upstream, uri, proxy_host, None).await
+}
+
+/// Runs `fetch` with nobody to answer: the origin's body only fills the entry. The request's
+/// outcome keeps what its own answer set (status, bytes sent, cache status). Returns whether
+/// the exchange and relay ended without error.
+async fn fill_without_client(
+    r: &Request<'_>,
+    b: Vec<u8>,
+    upstream: usize,
+    uri: Option<&UriRewrite>,
+    proxy_host: &[u8],
+    fetch: &mut Fetch<'_>,
+) -> bool {
+    let o = r.outcome;
+    let kept = (o.status.get(), o.sent.get(), o.cache_status.get());
+    let done = forward(
         r,
         &mut sink::Sink,
-        copy,
+        b,
         upstream,
         uri,
         proxy_host,
-        Some(&mut fetch),
+        Some(fetch),
     )
     .await;
-    if filled.is_ok() {
-        let found = lookup::find(c, &fetch.key, &fetch.hash, r, &b);
-        if let Some(e) = found.entry {
-            r.outcome.sent.set(0);
-            r.outcome.cache_status.set(Some(status));
-            return Ok(serve_entry(r, stream, b, &e, proxy_host).await);
+    o.status.set(kept.0);
+    o.sent.set(kept.1);
+    o.cache_status.set(kept.2);
+    match done {
+        Ok(Next::KeepAlive(rest)) => {
+            r.ctx.bufs.put(rest);
+            true
+        }
+        Ok(_) => true,
+        Err((_, b)) => {
+            r.ctx.bufs.put(b);
+            false
         }
     }
-    r.outcome.sent.set(0);
-    forward(r, stream, b, upstream, uri, proxy_host, None).await
 }
 
 /// A request whose body is not all in hand is not looked up (its body would have to be read
