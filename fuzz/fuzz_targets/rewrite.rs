@@ -161,7 +161,7 @@ fn request(flags: u8, buf: &[u8]) {
     let replace_some: [&[u8]; 2] = [b"host", b"x-forwarded-for"];
     let replace: &[&[u8]] = if flags & 4 != 0 { &replace_some } else { &[] };
     let opts = RequestRewrite {
-            method: None,
+        method: None,
         target: &target,
         http11,
         keep_alive: !h.upgrade,
