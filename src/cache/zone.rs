@@ -160,6 +160,13 @@ pub fn zone_for(z: &CacheZone) -> Result<Arc<Zone>, String> {
         .map_err(|_| "cache zone registry poisoned".to_string())?;
     let limits = Limits::of(z);
     if let Some(found) = zones.iter().find(|k| k.name == z.name && k.root == z.path) {
+        if found.levels != z.levels {
+            // nginx refuses this too: the entries on disk are laid out by the old levels.
+            return Err(format!(
+                "cache \"{}\" had previously different levels (a restart is needed)",
+                z.name
+            ));
+        }
         found.send(ToKeeper::Limits(limits));
         return Ok(found.clone());
     }
