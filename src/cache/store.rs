@@ -173,7 +173,17 @@ impl Fill {
         let temp = zone.temp_path();
         let dest = key::entry_path(&zone.root, &zone.levels, hash);
         let prefix = entry::encode_prefix(&meta, key, etag, vary, head);
-        let file = File::create(&temp)?;
+        let file = match File::create(&temp) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // The temporary folder was removed under us (an operator emptying the cache):
+                // made again, once.
+                if let Some(dir) = temp.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                File::create(&temp)?
+            }
+            other => other?,
+        };
         let mut fill = Fill {
             file: Some(io::BufWriter::with_capacity(WRITE_BUFFER, file)),
             temp,

@@ -56,3 +56,43 @@ fn lock_collapses_200_concurrent_misses_into_one_origin_request() {
         "X-Cache-Status counts: {statuses:?}"
     );
 }
+
+/// `proxy_cache_lock_timeout`: a request that waited this long goes to the origin itself, and
+/// its answer is not stored; `proxy_cache_lock_age` is longer here, so only the timeout acts.
+#[test]
+fn a_waiter_past_the_lock_timeout_fetches_for_itself() {
+    let s = Setup::start(
+        "",
+        &format!(
+            "{VALID} proxy_cache_lock on; proxy_cache_lock_timeout 500ms; proxy_cache_lock_age 10s;"
+        ),
+    );
+    let body = body_for(8, 1000);
+    s.origin
+        .set("/slow", Reply::ok(&body).delay(Duration::from_millis(1500)));
+    let addr = s.rw.addr;
+    let first = thread::spawn(move || send_req(addr, "GET", "/slow", &[], Duration::from_secs(8)));
+    // The first request takes the lock before the second asks.
+    thread::sleep(Duration::from_millis(200));
+    let t0 = std::time::Instant::now();
+    let (_, second) = send_req(addr, "GET", "/slow", &[], Duration::from_secs(8))
+        .unwrap_or_else(|e| panic!("second request: {e}"));
+    let took = t0.elapsed();
+    let (_, first) = first
+        .join()
+        .unwrap()
+        .unwrap_or_else(|e| panic!("first: {e}"));
+    for (name, r) in [("first", &first), ("second", &second)] {
+        assert_eq!(r.status, 200, "{name}: {}", r.describe());
+        assert_bytes_eq(&r.body, &body, name);
+        assert_eq!(cache_status(r), "MISS", "{name}: {}", r.describe());
+    }
+    // The second waited for the timeout (0.5 s) and then the origin's 1.5 s itself.
+    assert!(
+        took >= Duration::from_millis(1900),
+        "the second request did not wait for the lock timeout and its own fetch: {took:?}"
+    );
+    expect_count(&s.origin, "/slow", 2, "a waiter past the lock timeout");
+    // The first request's answer was stored.
+    expect(&s.get("/slow"), 200, "HIT", &body, "after both");
+}

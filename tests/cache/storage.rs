@@ -187,3 +187,33 @@ fn origin_body_cut_short_of_content_length_is_not_stored() {
 fn origin_chunked_body_cut_before_its_last_chunk_is_not_stored() {
     check_cut_body("/cut-chunked", Fault::CutChunked(3000));
 }
+
+/// An operator empties the cache directory (entries and the temporary folder) while ringway
+/// runs: the next request is a MISS (the shard's memory copy notices its file is gone), and the
+/// fill after it works (the temporary folder is made again).
+#[test]
+fn an_emptied_cache_directory_is_refilled() {
+    let s = Setup::start("", VALID);
+    let body = body_for(9, 2000);
+    s.origin.set("/e", Reply::ok(&body));
+    expect(&s.get("/e"), 200, "MISS", &body, "fill");
+    expect(&s.get("/e"), 200, "HIT", &body, "stored");
+    expect(&s.get("/e"), 200, "HIT", &body, "stored, again");
+    for e in std::fs::read_dir(&s.dir.0).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p).unwrap();
+        } else {
+            std::fs::remove_file(&p).unwrap();
+        }
+    }
+    expect(
+        &s.get("/e"),
+        200,
+        "MISS",
+        &body,
+        "after emptying the directory",
+    );
+    expect(&s.get("/e"), 200, "HIT", &body, "refilled");
+    expect_count(&s.origin, "/e", 2, "after the refill");
+}
