@@ -76,7 +76,7 @@ impl Keeper {
     fn run(&mut self, rx: &flume::Receiver<ToKeeper>) {
         self.clear_temp();
         let mut pending = self.load_list();
-        let mut next_manage = Instant::now() + self.tick();
+        let mut next_manage = Instant::now() + self.tick(false);
         loop {
             // While loading, a batch of files between message checks; then the manager's rhythm.
             let wait = if pending.is_empty() {
@@ -104,16 +104,20 @@ impl Keeper {
                 Err(flume::RecvTimeoutError::Disconnected) => return,
             }
             if Instant::now() >= next_manage {
-                self.manage();
-                next_manage = Instant::now() + self.tick();
+                let more = self.manage();
+                next_manage = Instant::now() + self.tick(more);
             }
         }
     }
 
-    fn tick(&self) -> Duration {
-        self.limits
-            .manager_sleep
-            .clamp(Duration::from_millis(50), Duration::from_secs(1))
+    /// The pause before the manager's next iteration: `manager_sleep` while work is left,
+    /// else a second.
+    fn tick(&self, more: bool) -> Duration {
+        if more {
+            self.limits.manager_sleep
+        } else {
+            Duration::from_secs(1)
+        }
     }
 
     fn now(&self) -> u64 {
@@ -303,7 +307,16 @@ impl Keeper {
         }
     }
 
-    fn manage(&mut self) {
+    /// One manager iteration, nginx's way: removes entries past `inactive`, then the least
+    /// recently used while over the limits, at most `manager_files` of them or for
+    /// `manager_threshold`. Returns whether work is left (the next iteration comes after
+    /// `manager_sleep` then, else after a second).
+    fn manage(&mut self) -> bool {
+        let start = Instant::now();
+        let mut removed = 0usize;
+        let spent = |removed: usize, limits: &Limits| {
+            removed >= limits.manager_files || start.elapsed() >= limits.manager_threshold
+        };
         let now = self.now();
         let inactive = self.limits.inactive.as_millis() as u64;
         let stale: Vec<KeyHash> = self
@@ -315,10 +328,14 @@ impl Keeper {
             .map(|(h, _)| *h)
             .collect();
         for h in stale {
+            if spent(removed, &self.limits) {
+                return true;
+            }
             self.remove(h);
+            removed += 1;
         }
         if !self.over_limits() {
-            return;
+            return false;
         }
         let mut order: Vec<(u64, KeyHash)> = self
             .index
@@ -329,10 +346,15 @@ impl Keeper {
         order.sort_unstable_by_key(|(t, _)| *t);
         for (_, h) in order {
             if !self.over_limits() {
-                break;
+                return false;
+            }
+            if spent(removed, &self.limits) {
+                return true;
             }
             self.remove(h);
+            removed += 1;
         }
+        self.over_limits()
     }
 
     fn over_limits(&self) -> bool {

@@ -217,3 +217,30 @@ fn an_emptied_cache_directory_is_refilled() {
     expect(&s.get("/e"), 200, "HIT", &body, "refilled");
     expect_count(&s.origin, "/e", 2, "after the refill");
 }
+
+/// `min_free` larger than any disk: the manager keeps removing entries (least recently used
+/// first) while the file system has less free space than that, so a stored entry is gone
+/// within a few seconds and the next request is a MISS.
+#[test]
+fn min_free_above_the_disk_space_empties_the_zone() {
+    let s = Setup::start("min_free=1000000g", VALID);
+    let body = body_for(10, 3000);
+    s.origin.set("/f", Reply::ok(&body));
+    expect(&s.get("/f"), 200, "MISS", &body, "fill");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cache_files(&s.dir.0).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the manager did not remove the entry under min_free within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    expect(
+        &s.get("/f"),
+        200,
+        "MISS",
+        &body,
+        "after the manager removed it",
+    );
+    expect_count(&s.origin, "/f", 2, "after min_free removed the entry");
+}
