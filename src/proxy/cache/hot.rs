@@ -21,7 +21,7 @@ use crate::cache::zone::Zone;
 /// Bodies up to this size are kept.
 const MAX_BODY: u64 = 64 * 1024;
 /// What one shard keeps in all.
-const MAX_BYTES: usize = 32 << 20;
+const MAX_BYTES: usize = 8 << 20;
 
 #[derive(Default)]
 pub struct Hot {
