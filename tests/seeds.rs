@@ -804,77 +804,54 @@ fn seed_edge_full_runs_redirect_cache_api_admin_and_backup() {
     assert_eq!(origins[2].count("/"), 1);
 }
 
+/// Requests a curl URL glob (`path` with `[1-N]`) over TLS to the edge's TLS server, with
+/// `extra` curl arguments; returns each answer's status code, in order, and curl's output.
+fn curl_codes(e: &Edge, path: &str, extra: &[&str]) -> (Vec<String>, String) {
+    let glob = format!("https://shop.example.com:{}{path}", e.tls.port());
+    let resolve = format!("shop.example.com:{}:127.0.0.1", e.tls.port());
+    let ca = Pki::get().ca.display().to_string();
+    let mut args = vec!["-sS", "--http1.1", "--max-time", "7"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[
+        "--resolve",
+        &resolve,
+        "--cacert",
+        &ca,
+        "-w",
+        "\n@@%{http_code}\n",
+        &glob,
+    ]);
+    let out = clients::run(std::process::Command::new("curl").args(&args), b"");
+    let codes = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("@@"))
+        .map(str::to_string)
+        .collect();
+    (codes, out.all())
+}
+
 #[test]
 fn seed_edge_full_limits_on_api() {
     let e = Edge::start();
     // limit_conn conns 20: of 25 requests held open at once (the origin waits 3 s), 20 are
     // proxied and 5 get 503 (limit_conn_status' default).
-    let glob = format!(
-        "https://shop.example.com:{}/api/slow?n=[1-25]",
-        e.tls.port()
+    let (codes, all) = curl_codes(
+        &e,
+        "/api/slow?n=[1-25]",
+        &["-Z", "--parallel-immediate", "--parallel-max", "25"],
     );
-    let resolve = format!("shop.example.com:{}:127.0.0.1", e.tls.port());
-    let ca = Pki::get().ca.display().to_string();
-    let out = clients::run(
-        std::process::Command::new("curl").args([
-            "-sS",
-            "--http1.1",
-            "--max-time",
-            "7",
-            "-Z",
-            "--parallel-immediate",
-            "--parallel-max",
-            "25",
-            "--resolve",
-            &resolve,
-            "--cacert",
-            &ca,
-            "-w",
-            "\n@@%{http_code}\n",
-            &glob,
-        ]),
-        b"",
-    );
-    let codes: Vec<&str> = out
-        .stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("@@"))
-        .collect();
-    assert_eq!(codes.len(), 25, "{}", out.all());
+    assert_eq!(codes.len(), 25, "{all}");
     let ok = codes.iter().filter(|c| **c == "200").count();
     let limited = codes.iter().filter(|c| **c == "503").count();
-    assert_eq!((ok, limited), (20, 5), "{}", out.all());
+    assert_eq!((ok, limited), (20, 5), "{all}");
     assert_eq!(e.origin_count("/api/slow"), 20);
 
     // Let limit_req's excess from those 25 drain (20 r/s), then: burst=40 nodelay lets the
     // first 41 of a quick run through and refuses the excess with 503.
     std::thread::sleep(Duration::from_millis(2000));
-    let glob = format!(
-        "https://shop.example.com:{}/api/burst?n=[1-150]",
-        e.tls.port()
-    );
-    let out = clients::run(
-        std::process::Command::new("curl").args([
-            "-sS",
-            "--http1.1",
-            "--max-time",
-            "7",
-            "--resolve",
-            &resolve,
-            "--cacert",
-            &ca,
-            "-w",
-            "\n@@%{http_code}\n",
-            &glob,
-        ]),
-        b"",
-    );
-    let codes: Vec<&str> = out
-        .stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("@@"))
-        .collect();
-    assert_eq!(codes.len(), 150, "{}", out.all());
+    let (codes, all) = curl_codes(&e, "/api/burst?n=[1-150]", &[]);
+    assert_eq!(codes.len(), 150, "{all}");
     assert!(
         codes.iter().all(|c| *c == "200" || *c == "503"),
         "{codes:?}"

@@ -10,7 +10,7 @@ use super::cache::fill::AfterHead;
 use super::cache::status::{REVALIDATED, STALE};
 use super::error::Error;
 use super::outcome::UpstreamOutcome;
-use super::relay::{self, Fail, NoTap, Timeouts};
+use super::relay::{self, Fail, Timeouts};
 use super::request::{Request, find_header, vars};
 use super::requester::ClientRequest;
 use super::response;
@@ -134,36 +134,18 @@ pub async fn forward<S: Transport>(
     };
     let mut conn = answer.conn;
     r.outcome.status.set(answer.head.status);
-    let relayed = match &mut tap {
-        Some(fill) => {
-            let head_len = answer.head.head_len;
-            relay::response_body(
-                r.ctx,
-                stream,
-                &mut conn.stream,
-                plan,
-                answer.buf,
-                head_len,
-                &t,
-                &mut **fill,
-            )
-            .await
-        }
-        None => {
-            let head_len = answer.head.head_len;
-            relay::response_body(
-                r.ctx,
-                stream,
-                &mut conn.stream,
-                plan,
-                answer.buf,
-                head_len,
-                &t,
-                &mut NoTap,
-            )
-            .await
-        }
-    };
+    let head_len = answer.head.head_len;
+    let relayed = relay::response_body(
+        r.ctx,
+        stream,
+        &mut conn.stream,
+        plan,
+        answer.buf,
+        head_len,
+        &t,
+        &mut tap,
+    )
+    .await;
     r.outcome.upstream_done();
     let clean = match relayed {
         Ok(relayed) => {

@@ -353,6 +353,19 @@ impl Tap for FillTap {
     }
 }
 
+/// A response that may or may not be stored: the relay taps it only when a fill goes on.
+impl Tap for Option<Box<FillTap>> {
+    fn data(&mut self, bytes: &[u8]) {
+        if let Some(f) = self {
+            f.data(bytes);
+        }
+    }
+
+    fn wants(&self) -> bool {
+        self.as_ref().is_some_and(|f| f.wants())
+    }
+}
+
 impl FillTap {
     /// The body was relayed in full: the entry becomes visible to every shard.
     pub fn complete(mut self) {
