@@ -1,9 +1,10 @@
 #!/bin/sh
 # Builds ringway (release) and installs it:
 #
-#   $DESTDIR$PREFIX/bin/ringway                    the binary                 (PREFIX=/usr/local)
+#   $DESTDIR$BINDIR/ringway                        the binary     (BINDIR=$PREFIX/bin, PREFIX=/usr/local)
 #   $DESTDIR$SYSCONFDIR/ringway/ringway.conf       conf/example.conf, only if no config is there
 #                                                  yet, with pid $RUNSTATEDIR/ringway/ringway.pid
+#                                                  and its logs in $LOGDIR (/var/log/ringway)
 #                                                                             (SYSCONFDIR=/etc)
 #   $DESTDIR$UNITDIR/ringway.service               tuning/ringway.service, with these paths
 #                                                          (UNITDIR=/etc/systemd/system)
@@ -12,8 +13,8 @@
 #   --binary FILE  install FILE instead of building (e.g. `cargo build --release` as yourself,
 #                  then `sudo ./install.sh --binary target/release/ringway`)
 #   --no-unit      leave the systemd unit out
-# Environment: PREFIX, DESTDIR (a staging root for packaging), SYSCONFDIR, UNITDIR,
-# RUNSTATEDIR (/run), CARGO (cargo), CARGO_TARGET_DIR.
+# Environment: PREFIX, BINDIR, DESTDIR (a staging root for packaging), SYSCONFDIR, UNITDIR,
+# RUNSTATEDIR (/run), LOGDIR, CARGO (cargo), CARGO_TARGET_DIR. packaging/deb/build uses it.
 #
 # It creates no user and starts nothing; it prints what is left to do.
 set -eu
@@ -23,6 +24,8 @@ PREFIX=${PREFIX:-/usr/local}
 SYSCONFDIR=${SYSCONFDIR:-/etc}
 UNITDIR=${UNITDIR:-/etc/systemd/system}
 RUNSTATEDIR=${RUNSTATEDIR:-/run}
+LOGDIR=${LOGDIR:-/var/log/ringway}
+BINDIR=${BINDIR:-$PREFIX/bin}
 DESTDIR=${DESTDIR:-}
 binary=
 unit=yes
@@ -47,7 +50,7 @@ if [ -z "$binary" ]; then
 fi
 [ -f "$binary" ] && [ -x "$binary" ] || { echo "install.sh: no executable at $binary" >&2; exit 1; }
 
-bindir=$PREFIX/bin
+bindir=$BINDIR
 confdir=$SYSCONFDIR/ringway
 conf=$confdir/ringway.conf
 
@@ -59,8 +62,11 @@ if [ -e "$DESTDIR$conf" ]; then
     echo "kept $DESTDIR$conf (a config is already there)"
 else
     mkdir -p "$DESTDIR$confdir"
-    # The example's relative pid would land in $confdir, read-only to the service.
-    sed "s|^pid .*;|pid $RUNSTATEDIR/ringway/ringway.pid;|" "$repo/conf/example.conf" \
+    # The example's relative pid and logs would land in $confdir, read-only to the service.
+    sed -e "s|^pid .*;|pid $RUNSTATEDIR/ringway/ringway.pid;|" \
+        -e "s|^\( *access_log\) [^ ;]*|\1 $LOGDIR/access.log|" \
+        -e "s|^\( *error_log\) [^ ;]*|\1 $LOGDIR/error.log|" \
+        "$repo/conf/example.conf" \
         > "$DESTDIR$conf.tmp"
     chmod 0644 "$DESTDIR$conf.tmp"
     mv "$DESTDIR$conf.tmp" "$DESTDIR$conf"

@@ -1,6 +1,9 @@
 //! `install.sh` into a staging root (DESTDIR), with the binary cargo built for the tests (no
 //! release build): the files land where the systemd unit expects them, the installed config
-//! passes `-t`, an existing config is kept, and the unit stops ringway gracefully.
+//! passes `-t`, an existing config is kept, and the unit stops ringway gracefully. The Debian
+//! package (`packaging/deb/build`) holds the same files plus logrotate's; with
+//! `RINGWAY_DEB_INSTALL=1` (set by .ci/run, as root) it is installed on the machine with dpkg,
+//! checked (user, log folder, `-t` as the service user) and purged.
 
 mod common;
 
@@ -155,4 +158,142 @@ fn install_sh_honours_prefix_sysconfdir_and_unitdir() {
         );
     }
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// `packaging/deb/build` with the tests' binary; returns the .deb's path.
+fn build_deb(out: &Path) -> PathBuf {
+    let run = Command::new("sh")
+        .arg(Path::new(REPO).join("packaging/deb/build"))
+        .arg("--binary")
+        .arg(env!("CARGO_BIN_EXE_ringway"))
+        .arg("--out")
+        .arg(out)
+        .env("DEB_COMPRESS", "gzip")
+        .output()
+        .expect("run packaging/deb/build");
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(
+        run.status.success(),
+        "packaging/deb/build failed: {}\n{stdout}{}",
+        run.status,
+        String::from_utf8_lossy(&run.stderr)
+    );
+    PathBuf::from(stdout.trim())
+}
+
+fn dpkg_deb(args: &[&str], deb: &Path) -> String {
+    let out = Command::new("dpkg-deb")
+        .args(args)
+        .arg(deb)
+        .output()
+        .expect("run dpkg-deb");
+    assert!(out.status.success(), "dpkg-deb {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed: {text}");
+    text
+}
+
+#[test]
+fn debian_package_holds_binary_config_unit_and_logrotate() {
+    let dir = temp_dir("deb");
+    let deb = build_deb(&dir);
+    let fields = dpkg_deb(&["-f"], &deb);
+    assert_eq!(fields.lines().next(), Some("Package: ringway"));
+    assert!(fields.contains("\nDepends: libc6 (>= 2."), "{fields}");
+    // The config and logrotate's file are conffiles: an upgrade keeps the operator's edits.
+    let control = dir.join("control");
+    run_ok(Command::new("dpkg-deb").arg("-e").arg(&deb).arg(&control));
+    assert_eq!(
+        read(&control.join("conffiles")),
+        "/etc/ringway/ringway.conf\n/etc/logrotate.d/ringway\n"
+    );
+
+    let root = dir.join("root");
+    run_ok(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root));
+    let bin = under(&root, "/usr/sbin/ringway");
+    let unit = read(&under(&root, "/lib/systemd/system/ringway.service"));
+    assert_eq!(
+        unit_values(&unit, "ExecStart"),
+        ["/usr/sbin/ringway -c /etc/ringway/ringway.conf"]
+    );
+    assert_eq!(unit_values(&unit, "LogsDirectory"), ["ringway"]);
+    let rotate = read(&under(&root, "/etc/logrotate.d/ringway"));
+    assert!(rotate.contains("/var/log/ringway/*.log"), "{rotate}");
+    assert!(rotate.contains("kill -USR1"), "{rotate}");
+    let conf = read(&under(&root, "/etc/ringway/ringway.conf"));
+    assert!(conf.contains("\npid /run/ringway/ringway.pid;\n"), "{conf}");
+
+    // The packaged config passes -t with the packaged binary. Its log files are under
+    // /var/log/ringway, which only an install makes: here they go to this test's folder.
+    let logs = dir.join("log");
+    std::fs::create_dir_all(&logs).unwrap();
+    let local = dir.join("ringway.conf");
+    std::fs::write(
+        &local,
+        conf.replace("/var/log/ringway", &logs.display().to_string()),
+    )
+    .unwrap();
+    dash_t(&bin, &local);
+
+    // logrotate reads its file (-d: debug, rotates nothing). CI installs logrotate.
+    let ci = std::env::var("RINGWAY_DEB_INSTALL").as_deref() == Ok("1");
+    if ci || Command::new("logrotate").arg("--version").output().is_ok() {
+        run_ok(
+            Command::new("logrotate")
+                .arg("-d")
+                .arg(under(&root, "/etc/logrotate.d/ringway")),
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Installs the package on this machine (dpkg -i), as a user would, then purges it. Only with
+/// RINGWAY_DEB_INSTALL=1 (CI's fresh machine, as root): it adds a system user and files under
+/// /etc, /usr/sbin and /var/log.
+#[test]
+fn debian_package_installs_and_its_config_passes_dash_t() {
+    if std::env::var("RINGWAY_DEB_INSTALL").as_deref() != Ok("1") {
+        eprintln!("skipped: set RINGWAY_DEB_INSTALL=1 (as root) to install the package");
+        return;
+    }
+    let dir = temp_dir("deb-install");
+    let deb = build_deb(&dir);
+    run_ok(Command::new("dpkg").arg("-i").arg(&deb));
+    let purge = || {
+        let _ = Command::new("dpkg").args(["--purge", "ringway"]).output();
+    };
+    let checks = std::panic::catch_unwind(|| {
+        run_ok(Command::new("getent").args(["passwd", "ringway"]));
+        let meta = std::fs::metadata("/var/log/ringway").expect("/var/log/ringway made");
+        assert!(meta.is_dir());
+        // As the service runs it: the unprivileged user, on the installed config.
+        let out = run_ok(Command::new("runuser").args([
+            "-u",
+            "ringway",
+            "--",
+            "/usr/sbin/ringway",
+            "-t",
+            "-c",
+            "/etc/ringway/ringway.conf",
+        ]));
+        assert!(out.contains("test is successful"), "{out}");
+    });
+    purge();
+    assert!(
+        !Path::new("/usr/sbin/ringway").exists(),
+        "dpkg --purge left the binary"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = checks {
+        std::panic::resume_unwind(e);
+    }
 }
