@@ -5,6 +5,7 @@
 
 mod health;
 mod listener;
+pub mod notify;
 mod resolver;
 mod tickets;
 mod worker;
