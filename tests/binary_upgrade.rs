@@ -43,30 +43,36 @@ fn install_copy(to: &Path) {
     std::fs::rename(&tmp, to).unwrap();
 }
 
-fn conf_text(pid_file: &Path, addr: SocketAddr, tag: &str) -> String {
+/// The config: `workers` shards (`worker_processes`, read again by the new process), every
+/// address of `addrs`, and each answer's body `tag`.
+fn conf_text(pid_file: &Path, addrs: &[SocketAddr], workers: usize, tag: &str) -> String {
+    let listens: String = addrs.iter().map(|a| format!("listen {a}; ")).collect();
     format!(
-        "pid {};\nhttp {{ server {{ listen {addr}; keepalive_requests 100000; \
-         location / {{ return 200 \"{tag}\"; }} }} }}\n",
+        "worker_processes {workers};\npid {};\nhttp {{ server {{ {listens}\
+         keepalive_requests 100000; location / {{ return 200 \"{tag}\"; }} }} }}\n",
         pid_file.display()
     )
 }
 
 impl Installed {
+    /// The old process: 2 shards, one address.
     fn start(tag: &str) -> Installed {
+        Installed::start_with(tag, &[SocketAddr::from(([127, 0, 0, 1], free_port()))], 2)
+    }
+
+    fn start_with(tag: &str, addrs: &[SocketAddr], workers: usize) -> Installed {
+        let addr = addrs[0];
         let dir = temp_dir("upgrade");
         let bin = dir.join("ringway");
         install_copy(&bin);
         let pid_file = dir.join("ringway.pid");
         let conf = dir.join("ringway.conf");
         let log = dir.join("stderr.log");
-        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        std::fs::write(&conf, conf_text(&pid_file, addr, tag)).unwrap();
+        std::fs::write(&conf, conf_text(&pid_file, addrs, workers, tag)).unwrap();
         let held = FORK_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let old = Command::new(&bin)
             .arg("-c")
             .arg(&conf)
-            .arg("--workers")
-            .arg("2")
             .env("RINGWAY_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -101,7 +107,11 @@ impl Installed {
     }
 
     fn set_tag(&self, tag: &str) {
-        std::fs::write(&self.conf, conf_text(&self.pid_file, self.addr, tag)).unwrap();
+        self.write_conf(&[self.addr], 2, tag);
+    }
+
+    fn write_conf(&self, addrs: &[SocketAddr], workers: usize, tag: &str) {
+        std::fs::write(&self.conf, conf_text(&self.pid_file, addrs, workers, tag)).unwrap();
     }
 
     fn log(&self) -> String {
@@ -459,4 +469,76 @@ fn a_new_binary_that_cannot_start_changes_nothing() {
     assert!(alive(old));
     signal(old, libc::SIGQUIT);
     assert!(rw.wait_old_exit());
+}
+
+/// `n` requests, each on a new connection to `addr`, all answered `tag`: with SO_REUSEPORT the
+/// kernel spreads new connections over every socket of the address, so a socket nobody accepts
+/// from would leave some of them unanswered.
+#[track_caller]
+fn all_answer(addr: SocketAddr, n: usize, tag: &str) {
+    for i in 0..n {
+        assert_eq!(get(addr).as_deref(), Ok(tag), "request {i} to {addr}");
+    }
+}
+
+/// The new process has its own config: more shards than the old one's sockets (one is bound),
+/// then fewer (one shard accepts from several inherited sockets); a dropped address is closed,
+/// an added one bound, and a reload keeps the inherited sockets.
+#[test]
+fn the_new_config_decides_shards_and_addresses() {
+    let ports = free_ports(3);
+    let [a, b, c] = [0, 1, 2].map(|i| SocketAddr::from(([127, 0, 0, 1], ports[i])));
+    let mut rw = Installed::start_with("one", &[a, b], 1);
+
+    // 1 shard -> 3 shards: two bind a fresh socket of `a` beside the inherited one.
+    rw.write_conf(&[a, b], 3, "three");
+    let old = rw.old_pid();
+    let new = rw.upgrade();
+    signal(old, libc::SIGQUIT);
+    assert!(rw.wait_old_exit());
+    all_answer(a, 60, "three");
+    all_answer(b, 10, "three");
+    let log = rw.log();
+    assert!(log.contains("started with 3 shards"), "{log}");
+
+    // 3 shards -> 1: the one shard accepts from all three sockets of `a`; `b` (3 sockets) goes,
+    // `c` comes.
+    // The first new process was re-parented when the old one exited: it upgrades in its turn.
+    rw.write_conf(&[a, c], 1, "single");
+    signal(new, libc::SIGUSR2);
+    let mut newer = 0;
+    rw.wait(
+        || {
+            newer = read_pid(&rw.pid_file).unwrap_or(new);
+            newer != new && read_pid(&rw.oldbin()) == Some(new)
+        },
+        "the second upgrade",
+    );
+    rw.others.push(newer);
+    signal(new, libc::SIGQUIT);
+    wait_for("the first new process to exit", || !alive(new));
+    all_answer(a, 60, "single");
+    all_answer(c, 10, "single");
+    assert!(
+        std::net::TcpStream::connect_timeout(&b, Duration::from_secs(1)).is_err(),
+        "the dropped address still accepts"
+    );
+    let log = rw.log();
+    assert!(
+        log.contains("inherited 6 listening sockets for 2 addresses"),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("{b} is not in the configuration; closing its 3")),
+        "{log}"
+    );
+
+    // A reload of the newest process keeps the inherited sockets as its own.
+    rw.write_conf(&[a, c], 1, "reloaded");
+    signal(newer, libc::SIGHUP);
+    rw.wait(|| rw.log().contains(RELOADED), "the reload");
+    all_answer(a, 60, "reloaded");
+    assert!(!rw.log().contains("bind() to"), "{}", rw.log());
+    signal(newer, libc::SIGQUIT);
+    wait_for("the newest process to exit", || !alive(newer));
 }

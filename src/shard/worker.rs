@@ -384,12 +384,36 @@ fn open_listeners(
     Ok(())
 }
 
+thread_local! {
+    /// This shard's accept loops still running: a stopping shard waits for them, so that a
+    /// connection accepted while its accept was being cancelled is served, not dropped with the
+    /// runtime (its client would get a reset).
+    static ACCEPT_LOOPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts an accept loop while it runs (see `ACCEPT_LOOPS`).
+struct AcceptLoopAlive;
+
+impl AcceptLoopAlive {
+    fn new() -> Self {
+        ACCEPT_LOOPS.with(|n| n.set(n.get() + 1));
+        AcceptLoopAlive
+    }
+}
+
+impl Drop for AcceptLoopAlive {
+    fn drop(&mut self) {
+        ACCEPT_LOOPS.with(|n| n.set(n.get().saturating_sub(1)));
+    }
+}
+
 async fn accept_loop(
     ctx: Rc<ShardCtx>,
     listener: Rc<TcpListener>,
     addr: SocketAddr,
     stop: Rc<Drain>,
 ) {
+    let _alive = AcceptLoopAlive::new();
     loop {
         // Cancelled, not dropped, when the loop stops: an accept the kernel completed in the
         // meantime still hands over its connection, which is served (a dropped io_uring accept
@@ -454,6 +478,9 @@ async fn drain(
     }
     let mut fast = limit.is_none();
     let deadline = Instant::now() + limit.unwrap_or_default();
+    while !fast && ACCEPT_LOOPS.with(|n| n.get()) > 0 && Instant::now() < deadline {
+        monoio::time::sleep(Duration::from_millis(2)).await;
+    }
     while !fast && ctx.connections.get() > 0 && Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(20)).await;
         // A fast stop (SIGTERM after SIGQUIT) cuts a graceful one short.
