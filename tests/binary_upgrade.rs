@@ -542,3 +542,46 @@ fn the_new_config_decides_shards_and_addresses() {
     signal(newer, libc::SIGQUIT);
     wait_for("the newest process to exit", || !alive(newer));
 }
+
+/// A rollback right after SIGWINCH starts the old process's health checks again while the
+/// paused ones still sleep: those must end, not probe on beside the new ones.
+#[test]
+fn a_quick_rollback_does_not_double_the_health_checks() {
+    let backend = Backend::start(|c| {
+        while c.read_request().is_some() {
+            if !c.respond(200, b"ok") {
+                return;
+            }
+        }
+    });
+    let mut rw = Installed::start("old");
+    let text = format!(
+        "worker_processes 2;\npid {};\nhttp {{ upstream u {{ server {}; \
+         health_check interval=100ms uri=/healthz; }}\n\
+         server {{ listen {}; location / {{ proxy_pass http://u; }} }} }}\n",
+        rw.pid_file.display(),
+        backend.addr,
+        rw.addr
+    );
+    std::fs::write(&rw.conf, text).unwrap();
+    let old = rw.old_pid();
+    signal(old, libc::SIGHUP);
+    rw.wait(|| rw.log().contains(RELOADED), "the reload");
+    let new = rw.upgrade();
+    signal(old, libc::SIGWINCH);
+    rw.wait(|| rw.log().contains("SIGWINCH: no longer"), "the pause");
+    signal(old, libc::SIGHUP);
+    rw.wait(
+        || rw.log().contains("accepting connections again"),
+        "the rollback",
+    );
+    signal(new, libc::SIGQUIT);
+    wait_for("the new process to exit", || !alive(new));
+    // Only the old process probes now, one server every 100 ms: about 10 a second, not 20.
+    let before = backend.request_count();
+    thread::sleep(Duration::from_secs(1));
+    let probes = backend.request_count() - before;
+    assert!((5..=14).contains(&probes), "{probes} probes in 1 s");
+    signal(old, libc::SIGQUIT);
+    assert!(rw.wait_old_exit());
+}
