@@ -31,8 +31,8 @@ PIDS_TO_STOP=()
 cleanup() {
     local p
     for p in "${PIDS_TO_STOP[@]}"; do
-        [[ -f $p ]] && kill -TERM "$(cat "$p")" 2>/dev/null || true
-        [[ -f $p.oldbin ]] && kill -TERM "$(cat "$p.oldbin")" 2>/dev/null || true
+        if [[ -f $p ]]; then kill -TERM "$(cat "$p")" 2>/dev/null || true; fi
+        if [[ -f $p.oldbin ]]; then kill -TERM "$(cat "$p.oldbin")" 2>/dev/null || true; fi
     done
     rm -rf "$WORK"
 }
@@ -48,8 +48,8 @@ gone() {
 
 # wait_until CMD...: polls CMD for up to 10 s.
 wait_until() {
-    local i
-    for i in $(seq 1 1000); do
+    local _
+    for _ in $(seq 1 1000); do
         if "$@"; then return 0; fi
         sleep 0.01
     done
@@ -77,14 +77,14 @@ listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # measure NAME PORT PIDFILE: the load during ROUNDS upgrades; prints one line of results.
 measure() {
-    local name=$1 port=$2 pidf=$3 secs wrk_pid nc_pid r
+    local name=$1 port=$2 pidf=$3 secs wrk_pid nc_pid _
     secs=$(python3 -c "print(int(2 + $ROUNDS * (4 * $PAUSE + 0.5) + 2))")
     wrk -t1 -c"$CONNS" -d"${secs}s" "http://127.0.0.1:$port/" >"$WORK/$name.wrk" 2>&1 &
     wrk_pid=$!
     python3 "$HERE/upgrade_client.py" "$port" "$secs" "$NEWCONN" "$BODY" >"$WORK/$name.new" &
     nc_pid=$!
     sleep 1
-    for r in $(seq 1 "$ROUNDS"); do
+    for _ in $(seq 1 "$ROUNDS"); do
         upgrade_round "$pidf"
     done
     wait "$wrk_pid" "$nc_pid"
