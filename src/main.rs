@@ -8,7 +8,7 @@ use clap::Parser;
 use ringway::config;
 use ringway::route;
 use ringway::shard::{Shards, SystemLookup};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
 use signal_hook::iterator::Signals;
 use tracing::{error, info, warn};
 
@@ -168,8 +168,12 @@ fn run(cli: Cli) -> Result<(), String> {
     let pid_file = cli.pid.clone().or_else(|| cfg.pid_file.clone());
     // Register before starting shards so no signal is missed (and none takes its default
     // action, which for SIGUSR1/SIGUSR2 would end the process).
-    let mut signals = Signals::new([SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2])
-        .map_err(|e| format!("signals: {e}"))?;
+    let mut signals = Signals::new([
+        SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD,
+    ])
+    .map_err(|e| format!("signals: {e}"))?;
+    // Binary upgrade (USR2, WINCH, HUP while upgrading, the new process's end): shard/upgrade.rs.
+    let mut upgrade = ringway::shard::upgrade::Upgrade::new(pid_file.clone());
     let (started_uring, started_workers) = (cfg.uring, cfg.workers);
     let shards = Shards::start(cfg, lookups, tls, workers)?;
     if let Some(p) = &pid_file
@@ -197,15 +201,17 @@ fn run(cli: Cli) -> Result<(), String> {
         for sig in pending {
             match sig {
                 SIGHUP if stopping.is_some() => info!("SIGHUP while stopping: no reload"),
+                SIGHUP if upgrade.on_hup(&shards) => {}
                 SIGHUP => reload(path, &cli, &shards, started_uring, started_workers, workers),
                 // logrotate's nginx script sends USR1; USR2 starts nginx's binary upgrade.
                 SIGUSR1 => warn!(
                     "SIGUSR1 (reopen log files): ringway writes no log files yet (it logs to \
                      stderr); nothing to reopen, still serving"
                 ),
-                SIGUSR2 => warn!(
-                    "SIGUSR2 (binary upgrade): not supported yet; still serving, with this binary"
-                ),
+                SIGCHLD => upgrade.reap(&shards),
+                SIGUSR2 | SIGWINCH if stopping.is_some() => info!("stopping: no binary upgrade"),
+                SIGUSR2 => upgrade.begin(&shards),
+                SIGWINCH => upgrade.pause(&shards),
                 _ => {
                     let fast = sig != SIGQUIT;
                     if stopping == Some(true) || stopping == Some(fast) {
@@ -225,7 +231,7 @@ fn run(cli: Cli) -> Result<(), String> {
     }
     shards.join();
     if let Some(p) = &pid_file {
-        let _ = std::fs::remove_file(p);
+        ringway::shard::upgrade::remove_pid_file(p);
     }
     if ringway::shard::died() {
         return Err("a shard died (see the log above); exiting with an error".into());

@@ -288,6 +288,12 @@ impl Drain {
         self.slots.wake_all();
     }
 
+    /// Clears the signal: a shard paused for a binary upgrade (SIGWINCH) that is rolled back
+    /// (SIGHUP) serves keep-alive connections again. Waiters already woken have ended.
+    pub fn reset(&self) {
+        self.set.set(false);
+    }
+
     /// Wakes the waiters whose deadline has passed.
     pub fn expire(&self, now: Instant) {
         self.slots.expire(now);

@@ -125,7 +125,9 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
     let mut scratch: Option<Scratch> = None;
     loop {
         if pending.is_empty() {
-            if ctx.drain.is_set() {
+            // Draining: a request already on its way is still served (see `linger`).
+            let draining = ctx.drain.is_set();
+            if draining && !super::linger::request_arrives(&stream).await {
                 break;
             }
             // Idle: wait (a kept-alive connection holds a read buffer for at most PARK_AFTER),
@@ -158,7 +160,9 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
             // buffers) and those after one request (often done: a burst of them would pin a
             // touched buffer page each, measured 611 against 378 bytes per idle connection).
             // At most READ_FIRST_MAX read at once per shard.
-            let woke = if S::READ_FIRST
+            let woke = if draining {
+                Some(true)
+            } else if S::READ_FIRST
                 && bytes_likely
                 && ctx.reading.get() < READ_FIRST_MAX
                 && READ_FIRST.with(|r| *r)
@@ -175,7 +179,8 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
             match woke {
                 Some(true) => {}
                 Some(false) => break,
-                None if !parks || ctx.drain.is_set() => break,
+                None if ctx.drain.is_set() => continue,
+                None if !parks => break,
                 None => match stream.park_fd() {
                     Some(fd) => match ctx.parking.park(slot, fd, peer, local, served, deadline) {
                         Ok(()) => return,

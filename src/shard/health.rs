@@ -13,9 +13,19 @@ use crate::config::HealthCheck;
 use crate::proxy::{Generation, ShardCtx};
 use crate::upstream::GroupTls;
 
+thread_local! {
+    /// Bumped by every `start`: loops of an earlier start end (a binary upgrade's rollback
+    /// starts them again on the same generation, maybe before the paused ones have noticed).
+    static STARTS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// Starts one probe loop per checked server of the current generation. The loops end when the
-/// generation is replaced (a reload starts new ones) or the shard drains.
+/// generation is replaced (a reload starts new ones), the shard drains, or `start` runs again.
 pub fn start(ctx: &Rc<ShardCtx>, peers: &Arc<Peers>) {
+    let epoch = STARTS.with(|n| {
+        n.set(n.get() + 1);
+        n.get()
+    });
     let generation = ctx.current();
     for group in &generation.upstreams {
         let Some(hc) = group.health_check() else {
@@ -31,7 +41,7 @@ pub fn start(ctx: &Rc<ShardCtx>, peers: &Arc<Peers>) {
             };
             monoio::spawn(probe_loop(
                 ctx.clone(),
-                Rc::as_ptr(&generation),
+                (Rc::as_ptr(&generation), epoch),
                 group.name.clone(),
                 s.addr,
                 (hc.clone(), tls),
@@ -43,7 +53,7 @@ pub fn start(ctx: &Rc<ShardCtx>, peers: &Arc<Peers>) {
 
 async fn probe_loop(
     ctx: Rc<ShardCtx>,
-    generation: *const Generation,
+    (generation, epoch): (*const Generation, u64),
     upstream: String,
     addr: SocketAddr,
     (hc, tls): (HealthCheck, Option<GroupTls>),
@@ -55,7 +65,10 @@ async fn probe_loop(
     let mut streak = 0u32;
     loop {
         monoio::time::sleep(hc.interval).await;
-        if ctx.drain.is_set() || !std::ptr::eq(Rc::as_ptr(&ctx.current()), generation) {
+        if ctx.drain.is_set()
+            || !std::ptr::eq(Rc::as_ptr(&ctx.current()), generation)
+            || STARTS.with(|n| n.get()) != epoch
+        {
             return;
         }
         let ok = probe(addr, &hc, tls.as_ref()).await;

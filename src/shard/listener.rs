@@ -7,6 +7,28 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+/// Shard `shard`'s sockets for `addr`: those a binary upgrade handed over (`inherit`), with
+/// this config's listen options, or else a new one.
+pub fn open(
+    addr: SocketAddr,
+    backlog: i32,
+    deferred: bool,
+    shard: usize,
+    shards: usize,
+) -> Result<Vec<std::net::TcpListener>, String> {
+    let inherited = super::inherit::take(addr, shard, shards);
+    if inherited.is_empty() {
+        let l =
+            bind(addr, backlog, deferred).map_err(|e| format!("bind() to {addr} failed: {e}"))?;
+        return Ok(vec![l]);
+    }
+    for l in &inherited {
+        reconfigure(l.as_raw_fd(), backlog, deferred)
+            .map_err(|e| format!("inherited socket of {addr}: {e}"))?;
+    }
+    Ok(inherited)
+}
+
 pub fn bind(addr: SocketAddr, backlog: i32, deferred: bool) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;

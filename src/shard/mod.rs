@@ -4,10 +4,12 @@
 //! A helper thread re-resolves upstream `resolve` servers and sends the shards new addresses.
 
 mod health;
+mod inherit;
 mod listener;
 pub mod notify;
 mod resolver;
 mod tickets;
+pub mod upgrade;
 mod worker;
 
 pub use worker::set_memory_release;
@@ -75,6 +77,14 @@ pub enum Control {
     TicketKeys(Arc<crate::tls::tickets::TicketKeys>),
     /// DNS answers changed: recompile the current config with them.
     Resolved(Arc<Resolved>),
+    /// Binary upgrade (SIGUSR2): reply with this shard's id and a duplicate of each of its
+    /// listening sockets, for the new process to inherit.
+    Listeners(mpsc::Sender<(usize, Vec<std::os::fd::OwnedFd>)>),
+    /// Binary upgrade (SIGWINCH): stop accepting and drain the connections, keeping the
+    /// listening sockets open (the new process accepts on them; a rollback resumes).
+    Pause,
+    /// Accept again on the kept sockets (SIGHUP during an upgrade, or the new process ended).
+    Resume,
     /// The active health check's verdict on one server changed.
     Health {
         upstream: String,
@@ -120,6 +130,8 @@ impl Shards {
         tls: Arc<crate::tls::Loaded>,
         workers: usize,
     ) -> Result<Shards, String> {
+        // A binary upgrade's new process: the old one's listening sockets, for the shards.
+        inherit::adopt_from_env();
         // Session caches kept in step between shards, and ringway's own ticket keys.
         let mut meshes = crate::tls::sessions::mesh(workers).into_iter();
         let rotation = crate::tls::tickets::Rotation::start()?;
@@ -176,6 +188,7 @@ impl Shards {
                 Err(_) => return Err(format!("shard {id} died while starting")),
             }
         }
+        inherit::close_unclaimed();
         let resolver = resolver::spawn(cfg, names, peers.clone());
         let tickets = tickets::spawn(rotation, tls.rotation_period(), peers.clone());
         Ok(Shards {

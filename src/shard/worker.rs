@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
-use monoio::io::AsyncReadRent;
+use monoio::io::{AsyncReadRent, Canceller};
 use monoio::net::TcpListener;
 use tracing::{error, info, warn};
 
@@ -145,11 +145,12 @@ fn uring_setup(setup: UringSetup, optional: bool) -> io_uring::Builder {
     b
 }
 
-/// A listener's accept loop and the signal that stops it (a reload that drops its address).
+/// An address's accept loops and the signal that stops them (a reload that drops its address).
 struct Accepting {
     stop: Rc<Drain>,
-    /// Shared with the accept loop: a reload applies new listen options to it.
-    listener: Rc<TcpListener>,
+    /// Shared with the accept loops: a reload applies new listen options to them. One socket,
+    /// or more after a binary upgrade from a process with more shards (see `inherit`).
+    listeners: Vec<Rc<TcpListener>>,
     backlog: i32,
     deferred: bool,
 }
@@ -185,12 +186,15 @@ async fn shard_main(
     ctx.start_tls(tls.loaded, tls.mesh, tls.keys);
     set_caps(&ctx, &cfg);
     let accepting: Rc<RefCell<HashMap<SocketAddr, Accepting>>> = Rc::default();
-    if let Err(e) = open_listeners(&ctx, &accepting) {
+    let shards = peers.0.len();
+    if let Err(e) = open_listeners(&ctx, &accepting, shards) {
         let _ = ready.send(Err(e));
         return;
     }
     let _ = ready.send(Ok(()));
-    monoio::spawn(sweep(ctx.clone()));
+    // Set once the shard stops for good (a SIGWINCH pause drains but keeps sweeping).
+    let stopping = Rc::new(std::cell::Cell::new(false));
+    monoio::spawn(sweep(ctx.clone(), stopping.clone()));
     monoio::spawn(park::run(ctx.clone()));
     let timers = ctx.clone();
     monoio::spawn(async move { timers.timers.drive().await });
@@ -236,6 +240,16 @@ async fn shard_main(
                     Err(e) => error!("shard {id}: new DNS answers rejected: {e}"),
                 },
                 Control::TicketKeys(keys) => ctx.set_ticket_keys(keys),
+                Control::Listeners(reply) => {
+                    let _ = reply.send((id, duplicate_listeners(&accepting.borrow())));
+                }
+                Control::Pause => pause(&ctx, &accepting.borrow()),
+                Control::Resume => {
+                    resume(&ctx, &mut accepting.borrow_mut());
+                    if id == 0 {
+                        health::start(&ctx, &peers);
+                    }
+                }
                 Control::Reload(new, r, fresh, tls) => {
                     let mut fresh: Lookups = (*fresh).clone();
                     match route::compile_with(&new, r.as_ref().unwrap_or(&resolved), &mut fresh) {
@@ -250,7 +264,7 @@ async fn shard_main(
                             }
                             shutdown_timeout = cfg.shutdown_timeout;
                             set_caps(&ctx, &cfg);
-                            if let Err(e) = open_listeners(&ctx, &accepting) {
+                            if let Err(e) = open_listeners(&ctx, &accepting, shards) {
                                 error!("shard {id}: reload: {e}");
                             }
                             if id == 0 {
@@ -266,13 +280,57 @@ async fn shard_main(
             }
         }
     }
+    stopping.set(true);
     drain(&ctx, &accepting, (!fast).then_some(shutdown_timeout), &rx).await;
+}
+
+/// A duplicate of each listening socket (close-on-exec; the upgrade clears it in the child).
+fn duplicate_listeners(accepting: &HashMap<SocketAddr, Accepting>) -> Vec<OwnedFd> {
+    let mut out = Vec::new();
+    for (addr, a) in accepting {
+        for l in &a.listeners {
+            // SAFETY: the listener is open while `accepting` holds it; the duplicate is owned.
+            match unsafe { BorrowedFd::borrow_raw(l.as_raw_fd()) }.try_clone_to_owned() {
+                Ok(fd) => out.push(fd),
+                Err(e) => warn!("binary upgrade: cannot duplicate the socket of {addr}: {e}"),
+            }
+        }
+    }
+    out
+}
+
+/// SIGWINCH during an upgrade: accept loops end and connections drain (idle ones close, busy
+/// ones after their response), but the sockets stay open.
+fn pause(ctx: &ShardCtx, accepting: &HashMap<SocketAddr, Accepting>) {
+    ctx.drain.trigger();
+    for a in accepting.values() {
+        a.stop.trigger();
+    }
+}
+
+/// Undoes `pause`: keep-alive again and new accept loops on the same sockets.
+fn resume(ctx: &Rc<ShardCtx>, accepting: &mut HashMap<SocketAddr, Accepting>) {
+    if !ctx.drain.is_set() {
+        return;
+    }
+    ctx.drain.reset();
+    for (addr, a) in accepting.iter_mut() {
+        a.stop = Rc::new(Drain::default());
+        for l in &a.listeners {
+            monoio::spawn(accept_loop(ctx.clone(), l.clone(), *addr, a.stop.clone()));
+        }
+    }
+    // The parker ends on a drain; start it again unless it has not yet seen the pause.
+    if !ctx.parking.is_open() {
+        monoio::spawn(park::run(ctx.clone()));
+    }
 }
 
 /// Opens listeners for addresses new in the current generation and stops those it dropped.
 fn open_listeners(
     ctx: &Rc<ShardCtx>,
     accepting: &Rc<RefCell<HashMap<SocketAddr, Accepting>>>,
+    shards: usize,
 ) -> Result<(), String> {
     let generation = ctx.current();
     let mut acc = accepting.borrow_mut();
@@ -287,29 +345,37 @@ fn open_listeners(
         if let Some(a) = acc.get_mut(&l.addr) {
             if (a.backlog, a.deferred) != (l.backlog, l.deferred) {
                 // The socket keeps serving with its old options if this fails.
-                match listener::reconfigure(a.listener.as_raw_fd(), l.backlog, l.deferred) {
+                let set = a
+                    .listeners
+                    .iter()
+                    .try_for_each(|s| listener::reconfigure(s.as_raw_fd(), l.backlog, l.deferred));
+                match set {
                     Ok(()) => (a.backlog, a.deferred) = (l.backlog, l.deferred),
                     Err(e) => warn!("listen options of {}: {e}", l.addr),
                 }
             }
             continue;
         }
-        let std = listener::bind(l.addr, l.backlog, l.deferred)
-            .map_err(|e| format!("bind() to {} failed: {e}", l.addr))?;
-        let listener =
-            Rc::new(TcpListener::from_std(std).map_err(|e| format!("listener {}: {e}", l.addr))?);
+        let sockets = listener::open(l.addr, l.backlog, l.deferred, ctx.id, shards)?;
         let stop = Rc::new(Drain::default());
-        monoio::spawn(accept_loop(
-            ctx.clone(),
-            listener.clone(),
-            l.addr,
-            stop.clone(),
-        ));
+        let mut listeners = Vec::with_capacity(sockets.len());
+        for std in sockets {
+            let listener = Rc::new(
+                TcpListener::from_std(std).map_err(|e| format!("listener {}: {e}", l.addr))?,
+            );
+            monoio::spawn(accept_loop(
+                ctx.clone(),
+                listener.clone(),
+                l.addr,
+                stop.clone(),
+            ));
+            listeners.push(listener);
+        }
         acc.insert(
             l.addr,
             Accepting {
                 stop,
-                listener,
+                listeners,
                 backlog: l.backlog,
                 deferred: l.deferred,
             },
@@ -318,21 +384,56 @@ fn open_listeners(
     Ok(())
 }
 
+thread_local! {
+    /// This shard's accept loops still running: a stopping shard waits for them, so that a
+    /// connection accepted while its accept was being cancelled is served, not dropped with the
+    /// runtime (its client would get a reset).
+    static ACCEPT_LOOPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts an accept loop while it runs (see `ACCEPT_LOOPS`).
+struct AcceptLoopAlive;
+
+impl AcceptLoopAlive {
+    fn new() -> Self {
+        ACCEPT_LOOPS.with(|n| n.set(n.get() + 1));
+        AcceptLoopAlive
+    }
+}
+
+impl Drop for AcceptLoopAlive {
+    fn drop(&mut self) {
+        ACCEPT_LOOPS.with(|n| n.set(n.get().saturating_sub(1)));
+    }
+}
+
 async fn accept_loop(
     ctx: Rc<ShardCtx>,
     listener: Rc<TcpListener>,
     addr: SocketAddr,
     stop: Rc<Drain>,
 ) {
+    let _alive = AcceptLoopAlive::new();
     loop {
-        let accepted = monoio::select! {
-            r = listener.accept() => Some(r),
+        // Cancelled, not dropped, when the loop stops: an accept the kernel completed in the
+        // meantime still hands over its connection, which is served (a dropped io_uring accept
+        // would leave such a connection open and unserved).
+        let canceller = Canceller::new();
+        let mut accept = std::pin::pin!(listener.cancelable_accept(canceller.handle()));
+        let stopped = monoio::select! {
+            r = &mut accept => Some(r),
             _ = stop.wait() => None,
             _ = ctx.drain.wait() => None,
         };
+        let (accepted, last) = match stopped {
+            Some(r) => (r, false),
+            None => {
+                canceller.cancel();
+                (accept.await, true)
+            }
+        };
         match accepted {
-            None => break,
-            Some(Ok((stream, peer))) => match ctx.admit() {
+            Ok((stream, peer)) => match ctx.admit() {
                 Ok(slot) => {
                     if ctx.current().listener(addr).is_some_and(|l| l.ssl) {
                         monoio::spawn(serve_tls(slot, stream, peer, addr));
@@ -347,11 +448,15 @@ async fn accept_loop(
                     refused(why);
                 }
             },
-            Some(Err(e)) => {
+            Err(_) if last => {}
+            Err(e) => {
                 // Usually EMFILE/ENFILE: back off briefly instead of spinning.
                 warn!("accept on {addr}: {e}");
                 monoio::time::sleep(Duration::from_millis(10)).await;
             }
+        }
+        if last {
+            break;
         }
     }
     // Dropping the listener closes it: new connections go to shards still accepting.
@@ -373,6 +478,9 @@ async fn drain(
     }
     let mut fast = limit.is_none();
     let deadline = Instant::now() + limit.unwrap_or_default();
+    while !fast && ACCEPT_LOOPS.with(|n| n.get()) > 0 && Instant::now() < deadline {
+        monoio::time::sleep(Duration::from_millis(2)).await;
+    }
     while !fast && ctx.connections.get() > 0 && Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(20)).await;
         // A fast stop (SIGTERM after SIGQUIT) cuts a graceful one short.
@@ -443,10 +551,10 @@ pub fn set_memory_release(release: fn()) {
 /// Fires expired idle deadlines (keep-alive and first-byte waits) and socket operation limits
 /// for the whole shard, and gives memory a burst left behind back. A stopping shard still
 /// finishes its requests, so the sweep goes on while their limits wait.
-async fn sweep(ctx: Rc<ShardCtx>) {
+async fn sweep(ctx: Rc<ShardCtx>, stopping: Rc<std::cell::Cell<bool>>) {
     deadline::set_swept(true);
     let mut sweeps: u32 = 0;
-    while !ctx.drain.is_set() || deadline::pending() > 0 {
+    while !stopping.get() || deadline::pending() > 0 {
         monoio::time::sleep(SWEEP).await;
         let now = Instant::now();
         ctx.drain.expire(now);
