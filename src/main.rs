@@ -185,6 +185,9 @@ fn run(cli: Cli) -> Result<(), String> {
         "ringway {} started with {workers} shards",
         env!("CARGO_PKG_VERSION")
     );
+    // Under systemd (Type=notify): serving now, and this is the service's main process (after
+    // a binary upgrade, the new one).
+    ringway::shard::notify::ready();
     // Some(fast) once a stop has begun.
     let mut stopping: Option<bool> = None;
     loop {
@@ -222,6 +225,11 @@ fn run(cli: Cli) -> Result<(), String> {
                         info!("{name}: fast stop: closing connections and exiting");
                     } else {
                         info!("{name}: graceful stop: draining, then exiting");
+                    }
+                    // A new binary stopped while the old one still runs (a rollback): the old
+                    // one is the service's main process again, or systemd would end it with us.
+                    if let Some(old) = ringway::shard::inherit::running_parent() {
+                        ringway::shard::notify::notify(&format!("MAINPID={old}"));
                     }
                     shards.begin_stop(fast);
                     stopping = Some(fast);

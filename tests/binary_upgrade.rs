@@ -61,8 +61,18 @@ impl Installed {
     }
 
     fn start_with(tag: &str, addrs: &[SocketAddr], workers: usize) -> Installed {
+        Installed::start_in(temp_dir("upgrade"), tag, addrs, workers, None)
+    }
+
+    /// `notify`: systemd's notification socket (`NOTIFY_SOCKET`), when the test plays systemd.
+    fn start_in(
+        dir: PathBuf,
+        tag: &str,
+        addrs: &[SocketAddr],
+        workers: usize,
+        notify: Option<&Path>,
+    ) -> Installed {
         let addr = addrs[0];
-        let dir = temp_dir("upgrade");
         let bin = dir.join("ringway");
         install_copy(&bin);
         let pid_file = dir.join("ringway.pid");
@@ -70,7 +80,11 @@ impl Installed {
         let log = dir.join("stderr.log");
         std::fs::write(&conf, conf_text(&pid_file, addrs, workers, tag)).unwrap();
         let held = FORK_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let old = Command::new(&bin)
+        let mut cmd = Command::new(&bin);
+        if let Some(socket) = notify {
+            cmd.env("NOTIFY_SOCKET", socket);
+        }
+        let old = cmd
             .arg("-c")
             .arg(&conf)
             .env("RINGWAY_LOG", "info")
@@ -584,4 +598,39 @@ fn a_quick_rollback_does_not_double_the_health_checks() {
     assert!((5..=14).contains(&probes), "{probes} probes in 1 s");
     signal(old, libc::SIGQUIT);
     assert!(rw.wait_old_exit());
+}
+
+/// systemd's view (Type=notify, NotifyAccess=all): each process says READY with itself as the
+/// main process once it serves, and a new binary stopped during a rollback hands the main
+/// process back to the old one, or systemd would stop the service with it.
+#[test]
+fn systemd_follows_the_main_process_through_upgrade_and_rollback() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = temp_dir("upgrade-notify");
+    let socket = dir.join("notify.sock");
+    let systemd = UnixDatagram::bind(&socket).unwrap();
+    systemd
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let next = || {
+        let mut buf = [0u8; 256];
+        let n = systemd.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let mut rw = Installed::start_in(dir, "old", &[addr], 1, Some(&socket));
+    let old = rw.old_pid();
+    assert_eq!(next(), format!("MAINPID={old}\nREADY=1"));
+    let new = rw.upgrade();
+    assert_eq!(next(), format!("MAINPID={new}\nREADY=1"));
+    signal(old, libc::SIGWINCH);
+    rw.wait(
+        || rw.log().contains("SIGWINCH: no longer accepting"),
+        "the WINCH log line",
+    );
+    signal(old, libc::SIGHUP);
+    signal(new, libc::SIGQUIT);
+    assert_eq!(next(), format!("MAINPID={old}"));
+    wait_for("the new process to exit", || !alive(new));
+    assert_eq!(get(addr).as_deref(), Ok("old"));
 }

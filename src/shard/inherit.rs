@@ -128,11 +128,14 @@ pub fn close_unclaimed() {
 /// Whether the old process that started this one is still running (this process then refuses
 /// an upgrade of its own, as nginx does: one of the two must go first).
 pub fn parent_alive() -> bool {
-    let Some(parent) = *lock(&PARENT) else {
-        return false;
-    };
+    running_parent().is_some()
+}
+
+/// The old process that started this one, while it still runs.
+pub fn running_parent() -> Option<i32> {
+    let parent = (*lock(&PARENT))?;
     // SAFETY: getppid never fails. Re-parented (to init or a subreaper) once the old one exits.
-    unsafe { libc::getppid() == parent }
+    (unsafe { libc::getppid() } == parent).then_some(parent)
 }
 
 /// A poisoned lock only means a thread panicked while holding it; the data is still whole.

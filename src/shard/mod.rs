@@ -4,7 +4,7 @@
 //! A helper thread re-resolves upstream `resolve` servers and sends the shards new addresses.
 
 mod health;
-mod inherit;
+pub mod inherit;
 mod listener;
 pub mod notify;
 mod resolver;
