@@ -80,6 +80,8 @@ pub enum Control {
         addr: std::net::SocketAddr,
         up: bool,
     },
+    /// A metrics scrape on some shard: reply with this shard's snapshot.
+    Scrape(flume::Sender<crate::observe::metrics::Snapshot>),
 }
 
 /// How to reach one shard: a channel for the message and a socket write to wake its loop.
@@ -119,6 +121,7 @@ impl Shards {
         tls: Arc<crate::tls::Loaded>,
         workers: usize,
     ) -> Result<Shards, String> {
+        crate::observe::metrics::process::started();
         // Session caches kept in step between shards, and ringway's own ticket keys.
         let mut meshes = crate::tls::sessions::mesh(workers).into_iter();
         let rotation = crate::tls::tickets::Rotation::start()?;

@@ -183,6 +183,12 @@ async fn shard_main(
     let generation = Generation::new(compiled, share, None, &tls.loaded);
     let ctx = Rc::new(ShardCtx::new(id, generation));
     ctx.start_tls(tls.loaded, tls.mesh, tls.keys);
+    // A scrape received here asks every shard through the control channels.
+    let scrape_peers = peers.clone();
+    ctx.metrics.set_asker(Box::new(move |reply| {
+        scrape_peers.broadcast(|| Control::Scrape(reply.clone()));
+        scrape_peers.0.len()
+    }));
     set_caps(&ctx, &cfg);
     let accepting: Rc<RefCell<HashMap<SocketAddr, Accepting>>> = Rc::default();
     if let Err(e) = open_listeners(&ctx, &accepting) {
@@ -236,6 +242,9 @@ async fn shard_main(
                     Err(e) => error!("shard {id}: new DNS answers rejected: {e}"),
                 },
                 Control::TicketKeys(keys) => ctx.set_ticket_keys(keys),
+                Control::Scrape(reply) => {
+                    let _ = reply.send(crate::observe::metrics::snapshot::take(&ctx));
+                }
                 Control::Reload(new, r, fresh, tls) => {
                     let mut fresh: Lookups = (*fresh).clone();
                     match route::compile_with(&new, r.as_ref().unwrap_or(&resolved), &mut fresh) {
@@ -255,10 +264,14 @@ async fn shard_main(
                             }
                             if id == 0 {
                                 health::start(&ctx, &peers);
+                                crate::observe::metrics::process::reloaded(true);
                                 info!("configuration reloaded");
                             }
                         }
                         Err(e) => {
+                            if id == 0 {
+                                crate::observe::metrics::process::reloaded(false);
+                            }
                             error!("shard {id}: reload rejected, old configuration stays: {e}")
                         }
                     }
@@ -333,7 +346,10 @@ async fn accept_loop(
         match accepted {
             None => break,
             Some(Ok((stream, peer))) => match ctx.admit() {
-                Ok(slot) => {
+                Ok(mut slot) => {
+                    if let Some(stats) = ctx.metrics.registry.listener(addr) {
+                        slot.count_on(crate::observe::metrics::Active::accepted(stats));
+                    }
                     if ctx.current().listener(addr).is_some_and(|l| l.ssl) {
                         monoio::spawn(serve_tls(slot, stream, peer, addr));
                     } else {
@@ -344,6 +360,7 @@ async fn accept_loop(
                 // (and refusing) quickly while the connections already open are served.
                 Err(why) => {
                     drop(stream);
+                    crate::observe::metrics::refused(&ctx.metrics, addr);
                     refused(why);
                 }
             },

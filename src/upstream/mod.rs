@@ -33,6 +33,8 @@ pub struct Server {
     pub health: Health,
     /// Connections dialled to this server by this shard (for tests and metrics).
     pub dialled: Cell<u64>,
+    /// Its counters (attached by the shard's metrics registry; kept by group name + address).
+    pub stats: crate::observe::metrics::Slot<crate::observe::metrics::UpstreamStats>,
 }
 
 pub struct Group {
@@ -73,6 +75,7 @@ impl Group {
                 pool: Pool::new(spec.keepalive, spec.keepalive_timeout),
                 health: Health::new(s.max_fails, s.fail_timeout, s.max_conns),
                 dialled: Cell::new(0),
+                stats: Default::default(),
             })
             .collect();
         Group {
@@ -122,6 +125,11 @@ impl Group {
             .iter()
             .enumerate()
             .any(|(i, s)| !tried.contains(i) && s.health.up(now) && s.health.full())
+    }
+
+    /// Server `i`'s counters (None only before the shard's registry attached them).
+    pub fn stats(&self, i: usize) -> Option<&crate::observe::metrics::UpstreamStats> {
+        self.servers[i].stats.get().map(|s| &**s)
     }
 
     /// Counts a failed attempt on server `i` (passive health).

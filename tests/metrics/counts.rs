@@ -1,0 +1,167 @@
+//! Counts after known traffic, summed over two shards, and kept across a reload.
+
+use std::time::{Duration, Instant};
+
+use super::common::*;
+use super::{ENDPOINTS, curl_body, curl_status, sample, value};
+
+/// 200s from a backend, 404s from `return`, 502s from a dead upstream, 503s from limit_req,
+/// a 400 from a malformed request.
+fn conf(backend: std::net::SocketAddr, dead: std::net::SocketAddr, extra_loc: &str) -> String {
+    format!(
+        "http {{
+    limit_req_zone $binary_remote_addr zone=one:1m rate=1r/m;
+    server {{
+        listen {LISTEN};
+        server_name metrics.test;
+        {ENDPOINTS}
+        location / {{ proxy_pass http://{backend}; }}
+        location /missing {{ return 404; }}
+        location /boom {{ proxy_pass http://{dead}; }}
+        location /limited {{ limit_req zone=one; proxy_pass http://{backend}; }}
+        {extra_loc}
+    }}
+}}"
+    )
+}
+
+fn loc(l: &str, class: &str) -> [(&'static str, String); 3] {
+    [
+        ("server", "metrics.test".into()),
+        ("location", l.into()),
+        ("class", class.into()),
+    ]
+}
+
+fn count(text: &str, l: &str, class: &str) -> f64 {
+    let labels = loc(l, class);
+    let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    value(text, "ringway_location_requests_total", &labels)
+}
+
+#[test]
+fn counts_match_known_traffic_summed_over_two_shards_and_survive_a_reload() {
+    let backend = fixed_backend(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    let dead = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let rw = Ringway::start_with(&conf(backend.addr, dead, ""), 2);
+    for _ in 0..8 {
+        assert_eq!(curl_status(&rw, "/"), 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(curl_status(&rw, "/missing"), 404);
+    }
+    for _ in 0..2 {
+        assert_eq!(curl_status(&rw, "/boom"), 502);
+    }
+    // Each shard lets its share of the burst through: count the refusals as they come.
+    let refused = (0..6)
+        .filter(|_| curl_status(&rw, "/limited") == 503)
+        .count();
+    assert!(refused >= 4, "limit_req refused only {refused} of 6");
+    // A raw request that does not parse: 400, counted in the server's unrouted requests.
+    let mut c = rw.connect();
+    c.send(b"GET / HTTP/1.1\r\nHost: metrics.test\r\nBad Header\r\n\r\n");
+    assert_eq!(c.read_response().status, 400);
+    drop(c);
+
+    // Several scrapes, each on a new connection (either shard may take it): the same sums.
+    for _ in 0..4 {
+        let (text, ctype) = curl_body(&rw, "/metrics");
+        assert_eq!(ctype, "text/plain; version=0.0.4; charset=utf-8");
+        assert_eq!(value(&text, "ringway_shards", &[]), 2.0);
+        assert_eq!(value(&text, "ringway_scrape_missing_shards", &[]), 0.0);
+        assert_eq!(count(&text, "/", "2xx"), 8.0, "{text}");
+        assert_eq!(count(&text, "/missing", "4xx"), 3.0);
+        assert_eq!(count(&text, "/boom", "5xx"), 2.0);
+        assert_eq!(count(&text, "/limited", "5xx"), refused as f64);
+        assert_eq!(count(&text, "(server)", "4xx"), 1.0);
+        let up = [("upstream", dead.to_string()), ("server", dead.to_string())];
+        let mut fail: Vec<(&str, &str)> = up.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        fail.push(("kind", "connect_refused"));
+        assert_eq!(value(&text, "ringway_upstream_failures_total", &fail), 2.0);
+        let b = backend.addr.to_string();
+        let ok = [("upstream", b.as_str()), ("server", b.as_str())];
+        assert_eq!(
+            value(&text, "ringway_upstream_requests_total", &ok),
+            8.0 + (6 - refused) as f64
+        );
+        let hist = [("server", "metrics.test"), ("location", "/")];
+        assert_eq!(
+            value(
+                &text,
+                "ringway_location_request_duration_seconds_count",
+                &hist
+            ),
+            8.0
+        );
+        let inf = [
+            ("server", "metrics.test"),
+            ("location", "/"),
+            ("le", "+Inf"),
+        ];
+        assert_eq!(
+            value(
+                &text,
+                "ringway_location_request_duration_seconds_bucket",
+                &inf
+            ),
+            8.0
+        );
+        let zone = [("zone", "one"), ("limit", "req")];
+        assert_eq!(
+            value(&text, "ringway_limit_refused_total", &zone),
+            refused as f64
+        );
+        // 8 plain GETs of 2-byte bodies: each answer's head plus "ok".
+        let sent = value(
+            &text,
+            "ringway_location_sent_bytes_total",
+            &[("server", "metrics.test"), ("location", "/")],
+        );
+        assert!(sent > 8.0 * 2.0, "sent {sent}");
+    }
+
+    // A reload that keeps the names keeps the counts, and adds the new location at zero.
+    rw.reload_with(
+        &conf(backend.addr, dead, "location /new { return 204; }"),
+        &[],
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let (text, _) = curl_body(&rw, "/metrics");
+        if sample(&text, "ringway_reloads_total", &[]) == Some(1.0)
+            && sample(
+                &text,
+                "ringway_location_requests_total",
+                &[("location", "/new")],
+            )
+            .is_some()
+        {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "reload not seen:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(value(&text, "ringway_last_reload_success", &[]), 1.0);
+    assert_eq!(count(&text, "/", "2xx"), 8.0);
+    assert_eq!(count(&text, "/missing", "4xx"), 3.0);
+    assert_eq!(count(&text, "/new", "2xx"), 0.0);
+    assert_eq!(curl_status(&rw, "/new"), 204);
+    // The answers are access-controlled like any location.
+    rw.reload_with(
+        &conf(
+            backend.addr,
+            dead,
+            "location = /private { deny all; ringway_metrics; }",
+        ),
+        &[],
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while curl_status(&rw, "/private") != 403 {
+        assert!(
+            Instant::now() < deadline,
+            "deny all did not protect the metrics"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
