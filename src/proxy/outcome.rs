@@ -29,7 +29,7 @@ pub struct Outcome {
     /// The request is a HEAD (known even when its head did not parse): answers carry no body.
     pub head_method: Cell<bool>,
     /// The counters of the location that answered (set once routed; metrics).
-    pub location_stats: Cell<Option<std::rc::Rc<crate::observe::metrics::LocStats>>>,
+    pub location_stats: Cell<Option<std::rc::Rc<crate::observe::metrics::counters::LocStats>>>,
 }
 
 /// The last upstream attempt of a request. Its times are kept as instants (the clock is read

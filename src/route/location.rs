@@ -157,7 +157,7 @@ pub struct Location {
     /// `proxy_cache` (None: `off`).
     pub cache: Option<crate::cache::settings::LocCache>,
     /// This location's counters (attached by the shard's metrics registry).
-    pub stats: crate::observe::metrics::Slot<crate::observe::metrics::LocStats>,
+    pub stats: crate::observe::metrics::counters::Slot<crate::observe::metrics::counters::LocStats>,
 }
 
 pub(super) struct PrefixEntry {

@@ -2,7 +2,7 @@
 //! for it, the `proxy_next_upstream` condition it falls under, and whether the server may have
 //! acted on the request (which decides whether sending it elsewhere is safe).
 
-use crate::observe::metrics::FailKind;
+use crate::observe::metrics::counters::FailKind;
 use crate::route::{NU_ERROR, NU_INVALID_HEADER, NU_TIMEOUT};
 
 #[derive(Debug)]

@@ -19,7 +19,7 @@ use crate::http::{Method, ResponseHead};
 use crate::net::buffers::BufPool;
 use crate::net::deadline::within;
 use crate::net::io::{ReadErr, read_into, write_all};
-use crate::observe::metrics::FailKind;
+use crate::observe::metrics::counters::FailKind;
 use crate::route::{Location, NU_NON_IDEMPOTENT, NextUpstream};
 
 /// How long to wait for an upstream's `100 Continue` before telling the client to send anyway.

@@ -34,7 +34,8 @@ pub struct Server {
     /// Connections dialled to this server by this shard (for tests and metrics).
     pub dialled: Cell<u64>,
     /// Its counters (attached by the shard's metrics registry; kept by group name + address).
-    pub stats: crate::observe::metrics::Slot<crate::observe::metrics::UpstreamStats>,
+    pub stats:
+        crate::observe::metrics::counters::Slot<crate::observe::metrics::counters::UpstreamStats>,
 }
 
 pub struct Group {
@@ -128,7 +129,7 @@ impl Group {
     }
 
     /// Server `i`'s counters (None only before the shard's registry attached them).
-    pub fn stats(&self, i: usize) -> Option<&crate::observe::metrics::UpstreamStats> {
+    pub fn stats(&self, i: usize) -> Option<&crate::observe::metrics::counters::UpstreamStats> {
         self.servers[i].stats.get().map(|s| &**s)
     }
 

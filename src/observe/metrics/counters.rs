@@ -1,8 +1,31 @@
 //! The counters one shard keeps: plain `Cell`s, bumped on the request path without atomics or
-//! locks, read only when a scrape asks for a snapshot.
+//! locks, read only when a scrape asks for a snapshot. A leaf: it knows nothing else of ringway.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
+use std::rc::Rc;
 use std::time::Duration;
+
+/// A compiled item's counters, attached once the shard's registry knows it (a reload's new
+/// generation gets the same counters for the same name).
+#[derive(Debug)]
+pub struct Slot<T>(OnceCell<Rc<T>>);
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Slot(OnceCell::new())
+    }
+}
+
+impl<T> Slot<T> {
+    pub fn get(&self) -> Option<&Rc<T>> {
+        self.0.get()
+    }
+
+    /// Attaches `stats` unless counters are attached already.
+    pub fn attach(&self, stats: impl FnOnce() -> Rc<T>) {
+        self.0.get_or_init(stats);
+    }
+}
 
 /// Histogram bucket bounds, in microseconds (0.005 s … 10 s; +Inf is implied).
 pub const BUCKETS_US: [u64; 11] = [

@@ -3,6 +3,10 @@
 //! by the shard that received the scrape, and answered as Prometheus text (`encode`), nginx's
 //! `stub_status` text (`stub`) or the live status page and its JSON view (`page`).
 //!
+//! Layers: `counters` is a leaf (plain `Cell`s and the `Slot` that hangs them on compiled
+//! locations and upstream servers), used from `route` and `upstream`; the rest sits above
+//! `proxy`, beside `shard`: it reads shard contexts and outcome records.
+//!
 //! Counters are kept by name (server name + location, upstream group + address, listen address)
 //! in a per-shard registry: a reload that keeps a name keeps its counters.
 
@@ -15,36 +19,14 @@ pub mod scrape;
 pub mod snapshot;
 pub mod stub;
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-pub use counters::{FailKind, ListenerStats, LocStats, UpstreamStats};
+pub use counters::{FailKind, ListenerStats, LocStats, Slot, UpstreamStats};
 pub use snapshot::Snapshot;
 
 use crate::proxy::Outcome;
 use crate::route::Location;
-
-/// A compiled item's counters, attached once the shard's registry knows it (a reload's new
-/// generation gets the same counters for the same name).
-#[derive(Debug)]
-pub struct Slot<T>(OnceCell<Rc<T>>);
-
-impl<T> Default for Slot<T> {
-    fn default() -> Self {
-        Slot(OnceCell::new())
-    }
-}
-
-impl<T> Slot<T> {
-    pub fn get(&self) -> Option<&Rc<T>> {
-        self.0.get()
-    }
-
-    /// Attaches `stats` unless counters are attached already.
-    pub fn attach(&self, stats: impl FnOnce() -> Rc<T>) {
-        self.0.get_or_init(stats);
-    }
-}
 
 /// Asks every shard for a snapshot (the replies go to the sender); returns how many were asked.
 pub type Asker = Box<dyn Fn(flume::Sender<Snapshot>) -> usize>;
