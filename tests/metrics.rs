@@ -7,6 +7,8 @@ mod common;
 
 #[path = "metrics/counts.rs"]
 mod counts;
+#[path = "metrics/listeners.rs"]
+mod listeners;
 #[path = "metrics/page.rs"]
 mod page;
 #[path = "metrics/parse.rs"]
