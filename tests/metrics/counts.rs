@@ -165,3 +165,49 @@ fn counts_match_known_traffic_summed_over_two_shards_and_survive_a_reload() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A shard that does not answer within 1 s is left out of the sums, and the output says so.
+#[test]
+fn a_stalled_shard_is_left_out_and_reported_missing() {
+    let conf = format!(
+        "http {{ server {{ listen {LISTEN}; server_name metrics.test; {ENDPOINTS}
+            location / {{ return 200 ok; }} }} }}"
+    );
+    let rw = Ringway::start_with_env(&conf, 2, &[("RINGWAY_TEST_STALL_SHARD_TARGET", "/stall")]);
+    let addr = rw.addr;
+    // Blocks whichever shard takes it for 2 s.
+    let stall = std::thread::spawn(move || {
+        let mut c = Client::connect(addr);
+        c.send(b"GET /stall HTTP/1.1\r\nHost: h\r\n\r\n");
+        c.read_response().status
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    // Scrapes on new connections, side by side: those the other shard takes answer within
+    // the 1 s deadline with one shard missing.
+    let scrapes: Vec<_> = (0..10)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let t0 = Instant::now();
+                let mut c = Client::connect(addr);
+                c.send(b"GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n");
+                (c.read_response().body_str(), t0.elapsed())
+            })
+        })
+        .collect();
+    let results: Vec<(String, Duration)> = scrapes.into_iter().map(|t| t.join().unwrap()).collect();
+    let partial: Vec<&(String, Duration)> = results
+        .iter()
+        .filter(|(text, _)| sample(text, "ringway_scrape_missing_shards", &[]) == Some(1.0))
+        .collect();
+    assert!(!partial.is_empty(), "no scrape reported the stalled shard");
+    for (_, took) in &partial {
+        assert!(
+            *took < Duration::from_millis(1800),
+            "a scrape waited {took:?}"
+        );
+    }
+    assert_eq!(stall.join().unwrap(), 200);
+    // Once the shard is back, scrapes see both again.
+    let (text, _) = curl_body(&rw, "/metrics");
+    assert_eq!(value(&text, "ringway_scrape_missing_shards", &[]), 0.0);
+}
