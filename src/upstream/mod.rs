@@ -33,6 +33,10 @@ pub struct Server {
     pub health: Health,
     /// Connections dialled to this server by this shard (for tests and metrics).
     pub dialled: Cell<u64>,
+    /// `server … down` / `backup` in the config (for metrics and the status page; the
+    /// balancer has its own copy).
+    pub marked_down: bool,
+    pub backup: bool,
     /// Its counters (attached by the shard's metrics registry; kept by group name + address).
     pub stats:
         crate::observe::metrics::counters::Slot<crate::observe::metrics::counters::UpstreamStats>,
@@ -76,6 +80,8 @@ impl Group {
                 pool: Pool::new(spec.keepalive, spec.keepalive_timeout),
                 health: Health::new(s.max_fails, s.fail_timeout, s.max_conns),
                 dialled: Cell::new(0),
+                marked_down: s.down,
+                backup: s.backup,
                 stats: Default::default(),
             })
             .collect();

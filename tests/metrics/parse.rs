@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use super::common::*;
-use super::{ENDPOINTS, curl_body, curl_status, python_with};
+use super::{ENDPOINTS, curl_body, curl_status, python_with, value};
 
 const PARSE: &str = "
 import sys
@@ -24,13 +24,11 @@ print(len(families), len(hist), sum(len(f.samples) for f in families))
 
 #[test]
 fn prometheus_parser_accepts_the_exposition() {
-    let Some(python) = python_with("prometheus_client") else {
-        return;
-    };
+    let python = python_with("prometheus_client");
     let backend = fixed_backend(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     // A name that needs escaping in a label value: the backslash of a location regex.
     let conf = format!(
-        "http {{ upstream pool {{ server {}; }}
+        "http {{ upstream pool {{ server {}; server 127.0.0.1:9 down; server 127.0.0.1:10 backup; }}
             server {{ listen {LISTEN}; server_name metrics.test; {ENDPOINTS}
                 location / {{ proxy_pass http://pool; }}
                 location ~ \\.txt$ {{ return 200; }} }} }}",
@@ -41,6 +39,21 @@ fn prometheus_parser_accepts_the_exposition() {
         assert_eq!(curl_status(&rw, "/"), 200);
     }
     let (text, _) = curl_body(&rw, "/metrics");
+    // A server the config marks down is not up; the page's JSON says why.
+    let down = [("upstream", "pool"), ("server", "127.0.0.1:9")];
+    assert_eq!(value(&text, "ringway_upstream_up", &down), 0.0);
+    let backup = [("upstream", "pool"), ("server", "127.0.0.1:10")];
+    assert_eq!(value(&text, "ringway_upstream_up", &backup), 1.0);
+    let (json, _) = curl_body(&rw, "/status?json");
+    assert!(
+        json.contains("\"server\":\"127.0.0.1:9\",\"state\":\"disabled\""),
+        "{json}"
+    );
+    assert!(
+        json.contains("\"server\":\"127.0.0.1:10\",\"state\":\"up\",\"backup\":true"),
+        "{json}"
+    );
+    let Some(python) = python else { return };
     let mut child = Command::new(&python)
         .args(["-c", PARSE])
         .stdin(Stdio::piped())

@@ -215,8 +215,9 @@ fn upstreams(e: &mut Enc<'_>, g: &Gathered) {
     let gauges: [(&str, &str, Get); 6] = [
         (
             "up",
-            "1 unless the server is down (health check, or passive health on every shard).",
-            |s| f64::from(u8::from(s.state() != "down")),
+            "1 unless the server is down (health check, passive health on every shard, or down \
+             in the config).",
+            |s| f64::from(u8::from(!matches!(s.state(), "down" | "disabled"))),
         ),
         (
             "passive_down_shards",

@@ -45,9 +45,10 @@ pub fn json(g: &Gathered, facts: &Facts, out: &mut String) {
         let h = &s.counts.header_time;
         let _ = write!(
             out,
-            ",\"server\":\"{addr}\",\"state\":\"{}\",\"requests\":{},\"failures\":{},\
+            ",\"server\":\"{addr}\",\"state\":\"{}\",\"backup\":{},\"requests\":{},\"failures\":{},\
              \"in_flight\":{},\"idle\":{},\"reused\":{},\"new\":{},\"p50\":{},\"p99\":{}}}",
             s.state(),
+            s.backup,
             s.counts.requests,
             s.counts.failures.iter().sum::<u64>(),
             s.in_flight,

@@ -62,6 +62,10 @@ pub struct UpstreamState {
     pub check_down: u64,
     /// Shards that reported it.
     pub shards: u64,
+    /// `down` in the config: never used.
+    pub disabled: bool,
+    /// `backup`: used only when the others are out.
+    pub backup: bool,
 }
 
 impl UpstreamState {
@@ -72,12 +76,17 @@ impl UpstreamState {
         self.passive_down += o.passive_down;
         self.check_down += o.check_down;
         self.shards += o.shards;
+        self.disabled |= o.disabled;
+        self.backup |= o.backup;
     }
 
-    /// "up", "down" (the health check says so, or passive health took it out on every shard)
-    /// or "failing" (passive health took it out on some shards).
+    /// "disabled" (`down` in the config), "down" (the health check says so, or passive health
+    /// took it out on every shard), "failing" (passive health took it out on some shards) or
+    /// "up".
     pub fn state(&self) -> &'static str {
-        if self.check_down > 0 || (self.shards > 0 && self.passive_down >= self.shards) {
+        if self.disabled {
+            "disabled"
+        } else if self.check_down > 0 || (self.shards > 0 && self.passive_down >= self.shards) {
             "down"
         } else if self.passive_down > 0 {
             "failing"
@@ -123,6 +132,8 @@ pub fn take(ctx: &ShardCtx) -> Snapshot {
                 passive_down: u64::from(srv.health.checked_up() && !srv.health.up(now)),
                 check_down: u64::from(!srv.health.checked_up()),
                 shards: 1,
+                disabled: srv.marked_down,
+                backup: srv.backup,
             };
             s.upstreams
                 .entry((g.name.clone(), srv.addr))
