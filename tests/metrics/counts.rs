@@ -211,3 +211,53 @@ fn a_stalled_shard_is_left_out_and_reported_missing() {
     let (text, _) = curl_body(&rw, "/metrics");
     assert_eq!(value(&text, "ringway_scrape_missing_shards", &[]), 0.0);
 }
+
+/// Passive health (`max_fails`) taking a server out shows in its gauges; only GET and HEAD are
+/// answered.
+#[test]
+fn passive_health_shows_and_other_methods_get_405() {
+    let backend = fixed_backend(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    let dead = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let conf = format!(
+        "http {{ upstream app {{ server {}; server {dead} max_fails=1 fail_timeout=30s; }}
+            server {{ listen {LISTEN}; server_name metrics.test; {ENDPOINTS}
+                location / {{ proxy_pass http://app; }} }} }}",
+        backend.addr
+    );
+    let rw = Ringway::start_with(&conf, 1);
+    // Round robin reaches the dead server within two requests; the retry answers 200.
+    for _ in 0..4 {
+        assert_eq!(curl_status(&rw, "/"), 200);
+    }
+    let (text, _) = curl_body(&rw, "/metrics");
+    let d = dead.to_string();
+    let labels = [("upstream", "app"), ("server", d.as_str())];
+    assert_eq!(
+        value(&text, "ringway_upstream_passive_down_shards", &labels),
+        1.0
+    );
+    assert_eq!(value(&text, "ringway_upstream_up", &labels), 0.0);
+    let mut fail = labels.to_vec();
+    fail.push(("kind", "connect_refused"));
+    assert_eq!(value(&text, "ringway_upstream_failures_total", &fail), 1.0);
+    let (json, _) = curl_body(&rw, "/status?json");
+    assert!(
+        json.contains(&format!("\"server\":\"{d}\",\"state\":\"down\"")),
+        "{json}"
+    );
+
+    let mut c = rw.connect();
+    c.send(b"POST /metrics HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(c.read_response().status, 405);
+    c.send(b"HEAD /stub HTTP/1.1\r\nHost: h\r\n\r\n");
+    let r = c.read_head_response();
+    assert_eq!(r.status, 200);
+    assert!(r.body.is_empty());
+    // Nothing followed the head: the connection serves the next request at once.
+    c.send(b"GET /stub HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert!(
+        c.read_response()
+            .body_str()
+            .starts_with("Active connections: ")
+    );
+}
