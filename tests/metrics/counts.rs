@@ -181,7 +181,8 @@ fn a_stalled_shard_is_left_out_and_reported_missing() {
         c.send(b"GET /stall HTTP/1.1\r\nHost: h\r\n\r\n");
         c.read_response().status
     });
-    std::thread::sleep(Duration::from_millis(200));
+    // Time for the stall to begin (it lasts 2 s; a scrape answers within 1 s of its start).
+    std::thread::sleep(Duration::from_millis(400));
     // Scrapes on new connections, side by side: those the other shard takes answer within
     // the 1 s deadline with one shard missing.
     let scrapes: Vec<_> = (0..10)
