@@ -274,7 +274,10 @@ fn reload(
             }
             shards.reload(Arc::new(cfg), Arc::new(lookups), Arc::new(tls))
         }
-        Err(e) => error!("reload failed, keeping the running configuration: {e}"),
+        Err(e) => {
+            ringway::observe::metrics::process::reloaded(false);
+            error!("reload failed, keeping the running configuration: {e}")
+        }
     }
 }
 

@@ -21,6 +21,8 @@ pub struct ConnZone {
     pub key: Template,
     /// Pins count the requests in progress per key.
     pub table: Rc<RefCell<Table<()>>>,
+    /// Requests this shard refused for the zone (metrics; kept with the table).
+    pub refused: Rc<std::cell::Cell<u64>>,
 }
 
 /// One `limit_conn ZONE N` line (N as configured; each shard applies its share).
@@ -116,6 +118,9 @@ pub fn acquire(l: &LocationLimits, zones: &Zones, vars: &Vars<'_>) -> Option<Con
             tracing::error!("limit_conn zone \"{}\" is full", z.name);
         }
         guard.release_all();
+        if !l.conn_dry_run {
+            z.refused.set(z.refused.get() + 1);
+        }
         return l.conn_dry_run.then_some(guard);
     }
     Some(guard)

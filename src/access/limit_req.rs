@@ -8,7 +8,7 @@
 //! `limit_req`s, each is checked in order and nothing is stored unless all pass; the longest
 //! delay wins.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,8 @@ pub struct ReqZone {
     pub table: Rc<RefCell<Table<ReqState>>>,
     /// Time zero of the table's `last` values (kept with the table across reloads).
     pub epoch: Instant,
+    /// Requests this shard refused for the zone (metrics; kept with the table).
+    pub refused: Rc<Cell<u64>>,
 }
 
 /// One `limit_req` line: burst and delay as configured, in milli-requests (`delay` u64::MAX:
@@ -90,7 +92,7 @@ pub fn check(l: &LocationLimits, zones: &Zones, vars: &Vars<'_>, now: Instant) -
             // No room and nothing evictable (only with a zero-sized table): nginx's
             // allocation failure, answered with the status.
             drop(t);
-            return reject(l, &z.name, vars, 0);
+            return reject(l, z, vars, 0);
         };
         let st = t.get_mut(i);
         let excess = if new {
@@ -101,7 +103,7 @@ pub fn check(l: &LocationLimits, zones: &Zones, vars: &Vars<'_>, now: Instant) -
         };
         if excess > share.part(rule.burst) {
             drop(t);
-            return reject(l, &z.name, vars, excess);
+            return reject(l, z, vars, excess);
         }
         if ri == last_rule {
             if now_ms > st.last {
@@ -165,8 +167,11 @@ pub fn check(l: &LocationLimits, zones: &Zones, vars: &Vars<'_>, now: Instant) -
     }
 }
 
-fn reject(l: &LocationLimits, zone: &str, vars: &Vars<'_>, excess: u64) -> Verdict {
-    over(l, zone, vars, excess, Verdict::Reject)
+fn reject(l: &LocationLimits, z: &ReqZone, vars: &Vars<'_>, excess: u64) -> Verdict {
+    if !l.req_dry_run {
+        z.refused.set(z.refused.get() + 1);
+    }
+    over(l, &z.name, vars, excess, Verdict::Reject)
 }
 
 /// A request over a zone's rate: logged as nginx words it, then `verdict` unless dry run.

@@ -156,6 +156,16 @@ impl Zones {
         self.share
     }
 
+    /// (zone, "req" | "conn", requests this shard refused), for metrics.
+    pub fn refusals(&self) -> impl Iterator<Item = (&str, &'static str, u64)> {
+        let req = self.req.iter().map(|z| (&*z.name, "req", z.refused.get()));
+        let conn = self
+            .conn
+            .iter()
+            .map(|z| (&*z.name, "conn", z.refused.get()));
+        req.chain(conn)
+    }
+
     pub fn new(specs: &[ZoneSpec], share: Share, prev: Option<&Zones>) -> Zones {
         let mut req = Vec::new();
         let mut conn = Vec::new();
@@ -168,14 +178,15 @@ impl Zones {
                             .iter()
                             .find(|z| *z.name == *s.name && z.key_text == s.key_text)
                     });
-                    let (table, epoch) = match old {
+                    let (table, epoch, refused) = match old {
                         Some(o) => {
                             o.table.borrow_mut().set_capacity(cap);
-                            (o.table.clone(), o.epoch)
+                            (o.table.clone(), o.epoch, o.refused.clone())
                         }
                         None => (
                             Rc::new(RefCell::new(Table::<ReqState>::new(cap))),
                             Instant::now(),
+                            Rc::default(),
                         ),
                     };
                     req.push(ReqZone {
@@ -185,6 +196,7 @@ impl Zones {
                         rate: share.part(rate).max(1),
                         table,
                         epoch,
+                        refused,
                     });
                 }
                 None => {
@@ -194,18 +206,19 @@ impl Zones {
                             .iter()
                             .find(|z| *z.name == *s.name && z.key_text == s.key_text)
                     });
-                    let table = match old {
+                    let (table, refused) = match old {
                         Some(o) => {
                             o.table.borrow_mut().set_capacity(cap);
-                            o.table.clone()
+                            (o.table.clone(), o.refused.clone())
                         }
-                        None => Rc::new(RefCell::new(Table::new(cap))),
+                        None => (Rc::new(RefCell::new(Table::new(cap))), Rc::default()),
                     };
                     conn.push(ConnZone {
                         name: s.name.as_str().into(),
                         key_text: s.key_text.clone(),
                         key: s.key.clone(),
                         table,
+                        refused,
                     });
                 }
             }

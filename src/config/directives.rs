@@ -156,6 +156,9 @@ pub(crate) static SPECS: &[Spec] = &[
     h("rewrite", SL, 2, 3),
     // location
     h("proxy_pass", LOCATION, 1, 1),
+    h("ringway_metrics", LOCATION, 0, 0),
+    h("ringway_status", LOCATION, 0, 0),
+    h("stub_status", LOCATION, 0, 1),
     // settings
     h("proxy_set_header", HSL, 2, 2),
     h("proxy_hide_header", HSL, 1, 1),
@@ -399,7 +402,6 @@ pub(crate) static SPECS: &[Spec] = &[
     u("secure_link", HSL),
     u("valid_referers", SL),
     u("add_trailer", HSL),
-    u("stub_status", SL),
     u("fastcgi_pass", LOCATION),
     u("fastcgi_param", HSL),
     u("uwsgi_pass", LOCATION),

@@ -527,6 +527,7 @@ fn location(o: &mut Out, l: &Location, parent: &Settings) {
             ))
         )),
         Action::Return(r) => ret(o, r),
+        Action::Builtin(b) => o.line(&format!("{};", b.directive())),
         Action::None => {}
     }
     settings(o, &l.settings, Some(parent));

@@ -221,8 +221,32 @@ pub struct Location {
 pub enum Action {
     Proxy(ProxyPass),
     Return(Return),
+    /// Answered by ringway itself: `ringway_metrics`, `stub_status`, `ringway_status`.
+    Builtin(Builtin),
     /// No content handler: nginx would serve files; ringway answers 404.
     None,
+}
+
+/// The answers ringway makes from its own counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    /// `ringway_metrics;`: Prometheus text.
+    Metrics,
+    /// `stub_status;`: nginx's stub_status text.
+    StubStatus,
+    /// `ringway_status;`: the live HTML status page (and its JSON view).
+    StatusPage,
+}
+
+impl Builtin {
+    /// The directive that asks for it.
+    pub fn directive(self) -> &'static str {
+        match self {
+            Builtin::Metrics => "ringway_metrics",
+            Builtin::StubStatus => "stub_status",
+            Builtin::StatusPage => "ringway_status",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

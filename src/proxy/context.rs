@@ -127,6 +127,8 @@ pub struct ShardCtx {
     /// TLS: the servers' configs on this shard, its session store and the ticket keys in force.
     pub tls: RefCell<Option<Rc<ShardTls>>>,
     tls_state: RefCell<Option<TlsState>>,
+    /// This shard's counters (`observe::metrics`).
+    pub metrics: crate::observe::metrics::ShardMetrics,
 }
 
 /// What the shard's TLS configs are rebuilt from.
@@ -138,6 +140,8 @@ struct TlsState {
 
 impl ShardCtx {
     pub fn new(id: usize, generation: Generation) -> ShardCtx {
+        let metrics = crate::observe::metrics::ShardMetrics::default();
+        metrics.registry.adopt(&generation);
         ShardCtx {
             id,
             generation: RefCell::new(Rc::new(generation)),
@@ -156,6 +160,7 @@ impl ShardCtx {
             cache_hot: Default::default(),
             tls: RefCell::new(None),
             tls_state: RefCell::new(None),
+            metrics,
         }
     }
 
@@ -210,6 +215,7 @@ impl ShardCtx {
         let loaded = self.tls_state.borrow().as_ref().map(|st| st.loaded.clone());
         let loaded = loaded.unwrap_or_default();
         let next = Generation::new(compiled, old.zones.share(), Some(&old), &loaded);
+        self.metrics.registry.adopt(&next);
         *self.generation.borrow_mut() = Rc::new(next);
     }
 
@@ -229,7 +235,7 @@ impl ShardCtx {
             return Err(Refused::Process(total));
         }
         self.connections.set(mine + 1);
-        Ok(ConnSlot(self.clone()))
+        Ok(ConnSlot(self.clone(), None))
     }
 }
 
@@ -243,12 +249,18 @@ pub enum Refused {
     Process(usize),
 }
 
-/// One admitted client connection; dropping it gives its place back.
-pub struct ConnSlot(Rc<ShardCtx>);
+/// One admitted client connection; dropping it gives its place back (and ends its count in
+/// its listener's active connections, when counted there).
+pub struct ConnSlot(Rc<ShardCtx>, Option<crate::observe::metrics::Active>);
 
 impl ConnSlot {
     pub fn ctx(&self) -> &Rc<ShardCtx> {
         &self.0
+    }
+
+    /// Counts the connection in its listener's figures while it is open.
+    pub fn count_on(&mut self, active: crate::observe::metrics::Active) {
+        self.1 = Some(active);
     }
 }
 

@@ -63,14 +63,23 @@ fn message(payload: &(dyn Any + Send)) -> &str {
 /// Test-only fault injection (debug builds): a request whose target is exactly the value of
 /// `RINGWAY_TEST_PANIC_TARGET` panics its connection's task, so tests can prove the shard
 /// survives one; `RINGWAY_TEST_KILL_SHARD_TARGET` panics a task of the shard's own, outside any
-/// connection, so tests can prove a dead shard stops the process.
+/// connection, so tests can prove a dead shard stops the process;
+/// `RINGWAY_TEST_STALL_SHARD_TARGET` blocks the shard's thread for 2 s, so tests can prove a
+/// metrics scrape does not wait for a shard that does not answer.
 #[cfg(debug_assertions)]
 pub fn fault_hook(target: &[u8]) {
     thread_local! {
-        static TARGETS: [Option<Vec<u8>>; 2] = ["RINGWAY_TEST_PANIC_TARGET", "RINGWAY_TEST_KILL_SHARD_TARGET"]
-            .map(|name| std::env::var_os(name).map(|v| v.into_encoded_bytes()));
+        static TARGETS: [Option<Vec<u8>>; 3] = [
+            "RINGWAY_TEST_PANIC_TARGET",
+            "RINGWAY_TEST_KILL_SHARD_TARGET",
+            "RINGWAY_TEST_STALL_SHARD_TARGET",
+        ]
+        .map(|name| std::env::var_os(name).map(|v| v.into_encoded_bytes()));
     }
-    TARGETS.with(|[connection, shard]| {
+    TARGETS.with(|[connection, shard, stall]| {
+        if stall.as_deref() == Some(target) {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        }
         if connection.as_deref() == Some(target) {
             panic!("test fault hook: panic requested for this target");
         }

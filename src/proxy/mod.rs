@@ -17,6 +17,7 @@
 
 mod access;
 mod answer;
+mod builtin;
 pub(crate) mod cache;
 pub mod client;
 pub mod context;
@@ -42,4 +43,5 @@ mod upstream_head;
 
 pub use context::{ConnSlot, Drain, Generation, ListenerRt, Refused, SWEEP, ShardCtx};
 pub use error::{Error, Party};
+pub use outcome::Outcome;
 pub use session::{serve, serve_tls};

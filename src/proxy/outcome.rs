@@ -28,6 +28,8 @@ pub struct Outcome {
     pub cache_status: Cell<Option<&'static str>>,
     /// The request is a HEAD (known even when its head did not parse): answers carry no body.
     pub head_method: Cell<bool>,
+    /// The counters of the location that answered (set once routed; metrics).
+    pub location_stats: Cell<Option<std::rc::Rc<crate::observe::metrics::counters::LocStats>>>,
 }
 
 /// The last upstream attempt of a request. Its times are kept as instants (the clock is read
@@ -74,6 +76,7 @@ impl Outcome {
             failed: Cell::new(None),
             cache_status: Cell::new(None),
             head_method: Cell::new(false),
+            location_stats: Cell::new(None),
         }
     }
 

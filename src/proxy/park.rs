@@ -80,6 +80,15 @@ impl Default for Parking {
 
 impl Parking {
     /// Whether `park` can take connections now.
+    /// Parked connections per listen address (for metrics; walks the records).
+    pub fn parked_by_listener(&self) -> std::collections::HashMap<SocketAddr, u64> {
+        let mut by = std::collections::HashMap::new();
+        for p in self.slots.borrow().iter().flatten() {
+            *by.entry(p.local).or_default() += 1;
+        }
+        by
+    }
+
     pub fn is_open(&self) -> bool {
         self.open.get()
     }

@@ -343,8 +343,10 @@ async fn one_request<S: Transport>(
         std::mem::take(pending)
     };
     let outcome = Outcome::start();
+    let mut phase = ctx.metrics.reading();
     let next = match head::read(ctx, stream, b, lst, head_by, &outcome).await {
         Ok((head, b)) => {
+            phase.writing();
             *served += 1;
             outcome.add_received(head.head_len as u64);
             outcome.head_method.set(head.method == Method::Head);
@@ -368,6 +370,8 @@ async fn one_request<S: Transport>(
             answer::failure(ctx, stream, None, Vec::new(), e, limit, &outcome).await
         }
     };
+    drop(phase);
+    crate::observe::metrics::request_done(&ctx.metrics, &outcome, &lst.defaults);
     outcome.finish();
     match next {
         Next::KeepAlive(rest) => {
@@ -430,6 +434,7 @@ async fn serve_request<S: Transport>(
         return answer::failure(at.ctx, stream, None, b, e, limit, at.outcome).await;
     }
     let loc = routed.loc;
+    crate::observe::metrics::routed(at.outcome, loc);
     let answered_early = routed.redirect.is_some() || matches!(loc.action, Action::Return { .. });
     if server_client.is_none() && !answered_early && loc.realip.is_some() {
         loc_client = at.client.real(loc.realip.as_ref(), head, &b);
@@ -529,6 +534,7 @@ async fn after_routing<'u, S: Transport>(
                 next => Ok(next),
             }
         }
+        Action::Builtin(what) => Ok(super::builtin::answer(r, stream, b, *what).await),
         Action::Return { .. } | Action::NotFound => {
             Ok(answer::text(r, stream, b, 404, Text::Rendered(b"")).await)
         }

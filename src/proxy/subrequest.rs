@@ -44,7 +44,8 @@ pub async fn run(r: &Request<'_>, b: &[u8], ar: &AuthRequest) -> Option<Answer> 
     };
     let (status, resp, ub) = match &loc.action {
         Action::Return { code, .. } => (*code, None, Vec::new()),
-        Action::NotFound => (404, None, Vec::new()),
+        // ringway's own answers are for clients, not for auth subrequests.
+        Action::NotFound | Action::Builtin(_) => (404, None, Vec::new()),
         Action::Proxy {
             upstream,
             uri,

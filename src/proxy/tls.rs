@@ -54,6 +54,7 @@ pub async fn serve(
     let shaken = tls::handshake::accept(stream, &shard_tls, pick, limit).await;
     let send_limit = lst.defaults.client_send_timeout;
     drop(generation);
+    crate::observe::metrics::handshake(&ctx.metrics, local, shaken.is_ok());
     match shaken {
         Ok(h) => {
             let conn = Conn {

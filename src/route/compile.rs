@@ -521,6 +521,7 @@ fn compile_location(
             text: tpl(r.text.as_deref().unwrap_or(""))?,
         },
         config::Action::None => Action::NotFound,
+        config::Action::Builtin(b) => Action::Builtin(*b),
         config::Action::Proxy(p) => {
             let upstream = if p.is_upstream {
                 *by_name.get(&p.target).ok_or_else(|| {
@@ -664,6 +665,7 @@ fn compile_location(
         limits: LocationLimits::compile(&s.limits, zones.limit),
         cache: crate::cache::settings::LocCache::compile(&s.cache, zones.cache, user)
             .map_err(|e| CompileError(format!("location {name}: {e}")))?,
+        stats: Default::default(),
     })
 }
 
@@ -798,6 +800,7 @@ fn clone_settings(l: &Location) -> Location {
         realip: l.realip.clone(),
         limits: l.limits.clone(),
         cache: None,
+        stats: Default::default(),
     }
 }
 

@@ -29,6 +29,8 @@ pub enum Action {
         code: u16,
         text: Template,
     },
+    /// An answer from ringway's own counters (metrics, stub_status, the status page).
+    Builtin(crate::config::Builtin),
     NotFound,
 }
 
@@ -154,6 +156,8 @@ pub struct Location {
     pub limits: crate::access::LocationLimits,
     /// `proxy_cache` (None: `off`).
     pub cache: Option<crate::cache::settings::LocCache>,
+    /// This location's counters (attached by the shard's metrics registry).
+    pub stats: crate::observe::metrics::counters::Slot<crate::observe::metrics::counters::LocStats>,
 }
 
 pub(super) struct PrefixEntry {
@@ -241,6 +245,16 @@ impl LocationTable {
     /// The server-level settings (used before a request is routed, and when nothing matches).
     pub fn fallback(&self) -> Option<&Rc<Location>> {
         self.fallback.as_ref()
+    }
+
+    /// Every location of the table (one that is reachable two ways may come twice).
+    pub fn all(&self) -> impl Iterator<Item = &Rc<Location>> {
+        let nested = self.prefixes.iter().flat_map(|p| &p.nested_regex);
+        self.exact
+            .values()
+            .chain(self.prefixes.iter().map(|p| &p.loc))
+            .chain(nested.chain(&self.regexes).map(|r| &r.loc))
+            .chain(&self.fallback)
     }
 
     /// `path` is the request path without the query string.

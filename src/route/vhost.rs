@@ -42,6 +42,18 @@ impl VirtualHosts {
         self.default.as_ref()
     }
 
+    /// Every server of the address (one reachable by several names may come more than once).
+    pub fn servers(&self) -> impl Iterator<Item = &Rc<ServerRt>> {
+        self.exact
+            .values()
+            .chain(self.leading.values())
+            .chain(self.dot_exact.values())
+            .chain(self.trailing.values())
+            .chain(self.regexes.iter().map(|(_, s)| s))
+            .chain(&self.no_host)
+            .chain(&self.default)
+    }
+
     /// `host` is the Host field value (or empty when absent); port and trailing dot are ignored
     /// and the comparison is case-insensitive.
     pub fn find(&self, host: &[u8]) -> Option<&Rc<ServerRt>> {

@@ -91,6 +91,8 @@ pub enum Control {
         addr: std::net::SocketAddr,
         up: bool,
     },
+    /// A metrics scrape on some shard: reply with this shard's snapshot.
+    Scrape(flume::Sender<crate::observe::metrics::Snapshot>),
 }
 
 /// How to reach one shard: a channel for the message and a socket write to wake its loop.
@@ -132,6 +134,7 @@ impl Shards {
     ) -> Result<Shards, String> {
         // A binary upgrade's new process: the old one's listening sockets, for the shards.
         inherit::adopt_from_env();
+        crate::observe::metrics::process::started();
         // Session caches kept in step between shards, and ringway's own ticket keys.
         let mut meshes = crate::tls::sessions::mesh(workers).into_iter();
         let rotation = crate::tls::tickets::Rotation::start()?;

@@ -184,6 +184,12 @@ async fn shard_main(
     let generation = Generation::new(compiled, share, None, &tls.loaded);
     let ctx = Rc::new(ShardCtx::new(id, generation));
     ctx.start_tls(tls.loaded, tls.mesh, tls.keys);
+    // A scrape received here asks every shard through the control channels.
+    let scrape_peers = peers.clone();
+    ctx.metrics.set_asker(Box::new(move |reply| {
+        scrape_peers.broadcast(|| Control::Scrape(reply.clone()));
+        scrape_peers.0.len()
+    }));
     set_caps(&ctx, &cfg);
     let accepting: Rc<RefCell<HashMap<SocketAddr, Accepting>>> = Rc::default();
     let shards = peers.0.len();
@@ -250,6 +256,9 @@ async fn shard_main(
                         health::start(&ctx, &peers);
                     }
                 }
+                Control::Scrape(reply) => {
+                    let _ = reply.send(crate::observe::metrics::snapshot::take(&ctx));
+                }
                 Control::Reload(new, r, fresh, tls) => {
                     let mut fresh: Lookups = (*fresh).clone();
                     match route::compile_with(&new, r.as_ref().unwrap_or(&resolved), &mut fresh) {
@@ -269,10 +278,14 @@ async fn shard_main(
                             }
                             if id == 0 {
                                 health::start(&ctx, &peers);
+                                crate::observe::metrics::process::reloaded(true);
                                 info!("configuration reloaded");
                             }
                         }
                         Err(e) => {
+                            if id == 0 {
+                                crate::observe::metrics::process::reloaded(false);
+                            }
                             error!("shard {id}: reload rejected, old configuration stays: {e}")
                         }
                     }
@@ -434,7 +447,10 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => match ctx.admit() {
-                Ok(slot) => {
+                Ok(mut slot) => {
+                    if let Some(stats) = ctx.metrics.registry.listener(addr) {
+                        slot.count_on(crate::observe::metrics::Active::accepted(stats));
+                    }
                     if ctx.current().listener(addr).is_some_and(|l| l.ssl) {
                         monoio::spawn(serve_tls(slot, stream, peer, addr));
                     } else {
@@ -445,6 +461,7 @@ async fn accept_loop(
                 // (and refusing) quickly while the connections already open are served.
                 Err(why) => {
                     drop(stream);
+                    crate::observe::metrics::refused(&ctx.metrics, addr);
                     refused(why);
                 }
             },

@@ -2,6 +2,7 @@
 //! for it, the `proxy_next_upstream` condition it falls under, and whether the server may have
 //! acted on the request (which decides whether sending it elsewhere is safe).
 
+use crate::observe::metrics::counters::FailKind;
 use crate::route::{NU_ERROR, NU_INVALID_HEADER, NU_TIMEOUT};
 
 #[derive(Debug)]
@@ -56,6 +57,24 @@ impl Error {
                 | Error::ConnectTimeout
                 | Error::Tls(_)
         )
+    }
+
+    /// The kind the metrics count this failure under.
+    pub fn fail_kind(&self) -> FailKind {
+        match self {
+            Error::Connect(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                FailKind::ConnectRefused
+            }
+            // NoServer and QueueFull name no server: never counted per server.
+            Error::Connect(_) | Error::NoServer | Error::QueueFull => FailKind::ConnectError,
+            Error::ConnectTimeout => FailKind::ConnectTimeout,
+            Error::Tls(_) => FailKind::Tls,
+            Error::Send => FailKind::Send,
+            Error::ClosedEarly => FailKind::ClosedEarly,
+            Error::Truncated => FailKind::Truncated,
+            Error::Timeout => FailKind::ReadTimeout,
+            Error::Malformed => FailKind::BadResponse,
+        }
     }
 
     /// What a connection taken from the pool shows when it went bad while idle, no fault of

@@ -19,6 +19,7 @@ use crate::http::{Method, ResponseHead};
 use crate::net::buffers::BufPool;
 use crate::net::deadline::within;
 use crate::net::io::{ReadErr, read_into, write_all};
+use crate::observe::metrics::counters::FailKind;
 use crate::route::{Location, NU_NON_IDEMPOTENT, NextUpstream};
 
 /// How long to wait for an upstream's `100 Continue` before telling the client to send anyway.
@@ -189,6 +190,9 @@ pub async fn exchange<'g, R: Requester>(
         if !fresh {
             tried.insert(server);
             attempts += 1;
+            if let Some(st) = group.stats(server) {
+                st.attempt();
+            }
         }
         let addr = group.servers[server].addr;
         let in_flight = InFlight::new(group, server);
@@ -201,6 +205,7 @@ pub async fn exchange<'g, R: Requester>(
             Ok(c) => c,
             Err(e) => {
                 warn!(upstream = %group.name, server = %addr, "{e}");
+                count_failure(group, server, e.fail_kind());
                 group.failed(server);
                 fresh = false;
                 if may_retry(s, req, &e, attempts, started) {
@@ -214,6 +219,9 @@ pub async fn exchange<'g, R: Requester>(
             }
         };
         let connected_at = (!conn.reused).then(Instant::now);
+        if let Some(st) = group.stats(server) {
+            st.connected(conn.reused);
+        }
         let was_fresh = fresh;
         fresh = false;
         let (head, buf, body_sent) = match attempt(bufs, &mut conn, s, req).await {
@@ -231,6 +239,7 @@ pub async fn exchange<'g, R: Requester>(
                 continue;
             }
             Err(Stop::Upstream(e)) => {
+                count_failure(group, server, e.fail_kind());
                 group.failed(server);
                 if may_retry(s, req, &e, attempts, started) {
                     warn!(upstream = %group.name, server = %addr, "{e}; trying the next server");
@@ -246,7 +255,12 @@ pub async fn exchange<'g, R: Requester>(
         };
         // nginx: a listed 5xx/429 counts against max_fails; 403/404 never do.
         let bit = NextUpstream::status_bit(head.status).unwrap_or(0);
+        let header_at = Instant::now();
+        if let Some(st) = group.stats(server) {
+            st.header_time.observe(header_at.duration_since(t0));
+        }
         if NextUpstream::status_is_failure(head.status) && s.next.on & bit != 0 {
+            count_failure(group, server, FailKind::Status);
             group.failed(server);
         } else {
             group.succeeded(server);
@@ -269,9 +283,15 @@ pub async fn exchange<'g, R: Requester>(
             body_sent,
             attempt_at: t0,
             connected_at,
-            header_at: Instant::now(),
+            header_at,
             in_flight,
         });
+    }
+}
+
+fn count_failure(group: &Group, server: usize, kind: FailKind) {
+    if let Some(st) = group.stats(server) {
+        st.failed(kind);
     }
 }
 

@@ -33,6 +33,13 @@ pub struct Server {
     pub health: Health,
     /// Connections dialled to this server by this shard (for tests and metrics).
     pub dialled: Cell<u64>,
+    /// `server … down` / `backup` in the config (for metrics and the status page; the
+    /// balancer has its own copy).
+    pub marked_down: bool,
+    pub backup: bool,
+    /// Its counters (attached by the shard's metrics registry; kept by group name + address).
+    pub stats:
+        crate::observe::metrics::counters::Slot<crate::observe::metrics::counters::UpstreamStats>,
 }
 
 pub struct Group {
@@ -73,6 +80,9 @@ impl Group {
                 pool: Pool::new(spec.keepalive, spec.keepalive_timeout),
                 health: Health::new(s.max_fails, s.fail_timeout, s.max_conns),
                 dialled: Cell::new(0),
+                marked_down: s.down,
+                backup: s.backup,
+                stats: Default::default(),
             })
             .collect();
         Group {
@@ -122,6 +132,11 @@ impl Group {
             .iter()
             .enumerate()
             .any(|(i, s)| !tried.contains(i) && s.health.up(now) && s.health.full())
+    }
+
+    /// Server `i`'s counters (None only before the shard's registry attached them).
+    pub fn stats(&self, i: usize) -> Option<&crate::observe::metrics::counters::UpstreamStats> {
+        self.servers[i].stats.get().map(|s| &**s)
     }
 
     /// Counts a failed attempt on server `i` (passive health).

@@ -32,6 +32,8 @@ pub(super) struct PLocation {
     pub(super) pos: Pos,
     pub(super) proxy: Option<ProxyPass>,
     pub(super) ret: Option<Return>,
+    /// `ringway_metrics`, `stub_status`, `ringway_status`.
+    pub(super) builtin: Option<Builtin>,
     pub(super) rewrites: Vec<Rewrite>,
     pub(super) layer: Layer,
     pub(super) children: Vec<PLocation>,
@@ -245,6 +247,7 @@ impl Builder {
             pos: d.pos.clone(),
             proxy: None,
             ret: None,
+            builtin: None,
             rewrites: Vec::new(),
             layer: Layer::default(),
             children: Vec::new(),
@@ -276,6 +279,10 @@ impl Builder {
                     let r = parse_return(c, caps)?;
                     loc.ret.get_or_insert(r);
                 }
+                "ringway_metrics" | "stub_status" | "ringway_status" => {
+                    let b = parse_builtin(c)?;
+                    set_once(&mut loc.builtin, c, b)?;
+                }
                 "rewrite" => {
                     let r = parse_rewrite(c, caps)?;
                     if loc.ret.is_none() {
@@ -290,6 +297,14 @@ impl Builder {
                 }
                 _ => self.setting(c, &mut loc.layer, caps)?,
             }
+        }
+        if let (Some(b), Some(_)) = (loc.builtin, &loc.proxy) {
+            return Err(loc.pos.err(format!(
+                "location \"{}\" has both \"{}\" and \"proxy_pass\": a location has one \
+                 content handler",
+                match_text(&loc.matcher),
+                b.directive()
+            )));
         }
         Ok(loc)
     }
@@ -356,10 +371,11 @@ pub(super) fn resolve_locations(
             if l.proxy.as_ref().is_some_and(|p| p.tls) {
                 pssl.check()?;
             }
-            let action = match (&l.ret, &l.proxy) {
-                (Some(r), _) => Action::Return(r.clone()),
-                (None, Some(p)) => Action::Proxy(p.clone()),
-                (None, None) => Action::None,
+            let action = match (&l.ret, &l.proxy, l.builtin) {
+                (Some(r), _, _) => Action::Return(r.clone()),
+                (None, Some(p), _) => Action::Proxy(p.clone()),
+                (None, None, Some(b)) => Action::Builtin(b),
+                (None, None, None) => Action::None,
             };
             if !settings.proxy_pass_request_body && !l.internal && l.proxy.is_some() {
                 // Only an auth_request subrequest (which never carries a body) may go there.
@@ -454,6 +470,25 @@ pub(super) fn is_redirect_url(s: &str) -> bool {
     (s.len() > 7 && s.starts_with("http://"))
         || (s.len() > 8 && s.starts_with("https://"))
         || s.starts_with("$scheme")
+}
+
+/// `ringway_metrics;`, `ringway_status;`, `stub_status;` (nginx before 1.7.5 wanted an
+/// argument: `stub_status on;` is accepted; nginx ignored the value, ringway refuses any other,
+/// which would read as turning it off).
+fn parse_builtin(d: &Directive) -> Result<Builtin> {
+    if let Some(a) = d.args.first()
+        && a.value != "on"
+    {
+        return Err(a.pos.err(format!(
+            "invalid value \"{}\" in \"stub_status\": write \"stub_status;\" (or \"stub_status on;\")",
+            a.value
+        )));
+    }
+    Ok(match d.name.as_str() {
+        "ringway_metrics" => Builtin::Metrics,
+        "ringway_status" => Builtin::StatusPage,
+        _ => Builtin::StubStatus,
+    })
 }
 
 pub(super) fn parse_return(d: &Directive, caps: &HashSet<String>) -> Result<Return> {

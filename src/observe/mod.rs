@@ -1,0 +1,3 @@
+//! What ringway tells about itself: per-shard counters and their exposition (`metrics`).
+
+pub mod metrics;
