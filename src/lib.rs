@@ -5,6 +5,7 @@ pub mod cache;
 pub mod config;
 pub mod http;
 pub mod net;
+pub mod observe;
 pub mod proxy;
 pub mod route;
 pub mod shard;

@@ -47,6 +47,8 @@ pub async fn read<S: Transport>(
                         .position(|&c| c != b'\r' && c != b'\n')
                         .unwrap_or(0);
                     outcome.head_method.set(b[line..].starts_with(b"HEAD "));
+                    let first = crate::observe::log::request_line(&b);
+                    *outcome.bad_request_line.borrow_mut() = Some(first.into());
                     ctx.bufs.put(b);
                     return Err(Error::Parse(e));
                 }
@@ -70,6 +72,10 @@ pub async fn read<S: Transport>(
         // What was read of an unfinished head counts as received (0: no request at all).
         outcome.add_received(len);
         if let Some(b) = b {
+            if len > 0 {
+                let first = crate::observe::log::request_line(&b);
+                *outcome.bad_request_line.borrow_mut() = Some(first.into());
+            }
             ctx.bufs.put(b);
         }
         return Err(error);

@@ -24,6 +24,7 @@ mod error;
 mod forward;
 mod guard;
 mod head;
+mod log_capture;
 pub mod outcome;
 pub mod park;
 mod relay;

@@ -1,10 +1,11 @@
 //! The outcome record of one request: what happened to it, filled in by the phases as they run
 //! and finished exactly once when the request is done, refused-before-routing requests (400,
 //! 408, 414, 431) included. The access log and the metrics of a later issue read this record
-//! and nothing else of the request path; today `finish` hands it to the `ringway::request`
-//! debug log target (`RINGWAY_LOG=ringway::request=debug`).
+//! and nothing else of the request path; `finish` hands it to the access log
+//! (`observe::log::request_done`) and to the `ringway::request` debug log target
+//! (`RINGWAY_LOG=ringway::request=debug`).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,20 @@ pub struct Outcome {
     pub cache_status: Cell<Option<&'static str>>,
     /// The request is a HEAD (known even when its head did not parse): answers carry no body.
     pub head_method: Cell<bool>,
+    /// Bytes of response heads among `sent` (`$body_bytes_sent` is the rest).
+    pub head_sent: Cell<u64>,
+    /// Bytes the upstream's response brought (`$upstream_bytes_received`): head and body.
+    pub upstream_received: Cell<u64>,
+    /// `$connection`: the connection's serial number (unique in the process).
+    pub connection: Cell<u64>,
+    /// `$connection_requests`: requests on the connection, this one included.
+    pub connection_requests: Cell<u64>,
+    /// `$pipe`: the request's bytes came with the previous request's.
+    pub pipelined: Cell<bool>,
+    /// The request line of a head that did not parse (`$request` of a refused request).
+    pub bad_request_line: RefCell<Option<Box<[u8]>>>,
+    /// What the access log captured when the request was routed (None: nothing to log).
+    pub log: RefCell<Option<crate::observe::log::Capture>>,
 }
 
 /// The last upstream attempt of a request. Its times are kept as instants (the clock is read
@@ -74,7 +89,21 @@ impl Outcome {
             failed: Cell::new(None),
             cache_status: Cell::new(None),
             head_method: Cell::new(false),
+            head_sent: Cell::new(0),
+            upstream_received: Cell::new(0),
+            connection: Cell::new(0),
+            connection_requests: Cell::new(0),
+            pipelined: Cell::new(false),
+            bad_request_line: RefCell::new(None),
+            log: RefCell::new(None),
         }
+    }
+
+    /// A response head was sent to the client (counted in `sent` by the caller): its length
+    /// for `$body_bytes_sent`, its fields for `$sent_http_*`.
+    pub fn sent_head(&self, head: &[u8]) {
+        self.head_sent.set(self.head_sent.get() + head.len() as u64);
+        crate::observe::log::response_head(self, head);
     }
 
     pub fn add_sent(&self, n: usize) {
@@ -103,6 +132,7 @@ impl Outcome {
 
     /// The request is done: hands the record on. Consumes it, so it is finished once.
     pub fn finish(self) {
+        crate::observe::log::request_done(&self);
         let up = self.upstream.get();
         debug!(
             target: "ringway::request",

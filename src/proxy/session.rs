@@ -29,7 +29,7 @@ use super::outcome::Outcome;
 use super::request::{Request, max_forwards};
 use super::route::{self, Routed};
 use super::scratch::{self, Scratch};
-use super::{guard, park, tls, tunnel};
+use super::{guard, log_capture, park, tls, tunnel};
 use crate::access::ConnGuard;
 use crate::http::{BodyFraming, Method, RequestHead};
 use crate::net::Transport;
@@ -124,6 +124,8 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
     // The block each request's future runs in, kept while the connection is busy.
     let mut scratch: Option<Scratch> = None;
     loop {
+        // Bytes left over from the previous request: this one was pipelined (`$pipe`).
+        let pipelined = served > 0 && !pending.is_empty();
         if pending.is_empty() {
             if ctx.drain.is_set() {
                 break;
@@ -207,6 +209,7 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
             &mut served,
             head_by.take(),
             tls_server,
+            pipelined,
         );
         let next = scratch::run_in(&mut scratch, request).await;
         // Only the first request can have come in early data.
@@ -318,6 +321,7 @@ async fn read_first<S: Transport>(
 /// Reads and answers one request (its bytes may already be in `pending`); what follows it in
 /// the buffer, if anything, is left in `pending`. Its outcome record is finished here, whatever
 /// path it took.
+#[allow(clippy::too_many_arguments)]
 async fn one_request<S: Transport>(
     ctx: &ShardCtx,
     stream: &mut S,
@@ -326,6 +330,7 @@ async fn one_request<S: Transport>(
     served: &mut u64,
     head_by: Option<Instant>,
     tls_server: Option<usize>,
+    pipelined: bool,
 ) -> Next {
     let generation = ctx.current();
     let Some(lst) = generation.listener(client.local) else {
@@ -338,6 +343,9 @@ async fn one_request<S: Transport>(
         std::mem::take(pending)
     };
     let outcome = Outcome::start();
+    outcome.connection.set(client.serial);
+    outcome.pipelined.set(pipelined);
+    outcome.connection_requests.set(*served + 1);
     let next = match head::read(ctx, stream, b, lst, head_by, &outcome).await {
         Ok((head, b)) => {
             *served += 1;
@@ -363,6 +371,7 @@ async fn one_request<S: Transport>(
             answer::failure(ctx, stream, None, Vec::new(), e, limit, &outcome).await
         }
     };
+    log_capture::unrouted(&outcome, &generation, lst, client, None);
     outcome.finish();
     match next {
         Next::KeepAlive(rest) => {
@@ -415,6 +424,13 @@ async fn serve_request<S: Transport>(
         Ok(r) => r,
         Err(e) => {
             let limit = at.lst.defaults.client_send_timeout;
+            log_capture::unrouted(
+                at.outcome,
+                at.generation,
+                at.lst,
+                at.client,
+                Some((head, &b)),
+            );
             return answer::failure(at.ctx, stream, None, b, e, limit, at.outcome).await;
         }
     };
@@ -422,6 +438,13 @@ async fn serve_request<S: Transport>(
         && let Err(e) = tls::check_server(at.ctx, at.client, shake, routed.server.index)
     {
         let limit = at.lst.defaults.client_send_timeout;
+        log_capture::unrouted(
+            at.outcome,
+            at.generation,
+            at.lst,
+            at.client,
+            Some((head, &b)),
+        );
         return answer::failure(at.ctx, stream, None, b, e, limit, at.outcome).await;
     }
     let loc = routed.loc;
@@ -450,6 +473,7 @@ async fn serve_request<S: Transport>(
         user: &[],
         outcome: at.outcome,
     };
+    log_capture::routed(&r, &b);
     match after_routing(&mut r, &routed, stream, b, &mut user).await {
         Ok(next) => next,
         Err((e, b)) => {

@@ -73,6 +73,8 @@ pub struct Compiled {
     pub upstreams: Vec<UpstreamSpec>,
     /// `limit_req_zone` / `limit_conn_zone`, in config order.
     pub limit_zones: Vec<ZoneSpec>,
+    /// The access log files, opened (`Config::log_files`).
+    pub log_files: Vec<config::LogFile>,
 }
 
 /// Idle upstream connections kept per shard for a `proxy_pass` straight to an address.
@@ -230,6 +232,7 @@ pub fn compile_with(
         listeners,
         upstreams,
         limit_zones,
+        log_files: cfg.log_files.clone(),
     })
 }
 
@@ -664,6 +667,7 @@ fn compile_location(
         limits: LocationLimits::compile(&s.limits, zones.limit),
         cache: crate::cache::settings::LocCache::compile(&s.cache, zones.cache, user)
             .map_err(|e| CompileError(format!("location {name}: {e}")))?,
+        access_log: s.access_log.as_slice().into(),
     })
 }
 
@@ -798,6 +802,7 @@ fn clone_settings(l: &Location) -> Location {
         realip: l.realip.clone(),
         limits: l.limits.clone(),
         cache: None,
+        access_log: l.access_log.clone(),
     }
 }
 

@@ -154,6 +154,8 @@ pub struct Location {
     pub limits: crate::access::LocationLimits,
     /// `proxy_cache` (None: `off`).
     pub cache: Option<crate::cache::settings::LocCache>,
+    /// `access_log` lines in force (empty: none).
+    pub access_log: Rc<[crate::config::AccessLog]>,
 }
 
 pub(super) struct PrefixEntry {

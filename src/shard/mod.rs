@@ -80,6 +80,9 @@ pub enum Control {
         addr: std::net::SocketAddr,
         up: bool,
     },
+    /// `-s reopen` (SIGUSR1): fresh descriptors for the access log files, by path. A shard
+    /// writes what it holds to the old ones, then switches.
+    ReopenLogs(Arc<crate::observe::files::Reopened>),
 }
 
 /// How to reach one shard: a channel for the message and a socket write to wake its loop.
@@ -199,6 +202,12 @@ impl Shards {
         }
         self.peers
             .broadcast(|| Control::Reload(cfg.clone(), None, lookups.clone(), tls.clone()));
+    }
+
+    /// Hands every shard freshly opened access log files (`-s reopen`).
+    pub fn reopen_logs(&self, fresh: crate::observe::files::Reopened) {
+        let fresh = Arc::new(fresh);
+        self.peers.broadcast(|| Control::ReopenLogs(fresh.clone()));
     }
 
     /// Tells every shard to stop (see [`Control::Stop`]) and returns at once. A fast stop sent

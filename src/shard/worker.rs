@@ -165,6 +165,7 @@ async fn shard_main(
     ready: mpsc::Sender<Result<(), String>>,
     peers: Arc<Peers>,
 ) {
+    crate::proxy::client::set_shard(id);
     let mut resolved = dns.resolved;
     // The other hostnames' addresses as the main thread found them for this (re)load:
     // recompiling for new DNS answers reuses them.
@@ -236,6 +237,7 @@ async fn shard_main(
                     Err(e) => error!("shard {id}: new DNS answers rejected: {e}"),
                 },
                 Control::TicketKeys(keys) => ctx.set_ticket_keys(keys),
+                Control::ReopenLogs(fresh) => crate::observe::log::reopen(&fresh),
                 Control::Reload(new, r, fresh, tls) => {
                     let mut fresh: Lookups = (*fresh).clone();
                     match route::compile_with(&new, r.as_ref().unwrap_or(&resolved), &mut fresh) {
@@ -267,6 +269,8 @@ async fn shard_main(
         }
     }
     drain(&ctx, &accepting, (!fast).then_some(shutdown_timeout), &rx).await;
+    // The access log lines buffered here are written before the shard ends.
+    crate::observe::log::flush_all().await;
 }
 
 /// Opens listeners for addresses new in the current generation and stops those it dropped.
