@@ -115,7 +115,13 @@ fn init_logging(ansi: bool) {
     use tracing_subscriber::layer::{Layer, SubscriberExt};
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{EnvFilter, filter::FilterExt};
-    let env = || EnvFilter::try_from_env("RINGWAY_LOG").ok();
+    // An empty RINGWAY_LOG counts as unset.
+    let env = || {
+        std::env::var("RINGWAY_LOG")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .and_then(|v| EnvFilter::try_new(v).ok())
+    };
     let env_set = env().is_some();
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
