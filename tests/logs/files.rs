@@ -169,3 +169,25 @@ fn error_log_writes_nginx_lines_at_its_level() {
         "the file replaces stderr"
     );
 }
+
+#[test]
+fn stop_and_reload_write_buffered_lines() {
+    let dir = log_dir("stopflush");
+    let (first, second) = (dir.join("first.log"), dir.join("second.log"));
+    let conf = |log: &Path| {
+        format!(
+            "http {{\n log_format u '$uri';\n access_log {} u buffer=64k flush=1h;\n server {{\n listen {LISTEN};\n location / {{ return 204; }}\n }}\n}}\n",
+            log.display()
+        )
+    };
+    let mut rw = Ringway::start(&conf(&first));
+    assert_eq!(curl(&format!("http://{}/held", rw.addr), &[]), 204);
+    // A reload that drops the file writes what its buffer held.
+    rw.reload_with(&conf(&second), &[]);
+    assert_eq!(wait_lines(&first, 1, WAIT), vec!["/held"]);
+    assert_eq!(curl(&format!("http://{}/at-stop", rw.addr), &[]), 204);
+    assert!(lines(&second).is_empty(), "buffered for an hour");
+    let st = rw.stop_graceful(WAIT).expect("exit on SIGQUIT");
+    assert!(st.success(), "{st}");
+    assert_eq!(lines(&second), vec!["/at-stop"], "graceful stop flushes");
+}
