@@ -180,16 +180,21 @@ fn render_req(v: &ReqVar, facts: &ReqFacts<'_>, out: &mut Vec<u8>) {
         ReqVar::Tpl(t) => render_var(t, facts.vars, out),
         ReqVar::Request => out.extend_from_slice(facts.request_line),
         ReqVar::RemoteUser => {
-            let mut auth = Vec::new();
-            if (facts.vars.header)(b"authorization", &mut auth) {
-                out.extend_from_slice(&basic_user(&auth));
+            // The field goes into `out`, then its user name replaces it (no allocation).
+            let mark = out.len();
+            if (facts.vars.header)(b"authorization", out) {
+                let mut user = [0u8; 192];
+                let n = basic_user(&out[mark..], &mut user);
+                out.truncate(mark);
+                out.extend_from_slice(&user[..n]);
             }
         }
     }
 }
 
-/// The user name of a `Basic` credential (nginx's `$remote_user`), empty when none.
-fn basic_user(value: &[u8]) -> Vec<u8> {
+/// The user name of a `Basic` credential (nginx's `$remote_user`) into `user`; its length (0:
+/// none, or a credential too long for `user`).
+fn basic_user(value: &[u8], user: &mut [u8; 192]) -> usize {
     use base64::Engine;
     let v = value.trim_ascii();
     let Some(cred) = v
@@ -197,13 +202,12 @@ fn basic_user(value: &[u8]) -> Vec<u8> {
         .filter(|p| p.eq_ignore_ascii_case(b"basic "))
         .map(|_| v[6..].trim_ascii())
     else {
-        return Vec::new();
+        return 0;
     };
-    let Ok(dec) = base64::engine::general_purpose::STANDARD.decode(cred) else {
-        return Vec::new();
+    let Ok(n) = base64::engine::general_purpose::STANDARD.decode_slice(cred, user) else {
+        return 0;
     };
-    let end = dec.iter().position(|&c| c == b':').unwrap_or(dec.len());
-    dec[..end].to_vec()
+    user[..n].iter().position(|&c| c == b':').unwrap_or(n)
 }
 
 /// The response head as sent: captures the `$sent_http_*` values the formats use.
@@ -489,10 +493,20 @@ mod tests {
 
     #[test]
     fn basic_user_and_request_line() {
-        assert_eq!(basic_user(b"Basic YWxpY2U6c2VjcmV0"), b"alice");
-        assert_eq!(basic_user(b"basic  Ym9i "), b"bob");
-        assert!(basic_user(b"Bearer x").is_empty());
-        assert!(basic_user(b"Basic !!!").is_empty());
+        let user = |v: &[u8]| {
+            let mut u = [0u8; 192];
+            let n = basic_user(v, &mut u);
+            u[..n].to_vec()
+        };
+        assert_eq!(user(b"Basic YWxpY2U6c2VjcmV0"), b"alice");
+        assert_eq!(user(b"basic  Ym9i "), b"bob");
+        assert!(user(b"Bearer x").is_empty());
+        assert!(user(b"Basic !!!").is_empty());
+        let long = format!("Basic {}", "QUFB".repeat(100));
+        assert!(
+            user(long.as_bytes()).is_empty(),
+            "too long: nothing, no panic"
+        );
         assert_eq!(
             request_line(b"\r\nGET / HTTP/1.1\r\nHost: x\r\n"),
             b"GET / HTTP/1.1"
