@@ -99,7 +99,10 @@ fn main() -> ExitCode {
     }));
     let cli = Cli::parse();
     ringway::shard::set_memory_release(release_memory);
-    match run(cli) {
+    let done = run(cli);
+    // The error log's writer thread writes what it was sent before the process ends.
+    ringway::observe::error_log::flush();
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ringway: {e}");
@@ -262,7 +265,6 @@ fn run(cli: Cli) -> Result<(), String> {
         return Err("a shard died (see the log above); exiting with an error".into());
     }
     info!("stopped");
-    ringway::observe::error_log::flush();
     Ok(())
 }
 

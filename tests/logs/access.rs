@@ -239,3 +239,24 @@ fn refused_requests_are_logged() {
         got[2]
     );
 }
+
+#[test]
+fn tls_variables_are_logged() {
+    let leaf = Pki::get().server(&["localhost"], KeyKind::Ecdsa);
+    let dir = log_dir("tls");
+    let log = dir.join("tls.log");
+    let conf = format!(
+        "http {{\n log_format t '$scheme $https $ssl_protocol $ssl_cipher $ssl_server_name $ssl_session_reused $ssl_client_verify';\n access_log {} t;\n server {{\n listen {LISTEN} ssl;\n server_name localhost;\n {}\n location / {{ return 204; }}\n }}\n}}\n",
+        log.display(),
+        leaf.directives()
+    );
+    let rw = Ringway::start(&conf);
+    let resolve = format!("localhost:{}:127.0.0.1", rw.port);
+    let ca = Pki::get().ca.display().to_string();
+    let url = format!("https://localhost:{}/", rw.port);
+    assert_eq!(curl(&url, &["--resolve", &resolve, "--cacert", &ca]), 204);
+    assert_eq!(
+        wait_lines(&log, 1, WAIT),
+        vec!["https on TLSv1.3 TLS_AES_256_GCM_SHA384 localhost . NONE"]
+    );
+}

@@ -191,3 +191,29 @@ fn stop_and_reload_write_buffered_lines() {
     assert!(st.success(), "{st}");
     assert_eq!(lines(&second), vec!["/at-stop"], "graceful stop flushes");
 }
+
+#[test]
+fn reload_changes_the_error_log_level_and_file() {
+    let dir = log_dir("errreload");
+    let (a, b) = (dir.join("a.log"), dir.join("b.log"));
+    let conf = |p: &Path, level: &str| {
+        format!(
+            "error_log {} {level};\nhttp {{\n server {{\n listen {LISTEN};\n location / {{ return 204; }}\n }}\n}}\n",
+            p.display()
+        )
+    };
+    let rw = Ringway::start_with_env(&conf(&a, "error"), 1, &[("RINGWAY_LOG", "")]);
+    rw.write_config_text(&conf(&b, "info"), &[]);
+    rw.signal(libc::SIGHUP);
+    let got = wait_until(WAIT, || {
+        lines(&b)
+            .iter()
+            .any(|l| l.contains("[info]") && l.contains("configuration reloaded"))
+    });
+    assert!(got, "b: {:?}\nstderr: {}", lines(&b), rw.stderr());
+    assert!(
+        !lines(&a).iter().any(|l| l.contains("[info]")),
+        "a was at level error: {:?}",
+        lines(&a)
+    );
+}
