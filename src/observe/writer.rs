@@ -187,10 +187,12 @@ impl Writer {
         bytes.clear();
         *self.spare.borrow_mut() = bytes;
         self.writing.set(false);
-        // Unbuffered lines that came meanwhile, a reopen waiting, or a stop: go on. Buffered
-        // lines wait for their size or time.
-        let more = !self.buf.borrow().is_empty();
-        if more && (self.size.get() == 0 || self.next.borrow().is_some()) {
+        // Unbuffered lines that came meanwhile, a full buffer, or a reopen waiting: go on.
+        // Other buffered lines wait for their size or time.
+        let held = self.buf.borrow().len();
+        let more = held > 0;
+        let full = held >= self.size.get();
+        if more && (full || self.next.borrow().is_some()) {
             self.write_now();
         } else if !more {
             self.switch_file();
