@@ -44,6 +44,8 @@ pub struct Config {
     pub notices: Vec<String>,
     /// Every file an `access_log` names, once per path (`AccessLog::file` indexes it).
     pub log_files: Vec<LogFile>,
+    /// The `log_format`s defined (`combined`, predefined, is not among them), for `-T`.
+    pub log_formats: Vec<Arc<crate::observe::format::LogFormat>>,
     /// `error_log` at main level (None: ringway's own stderr log, `RINGWAY_LOG`).
     pub error_log: Option<ErrorLog>,
 }

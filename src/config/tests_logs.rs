@@ -120,3 +120,23 @@ fn log_format_joins_strings_and_reads_escape() {
     assert_eq!(l.format.items.len(), 5);
     assert!(l.cond.is_some());
 }
+
+#[test]
+fn dump_states_the_logs_and_reads_back() {
+    let cfg = ok(
+        "error_log /var/log/r/error.log warn;\nhttp {\n  log_format small escape=json '$status $uri';\n  \
+                  access_log /var/log/a.log;\n  server {\n    listen 8080;\n    access_log /var/log/b.log small buffer=8k flush=3s if=$arg_x;\n    \
+                  location /off { access_log off; }\n    location /in { }\n  }\n}\n",
+    );
+    let text = dump(&cfg);
+    for want in [
+        "error_log /var/log/r/error.log warn;",
+        "log_format small escape=json \"$status $uri\";",
+        "access_log /var/log/b.log small buffer=8k flush=3s if=$arg_x;",
+        "access_log off;",
+    ] {
+        assert!(text.contains(want), "{want} in\n{text}");
+    }
+    let again = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(dump(&again), text);
+}

@@ -74,6 +74,8 @@ pub struct LogFormat {
     pub name: String,
     pub escape: Escape,
     pub items: Vec<Item>,
+    /// The format as written (its strings joined), for `-T`.
+    pub text: String,
 }
 
 impl LogFormat {
@@ -97,6 +99,7 @@ impl LogFormat {
             name: name.to_string(),
             escape,
             items,
+            text: text.to_string(),
         })
     }
 

@@ -419,7 +419,7 @@ fn render_end(v: &EndVar, e: &End<'_>, out: &mut Vec<u8>, esc: Escape, raw: bool
             push_ms(out, e.ms);
         }
         EndVar::Status => {
-            let s = o.status.get();
+            let s = o.log_status();
             if s < 100 {
                 out.extend_from_slice(b"00");
             }

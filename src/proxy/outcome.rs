@@ -99,6 +99,14 @@ impl Outcome {
         }
     }
 
+    /// `$status`: the status sent, or nginx's 499 when the client went away before any answer.
+    pub fn log_status(&self) -> u16 {
+        match (self.status.get(), self.failed.get()) {
+            (0, Some(Party::Client)) => 499,
+            (s, _) => s,
+        }
+    }
+
     /// A response head was sent to the client (counted in `sent` by the caller): its length
     /// for `$body_bytes_sent`, its fields for `$sent_http_*`.
     pub fn sent_head(&self, head: &[u8]) {

@@ -260,3 +260,21 @@ fn tls_variables_are_logged() {
         vec!["https on TLSv1.3 TLS_AES_256_GCM_SHA384 localhost . NONE"]
     );
 }
+
+#[test]
+fn client_gone_before_the_answer_logs_499() {
+    let b = echo_backend();
+    let dir = log_dir("gone");
+    let log = dir.join("g.log");
+    let conf = format!(
+        "http {{\n log_format s '$status $request';\n access_log {} s;\n server {{\n listen {LISTEN};\n location / {{ proxy_pass http://{}; }}\n }}\n}}\n",
+        log.display(),
+        b.addr
+    );
+    let rw = Ringway::start(&conf);
+    // The body stops short and the client closes: no answer is ever sent.
+    let mut c = rw.connect();
+    c.send(b"POST /gone HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten..");
+    drop(c);
+    assert_eq!(wait_lines(&log, 1, WAIT), vec!["499 POST /gone HTTP/1.1"]);
+}

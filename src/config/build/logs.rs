@@ -22,7 +22,7 @@ const DEFAULT_FLUSH: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub(super) struct Logs {
     /// Formats in definition order, `combined` first.
-    formats: Vec<Arc<LogFormat>>,
+    pub(super) formats: Vec<Arc<LogFormat>>,
     pub(super) files: Vec<LogFile>,
     pub(super) error_log: Option<ErrorLog>,
 }
@@ -34,6 +34,7 @@ impl Default for Logs {
                 name: "combined".into(),
                 escape: Escape::Default,
                 items: Vec::new(),
+                text: String::new(),
             });
         Logs {
             formats: vec![Arc::new(combined)],

@@ -178,6 +178,7 @@ impl Builder {
             cache_zones: Vec::new(),
             notices: Vec::new(),
             log_files: Vec::new(),
+            log_formats: Vec::new(),
             error_log: None,
         };
         let mut http = Http::default();
@@ -296,6 +297,7 @@ impl Builder {
         cfg.auth_vars.sort();
         cfg.notices = std::mem::take(&mut self.notices);
         cfg.log_files = std::mem::take(&mut self.logs.files);
+        cfg.log_formats = self.logs.formats.iter().skip(1).cloned().collect();
         cfg.error_log = self.logs.error_log.take();
         Ok(cfg)
     }
