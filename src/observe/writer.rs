@@ -139,6 +139,12 @@ impl Writer {
             let full = std::mem::replace(&mut *self.buf.borrow_mut(), spare);
             self.spawn_write(full);
         }
+        self.arm_timer();
+    }
+
+    /// `flush=`: the buffer is written at the latest this long after now (a timer already
+    /// armed fires sooner, for an older line).
+    fn arm_timer(self: &Rc<Self>) {
         if !self.timer.replace(true) {
             let w = self.clone();
             monoio::spawn(async move {
@@ -194,7 +200,10 @@ impl Writer {
         let full = held >= self.size.get();
         if more && (full || self.next.borrow().is_some()) {
             self.write_now();
-        } else if !more {
+        } else if more {
+            // Lines that came during the write wait for their time, not for another line.
+            self.arm_timer();
+        } else {
             self.switch_file();
         }
     }

@@ -278,3 +278,34 @@ fn client_gone_before_the_answer_logs_499() {
     drop(c);
     assert_eq!(wait_lines(&log, 1, WAIT), vec!["499 POST /gone HTTP/1.1"]);
 }
+
+#[test]
+fn a_full_buffer_is_written_before_its_flush_time() {
+    let dir = log_dir("bufsize");
+    let log = dir.join("s.log");
+    let conf = format!(
+        "http {{\n log_format u '$uri';\n access_log {} u buffer=4k flush=1h;\n server {{\n listen {LISTEN};\n location / {{ return 204; }}\n }}\n}}\n",
+        log.display()
+    );
+    let rw = Ringway::start(&conf);
+    let mut c = rw.connect();
+    // 40 lines of 201 bytes: 8 KB, twice the buffer.
+    for i in 0..40 {
+        let path = format!("/{i:03}{}", "x".repeat(196));
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+        assert_eq!(c.read_response().status, 204);
+    }
+    let got = wait_lines(&log, 20, WAIT);
+    assert!(got.len() >= 20, "{} lines written", got.len());
+    assert!(
+        got.len() < 40,
+        "the last lines wait for the buffer or the hour"
+    );
+    for (i, l) in got.iter().enumerate() {
+        assert!(
+            l.starts_with(&format!("/{i:03}x")),
+            "whole lines, in order: {l}"
+        );
+        assert_eq!(l.len(), 200);
+    }
+}
