@@ -93,7 +93,9 @@ impl Conn {
 /// Serves a parked connection that has bytes (or a close) to read again.
 pub async fn resume(r: park::Resumed) {
     let peer = r.peer;
-    let conn = Conn::plain(r.peer, r.local);
+    let mut conn = Conn::plain(r.peer, r.local);
+    // The same connection: the same `$connection`.
+    conn.client.serial = r.serial;
     let conn = serve_from(r.slot, r.stream, conn, r.served, Some(r.deadline));
     guard::catch_panic(conn, peer).await
 }
@@ -179,7 +181,14 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
                 Some(false) => break,
                 None if !parks || ctx.drain.is_set() => break,
                 None => match stream.park_fd() {
-                    Some(fd) => match ctx.parking.park(slot, fd, peer, local, served, deadline) {
+                    Some(fd) => match ctx.parking.park(
+                        slot,
+                        fd,
+                        peer,
+                        local,
+                        (served, client.serial),
+                        deadline,
+                    ) {
                         Ok(()) => return,
                         // Not parked (out of descriptors, say): wait on in this task, to the
                         // same deadline.

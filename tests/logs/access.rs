@@ -309,3 +309,25 @@ fn a_full_buffer_is_written_before_its_flush_time() {
         assert_eq!(l.len(), 200);
     }
 }
+
+#[test]
+fn connection_keeps_its_serial_across_an_idle_park() {
+    let dir = log_dir("serial");
+    let log = dir.join("c.log");
+    let conf = format!(
+        "http {{\n log_format c '$connection $connection_requests';\n access_log {} c;\n server {{\n listen {LISTEN};\n location / {{ return 204; }}\n }}\n}}\n",
+        log.display()
+    );
+    let rw = Ringway::start(&conf);
+    let mut c = rw.connect();
+    c.send(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.read_response().status, 204);
+    // Idle past PARK_AFTER (1 s): the connection gives up its task and is resumed later.
+    std::thread::sleep(Duration::from_millis(1500));
+    c.send(b"GET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.read_response().status, 204);
+    let got = wait_lines(&log, 2, WAIT);
+    let (a, b): (Vec<&str>, Vec<&str>) = (got[0].split(' ').collect(), got[1].split(' ').collect());
+    assert_eq!(a[0], b[0], "one connection, one $connection: {got:?}");
+    assert_eq!((a[1], b[1]), ("1", "2"));
+}
