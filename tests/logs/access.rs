@@ -331,3 +331,35 @@ fn connection_keeps_its_serial_across_an_idle_park() {
     assert_eq!(a[0], b[0], "one connection, one $connection: {got:?}");
     assert_eq!((a[1], b[1]), ("1", "2"));
 }
+
+#[test]
+fn interim_answers_are_not_body_bytes() {
+    // The upstream answers the Expect with a 100, then reads the body and answers.
+    let b = Backend::start(|c| {
+        while let Some(mut req) = c.read_head() {
+            c.write(b"HTTP/1.1 100 Continue\r\n\r\n");
+            c.read_body(&mut req);
+            c.respond(200, b"abcd");
+        }
+    });
+    let dir = log_dir("interim");
+    let log = dir.join("i.log");
+    let conf = format!(
+        "http {{\n log_format s '$status $body_bytes_sent $request_length';\n access_log {} s;\n server {{\n listen {LISTEN};\n location / {{ proxy_pass http://{}; }}\n }}\n}}\n",
+        log.display(),
+        b.addr
+    );
+    let rw = Ringway::start(&conf);
+    let mut c = rw.connect();
+    c.send(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    let interim = c.read_response();
+    assert_eq!(interim.status, 100, "{}", interim.describe());
+    c.send(b"hello");
+    assert_eq!(c.read_response().status, 200);
+    let got = wait_lines(&log, 1, WAIT);
+    assert_eq!(
+        got,
+        vec!["200 4 80"],
+        "the 100 is no body byte; the request is head and body"
+    );
+}
