@@ -359,7 +359,7 @@ fn interim_answers_are_not_body_bytes() {
     let got = wait_lines(&log, 1, WAIT);
     assert_eq!(
         got,
-        vec!["200 4 80"],
+        vec!["200 4 76"],
         "the 100 is no body byte; the request is head and body"
     );
 }
