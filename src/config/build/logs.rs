@@ -64,8 +64,7 @@ impl Builder {
     /// `log_format NAME [escape=default|json|none] STRING ...;`
     pub(super) fn log_format(&mut self, d: &Directive) -> Result<()> {
         let name = &d.args[0].value;
-        if let Some(f) = self.logs.formats.iter().find(|f| f.name == *name) {
-            let _ = f;
+        if self.logs.formats.iter().any(|f| f.name == *name) {
             return Err(d.args[0]
                 .pos
                 .err(format!("duplicate \"log_format\" name \"{name}\"")));
