@@ -363,3 +363,22 @@ fn interim_answers_are_not_body_bytes() {
         "the 100 is no body byte; the request is head and body"
     );
 }
+
+#[test]
+fn a_head_that_times_out_is_logged_408() {
+    let dir = log_dir("timeout");
+    let log = dir.join("t.log");
+    let conf = format!(
+        "http {{\n log_format s '$status \"$request\" $request_length';\n client_header_timeout 1s;\n server {{\n listen {LISTEN};\n access_log {} s;\n location / {{ return 204; }}\n }}\n}}\n",
+        log.display()
+    );
+    let rw = Ringway::start(&conf);
+    let mut c = rw.connect();
+    c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n");
+    let r = c.read_response();
+    assert_eq!(r.status, 408, "{}", r.describe());
+    assert_eq!(
+        wait_lines(&log, 1, WAIT),
+        vec!["408 \"GET /slow HTTP/1.1\" 29"]
+    );
+}
