@@ -217,3 +217,79 @@ fn reload_changes_the_error_log_level_and_file() {
         lines(&a)
     );
 }
+
+#[test]
+fn a_file_size_limit_fails_writes_without_killing_ringway() {
+    let dir = log_dir("fsize");
+    let log = dir.join("big.log");
+    let port = free_port();
+    let conf = format!(
+        "http {{\n log_format u '$uri';\n access_log {} u;\n server {{\n listen 127.0.0.1:{port};\n location / {{ return 204; }}\n }}\n}}\n",
+        log.display()
+    );
+    let path = write_config(&dir, &conf);
+    // RLIMIT_FSIZE of 1 KiB (`ulimit -f` counts 512-byte blocks): writes past it get SIGXFSZ,
+    // whose default action ends the process; ringway ignores it and sees EFBIG. The epoll
+    // driver writes with pwrite from the shard's thread, which gets the signal (an io_uring
+    // write fails with EFBIG without one).
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -f 2 && exec \"$0\" -c \"$1\" --workers 1")
+        .arg(bin())
+        .arg(&path)
+        .env("RINGWAY_LOG", "info")
+        .env("RINGWAY_DRIVER", "legacy")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    assert!(
+        wait_until(WAIT, || std::net::TcpStream::connect(addr).is_ok()),
+        "ringway did not listen"
+    );
+    let url = format!("http://{addr}/{}", "x".repeat(200));
+    for i in 0..30 {
+        assert_eq!(curl(&url, &[]), 204, "request {i}");
+    }
+    assert!(child.try_wait().unwrap().is_none(), "ringway ended");
+    let size = std::fs::metadata(&log).unwrap().len();
+    assert!(size <= 1024, "{size}");
+    // Lines of 202 bytes: whole ones up to the limit (the write that crosses it is cut there,
+    // as nginx's would be).
+    let got = lines(&log);
+    assert!(got.len() >= 4, "{got:?}");
+    let uri = format!("/{}", "x".repeat(200));
+    assert!(got[..4].iter().all(|l| *l == uri), "{got:?}");
+    // SAFETY: kill(2) on our child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let st = child.wait().unwrap();
+    let mut err = String::new();
+    let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err);
+    assert!(st.success(), "{st}: {err}");
+    assert!(
+        err.contains("write failed") && err.contains("too large"),
+        "{err}"
+    );
+}
+
+#[test]
+fn fast_stop_writes_buffered_lines() {
+    let dir = log_dir("faststop");
+    let log = dir.join("f.log");
+    let conf = format!(
+        "http {{\n log_format u '$uri';\n access_log {} u buffer=64k flush=1h;\n server {{\n listen {LISTEN};\n location / {{ return 204; }}\n }}\n}}\n",
+        log.display()
+    );
+    let mut rw = Ringway::start_with(&conf, 2);
+    for i in 0..6 {
+        assert_eq!(curl(&format!("http://{}/f{i}", rw.addr), &[]), 204);
+    }
+    assert!(lines(&log).is_empty(), "buffered for an hour");
+    rw.signal(libc::SIGTERM);
+    assert!(rw.wait_exit(WAIT).is_some(), "exit on SIGTERM");
+    let mut got = lines(&log);
+    got.sort();
+    assert_eq!(got, (0..6).map(|i| format!("/f{i}")).collect::<Vec<_>>());
+}
