@@ -28,8 +28,18 @@ const MONTHS: [&[u8; 3]; 12] = [
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];
 
-/// Seconds and milliseconds since the epoch.
+/// Seconds and milliseconds since the epoch, from the kernel's coarse clock: as precise as
+/// its tick (1–4 ms; nginx's log times are its event loop's cached time), and a few times
+/// cheaper to read than the precise one.
 pub fn now() -> (u64, u32) {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes only into `ts`.
+    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) } == 0 {
+        return (ts.tv_sec as u64, (ts.tv_nsec / 1_000_000) as u32);
+    }
     let d = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

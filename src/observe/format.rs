@@ -177,18 +177,20 @@ pub fn put(out: &mut Vec<u8>, value: &[u8], escape: Escape) {
     match escape {
         Escape::None => out.extend_from_slice(value),
         Escape::Default => {
-            for &c in value {
-                if c == b'"' || c == b'\\' || !(0x20..0x7f).contains(&c) {
-                    out.extend_from_slice(&[
-                        b'\\',
-                        b'x',
-                        HEX[usize::from(c >> 4)],
-                        HEX[usize::from(c & 15)],
-                    ]);
-                } else {
-                    out.push(c);
-                }
+            // Runs of plain bytes are copied whole; values rarely need any escape.
+            let mut rest = value;
+            while let Some(i) = rest.iter().position(|&c| needs_escape(c)) {
+                out.extend_from_slice(&rest[..i]);
+                let c = rest[i];
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'x',
+                    HEX[usize::from(c >> 4)],
+                    HEX[usize::from(c & 15)],
+                ]);
+                rest = &rest[i + 1..];
             }
+            out.extend_from_slice(rest);
         }
         Escape::Json => {
             for &c in value {
@@ -216,6 +218,12 @@ pub fn put(out: &mut Vec<u8>, value: &[u8], escape: Escape) {
 }
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// nginx's default escaping: `"`, `\`, control bytes and bytes from 0x7f.
+#[inline]
+fn needs_escape(c: u8) -> bool {
+    c == b'"' || c == b'\\' || !(0x20..0x7f).contains(&c)
+}
 
 #[cfg(test)]
 mod tests {

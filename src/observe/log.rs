@@ -111,12 +111,12 @@ pub async fn flush_all() {
     }
 }
 
+/// Rendered values, back to back, and where each ends: the request variables first, then
+/// the `$sent_http_*` values once the response head is known.
 #[derive(Default)]
 struct Bufs {
     vals: Vec<u8>,
     ends: Vec<u32>,
-    sent: Vec<u8>,
-    sent_ends: Vec<u32>,
 }
 
 /// What the request phase rendered for a request's access log lines.
@@ -124,20 +124,35 @@ pub struct Capture {
     logs: Rc<[AccessLog]>,
     files: Files,
     bufs: Bufs,
-    /// The response head's `$sent_http_*` values were captured.
+    /// How many of `bufs`' values are request variables.
+    req_values: u32,
+    /// The response head's `$sent_http_*` values were captured (they follow).
     sent: bool,
 }
 
-/// What a capture reads besides the template variables.
+/// Where a capture reads the request variables from (the proxy's view of the request).
+pub trait ReqSource {
+    /// Appends the value of `v` to `out` (nothing when absent).
+    fn render(&self, v: &ReqVar, out: &mut Vec<u8>);
+}
+
+/// A request seen through its template variables and request line (what `render_with_vars`
+/// needs): the general source, for requests not routed.
 pub struct ReqFacts<'a> {
     pub vars: &'a Vars<'a>,
     /// The request line as read (empty when none was).
     pub request_line: &'a [u8],
 }
 
+impl ReqSource for ReqFacts<'_> {
+    fn render(&self, v: &ReqVar, out: &mut Vec<u8>) {
+        render_with_vars(v, self.vars, self.request_line, out);
+    }
+}
+
 /// Renders the request variables of `logs`' formats (and `if=` conditions) into a capture kept
 /// in the outcome record. Nothing when the location logs nothing.
-pub fn capture(outcome: &Outcome, logs: &Rc<[AccessLog]>, files: &Files, facts: &ReqFacts<'_>) {
+pub fn capture(outcome: &Outcome, logs: &Rc<[AccessLog]>, files: &Files, src: &dyn ReqSource) {
     if logs.is_empty() {
         return not_logged(outcome, logs, files);
     }
@@ -146,15 +161,17 @@ pub fn capture(outcome: &Outcome, logs: &Rc<[AccessLog]>, files: &Files, facts: 
         let formats = l.cond.iter().chain(std::iter::once(&l.format));
         for f in formats {
             for v in f.req_vars() {
-                render_req(v, facts, &mut bufs.vals);
+                src.render(v, &mut bufs.vals);
                 bufs.ends.push(bufs.vals.len() as u32);
             }
         }
     }
+    let req_values = bufs.ends.len() as u32;
     *outcome.log.borrow_mut() = Some(Capture {
         logs: logs.clone(),
         files: files.clone(),
         bufs,
+        req_values,
         sent: false,
     });
 }
@@ -166,6 +183,7 @@ pub fn not_logged(outcome: &Outcome, logs: &Rc<[AccessLog]>, files: &Files) {
         logs: logs.clone(),
         files: files.clone(),
         bufs: Bufs::default(),
+        req_values: 0,
         sent: false,
     });
 }
@@ -175,20 +193,24 @@ pub fn captured(outcome: &Outcome) -> bool {
     outcome.log.borrow().is_some()
 }
 
-fn render_req(v: &ReqVar, facts: &ReqFacts<'_>, out: &mut Vec<u8>) {
+/// A request variable from the template variables (`vars`) and the request line.
+pub fn render_with_vars(v: &ReqVar, vars: &Vars<'_>, request_line: &[u8], out: &mut Vec<u8>) {
     match v {
-        ReqVar::Tpl(t) => render_var(t, facts.vars, out),
-        ReqVar::Request => out.extend_from_slice(facts.request_line),
-        ReqVar::RemoteUser => {
-            // The field goes into `out`, then its user name replaces it (no allocation).
-            let mark = out.len();
-            if (facts.vars.header)(b"authorization", out) {
-                let mut user = [0u8; 192];
-                let n = basic_user(&out[mark..], &mut user);
-                out.truncate(mark);
-                out.extend_from_slice(&user[..n]);
-            }
-        }
+        ReqVar::Tpl(t) => render_var(t, vars, out),
+        ReqVar::Request => out.extend_from_slice(request_line),
+        ReqVar::RemoteUser => remote_user(|out| (vars.header)(b"authorization", out), out),
+    }
+}
+
+/// `$remote_user`: `authorization` appends the Authorization field (false: none). The field
+/// goes into `out`, then its user name replaces it (no allocation).
+pub fn remote_user(authorization: impl FnOnce(&mut Vec<u8>) -> bool, out: &mut Vec<u8>) {
+    let mark = out.len();
+    if authorization(out) {
+        let mut user = [0u8; 192];
+        let n = basic_user(&out[mark..], &mut user);
+        out.truncate(mark);
+        out.extend_from_slice(&user[..n]);
     }
 }
 
@@ -216,13 +238,16 @@ pub fn response_head(outcome: &Outcome, head: &[u8]) {
     let Some(c) = log.as_mut().filter(|c| !c.logs.is_empty()) else {
         return;
     };
-    c.bufs.sent.clear();
-    c.bufs.sent_ends.clear();
+    // A later head replaces an earlier one's values.
+    let keep = c.req_values as usize;
+    c.bufs.ends.truncate(keep);
+    let end = c.bufs.ends.last().map_or(0, |&e| e as usize);
+    c.bufs.vals.truncate(end);
     c.sent = true;
     for l in c.logs.iter() {
         for name in l.format.sent_fields() {
-            field_of(head, name, &mut c.bufs.sent);
-            c.bufs.sent_ends.push(c.bufs.sent.len() as u32);
+            field_of(head, name, &mut c.bufs.vals);
+            c.bufs.ends.push(c.bufs.vals.len() as u32);
         }
     }
 }
@@ -254,17 +279,21 @@ pub fn request_done(outcome: &Outcome) {
         return;
     }
     let (sec, ms) = clock::now();
+    let req = c.req_values as usize;
     let mut cursor = Cursor {
         vals: &c.bufs.vals,
-        ends: &c.bufs.ends,
+        ends: &c.bufs.ends[..req.min(c.bufs.ends.len())],
         at: 0,
         from: 0,
     };
     let mut sent = Cursor {
-        vals: &c.bufs.sent,
-        ends: &c.bufs.sent_ends,
-        at: 0,
-        from: 0,
+        vals: &c.bufs.vals,
+        ends: &c.bufs.ends,
+        at: req,
+        from: req
+            .checked_sub(1)
+            .and_then(|i| c.bufs.ends.get(i))
+            .map_or(0, |&e| e as usize),
     };
     let end = End {
         o: outcome,
@@ -294,8 +323,6 @@ pub fn request_done(outcome: &Outcome) {
     let mut bufs = c.bufs;
     bufs.vals.clear();
     bufs.ends.clear();
-    bufs.sent.clear();
-    bufs.sent_ends.clear();
     POOL.with(|p| {
         let mut p = p.borrow_mut();
         if p.len() < 256 {

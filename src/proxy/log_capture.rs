@@ -7,8 +7,11 @@ use super::context::{Generation, ListenerRt};
 use super::outcome::Outcome;
 use super::request::{Request, find_header, host_of, origin_form, vars};
 use crate::http::RequestHead;
-use crate::observe::log::{ReqFacts, capture, captured, not_logged, request_line};
-use crate::template::Vars;
+use crate::observe::format::ReqVar;
+use crate::observe::log::{
+    ReqFacts, ReqSource, capture, captured, not_logged, remote_user, render_with_vars, request_line,
+};
+use crate::template::{Var, Vars};
 
 /// A routed request: its location's access logs.
 pub fn routed(r: &Request<'_>, b: &[u8]) {
@@ -16,14 +19,36 @@ pub fn routed(r: &Request<'_>, b: &[u8]) {
     if logs.is_empty() {
         return not_logged(r.outcome, logs, &r.generation.logs);
     }
-    let header = |name: &[u8], out: &mut Vec<u8>| find_header(r.head, b, name, out);
-    let v = vars(r, b, b"", &header);
-    let line = request_line(&b[r.head.method_span.start as usize..]);
-    let facts = ReqFacts {
-        vars: &v,
-        request_line: line,
-    };
-    capture(r.outcome, logs, &r.generation.logs, &facts);
+    capture(r.outcome, logs, &r.generation.logs, &Routed { r, b });
+}
+
+/// A routed request as the access log reads it: the common variables straight from the head,
+/// the others through the template variables.
+struct Routed<'r, 'a> {
+    r: &'r Request<'a>,
+    b: &'r [u8],
+}
+
+impl ReqSource for Routed<'_, '_> {
+    fn render(&self, v: &ReqVar, out: &mut Vec<u8>) {
+        let (r, b) = (self.r, self.b);
+        let line = || request_line(&b[r.head.method_span.start as usize..]);
+        match v {
+            ReqVar::Tpl(Var::RemoteAddr) => out.extend_from_slice(r.client.ip.as_bytes()),
+            ReqVar::Tpl(Var::Http(name)) => {
+                find_header(r.head, b, name, out);
+            }
+            ReqVar::Request => out.extend_from_slice(line()),
+            ReqVar::RemoteUser => {
+                remote_user(|out| find_header(r.head, b, b"authorization", out), out)
+            }
+            other => {
+                let header = |name: &[u8], out: &mut Vec<u8>| find_header(r.head, b, name, out);
+                let v = vars(r, b, b"", &header);
+                render_with_vars(other, &v, line(), out);
+            }
+        }
+    }
 }
 
 /// A request that was not routed (its head did not parse, or no server took it): the
