@@ -179,7 +179,7 @@ pub fn put(out: &mut Vec<u8>, value: &[u8], escape: Escape) {
         Escape::Default => {
             // Runs of plain bytes are copied whole; values rarely need any escape.
             let mut rest = value;
-            while let Some(i) = rest.iter().position(|&c| needs_escape(c)) {
+            while let Some(i) = first_escape(rest) {
                 out.extend_from_slice(&rest[..i]);
                 let c = rest[i];
                 out.extend_from_slice(&[
@@ -225,6 +225,36 @@ fn needs_escape(c: u8) -> bool {
     c == b'"' || c == b'\\' || !(0x20..0x7f).contains(&c)
 }
 
+/// Where the first byte `needs_escape` is, eight bytes at a time (each test below sets a
+/// byte's top bit exactly when that byte matches, with no carry between bytes).
+fn first_escape(v: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const LOW7: u64 = !HI;
+    let zero = |y: u64| !(((y & LOW7) + LOW7) | y | LOW7);
+    let mut chunks = v.chunks_exact(8);
+    let mut at = 0;
+    for c in chunks.by_ref() {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        let x = u64::from_le_bytes(b);
+        let below_20 = !(((x & LOW7) + (0x80 - 0x20) * LO) | x) & HI;
+        let from_7f = (x | ((x & LOW7) + LO)) & HI;
+        let quote = zero(x ^ (u64::from(b'"') * LO));
+        let backslash = zero(x ^ (u64::from(b'\\') * LO));
+        let m = below_20 | from_7f | quote | backslash;
+        if m != 0 {
+            return Some(at + (m.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| needs_escape(c))
+        .map(|i| at + i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +288,20 @@ mod tests {
             f.sent_fields().collect::<Vec<_>>(),
             vec![&b"content-type"[..]]
         );
+    }
+
+    #[test]
+    fn first_escape_agrees_with_the_byte_rule() {
+        for c in 0..=255u8 {
+            for at in 0..20 {
+                let mut v = vec![b'a'; 20];
+                v[at] = c;
+                let want = needs_escape(c).then_some(at);
+                assert_eq!(first_escape(&v), want, "byte {c:#x} at {at}");
+            }
+        }
+        assert_eq!(first_escape(b""), None);
+        assert_eq!(first_escape(b"plain text, 0-9 ~"), None);
     }
 
     #[test]

@@ -32,7 +32,7 @@ struct Routed<'r, 'a> {
 impl ReqSource for Routed<'_, '_> {
     fn render(&self, v: &ReqVar, out: &mut Vec<u8>) {
         let (r, b) = (self.r, self.b);
-        let line = || request_line(&b[r.head.method_span.start as usize..]);
+        let line = || line_of(r.head, b);
         match v {
             ReqVar::Tpl(Var::RemoteAddr) => out.extend_from_slice(r.client.ip.as_bytes()),
             ReqVar::Tpl(Var::Http(name)) => {
@@ -48,6 +48,17 @@ impl ReqSource for Routed<'_, '_> {
                 render_with_vars(other, &v, line(), out);
             }
         }
+    }
+}
+
+/// The request line of a parsed head: from the method to the version, which is 8 bytes
+/// (`HTTP/1.1`) after the target and a space; scanned for its end otherwise.
+fn line_of<'b>(head: &RequestHead, b: &'b [u8]) -> &'b [u8] {
+    let start = head.method_span.start as usize;
+    let end = head.target.end as usize + 9;
+    match b.get(start..end) {
+        Some(l) if l.len() >= 8 && l[l.len() - 8..].starts_with(b"HTTP/") => l,
+        _ => request_line(b.get(start..).unwrap_or_default()),
     }
 }
 
@@ -71,7 +82,7 @@ pub fn unrouted(
             host_of(h, b),
             origin_form(h.target.get(b)),
             h.method_span.get(b),
-            request_line(&b[h.method_span.start as usize..]),
+            line_of(h, b),
             b,
         ),
         None => (
