@@ -218,6 +218,16 @@ fn reload_changes_the_error_log_level_and_file() {
     );
 }
 
+/// A child process killed when the test ends, failed or not.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn a_file_size_limit_fails_writes_without_killing_ringway() {
     let dir = log_dir("fsize");
@@ -232,18 +242,20 @@ fn a_file_size_limit_fails_writes_without_killing_ringway() {
     // whose default action ends the process; ringway ignores it and sees EFBIG. The epoll
     // driver writes with pwrite from the shard's thread, which gets the signal (an io_uring
     // write fails with EFBIG without one).
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg("ulimit -f 2 && exec \"$0\" -c \"$1\" --workers 1")
-        .arg(bin())
-        .arg(&path)
-        .env("RINGWAY_LOG", "info")
-        .env("RINGWAY_DRIVER", "legacy")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Reaped(
+        Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -f 2 && exec \"$0\" -c \"$1\" --workers 1")
+            .arg(bin())
+            .arg(&path)
+            .env("RINGWAY_LOG", "info")
+            .env("RINGWAY_DRIVER", "legacy")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     assert!(
         wait_until(WAIT, || std::net::TcpStream::connect(addr).is_ok()),
@@ -253,7 +265,7 @@ fn a_file_size_limit_fails_writes_without_killing_ringway() {
     for i in 0..30 {
         assert_eq!(curl(&url, &[]), 204, "request {i}");
     }
-    assert!(child.try_wait().unwrap().is_none(), "ringway ended");
+    assert!(child.0.try_wait().unwrap().is_none(), "ringway ended");
     let size = std::fs::metadata(&log).unwrap().len();
     assert!(size <= 1024, "{size}");
     // Lines of 202 bytes: whole ones up to the limit (the write that crosses it is cut there,
@@ -263,10 +275,10 @@ fn a_file_size_limit_fails_writes_without_killing_ringway() {
     let uri = format!("/{}", "x".repeat(200));
     assert!(got[..4].iter().all(|l| *l == uri), "{got:?}");
     // SAFETY: kill(2) on our child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let st = child.wait().unwrap();
+    unsafe { libc::kill(child.0.id() as i32, libc::SIGTERM) };
+    let st = child.0.wait().unwrap();
     let mut err = String::new();
-    let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err);
+    let _ = std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut err);
     assert!(st.success(), "{st}: {err}");
     assert!(
         err.contains("write failed") && err.contains("too large"),
