@@ -55,12 +55,23 @@ lt_busy_ticks() {
         if (c >= lo && c <= hi) s += $2 + $3 + $4 + $7 + $8 } END { print s + 0 }' /proc/stat
 }
 
+# lt_access_log NAME: the http-level access_log line of a quick script's proxy. ACCESS_LOG=1:
+# nginx's combined format, buffer=64k flush=1s, into $DIR/access-NAME.log (as loadtest/run's
+# ACCESS_LOG=1); otherwise none (nginx: access_log off).
+lt_access_log() {
+    if [[ "${ACCESS_LOG:-0}" == 1 ]]; then
+        echo "access_log ${DIR:-/tmp}/access-$1.log combined buffer=64k flush=1s;"
+    elif [[ "$1" == nginx ]]; then
+        echo "access_log off;"
+    fi
+}
+
 # lt_ringway_conf PORT BACKEND_PORT [EVENTS]: ringway proxying everything to the backend, with
 # EVENTS as the text of its events block.
 lt_ringway_conf() {
     cat <<CONF
 events { ${3:-} }
-http { upstream be { server 127.0.0.1:$2; keepalive 1024; }
+http { $(lt_access_log ringway) upstream be { server 127.0.0.1:$2; keepalive 1024; }
   server { listen 127.0.0.1:$1; keepalive_requests 1000000;
     location / { proxy_pass http://be; } } }
 CONF
@@ -71,7 +82,7 @@ lt_nginx_proxy_conf() {
     cat <<CONF
 worker_processes 1; daemon off; master_process off; pid $1/ng.pid; error_log $1/ng.err;
 events { worker_connections 4096; }
-http { access_log off; upstream be { server 127.0.0.1:$3; keepalive 1024; }
+http { $(lt_access_log nginx) upstream be { server 127.0.0.1:$3; keepalive 1024; }
   server { listen 127.0.0.1:$2; keepalive_requests 1000000;
     location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 CONF

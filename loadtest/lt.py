@@ -75,6 +75,16 @@ LOAD_CPU = ENV.get("LOAD_CPU", "1")
 CONNS_SMALL = int(ENV.get("CONNS_SMALL", "64"))
 CONNS_LARGE = int(ENV.get("CONNS_LARGE", "16"))
 NGINX_EXTRA = ENV.get("NGINX_EXTRA", "")
+# ACCESS_LOG=1: both proxies write nginx's combined access log, buffered as an operator would
+# (buffer=64k flush=1s), into the run's temporary directory; 0: none (nginx: access_log off).
+ACCESS_LOG = ENV.get("ACCESS_LOG", "0") == "1"
+
+
+def access_log_line(d: str, who: str) -> str:
+    """The http-level access_log line of one proxy's config."""
+    if not ACCESS_LOG:
+        return "access_log off;"
+    return f"access_log {d}/access-{who}.log combined buffer=64k flush=1s;"
 # DEFERRED=1: every proxy's listener defers accept until the first bytes (TCP_DEFER_ACCEPT):
 # `listen … deferred` in ringway and nginx, `defer-accept` in HAProxy. Off by default, as in all three.
 DEFERRED = ENV.get("DEFERRED", "0") == "1"
@@ -521,7 +531,7 @@ master_process {"on" if master else "off"};
 pid {d}/nginx.pid;
 events {{ worker_connections {worker_connections}; }}
 http {{
-    access_log off;
+    {access_log_line(d, name.removesuffix(".conf"))}
     {TEMP_PATHS.format(d=d)}
     {http_extra}
     upstream app {{
@@ -560,8 +570,10 @@ def write_ringway(d: str, name: str = "ringway.conf", server_extra: str = "", tl
                   http_extra: str = "", extra: str = "", backend_port: int = BACKEND_PORT) -> str:
     """ringway's config. http_extra: lines at http level (proxy_cache_path); extra: in `location /`."""
     os.makedirs(d, exist_ok=True)
+    log = access_log_line(d, name.removesuffix(".conf")) if ACCESS_LOG else ""
     conf = f"""events {{}}
 http {{
+    {log}
     {http_extra}
     upstream app {{
         server 127.0.0.1:{backend_port};

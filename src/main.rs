@@ -65,8 +65,9 @@ struct Cli {
     #[arg(short = 'T')]
     dump: bool,
     /// Send a signal to the running instance: reload (SIGHUP), stop (SIGTERM: fast, in-flight
-    /// requests are cut) or quit (SIGQUIT: graceful, in-flight requests finish).
-    #[arg(short = 's', value_parser = ["reload", "stop", "quit"])]
+    /// requests are cut), quit (SIGQUIT: graceful, in-flight requests finish) or reopen
+    /// (SIGUSR1: open the log files again).
+    #[arg(short = 's', value_parser = ["reload", "stop", "quit", "reopen"])]
     signal: Option<String>,
     /// Number of shards (worker threads); default: `worker_processes`, else one per online core.
     #[arg(long)]
@@ -85,14 +86,11 @@ fn main() -> ExitCode {
     // A proxy's heap is small and scattered; it gains nothing from them.
     // SAFETY: prctl with integer arguments only; failure (old kernel) leaves THP as it was.
     unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RINGWAY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    init_logging(std::io::stderr().is_terminal());
+    // A log file grown past RLIMIT_FSIZE fails its writes (EFBIG, counted and reported)
+    // instead of killing the process.
+    // SAFETY: setting a signal's disposition to SIG_IGN.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     // A panic is a bug: its message and place go to the log like any error (the connection or
     // shard it ended says what happened next).
     std::panic::set_hook(Box::new(|info| {
@@ -101,7 +99,10 @@ fn main() -> ExitCode {
     }));
     let cli = Cli::parse();
     ringway::shard::set_memory_release(release_memory);
-    match run(cli) {
+    let done = run(cli);
+    // The error log's writer thread writes what it was sent before the process ends.
+    ringway::observe::error_log::flush();
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ringway: {e}");
@@ -110,13 +111,47 @@ fn main() -> ExitCode {
     }
 }
 
+/// stderr in tracing's format until (and unless) the config names a main-level `error_log`;
+/// then nginx's format in that file (`observe::error_log`). `RINGWAY_LOG` filters either.
+fn init_logging(ansi: bool) {
+    use ringway::observe::error_log;
+    use tracing_subscriber::layer::{Layer, SubscriberExt};
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, filter::FilterExt};
+    // An empty RINGWAY_LOG counts as unset.
+    let env = || {
+        std::env::var("RINGWAY_LOG")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .and_then(|v| EnvFilter::try_new(v).ok())
+    };
+    let env_set = env().is_some();
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_filter(
+            env()
+                .unwrap_or_else(|| EnvFilter::new("info"))
+                .and(error_log::stderr_gate()),
+        );
+    let (nginx, gate) = error_log::layer(env_set);
+    // With RINGWAY_LOG unset its filter lets everything through: the gate's level decides.
+    let nginx = nginx.with_filter(env().unwrap_or_else(|| EnvFilter::new("trace")).and(gate));
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(nginx)
+        .init();
+}
+
 /// Reads and checks the config, and looks up its hostnames here, on the main thread: the
 /// shards get the answers and never block on DNS.
 /// A config read and checked, its hostnames looked up and its TLS files read.
 type Loaded = (config::Config, route::Lookups, ringway::tls::Loaded);
 
 fn load(path: &std::path::Path) -> Result<Loaded, String> {
-    let cfg = config::load(path).map_err(|e| e.to_string())?;
+    let mut cfg = config::load(path).map_err(|e| e.to_string())?;
+    // Log files are opened (and created) here, as nginx does, `-t` included.
+    ringway::observe::files::open_all(&mut cfg)?;
     // Certificates, keys and the other files TLS servers name (nginx reads them at -t too).
     let tls = ringway::tls::Loaded::load(&cfg)?;
     // Compiling resolves upstream hosts and regexes: errors a shard would hit, found up front.
@@ -159,6 +194,8 @@ fn run(cli: Cli) -> Result<(), String> {
         return Ok(());
     }
     let (cfg, lookups, tls) = load(path)?;
+    ringway::observe::error_log::apply(cfg.error_log.as_ref());
+    ringway::observe::files::in_force(&cfg);
     let (cfg, lookups, tls) = (Arc::new(cfg), Arc::new(lookups), Arc::new(tls));
     let workers = cli
         .workers
@@ -207,10 +244,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 SIGHUP if upgrade.on_hup(&shards) => {}
                 SIGHUP => reload(path, &cli, &shards, started_uring, started_workers, workers),
                 // logrotate's nginx script sends USR1; USR2 starts nginx's binary upgrade.
-                SIGUSR1 => warn!(
-                    "SIGUSR1 (reopen log files): ringway writes no log files yet (it logs to \
-                     stderr); nothing to reopen, still serving"
-                ),
+                SIGUSR1 => reopen_logs(&shards),
                 SIGCHLD => upgrade.reap(&shards),
                 SIGUSR2 | SIGWINCH if stopping.is_some() => info!("stopping: no binary upgrade"),
                 SIGUSR2 => upgrade.begin(&shards),
@@ -248,6 +282,15 @@ fn run(cli: Cli) -> Result<(), String> {
     Ok(())
 }
 
+/// SIGUSR1 (`-s reopen`, logrotate's postrotate): every log file is opened again; the shards
+/// write what they hold to the old files, then switch.
+fn reopen_logs(shards: &Shards) {
+    info!("SIGUSR1: reopening log files");
+    let fresh = ringway::observe::files::reopen_all();
+    shards.reopen_logs(fresh);
+    ringway::observe::error_log::reopen();
+}
+
 /// SIGHUP: re-read the config; on error the running one stays.
 fn reload(
     path: &std::path::Path,
@@ -272,6 +315,8 @@ fn reload(
                      until it restarts"
                 );
             }
+            ringway::observe::error_log::apply(cfg.error_log.as_ref());
+            ringway::observe::files::in_force(&cfg);
             shards.reload(Arc::new(cfg), Arc::new(lookups), Arc::new(tls))
         }
         Err(e) => {
@@ -298,6 +343,7 @@ fn send_signal(cli: &Cli, sig: &str) -> Result<(), String> {
     let signo = match sig {
         "reload" => libc::SIGHUP,
         "stop" => libc::SIGTERM,
+        "reopen" => libc::SIGUSR1,
         _ => libc::SIGQUIT,
     };
     // SAFETY: kill(2) with a pid read from the pid file; errors are reported.

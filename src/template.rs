@@ -158,47 +158,17 @@ impl Template {
 
     /// As `compile`, with the names `auth_request_set` declares (`Var::User` by index).
     pub fn compile_with(text: &str, user: &[String]) -> Result<Template, String> {
-        let mut parts = Vec::new();
-        let mut lit = Vec::new();
-        let b = text.as_bytes();
-        let mut i = 0;
-        while i < b.len() {
-            if b[i] != b'$' {
-                lit.push(b[i]);
-                i += 1;
-                continue;
-            }
-            let (name, next) = if b.get(i + 1) == Some(&b'{') {
-                let end = text[i + 2..]
-                    .find('}')
-                    .ok_or_else(|| format!("unterminated variable in \"{text}\""))?;
-                (&text[i + 2..i + 2 + end], i + 3 + end)
-            } else {
-                let len = b[i + 1..]
-                    .iter()
-                    .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
-                    .count();
-                (&text[i + 1..i + 1 + len], i + 1 + len)
-            };
-            if name.is_empty() {
-                // A lone '$' is literal, as in nginx.
-                lit.push(b'$');
-                i += 1;
-                continue;
-            }
-            let var = match user.iter().position(|u| u == name) {
-                Some(i) => Var::User(i),
-                None => parse_var(name).ok_or_else(|| format!("unknown variable \"${name}\""))?,
-            };
-            if !lit.is_empty() {
-                parts.push(Part::Lit(std::mem::take(&mut lit).into_boxed_slice()));
-            }
-            parts.push(Part::Var(var));
-            i = next;
-        }
-        if !lit.is_empty() {
-            parts.push(Part::Lit(lit.into_boxed_slice()));
-        }
+        let pieces = scan(text, |name| match user.iter().position(|u| u == name) {
+            Some(i) => Ok(Var::User(i)),
+            None => parse_var(name).ok_or_else(|| format!("unknown variable \"${name}\"")),
+        })?;
+        let parts = pieces
+            .into_iter()
+            .map(|p| match p {
+                Piece::Lit(l) => Part::Lit(l),
+                Piece::Var(v) => Part::Var(v),
+            })
+            .collect();
         Ok(Template { parts })
     }
 
@@ -234,7 +204,61 @@ impl Template {
     }
 }
 
-fn parse_var(name: &str) -> Option<Var> {
+/// A piece of a text with variables: literal bytes or a variable resolved by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Piece<T> {
+    Lit(Box<[u8]>),
+    Var(T),
+}
+
+/// Splits nginx's `$name` / `${name}` syntax into literal runs and variables, each name
+/// resolved by `resolve` (its error names the problem). A lone `$` is literal, as in nginx.
+/// Shared by templates and access log formats (`observe::format`).
+pub(crate) fn scan<T>(
+    text: &str,
+    mut resolve: impl FnMut(&str) -> Result<T, String>,
+) -> Result<Vec<Piece<T>>, String> {
+    let mut parts = Vec::new();
+    let mut lit = Vec::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'$' {
+            lit.push(b[i]);
+            i += 1;
+            continue;
+        }
+        let (name, next) = if b.get(i + 1) == Some(&b'{') {
+            let end = text[i + 2..]
+                .find('}')
+                .ok_or_else(|| format!("unterminated variable in \"{text}\""))?;
+            (&text[i + 2..i + 2 + end], i + 3 + end)
+        } else {
+            let len = b[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+                .count();
+            (&text[i + 1..i + 1 + len], i + 1 + len)
+        };
+        if name.is_empty() {
+            lit.push(b'$');
+            i += 1;
+            continue;
+        }
+        let var = resolve(name)?;
+        if !lit.is_empty() {
+            parts.push(Piece::Lit(std::mem::take(&mut lit).into_boxed_slice()));
+        }
+        parts.push(Piece::Var(var));
+        i = next;
+    }
+    if !lit.is_empty() {
+        parts.push(Piece::Lit(lit.into_boxed_slice()));
+    }
+    Ok(parts)
+}
+
+pub(crate) fn parse_var(name: &str) -> Option<Var> {
     Some(match name {
         "host" => Var::Host,
         "remote_addr" => Var::RemoteAddr,
@@ -350,7 +374,7 @@ fn render_ssl(var: SslVar, t: &TlsFacts, out: &mut Vec<u8>) {
 }
 
 /// nginx maps `$http_x_real_ip` to the field `X-Real-IP` (compared lower-case).
-fn field_name(v: &str) -> Vec<u8> {
+pub(crate) fn field_name(v: &str) -> Vec<u8> {
     v.bytes()
         .map(|c| {
             if c == b'_' {
@@ -362,7 +386,7 @@ fn field_name(v: &str) -> Vec<u8> {
         .collect()
 }
 
-fn render_var(var: &Var, v: &Vars<'_>, out: &mut Vec<u8>) {
+pub(crate) fn render_var(var: &Var, v: &Vars<'_>, out: &mut Vec<u8>) {
     // Where `$uri` ends and `$args` begins; only those variables look for it.
     let split = || v.uri.iter().position(|&c| c == b'?').unwrap_or(v.uri.len());
     match var {

@@ -392,8 +392,9 @@ fn sigterm_cuts_a_graceful_drain_short() {
 }
 
 /// SIGUSR1 (logrotate's nginx script: reopen logs) and SIGUSR2 (nginx's binary upgrade) used to
-/// kill ringway with their default action. Until those features exist they are logged, and
-/// ringway goes on serving: new connections, kept-alive ones, and requests in flight.
+/// kill ringway with their default action. SIGUSR1 reopens the log files (tests/logs.rs checks
+/// the files); SIGUSR2 without a pid file is refused with a log line; ringway goes on serving: new
+/// connections, kept-alive ones, and requests in flight.
 #[test]
 fn sigusr1_and_sigusr2_leave_it_serving() {
     let b = slow_backend(Duration::from_millis(800));
@@ -402,10 +403,10 @@ fn sigusr1_and_sigusr2_leave_it_serving() {
     kept.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(kept.read_response().body_str(), "done /a");
     for (sig, log) in [
-        (libc::SIGUSR1, "SIGUSR1 (reopen log files)"),
+        (libc::SIGUSR1, "SIGUSR1: reopening log files"),
         // Without a pid file (none here) an upgrade is refused: tests/binary_upgrade.rs.
         (libc::SIGUSR2, "SIGUSR2 (binary upgrade) needs a pid file"),
-        (libc::SIGUSR1, "SIGUSR1 (reopen log files)"),
+        (libc::SIGUSR1, "SIGUSR1: reopening log files"),
     ] {
         let before = rw.log_count(log);
         rw.signal(sig);

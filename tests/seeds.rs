@@ -64,6 +64,13 @@ fn rewrite(
             out.push_str(&format!("{indent}listen {listen}{}\n", &rest[end..]));
         } else if trimmed.starts_with("pid ") {
             out.push_str(&format!("{indent}pid {};\n", pid_file.display()));
+        } else if trimmed.starts_with("access_log /") {
+            // The seed's /var/log/nginx may not exist here: the log goes next to the pid file.
+            let dir = pid_file.parent().unwrap_or(Path::new("."));
+            out.push_str(&format!(
+                "{indent}access_log {};\n",
+                dir.join("access.log").display()
+            ));
         } else {
             out.push_str(line);
             out.push('\n');
@@ -146,6 +153,22 @@ fn seeds_pass_dash_t_as_they_are() {
     ] {
         let p = seeds().join(rel);
         let (st, _out, err) = run_ringway(&["-t".as_ref(), "-c".as_ref(), p.as_os_str()]);
+        // `-t` opens the access logs, as nginx does: where /var/log/nginx cannot be written,
+        // that is the one thing it may stop at, naming the file and line.
+        let logs = "/var/log/nginx/access.log";
+        if !st.success() && read_seed(rel).contains(logs) {
+            let line = read_seed(rel)
+                .lines()
+                .position(|l| l.contains(logs))
+                .map_or(0, |i| i + 1);
+            let first = err.lines().next().unwrap_or("");
+            assert!(
+                first.contains(&format!("{rel}:{line}:"))
+                    && first.contains("cannot open access log"),
+                "ringway -t on {rel} failed: {err}"
+            );
+            continue;
+        }
         assert!(st.success(), "ringway -t on {rel} failed: {err}");
         assert!(err.contains("test is successful"), "{rel}: {err}");
     }

@@ -39,7 +39,7 @@ pub(crate) struct Spec {
 
 const PROCESS: &str = "process matter in nginx, no effect in ringway";
 const EVENTS_R: &str = "event loop tuning in nginx; ringway runs one io_uring shard per core";
-const LOG: &str = "ringway logs through its own output, not nginx log files";
+const LOG: &str = "ringway's logs have no such events or settings";
 const FILES: &str = "file-serving matter; ringway serves no files";
 const SOCKET: &str = "socket tuning; ringway sets its sockets itself";
 const HASH: &str = "nginx hash-table sizing; ringway needs none";
@@ -128,7 +128,7 @@ pub(crate) static SPECS: &[Spec] = &[
     n("lock_file", MAIN, 1, 1, PROCESS),
     n("env", MAIN, 1, 1, PROCESS),
     n("thread_pool", MAIN, 1, 3, PROCESS),
-    n("error_log", MAIN | HSL, 1, N, LOG),
+    h("error_log", MAIN | HSL, 1, 2),
     u("load_module", MAIN),
     ub("stream", MAIN),
     ub("mail", MAIN),
@@ -226,9 +226,15 @@ pub(crate) static SPECS: &[Spec] = &[
     n("directio", HSL, 1, 1, FILES),
     n("output_buffers", HSL, 2, 2, BUFFER),
     n("postpone_output", HSL, 1, 1, BUFFER),
-    n("access_log", HSL, 1, N, LOG),
-    n("log_format", HTTP, 2, N, LOG),
-    n("open_log_file_cache", HSL, 1, 4, LOG),
+    h("access_log", HSL, 1, N),
+    h("log_format", HTTP, 2, N),
+    n(
+        "open_log_file_cache",
+        HSL,
+        1,
+        4,
+        "ringway opens each access log once, when the config is loaded or logs are reopened",
+    ),
     n("log_not_found", HSL, 1, 1, LOG),
     n("log_subrequest", HSL, 1, 1, LOG),
     n("rewrite_log", HSL, 1, 1, LOG),

@@ -55,6 +55,8 @@ fn comment(s: &str) -> String {
 struct Out {
     text: String,
     depth: usize,
+    /// The access log files (`access_log` lines name them by index).
+    log_files: Vec<LogFile>,
 }
 
 impl Out {
@@ -78,7 +80,54 @@ impl Out {
 }
 
 /// Settings lines; with `parent` None every setting is written, else only what differs.
+fn escape_name(e: crate::observe::format::Escape) -> &'static str {
+    use crate::observe::format::Escape;
+    match e {
+        Escape::Default => "default",
+        Escape::Json => "json",
+        Escape::None => "none",
+    }
+}
+
+/// `access_log` lines where they differ from the parent's (`off` for none under some).
+fn access_logs(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
+    let line = |o: &Out, l: &AccessLog| {
+        let mut t = match o.log_files.get(l.file) {
+            Some(f) => {
+                let mut t = format!("{} {}", q(&f.path.to_string_lossy()), q(&l.format.name));
+                if f.buffer > 0 {
+                    let _ = write!(
+                        t,
+                        " buffer={} flush={}",
+                        fmt_size(f.buffer as u64),
+                        fmt_time(f.flush)
+                    );
+                }
+                t
+            }
+            None => String::new(),
+        };
+        if let Some(c) = &l.cond {
+            let _ = write!(t, " {}", q(&format!("if={}", c.text)));
+        }
+        t
+    };
+    let items: Vec<String> = s.access_log.iter().map(|l| line(o, l)).collect();
+    let parent_items: Option<Vec<String>> =
+        parent.map(|p| p.access_log.iter().map(|l| line(o, l)).collect());
+    if parent_items.as_ref() == Some(&items) || (parent.is_none() && items.is_empty()) {
+        return;
+    }
+    if items.is_empty() {
+        o.line("access_log off;");
+    }
+    for i in items {
+        o.line(&format!("access_log {i};"));
+    }
+}
+
 fn settings(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
+    access_logs(o, s, parent);
     let differs = |f: &dyn Fn(&Settings) -> String| parent.is_none_or(|p| f(p) != f(s));
     let mut list = |name: &str, items: Vec<String>, parent_items: Option<Vec<String>>| {
         if parent_items.as_ref() == Some(&items) || (parent_items.is_none() && items.is_empty()) {
@@ -606,6 +655,7 @@ pub fn dump(cfg: &Config) -> String {
     let mut o = Out {
         text: String::new(),
         depth: 0,
+        log_files: cfg.log_files.clone(),
     };
     o.line(&comment(&format!(
         "ringway: effective configuration read from {}",
@@ -624,6 +674,13 @@ pub fn dump(cfg: &Config) -> String {
     ));
     if let Some(p) = &cfg.pid_file {
         o.line(&format!("pid {};", q(&p.to_string_lossy())));
+    }
+    if let Some(e) = &cfg.error_log {
+        let target = e
+            .path
+            .as_ref()
+            .map_or("stderr".to_string(), |p| q(&p.to_string_lossy()));
+        o.line(&format!("error_log {target} {};", e.level.name()));
     }
     let ring = cfg.uring;
     let dflt = UringSetup::default();
@@ -673,6 +730,14 @@ pub fn dump(cfg: &Config) -> String {
     }
     for line in super::cache::dump_zones(&cfg.cache_zones, q) {
         o.line(&line);
+    }
+    for f in &cfg.log_formats {
+        o.line(&format!(
+            "log_format {} escape={} {};",
+            q(&f.name),
+            escape_name(f.escape),
+            q(&f.text)
+        ));
     }
     for u in &cfg.upstreams {
         upstream(&mut o, u);

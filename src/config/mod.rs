@@ -74,6 +74,8 @@ mod tests_auth;
 #[cfg(test)]
 mod tests_cache;
 #[cfg(test)]
+mod tests_logs;
+#[cfg(test)]
 mod tests_metrics;
 #[cfg(test)]
 mod tests_tls;

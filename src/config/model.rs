@@ -42,6 +42,85 @@ pub struct Config {
     pub cache_zones: Vec<super::cache::CacheZone>,
     /// One line per accepted-but-ignored directive (`user`, `sendfile`, ...), shown by `-t`.
     pub notices: Vec<String>,
+    /// Every file an `access_log` names, once per path (`AccessLog::file` indexes it).
+    pub log_files: Vec<LogFile>,
+    /// The `log_format`s defined (`combined`, predefined, is not among them), for `-T`.
+    pub log_formats: Vec<Arc<crate::observe::format::LogFormat>>,
+    /// `error_log` at main level (None: ringway's own stderr log, `RINGWAY_LOG`).
+    pub error_log: Option<ErrorLog>,
+}
+
+/// One `access_log` line in force at a level.
+#[derive(Debug, Clone)]
+pub struct AccessLog {
+    /// Index into `Config::log_files`.
+    pub file: usize,
+    pub format: Arc<crate::observe::format::LogFormat>,
+    /// `if=COND`: the line is skipped when COND renders empty or "0".
+    pub cond: Option<Arc<crate::observe::format::LogFormat>>,
+}
+
+/// An access log file: the path and its buffering, shared by every `access_log` naming it.
+#[derive(Debug, Clone)]
+pub struct LogFile {
+    /// Absolute (a relative path starts at the main file's folder).
+    pub path: PathBuf,
+    /// `file:line:col` of the first `access_log` naming it (for errors opening it).
+    pub at: String,
+    /// `buffer=SIZE` (0: each event-loop turn's lines are written at its end).
+    pub buffer: usize,
+    /// `flush=TIME`: most time a buffered line waits.
+    pub flush: Duration,
+    /// The file, opened by the main thread when the config is loaded (`observe::files`).
+    pub fd: Option<Arc<std::os::fd::OwnedFd>>,
+}
+
+/// `error_log FILE|stderr [LEVEL]` at main level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorLog {
+    /// None: stderr.
+    pub path: Option<PathBuf>,
+    pub level: ErrorLevel,
+    /// `file:line:col` of the directive.
+    pub at: String,
+}
+
+/// nginx's error log levels, most verbose first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ErrorLevel {
+    Debug,
+    Info,
+    Notice,
+    Warn,
+    Error,
+    Crit,
+    Alert,
+    Emerg,
+}
+
+impl ErrorLevel {
+    pub const NAMES: [&'static str; 8] = [
+        "debug", "info", "notice", "warn", "error", "crit", "alert", "emerg",
+    ];
+    const ALL: [ErrorLevel; 8] = [
+        ErrorLevel::Debug,
+        ErrorLevel::Info,
+        ErrorLevel::Notice,
+        ErrorLevel::Warn,
+        ErrorLevel::Error,
+        ErrorLevel::Crit,
+        ErrorLevel::Alert,
+        ErrorLevel::Emerg,
+    ];
+
+    pub fn parse(s: &str) -> Option<ErrorLevel> {
+        let i = Self::NAMES.iter().position(|n| *n == s)?;
+        Some(Self::ALL[i])
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
 }
 
 /// A shard's io_uring ring, as the `events` block sets it up.
@@ -424,6 +503,8 @@ pub struct Settings {
     pub cache: super::cache::CacheSettings,
     /// `proxy_ssl_*`: how `proxy_pass https://` connects.
     pub proxy_ssl: super::tls::ProxyTls,
+    /// `access_log` lines in force (empty: `off`, or none configured anywhere).
+    pub access_log: Vec<AccessLog>,
 }
 
 impl Default for Settings {
@@ -460,6 +541,7 @@ impl Default for Settings {
             limits: super::Limits::default(),
             cache: super::cache::CacheSettings::default(),
             proxy_ssl: super::tls::ProxyTls::default(),
+            access_log: Vec::new(),
         }
     }
 }

@@ -147,9 +147,15 @@ async fn send<S: Transport>(
 ) -> bool {
     let n = out.len();
     outcome.status.set(code);
+    // The head ends at the blank line; the rest is the body.
+    let head_len = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(n, |i| i + 4);
     match write_all(stream, out, limit).await {
-        Ok(_) => {
+        Ok(buf) => {
             outcome.add_sent(n);
+            outcome.sent_head(&buf[..head_len.min(buf.len())]);
             true
         }
         Err(_) => false,

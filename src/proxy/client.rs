@@ -27,6 +27,30 @@ pub struct Client {
     pub peer_ip: IpText,
     /// What the connection's TLS handshake settled (None: plain HTTP).
     pub tls: Option<Rc<TlsFacts>>,
+    /// `$connection`: a serial number unique in the process (see `next_serial`).
+    pub serial: u64,
+}
+
+thread_local! {
+    /// This shard's connection count; `next_serial` mixes the shard in.
+    static SERIALS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static SHARD: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Numbers this thread's connection serials as shard `id`'s (called once by each shard).
+pub fn set_shard(id: usize) {
+    SHARD.with(|s| s.set(id as u64));
+}
+
+/// A new connection's serial: the shard's own count times 1024 plus the shard's id, so that
+/// shards never hand out the same number (up to 1024 shards) without sharing a counter.
+fn next_serial() -> u64 {
+    let n = SERIALS.with(|c| {
+        let n = c.get() + 1;
+        c.set(n);
+        n
+    });
+    n * 1024 + SHARD.with(|s| s.get()) % 1024
 }
 
 impl Client {
@@ -40,6 +64,7 @@ impl Client {
             ip,
             peer_ip: ip,
             tls,
+            serial: next_serial(),
         }
     }
 

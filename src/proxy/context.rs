@@ -41,6 +41,8 @@ pub struct Generation {
     pub upstreams: Vec<Group>,
     /// This shard's `limit_req` / `limit_conn` zones.
     pub zones: Zones,
+    /// This shard's writers for the generation's access log files.
+    pub logs: crate::observe::log::Files,
 }
 
 impl Generation {
@@ -52,6 +54,7 @@ impl Generation {
         tls: &Loaded,
     ) -> Generation {
         let zones = Zones::new(&compiled.limit_zones, share, prev.map(|p| &p.zones));
+        let logs = crate::observe::log::files_for(&compiled.log_files);
         let upstreams = compiled
             .upstreams
             .iter()
@@ -76,6 +79,7 @@ impl Generation {
             listeners,
             upstreams,
             zones,
+            logs,
         }
     }
 

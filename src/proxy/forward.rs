@@ -134,6 +134,8 @@ pub async fn forward<S: Transport>(
     };
     let mut conn = answer.conn;
     r.outcome.status.set(answer.head.status);
+    r.outcome.sent_head(&plan.head);
+    let client_head_len = plan.head.len() as u64;
     let head_len = answer.head.head_len;
     let relayed = relay::response_body(
         r.ctx,
@@ -150,6 +152,9 @@ pub async fn forward<S: Transport>(
     let clean = match relayed {
         Ok(relayed) => {
             r.outcome.add_sent(relayed.sent as usize);
+            // The body bytes relayed came from the upstream after its head.
+            let body = relayed.sent.saturating_sub(client_head_len);
+            r.outcome.upstream_received.set(head_len as u64 + body);
             if let Some(fill) = tap {
                 fill.complete();
             }

@@ -47,6 +47,8 @@ pub async fn read<S: Transport>(
                         .position(|&c| c != b'\r' && c != b'\n')
                         .unwrap_or(0);
                     outcome.head_method.set(b[line..].starts_with(b"HEAD "));
+                    let first = crate::observe::log::request_line(&b);
+                    *outcome.bad_request_line.borrow_mut() = Some(first.into());
                     ctx.bufs.put(b);
                     return Err(Error::Parse(e));
                 }
@@ -56,6 +58,12 @@ pub async fn read<S: Transport>(
             b.reserve(d.max_header_size.max(4096));
         }
         let had = !b.is_empty();
+        // The buffer is gone if this read fails: a complete request line is kept for the
+        // access log first (only heads arriving in pieces get here, once each).
+        if had && outcome.bad_request_line.borrow().is_none() && b.contains(&b'\n') {
+            let first = crate::observe::log::request_line(&b);
+            *outcome.bad_request_line.borrow_mut() = Some(first.into());
+        }
         let left = deadline.saturating_duration_since(Instant::now());
         let len = b.len() as u64;
         let (error, b) = match read_into(stream, b, left).await {
@@ -70,6 +78,10 @@ pub async fn read<S: Transport>(
         // What was read of an unfinished head counts as received (0: no request at all).
         outcome.add_received(len);
         if let Some(b) = b {
+            if len > 0 && outcome.bad_request_line.borrow().is_none() {
+                let first = crate::observe::log::request_line(&b);
+                *outcome.bad_request_line.borrow_mut() = Some(first.into());
+            }
             ctx.bufs.put(b);
         }
         return Err(error);

@@ -26,6 +26,7 @@ mod forward;
 mod guard;
 mod head;
 mod linger;
+mod log_capture;
 pub mod outcome;
 pub mod park;
 mod relay;

@@ -1,10 +1,11 @@
 //! The outcome record of one request: what happened to it, filled in by the phases as they run
 //! and finished exactly once when the request is done, refused-before-routing requests (400,
 //! 408, 414, 431) included. The access log and the metrics of a later issue read this record
-//! and nothing else of the request path; today `finish` hands it to the `ringway::request`
-//! debug log target (`RINGWAY_LOG=ringway::request=debug`).
+//! and nothing else of the request path; `finish` hands it to the access log
+//! (`observe::log::request_done`) and to the `ringway::request` debug log target
+//! (`RINGWAY_LOG=ringway::request=debug`).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,20 @@ pub struct Outcome {
     pub head_method: Cell<bool>,
     /// The counters of the location that answered (set once routed; metrics).
     pub location_stats: Cell<Option<std::rc::Rc<crate::observe::metrics::counters::LocStats>>>,
+    /// Bytes of response heads among `sent` (`$body_bytes_sent` is the rest).
+    pub head_sent: Cell<u64>,
+    /// Bytes the upstream's response brought (`$upstream_bytes_received`): head and body.
+    pub upstream_received: Cell<u64>,
+    /// `$connection`: the connection's serial number (unique in the process).
+    pub connection: Cell<u64>,
+    /// `$connection_requests`: requests on the connection, this one included.
+    pub connection_requests: Cell<u64>,
+    /// `$pipe`: the request's bytes came with the previous request's.
+    pub pipelined: Cell<bool>,
+    /// The request line of a head that did not parse (`$request` of a refused request).
+    pub bad_request_line: RefCell<Option<Box<[u8]>>>,
+    /// What the access log captured when the request was routed (None: nothing to log).
+    pub log: RefCell<Option<crate::observe::log::Capture>>,
 }
 
 /// The last upstream attempt of a request. Its times are kept as instants (the clock is read
@@ -77,7 +92,29 @@ impl Outcome {
             cache_status: Cell::new(None),
             head_method: Cell::new(false),
             location_stats: Cell::new(None),
+            head_sent: Cell::new(0),
+            upstream_received: Cell::new(0),
+            connection: Cell::new(0),
+            connection_requests: Cell::new(0),
+            pipelined: Cell::new(false),
+            bad_request_line: RefCell::new(None),
+            log: RefCell::new(None),
         }
+    }
+
+    /// `$status`: the status sent, or nginx's 499 when the client went away before any answer.
+    pub fn log_status(&self) -> u16 {
+        match (self.status.get(), self.failed.get()) {
+            (0, Some(Party::Client)) => 499,
+            (s, _) => s,
+        }
+    }
+
+    /// A response head was sent to the client (counted in `sent` by the caller): its length
+    /// for `$body_bytes_sent`, its fields for `$sent_http_*`.
+    pub fn sent_head(&self, head: &[u8]) {
+        self.head_sent.set(self.head_sent.get() + head.len() as u64);
+        crate::observe::log::response_head(self, head);
     }
 
     pub fn add_sent(&self, n: usize) {
@@ -106,6 +143,7 @@ impl Outcome {
 
     /// The request is done: hands the record on. Consumes it, so it is finished once.
     pub fn finish(self) {
+        crate::observe::log::request_done(&self);
         let up = self.upstream.get();
         debug!(
             target: "ringway::request",

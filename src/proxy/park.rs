@@ -31,6 +31,8 @@ struct Parked {
     peer: SocketAddr,
     local: SocketAddr,
     served: u64,
+    /// The connection's `$connection` serial, kept across the park.
+    serial: u64,
     deadline: Instant,
 }
 
@@ -41,6 +43,7 @@ pub struct Resumed {
     pub peer: SocketAddr,
     pub local: SocketAddr,
     pub served: u64,
+    pub serial: u64,
     /// When the idle wait it parked in ends.
     pub deadline: Instant,
 }
@@ -111,7 +114,7 @@ impl Parking {
         fd: OwnedFd,
         peer: SocketAddr,
         local: SocketAddr,
-        served: u64,
+        (served, serial): (u64, u64),
         deadline: Instant,
     ) -> Result<(), ConnSlot> {
         let Some(epfd) = self.epfd.as_ref().filter(|_| self.open.get()) else {
@@ -146,6 +149,7 @@ impl Parking {
             peer,
             local,
             served,
+            serial,
             deadline,
         });
         Ok(())
@@ -177,6 +181,7 @@ impl Parking {
                 peer: p.peer,
                 local: p.local,
                 served: p.served,
+                serial: p.serial,
                 deadline: p.deadline,
             }),
             Err(e) => {

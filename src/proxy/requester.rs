@@ -184,6 +184,9 @@ impl<S: Transport> ClientRequest<'_, '_, S> {
             .await
             .map_err(|_| Error::ClientGone)?;
         self.r.outcome.add_sent(n);
+        // Interim heads only: not body bytes (`$body_bytes_sent`).
+        let o = self.r.outcome;
+        o.head_sent.set(o.head_sent.get() + n as u64);
         Ok(())
     }
 }

@@ -29,7 +29,7 @@ use super::outcome::Outcome;
 use super::request::{Request, max_forwards};
 use super::route::{self, Routed};
 use super::scratch::{self, Scratch};
-use super::{guard, park, tls, tunnel};
+use super::{guard, log_capture, park, tls, tunnel};
 use crate::access::ConnGuard;
 use crate::http::{BodyFraming, Method, RequestHead};
 use crate::net::Transport;
@@ -93,7 +93,9 @@ impl Conn {
 /// Serves a parked connection that has bytes (or a close) to read again.
 pub async fn resume(r: park::Resumed) {
     let peer = r.peer;
-    let conn = Conn::plain(r.peer, r.local);
+    let mut conn = Conn::plain(r.peer, r.local);
+    // The same connection: the same `$connection`.
+    conn.client.serial = r.serial;
     let conn = serve_from(r.slot, r.stream, conn, r.served, Some(r.deadline));
     guard::catch_panic(conn, peer).await
 }
@@ -124,6 +126,8 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
     // The block each request's future runs in, kept while the connection is busy.
     let mut scratch: Option<Scratch> = None;
     loop {
+        // Bytes left over from the previous request: this one was pipelined (`$pipe`).
+        let pipelined = served > 0 && !pending.is_empty();
         if pending.is_empty() {
             // Draining: a request already on its way is still served (see `linger`).
             let draining = ctx.drain.is_set();
@@ -182,7 +186,14 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
                 None if ctx.drain.is_set() => continue,
                 None if !parks => break,
                 None => match stream.park_fd() {
-                    Some(fd) => match ctx.parking.park(slot, fd, peer, local, served, deadline) {
+                    Some(fd) => match ctx.parking.park(
+                        slot,
+                        fd,
+                        peer,
+                        local,
+                        (served, client.serial),
+                        deadline,
+                    ) {
                         Ok(()) => return,
                         // Not parked (out of descriptors, say): wait on in this task, to the
                         // same deadline.
@@ -212,6 +223,7 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
             &mut served,
             head_by.take(),
             tls_server,
+            pipelined,
         );
         let next = scratch::run_in(&mut scratch, request).await;
         // Only the first request can have come in early data.
@@ -323,6 +335,7 @@ async fn read_first<S: Transport>(
 /// Reads and answers one request (its bytes may already be in `pending`); what follows it in
 /// the buffer, if anything, is left in `pending`. Its outcome record is finished here, whatever
 /// path it took.
+#[allow(clippy::too_many_arguments)]
 async fn one_request<S: Transport>(
     ctx: &ShardCtx,
     stream: &mut S,
@@ -331,6 +344,7 @@ async fn one_request<S: Transport>(
     served: &mut u64,
     head_by: Option<Instant>,
     tls_server: Option<usize>,
+    pipelined: bool,
 ) -> Next {
     let generation = ctx.current();
     let Some(lst) = generation.listener(client.local) else {
@@ -344,6 +358,9 @@ async fn one_request<S: Transport>(
     };
     let outcome = Outcome::start();
     let mut phase = ctx.metrics.reading();
+    outcome.connection.set(client.serial);
+    outcome.pipelined.set(pipelined);
+    outcome.connection_requests.set(*served + 1);
     let next = match head::read(ctx, stream, b, lst, head_by, &outcome).await {
         Ok((head, b)) => {
             phase.writing();
@@ -372,6 +389,7 @@ async fn one_request<S: Transport>(
     };
     drop(phase);
     crate::observe::metrics::request_done(&ctx.metrics, &outcome, &lst.defaults);
+    log_capture::unrouted(&outcome, &generation, lst, client, None);
     outcome.finish();
     match next {
         Next::KeepAlive(rest) => {
@@ -424,6 +442,13 @@ async fn serve_request<S: Transport>(
         Ok(r) => r,
         Err(e) => {
             let limit = at.lst.defaults.client_send_timeout;
+            log_capture::unrouted(
+                at.outcome,
+                at.generation,
+                at.lst,
+                at.client,
+                Some((head, &b)),
+            );
             return answer::failure(at.ctx, stream, None, b, e, limit, at.outcome).await;
         }
     };
@@ -431,6 +456,13 @@ async fn serve_request<S: Transport>(
         && let Err(e) = tls::check_server(at.ctx, at.client, shake, routed.server.index)
     {
         let limit = at.lst.defaults.client_send_timeout;
+        log_capture::unrouted(
+            at.outcome,
+            at.generation,
+            at.lst,
+            at.client,
+            Some((head, &b)),
+        );
         return answer::failure(at.ctx, stream, None, b, e, limit, at.outcome).await;
     }
     let loc = routed.loc;
@@ -460,6 +492,7 @@ async fn serve_request<S: Transport>(
         user: &[],
         outcome: at.outcome,
     };
+    log_capture::routed(&r, &b);
     match after_routing(&mut r, &routed, stream, b, &mut user).await {
         Ok(next) => next,
         Err((e, b)) => {

@@ -73,6 +73,8 @@ pub struct Compiled {
     pub upstreams: Vec<UpstreamSpec>,
     /// `limit_req_zone` / `limit_conn_zone`, in config order.
     pub limit_zones: Vec<ZoneSpec>,
+    /// The access log files, opened (`Config::log_files`).
+    pub log_files: Vec<config::LogFile>,
 }
 
 /// Idle upstream connections kept per shard for a `proxy_pass` straight to an address.
@@ -230,6 +232,7 @@ pub fn compile_with(
         listeners,
         upstreams,
         limit_zones,
+        log_files: cfg.log_files.clone(),
     })
 }
 
@@ -666,6 +669,7 @@ fn compile_location(
         cache: crate::cache::settings::LocCache::compile(&s.cache, zones.cache, user)
             .map_err(|e| CompileError(format!("location {name}: {e}")))?,
         stats: Default::default(),
+        access_log: s.access_log.as_slice().into(),
     })
 }
 
@@ -801,6 +805,7 @@ fn clone_settings(l: &Location) -> Location {
         limits: l.limits.clone(),
         cache: None,
         stats: Default::default(),
+        access_log: l.access_log.clone(),
     }
 }
 

@@ -158,6 +158,8 @@ pub struct Location {
     pub cache: Option<crate::cache::settings::LocCache>,
     /// This location's counters (attached by the shard's metrics registry).
     pub stats: crate::observe::metrics::counters::Slot<crate::observe::metrics::counters::LocStats>,
+    /// `access_log` lines in force (empty: none).
+    pub access_log: Rc<[crate::config::AccessLog]>,
 }
 
 pub(super) struct PrefixEntry {

@@ -93,6 +93,9 @@ pub enum Control {
     },
     /// A metrics scrape on some shard: reply with this shard's snapshot.
     Scrape(flume::Sender<crate::observe::metrics::Snapshot>),
+    /// `-s reopen` (SIGUSR1): fresh descriptors for the access log files, by path. A shard
+    /// writes what it holds to the old ones, then switches.
+    ReopenLogs(Arc<crate::observe::files::Reopened>),
 }
 
 /// How to reach one shard: a channel for the message and a socket write to wake its loop.
@@ -216,6 +219,12 @@ impl Shards {
         }
         self.peers
             .broadcast(|| Control::Reload(cfg.clone(), None, lookups.clone(), tls.clone()));
+    }
+
+    /// Hands every shard freshly opened access log files (`-s reopen`).
+    pub fn reopen_logs(&self, fresh: crate::observe::files::Reopened) {
+        let fresh = Arc::new(fresh);
+        self.peers.broadcast(|| Control::ReopenLogs(fresh.clone()));
     }
 
     /// Tells every shard to stop (see [`Control::Stop`]) and returns at once. A fast stop sent

@@ -166,6 +166,7 @@ async fn shard_main(
     ready: mpsc::Sender<Result<(), String>>,
     peers: Arc<Peers>,
 ) {
+    crate::proxy::client::set_shard(id);
     let mut resolved = dns.resolved;
     // The other hostnames' addresses as the main thread found them for this (re)load:
     // recompiling for new DNS answers reuses them.
@@ -259,6 +260,7 @@ async fn shard_main(
                 Control::Scrape(reply) => {
                     let _ = reply.send(crate::observe::metrics::snapshot::take(&ctx));
                 }
+                Control::ReopenLogs(fresh) => crate::observe::log::reopen(&fresh),
                 Control::Reload(new, r, fresh, tls) => {
                     let mut fresh: Lookups = (*fresh).clone();
                     match route::compile_with(&new, r.as_ref().unwrap_or(&resolved), &mut fresh) {
@@ -295,6 +297,8 @@ async fn shard_main(
     }
     stopping.set(true);
     drain(&ctx, &accepting, (!fast).then_some(shutdown_timeout), &rx).await;
+    // The access log lines buffered here are written before the shard ends.
+    crate::observe::log::flush_all().await;
 }
 
 /// A duplicate of each listening socket (close-on-exec; the upgrade clears it in the child).

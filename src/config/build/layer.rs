@@ -54,6 +54,8 @@ pub(super) struct Layer {
     pub(super) ssl: SslLayer,
     /// `proxy_ssl_*` (merged along the levels into `Settings::proxy_ssl`).
     pub(super) proxy_ssl: ProxySslLayer,
+    /// `access_log` lines (a level with any replaces the inherited list).
+    pub(super) access_log: super::logs::AccessLogLayer,
 }
 
 impl Layer {
@@ -113,6 +115,7 @@ impl Layer {
                 header: self.real_ip_header.clone().unwrap_or(p.realip.header),
                 recursive: self.real_ip_recursive.unwrap_or(p.realip.recursive),
             },
+            access_log: self.access_log.apply(&p.access_log),
             ..self.auth.apply(parent)
         }
     }
@@ -290,6 +293,8 @@ impl Builder {
             n if n.starts_with("proxy_ssl_") => {
                 self.proxy_ssl_setting(d, &mut l.proxy_ssl, caps)?
             }
+            "access_log" => self.access_log(d, l)?,
+            "error_log" => self.error_log_nested(d)?,
             _ => return Err(internal(d)),
         }
         Ok(())

@@ -11,6 +11,7 @@
 mod args;
 mod files;
 mod layer;
+mod logs;
 mod server;
 mod tls;
 mod upstream;
@@ -89,6 +90,8 @@ struct Builder {
     limit_refs: Vec<ZoneRef>,
     /// Zones named by `proxy_cache` (checked once all `proxy_cache_path`s are known).
     cache_refs: Vec<CacheRef>,
+    /// `log_format`s, access log files and the main `error_log`.
+    logs: logs::Logs,
 }
 
 impl Builder {
@@ -174,6 +177,9 @@ impl Builder {
             limit_zones: Vec::new(),
             cache_zones: Vec::new(),
             notices: Vec::new(),
+            log_files: Vec::new(),
+            log_formats: Vec::new(),
+            error_log: None,
         };
         let mut http = Http::default();
         let (mut seen_workers, mut seen_pid, mut seen_shutdown) = (None, None, None);
@@ -209,6 +215,7 @@ impl Builder {
                     set_once(&mut seen_pid, d, ())?;
                     cfg.pid_file = Some(pid_path(&self.base_dir, &a[0].value));
                 }
+                "error_log" => self.error_log_main(d)?,
                 "worker_shutdown_timeout" => {
                     set_once(&mut seen_shutdown, d, ())?;
                     cfg.shutdown_timeout = time_arg(d, &a[0])?;
@@ -289,6 +296,9 @@ impl Builder {
         cfg.auth_vars = self.auth_vars.iter().cloned().collect();
         cfg.auth_vars.sort();
         cfg.notices = std::mem::take(&mut self.notices);
+        cfg.log_files = std::mem::take(&mut self.logs.files);
+        cfg.log_formats = self.logs.formats.iter().skip(1).cloned().collect();
+        cfg.error_log = self.logs.error_log.take();
         Ok(cfg)
     }
 
@@ -344,6 +354,7 @@ impl Builder {
                 http.limit_zones.push((z, d.pos.clone()));
             }
             "proxy_cache_path" => self.cache_zone(d, http)?,
+            "log_format" => self.log_format(d)?,
             _ => {
                 let caps = self.auth_vars.clone();
                 self.setting(d, &mut http.layer, &caps)?
@@ -615,6 +626,7 @@ pub(crate) fn build(dirs: &[Directive], source: &Path) -> Result<Config> {
         base_dir: source.parent().map(Path::to_path_buf).unwrap_or_default(),
         limit_refs: Vec::new(),
         cache_refs: Vec::new(),
+        logs: logs::Logs::default(),
     };
     b.main(dirs, source)
 }

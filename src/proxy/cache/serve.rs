@@ -134,6 +134,7 @@ pub async fn serve_view<S: Transport>(
     let plan = response::plan(r, &b, &resp, &ub, keep, proxy_host);
     r.ctx.bufs.put(ub);
     r.outcome.status.set(resp.status);
+    r.outcome.sent_head(&plan.head);
     let body = match plan.body {
         Body::Length(_) if r.head.method != Method::Head && !not_modified => n,
         _ => 0,

@@ -1,0 +1,554 @@
+//! The access log phase. A request's lines are made in two steps: when it is routed, the
+//! request variables its location's formats use are rendered into a pooled capture (the head
+//! is gone by the end); when it is done (`request_done`, from `Outcome::finish`), each format is
+//! rendered into its file's shard-local buffer, reading the capture and the outcome record.
+//! No allocation per request once the pools are warm, no syscall per request.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::config::{AccessLog, LogFile};
+use crate::http::util::push_u64;
+use crate::proxy::outcome::Outcome;
+use crate::template::{Vars, render_var};
+
+use super::clock;
+use super::format::{EndVar, Escape, Item, LogFormat, ReqVar, put};
+use super::writer::{Spec, Writer};
+
+/// One config generation's access log files on this shard, indexed like `Config::log_files`
+/// (None: the file could not be set up here; its lines are dropped).
+#[derive(Clone, Default)]
+pub struct Files(Rc<[Option<Rc<Writer>>]>);
+
+thread_local! {
+    /// This shard's writers, one per path, kept across generations (a reload reuses them).
+    static WRITERS: RefCell<Vec<Registered>> = const { RefCell::new(Vec::new()) };
+    /// Capture buffers given back by finished requests.
+    static POOL: RefCell<Vec<Bufs>> = const { RefCell::new(Vec::new()) };
+}
+
+struct Registered {
+    writer: Rc<Writer>,
+    /// The descriptor the writer's file was made from (a recompile with the same one keeps it).
+    fd: std::sync::Arc<std::os::fd::OwnedFd>,
+}
+
+/// The writers for a generation's files: same path, same writer (switched to the generation's
+/// fresh descriptor, its buffered lines written to the old one first); writers of paths the
+/// generation dropped are flushed and forgotten (requests still holding them finish into them).
+pub fn files_for(log_files: &[LogFile]) -> Files {
+    WRITERS.with(|reg| {
+        let mut reg = reg.borrow_mut();
+        let mut out = Vec::with_capacity(log_files.len());
+        for f in log_files {
+            let Some(fd) = &f.fd else {
+                out.push(None);
+                continue;
+            };
+            let found = reg.iter_mut().find(|r| r.writer.path == f.path);
+            let w = match found {
+                Some(r) => {
+                    if !std::sync::Arc::ptr_eq(&r.fd, fd) {
+                        r.writer.reopen(fd, Some((f.buffer, f.flush)));
+                        r.fd = fd.clone();
+                    }
+                    Some(r.writer.clone())
+                }
+                None => {
+                    let spec = Spec {
+                        path: &f.path,
+                        fd,
+                        buffer: f.buffer,
+                        flush: f.flush,
+                    };
+                    match Writer::new(&spec) {
+                        Ok(w) => {
+                            reg.push(Registered {
+                                writer: w.clone(),
+                                fd: fd.clone(),
+                            });
+                            Some(w)
+                        }
+                        Err(e) => {
+                            tracing::error!("access log \"{}\": {e}", f.path.display());
+                            None
+                        }
+                    }
+                }
+            };
+            out.push(w);
+        }
+        reg.retain(|r| {
+            let keep = log_files.iter().any(|f| f.path == r.writer.path);
+            if !keep {
+                r.writer.write_now();
+            }
+            keep
+        });
+        Files(out.into())
+    })
+}
+
+/// `-s reopen`: every writer whose path was opened again switches to the new descriptor.
+pub fn reopen(fresh: &super::files::Reopened) {
+    WRITERS.with(|reg| {
+        for r in reg.borrow_mut().iter_mut() {
+            if let Some((_, fd)) = fresh.iter().find(|(p, _)| *p == r.writer.path) {
+                r.writer.reopen(fd, None);
+                r.fd = fd.clone();
+            }
+        }
+    });
+}
+
+/// At stop: writes what every writer of this shard holds.
+pub async fn flush_all() {
+    let writers: Vec<Rc<Writer>> =
+        WRITERS.with(|reg| reg.borrow().iter().map(|r| r.writer.clone()).collect());
+    for w in writers {
+        w.flush_all().await;
+    }
+}
+
+/// Rendered values, back to back, and where each ends: the request variables first, then
+/// the `$sent_http_*` values once the response head is known.
+#[derive(Default)]
+struct Bufs {
+    vals: Vec<u8>,
+    ends: Vec<u32>,
+}
+
+/// What the request phase rendered for a request's access log lines.
+pub struct Capture {
+    logs: Rc<[AccessLog]>,
+    files: Files,
+    bufs: Bufs,
+    /// How many of `bufs`' values are request variables.
+    req_values: u32,
+    /// The response head's `$sent_http_*` values were captured (they follow).
+    sent: bool,
+}
+
+/// Where a capture reads the request variables from (the proxy's view of the request).
+pub trait ReqSource {
+    /// Appends the value of `v` to `out` (nothing when absent).
+    fn render(&self, v: &ReqVar, out: &mut Vec<u8>);
+}
+
+/// A request seen through its template variables and request line (what `render_with_vars`
+/// needs): the general source, for requests not routed.
+pub struct ReqFacts<'a> {
+    pub vars: &'a Vars<'a>,
+    /// The request line as read (empty when none was).
+    pub request_line: &'a [u8],
+}
+
+impl ReqSource for ReqFacts<'_> {
+    fn render(&self, v: &ReqVar, out: &mut Vec<u8>) {
+        render_with_vars(v, self.vars, self.request_line, out);
+    }
+}
+
+/// Renders the request variables of `logs`' formats (and `if=` conditions) into a capture kept
+/// in the outcome record. Nothing when the location logs nothing.
+pub fn capture(outcome: &Outcome, logs: &Rc<[AccessLog]>, files: &Files, src: &dyn ReqSource) {
+    if logs.is_empty() {
+        return not_logged(outcome, logs, files);
+    }
+    let mut bufs = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default();
+    for l in logs.iter() {
+        let formats = l.cond.iter().chain(std::iter::once(&l.format));
+        for f in formats {
+            for v in f.req_vars() {
+                src.render(v, &mut bufs.vals);
+                bufs.ends.push(bufs.vals.len() as u32);
+            }
+        }
+    }
+    let req_values = bufs.ends.len() as u32;
+    *outcome.log.borrow_mut() = Some(Capture {
+        logs: logs.clone(),
+        files: files.clone(),
+        bufs,
+        req_values,
+        sent: false,
+    });
+}
+
+/// The request's location logs nothing (`access_log off`): a decision too, so that the
+/// request is not logged as an unrouted one. Allocates nothing.
+pub fn not_logged(outcome: &Outcome, logs: &Rc<[AccessLog]>, files: &Files) {
+    *outcome.log.borrow_mut() = Some(Capture {
+        logs: logs.clone(),
+        files: files.clone(),
+        bufs: Bufs::default(),
+        req_values: 0,
+        sent: false,
+    });
+}
+
+/// Whether a capture was made for this request.
+pub fn captured(outcome: &Outcome) -> bool {
+    outcome.log.borrow().is_some()
+}
+
+/// A request variable from the template variables (`vars`) and the request line.
+pub fn render_with_vars(v: &ReqVar, vars: &Vars<'_>, request_line: &[u8], out: &mut Vec<u8>) {
+    match v {
+        ReqVar::Tpl(t) => render_var(t, vars, out),
+        ReqVar::Request => out.extend_from_slice(request_line),
+        ReqVar::RemoteUser => remote_user(|out| (vars.header)(b"authorization", out), out),
+    }
+}
+
+/// `$remote_user`: `authorization` appends the Authorization field (false: none). The field
+/// goes into `out`, then its user name replaces it (no allocation).
+pub fn remote_user(authorization: impl FnOnce(&mut Vec<u8>) -> bool, out: &mut Vec<u8>) {
+    let mark = out.len();
+    if authorization(out) {
+        let mut user = [0u8; 192];
+        let n = basic_user(&out[mark..], &mut user);
+        out.truncate(mark);
+        out.extend_from_slice(&user[..n]);
+    }
+}
+
+/// The user name of a `Basic` credential (nginx's `$remote_user`) into `user`; its length (0:
+/// none, or a credential too long for `user`).
+fn basic_user(value: &[u8], user: &mut [u8; 192]) -> usize {
+    use base64::Engine;
+    let v = value.trim_ascii();
+    let Some(cred) = v
+        .get(..6)
+        .filter(|p| p.eq_ignore_ascii_case(b"basic "))
+        .map(|_| v[6..].trim_ascii())
+    else {
+        return 0;
+    };
+    let Ok(n) = base64::engine::general_purpose::STANDARD.decode_slice(cred, user) else {
+        return 0;
+    };
+    user[..n].iter().position(|&c| c == b':').unwrap_or(n)
+}
+
+/// The response head as sent: captures the `$sent_http_*` values the formats use.
+pub fn response_head(outcome: &Outcome, head: &[u8]) {
+    let mut log = outcome.log.borrow_mut();
+    let Some(c) = log.as_mut().filter(|c| !c.logs.is_empty()) else {
+        return;
+    };
+    // A later head replaces an earlier one's values.
+    let keep = c.req_values as usize;
+    c.bufs.ends.truncate(keep);
+    let end = c.bufs.ends.last().map_or(0, |&e| e as usize);
+    c.bufs.vals.truncate(end);
+    c.sent = true;
+    for l in c.logs.iter() {
+        for name in l.format.sent_fields() {
+            field_of(head, name, &mut c.bufs.vals);
+            c.bufs.ends.push(c.bufs.vals.len() as u32);
+        }
+    }
+}
+
+/// All values of field `name` (lower-case) in a response head, joined by ", ".
+fn field_of(head: &[u8], name: &[u8], out: &mut Vec<u8>) {
+    let mut first = true;
+    for line in head.split(|&c| c == b'\n').skip(1) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|&c| c == b':') else {
+            continue;
+        };
+        if line[..colon].eq_ignore_ascii_case(name) {
+            if !first {
+                out.extend_from_slice(b", ");
+            }
+            out.extend_from_slice(line[colon + 1..].trim_ascii());
+            first = false;
+        }
+    }
+}
+
+/// The log phase: writes the request's lines (from `Outcome::finish`).
+pub fn request_done(outcome: &Outcome) {
+    let Some(c) = outcome.log.borrow_mut().take() else {
+        return;
+    };
+    if c.logs.is_empty() {
+        return;
+    }
+    let (sec, ms) = clock::now();
+    let req = c.req_values as usize;
+    let mut cursor = Cursor {
+        vals: &c.bufs.vals,
+        ends: &c.bufs.ends[..req.min(c.bufs.ends.len())],
+        at: 0,
+        from: 0,
+    };
+    let mut sent = Cursor {
+        vals: &c.bufs.vals,
+        ends: &c.bufs.ends,
+        at: req,
+        from: req
+            .checked_sub(1)
+            .and_then(|i| c.bufs.ends.get(i))
+            .map_or(0, |&e| e as usize),
+    };
+    let end = End {
+        o: outcome,
+        sec,
+        ms,
+        sent_captured: c.sent,
+    };
+    for l in c.logs.iter() {
+        let writer = c.files.0.get(l.file).and_then(Option::as_ref);
+        if let Some(cond) = &l.cond {
+            let mut v = Vec::new();
+            render(cond, &mut cursor, &mut Cursor::empty(), &end, &mut v, true);
+            if v.is_empty() || v == b"0" {
+                cursor.skip(&l.format);
+                sent.skip_sent(&l.format);
+                continue;
+            }
+        }
+        match writer {
+            Some(w) => w.line(|out| render(&l.format, &mut cursor, &mut sent, &end, out, false)),
+            None => {
+                cursor.skip(&l.format);
+                sent.skip_sent(&l.format);
+            }
+        }
+    }
+    let mut bufs = c.bufs;
+    bufs.vals.clear();
+    bufs.ends.clear();
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < 256 {
+            p.push(bufs);
+        }
+    });
+}
+
+/// Reads captured values in order.
+struct Cursor<'a> {
+    vals: &'a [u8],
+    ends: &'a [u32],
+    at: usize,
+    from: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn empty() -> Cursor<'static> {
+        Cursor {
+            vals: &[],
+            ends: &[],
+            at: 0,
+            from: 0,
+        }
+    }
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let end = *self.ends.get(self.at)? as usize;
+        let v = self.vals.get(self.from..end)?;
+        self.at += 1;
+        self.from = end;
+        Some(v)
+    }
+
+    fn skip(&mut self, f: &LogFormat) {
+        for _ in f.req_vars() {
+            self.next();
+        }
+    }
+
+    fn skip_sent(&mut self, f: &LogFormat) {
+        for _ in f.sent_fields() {
+            self.next();
+        }
+    }
+}
+
+/// What the end-of-request variables read.
+struct End<'a> {
+    o: &'a Outcome,
+    sec: u64,
+    ms: u32,
+    sent_captured: bool,
+}
+
+fn render(
+    f: &LogFormat,
+    req: &mut Cursor<'_>,
+    sent: &mut Cursor<'_>,
+    end: &End<'_>,
+    out: &mut Vec<u8>,
+    raw: bool,
+) {
+    let esc = if raw { Escape::None } else { f.escape };
+    for item in &f.items {
+        match item {
+            Item::Lit(l) => out.extend_from_slice(l),
+            Item::Req(_) => {
+                let v = req.next().unwrap_or(b"");
+                if raw {
+                    out.extend_from_slice(v);
+                } else {
+                    put(out, v, esc);
+                }
+            }
+            Item::End(EndVar::SentHttp(_)) => {
+                let v = if end.sent_captured {
+                    sent.next().unwrap_or(b"")
+                } else {
+                    b""
+                };
+                if raw {
+                    out.extend_from_slice(v);
+                } else {
+                    put(out, v, esc);
+                }
+            }
+            Item::End(v) => render_end(v, end, out, esc, raw),
+        }
+    }
+}
+
+/// Seconds with milliseconds, as nginx writes times (`0.004`).
+fn push_secs(out: &mut Vec<u8>, d: std::time::Duration) {
+    push_u64(out, d.as_secs());
+    push_ms(out, d.subsec_millis());
+}
+
+fn push_ms(out: &mut Vec<u8>, ms: u32) {
+    out.push(b'.');
+    out.push(b'0' + (ms / 100 % 10) as u8);
+    out.push(b'0' + (ms / 10 % 10) as u8);
+    out.push(b'0' + (ms % 10) as u8);
+}
+
+fn render_end(v: &EndVar, e: &End<'_>, out: &mut Vec<u8>, esc: Escape, raw: bool) {
+    use std::io::Write;
+    let o = e.o;
+    let up = o.upstream.get();
+    // Absent values: "-" (or nothing in JSON and in conditions), as nginx's not-found.
+    let absent = |out: &mut Vec<u8>| {
+        if !raw {
+            put(out, b"", esc)
+        }
+    };
+    match v {
+        EndVar::TimeLocal => clock::with_stamps(e.sec, |s| out.extend_from_slice(&s.local)),
+        EndVar::TimeIso8601 => clock::with_stamps(e.sec, |s| out.extend_from_slice(&s.iso)),
+        EndVar::Msec => {
+            push_u64(out, e.sec);
+            push_ms(out, e.ms);
+        }
+        EndVar::Status => {
+            let s = o.log_status();
+            if s < 100 {
+                out.extend_from_slice(b"00");
+            }
+            push_u64(out, u64::from(s));
+        }
+        EndVar::BodyBytesSent => {
+            push_u64(out, o.sent.get().saturating_sub(o.head_sent.get()));
+        }
+        EndVar::BytesSent => push_u64(out, o.sent.get()),
+        EndVar::RequestLength => push_u64(out, o.received.get()),
+        EndVar::RequestTime => push_secs(out, o.request_time()),
+        EndVar::Connection => push_u64(out, o.connection.get()),
+        EndVar::ConnectionRequests => push_u64(out, o.connection_requests.get()),
+        EndVar::Pipe => out.push(if o.pipelined.get() { b'p' } else { b'.' }),
+        EndVar::UpstreamAddr => match up.and_then(|u| u.addr) {
+            Some(a) => {
+                let _ = write!(out, "{a}");
+            }
+            None => absent(out),
+        },
+        EndVar::UpstreamStatus => match up {
+            Some(u) if u.status > 0 => push_u64(out, u64::from(u.status)),
+            // nginx writes 502 for an upstream that gave no response.
+            Some(_) => out.extend_from_slice(b"502"),
+            None => absent(out),
+        },
+        EndVar::UpstreamConnectTime => match up {
+            Some(u) if u.header_at.is_some() || u.connected_at.is_some() => {
+                push_secs(out, u.connect_time())
+            }
+            _ => absent(out),
+        },
+        EndVar::UpstreamHeaderTime => match up.and_then(|u| u.header_time()) {
+            Some(d) => push_secs(out, d),
+            None => absent(out),
+        },
+        EndVar::UpstreamResponseTime => match up.and_then(|u| u.response_time()) {
+            Some(d) => push_secs(out, d),
+            None => absent(out),
+        },
+        EndVar::UpstreamBytesReceived => match up {
+            Some(_) => push_u64(out, o.upstream_received.get()),
+            None => absent(out),
+        },
+        EndVar::UpstreamCacheStatus => match o.cache_status.get() {
+            Some(s) => out.extend_from_slice(s.as_bytes()),
+            None => absent(out),
+        },
+        EndVar::SentHttp(_) => absent(out),
+    }
+}
+
+/// The request line in a buffer that holds a request's start (leading blank lines skipped),
+/// without its line end.
+pub fn request_line(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|&c| c != b'\r' && c != b'\n')
+        .unwrap_or(b.len());
+    let rest = &b[start..];
+    let end = rest
+        .iter()
+        .position(|&c| c == b'\r' || c == b'\n')
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_user_and_request_line() {
+        let user = |v: &[u8]| {
+            let mut u = [0u8; 192];
+            let n = basic_user(v, &mut u);
+            u[..n].to_vec()
+        };
+        assert_eq!(user(b"Basic YWxpY2U6c2VjcmV0"), b"alice");
+        assert_eq!(user(b"basic  Ym9i "), b"bob");
+        assert!(user(b"Bearer x").is_empty());
+        assert!(user(b"Basic !!!").is_empty());
+        let long = format!("Basic {}", "QUFB".repeat(100));
+        assert!(
+            user(long.as_bytes()).is_empty(),
+            "too long: nothing, no panic"
+        );
+        assert_eq!(
+            request_line(b"\r\nGET / HTTP/1.1\r\nHost: x\r\n"),
+            b"GET / HTTP/1.1"
+        );
+        assert_eq!(request_line(b"GET /partial"), b"GET /partial");
+    }
+
+    #[test]
+    fn sent_fields_joined() {
+        let mut out = Vec::new();
+        field_of(
+            b"HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Type: text/plain\r\nx-a: 2\r\n\r\n",
+            b"x-a",
+            &mut out,
+        );
+        assert_eq!(out, b"1, 2");
+    }
+}
