@@ -55,6 +55,21 @@ fn dash_t(bin: &Path, conf: &Path) {
     assert!(err.contains("test is successful"), "{err}");
 }
 
+/// `-t` on an installed config `text` whose logs are under /var/log/ringway, which only a
+/// package install or systemd's LogsDirectory makes: here they go to `dir`/log (`-t` opens
+/// them, as nginx's does).
+fn dash_t_logs_in(bin: &Path, text: &str, dir: &Path) {
+    let logs = dir.join("log");
+    std::fs::create_dir_all(&logs).unwrap();
+    let local = dir.join("ringway-local.conf");
+    std::fs::write(
+        &local,
+        text.replace("/var/log/ringway", &logs.display().to_string()),
+    )
+    .unwrap();
+    dash_t(bin, &local);
+}
+
 /// A directive's value in the unit (`Name=value`), each occurrence.
 fn unit_values<'a>(unit: &'a str, name: &str) -> Vec<&'a str> {
     unit.lines()
@@ -88,12 +103,24 @@ fn install_sh_puts_binary_config_and_unit_where_the_unit_expects_them() {
         text.lines().any(|l| l == "pid /run/ringway/ringway.pid;"),
         "{text}"
     );
-    assert_eq!(
-        text.lines().filter(|l| !l.starts_with("pid ")).count(),
-        example.lines().filter(|l| !l.starts_with("pid ")).count(),
-        "only the pid line differs from conf/example.conf"
+    // ...and its logs in /var/log/ringway (the unit's LogsDirectory); nothing else differs.
+    assert!(
+        text.lines()
+            .any(|l| l.trim() == "access_log /var/log/ringway/access.log combined buffer=64k flush=1s;"),
+        "{text}"
     );
-    dash_t(&bin, &conf);
+    assert!(
+        text.lines()
+            .any(|l| l == "error_log /var/log/ringway/error.log notice;"),
+        "{text}"
+    );
+    let same = |l: &&str| !l.starts_with("pid ") && !l.contains("_log ");
+    assert_eq!(
+        text.lines().filter(same).collect::<Vec<_>>(),
+        example.lines().filter(same).collect::<Vec<_>>(),
+        "only the pid and log lines differ from conf/example.conf"
+    );
+    dash_t_logs_in(&bin, &text, &root);
 
     // The unit runs exactly what was installed, stops gracefully, and owns the pid's folder.
     let unit = read(&under(&root, "/etc/systemd/system/ringway.service"));
@@ -133,6 +160,8 @@ fn install_sh_puts_binary_config_and_unit_where_the_unit_expects_them() {
 #[test]
 fn install_sh_honours_prefix_sysconfdir_and_unitdir() {
     let root = temp_dir("install-prefix");
+    let logdir = root.join("logs").display().to_string();
+    std::fs::create_dir_all(&logdir).unwrap();
     install(
         &root,
         &[
@@ -140,11 +169,13 @@ fn install_sh_honours_prefix_sysconfdir_and_unitdir() {
             ("SYSCONFDIR", "/opt/rw/etc"),
             ("UNITDIR", "/usr/lib/systemd/system"),
             ("RUNSTATEDIR", "/var/run"),
+            ("LOGDIR", &logdir),
         ],
     );
     let bin = under(&root, "/opt/rw/bin/ringway");
     let conf = under(&root, "/opt/rw/etc/ringway/ringway.conf");
     assert!(read(&conf).contains("\npid /var/run/ringway/ringway.pid;\n"));
+    assert!(read(&conf).contains(&format!("access_log {logdir}/access.log ")));
     dash_t(&bin, &conf);
     let unit = read(&under(&root, "/usr/lib/systemd/system/ringway.service"));
     assert_eq!(
@@ -232,17 +263,9 @@ fn debian_package_holds_binary_config_unit_and_logrotate() {
     let conf = read(&under(&root, "/etc/ringway/ringway.conf"));
     assert!(conf.contains("\npid /run/ringway/ringway.pid;\n"), "{conf}");
 
-    // The packaged config passes -t with the packaged binary. Its log files are under
-    // /var/log/ringway, which only an install makes: here they go to this test's folder.
-    let logs = dir.join("log");
-    std::fs::create_dir_all(&logs).unwrap();
-    let local = dir.join("ringway.conf");
-    std::fs::write(
-        &local,
-        conf.replace("/var/log/ringway", &logs.display().to_string()),
-    )
-    .unwrap();
-    dash_t(&bin, &local);
+    // The packaged config passes -t with the packaged binary.
+    assert!(conf.contains("/var/log/ringway/access.log"), "{conf}");
+    dash_t_logs_in(&bin, &conf, &dir);
 
     // logrotate reads its file (-d: debug, rotates nothing). CI installs logrotate.
     let ci = std::env::var("RINGWAY_DEB_INSTALL").as_deref() == Ok("1");

@@ -401,8 +401,9 @@ mod tests {
         h.counts[3] = 1;
         h.sum_us = 1_500_000;
         Enc { out: &mut out }.histogram("x", &[("a", "b")], &h);
-        assert!(out.contains("x_bucket{a=\"b\",le=\"0.005\"} 2\n"), "{out}");
-        assert!(out.contains("x_bucket{a=\"b\",le=\"0.05\"} 3\n"), "{out}");
+        assert!(out.contains("x_bucket{a=\"b\",le=\"0.0005\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{a=\"b\",le=\"0.0025\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{a=\"b\",le=\"0.005\"} 3\n"), "{out}");
         assert!(out.contains("x_bucket{a=\"b\",le=\"+Inf\"} 3\n"), "{out}");
         assert!(out.contains("x_sum{a=\"b\"} 1.5\n"), "{out}");
         assert!(out.contains("x_count{a=\"b\"} 3\n"), "{out}");
