@@ -106,7 +106,8 @@ fn install_sh_puts_binary_config_and_unit_where_the_unit_expects_them() {
     // ...and its logs in /var/log/ringway (the unit's LogsDirectory); nothing else differs.
     assert!(
         text.lines()
-            .any(|l| l.trim() == "access_log /var/log/ringway/access.log combined buffer=64k flush=1s;"),
+            .any(|l| l.trim()
+                == "access_log /var/log/ringway/access.log combined buffer=64k flush=1s;"),
         "{text}"
     );
     assert!(

@@ -14,7 +14,6 @@ mod files;
 mod goaccess;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The lines of `path` (none while it does not exist).
@@ -40,24 +39,7 @@ pub fn wait_lines(path: &Path, n: usize, timeout: Duration) -> Vec<String> {
 
 /// `curl -s -o /dev/null -w %{http_code}` with extra arguments; returns the status.
 pub fn curl(url: &str, args: &[&str]) -> u16 {
-    let out = Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--max-time",
-            "5",
-        ])
-        .args(args)
-        .arg(url)
-        .output()
-        .expect("run curl");
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0)
+    common::curl_code(url, args)
 }
 
 /// A directory for log files, kept apart from ringway's own (the config names it).

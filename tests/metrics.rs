@@ -29,23 +29,7 @@ pub const ENDPOINTS: &str = "
 
 /// The status of one curl GET of `path` on its own connection.
 pub fn curl_status(rw: &Ringway, path: &str) -> u16 {
-    let out = Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--max-time",
-            "5",
-        ])
-        .arg(format!("http://{}{path}", rw.addr))
-        .output()
-        .expect("curl runs");
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0)
+    common::curl_code(&format!("http://{}{path}", rw.addr), &[])
 }
 
 /// The body of a curl GET of `path`, with its Content-Type.

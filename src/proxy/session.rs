@@ -400,6 +400,26 @@ async fn one_request<S: Transport>(
     }
 }
 
+/// A request no server or location took (or its TLS name did not fit): logged with the
+/// listener's default server's access logs, then answered with the error.
+async fn refuse_unrouted<S: Transport>(
+    at: &Arrival<'_>,
+    stream: &mut S,
+    head: &RequestHead,
+    b: Vec<u8>,
+    e: Error,
+) -> Next {
+    let limit = at.lst.defaults.client_send_timeout;
+    log_capture::unrouted(
+        at.outcome,
+        at.generation,
+        at.lst,
+        at.client,
+        Some((head, &b)),
+    );
+    answer::failure(at.ctx, stream, None, b, e, limit, at.outcome).await
+}
+
 /// What a request arrives with: its shard, config generation, listener, client and outcome.
 struct Arrival<'a> {
     ctx: &'a ShardCtx,
@@ -440,30 +460,12 @@ async fn serve_request<S: Transport>(
         )
     }) {
         Ok(r) => r,
-        Err(e) => {
-            let limit = at.lst.defaults.client_send_timeout;
-            log_capture::unrouted(
-                at.outcome,
-                at.generation,
-                at.lst,
-                at.client,
-                Some((head, &b)),
-            );
-            return answer::failure(at.ctx, stream, None, b, e, limit, at.outcome).await;
-        }
+        Err(e) => return refuse_unrouted(at, stream, head, b, e).await,
     };
     if let Some(shake) = at.tls_server
         && let Err(e) = tls::check_server(at.ctx, at.client, shake, routed.server.index)
     {
-        let limit = at.lst.defaults.client_send_timeout;
-        log_capture::unrouted(
-            at.outcome,
-            at.generation,
-            at.lst,
-            at.client,
-            Some((head, &b)),
-        );
-        return answer::failure(at.ctx, stream, None, b, e, limit, at.outcome).await;
+        return refuse_unrouted(at, stream, head, b, e).await;
     }
     let loc = routed.loc;
     crate::observe::metrics::routed(at.outcome, loc);

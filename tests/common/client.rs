@@ -353,3 +353,19 @@ pub fn assert_status_and_close(c: &mut Client, status: u16, what: &str) -> Respo
     );
     r
 }
+
+/// `curl -s -o /dev/null -w %{http_code} --max-time 5 ARGS URL`: the status curl got (0: none,
+/// e.g. the connection failed).
+pub fn curl_code(url: &str, args: &[&str]) -> u16 {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args(["--max-time", "5"])
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("run curl");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}

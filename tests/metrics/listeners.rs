@@ -15,22 +15,10 @@ fn scrape_at(addr: std::net::SocketAddr) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn https_status(addr: std::net::SocketAddr) -> String {
-    let out = Command::new("curl")
-        .args([
-            "-sk",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--max-time",
-            "5",
-        ])
-        .args(["--resolve", &format!("localhost:{}:127.0.0.1", addr.port())])
-        .arg(format!("https://localhost:{}/", addr.port()))
-        .output()
-        .expect("curl runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+fn https_status(addr: std::net::SocketAddr) -> u16 {
+    let resolve = format!("localhost:{}:127.0.0.1", addr.port());
+    let url = format!("https://localhost:{}/", addr.port());
+    curl_code(&url, &["-k", "--resolve", &resolve])
 }
 
 #[test]
@@ -59,7 +47,7 @@ fn tls_handshakes_and_failures_are_counted_per_listener() {
         &lst,
     );
     for _ in 0..3 {
-        assert_eq!(https_status(rw.addr), "200");
+        assert_eq!(https_status(rw.addr), 200);
     }
     // Plain HTTP to the TLS port: nginx's 400 page, a failed handshake.
     let (body, _) = curl_body(&rw, "/");
