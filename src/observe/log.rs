@@ -8,12 +8,11 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::config::{AccessLog, LogFile};
-use crate::http::util::push_u64;
 use crate::proxy::outcome::Outcome;
 use crate::template::{Vars, render_var};
 
 use super::clock;
-use super::format::{EndVar, Escape, Item, LogFormat, ReqVar, put};
+use super::format::{EndVar, Escape, LogFormat, Part, ReqVar, RunItem, escape_tail, put};
 use super::writer::{Spec, Writer};
 
 /// One config generation's access log files on this shard, indexed like `Config::log_files`
@@ -151,20 +150,18 @@ impl ReqSource for ReqFacts<'_> {
 }
 
 /// Renders the request variables of `logs`' formats (and `if=` conditions) into a capture kept
-/// in the outcome record. Nothing when the location logs nothing.
-pub fn capture(outcome: &Outcome, logs: &Rc<[AccessLog]>, files: &Files, src: &dyn ReqSource) {
+/// in the outcome record, as the formats' runs (see `format::Plan`), escaped. Nothing when the
+/// location logs nothing.
+pub fn capture<S: ReqSource>(outcome: &Outcome, logs: &Rc<[AccessLog]>, files: &Files, src: &S) {
     if logs.is_empty() {
         return not_logged(outcome, logs, files);
     }
     let mut bufs = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default();
     for l in logs.iter() {
-        let formats = l.cond.iter().chain(std::iter::once(&l.format));
-        for f in formats {
-            for v in f.req_vars() {
-                src.render(v, &mut bufs.vals);
-                bufs.ends.push(bufs.vals.len() as u32);
-            }
+        if let Some(cond) = &l.cond {
+            capture_runs(cond, src, &mut bufs, None);
         }
+        capture_runs(&l.format, src, &mut bufs, Some(l.format.escape));
     }
     let req_values = bufs.ends.len() as u32;
     *outcome.log.borrow_mut() = Some(Capture {
@@ -174,6 +171,29 @@ pub fn capture(outcome: &Outcome, logs: &Rc<[AccessLog]>, files: &Files, src: &d
         req_values,
         sent: false,
     });
+}
+
+/// One value per run of `f`: its literals and request variables, the variables escaped as
+/// `escape` says (None: raw, for conditions).
+fn capture_runs<S: ReqSource>(f: &LogFormat, src: &S, bufs: &mut Bufs, escape: Option<Escape>) {
+    for part in &f.plan.parts {
+        let Part::Run(items) = part else {
+            continue;
+        };
+        for item in items.iter() {
+            match item {
+                RunItem::Lit(l) => l.push_to(&mut bufs.vals),
+                RunItem::Req(v) => {
+                    let mark = bufs.vals.len();
+                    src.render(v, &mut bufs.vals);
+                    if let Some(e) = escape {
+                        escape_tail(&mut bufs.vals, mark, e);
+                    }
+                }
+            }
+        }
+        bufs.ends.push(bufs.vals.len() as u32);
+    }
 }
 
 /// The request's location logs nothing (`access_log off`): a decision too, so that the
@@ -358,13 +378,13 @@ impl<'a> Cursor<'a> {
     }
 
     fn skip(&mut self, f: &LogFormat) {
-        for _ in f.req_vars() {
+        for _ in 0..f.plan.runs {
             self.next();
         }
     }
 
     fn skip_sent(&mut self, f: &LogFormat) {
-        for _ in f.sent_fields() {
+        for _ in 0..f.plan.sent {
             self.next();
         }
     }
@@ -387,18 +407,12 @@ fn render(
     raw: bool,
 ) {
     let esc = if raw { Escape::None } else { f.escape };
-    for item in &f.items {
-        match item {
-            Item::Lit(l) => out.extend_from_slice(l),
-            Item::Req(_) => {
-                let v = req.next().unwrap_or(b"");
-                if raw {
-                    out.extend_from_slice(v);
-                } else {
-                    put(out, v, esc);
-                }
-            }
-            Item::End(EndVar::SentHttp(_)) => {
+    for part in &f.plan.parts {
+        match part {
+            Part::Lit(l) => l.push_to(out),
+            // Rendered and escaped at capture.
+            Part::Run(_) => out.extend_from_slice(req.next().unwrap_or(b"")),
+            Part::End(EndVar::SentHttp(_)) => {
                 let v = if end.sent_captured {
                     sent.next().unwrap_or(b"")
                 } else {
@@ -410,9 +424,33 @@ fn render(
                     put(out, v, esc);
                 }
             }
-            Item::End(v) => render_end(v, end, out, esc, raw),
+            Part::End(v) => render_end(v, end, out, esc, raw),
         }
     }
+}
+
+/// Decimal digits of `n`, two at a time.
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    const PAIRS: &[u8; 200] = b"000102030405060708091011121314151617181920212223242526272829\
+        3031323334353637383940414243444546474849505152535455565758596061626364\
+        6566676869707172737475767778798081828384858687888990919293949596979899";
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    while n >= 100 {
+        let p = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        tmp[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    }
+    if n >= 10 {
+        let p = n as usize * 2;
+        i -= 2;
+        tmp[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    } else {
+        i -= 1;
+        tmp[i] = b'0' + n as u8;
+    }
+    out.extend_from_slice(&tmp[i..]);
 }
 
 /// Seconds with milliseconds, as nginx writes times (`0.004`).
@@ -431,7 +469,8 @@ fn push_ms(out: &mut Vec<u8>, ms: u32) {
 fn render_end(v: &EndVar, e: &End<'_>, out: &mut Vec<u8>, esc: Escape, raw: bool) {
     use std::io::Write;
     let o = e.o;
-    let up = o.upstream.get();
+    // Read only by the upstream variables (a copy of the whole record).
+    let up = || o.upstream.get();
     // Absent values: "-" (or nothing in JSON and in conditions), as nginx's not-found.
     let absent = |out: &mut Vec<u8>| {
         if !raw {
@@ -447,10 +486,15 @@ fn render_end(v: &EndVar, e: &End<'_>, out: &mut Vec<u8>, esc: Escape, raw: bool
         }
         EndVar::Status => {
             let s = o.log_status();
-            if s < 100 {
-                out.extend_from_slice(b"00");
+            if (100..1000).contains(&s) {
+                let d = |n: u16| b'0' + (n % 10) as u8;
+                out.extend_from_slice(&[d(s / 100), d(s / 10), d(s)]);
+            } else {
+                if s < 100 {
+                    out.extend_from_slice(b"00");
+                }
+                push_u64(out, u64::from(s));
             }
-            push_u64(out, u64::from(s));
         }
         EndVar::BodyBytesSent => {
             push_u64(out, o.sent.get().saturating_sub(o.head_sent.get()));
@@ -461,33 +505,33 @@ fn render_end(v: &EndVar, e: &End<'_>, out: &mut Vec<u8>, esc: Escape, raw: bool
         EndVar::Connection => push_u64(out, o.connection.get()),
         EndVar::ConnectionRequests => push_u64(out, o.connection_requests.get()),
         EndVar::Pipe => out.push(if o.pipelined.get() { b'p' } else { b'.' }),
-        EndVar::UpstreamAddr => match up.and_then(|u| u.addr) {
+        EndVar::UpstreamAddr => match up().and_then(|u| u.addr) {
             Some(a) => {
                 let _ = write!(out, "{a}");
             }
             None => absent(out),
         },
-        EndVar::UpstreamStatus => match up {
+        EndVar::UpstreamStatus => match up() {
             Some(u) if u.status > 0 => push_u64(out, u64::from(u.status)),
             // nginx writes 502 for an upstream that gave no response.
             Some(_) => out.extend_from_slice(b"502"),
             None => absent(out),
         },
-        EndVar::UpstreamConnectTime => match up {
+        EndVar::UpstreamConnectTime => match up() {
             Some(u) if u.header_at.is_some() || u.connected_at.is_some() => {
                 push_secs(out, u.connect_time())
             }
             _ => absent(out),
         },
-        EndVar::UpstreamHeaderTime => match up.and_then(|u| u.header_time()) {
+        EndVar::UpstreamHeaderTime => match up().and_then(|u| u.header_time()) {
             Some(d) => push_secs(out, d),
             None => absent(out),
         },
-        EndVar::UpstreamResponseTime => match up.and_then(|u| u.response_time()) {
+        EndVar::UpstreamResponseTime => match up().and_then(|u| u.response_time()) {
             Some(d) => push_secs(out, d),
             None => absent(out),
         },
-        EndVar::UpstreamBytesReceived => match up {
+        EndVar::UpstreamBytesReceived => match up() {
             Some(_) => push_u64(out, o.upstream_received.get()),
             None => absent(out),
         },

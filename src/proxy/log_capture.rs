@@ -30,6 +30,7 @@ struct Routed<'r, 'a> {
 }
 
 impl ReqSource for Routed<'_, '_> {
+    #[inline]
     fn render(&self, v: &ReqVar, out: &mut Vec<u8>) {
         let (r, b) = (self.r, self.b);
         let line = || line_of(r.head, b);
