@@ -90,6 +90,9 @@ pub struct Plan {
     pub runs: usize,
     /// How many `$sent_http_*` variables it has.
     pub sent: usize,
+    /// The format is nginx's `combined` with the default escape: its request variables, in
+    /// order, for the log phase's straight-line path (the same runs, without the interpreting).
+    pub combined: Option<Box<[ReqVar; 5]>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,18 +205,13 @@ impl LogFormat {
         text: &str,
         user: &[String],
     ) -> Result<LogFormat, String> {
-        let pieces = template::scan(text, |n| var(n, user))?;
-        let items = pieces
-            .into_iter()
-            .map(|p| match p {
-                Piece::Lit(l) => Item::Lit(l),
-                Piece::Var(i) => i,
-            })
-            .collect::<Vec<_>>();
+        let items = items_of(text, user)?;
+        let mut plan = Plan::of(&items);
+        plan.combined = combined_vars(escape, &items);
         Ok(LogFormat {
             name: name.to_string(),
             escape,
-            plan: Plan::of(&items),
+            plan,
             items,
             text: text.to_string(),
         })
@@ -234,6 +232,34 @@ impl LogFormat {
             _ => None,
         })
     }
+}
+
+fn items_of(text: &str, user: &[String]) -> Result<Vec<Item>, String> {
+    let pieces = template::scan(text, |n| var(n, user))?;
+    Ok(pieces
+        .into_iter()
+        .map(|p| match p {
+            Piece::Lit(l) => Item::Lit(l),
+            Piece::Var(i) => i,
+        })
+        .collect())
+}
+
+/// The request variables of `items` when they are nginx's `combined` format (and the escape
+/// its default), else None.
+fn combined_vars(escape: Escape, items: &[Item]) -> Option<Box<[ReqVar; 5]>> {
+    if escape != Escape::Default || items_of(COMBINED, &[]).ok()?.as_slice() != items {
+        return None;
+    }
+    let vars: Vec<ReqVar> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Req(v) => Some(v.clone()),
+            _ => None,
+        })
+        .collect();
+    let vars: [ReqVar; 5] = vars.try_into().ok()?;
+    Some(Box::new(vars))
 }
 
 fn var(name: &str, user: &[String]) -> Result<Item, String> {

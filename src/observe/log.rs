@@ -176,6 +176,9 @@ pub fn capture<S: ReqSource>(outcome: &Outcome, logs: &Rc<[AccessLog]>, files: &
 /// One value per run of `f`: its literals and request variables, the variables escaped as
 /// `escape` says (None: raw, for conditions).
 fn capture_runs<S: ReqSource>(f: &LogFormat, src: &S, bufs: &mut Bufs, escape: Option<Escape>) {
+    if let (Some(vars), Some(Escape::Default)) = (&f.plan.combined, escape) {
+        return capture_combined(vars, src, bufs);
+    }
     for part in &f.plan.parts {
         let Part::Run(items) = part else {
             continue;
@@ -351,6 +354,34 @@ pub fn request_done(outcome: &Outcome) {
     });
 }
 
+/// `capture_runs` for nginx's `combined` format, its literals written in place: the same
+/// three runs, `$remote_addr - $remote_user [`, `] "$request" ` and
+/// ` "$http_referer" "$http_user_agent"`.
+fn capture_combined<S: ReqSource>(vars: &[ReqVar; 5], src: &S, bufs: &mut Bufs) {
+    let [addr, user, request, referer, agent] = vars;
+    let v = &mut bufs.vals;
+    let value = |var: &ReqVar, v: &mut Vec<u8>| {
+        let mark = v.len();
+        src.render(var, v);
+        escape_tail(v, mark, Escape::Default);
+    };
+    value(addr, v);
+    v.extend_from_slice(b" - ");
+    value(user, v);
+    v.extend_from_slice(b" [");
+    bufs.ends.push(v.len() as u32);
+    v.extend_from_slice(b"] \"");
+    value(request, v);
+    v.extend_from_slice(b"\" ");
+    bufs.ends.push(v.len() as u32);
+    v.extend_from_slice(b" \"");
+    value(referer, v);
+    v.extend_from_slice(b"\" \"");
+    value(agent, v);
+    v.push(b'"');
+    bufs.ends.push(v.len() as u32);
+}
+
 /// Reads captured values in order.
 struct Cursor<'a> {
     vals: &'a [u8],
@@ -406,6 +437,9 @@ fn render(
     out: &mut Vec<u8>,
     raw: bool,
 ) {
+    if f.plan.combined.is_some() && !raw {
+        return render_combined(req, end, out);
+    }
     let esc = if raw { Escape::None } else { f.escape };
     for part in &f.plan.parts {
         match part {
@@ -426,6 +460,32 @@ fn render(
             }
             Part::End(v) => render_end(v, end, out, esc, raw),
         }
+    }
+}
+
+/// `render` for nginx's `combined` format: its three runs around `$time_local`, `$status` and
+/// `$body_bytes_sent`.
+fn render_combined(req: &mut Cursor<'_>, end: &End<'_>, out: &mut Vec<u8>) {
+    let o = end.o;
+    out.extend_from_slice(req.next().unwrap_or(b""));
+    clock::with_stamps(end.sec, |s| out.extend_from_slice(&s.local));
+    out.extend_from_slice(req.next().unwrap_or(b""));
+    push_status(out, o.log_status());
+    out.push(b' ');
+    push_u64(out, o.sent.get().saturating_sub(o.head_sent.get()));
+    out.extend_from_slice(req.next().unwrap_or(b""));
+}
+
+/// `$status`: three digits (nginx pads a status below 100, as 000 for none).
+fn push_status(out: &mut Vec<u8>, s: u16) {
+    if (100..1000).contains(&s) {
+        let d = |n: u16| b'0' + (n % 10) as u8;
+        out.extend_from_slice(&[d(s / 100), d(s / 10), d(s)]);
+    } else {
+        if s < 100 {
+            out.extend_from_slice(b"00");
+        }
+        push_u64(out, u64::from(s));
     }
 }
 
@@ -484,18 +544,7 @@ fn render_end(v: &EndVar, e: &End<'_>, out: &mut Vec<u8>, esc: Escape, raw: bool
             push_u64(out, e.sec);
             push_ms(out, e.ms);
         }
-        EndVar::Status => {
-            let s = o.log_status();
-            if (100..1000).contains(&s) {
-                let d = |n: u16| b'0' + (n % 10) as u8;
-                out.extend_from_slice(&[d(s / 100), d(s / 10), d(s)]);
-            } else {
-                if s < 100 {
-                    out.extend_from_slice(b"00");
-                }
-                push_u64(out, u64::from(s));
-            }
-        }
+        EndVar::Status => push_status(out, o.log_status()),
         EndVar::BodyBytesSent => {
             push_u64(out, o.sent.get().saturating_sub(o.head_sent.get()));
         }
@@ -583,6 +632,71 @@ mod tests {
             b"GET / HTTP/1.1"
         );
         assert_eq!(request_line(b"GET /partial"), b"GET /partial");
+    }
+
+    /// A request whose values need every kind of escape, and two absent ones.
+    struct Tricky;
+
+    impl ReqSource for Tricky {
+        fn render(&self, v: &ReqVar, out: &mut Vec<u8>) {
+            use crate::template::Var;
+            match v {
+                ReqVar::Tpl(Var::RemoteAddr) => out.extend_from_slice(b"10.0.0.1"),
+                ReqVar::Request => out.extend_from_slice(b"GET /a\"b\\c\x01 HTTP/1.1"),
+                ReqVar::Tpl(Var::Http(n)) if &n[..] == b"user-agent" => {
+                    out.extend_from_slice(b"agent \xc3\xa9\x7f")
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn combined_path_writes_what_the_general_one_does() {
+        use super::super::format::COMBINED;
+        let fast = LogFormat::compile("combined", Escape::Default, COMBINED, &[]).unwrap();
+        assert!(fast.plan.combined.is_some());
+        let mut general = fast.clone();
+        general.plan.combined = None;
+        let line = |f: &LogFormat| {
+            let mut bufs = Bufs::default();
+            capture_runs(f, &Tricky, &mut bufs, Some(f.escape));
+            let o = Outcome::start();
+            o.status.set(404);
+            o.sent.set(1234);
+            o.head_sent.set(200);
+            let end = End {
+                o: &o,
+                sec: 1_796_552_411,
+                ms: 5,
+                sent_captured: false,
+            };
+            let mut req = Cursor {
+                vals: &bufs.vals,
+                ends: &bufs.ends,
+                at: 0,
+                from: 0,
+            };
+            let mut out = Vec::new();
+            render(f, &mut req, &mut Cursor::empty(), &end, &mut out, false);
+            (bufs.vals.clone(), bufs.ends.clone(), out)
+        };
+        let (vals, ends, out) = line(&fast);
+        assert_eq!((vals, ends, out.clone()), line(&general));
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.starts_with("10.0.0.1 - - ["), "{out}");
+        assert!(
+            out.ends_with(
+                "] \"GET /a\\x22b\\x5Cc\\x01 HTTP/1.1\" 404 1034 \"-\" \"agent \\xC3\\xA9\\x7F\""
+            ),
+            "{out}"
+        );
+        // Another escape, or one variable more, is not the combined format.
+        let json = LogFormat::compile("j", Escape::Json, COMBINED, &[]).unwrap();
+        assert!(json.plan.combined.is_none());
+        let more = format!("{COMBINED} $host");
+        let more = LogFormat::compile("m", Escape::Default, &more, &[]).unwrap();
+        assert!(more.plan.combined.is_none());
     }
 
     #[test]
