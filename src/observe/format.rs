@@ -361,7 +361,7 @@ pub fn put(out: &mut Vec<u8>, value: &[u8], escape: Escape) {
 
 /// Escapes, as `put` would write it, the value that `out` holds from `mark` on. Most values
 /// need no escape: they stay where they are.
-#[inline]
+#[inline(always)]
 pub fn escape_tail(out: &mut Vec<u8>, mark: usize, escape: Escape) {
     let Some(v) = out.get(mark..) else {
         return;
@@ -394,10 +394,29 @@ pub fn any_escape(v: &[u8]) -> bool {
         return v.iter().any(|&c| ESCAPED[usize::from(c)]);
     }
     let mut chunks = v.chunks_exact(8);
-    if chunks.by_ref().any(|c| escapes_in(c) != 0) {
+    if chunks.by_ref().any(any_in) {
         return true;
     }
-    !chunks.remainder().is_empty() && escapes_in(&v[v.len() - 8..]) != 0
+    !chunks.remainder().is_empty() && any_in(&v[v.len() - 8..])
+}
+
+/// Whether any of the eight bytes of `c` `needs_escape`. The classic tests below can flag a
+/// byte wrongly only when a byte below it matched (a borrow or carry runs up from it), so
+/// "any" is exact, unlike `escapes_in`'s positions.
+#[inline]
+fn any_in(c: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut b = [0u8; 8];
+    b.copy_from_slice(c);
+    let x = u64::from_le_bytes(b);
+    let below_20 = x.wrapping_sub(0x20 * LO) & !x;
+    let from_7f = x.wrapping_add(LO) | x;
+    let q = x ^ (u64::from(b'"') * LO);
+    let quote = q.wrapping_sub(LO) & !q;
+    let s = x ^ (u64::from(b'\\') * LO);
+    let backslash = s.wrapping_sub(LO) & !s;
+    (below_20 | from_7f | quote | backslash) & HI != 0
 }
 
 /// `needs_escape` of every byte.

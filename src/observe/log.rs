@@ -133,6 +133,25 @@ pub struct Capture {
 pub trait ReqSource {
     /// Appends the value of `v` to `out` (nothing when absent).
     fn render(&self, v: &ReqVar, out: &mut Vec<u8>);
+
+    /// The values nginx's `combined` format reads, found in one pass over the head (None:
+    /// `render` gives them, as for any format).
+    fn combined(&self) -> Option<Combined<'_>> {
+        None
+    }
+}
+
+/// The request values of nginx's `combined` format, raw; an absent field is empty (written
+/// as an empty one is: `-`, no user name).
+pub struct Combined<'a> {
+    /// `$remote_addr`: an address as text, which never needs escaping.
+    pub addr: &'a [u8],
+    pub request: &'a [u8],
+    /// The Authorization, Referer and User-Agent fields (each present once at most: a
+    /// repeated one goes through `render`, which joins them).
+    pub authorization: &'a [u8],
+    pub referer: &'a [u8],
+    pub agent: &'a [u8],
 }
 
 /// A request seen through its template variables and request line (what `render_with_vars`
@@ -358,6 +377,9 @@ pub fn request_done(outcome: &Outcome) {
 /// three runs, `$remote_addr - $remote_user [`, `] "$request" ` and
 /// ` "$http_referer" "$http_user_agent"`.
 fn capture_combined<S: ReqSource>(vars: &[ReqVar; 5], src: &S, bufs: &mut Bufs) {
+    if let Some(c) = src.combined() {
+        return capture_combined_values(&c, bufs);
+    }
     let [addr, user, request, referer, agent] = vars;
     let v = &mut bufs.vals;
     let value = |var: &ReqVar, v: &mut Vec<u8>| {
@@ -380,6 +402,47 @@ fn capture_combined<S: ReqSource>(vars: &[ReqVar; 5], src: &S, bufs: &mut Bufs) 
     value(agent, v);
     v.push(b'"');
     bufs.ends.push(v.len() as u32);
+}
+
+/// `capture_combined` from values found in one pass.
+fn capture_combined_values(c: &Combined<'_>, bufs: &mut Bufs) {
+    let v = &mut bufs.vals;
+    let value = escaped_value;
+    if c.addr.is_empty() {
+        v.push(b'-');
+    }
+    v.extend_from_slice(c.addr);
+    v.extend_from_slice(b" - ");
+    let mark = v.len();
+    if !c.authorization.is_empty() {
+        remote_user(
+            |out| {
+                out.extend_from_slice(c.authorization);
+                true
+            },
+            v,
+        );
+    }
+    escape_tail(v, mark, Escape::Default);
+    v.extend_from_slice(b" [");
+    bufs.ends.push(v.len() as u32);
+    v.extend_from_slice(b"] \"");
+    value(c.request, v);
+    v.extend_from_slice(b"\" ");
+    bufs.ends.push(v.len() as u32);
+    v.extend_from_slice(b" \"");
+    value(c.referer, v);
+    v.extend_from_slice(b"\" \"");
+    value(c.agent, v);
+    v.push(b'"');
+    bufs.ends.push(v.len() as u32);
+}
+
+#[inline(always)]
+fn escaped_value(val: &[u8], v: &mut Vec<u8>) {
+    let mark = v.len();
+    v.extend_from_slice(val);
+    escape_tail(v, mark, Escape::Default);
 }
 
 /// Reads captured values in order.
@@ -463,6 +526,11 @@ fn render(
     }
 }
 
+/// "00" to "99".
+const PAIRS: &[u8; 200] = b"000102030405060708091011121314151617181920212223242526272829\
+        3031323334353637383940414243444546474849505152535455565758596061626364\
+        6566676869707172737475767778798081828384858687888990919293949596979899";
+
 /// `render` for nginx's `combined` format: its three runs around `$time_local`, `$status` and
 /// `$body_bytes_sent`.
 fn render_combined(req: &mut Cursor<'_>, end: &End<'_>, out: &mut Vec<u8>) {
@@ -476,26 +544,29 @@ fn render_combined(req: &mut Cursor<'_>, end: &End<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(req.next().unwrap_or(b""));
 }
 
-/// `$status`: three digits (nginx pads a status below 100, as 000 for none).
+/// `$status`: three digits at least (nginx's `%03ui`: 000 for none).
+#[inline]
 fn push_status(out: &mut Vec<u8>, s: u16) {
-    if (100..1000).contains(&s) {
-        let d = |n: u16| b'0' + (n % 10) as u8;
-        out.extend_from_slice(&[d(s / 100), d(s / 10), d(s)]);
+    if s < 1000 {
+        let (h, rest) = (s / 100, usize::from(s % 100) * 2);
+        out.extend_from_slice(&[b'0' + h as u8, PAIRS[rest], PAIRS[rest + 1]]);
     } else {
-        if s < 100 {
-            out.extend_from_slice(b"00");
-        }
         push_u64(out, u64::from(s));
     }
 }
 
-/// Decimal digits of `n`, two at a time.
+/// Decimal digits of `n`, two at a time, written from the left of a fixed array that is
+/// copied whole and cut back (a move of constant size, no call to memcpy).
+#[inline]
 fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    const PAIRS: &[u8; 200] = b"000102030405060708091011121314151617181920212223242526272829\
-        3031323334353637383940414243444546474849505152535455565758596061626364\
-        6566676869707172737475767778798081828384858687888990919293949596979899";
     let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
+    let len = match n {
+        0..10 => 1,
+        10..100 => 2,
+        100..1000 => 3,
+        _ => n.ilog10() as usize + 1,
+    };
+    let mut i = len;
     while n >= 100 {
         let p = (n % 100) as usize * 2;
         n /= 100;
@@ -504,13 +575,13 @@ fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     }
     if n >= 10 {
         let p = n as usize * 2;
-        i -= 2;
-        tmp[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+        tmp[..2].copy_from_slice(&PAIRS[p..p + 2]);
     } else {
-        i -= 1;
-        tmp[i] = b'0' + n as u8;
+        tmp[0] = b'0' + n as u8;
     }
-    out.extend_from_slice(&tmp[i..]);
+    let end = out.len() + len;
+    out.extend_from_slice(&tmp);
+    out.truncate(end);
 }
 
 /// Seconds with milliseconds, as nginx writes times (`0.004`).
@@ -682,7 +753,19 @@ mod tests {
             (bufs.vals.clone(), bufs.ends.clone(), out)
         };
         let (vals, ends, out) = line(&fast);
-        assert_eq!((vals, ends, out.clone()), line(&general));
+        assert_eq!((vals.clone(), ends.clone(), out.clone()), line(&general));
+        let mut one_pass = Bufs::default();
+        capture_combined_values(
+            &Combined {
+                addr: b"10.0.0.1",
+                request: b"GET /a\"b\\c\x01 HTTP/1.1",
+                authorization: b"",
+                referer: b"",
+                agent: b"agent \xc3\xa9\x7f",
+            },
+            &mut one_pass,
+        );
+        assert_eq!((one_pass.vals, one_pass.ends), (vals, ends));
         let out = String::from_utf8(out).unwrap();
         assert!(out.starts_with("10.0.0.1 - - ["), "{out}");
         assert!(
@@ -697,6 +780,21 @@ mod tests {
         let more = format!("{COMBINED} $host");
         let more = LogFormat::compile("m", Escape::Default, &more, &[]).unwrap();
         assert!(more.plan.combined.is_none());
+    }
+
+    #[test]
+    fn numbers_as_decimal() {
+        for n in [0, 7, 10, 99, 100, 999, 1000, 12_345, 1 << 40, u64::MAX] {
+            let mut out = b"x".to_vec();
+            push_u64(&mut out, n);
+            assert_eq!(out, format!("x{n}").as_bytes());
+        }
+        let mut out = Vec::new();
+        for s in [0, 7, 99, 100, 204, 499, 999, 1000] {
+            out.clear();
+            push_status(&mut out, s);
+            assert_eq!(out, format!("{s:03}").as_bytes());
+        }
     }
 
     #[test]
