@@ -76,6 +76,124 @@ pub struct LogFormat {
     pub items: Vec<Item>,
     /// The format as written (its strings joined), for `-T`.
     pub text: String,
+    /// `items` as the log phase runs them.
+    pub plan: Plan,
+}
+
+/// A format as the log phase runs it: the request variables and the literal text around them
+/// form runs, each rendered (and escaped) once when the request is routed into one captured
+/// value; the line is then those values copied whole between the end-of-request variables.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    pub parts: Vec<Part>,
+    /// How many `Part::Run`s (captured values) the format has.
+    pub runs: usize,
+    /// How many `$sent_http_*` variables it has.
+    pub sent: usize,
+    /// The format is nginx's `combined` with the default escape: its request variables, in
+    /// order, for the log phase's straight-line path (the same runs, without the interpreting).
+    pub combined: Option<Box<[ReqVar; 5]>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    /// Literal text with no request variable in it (adjacent literals merged).
+    Lit(Text),
+    /// Literals and request variables, captured as one value.
+    Run(Box<[RunItem]>),
+    End(EndVar),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunItem {
+    Lit(Text),
+    Req(ReqVar),
+}
+
+/// Literal text of a plan. Short text (most of it: `" - "`, `"] \""`) is kept in a fixed
+/// array, copied as a whole array and cut back: a move of constant size, no call to memcpy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text {
+    short: [u8; SHORT],
+    len: usize,
+    long: Box<[u8]>,
+}
+
+const SHORT: usize = 16;
+
+impl Text {
+    pub fn new(t: &[u8]) -> Text {
+        let mut short = [0u8; SHORT];
+        let long = match short.get_mut(..t.len()) {
+            Some(s) => {
+                s.copy_from_slice(t);
+                Box::default()
+            }
+            None => t.into(),
+        };
+        Text {
+            short,
+            len: t.len(),
+            long,
+        }
+    }
+
+    #[inline]
+    pub fn push_to(&self, out: &mut Vec<u8>) {
+        if self.len <= SHORT {
+            let end = out.len() + self.len;
+            out.extend_from_slice(&self.short);
+            out.truncate(end);
+        } else {
+            out.extend_from_slice(&self.long);
+        }
+    }
+}
+
+impl Plan {
+    pub fn of(items: &[Item]) -> Plan {
+        let mut plan = Plan::default();
+        // The current run: literal text not yet closed, and the items before it.
+        let mut run: Vec<RunItem> = Vec::new();
+        let mut lit: Vec<u8> = Vec::new();
+        let close_lit = |lit: &mut Vec<u8>, run: &mut Vec<RunItem>| {
+            if !lit.is_empty() {
+                run.push(RunItem::Lit(Text::new(lit)));
+                lit.clear();
+            }
+        };
+        let close = |lit: &mut Vec<u8>, run: &mut Vec<RunItem>, plan: &mut Plan| {
+            if run.is_empty() {
+                if !lit.is_empty() {
+                    plan.parts.push(Part::Lit(Text::new(lit)));
+                    lit.clear();
+                }
+                return;
+            }
+            close_lit(lit, run);
+            plan.parts.push(Part::Run(std::mem::take(run).into()));
+            plan.runs += 1;
+        };
+        for item in items {
+            match item {
+                // Adjacent literals are copied as one.
+                Item::Lit(l) => lit.extend_from_slice(l),
+                Item::Req(v) => {
+                    close_lit(&mut lit, &mut run);
+                    run.push(RunItem::Req(v.clone()));
+                }
+                Item::End(e) => {
+                    close(&mut lit, &mut run, &mut plan);
+                    if matches!(e, EndVar::SentHttp(_)) {
+                        plan.sent += 1;
+                    }
+                    plan.parts.push(Part::End(e.clone()));
+                }
+            }
+        }
+        close(&mut lit, &mut run, &mut plan);
+        plan
+    }
 }
 
 impl LogFormat {
@@ -87,17 +205,13 @@ impl LogFormat {
         text: &str,
         user: &[String],
     ) -> Result<LogFormat, String> {
-        let pieces = template::scan(text, |n| var(n, user))?;
-        let items = pieces
-            .into_iter()
-            .map(|p| match p {
-                Piece::Lit(l) => Item::Lit(l),
-                Piece::Var(i) => i,
-            })
-            .collect();
+        let items = items_of(text, user)?;
+        let mut plan = Plan::of(&items);
+        plan.combined = combined_vars(escape, &items);
         Ok(LogFormat {
             name: name.to_string(),
             escape,
+            plan,
             items,
             text: text.to_string(),
         })
@@ -118,6 +232,34 @@ impl LogFormat {
             _ => None,
         })
     }
+}
+
+fn items_of(text: &str, user: &[String]) -> Result<Vec<Item>, String> {
+    let pieces = template::scan(text, |n| var(n, user))?;
+    Ok(pieces
+        .into_iter()
+        .map(|p| match p {
+            Piece::Lit(l) => Item::Lit(l),
+            Piece::Var(i) => i,
+        })
+        .collect())
+}
+
+/// The request variables of `items` when they are nginx's `combined` format (and the escape
+/// its default), else None.
+fn combined_vars(escape: Escape, items: &[Item]) -> Option<Box<[ReqVar; 5]>> {
+    if escape != Escape::Default || items_of(COMBINED, &[]).ok()?.as_slice() != items {
+        return None;
+    }
+    let vars: Vec<ReqVar> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Req(v) => Some(v.clone()),
+            _ => None,
+        })
+        .collect();
+    let vars: [ReqVar; 5] = vars.try_into().ok()?;
+    Some(Box::new(vars))
 }
 
 fn var(name: &str, user: &[String]) -> Result<Item, String> {
@@ -217,32 +359,109 @@ pub fn put(out: &mut Vec<u8>, value: &[u8], escape: Escape) {
     }
 }
 
+/// Escapes, as `put` would write it, the value that `out` holds from `mark` on. Most values
+/// need no escape: they stay where they are.
+#[inline(always)]
+pub fn escape_tail(out: &mut Vec<u8>, mark: usize, escape: Escape) {
+    let Some(v) = out.get(mark..) else {
+        return;
+    };
+    if v.is_empty() {
+        if escape != Escape::Json {
+            out.push(b'-');
+        }
+        return;
+    }
+    // What JSON escapes is a subset of what the default escape does.
+    if escape == Escape::None || !any_escape(v) {
+        return;
+    }
+    escape_tail_slow(out, mark, escape);
+}
+
+#[cold]
+#[inline(never)]
+fn escape_tail_slow(out: &mut Vec<u8>, mark: usize, escape: Escape) {
+    let raw = out.split_off(mark);
+    put(out, &raw, escape);
+}
+
+/// Whether any byte of `v` `needs_escape`: eight at a time, the last eight overlapping the
+/// ones before; a table for values shorter than eight.
+#[inline]
+pub fn any_escape(v: &[u8]) -> bool {
+    if v.len() < 8 {
+        return v.iter().any(|&c| ESCAPED[usize::from(c)]);
+    }
+    let mut chunks = v.chunks_exact(8);
+    if chunks.by_ref().any(any_in) {
+        return true;
+    }
+    !chunks.remainder().is_empty() && any_in(&v[v.len() - 8..])
+}
+
+/// Whether any of the eight bytes of `c` `needs_escape`. The classic tests below can flag a
+/// byte wrongly only when a byte below it matched (a borrow or carry runs up from it), so
+/// "any" is exact, unlike `escapes_in`'s positions.
+#[inline]
+fn any_in(c: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut b = [0u8; 8];
+    b.copy_from_slice(c);
+    let x = u64::from_le_bytes(b);
+    let below_20 = x.wrapping_sub(0x20 * LO) & !x;
+    let from_7f = x.wrapping_add(LO) | x;
+    let q = x ^ (u64::from(b'"') * LO);
+    let quote = q.wrapping_sub(LO) & !q;
+    let s = x ^ (u64::from(b'\\') * LO);
+    let backslash = s.wrapping_sub(LO) & !s;
+    (below_20 | from_7f | quote | backslash) & HI != 0
+}
+
+/// `needs_escape` of every byte.
+static ESCAPED: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = needs_escape(i as u8);
+        i += 1;
+    }
+    t
+};
+
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 /// nginx's default escaping: `"`, `\`, control bytes and bytes from 0x7f.
 #[inline]
-fn needs_escape(c: u8) -> bool {
-    c == b'"' || c == b'\\' || !(0x20..0x7f).contains(&c)
+const fn needs_escape(c: u8) -> bool {
+    c == b'"' || c == b'\\' || c < 0x20 || c >= 0x7f
 }
 
-/// Where the first byte `needs_escape` is, eight bytes at a time (each test below sets a
-/// byte's top bit exactly when that byte matches, with no carry between bytes).
-fn first_escape(v: &[u8]) -> Option<usize> {
+/// A mask with the top bit of each of the eight bytes of `c` that `needs_escape` (each test
+/// sets a byte's top bit exactly when that byte matches, with no carry between bytes).
+#[inline]
+fn escapes_in(c: &[u8]) -> u64 {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     const LOW7: u64 = !HI;
     let zero = |y: u64| !(((y & LOW7) + LOW7) | y | LOW7);
+    let mut b = [0u8; 8];
+    b.copy_from_slice(c);
+    let x = u64::from_le_bytes(b);
+    let below_20 = !(((x & LOW7) + (0x80 - 0x20) * LO) | x) & HI;
+    let from_7f = (x | ((x & LOW7) + LO)) & HI;
+    let quote = zero(x ^ (u64::from(b'"') * LO));
+    let backslash = zero(x ^ (u64::from(b'\\') * LO));
+    below_20 | from_7f | quote | backslash
+}
+
+/// Where the first byte `needs_escape` is, eight bytes at a time.
+fn first_escape(v: &[u8]) -> Option<usize> {
     let mut chunks = v.chunks_exact(8);
     let mut at = 0;
     for c in chunks.by_ref() {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(c);
-        let x = u64::from_le_bytes(b);
-        let below_20 = !(((x & LOW7) + (0x80 - 0x20) * LO) | x) & HI;
-        let from_7f = (x | ((x & LOW7) + LO)) & HI;
-        let quote = zero(x ^ (u64::from(b'"') * LO));
-        let backslash = zero(x ^ (u64::from(b'\\') * LO));
-        let m = below_20 | from_7f | quote | backslash;
+        let m = escapes_in(c);
         if m != 0 {
             return Some(at + (m.trailing_zeros() / 8) as usize);
         }
@@ -301,6 +520,20 @@ mod tests {
             }
         }
         assert_eq!(first_escape(b""), None);
+        for len in 1..20 {
+            for c in 0..=255u8 {
+                for at in 0..len {
+                    let mut v = vec![b'a'; len];
+                    v[at] = c;
+                    assert_eq!(
+                        any_escape(&v),
+                        needs_escape(c),
+                        "byte {c:#x} at {at} of {len}"
+                    );
+                }
+            }
+            assert!(!any_escape(&vec![b'~'; len]));
+        }
         assert_eq!(first_escape(b"plain text, 0-9 ~"), None);
     }
 

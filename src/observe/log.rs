@@ -8,12 +8,11 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::config::{AccessLog, LogFile};
-use crate::http::util::push_u64;
 use crate::proxy::outcome::Outcome;
 use crate::template::{Vars, render_var};
 
 use super::clock;
-use super::format::{EndVar, Escape, Item, LogFormat, ReqVar, put};
+use super::format::{EndVar, Escape, LogFormat, Part, ReqVar, RunItem, escape_tail, put};
 use super::writer::{Spec, Writer};
 
 /// One config generation's access log files on this shard, indexed like `Config::log_files`
@@ -134,6 +133,25 @@ pub struct Capture {
 pub trait ReqSource {
     /// Appends the value of `v` to `out` (nothing when absent).
     fn render(&self, v: &ReqVar, out: &mut Vec<u8>);
+
+    /// The values nginx's `combined` format reads, found in one pass over the head (None:
+    /// `render` gives them, as for any format).
+    fn combined(&self) -> Option<Combined<'_>> {
+        None
+    }
+}
+
+/// The request values of nginx's `combined` format, raw; an absent field is empty (written
+/// as an empty one is: `-`, no user name).
+pub struct Combined<'a> {
+    /// `$remote_addr`: an address as text, which never needs escaping.
+    pub addr: &'a [u8],
+    pub request: &'a [u8],
+    /// The Authorization, Referer and User-Agent fields (each present once at most: a
+    /// repeated one goes through `render`, which joins them).
+    pub authorization: &'a [u8],
+    pub referer: &'a [u8],
+    pub agent: &'a [u8],
 }
 
 /// A request seen through its template variables and request line (what `render_with_vars`
@@ -151,20 +169,18 @@ impl ReqSource for ReqFacts<'_> {
 }
 
 /// Renders the request variables of `logs`' formats (and `if=` conditions) into a capture kept
-/// in the outcome record. Nothing when the location logs nothing.
-pub fn capture(outcome: &Outcome, logs: &Rc<[AccessLog]>, files: &Files, src: &dyn ReqSource) {
+/// in the outcome record, as the formats' runs (see `format::Plan`), escaped. Nothing when the
+/// location logs nothing.
+pub fn capture<S: ReqSource>(outcome: &Outcome, logs: &Rc<[AccessLog]>, files: &Files, src: &S) {
     if logs.is_empty() {
         return not_logged(outcome, logs, files);
     }
     let mut bufs = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default();
     for l in logs.iter() {
-        let formats = l.cond.iter().chain(std::iter::once(&l.format));
-        for f in formats {
-            for v in f.req_vars() {
-                src.render(v, &mut bufs.vals);
-                bufs.ends.push(bufs.vals.len() as u32);
-            }
+        if let Some(cond) = &l.cond {
+            capture_runs(cond, src, &mut bufs, None);
         }
+        capture_runs(&l.format, src, &mut bufs, Some(l.format.escape));
     }
     let req_values = bufs.ends.len() as u32;
     *outcome.log.borrow_mut() = Some(Capture {
@@ -174,6 +190,32 @@ pub fn capture(outcome: &Outcome, logs: &Rc<[AccessLog]>, files: &Files, src: &d
         req_values,
         sent: false,
     });
+}
+
+/// One value per run of `f`: its literals and request variables, the variables escaped as
+/// `escape` says (None: raw, for conditions).
+fn capture_runs<S: ReqSource>(f: &LogFormat, src: &S, bufs: &mut Bufs, escape: Option<Escape>) {
+    if let (Some(vars), Some(Escape::Default)) = (&f.plan.combined, escape) {
+        return capture_combined(vars, src, bufs);
+    }
+    for part in &f.plan.parts {
+        let Part::Run(items) = part else {
+            continue;
+        };
+        for item in items.iter() {
+            match item {
+                RunItem::Lit(l) => l.push_to(&mut bufs.vals),
+                RunItem::Req(v) => {
+                    let mark = bufs.vals.len();
+                    src.render(v, &mut bufs.vals);
+                    if let Some(e) = escape {
+                        escape_tail(&mut bufs.vals, mark, e);
+                    }
+                }
+            }
+        }
+        bufs.ends.push(bufs.vals.len() as u32);
+    }
 }
 
 /// The request's location logs nothing (`access_log off`): a decision too, so that the
@@ -331,6 +373,78 @@ pub fn request_done(outcome: &Outcome) {
     });
 }
 
+/// `capture_runs` for nginx's `combined` format, its literals written in place: the same
+/// three runs, `$remote_addr - $remote_user [`, `] "$request" ` and
+/// ` "$http_referer" "$http_user_agent"`.
+fn capture_combined<S: ReqSource>(vars: &[ReqVar; 5], src: &S, bufs: &mut Bufs) {
+    if let Some(c) = src.combined() {
+        return capture_combined_values(&c, bufs);
+    }
+    let [addr, user, request, referer, agent] = vars;
+    let v = &mut bufs.vals;
+    let value = |var: &ReqVar, v: &mut Vec<u8>| {
+        let mark = v.len();
+        src.render(var, v);
+        escape_tail(v, mark, Escape::Default);
+    };
+    value(addr, v);
+    v.extend_from_slice(b" - ");
+    value(user, v);
+    v.extend_from_slice(b" [");
+    bufs.ends.push(v.len() as u32);
+    v.extend_from_slice(b"] \"");
+    value(request, v);
+    v.extend_from_slice(b"\" ");
+    bufs.ends.push(v.len() as u32);
+    v.extend_from_slice(b" \"");
+    value(referer, v);
+    v.extend_from_slice(b"\" \"");
+    value(agent, v);
+    v.push(b'"');
+    bufs.ends.push(v.len() as u32);
+}
+
+/// `capture_combined` from values found in one pass.
+fn capture_combined_values(c: &Combined<'_>, bufs: &mut Bufs) {
+    let v = &mut bufs.vals;
+    let value = escaped_value;
+    if c.addr.is_empty() {
+        v.push(b'-');
+    }
+    v.extend_from_slice(c.addr);
+    v.extend_from_slice(b" - ");
+    let mark = v.len();
+    if !c.authorization.is_empty() {
+        remote_user(
+            |out| {
+                out.extend_from_slice(c.authorization);
+                true
+            },
+            v,
+        );
+    }
+    escape_tail(v, mark, Escape::Default);
+    v.extend_from_slice(b" [");
+    bufs.ends.push(v.len() as u32);
+    v.extend_from_slice(b"] \"");
+    value(c.request, v);
+    v.extend_from_slice(b"\" ");
+    bufs.ends.push(v.len() as u32);
+    v.extend_from_slice(b" \"");
+    value(c.referer, v);
+    v.extend_from_slice(b"\" \"");
+    value(c.agent, v);
+    v.push(b'"');
+    bufs.ends.push(v.len() as u32);
+}
+
+#[inline(always)]
+fn escaped_value(val: &[u8], v: &mut Vec<u8>) {
+    let mark = v.len();
+    v.extend_from_slice(val);
+    escape_tail(v, mark, Escape::Default);
+}
+
 /// Reads captured values in order.
 struct Cursor<'a> {
     vals: &'a [u8],
@@ -358,13 +472,13 @@ impl<'a> Cursor<'a> {
     }
 
     fn skip(&mut self, f: &LogFormat) {
-        for _ in f.req_vars() {
+        for _ in 0..f.plan.runs {
             self.next();
         }
     }
 
     fn skip_sent(&mut self, f: &LogFormat) {
-        for _ in f.sent_fields() {
+        for _ in 0..f.plan.sent {
             self.next();
         }
     }
@@ -386,19 +500,16 @@ fn render(
     out: &mut Vec<u8>,
     raw: bool,
 ) {
+    if f.plan.combined.is_some() && !raw {
+        return render_combined(req, end, out);
+    }
     let esc = if raw { Escape::None } else { f.escape };
-    for item in &f.items {
-        match item {
-            Item::Lit(l) => out.extend_from_slice(l),
-            Item::Req(_) => {
-                let v = req.next().unwrap_or(b"");
-                if raw {
-                    out.extend_from_slice(v);
-                } else {
-                    put(out, v, esc);
-                }
-            }
-            Item::End(EndVar::SentHttp(_)) => {
+    for part in &f.plan.parts {
+        match part {
+            Part::Lit(l) => l.push_to(out),
+            // Rendered and escaped at capture.
+            Part::Run(_) => out.extend_from_slice(req.next().unwrap_or(b"")),
+            Part::End(EndVar::SentHttp(_)) => {
                 let v = if end.sent_captured {
                     sent.next().unwrap_or(b"")
                 } else {
@@ -410,9 +521,67 @@ fn render(
                     put(out, v, esc);
                 }
             }
-            Item::End(v) => render_end(v, end, out, esc, raw),
+            Part::End(v) => render_end(v, end, out, esc, raw),
         }
     }
+}
+
+/// "00" to "99".
+const PAIRS: &[u8; 200] = b"000102030405060708091011121314151617181920212223242526272829\
+        3031323334353637383940414243444546474849505152535455565758596061626364\
+        6566676869707172737475767778798081828384858687888990919293949596979899";
+
+/// `render` for nginx's `combined` format: its three runs around `$time_local`, `$status` and
+/// `$body_bytes_sent`.
+fn render_combined(req: &mut Cursor<'_>, end: &End<'_>, out: &mut Vec<u8>) {
+    let o = end.o;
+    out.extend_from_slice(req.next().unwrap_or(b""));
+    clock::with_stamps(end.sec, |s| out.extend_from_slice(&s.local));
+    out.extend_from_slice(req.next().unwrap_or(b""));
+    push_status(out, o.log_status());
+    out.push(b' ');
+    push_u64(out, o.sent.get().saturating_sub(o.head_sent.get()));
+    out.extend_from_slice(req.next().unwrap_or(b""));
+}
+
+/// `$status`: three digits at least (nginx's `%03ui`: 000 for none).
+#[inline]
+fn push_status(out: &mut Vec<u8>, s: u16) {
+    if s < 1000 {
+        let (h, rest) = (s / 100, usize::from(s % 100) * 2);
+        out.extend_from_slice(&[b'0' + h as u8, PAIRS[rest], PAIRS[rest + 1]]);
+    } else {
+        push_u64(out, u64::from(s));
+    }
+}
+
+/// Decimal digits of `n`, two at a time, written from the left of a fixed array that is
+/// copied whole and cut back (a move of constant size, no call to memcpy).
+#[inline]
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut tmp = [0u8; 20];
+    let len = match n {
+        0..10 => 1,
+        10..100 => 2,
+        100..1000 => 3,
+        _ => n.ilog10() as usize + 1,
+    };
+    let mut i = len;
+    while n >= 100 {
+        let p = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        tmp[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    }
+    if n >= 10 {
+        let p = n as usize * 2;
+        tmp[..2].copy_from_slice(&PAIRS[p..p + 2]);
+    } else {
+        tmp[0] = b'0' + n as u8;
+    }
+    let end = out.len() + len;
+    out.extend_from_slice(&tmp);
+    out.truncate(end);
 }
 
 /// Seconds with milliseconds, as nginx writes times (`0.004`).
@@ -431,7 +600,8 @@ fn push_ms(out: &mut Vec<u8>, ms: u32) {
 fn render_end(v: &EndVar, e: &End<'_>, out: &mut Vec<u8>, esc: Escape, raw: bool) {
     use std::io::Write;
     let o = e.o;
-    let up = o.upstream.get();
+    // Read only by the upstream variables (a copy of the whole record).
+    let up = || o.upstream.get();
     // Absent values: "-" (or nothing in JSON and in conditions), as nginx's not-found.
     let absent = |out: &mut Vec<u8>| {
         if !raw {
@@ -445,13 +615,7 @@ fn render_end(v: &EndVar, e: &End<'_>, out: &mut Vec<u8>, esc: Escape, raw: bool
             push_u64(out, e.sec);
             push_ms(out, e.ms);
         }
-        EndVar::Status => {
-            let s = o.log_status();
-            if s < 100 {
-                out.extend_from_slice(b"00");
-            }
-            push_u64(out, u64::from(s));
-        }
+        EndVar::Status => push_status(out, o.log_status()),
         EndVar::BodyBytesSent => {
             push_u64(out, o.sent.get().saturating_sub(o.head_sent.get()));
         }
@@ -461,33 +625,33 @@ fn render_end(v: &EndVar, e: &End<'_>, out: &mut Vec<u8>, esc: Escape, raw: bool
         EndVar::Connection => push_u64(out, o.connection.get()),
         EndVar::ConnectionRequests => push_u64(out, o.connection_requests.get()),
         EndVar::Pipe => out.push(if o.pipelined.get() { b'p' } else { b'.' }),
-        EndVar::UpstreamAddr => match up.and_then(|u| u.addr) {
+        EndVar::UpstreamAddr => match up().and_then(|u| u.addr) {
             Some(a) => {
                 let _ = write!(out, "{a}");
             }
             None => absent(out),
         },
-        EndVar::UpstreamStatus => match up {
+        EndVar::UpstreamStatus => match up() {
             Some(u) if u.status > 0 => push_u64(out, u64::from(u.status)),
             // nginx writes 502 for an upstream that gave no response.
             Some(_) => out.extend_from_slice(b"502"),
             None => absent(out),
         },
-        EndVar::UpstreamConnectTime => match up {
+        EndVar::UpstreamConnectTime => match up() {
             Some(u) if u.header_at.is_some() || u.connected_at.is_some() => {
                 push_secs(out, u.connect_time())
             }
             _ => absent(out),
         },
-        EndVar::UpstreamHeaderTime => match up.and_then(|u| u.header_time()) {
+        EndVar::UpstreamHeaderTime => match up().and_then(|u| u.header_time()) {
             Some(d) => push_secs(out, d),
             None => absent(out),
         },
-        EndVar::UpstreamResponseTime => match up.and_then(|u| u.response_time()) {
+        EndVar::UpstreamResponseTime => match up().and_then(|u| u.response_time()) {
             Some(d) => push_secs(out, d),
             None => absent(out),
         },
-        EndVar::UpstreamBytesReceived => match up {
+        EndVar::UpstreamBytesReceived => match up() {
             Some(_) => push_u64(out, o.upstream_received.get()),
             None => absent(out),
         },
@@ -539,6 +703,98 @@ mod tests {
             b"GET / HTTP/1.1"
         );
         assert_eq!(request_line(b"GET /partial"), b"GET /partial");
+    }
+
+    /// A request whose values need every kind of escape, and two absent ones.
+    struct Tricky;
+
+    impl ReqSource for Tricky {
+        fn render(&self, v: &ReqVar, out: &mut Vec<u8>) {
+            use crate::template::Var;
+            match v {
+                ReqVar::Tpl(Var::RemoteAddr) => out.extend_from_slice(b"10.0.0.1"),
+                ReqVar::Request => out.extend_from_slice(b"GET /a\"b\\c\x01 HTTP/1.1"),
+                ReqVar::Tpl(Var::Http(n)) if &n[..] == b"user-agent" => {
+                    out.extend_from_slice(b"agent \xc3\xa9\x7f")
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn combined_path_writes_what_the_general_one_does() {
+        use super::super::format::COMBINED;
+        let fast = LogFormat::compile("combined", Escape::Default, COMBINED, &[]).unwrap();
+        assert!(fast.plan.combined.is_some());
+        let mut general = fast.clone();
+        general.plan.combined = None;
+        let line = |f: &LogFormat| {
+            let mut bufs = Bufs::default();
+            capture_runs(f, &Tricky, &mut bufs, Some(f.escape));
+            let o = Outcome::start();
+            o.status.set(404);
+            o.sent.set(1234);
+            o.head_sent.set(200);
+            let end = End {
+                o: &o,
+                sec: 1_796_552_411,
+                ms: 5,
+                sent_captured: false,
+            };
+            let mut req = Cursor {
+                vals: &bufs.vals,
+                ends: &bufs.ends,
+                at: 0,
+                from: 0,
+            };
+            let mut out = Vec::new();
+            render(f, &mut req, &mut Cursor::empty(), &end, &mut out, false);
+            (bufs.vals.clone(), bufs.ends.clone(), out)
+        };
+        let (vals, ends, out) = line(&fast);
+        assert_eq!((vals.clone(), ends.clone(), out.clone()), line(&general));
+        let mut one_pass = Bufs::default();
+        capture_combined_values(
+            &Combined {
+                addr: b"10.0.0.1",
+                request: b"GET /a\"b\\c\x01 HTTP/1.1",
+                authorization: b"",
+                referer: b"",
+                agent: b"agent \xc3\xa9\x7f",
+            },
+            &mut one_pass,
+        );
+        assert_eq!((one_pass.vals, one_pass.ends), (vals, ends));
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.starts_with("10.0.0.1 - - ["), "{out}");
+        assert!(
+            out.ends_with(
+                "] \"GET /a\\x22b\\x5Cc\\x01 HTTP/1.1\" 404 1034 \"-\" \"agent \\xC3\\xA9\\x7F\""
+            ),
+            "{out}"
+        );
+        // Another escape, or one variable more, is not the combined format.
+        let json = LogFormat::compile("j", Escape::Json, COMBINED, &[]).unwrap();
+        assert!(json.plan.combined.is_none());
+        let more = format!("{COMBINED} $host");
+        let more = LogFormat::compile("m", Escape::Default, &more, &[]).unwrap();
+        assert!(more.plan.combined.is_none());
+    }
+
+    #[test]
+    fn numbers_as_decimal() {
+        for n in [0, 7, 10, 99, 100, 999, 1000, 12_345, 1 << 40, u64::MAX] {
+            let mut out = b"x".to_vec();
+            push_u64(&mut out, n);
+            assert_eq!(out, format!("x{n}").as_bytes());
+        }
+        let mut out = Vec::new();
+        for s in [0, 7, 99, 100, 204, 499, 999, 1000] {
+            out.clear();
+            push_status(&mut out, s);
+            assert_eq!(out, format!("{s:03}").as_bytes());
+        }
     }
 
     #[test]

@@ -144,15 +144,20 @@ impl Writer {
 
     /// `flush=`: the buffer is written at the latest this long after now (a timer already
     /// armed fires sooner, for an older line).
+    #[inline]
     fn arm_timer(self: &Rc<Self>) {
         if !self.timer.replace(true) {
-            let w = self.clone();
-            monoio::spawn(async move {
-                monoio::time::sleep(w.flush.get()).await;
-                w.timer.set(false);
-                w.write_now();
-            });
+            self.spawn_timer();
         }
+    }
+
+    fn spawn_timer(self: &Rc<Self>) {
+        let w = self.clone();
+        monoio::spawn(async move {
+            monoio::time::sleep(w.flush.get()).await;
+            w.timer.set(false);
+            w.write_now();
+        });
     }
 
     /// Writes what is buffered now, unless a write is in flight (it writes the rest after).

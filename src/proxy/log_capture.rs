@@ -9,7 +9,8 @@ use super::request::{Request, find_header, host_of, origin_form, vars};
 use crate::http::RequestHead;
 use crate::observe::format::ReqVar;
 use crate::observe::log::{
-    ReqFacts, ReqSource, capture, captured, not_logged, remote_user, render_with_vars, request_line,
+    Combined, ReqFacts, ReqSource, capture, captured, not_logged, remote_user, render_with_vars,
+    request_line,
 };
 use crate::template::{Var, Vars};
 
@@ -30,6 +31,36 @@ struct Routed<'r, 'a> {
 }
 
 impl ReqSource for Routed<'_, '_> {
+    fn combined(&self) -> Option<Combined<'_>> {
+        let (r, b) = (self.r, self.b);
+        let mut c = Combined {
+            addr: r.client.ip.as_bytes(),
+            request: line_of(r.head, b),
+            authorization: b"",
+            referer: b"",
+            agent: b"",
+        };
+        let (mut auth, mut referer, mut agent) = (false, false, false);
+        for f in &r.head.headers {
+            let name = f.name.get(b);
+            let (seen, value) = match name.len() {
+                13 if name.eq_ignore_ascii_case(b"authorization") => {
+                    (&mut auth, &mut c.authorization)
+                }
+                7 if name.eq_ignore_ascii_case(b"referer") => (&mut referer, &mut c.referer),
+                10 if name.eq_ignore_ascii_case(b"user-agent") => (&mut agent, &mut c.agent),
+                _ => continue,
+            };
+            if std::mem::replace(seen, true) {
+                // Repeated: `render` joins the values.
+                return None;
+            }
+            *value = f.value.get(b);
+        }
+        Some(c)
+    }
+
+    #[inline]
     fn render(&self, v: &ReqVar, out: &mut Vec<u8>) {
         let (r, b) = (self.r, self.b);
         let line = || line_of(r.head, b);

@@ -35,6 +35,7 @@ impl Default for Logs {
                 escape: Escape::Default,
                 items: Vec::new(),
                 text: String::new(),
+                plan: Default::default(),
             });
         Logs {
             formats: vec![Arc::new(combined)],
