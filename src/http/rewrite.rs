@@ -529,6 +529,42 @@ mod tests {
     }
 
     #[test]
+    fn response_coded_weakens_etag_and_states_the_coding() {
+        let raw = b"HTTP/1.1 200 OK\r\nETag: \"a\"\r\nAccept-Ranges: bytes\r\nContent-Length: 5\r\nVary: Cookie\r\n\r\n";
+        let o = ResponseRewrite {
+            coding: HeadCoding {
+                content_encoding: Some(b"br"),
+                vary: true,
+            },
+            ..ropts(ResponseFraming::Chunked)
+        };
+        assert_eq!(
+            res(raw, Method::Get, &o),
+            "HTTP/1.1 200 OK\r\nETag: W/\"a\"\r\nVary: Cookie\r\nContent-Encoding: br\r\nVary: Accept-Encoding\r\nTransfer-Encoding: chunked\r\n"
+        );
+        // A weak ETag stays; an upstream Vary that covers Accept-Encoding is not repeated.
+        let raw = b"HTTP/1.1 200 OK\r\nETag: W/\"a\"\r\nVary: accept-encoding, Cookie\r\n\r\n";
+        assert_eq!(
+            res(raw, Method::Get, &o),
+            "HTTP/1.1 200 OK\r\nETag: W/\"a\"\r\nVary: accept-encoding, Cookie\r\nContent-Encoding: br\r\nTransfer-Encoding: chunked\r\n"
+        );
+        // Vary alone (an eligible answer not compressed): the ETag and Accept-Ranges stay.
+        let o = ResponseRewrite {
+            coding: HeadCoding {
+                content_encoding: None,
+                vary: true,
+            },
+            ..ropts(ResponseFraming::Length(5))
+        };
+        let raw =
+            b"HTTP/1.1 200 OK\r\nETag: \"a\"\r\nAccept-Ranges: bytes\r\nContent-Length: 5\r\n\r\n";
+        assert_eq!(
+            res(raw, Method::Get, &o),
+            "HTTP/1.1 200 OK\r\nETag: \"a\"\r\nAccept-Ranges: bytes\r\nVary: Accept-Encoding\r\nContent-Length: 5\r\n"
+        );
+    }
+
+    #[test]
     fn response_basic() {
         let raw = b"HTTP/1.1 200 OK\r\nServer: up\r\nContent-Length: 5\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nVia: 1.1 other\r\nX-Internal: 1\r\n\r\nhello";
         let hide: [&[u8]; 1] = [b"x-internal"];

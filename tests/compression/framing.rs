@@ -43,6 +43,41 @@ fn chunked_and_close_delimited_upstreams() {
 }
 
 #[test]
+fn an_upstream_cut_mid_body_cuts_the_compressed_answer() {
+    let o = Origin::start();
+    let body = text(200_000);
+    o.set(
+        "/cut.txt",
+        Reply::ok(&body)
+            .header("Content-Type", "text/plain")
+            .fault(Fault::CutBody(90_000)),
+    );
+    o.set(
+        "/cutc.txt",
+        Reply::ok(&body)
+            .header("Content-Type", "text/plain")
+            .fault(Fault::CutChunked(90_000)),
+    );
+    o.set(
+        "/page.txt",
+        Reply::ok(text(3000)).header("Content-Type", "text/plain"),
+    );
+    let rw = Ringway::start(&conf(o.addr, ""));
+    for path in ["/cut.txt", "/cutc.txt"] {
+        let mut c = Client::connect(rw.addr);
+        c.send(
+            format!("GET {path} HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\n\r\n").as_bytes(),
+        );
+        let r = c.try_read_response(false, IO_TIMEOUT).expect("a head");
+        assert_eq!(r.header("content-encoding"), Some("gzip"));
+        // No last chunk: the client knows the body is incomplete.
+        assert_ne!(r.end, End::Complete, "{path}");
+    }
+    // The shard still serves.
+    assert_eq!(decoded(&get(&rw, "/page.txt", "gzip")), text(3000));
+}
+
+#[test]
 fn http10_clients() {
     let o = Origin::start();
     o.set(
