@@ -141,11 +141,13 @@ pub async fn forward<S: Transport>(
     let relayed = match plan.recode {
         Some(rc) => {
             let c = &mut conn.stream;
-            compressed_body(
+            // Boxed: the request's future (reused per connection) keeps the plain relay's size.
+            let body = compressed_body(
                 r.ctx, stream, c, plan, rc, answer.buf, head_len, &t, &mut tap,
-            )
-            .await
-            .map(|c| (c.relayed, Some(c.upstream_body)))
+            );
+            Box::pin(body)
+                .await
+                .map(|c| (c.relayed, Some(c.upstream_body)))
         }
         None => relay::response_body(
             r.ctx,

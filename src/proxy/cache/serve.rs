@@ -142,7 +142,10 @@ pub async fn serve_view<S: Transport>(
     };
     let sent = match plan.recode {
         Some(rc) => {
-            super::compressed::send_compressed(r, stream, plan.head, &e.body, from, body, rc).await
+            // Boxed: the request's future (reused per connection) keeps its size.
+            let send =
+                super::compressed::send_compressed(r, stream, plan.head, &e.body, from, body, rc);
+            Box::pin(send).await
         }
         _ => send(r, stream, plan.head, &e.body, from, body).await,
     };
