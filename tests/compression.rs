@@ -3,7 +3,8 @@
 //! every compressed body decompressed here and compared with the origin's bytes.
 //! Modules: `negotiation` (q-values, types, lengths, statuses, HEAD, 304, Range, fields),
 //! `framing` (chunked and close-delimited upstreams, HTTP/1.0 clients, a large streamed body,
-//! flushing), `cache` (HITs compressed per client from the one identity entry).
+//! flushing), `cache` (HITs compressed per client from the one identity entry), `memory` (what
+//! one response's encoder allocates, counted by this binary's allocator).
 
 mod common;
 
@@ -11,6 +12,8 @@ mod common;
 mod cache;
 #[path = "compression/framing.rs"]
 mod framing;
+#[path = "compression/memory.rs"]
+mod memory;
 #[path = "compression/negotiation.rs"]
 mod negotiation;
 
@@ -18,6 +21,9 @@ use std::io::Read;
 use std::net::SocketAddr;
 
 use common::*;
+
+#[global_allocator]
+static ALLOC: memory::Counting = memory::Counting;
 
 /// A compressible text body of `n` bytes (words and numbers, as a page would have).
 pub fn text(n: usize) -> Vec<u8> {
