@@ -172,42 +172,52 @@ impl Policy {
         (self.disable_msie6 && is_msie6(ua)) || self.disable.iter().any(|re| re.is_match(ua))
     }
 
-    /// `gzip_proxied`: a request that came through a proxy (it has `Via`) is compressed only
-    /// when one of the listed conditions holds.
+    /// `gzip_proxied`: a request that came through a proxy (it has `Via`), judged as nginx's
+    /// `ngx_http_gzip_ok` does, step by step: `any`; `auth` with `Authorization`; a response
+    /// with `Expires` only under `expired` and when it is past; one with `Cache-Control` only
+    /// when a listed `no-cache`/`no-store`/`private` is in it; otherwise refused by
+    /// `no_last_modified` with a `Last-Modified`, `no_etag` with an `ETag`, else compressed.
     fn proxied_ok(&self, req: &RequestView<'_>, resp: &ResponseHead, ub: &[u8]) -> bool {
         if first(req.headers, req.buf, b"via").is_none() {
             return true;
         }
         let p = &self.proxied;
-        if p.any {
+        if *p == Proxied::default() {
+            return false;
+        }
+        if p.any || (p.auth && first(req.headers, req.buf, b"authorization").is_some()) {
             return true;
         }
         let field = |name: &[u8]| first(&resp.headers, ub, name);
-        let cc = |token: &[u8]| {
-            all_values(&resp.headers, ub, b"cache-control").any(|v| list_has(v, token))
-        };
-        (p.expired && expired(field(b"expires"), field(b"date")))
-            || (p.no_cache && cc(b"no-cache"))
-            || (p.no_store && cc(b"no-store"))
-            || (p.private && cc(b"private"))
-            || (p.no_last_modified && field(b"last-modified").is_none())
-            || (p.no_etag && field(b"etag").is_none())
-            || (p.auth && first(req.headers, req.buf, b"authorization").is_some())
+        if let Some(e) = field(b"expires") {
+            return p.expired && expired(e, field(b"date"));
+        }
+        if field(b"cache-control").is_some() {
+            let cc =
+                |t: &[u8]| all_values(&resp.headers, ub, b"cache-control").any(|v| list_has(v, t));
+            return (p.no_cache && cc(b"no-cache"))
+                || (p.no_store && cc(b"no-store"))
+                || (p.private && cc(b"private"));
+        }
+        let refused = (p.no_last_modified && field(b"last-modified").is_some())
+            || (p.no_etag && field(b"etag").is_some());
+        !refused
     }
 }
 
-/// `Expires` in the past (against the response's `Date`, else now): nginx's `expired`.
-fn expired(expires: Option<&[u8]>, date: Option<&[u8]>) -> bool {
+/// `Expires` before the response's `Date` (else now): nginx's `expired`. An unreadable
+/// `Expires` is not expired (nginx declines).
+fn expired(expires: &[u8], date: Option<&[u8]>) -> bool {
     let parse = |v: &[u8]| {
         std::str::from_utf8(v)
             .ok()
             .and_then(|s| httpdate::parse_http_date(s.trim()).ok())
     };
-    let Some(e) = expires.and_then(parse) else {
+    let Some(e) = parse(expires) else {
         return false;
     };
     let now = date.and_then(parse).unwrap_or_else(SystemTime::now);
-    e <= now
+    e < now
 }
 
 /// nginx's `msie6`: `MSIE 4.`–`MSIE 6.` without `SV1` (which fixed the bug).

@@ -109,3 +109,44 @@ fn proxied_and_disable() {
     let ua = "User-Agent: curl/8.1\r\nAccept-Encoding: gzip\r\n";
     assert_eq!(decide(&p, ua, html).coding, Some(Coding::Gzip));
 }
+
+#[test]
+fn gzip_proxied_follows_nginx_steps() {
+    let with = |tokens: &[&str]| {
+        let mut s = settings(true, false);
+        for t in tokens {
+            assert!(s.proxied.set(t));
+        }
+        Policy::compile(&s).unwrap().unwrap()
+    };
+    let via = "Via: 1.1 x\r\nAccept-Encoding: gzip\r\n";
+    let resp = |fields: &str| {
+        format!("200 OK\r\nContent-Type: text/html\r\n{fields}Content-Length: 100\r\n")
+    };
+    let gz = Some(Coding::Gzip);
+    let past = "Date: Sun, 06 Dec 2026 12:00:00 GMT\r\nExpires: Sun, 06 Dec 2026 11:00:00 GMT\r\n";
+    let future =
+        "Date: Sun, 06 Dec 2026 12:00:00 GMT\r\nExpires: Sun, 06 Dec 2026 13:00:00 GMT\r\n";
+    assert_eq!(decide(&with(&["off"]), via, &resp("")).coding, None);
+    assert_eq!(decide(&with(&["any"]), via, &resp(future)).coding, gz);
+    assert_eq!(decide(&with(&["expired"]), via, &resp(past)).coding, gz);
+    assert_eq!(decide(&with(&["expired"]), via, &resp(future)).coding, None);
+    // Expires present without `expired`: refused, whatever else is listed.
+    assert_eq!(decide(&with(&["no-cache"]), via, &resp(past)).coding, None);
+    let nc = "Cache-Control: no-cache\r\n";
+    assert_eq!(decide(&with(&["no-cache"]), via, &resp(nc)).coding, gz);
+    assert_eq!(decide(&with(&["private"]), via, &resp(nc)).coding, None);
+    // Neither Expires nor Cache-Control: compressed unless no_last_modified / no_etag object.
+    assert_eq!(decide(&with(&["no-cache"]), via, &resp("")).coding, gz);
+    let lm = "Last-Modified: Sun, 06 Dec 2026 11:00:00 GMT\r\n";
+    assert_eq!(
+        decide(&with(&["no_last_modified"]), via, &resp(lm)).coding,
+        None
+    );
+    assert_eq!(
+        decide(&with(&["no_last_modified"]), via, &resp("")).coding,
+        gz
+    );
+    let auth = "Authorization: Basic eDp5\r\nVia: 1.1 x\r\nAccept-Encoding: gzip\r\n";
+    assert_eq!(decide(&with(&["auth"]), auth, &resp(future)).coding, gz);
+}
