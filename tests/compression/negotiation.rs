@@ -118,10 +118,20 @@ fn curl_compressed_decodes_what_ringway_sends() {
     let o = origin();
     let rw = Ringway::start(&conf(o.addr, ""));
     let dir = temp_dir("curl-compressed");
+    // curl asks for br only when built with brotli (Debian's is).
+    let version = std::process::Command::new("curl")
+        .arg("-V")
+        .output()
+        .expect("run curl");
+    let br = if String::from_utf8_lossy(&version.stdout).contains("brotli") {
+        "br"
+    } else {
+        "gzip"
+    };
     for (path, want_coding) in [
-        ("/page.txt", "br"),
+        ("/page.txt", br),
         ("/data.json", "gzip"),
-        ("/page.html", "br"),
+        ("/page.html", br),
     ] {
         let file = dir.join("body");
         let out = std::process::Command::new("curl")
