@@ -45,6 +45,7 @@ const SOCKET: &str = "socket tuning; ringway sets its sockets itself";
 const HASH: &str = "nginx hash-table sizing; ringway needs none";
 const BUFFER: &str = "buffering tuning; ringway streams bodies with its own buffers";
 const GZIP_BUFFERS: &str = "ringway sizes its own compression buffers";
+const BROTLI_WINDOW: &str = "ringway's brotli window is at most 512k, sized to the body";
 const TOKENS: &str = "ringway does not advertise a version";
 const CHARSET: &str = "ringway passes Content-Type through unchanged";
 const ZONE: &str = "each ringway shard keeps its own upstream state";
@@ -253,6 +254,9 @@ pub(crate) static SPECS: &[Spec] = &[
     h("brotli_types", HSL, 1, N),
     h("brotli_comp_level", HSL, 1, 1),
     h("brotli_min_length", HSL, 1, 1),
+    h("brotli_static", HSL, 1, 1),
+    n("brotli_window", HSL, 1, 1, BROTLI_WINDOW),
+    n("brotli_buffers", HSL, 2, 2, GZIP_BUFFERS),
     n("server_tokens", HSL, 1, 1, TOKENS),
     n("charset", HSL, 1, 1, CHARSET),
     n("charset_types", HSL, 1, N, CHARSET),

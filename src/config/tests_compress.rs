@@ -111,11 +111,17 @@ fn bad_values_are_errors_with_their_position() {
         err(&http("  gzip on;\n  gzip off;")),
         "/etc/ringway/ringway.conf:3:3: \"gzip\" directive is duplicate"
     );
-    let cfg = ok(&http("  gzip_static off;\n  gzip_buffers 32 4k;"));
+    assert!(err(&http("  brotli_static always;")).ends_with(
+        "\"brotli_static\" is not supported: ringway serves no files (only \"brotli_static off\" is accepted)"
+    ));
+    let cfg = ok(&http(
+        "  gzip_static off;\n  gzip_buffers 32 4k;\n  brotli_static off;\n  brotli_window 1m;",
+    ));
     assert_eq!(
         cfg.notices,
         [
-            "/etc/ringway/ringway.conf:3: ignored: gzip_buffers (ringway sizes its own compression buffers)"
+            "/etc/ringway/ringway.conf:3: ignored: gzip_buffers (ringway sizes its own compression buffers)",
+            "/etc/ringway/ringway.conf:5: ignored: brotli_window (ringway's brotli window is at most 512k, sized to the body)"
         ]
     );
 }

@@ -52,12 +52,13 @@ impl Builder {
                     list.push(x.value.clone());
                 }
             }
-            "gzip_static" => {
+            "gzip_static" | "brotli_static" => {
                 if a[0].value != "off" {
-                    return Err(d.pos.err(
-                        "\"gzip_static\" is not supported: ringway serves no files \
-                         (only \"gzip_static off\" is accepted)",
-                    ));
+                    return Err(d.pos.err(format!(
+                        "\"{0}\" is not supported: ringway serves no files \
+                         (only \"{0} off\" is accepted)",
+                        d.name
+                    )));
                 }
             }
             _ => return Err(internal(d)),
