@@ -138,7 +138,9 @@ pub async fn forward<S: Transport>(
     r.outcome.sent_head(&plan.head);
     let client_head_len = plan.head.len() as u64;
     let head_len = answer.head.head_len;
-    let relayed = match plan.recode {
+    // Compressing for a sink (a fill nobody reads) would be wasted work.
+    let recode = plan.recode.filter(|_| !S::DISCARDS);
+    let relayed = match recode {
         Some(rc) => {
             let c = &mut conn.stream;
             // Boxed: the request's future (reused per connection) keeps the plain relay's size.

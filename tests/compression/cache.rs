@@ -61,6 +61,21 @@ fn hits_are_compressed_per_client_from_one_entry() {
         assert_eq!(r.header("content-encoding"), None);
         assert_eq!(r.header("content-length"), Some(&*want.len().to_string()));
     }
+    // A HEAD that fills the entry (sent upstream as GET, the body to a sink): answered from it
+    // uncompressed; the next GET is a HIT compressed for its client.
+    o.set(
+        "/head.txt",
+        Reply::ok(text(40_000)).header("Content-Type", "text/plain"),
+    );
+    let r = request(&rw, "HEAD", "/c/head.txt", "Accept-Encoding: gzip\r\n");
+    assert_eq!(r.header("x-cache-status"), Some("MISS"), "{}", r.head);
+    assert_eq!(r.header("content-encoding"), None);
+    assert_eq!(r.header("content-length"), Some("40000"));
+    let r = get(&rw, "/c/head.txt", "gzip");
+    assert_eq!(r.header("x-cache-status"), Some("HIT"));
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert_eq!(decoded(&r), text(40_000));
+    assert_eq!(o.count("/head.txt"), 1);
     assert_eq!(o.count("/page.txt"), 1);
     assert_eq!(o.count("/small.txt"), 1);
     let _ = std::fs::remove_dir_all(dir);
