@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod cache;
+pub mod compress;
 pub mod config;
 pub mod http;
 pub mod net;

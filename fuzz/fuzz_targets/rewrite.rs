@@ -261,6 +261,8 @@ fn response(flags: u8, buf: &[u8]) {
         via: (flags & 32 != 0).then_some(VIA),
         upgrade,
         redirect: None,
+        // Compression's edits (weak ETag, no Accept-Ranges) are not among the kept-field checks.
+        coding: Default::default(),
     };
     let mut out = Vec::new();
     write_response_head(&mut out, &r, buf, &opts);

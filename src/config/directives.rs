@@ -44,7 +44,8 @@ const FILES: &str = "file-serving matter; ringway serves no files";
 const SOCKET: &str = "socket tuning; ringway sets its sockets itself";
 const HASH: &str = "nginx hash-table sizing; ringway needs none";
 const BUFFER: &str = "buffering tuning; ringway streams bodies with its own buffers";
-const GZIP: &str = "ringway does not compress responses";
+const GZIP_BUFFERS: &str = "ringway sizes its own compression buffers";
+const BROTLI_WINDOW: &str = "ringway's brotli window is at most 512k, sized to the body";
 const TOKENS: &str = "ringway does not advertise a version";
 const CHARSET: &str = "ringway passes Content-Type through unchanged";
 const ZONE: &str = "each ringway shard keeps its own upstream state";
@@ -239,16 +240,23 @@ pub(crate) static SPECS: &[Spec] = &[
     n("log_subrequest", HSL, 1, 1, LOG),
     n("rewrite_log", HSL, 1, 1, LOG),
     n("uninitialized_variable_warn", HSL, 1, 1, LOG),
-    n("gzip", HSL, 1, 1, GZIP),
-    n("gzip_comp_level", HSL, 1, 1, GZIP),
-    n("gzip_types", HSL, 1, N, GZIP),
-    n("gzip_proxied", HSL, 1, N, GZIP),
-    n("gzip_vary", HSL, 1, 1, GZIP),
-    n("gzip_min_length", HSL, 1, 1, GZIP),
-    n("gzip_buffers", HSL, 2, 2, GZIP),
-    n("gzip_http_version", HSL, 1, 1, GZIP),
-    n("gzip_disable", HSL, 1, N, GZIP),
-    n("gzip_static", HSL, 1, 1, GZIP),
+    h("gzip", HSL, 1, 1),
+    h("gzip_comp_level", HSL, 1, 1),
+    h("gzip_types", HSL, 1, N),
+    h("gzip_proxied", HSL, 1, N),
+    h("gzip_vary", HSL, 1, 1),
+    h("gzip_min_length", HSL, 1, 1),
+    n("gzip_buffers", HSL, 2, 2, GZIP_BUFFERS),
+    h("gzip_http_version", HSL, 1, 1),
+    h("gzip_disable", HSL, 1, N),
+    h("gzip_static", HSL, 1, 1),
+    h("brotli", HSL, 1, 1),
+    h("brotli_types", HSL, 1, N),
+    h("brotli_comp_level", HSL, 1, 1),
+    h("brotli_min_length", HSL, 1, 1),
+    h("brotli_static", HSL, 1, 1),
+    n("brotli_window", HSL, 1, 1, BROTLI_WINDOW),
+    n("brotli_buffers", HSL, 2, 2, GZIP_BUFFERS),
     n("server_tokens", HSL, 1, 1, TOKENS),
     n("charset", HSL, 1, 1, CHARSET),
     n("charset_types", HSL, 1, N, CHARSET),

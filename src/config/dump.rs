@@ -274,6 +274,9 @@ fn settings(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
     for line in super::cache::dump_settings(&s.cache, parent.map(|p| &p.cache), q) {
         o.line(&line);
     }
+    for line in super::compress::dump_settings(&s.compress, parent.map(|p| &p.compress)) {
+        o.line(&line);
+    }
     for &(name, f) in fields {
         if !differs(&f) {
             continue;

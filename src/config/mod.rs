@@ -47,6 +47,9 @@
 //!   staples come only from `ssl_stapling_file`; certificate paths take no variables and start at
 //!   the main file's folder; `ssl on` is read as `ssl` on every listen of the server.
 //!
+//! - `gzip_buffers` is accepted with a notice (ringway sizes its own buffers); `gzip_static` is
+//!   refused (ringway serves no files); `gzip_disable` regexes use the `regex` crate's syntax.
+//!
 //! Notices read `<file>:<line>: ignored: <directive> (<why>)`.
 
 mod access;
@@ -54,6 +57,7 @@ mod auth;
 mod build;
 pub mod cache;
 pub mod ciphers;
+pub mod compress;
 mod directives;
 mod dump;
 mod error;
@@ -74,6 +78,8 @@ mod tests_auth;
 #[cfg(test)]
 mod tests_cache;
 #[cfg(test)]
+mod tests_compress;
+#[cfg(test)]
 mod tests_logs;
 #[cfg(test)]
 mod tests_metrics;
@@ -87,6 +93,7 @@ pub use build::{
     DEFAULT_UPSTREAM_KEEPALIVE_REQUESTS, DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT,
 };
 pub use cache::{CacheSettings, CacheValid, CacheZone, IgnoreHeaders, Methods, UseStale};
+pub use compress::CompressSettings;
 pub use dump::dump;
 pub use error::ConfigError;
 pub use limits::{LimitConn, LimitReq, LimitZone, Limits, LogLevel};

@@ -501,6 +501,8 @@ pub struct Settings {
     pub limits: super::Limits,
     /// `proxy_cache*`, `proxy_no_cache`, `proxy_ignore_headers`.
     pub cache: super::cache::CacheSettings,
+    /// `gzip*` and `brotli*`.
+    pub compress: super::compress::CompressSettings,
     /// `proxy_ssl_*`: how `proxy_pass https://` connects.
     pub proxy_ssl: super::tls::ProxyTls,
     /// `access_log` lines in force (empty: `off`, or none configured anywhere).
@@ -540,6 +542,7 @@ impl Default for Settings {
             realip: RealIp::default(),
             limits: super::Limits::default(),
             cache: super::cache::CacheSettings::default(),
+            compress: Default::default(),
             proxy_ssl: super::tls::ProxyTls::default(),
             access_log: Vec::new(),
         }

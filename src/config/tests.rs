@@ -96,7 +96,6 @@ fn seed_single_backend_loads() {
         "ignored: types_hash_max_size",
         "ignored: default_type",
         "ignored: error_log",
-        "ignored: gzip",
     ] {
         assert!(
             cfg.notices.iter().any(|n| n.contains(word)),
@@ -415,7 +414,7 @@ fn accepted_with_notice() {
     let cfg = ok(
         "user nobody;\nworker_rlimit_nofile 1024;\nerror_log /x;\nevents { worker_connections 10; use epoll; multi_accept on; }\n\
          http {\n  tcp_nodelay on;\n  server_tokens off;\n  charset utf-8;\n  log_format main '$remote_addr';\n\
-         types { text/html html; application/json json; }\n  gzip_types text/plain;\n  proxy_buffering off;\n\
+         types { text/html html; application/json json; }\n  gzip_buffers 16 8k;\n  proxy_buffering off;\n\
          proxy_buffers 8 16k;\n  proxy_buffer_size 4k;\n  proxy_request_buffering off;\n  server { listen 8080; }\n}\n",
     );
     // `error_log` (main level) and `log_format` are honoured: no notice for them.

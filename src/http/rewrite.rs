@@ -91,6 +91,18 @@ pub struct ResponseRewrite<'a> {
     /// `Refresh`), writing the new one to `out` and returning true, or returning false to keep
     /// it as it came.
     pub redirect: Option<&'a RedirectFn<'a>>,
+    /// A content coding applied on the way (compression) and `Vary: Accept-Encoding`.
+    pub coding: HeadCoding,
+}
+
+/// What compression changes in a response head.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeadCoding {
+    /// The body is re-coded with this `Content-Encoding` token: a strong ETag becomes weak
+    /// (the bytes differ) and `Accept-Ranges` goes (ranges of the coded body are not offered).
+    pub content_encoding: Option<&'static [u8]>,
+    /// Add `Vary: Accept-Encoding` (unless the upstream's Vary already lists it, or `*`).
+    pub vary: bool,
 }
 
 /// `ResponseRewrite::redirect`'s rewriter: (value, out) → rewritten.
@@ -133,6 +145,9 @@ pub fn write_response_head(
         }
         length_sent |= is_length;
         let value = h.value.get(buf);
+        if opts.coding != HeadCoding::default() && write_coded(out, name, value, &opts.coding) {
+            continue;
+        }
         // `location` and `refresh`: their lengths rule out every other field at once.
         if let Some(redirect) = opts.redirect
             && matches!(name.len(), 7 | 8)
@@ -141,6 +156,12 @@ pub fn write_response_head(
             continue;
         }
         write_field(out, name, value);
+    }
+    if let Some(token) = opts.coding.content_encoding {
+        write_field(out, b"Content-Encoding", token);
+    }
+    if opts.coding.vary && !varies_on_encoding(head, buf) {
+        out.extend_from_slice(b"Vary: Accept-Encoding\r\n");
     }
     match opts.framing {
         ResponseFraming::Length(n) => write_content_length(out, n),
@@ -155,6 +176,35 @@ pub fn write_response_head(
         out.extend_from_slice(b"Connection: keep-alive\r\n");
     }
     write_via(out, opts.via);
+}
+
+/// A field compression changes: `ETag` weakened, `Accept-Ranges` dropped. True when the field
+/// was handled here (written or dropped).
+#[inline(never)]
+fn write_coded(out: &mut Vec<u8>, name: &[u8], value: &[u8], c: &HeadCoding) -> bool {
+    if c.content_encoding.is_none() {
+        return false;
+    }
+    if name.eq_ignore_ascii_case(b"accept-ranges") {
+        return true;
+    }
+    if name.eq_ignore_ascii_case(b"etag") && !value.starts_with(b"W/") {
+        out.extend_from_slice(name);
+        out.extend_from_slice(b": W/");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+        return true;
+    }
+    false
+}
+
+/// The upstream's Vary already covers Accept-Encoding (or is `*`).
+fn varies_on_encoding(head: &ResponseHead, buf: &[u8]) -> bool {
+    head.headers.iter().any(|h| {
+        h.name.get(buf).eq_ignore_ascii_case(b"vary")
+            && list_items(h.value.get(buf))
+                .any(|t| t == b"*" || t.eq_ignore_ascii_case(b"accept-encoding"))
+    })
 }
 
 /// Hop-by-hop fields (RFC 9110 §7.6.1) plus the framing fields, which ringway re-states.
@@ -467,6 +517,7 @@ mod tests {
             via: None,
             upgrade: false,
             redirect: None,
+            coding: Default::default(),
         }
     }
 
@@ -475,6 +526,42 @@ mod tests {
         let mut out = Vec::new();
         write_response_head(&mut out, &head, raw, o);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn response_coded_weakens_etag_and_states_the_coding() {
+        let raw = b"HTTP/1.1 200 OK\r\nETag: \"a\"\r\nAccept-Ranges: bytes\r\nContent-Length: 5\r\nVary: Cookie\r\n\r\n";
+        let o = ResponseRewrite {
+            coding: HeadCoding {
+                content_encoding: Some(b"br"),
+                vary: true,
+            },
+            ..ropts(ResponseFraming::Chunked)
+        };
+        assert_eq!(
+            res(raw, Method::Get, &o),
+            "HTTP/1.1 200 OK\r\nETag: W/\"a\"\r\nVary: Cookie\r\nContent-Encoding: br\r\nVary: Accept-Encoding\r\nTransfer-Encoding: chunked\r\n"
+        );
+        // A weak ETag stays; an upstream Vary that covers Accept-Encoding is not repeated.
+        let raw = b"HTTP/1.1 200 OK\r\nETag: W/\"a\"\r\nVary: accept-encoding, Cookie\r\n\r\n";
+        assert_eq!(
+            res(raw, Method::Get, &o),
+            "HTTP/1.1 200 OK\r\nETag: W/\"a\"\r\nVary: accept-encoding, Cookie\r\nContent-Encoding: br\r\nTransfer-Encoding: chunked\r\n"
+        );
+        // Vary alone (an eligible answer not compressed): the ETag and Accept-Ranges stay.
+        let o = ResponseRewrite {
+            coding: HeadCoding {
+                content_encoding: None,
+                vary: true,
+            },
+            ..ropts(ResponseFraming::Length(5))
+        };
+        let raw =
+            b"HTTP/1.1 200 OK\r\nETag: \"a\"\r\nAccept-Ranges: bytes\r\nContent-Length: 5\r\n\r\n";
+        assert_eq!(
+            res(raw, Method::Get, &o),
+            "HTTP/1.1 200 OK\r\nETag: \"a\"\r\nAccept-Ranges: bytes\r\nVary: Accept-Encoding\r\nContent-Length: 5\r\n"
+        );
     }
 
     #[test]

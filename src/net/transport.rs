@@ -14,6 +14,9 @@ pub trait Transport: AsyncReadRent + AsyncWriteRent + CancelableAsyncReadRent {
     /// Whether a kept-alive connection may wait in a read at once (holding a buffer) rather
     /// than for readability (see `proxy::session`).
     const READ_FIRST: bool = true;
+    /// Nobody reads what is written (a cache fill's sink): work that only shapes the bytes for
+    /// a reader (compression) is skipped.
+    const DISCARDS: bool = false;
 
     /// The socket when bytes may move between it and a pipe unchanged (splice(2)).
     fn splice_fd(&self) -> Option<RawFd>;

@@ -8,6 +8,7 @@ use tracing::warn;
 use super::cache::Fetch;
 use super::cache::fill::AfterHead;
 use super::cache::status::{REVALIDATED, STALE};
+use super::compress_relay::compressed_body;
 use super::error::Error;
 use super::outcome::UpstreamOutcome;
 use super::relay::{self, Fail, Timeouts};
@@ -137,23 +138,39 @@ pub async fn forward<S: Transport>(
     r.outcome.sent_head(&plan.head);
     let client_head_len = plan.head.len() as u64;
     let head_len = answer.head.head_len;
-    let relayed = relay::response_body(
-        r.ctx,
-        stream,
-        &mut conn.stream,
-        plan,
-        answer.buf,
-        head_len,
-        &t,
-        &mut tap,
-    )
-    .await;
+    // Compressing for a sink (a fill nobody reads) would be wasted work.
+    let recode = plan.recode.filter(|_| !S::DISCARDS);
+    let relayed = match recode {
+        Some(rc) => {
+            let c = &mut conn.stream;
+            // Boxed: the request's future (reused per connection) keeps the plain relay's size.
+            let body = compressed_body(
+                r.ctx, stream, c, plan, rc, answer.buf, head_len, &t, &mut tap,
+            );
+            Box::pin(body)
+                .await
+                .map(|c| (c.relayed, Some(c.upstream_body)))
+        }
+        None => relay::response_body(
+            r.ctx,
+            stream,
+            &mut conn.stream,
+            plan,
+            answer.buf,
+            head_len,
+            &t,
+            &mut tap,
+        )
+        .await
+        .map(|r| (r, None)),
+    };
     r.outcome.upstream_done();
     let clean = match relayed {
-        Ok(relayed) => {
+        Ok((relayed, upstream_body)) => {
             r.outcome.add_sent(relayed.sent as usize);
-            // The body bytes relayed came from the upstream after its head.
-            let body = relayed.sent.saturating_sub(client_head_len);
+            // The body bytes relayed came from the upstream after its head (counted by the
+            // compressing relay, whose output differs).
+            let body = upstream_body.unwrap_or(relayed.sent.saturating_sub(client_head_len));
             r.outcome.upstream_received.set(head_len as u64 + body);
             if let Some(fill) = tap {
                 fill.complete();

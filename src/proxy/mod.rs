@@ -20,6 +20,7 @@ mod answer;
 mod builtin;
 pub(crate) mod cache;
 pub mod client;
+mod compress_relay;
 pub mod context;
 mod error;
 mod forward;

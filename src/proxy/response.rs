@@ -1,13 +1,14 @@
 //! The response phase, between the upstream's response head and the relay of its body: how the
 //! body is framed for this client, the header rules (hop-by-hop fields out, `proxy_hide_header`,
-//! `Via`, `Date`, `proxy_redirect`, `add_header`), and the plan the relay follows. A cache and
-//! compression hook in here later: they decide whether the body is stored or re-coded, and so
-//! whether it may be spliced.
+//! `Via`, `Date`, `proxy_redirect`, `add_header`), compression (`gzip`, `brotli`: the coding,
+//! `Content-Encoding`, `Vary`, a weakened ETag, the re-framing), and the plan the relay follows:
+//! a re-coded body is never spliced.
 
 use super::answer::render_add_headers;
+use super::compress_relay::{Recode, decide};
 use super::request::{Request, find_header, vars};
 use super::upstream_head::{NAMES_ON_STACK, VIA};
-use crate::http::rewrite::{ResponseRewrite, write_response_head};
+use crate::http::rewrite::{HeadCoding, ResponseRewrite, write_response_head};
 use crate::http::{ResponseFraming, ResponseHead, Version};
 use crate::route::RedirectPattern;
 use crate::template::Vars;
@@ -34,6 +35,8 @@ pub struct Plan {
     /// The body may move by splice, untouched (long enough, both transports allowing): false
     /// once a phase must see its bytes (compression, a cache fill).
     pub splice: bool,
+    /// The body is compressed on the way (`body` then says how the upstream frames it).
+    pub recode: Option<Recode>,
 }
 
 /// Builds the client's response head for `resp` (in `ub`). `keep_client`: whether the client
@@ -47,7 +50,12 @@ pub fn plan(
     proxy_host: &[u8],
 ) -> Plan {
     let client_http10 = r.head.version == Version::Http10;
+    let decision = decide(r, b, resp, ub);
     let framing = match resp.framing {
+        // A compressed body's length is known only at its end: chunked, or up to the close
+        // for an HTTP/1.0 client.
+        _ if decision.coding.is_some() && client_http10 => ResponseFraming::Close,
+        _ if decision.coding.is_some() => ResponseFraming::Chunked,
         ResponseFraming::None => ResponseFraming::None,
         ResponseFraming::Length(n) => ResponseFraming::Length(n),
         ResponseFraming::Chunked if client_http10 => ResponseFraming::Close,
@@ -97,6 +105,10 @@ pub fn plan(
             via: r.loc.via.then_some(VIA),
             upgrade: false,
             redirect: (!r.loc.redirects.is_empty()).then_some(&redirect),
+            coding: HeadCoding {
+                content_encoding: decision.coding.map(|c| c.token()),
+                vary: decision.vary,
+            },
         },
     );
     if !resp
@@ -117,7 +129,12 @@ pub fn plan(
         head,
         body,
         keep_client,
-        splice: true,
+        splice: decision.coding.is_none(),
+        recode: decision.coding.map(|coding| Recode {
+            coding,
+            level: decision.level,
+            chunked: framing == ResponseFraming::Chunked,
+        }),
     }
 }
 
@@ -136,6 +153,7 @@ pub fn upgrade_head(r: &Request<'_>, resp: &ResponseHead, ub: &[u8]) -> Vec<u8> 
             via: r.loc.via.then_some(VIA),
             upgrade: true,
             redirect: None,
+            coding: HeadCoding::default(),
         },
     );
     head.extend_from_slice(b"\r\n");

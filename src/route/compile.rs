@@ -666,6 +666,9 @@ fn compile_location(
         access: crate::access::rules::Rules::compile(&s.access),
         realip: crate::access::realip::RealIp::compile(&s.realip),
         limits: LocationLimits::compile(&s.limits, zones.limit),
+        compress: crate::compress::Policy::compile(&s.compress)
+            .map_err(|e| CompileError(format!("location {name}: {e}")))?
+            .map(Box::new),
         cache: crate::cache::settings::LocCache::compile(&s.cache, zones.cache, user)
             .map_err(|e| CompileError(format!("location {name}: {e}")))?,
         stats: Default::default(),
@@ -803,6 +806,7 @@ fn clone_settings(l: &Location) -> Location {
         access: l.access.clone(),
         realip: l.realip.clone(),
         limits: l.limits.clone(),
+        compress: None,
         cache: None,
         stats: Default::default(),
         access_log: l.access_log.clone(),

@@ -154,6 +154,8 @@ pub struct Location {
     pub realip: Option<crate::access::realip::RealIp>,
     /// `limit_conn` / `limit_req` (the access step).
     pub limits: crate::access::LocationLimits,
+    /// `gzip*` / `brotli*` (None: both off).
+    pub compress: Option<Box<crate::compress::Policy>>,
     /// `proxy_cache` (None: `off`).
     pub cache: Option<crate::cache::settings::LocCache>,
     /// This location's counters (attached by the shard's metrics registry).

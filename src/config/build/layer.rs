@@ -48,6 +48,8 @@ pub(super) struct Layer {
     pub(super) real_ip_recursive: Option<bool>,
     pub(super) limits: LimitLayer,
     pub(super) cache: CacheLayer,
+    /// `gzip*` and `brotli*`.
+    pub(super) compress: crate::config::compress::CompressLayer,
     /// The first `root` or `index` at this level (they matter only where files would be served).
     pub(super) files: Option<FilesDirective>,
     /// `ssl_*` (http and server level; merged into the server's `tls`).
@@ -109,6 +111,7 @@ impl Layer {
                 .unwrap_or(p.proxy_next_upstream_timeout),
             limits: self.limits.apply(&p.limits),
             cache: self.cache.apply(&p.cache),
+            compress: self.compress.apply(&p.compress),
             access: self.access.clone().unwrap_or(p.access),
             realip: RealIp {
                 from: self.real_ip_from.clone().unwrap_or(p.realip.from),
@@ -292,6 +295,9 @@ impl Builder {
             n if n == "ssl" || n.starts_with("ssl_") => self.ssl_setting(d, &mut l.ssl)?,
             n if n.starts_with("proxy_ssl_") => {
                 self.proxy_ssl_setting(d, &mut l.proxy_ssl, caps)?
+            }
+            n if n.starts_with("gzip") || n.starts_with("brotli") => {
+                self.compress_setting(d, &mut l.compress)?
             }
             "access_log" => self.access_log(d, l)?,
             "error_log" => self.error_log_nested(d)?,

@@ -9,6 +9,7 @@
 //! `args` (argument readers) hold the rest.
 
 mod args;
+mod compress;
 mod files;
 mod layer;
 mod logs;

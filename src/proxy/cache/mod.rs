@@ -13,6 +13,7 @@
 //!    what to do with the answer: refresh on 304 (REVALIDATED), the stale entry on errors
 //!    `proxy_cache_use_stale` names (STALE), else relay and store at once (MISS, EXPIRED).
 
+mod compressed;
 pub mod fill;
 pub mod hot;
 mod lookup;

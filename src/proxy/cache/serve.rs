@@ -1,6 +1,7 @@
 //! Answering from a cache entry: the request's conditions (304, 412) and Range (206, 416)
 //! first, then the stored head through the same response phase an origin's head takes
-//! (`response::plan`: header rules, `add_header`, keep-alive), then the body from the file:
+//! (`response::plan`: header rules, `add_header`, keep-alive, compression), then the body from
+//! the file (compressed on the way where the location compresses: `compressed`):
 //! in the head's write when small and already read, by sendfile on a plain connection, else
 //! read and written in pooled buffers (TLS must see the bytes).
 
@@ -139,7 +140,15 @@ pub async fn serve_view<S: Transport>(
         Body::Length(_) if r.head.method != Method::Head && !not_modified => n,
         _ => 0,
     };
-    let sent = send(r, stream, plan.head, &e.body, from, body).await;
+    let sent = match plan.recode {
+        Some(rc) => {
+            // Boxed: the request's future (reused per connection) keeps its size.
+            let send =
+                super::compressed::send_compressed(r, stream, plan.head, &e.body, from, body, rc);
+            Box::pin(send).await
+        }
+        _ => send(r, stream, plan.head, &e.body, from, body).await,
+    };
     match sent {
         Some(bytes) => r.outcome.add_sent(bytes as usize),
         None => {

@@ -73,6 +73,8 @@ impl CancelableAsyncReadRent for Sink {
 }
 
 impl Transport for Sink {
+    const DISCARDS: bool = true;
+
     fn splice_fd(&self) -> Option<RawFd> {
         None
     }
