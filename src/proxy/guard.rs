@@ -64,7 +64,7 @@ fn message(payload: &(dyn Any + Send)) -> &str {
 /// `RINGWAY_TEST_PANIC_TARGET` panics its connection's task, so tests can prove the shard
 /// survives one; `RINGWAY_TEST_KILL_SHARD_TARGET` panics a task of the shard's own, outside any
 /// connection, so tests can prove a dead shard stops the process;
-/// `RINGWAY_TEST_STALL_SHARD_TARGET` blocks the shard's thread for 2 s, so tests can prove a
+/// `RINGWAY_TEST_STALL_SHARD_TARGET` blocks the shard's thread for 3 s, so tests can prove a
 /// metrics scrape does not wait for a shard that does not answer.
 #[cfg(debug_assertions)]
 pub fn fault_hook(target: &[u8]) {
@@ -78,7 +78,7 @@ pub fn fault_hook(target: &[u8]) {
     }
     TARGETS.with(|[connection, shard, stall]| {
         if stall.as_deref() == Some(target) {
-            std::thread::sleep(std::time::Duration::from_secs(2));
+            std::thread::sleep(std::time::Duration::from_secs(3));
         }
         if connection.as_deref() == Some(target) {
             panic!("test fault hook: panic requested for this target");

@@ -175,38 +175,42 @@ fn a_stalled_shard_is_left_out_and_reported_missing() {
     );
     let rw = Ringway::start_with_env(&conf, 2, &[("RINGWAY_TEST_STALL_SHARD_TARGET", "/stall")]);
     let addr = rw.addr;
-    // Blocks whichever shard takes it for 2 s.
+    // Blocks whichever shard takes it for 3 s.
     let stall = std::thread::spawn(move || {
         let mut c = Client::connect(addr);
         c.send(b"GET /stall HTTP/1.1\r\nHost: h\r\n\r\n");
         c.read_response().status
     });
-    // Time for the stall to begin (it lasts 2 s; a scrape answers within 1 s of its start).
-    std::thread::sleep(Duration::from_millis(400));
-    // Scrapes on new connections, side by side: those the other shard takes answer within
-    // the 1 s deadline with one shard missing.
-    let scrapes: Vec<_> = (0..10)
-        .map(|_| {
+    // Scrapes on new connections, one every 100 ms while the stall may last: those the other
+    // shard takes once the stall has begun answer within the 1 s deadline with one shard
+    // missing. (No fixed wait for the stall to begin: a loaded machine may take a while.)
+    let (tx, rx) = std::sync::mpsc::channel::<(String, Duration)>();
+    let started = Instant::now();
+    let scraper = std::thread::spawn(move || {
+        while started.elapsed() < Duration::from_millis(2500) {
+            let tx = tx.clone();
             std::thread::spawn(move || {
                 let t0 = Instant::now();
                 let mut c = Client::connect(addr);
                 c.send(b"GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n");
-                (c.read_response().body_str(), t0.elapsed())
-            })
-        })
-        .collect();
-    let results: Vec<(String, Duration)> = scrapes.into_iter().map(|t| t.join().unwrap()).collect();
-    let partial: Vec<&(String, Duration)> = results
-        .iter()
-        .filter(|(text, _)| sample(text, "ringway_scrape_missing_shards", &[]) == Some(1.0))
-        .collect();
-    assert!(!partial.is_empty(), "no scrape reported the stalled shard");
-    for (_, took) in &partial {
-        assert!(
-            *took < Duration::from_millis(1800),
-            "a scrape waited {took:?}"
-        );
-    }
+                let _ = tx.send((c.read_response().body_str(), t0.elapsed()));
+            });
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let partial = loop {
+        let Ok((text, took)) = rx.recv_timeout(Duration::from_secs(6)) else {
+            panic!("no scrape reported the stalled shard");
+        };
+        if sample(&text, "ringway_scrape_missing_shards", &[]) == Some(1.0) {
+            break took;
+        }
+    };
+    assert!(
+        partial < Duration::from_millis(1800),
+        "a scrape waited {partial:?}"
+    );
+    scraper.join().unwrap();
     assert_eq!(stall.join().unwrap(), 200);
     // Once the shard is back, scrapes see both again.
     let (text, _) = curl_body(&rw, "/metrics");
