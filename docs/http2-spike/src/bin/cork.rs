@@ -5,13 +5,10 @@ use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::Bytes;
 use monoio::io::poll_io::{AsyncRead, AsyncWrite, ReadBuf};
 use monoio::io::IntoPollIo;
 use monoio::net::tcp::stream_poll::TcpStreamPoll;
-use monoio::net::TcpListener;
 
-const BODY: &[u8; 100] = &[b'x'; 100];
 const CORK_LIMIT: usize = 64 * 1024;
 
 struct Corked {
@@ -90,7 +87,6 @@ impl AsyncWrite for Corked {
 }
 
 async fn serve(stream: monoio::net::TcpStream) {
-    let _ = stream.set_nodelay(true);
     let Ok(io) = stream.into_poll_io() else {
         return;
     };
@@ -100,43 +96,9 @@ async fn serve(stream: monoio::net::TcpStream) {
         sent: 0,
         read_idle: false,
     };
-    let Ok(mut conn) = h2::server::Builder::new()
-        .max_concurrent_streams(128)
-        .handshake::<_, Bytes>(io)
-        .await
-    else {
-        return;
-    };
-    while let Some(Ok((_req, mut respond))) = conn.accept().await {
-        let resp = http::Response::builder()
-            .status(200)
-            .header("server", "h2spike-cork")
-            .header("content-type", "text/plain")
-            .header("content-length", "100")
-            .body(());
-        let Ok(resp) = resp else { continue };
-        if let Ok(mut send) = respond.send_response(resp, false) {
-            let _ = send.send_data(Bytes::from_static(BODY), true);
-        }
-    }
+    h2spike::answer_streams(io, "h2spike-cork").await;
 }
 
 fn main() {
-    let port: u16 = std::env::args()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(8085);
-    let mut rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-        .with_entries(1024)
-        .enable_timer()
-        .build()
-        .expect("runtime");
-    rt.block_on(async move {
-        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
-        loop {
-            if let Ok((stream, _)) = listener.accept().await {
-                monoio::spawn(serve(stream));
-            }
-        }
-    });
+    h2spike::run(8085, serve);
 }
