@@ -70,6 +70,8 @@ pub mod tls;
 mod values;
 
 #[cfg(test)]
+mod test_util;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_access;

@@ -7,20 +7,7 @@ use std::time::Duration;
 use super::cache::*;
 use super::*;
 
-fn parse(text: &str) -> Result<Config, ConfigError> {
-    parse_str(text, Path::new("/etc/ringway/ringway.conf"))
-}
-
-fn ok(text: &str) -> Config {
-    parse(text).unwrap_or_else(|e| panic!("expected the config to load, got: {e}\n{text}"))
-}
-
-fn err(text: &str) -> String {
-    match parse(text) {
-        Ok(_) => panic!("expected an error for:\n{text}"),
-        Err(e) => e.to_string(),
-    }
-}
+use super::test_util::{err, ok, parse};
 
 /// `file:line:column` of the first `needle` in `text` (1-based, as errors give it).
 fn at(text: &str, needle: &str) -> String {

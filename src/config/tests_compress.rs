@@ -4,20 +4,7 @@ use std::path::Path;
 
 use super::*;
 
-fn parse(text: &str) -> Result<Config, ConfigError> {
-    parse_str(text, Path::new("/etc/ringway/ringway.conf"))
-}
-
-fn ok(text: &str) -> Config {
-    parse(text).unwrap_or_else(|e| panic!("expected the config to load, got: {e}"))
-}
-
-fn err(text: &str) -> String {
-    match parse(text) {
-        Ok(_) => panic!("expected an error for:\n{text}"),
-        Err(e) => e.to_string(),
-    }
-}
+use super::test_util::{err, ok};
 
 fn http(body: &str) -> String {
     format!(
