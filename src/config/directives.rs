@@ -52,6 +52,9 @@ const ZONE: &str = "each ringway shard keeps its own upstream state";
 const NO_DHE: &str = "ringway offers no DHE cipher suites";
 const STAPLE: &str = "ringway sends the ssl_stapling_file staple as it is";
 const OCSP: &str = "ringway never fetches OCSP responses; use ssl_stapling_file";
+const H2_OBSOLETE: &str = "obsolete since nginx 1.19.7: keepalive_timeout, keepalive_requests and \
+     large_client_header_buffers apply to HTTP/2";
+const H2_PUSH: &str = "ringway sends no HTTP/2 server push (nginx 1.25.1 removed it; browsers ignore it)";
 const CERT_CACHE: &str = "ringway reads certificates when the config is loaded or reloaded";
 
 const fn h(name: &'static str, ctx: u8, min: u8, max: u8) -> Spec {
@@ -350,7 +353,21 @@ pub(crate) static SPECS: &[Spec] = &[
     u("ssl_ocsp_cache", HS),
     u("ssl_ocsp_responder", HS),
     u("ssl_key_log", HS),
-    u("http2", HS),
+    // ngx_http_v2_module (build/http2.rs)
+    h("http2", HS, 1, 1),
+    h("http2_max_concurrent_streams", HS, 1, 1),
+    h("http2_recv_buffer_size", HTTP, 1, 1),
+    h("http2_chunk_size", HSL, 1, 1),
+    h("http2_body_preread_size", HS, 1, 1),
+    n("http2_idle_timeout", HS, 1, 1, H2_OBSOLETE),
+    n("http2_recv_timeout", HS, 1, 1, H2_OBSOLETE),
+    n("http2_max_requests", HS, 1, 1, H2_OBSOLETE),
+    n("http2_max_field_size", HS, 1, 1, H2_OBSOLETE),
+    n("http2_max_header_size", HS, 1, 1, H2_OBSOLETE),
+    n("http2_streams_index_size", HS, 1, 1, HASH),
+    n("http2_push", HSL, 1, 1, H2_PUSH),
+    n("http2_push_preload", HSL, 1, 1, H2_PUSH),
+    n("http2_max_concurrent_pushes", HS, 1, 1, H2_PUSH),
     u("http3", HS),
     // ngx_http_proxy_module's upstream TLS (build/tls.rs)
     h("proxy_ssl_verify", HSL, 1, 1),

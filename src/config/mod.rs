@@ -58,6 +58,7 @@ mod build;
 pub mod cache;
 pub mod ciphers;
 pub mod compress;
+pub mod http2;
 mod directives;
 mod dump;
 mod error;

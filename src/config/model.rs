@@ -252,6 +252,8 @@ pub struct Listen {
     /// `listen ... ssl`: connections on this address start with a TLS handshake (every server
     /// on an address must agree, as nginx requires).
     pub ssl: bool,
+    /// `listen ... http2` (nginx before 1.25): HTTP/2 on this address for every server on it.
+    pub http2: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -503,6 +505,8 @@ pub struct Settings {
     pub cache: super::cache::CacheSettings,
     /// `gzip*` and `brotli*`.
     pub compress: super::compress::CompressSettings,
+    /// `http2*` (http and server level; locations inherit them).
+    pub http2: super::http2::Http2Settings,
     /// `proxy_ssl_*`: how `proxy_pass https://` connects.
     pub proxy_ssl: super::tls::ProxyTls,
     /// `access_log` lines in force (empty: `off`, or none configured anywhere).
@@ -543,6 +547,7 @@ impl Default for Settings {
             limits: super::Limits::default(),
             cache: super::cache::CacheSettings::default(),
             compress: Default::default(),
+            http2: Default::default(),
             proxy_ssl: super::tls::ProxyTls::default(),
             access_log: Vec::new(),
         }

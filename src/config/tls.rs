@@ -96,6 +96,8 @@ pub enum VerifyClient {
 /// A server's downstream TLS settings (http → server inheritance already applied).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerTls {
+    /// ALPN offers `h2` (the server's `http2 on`, or `listen … http2` on one of its addresses).
+    pub http2: bool,
     /// In the order written; one RSA and one ECDSA pair may be given.
     pub certificates: Vec<CertPair>,
     pub protocols: Protocols,
@@ -132,6 +134,7 @@ pub const DEFAULT_CIPHERS: &str = "HIGH:!aNULL:!MD5";
 impl Default for ServerTls {
     fn default() -> Self {
         ServerTls {
+            http2: false,
             certificates: Vec::new(),
             protocols: Protocols::default(),
             ciphers: Ciphers {

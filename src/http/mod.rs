@@ -4,6 +4,7 @@
 
 pub mod chunked;
 pub mod error;
+pub mod h2;
 pub mod request;
 pub mod response;
 pub mod rewrite;

@@ -29,6 +29,8 @@ pub struct Client {
     pub tls: Option<Rc<TlsFacts>>,
     /// `$connection`: a serial number unique in the process (see `next_serial`).
     pub serial: u64,
+    /// The connection speaks HTTP/2 (`$server_protocol`, the request line in logs).
+    pub http2: bool,
 }
 
 thread_local! {
@@ -65,6 +67,7 @@ impl Client {
             peer_ip: ip,
             tls,
             serial: next_serial(),
+            http2: false,
         }
     }
 

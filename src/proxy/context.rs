@@ -28,6 +28,9 @@ pub struct ListenerRt {
     pub deferred: bool,
     /// `listen … ssl`.
     pub ssl: bool,
+    /// HTTP/2 is spoken here: `listen … http2`, or the default server's `http2 on` (h2c with
+    /// prior knowledge on a plain address; TLS addresses choose by ALPN, per server).
+    pub http2: bool,
     pub hosts: VirtualHosts,
     /// Settings in force before a request is routed (the default server's): header limits and
     /// timeouts for reading the head.
@@ -70,6 +73,7 @@ impl Generation {
                     backlog: l.backlog,
                     deferred: l.deferred,
                     ssl: l.ssl,
+                    http2: l.http2 || defaults.http2.on,
                     hosts: l.hosts,
                     defaults,
                 })

@@ -1,7 +1,8 @@
 //! A request's path through ringway, one phase per file, in the order a request meets them
 //! (`docs/request-lifecycle.md` walks through it):
 //!
-//! - `session`: a connection's loop (idle waits, parking, keep-alive) and the sequence of
+//! - `session`: a connection's loop (`h2` for HTTP/2: a task per stream, each through the same
+//!   phases) (idle waits, parking, keep-alive) and the sequence of
 //!   phases for each request on it; `guard` keeps a panic to its own connection;
 //! - `head`: parse — bytes to a typed request head, or a typed error;
 //! - `route`: server, rewrites, location;
@@ -25,6 +26,7 @@ pub mod context;
 mod error;
 mod forward;
 mod guard;
+mod h2;
 mod head;
 mod linger;
 mod log_capture;

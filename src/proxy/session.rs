@@ -43,6 +43,8 @@ pub enum Next {
     /// A 101 was received: relay both ways (boxed: `Next` is returned through every phase, and
     /// small it moves in registers).
     Upgrade(Box<Upgraded>),
+    /// An HTTP/2 connection preface (h2c with prior knowledge): the bytes read so far.
+    Http2(Vec<u8>),
 }
 
 /// An upgraded exchange, for the tunnel.
@@ -233,6 +235,17 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
         match next {
             Next::KeepAlive(_) => {}
             Next::Close => break,
+            Next::Http2(first) => {
+                let mut conn = Conn {
+                    client,
+                    tls_server,
+                    first,
+                };
+                conn.client.http2 = true;
+                // Boxed: an HTTP/1.1 connection's future keeps its own size.
+                Box::pin(super::h2::serve(slot, stream, conn)).await;
+                return;
+            }
             Next::Upgrade(u) => {
                 let Upgraded {
                     up,
@@ -351,18 +364,31 @@ async fn one_request<S: Transport>(
         // The listen address left the config on reload: close instead of serving it.
         return Next::Close;
     };
-    let b = if pending.is_empty() {
+    let mut b = if pending.is_empty() {
         ctx.bufs.get()
     } else {
         std::mem::take(pending)
     };
+    if *served == 0 && lst.http2 && client.tls.is_none() && !client.http2 {
+        let limit = head_by.map_or(lst.defaults.client_header_timeout, |t| {
+            t.saturating_duration_since(Instant::now())
+        });
+        match sniff_preface(stream, b, limit).await {
+            Sniffed::Http2(b) => return Next::Http2(b),
+            Sniffed::Http1(nb) => b = nb,
+            Sniffed::Gone => return Next::Close,
+        }
+    }
     let outcome = Outcome::start();
     let mut phase = ctx.metrics.reading();
     outcome.connection.set(client.serial);
     outcome.pipelined.set(pipelined);
     outcome.connection_requests.set(*served + 1);
     let next = match head::read(ctx, stream, b, lst, head_by, &outcome).await {
-        Ok((head, b)) => {
+        Ok((head, mut b)) => {
+            if client.http2 {
+                as_http2_line(&head, &mut b);
+            }
             phase.writing();
             *served += 1;
             outcome.add_received(head.head_len as u64);
@@ -397,6 +423,77 @@ async fn one_request<S: Transport>(
             Next::KeepAlive(Vec::new())
         }
         other => other,
+    }
+}
+
+/// What a plain connection with `http2 on` starts with.
+enum Sniffed {
+    /// The HTTP/2 preface: the bytes read so far (the preface and what came after it).
+    Http2(Vec<u8>),
+    /// Anything else: an HTTP/1.1 request begins in the bytes.
+    Http1(Vec<u8>),
+    Gone,
+}
+
+/// Reads until the first bytes tell an HTTP/2 preface (RFC 9113 §3.4) from an HTTP/1.1
+/// request: one byte does for every real method; only a prefix of the preface reads on.
+async fn sniff_preface<S: Transport>(
+    stream: &mut S,
+    mut b: Vec<u8>,
+    limit: std::time::Duration,
+) -> Sniffed {
+    use super::h2::PREFACE;
+    loop {
+        let n = b.len().min(PREFACE.len());
+        if n > 0 && b[..n] != PREFACE[..n] {
+            return Sniffed::Http1(b);
+        }
+        if n == PREFACE.len() {
+            return Sniffed::Http2(b);
+        }
+        match crate::net::io::read_into(stream, b, limit).await {
+            Ok((0, _)) | Err(_) => return Sniffed::Gone,
+            Ok((_, nb)) => b = nb,
+        }
+    }
+}
+
+/// An HTTP/2 stream's request line reads `HTTP/2.0` in logs (`$request`), as nginx writes it;
+/// the head was translated to HTTP/1.1 for the parser.
+fn as_http2_line(head: &RequestHead, b: &mut [u8]) {
+    let at = head.target.end as usize + 1;
+    if let Some(v) = b.get_mut(at..at + 8)
+        && v == b"HTTP/1.1"
+    {
+        v.copy_from_slice(b"HTTP/2.0");
+    }
+}
+
+/// Serves one HTTP/2 stream's request (`head`, translated to HTTP/1.1) through the phases
+/// an HTTP/1.1 request takes; `served`: the stream's number on its connection.
+pub(super) async fn serve_stream<S: Transport>(
+    ctx: &ShardCtx,
+    stream: &mut S,
+    client: &Client,
+    head: Vec<u8>,
+    served: u64,
+    tls_server: Option<usize>,
+) {
+    let mut pending = head;
+    let mut before = served.saturating_sub(1);
+    let _ = one_request(
+        ctx,
+        stream,
+        client,
+        &mut pending,
+        &mut before,
+        None,
+        tls_server,
+        false,
+    )
+    .await;
+    if pending.capacity() > 0 {
+        ctx.bufs.put(pending);
     }
 }
 

@@ -57,11 +57,20 @@ pub async fn serve(
     crate::observe::metrics::handshake(&ctx.metrics, local, shaken.is_ok());
     match shaken {
         Ok(h) => {
-            let conn = Conn {
+            let h2 = h.stream.conn().alpn_protocol() == Some(b"h2");
+            let mut conn = Conn {
                 client: Client::new(peer, local, Some(Rc::new(h.facts))),
                 tls_server: Some(h.server),
                 first: h.early,
             };
+            if h2 {
+                conn.client.http2 = true;
+                monoio::spawn(guard::catch_panic(
+                    super::h2::serve(slot, h.stream, conn),
+                    peer,
+                ));
+                return;
+            }
             // The session loop runs in a task of its own and this one, with the handshake's
             // state, ends: an idle TLS connection holds the loop's state and rustls's, nothing
             // of the handshake.

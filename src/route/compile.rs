@@ -64,6 +64,8 @@ pub struct Listener {
     pub deferred: bool,
     /// `listen … ssl`: connections begin with a TLS handshake.
     pub ssl: bool,
+    /// `listen … http2`: HTTP/2 for every server on the address.
+    pub http2: bool,
     pub hosts: VirtualHosts,
 }
 
@@ -203,6 +205,7 @@ pub fn compile_with(
                         backlog: listen.backlog,
                         deferred: listen.deferred,
                         ssl: listen.ssl,
+                        http2: listen.http2,
                         hosts: VirtualHosts::default(),
                     });
                     listeners.len() - 1
@@ -666,6 +669,7 @@ fn compile_location(
         access: crate::access::rules::Rules::compile(&s.access),
         realip: crate::access::realip::RealIp::compile(&s.realip),
         limits: LocationLimits::compile(&s.limits, zones.limit),
+        http2: s.http2,
         compress: crate::compress::Policy::compile(&s.compress)
             .map_err(|e| CompileError(format!("location {name}: {e}")))?
             .map(Box::new),
@@ -806,6 +810,7 @@ fn clone_settings(l: &Location) -> Location {
         access: l.access.clone(),
         realip: l.realip.clone(),
         limits: l.limits.clone(),
+        http2: l.http2,
         compress: None,
         cache: None,
         stats: Default::default(),

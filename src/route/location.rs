@@ -154,6 +154,8 @@ pub struct Location {
     pub realip: Option<crate::access::realip::RealIp>,
     /// `limit_conn` / `limit_req` (the access step).
     pub limits: crate::access::LocationLimits,
+    /// `http2*`: read from the listener's default server (h2c, limits) and the server SNI chose.
+    pub http2: crate::config::http2::Http2Settings,
     /// `gzip*` / `brotli*` (None: both off).
     pub compress: Option<Box<crate::compress::Policy>>,
     /// `proxy_cache` (None: `off`).

@@ -20,8 +20,10 @@ use super::certs;
 use super::tickets::{TicketKey, TicketKeys};
 use crate::config::tls::{Curve, Protocols, ServerTls, Tls12Suite, VerifyClient};
 
-/// ALPN: `http/1.1` today; `h2` joins it here when HTTP/2 comes.
+/// ALPN: `http/1.1`, and `h2` first where the server has `http2 on` (a client offering both
+/// gets HTTP/2, as with nginx).
 pub const ALPN: &[&[u8]] = &[b"http/1.1"];
+const ALPN_H2: &[&[u8]] = &[b"h2", b"http/1.1"];
 
 pub struct Site {
     /// The server has certificates of its own (one without answers with the default server's,
@@ -132,7 +134,8 @@ impl Site {
             .map_err(|e| format!("ssl_protocols: {e}"))?
             .with_client_cert_verifier(handshake_verifier)
             .with_cert_resolver(resolver);
-        base.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+        let alpn = if tls.http2 { ALPN_H2 } else { ALPN };
+        base.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         base.ignore_client_order = tls.prefer_server_ciphers;
         if tls.buffer_size < 16 * 1024 {
             // rustls counts the record's framing in the size (nginx counts the payload).

@@ -50,6 +50,8 @@ pub(super) struct Layer {
     pub(super) cache: CacheLayer,
     /// `gzip*` and `brotli*`.
     pub(super) compress: crate::config::compress::CompressLayer,
+    /// `http2*`.
+    pub(super) http2: crate::config::http2::Http2Layer,
     /// The first `root` or `index` at this level (they matter only where files would be served).
     pub(super) files: Option<FilesDirective>,
     /// `ssl_*` (http and server level; merged into the server's `tls`).
@@ -112,6 +114,7 @@ impl Layer {
             limits: self.limits.apply(&p.limits),
             cache: self.cache.apply(&p.cache),
             compress: self.compress.apply(&p.compress),
+            http2: self.http2.apply(&p.http2),
             access: self.access.clone().unwrap_or(p.access),
             realip: RealIp {
                 from: self.real_ip_from.clone().unwrap_or(p.realip.from),
@@ -299,6 +302,7 @@ impl Builder {
             n if n.starts_with("gzip") || n.starts_with("brotli") => {
                 self.compress_setting(d, &mut l.compress)?
             }
+            n if n.starts_with("http2") => self.http2_setting(d, &mut l.http2)?,
             "access_log" => self.access_log(d, l)?,
             "error_log" => self.error_log_nested(d)?,
             _ => return Err(internal(d)),

@@ -10,6 +10,7 @@
 
 mod args;
 mod compress;
+mod http2;
 mod files;
 mod layer;
 mod logs;
@@ -419,6 +420,7 @@ impl Builder {
         };
         // As nginx: the option is the socket's, so one listen line with it sets it for all.
         let deferred_of = |addr: SocketAddr| all.iter().any(|o| o.addr == addr && o.deferred);
+        let http2_of = |addr: SocketAddr| all.iter().any(|o| o.addr == addr && o.http2);
         let default_listen: SocketAddr = SocketAddr::from(([0, 0, 0, 0], 80));
         let ssl_on = |s: &PServer| s.layer.ssl.on.or(http.layer.ssl.on).unwrap_or(false);
         // As nginx: `ssl` is the address's, so one listen (or `ssl on`) with it makes every
@@ -448,6 +450,7 @@ impl Builder {
                 backlog: backlog_of(addr),
                 deferred: deferred_of(addr),
                 ssl: ssl_addrs.contains(&addr),
+                http2: http2_of(addr),
             };
             let listen: Vec<Listen> = if s.listen.is_empty() {
                 vec![listen_of(default_listen, false)]
@@ -458,7 +461,8 @@ impl Builder {
                     .collect()
             };
             let ssl = s.layer.ssl.over(&http.layer.ssl);
-            let tls = ssl.model(settings.client_header_timeout, listen.iter().any(|l| l.ssl))?;
+            let mut tls = ssl.model(settings.client_header_timeout, listen.iter().any(|l| l.ssl))?;
+            tls.http2 = settings.http2.on || listen.iter().any(|l| l.http2);
             if let Some(pos) = ssl.stapling_without_file() {
                 self.notices.push(format!(
                     "{}: ssl_stapling on without ssl_stapling_file: ringway never fetches OCSP \

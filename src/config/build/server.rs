@@ -23,6 +23,8 @@ pub(super) struct PListen {
     pub(super) deferred: bool,
     /// `listen ... ssl` (every server on the address then speaks TLS).
     pub(super) ssl: bool,
+    /// `listen ... http2` (every server on the address then speaks HTTP/2 too).
+    pub(super) http2: bool,
     pub(super) pos: Pos,
 }
 
@@ -152,6 +154,7 @@ impl Builder {
         let mut backlog = None;
         let mut deferred = false;
         let mut ssl = false;
+        let mut http2 = false;
         for p in &c.args[1..] {
             let v = p.value.as_str();
             let (key, val) = v.split_once('=').unwrap_or((v, ""));
@@ -195,7 +198,8 @@ impl Builder {
                     ));
                 }
                 ("ssl", false) => ssl = true,
-                ("http2" | "quic" | "proxy_protocol", false) => {
+                ("http2", false) => http2 = true,
+                ("quic" | "proxy_protocol", false) => {
                     return Err(p.pos.err(unsupported(&format!(
                         "the \"{key}\" parameter of \"listen\""
                     ))));
@@ -210,6 +214,7 @@ impl Builder {
                 backlog,
                 deferred,
                 ssl,
+                http2,
                 pos: c.pos.clone(),
             });
         }

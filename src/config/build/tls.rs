@@ -159,6 +159,7 @@ impl SslLayer {
             ));
         }
         Ok(ServerTls {
+            http2: false,
             certificates,
             protocols: self.protocols.unwrap_or(d.protocols),
             ciphers: self.ciphers.clone().unwrap_or(d.ciphers),

@@ -1,0 +1,235 @@
+//! One HTTP/2 connection's task: the `h2` crate's server over `H2Io`, each accepted stream
+//! served by a task of its own through the request path (`session::serve_stream`), and the
+//! connection's life: idle (buffers dropped after `PARK_AFTER`), `keepalive_timeout` and
+//! `keepalive_requests` (GOAWAY, as nginx 1.19.7+ applies them to HTTP/2), drain on reload or
+//! upgrade (GOAWAY, streams in progress finish).
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use monoio::io::Split;
+use tracing::debug;
+
+use super::io::H2Io;
+use super::stream::H2Stream;
+use crate::config::http2::Http2Settings;
+use crate::http::h2::request_head;
+use crate::net::Transport;
+use crate::proxy::context::{ConnSlot, ShardCtx};
+use crate::proxy::guard;
+use crate::proxy::park::PARK_AFTER;
+use crate::proxy::session::{self, Conn};
+
+/// Streams the client may reset before we see them, per connection (h2's rapid-reset defence,
+/// CVE-2023-44487): beyond it, GOAWAY(ENHANCE_YOUR_CALM).
+const PENDING_RESETS: usize = 20;
+/// Streams a misbehaving client may make us reset (malformed headers and the like) before the
+/// connection is closed with ENHANCE_YOUR_CALM.
+const LOCAL_RESETS: usize = 200;
+/// Streams accepted then reset by the client while we served them, per connection, before the
+/// connection is closed: a client that opens and cancels requests in a loop (the rapid reset
+/// pattern that gets past the pending-reset count) costs an upstream request each.
+const CANCELLED_STREAMS: u64 = 1_000;
+/// How long streams in progress may finish after a GOAWAY for drain or idleness.
+const GOAWAY_GRACE: Duration = Duration::from_secs(30);
+
+/// What the connection's settings are, read once from the listener's default server.
+struct Limits {
+    h2: Http2Settings,
+    max_header: usize,
+    handshake: Duration,
+    keepalive: Duration,
+    keepalive_requests: u64,
+}
+
+/// Serves an HTTP/2 connection (after ALPN `h2`, or an h2c preface already in `conn.first`).
+pub async fn serve<S: Transport + Split + 'static>(slot: ConnSlot, stream: S, conn: Conn) {
+    let ctx = slot.ctx().clone();
+    let Some(limits) = limits(&ctx, &conn) else {
+        return;
+    };
+    let Conn {
+        client,
+        tls_server,
+        first,
+    } = conn;
+    let io = H2Io::new(ctx.clone(), stream, first);
+    let idle = io.idle();
+    let mut builder = h2::server::Builder::new();
+    builder
+        .max_concurrent_streams(limits.h2.max_concurrent_streams)
+        .initial_window_size(limits.h2.body_preread_size)
+        .max_header_list_size(u32::try_from(limits.max_header).unwrap_or(u32::MAX))
+        .max_send_buffer_size(limits.h2.chunk_size.max(16 * 1024) * 4)
+        .max_pending_accept_reset_streams(PENDING_RESETS)
+        .max_local_error_reset_streams(Some(LOCAL_RESETS));
+    let shaken =
+        crate::net::deadline::within(limits.handshake, builder.handshake::<_, Bytes>(io)).await;
+    let mut h2 = match shaken {
+        Ok(Ok(h2)) => h2,
+        Ok(Err(e)) => {
+            debug!(peer = %client.peer, "HTTP/2 handshake failed: {e}");
+            return;
+        }
+        Err(_) => return,
+    };
+    let client = Rc::new(client);
+    let state = Rc::new(Streams::default());
+    let mut served: u64 = 0;
+    let mut idle_from = Instant::now();
+    let mut closing: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        let until = match closing {
+            Some(by) => by,
+            None if state.active.get() > 0 => now + PARK_AFTER,
+            None if idle.is_parked() => idle_from + limits.keepalive,
+            None => idle_from + PARK_AFTER,
+        };
+        let got = monoio::select! {
+            r = h2.accept() => Some(r),
+            _ = ctx.drain.wait_until(until) => None,
+        };
+        match got {
+            Some(Some(Ok((req, respond)))) => {
+                served += 1;
+                state.active.set(state.active.get() + 1);
+                let job = Job {
+                    ctx: ctx.clone(),
+                    client: client.clone(),
+                    tls_server,
+                    served,
+                    chunk: limits.h2.chunk_size,
+                    state: state.clone(),
+                };
+                monoio::spawn(guard::catch_panic(job.run(req, respond), client.peer));
+                if served >= limits.keepalive_requests && closing.is_none() {
+                    h2.graceful_shutdown();
+                    closing = Some(Instant::now() + GOAWAY_GRACE);
+                }
+                if state.cancelled.get() > CANCELLED_STREAMS {
+                    debug!(peer = %client.peer, "HTTP/2 client reset too many streams");
+                    h2.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+                }
+            }
+            Some(Some(Err(e))) => {
+                debug!(peer = %client.peer, "HTTP/2 connection error: {e}");
+                break;
+            }
+            Some(None) => break,
+            None => {
+                let now = Instant::now();
+                if closing.is_some_and(|by| now >= by) {
+                    break;
+                }
+                if ctx.drain.is_set() && closing.is_none() {
+                    h2.graceful_shutdown();
+                    closing = Some(now + GOAWAY_GRACE);
+                    continue;
+                }
+                if state.active.get() > 0 || closing.is_some() {
+                    idle_from = now;
+                    continue;
+                }
+                if idle.is_parked() && now >= idle_from + limits.keepalive {
+                    h2.graceful_shutdown();
+                    closing = Some(now + PARK_AFTER);
+                } else if now >= idle_from + PARK_AFTER {
+                    idle.park();
+                }
+            }
+        }
+    }
+    // The streams still running hold the connection's shared state, not its socket: dropping
+    // `h2` here ends them with the connection.
+    drop(h2);
+    let _ = &slot;
+}
+
+/// The settings an HTTP/2 connection on this listener runs with.
+fn limits(ctx: &ShardCtx, conn: &Conn) -> Option<Limits> {
+    let generation = ctx.current();
+    let lst = generation.listener(conn.client.local)?;
+    let d = &lst.defaults;
+    Some(Limits {
+        h2: d.http2,
+        max_header: d.max_header_size,
+        handshake: d.client_header_timeout,
+        keepalive: d.keepalive_timeout,
+        keepalive_requests: d.keepalive_requests.max(1),
+    })
+}
+
+/// What a connection's stream tasks share with it.
+#[derive(Default)]
+struct Streams {
+    /// Streams being served.
+    active: Cell<usize>,
+    /// Streams the client reset while we served them.
+    cancelled: Cell<u64>,
+}
+
+/// One accepted stream and what serving it needs.
+struct Job {
+    ctx: Rc<ShardCtx>,
+    client: Rc<crate::proxy::client::Client>,
+    tls_server: Option<usize>,
+    served: u64,
+    chunk: usize,
+    state: Rc<Streams>,
+}
+
+impl Job {
+    async fn run(
+        self,
+        req: http::Request<h2::RecvStream>,
+        mut respond: h2::server::SendResponse<Bytes>,
+    ) {
+        let _active = Active(self.state.clone());
+        let (parts, recv) = req.into_parts();
+        let mut head = self.ctx.bufs.get();
+        let body = match request_head(&parts, recv.is_end_stream(), &mut head) {
+            Ok(b) => b,
+            Err(refused) => {
+                debug!(peer = %self.client.peer, "HTTP/2 request refused: {}", refused.0);
+                self.ctx.bufs.put(head);
+                let mut bad = http::Response::new(());
+                *bad.status_mut() = http::StatusCode::BAD_REQUEST;
+                let _ = respond.send_response(bad, true);
+                return;
+            }
+        };
+        let head_request = parts.method == http::Method::HEAD;
+        let mut stream = H2Stream::new(recv, body, respond, head_request, self.chunk);
+        let tx = stream.sender();
+        let served = session::serve_stream(
+            &self.ctx,
+            &mut stream,
+            &self.client,
+            head,
+            self.served,
+            self.tls_server,
+        );
+        // A stream the client resets while it is served ends its work at once (its upstream
+        // request is dropped), and is counted against the connection.
+        let reset = std::future::poll_fn(|cx| tx.borrow_mut().poll_reset(cx));
+        monoio::select! {
+            _ = served => {}
+            _ = reset => {
+                self.state.cancelled.set(self.state.cancelled.get() + 1);
+            }
+        }
+        stream.finish();
+    }
+}
+
+/// Counts a stream as active while it is served.
+struct Active(Rc<Streams>);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.active.set(self.0.active.get().saturating_sub(1));
+    }
+}

@@ -1,0 +1,413 @@
+//! One HTTP/2 stream as the `Transport` the request path reads and writes: the same phases
+//! serve it as an HTTP/1.1 connection with one request on it.
+//!
+//! - Reads give the request body (DATA frames, as they come, re-chunked when the request had no
+//!   length), and release flow-control window as the path takes them: a slow upstream holds the
+//!   client's window closed, never a buffer of ours.
+//! - Writes take the HTTP/1.1 response the path writes: its head becomes HEADERS
+//!   (`http::h2::response_head`), its body (by length, chunked or to the end) DATA frames of at
+//!   most `http2_chunk_size`, each sent only when the client's window has room for it.
+
+use std::cell::RefCell;
+use std::future::{Future, poll_fn};
+use std::io;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::os::fd::{OwnedFd, RawFd};
+
+use bytes::Bytes;
+use h2::server::SendResponse;
+use h2::{Reason, RecvStream, SendStream};
+use monoio::BufResult;
+use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, CancelHandle, CancelableAsyncReadRent};
+
+use crate::http::chunked::{ChunkedDecoder, Decoded};
+use crate::http::h2::{RequestBody, ResponseBody, response_head};
+use crate::net::Transport;
+
+/// The most bytes of response head held before it must be complete.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// Where the response stands.
+enum Out {
+    /// Gathering the head's bytes.
+    Head(Vec<u8>),
+    /// Body bytes left by Content-Length.
+    Length(u64),
+    Chunked(ChunkedDecoder),
+    /// Until `shutdown` or the end of the request.
+    ToEnd,
+    /// END_STREAM sent (or the stream reset).
+    Done,
+}
+
+/// The stream's sending side, shared with its task's reset watch (`Sender::poll_reset`).
+#[derive(Default)]
+pub struct Sender {
+    respond: Option<SendResponse<Bytes>>,
+    send: Option<SendStream<Bytes>>,
+}
+
+impl Sender {
+    /// Ready once the client resets the stream.
+    pub fn poll_reset(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let polled = match (self.send.as_mut(), self.respond.as_mut()) {
+            (Some(s), _) => s.poll_reset(cx),
+            (None, Some(r)) => r.poll_reset(cx),
+            (None, None) => return Poll::Pending,
+        };
+        match polled {
+            Poll::Ready(Ok(_)) => Poll::Ready(()),
+            // The stream or connection failed: nothing will be sent either.
+            Poll::Ready(Err(_)) => Poll::Ready(()),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+pub struct H2Stream {
+    recv: RecvStream,
+    body: RequestBody,
+    /// Request body bytes framed for the path, not yet read: `staged[at..]`.
+    staged: Vec<u8>,
+    at: usize,
+    body_done: bool,
+    tx: Rc<RefCell<Sender>>,
+    out: Out,
+    head_request: bool,
+    chunk: usize,
+}
+
+fn broken(e: h2::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, e)
+}
+
+impl H2Stream {
+    pub fn new(
+        recv: RecvStream,
+        body: RequestBody,
+        respond: SendResponse<Bytes>,
+        head_request: bool,
+        chunk: usize,
+    ) -> H2Stream {
+        H2Stream {
+            recv,
+            body,
+            staged: Vec::new(),
+            at: 0,
+            body_done: body == RequestBody::None,
+            tx: Rc::new(RefCell::new(Sender {
+                respond: Some(respond),
+                send: None,
+            })),
+            out: Out::Head(Vec::new()),
+            head_request,
+            chunk: chunk.max(1),
+        }
+    }
+
+    pub fn sender(&self) -> Rc<RefCell<Sender>> {
+        self.tx.clone()
+    }
+
+    /// Ends the stream after the request path is done with it: END_STREAM for a body that ran
+    /// to its end, RST_STREAM for a response cut short or never begun.
+    pub fn finish(&mut self) {
+        let mut tx = self.tx.borrow_mut();
+        match std::mem::replace(&mut self.out, Out::Done) {
+            Out::Done => {}
+            Out::ToEnd => {
+                if let Some(s) = tx.send.as_mut() {
+                    let _ = s.send_data(Bytes::new(), true);
+                }
+            }
+            Out::Head(_) => {
+                if let Some(r) = tx.respond.as_mut() {
+                    r.send_reset(Reason::INTERNAL_ERROR);
+                }
+            }
+            Out::Length(_) | Out::Chunked(_) => {
+                if let Some(s) = tx.send.as_mut() {
+                    s.send_reset(Reason::INTERNAL_ERROR);
+                }
+            }
+        }
+    }
+
+    /// The next request body bytes, framed as the translated head announced.
+    async fn stage(&mut self) -> io::Result<()> {
+        self.staged.clear();
+        self.at = 0;
+        match poll_fn(|cx| self.recv.poll_data(cx)).await {
+            Some(Ok(data)) => {
+                // The window reopens as the path takes the bytes.
+                let _ = self.recv.flow_control().release_capacity(data.len());
+                if self.body == RequestBody::Chunked {
+                    if data.is_empty() {
+                        return Ok(());
+                    }
+                    crate::http::util::push_hex(&mut self.staged, data.len() as u64);
+                    self.staged.extend_from_slice(b"\r\n");
+                    self.staged.extend_from_slice(&data);
+                    self.staged.extend_from_slice(b"\r\n");
+                } else {
+                    self.staged.extend_from_slice(&data);
+                }
+            }
+            None => {
+                self.body_done = true;
+                if self.body == RequestBody::Chunked {
+                    self.staged.extend_from_slice(b"0\r\n\r\n");
+                }
+            }
+            Some(Err(e)) => return Err(broken(e)),
+        }
+        Ok(())
+    }
+
+    /// Takes response bytes the path wrote.
+    async fn take(&mut self, data: &[u8]) -> io::Result<()> {
+        if let Out::Head(head) = &mut self.out {
+            head.extend_from_slice(data);
+            return self.head().await;
+        }
+        self.body(data).await
+    }
+
+    /// Sends the response head once its bytes are complete, then any body bytes after it.
+    async fn head(&mut self) -> io::Result<()> {
+        loop {
+            let Out::Head(bytes) = &mut self.out else {
+                return Ok(());
+            };
+            let parsed = response_head(bytes, self.head_request)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            let Some(h) = parsed else {
+                if bytes.len() > MAX_HEAD {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "response head too large",
+                    ));
+                }
+                return Ok(());
+            };
+            let rest = bytes.split_off(h.len);
+            let mut tx = self.tx.borrow_mut();
+            let Some(respond) = tx.respond.as_mut() else {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            };
+            if h.response.status().is_informational() {
+                // 100 Continue goes out as an interim HEADERS; the final head follows.
+                if h.response.status() == http::StatusCode::CONTINUE {
+                    respond.send_informational(h.response).map_err(broken)?;
+                }
+                self.out = Out::Head(rest);
+                continue;
+            }
+            let end = matches!(h.body, ResponseBody::None | ResponseBody::Length(0));
+            let send = respond.send_response(h.response, end).map_err(broken)?;
+            tx.send = Some(send);
+            drop(tx);
+            self.out = match h.body {
+                _ if end => Out::Done,
+                ResponseBody::Length(n) => Out::Length(n),
+                ResponseBody::Chunked => Out::Chunked(ChunkedDecoder::default()),
+                _ => Out::ToEnd,
+            };
+            return self.body(&rest).await;
+        }
+    }
+
+    /// Body bytes, unframed from HTTP/1.1 and sent as DATA.
+    async fn body(&mut self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            match &mut self.out {
+                Out::Head(_) => return Ok(()),
+                Out::Done => return Ok(()),
+                Out::ToEnd => return self.send_data(data, false).await,
+                Out::Length(left) => {
+                    let n = (*left).min(data.len() as u64) as usize;
+                    *left -= n as u64;
+                    let end = *left == 0;
+                    if end {
+                        self.out = Out::Done;
+                    }
+                    return self.send_data(&data[..n], end).await;
+                }
+                Out::Chunked(dec) => {
+                    let (used, what) = dec
+                        .decode(data)
+                        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk"))?;
+                    let piece = &data[..used];
+                    data = &data[used..];
+                    match what {
+                        Decoded::Data { start, end } => {
+                            self.send_data(&piece[start..end], false).await?
+                        }
+                        Decoded::NeedMore => {}
+                        Decoded::Done => {
+                            self.out = Out::Done;
+                            return self.send_data(&[], true).await;
+                        }
+                    }
+                    if used == 0 {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `data` in pieces of at most `chunk` bytes, each once the client's window (and
+    /// h2's send buffer) has room: a stalled client stops the path's writes here.
+    async fn send_data(&mut self, mut data: &[u8], end: bool) -> io::Result<()> {
+        let gone = || io::Error::from(io::ErrorKind::BrokenPipe);
+        if data.is_empty() {
+            if !end {
+                return Ok(());
+            }
+            let mut tx = self.tx.borrow_mut();
+            let send = tx.send.as_mut().ok_or_else(gone)?;
+            return send.send_data(Bytes::new(), true).map_err(broken);
+        }
+        while !data.is_empty() {
+            let want = data.len().min(self.chunk);
+            let mut room = {
+                let mut tx = self.tx.borrow_mut();
+                let send = tx.send.as_mut().ok_or_else(gone)?;
+                send.reserve_capacity(want);
+                send.capacity()
+            };
+            while room == 0 {
+                let polled = poll_fn(|cx| match self.tx.borrow_mut().send.as_mut() {
+                    Some(s) => s.poll_capacity(cx),
+                    None => Poll::Ready(None),
+                })
+                .await;
+                match polled {
+                    Some(Ok(n)) => room = n,
+                    Some(Err(e)) => return Err(broken(e)),
+                    None => return Err(gone()),
+                }
+            }
+            let n = room.min(want);
+            let last = end && n == data.len();
+            let mut tx = self.tx.borrow_mut();
+            let send = tx.send.as_mut().ok_or_else(gone)?;
+            send.send_data(Bytes::copy_from_slice(&data[..n]), last)
+                .map_err(broken)?;
+            data = &data[n..];
+        }
+        Ok(())
+    }
+}
+
+fn spare<T: IoBufMut>(buf: &mut T) -> &mut [u8] {
+    // SAFETY: monoio's contract: write_ptr is valid for bytes_total bytes.
+    unsafe { std::slice::from_raw_parts_mut(buf.write_ptr(), buf.bytes_total()) }
+}
+
+impl AsyncReadRent for H2Stream {
+    async fn read<T: IoBufMut>(&mut self, mut buf: T) -> BufResult<usize, T> {
+        while self.at == self.staged.len() {
+            if self.body_done {
+                return (Ok(0), buf);
+            }
+            if let Err(e) = self.stage().await {
+                return (Err(e), buf);
+            }
+        }
+        let dst = spare(&mut buf);
+        let n = dst.len().min(self.staged.len() - self.at);
+        dst[..n].copy_from_slice(&self.staged[self.at..self.at + n]);
+        self.at += n;
+        // SAFETY: n bytes were written above.
+        unsafe { buf.set_init(n) };
+        (Ok(n), buf)
+    }
+
+    async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        // The request path reads into plain buffers only.
+        (Err(io::ErrorKind::Unsupported.into()), buf)
+    }
+}
+
+impl CancelableAsyncReadRent for H2Stream {
+    fn cancelable_read<T: IoBufMut>(
+        &mut self,
+        buf: T,
+        _: CancelHandle,
+    ) -> impl Future<Output = BufResult<usize, T>> {
+        self.read(buf)
+    }
+
+    fn cancelable_readv<T: IoVecBufMut>(
+        &mut self,
+        buf: T,
+        _: CancelHandle,
+    ) -> impl Future<Output = BufResult<usize, T>> {
+        self.readv(buf)
+    }
+}
+
+impl AsyncWriteRent for H2Stream {
+    async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        // SAFETY: monoio's contract: read_ptr is valid for bytes_init bytes.
+        let src = unsafe { std::slice::from_raw_parts(buf.read_ptr(), buf.bytes_init()) };
+        match self.take(src).await {
+            Ok(()) => (Ok(src.len()), buf),
+            Err(e) => (Err(e), buf),
+        }
+    }
+
+    async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        let (ptr, n) = (buf.read_iovec_ptr(), buf.read_iovec_len());
+        if ptr.is_null() || n == 0 {
+            return (Ok(0), buf);
+        }
+        // SAFETY: the iovec array is valid for read_iovec_len entries.
+        let iovs = unsafe { std::slice::from_raw_parts(ptr, n) };
+        let mut total = 0;
+        for iov in iovs {
+            // SAFETY: each iovec describes initialised memory the buffer owns.
+            let src = unsafe { std::slice::from_raw_parts(iov.iov_base as *const u8, iov.iov_len) };
+            if let Err(e) = self.take(src).await {
+                return (Err(e), buf);
+            }
+            total += src.len();
+        }
+        (Ok(total), buf)
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    async fn shutdown(&mut self) -> io::Result<()> {
+        if matches!(self.out, Out::ToEnd) {
+            self.finish();
+        }
+        Ok(())
+    }
+}
+
+impl Transport for H2Stream {
+    /// Frames must be built around the bytes: never spliced.
+    fn splice_fd(&self) -> Option<RawFd> {
+        None
+    }
+
+    async fn readable(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    async fn writable(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn park_fd(&self) -> Option<OwnedFd> {
+        None
+    }
+}
