@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # HTTP/2 over TLS (ALPN h2), ringway against nginx in the same run, taking turns:
 #   loadtest/h2.sh [ROUNDS]            (default 3; PROXIES="ringway nginx" by default)
+# Ports: H2_BACKEND_PORT (21590) for the backend, the next two for ringway and nginx.
 # Each proxy: one worker on CPU 0, a self-signed certificate, proxying to one nginx backend
 # (lib.sh's, CPU 1) with upstream keep-alive. h2load (CPU 1) measures, per round and proxy:
 #   small  h2load -n N_SMALL -c 100 -m 10 on /small (24-byte body)       N_SMALL=100000
@@ -19,9 +20,14 @@ ROUNDS="${1:-3}"; PROXIES="${PROXIES:-ringway nginx}"
 N_SMALL="${N_SMALL:-100000}"; N_1M="${N_1M:-2000}"; IDLE_CONNS="${IDLE_CONNS:-1000}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${RINGWAY_BIN:-$ROOT/target/release/ringway}"
-BE=21290 RW=21291 NG=21292
+BE=${H2_BACKEND_PORT:-21590} RW=$((BE + 1)) NG=$((BE + 2))
 source "$ROOT/loadtest/lib.sh"
 lt_need nginx h2load openssl curl python3 bc
+for port in $BE $RW $NG; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        echo "port $port is taken (another run?); H2_BACKEND_PORT=P uses P, P+1, P+2" >&2; exit 1
+    fi
+done
 lt_tmpdir
 lt_backend_files "$DIR"
 lt_backend_conf "$DIR" "$BE" > "$DIR/be.conf"
