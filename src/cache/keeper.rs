@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use rustc_hash::FxHashMap;
 use tracing::{info, warn};
 
+use super::coded;
 use super::entry::{self, DecodeError};
 use super::key::{self, KeyHash};
 use super::zone::{Limits, ToKeeper, Verdict};
@@ -366,7 +367,16 @@ impl Keeper {
                 .is_some_and(|m| free_bytes(&self.root).is_some_and(|f| f < m))
     }
 
+    /// Removes the entry under `h` and its compressed variants (`coded`), which serve no one
+    /// without it.
     fn remove(&mut self, h: KeyHash) {
+        self.remove_one(h);
+        for token in coded::TOKENS {
+            self.remove_one(coded::hash(&h, token));
+        }
+    }
+
+    fn remove_one(&mut self, h: KeyHash) {
         if let Some(n) = self.index.remove(&h) {
             self.total -= n.size;
             if n.size > 0 {
@@ -376,7 +386,8 @@ impl Keeper {
     }
 
     /// Removes the entries whose key is `key` (or starts with it): the key's own hash, and every
-    /// stored entry whose file says it holds that key (Vary variants, and prefix matches).
+    /// stored entry whose file says it holds that key (Vary variants, compressed variants, and
+    /// prefix matches).
     fn purge(&mut self, k: &[u8], prefix: bool) -> usize {
         let mut gone = 0;
         if !prefix {
@@ -390,6 +401,15 @@ impl Keeper {
             }
             if let Some(n) = self.index.remove(&h) {
                 self.total -= n.size;
+            }
+            // Its compressed variants, known or not yet (a fill not yet reported, the loader
+            // not done): they are not counted as removed entries.
+            for token in coded::TOKENS {
+                let c = coded::hash(&h, token);
+                let _ = std::fs::remove_file(key::entry_path(&self.root, &self.levels, &c));
+                if let Some(n) = self.index.remove(&c) {
+                    self.total -= n.size;
+                }
             }
         }
         let candidates: Vec<KeyHash> = self

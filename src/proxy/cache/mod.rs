@@ -20,6 +20,7 @@ mod lookup;
 mod purge;
 mod serve;
 mod sink;
+mod variant;
 
 use std::time::Instant;
 
