@@ -493,3 +493,96 @@ fn free_bytes(path: &Path) -> Option<u64> {
     }
     Some(s.f_bavail as u64 * s.f_frsize as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keeper(root: &Path) -> Keeper {
+        let limits = Limits {
+            max_size: None,
+            min_free: None,
+            inactive: Duration::from_secs(600),
+            max_keys: 1000,
+            manager_files: 100,
+            manager_sleep: Duration::from_millis(50),
+            manager_threshold: Duration::from_millis(200),
+            loader_files: 100,
+            loader_sleep: Duration::from_millis(50),
+            loader_threshold: Duration::from_millis(200),
+        };
+        Keeper {
+            root: root.to_path_buf(),
+            levels: vec![1, 2],
+            limits,
+            index: FxHashMap::default(),
+            locks: FxHashMap::default(),
+            total: 0,
+            born: Instant::now(),
+        }
+    }
+
+    /// A file under `h` (its bytes do not matter here), indexed with `size`.
+    fn put(k: &mut Keeper, h: KeyHash, size: u64, indexed: bool) -> PathBuf {
+        let path = key::entry_path(&k.root, &k.levels, &h);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, vec![0u8; size as usize]).unwrap();
+        if indexed {
+            k.index.insert(
+                h,
+                Node {
+                    size,
+                    last_use: 0,
+                    uses: 1,
+                    variant: false,
+                },
+            );
+            k.total += size;
+        }
+        path
+    }
+
+    fn temp_root(tag: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!(
+            "ringway-keeper-{tag}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&root);
+        root
+    }
+
+    #[test]
+    fn removing_an_entry_removes_its_compressed_variants() {
+        let root = temp_root("remove");
+        let mut k = keeper(&root);
+        let h = KeyHash::of(b"http://a/x");
+        let other = KeyHash::of(b"http://a/y");
+        let files = [
+            put(&mut k, h, 100, true),
+            put(&mut k, coded::hash(&h, b"gzip"), 30, true),
+            put(&mut k, coded::hash(&h, b"br"), 25, true),
+        ];
+        let kept = put(&mut k, other, 10, true);
+        // Eviction (LRU, inactive) removes the entry by its hash.
+        k.remove(h);
+        assert!(files.iter().all(|f| !f.exists()));
+        assert!(kept.exists());
+        assert_eq!((k.index.len(), k.total), (1, 10));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn purging_a_key_removes_variants_not_yet_indexed() {
+        let root = temp_root("purge");
+        let mut k = keeper(&root);
+        let h = KeyHash::of(b"http://a/x");
+        let entry = put(&mut k, h, 100, true);
+        // A variant whose `Filled` the keeper has not had yet: on disk, not in the index.
+        let gz = put(&mut k, coded::hash(&h, b"gzip"), 30, false);
+        assert_eq!(k.purge(b"http://a/x", false), 1);
+        assert!(!entry.exists() && !gz.exists());
+        assert_eq!((k.index.len(), k.total), (0, 0));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}

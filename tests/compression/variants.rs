@@ -149,7 +149,7 @@ fn later_hits_are_the_stored_variant_sent_as_it_is() {
             .header("Content-Type", "text/plain")
             .header("ETag", "\"v1\""),
     );
-    let (rw, dir) = start(&o, "", "proxy_cache_valid 200 10m;");
+    let (rw, dir) = start(&o, "", "proxy_cache_valid 200 10m; gzip_http_version 1.0;");
     expect_compressed(&get(&rw, "/v.txt", "gzip"), "MISS", "gzip", &want, "MISS");
     await_files(&dir.0, 1);
     // The first HIT compresses the entry and stores the variant.
@@ -198,6 +198,14 @@ fn later_hits_are_the_stored_variant_sent_as_it_is() {
             &format!("kept-alive {i}"),
         );
     }
+    // HTTP/1.0 (`gzip_http_version 1.0`): the variant with its length, then the close.
+    let mut c = Client::connect(rw.addr);
+    c.send(b"GET /v.txt HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n");
+    expect_stored(&c.read_response(), "gzip", &want, "HTTP/1.0");
+    assert!(
+        c.closed_within(Duration::from_secs(2)),
+        "HTTP/1.0: not closed"
+    );
     assert_eq!(o.count("/v.txt"), 1);
 }
 

@@ -1,9 +1,10 @@
 //! Answering from a cache entry: the request's conditions (304, 412) and Range (206, 416)
 //! first, then the stored head through the same response phase an origin's head takes
 //! (`response::plan`: header rules, `add_header`, keep-alive, compression), then the body from
-//! the file (compressed on the way where the location compresses: `compressed`):
-//! in the head's write when small and already read, by sendfile on a plain connection, else
-//! read and written in pooled buffers (TLS must see the bytes).
+//! the file, or where the location compresses from the stored compressed variant (`variant`,
+//! else compressed on the way and stored: `compressed`): in the head's write when small and
+//! already read, by sendfile on a plain connection, else read and written in pooled buffers
+//! (TLS must see the bytes).
 
 use super::super::answer::{self, Text, answered_extent, leftover};
 use super::super::request::Request;
