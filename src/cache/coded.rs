@@ -54,6 +54,33 @@ pub fn tie(token: &[u8], level: u32, primary: &Primary, meta: &EntryMeta) -> Vec
     out
 }
 
+/// Whether `section` (a variant's vary section) is the [`tie`] these give; compared in place,
+/// as every compressed HIT asks.
+pub fn is_tie(
+    section: &[u8],
+    token: &[u8],
+    level: u32,
+    primary: &Primary,
+    meta: &EntryMeta,
+) -> bool {
+    let parts: [&[u8]; 6] = [
+        TIE_TAG,
+        token,
+        &level.to_le_bytes(),
+        &primary.hash.0,
+        &primary.ino.to_le_bytes(),
+        &fixed_header(meta),
+    ];
+    let mut rest = section;
+    for part in parts {
+        match rest.strip_prefix(part) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +118,10 @@ mod tests {
         let m = meta();
         let t = tie(b"gzip", 6, &p, &m);
         assert_eq!(t, tie(b"gzip", 6, &p, &m));
+        assert!(is_tie(&t, b"gzip", 6, &p, &m));
+        assert!(!is_tie(&t, b"br", 6, &p, &m));
+        assert!(!is_tie(&t[..t.len() - 1], b"gzip", 6, &p, &m));
+        assert!(!is_tie(&[&t[..], b"x"].concat(), b"gzip", 6, &p, &m));
         assert_ne!(t, tie(b"br", 6, &p, &m));
         assert_ne!(t, tie(b"gzip", 5, &p, &m));
         assert_ne!(t, tie(b"gzip", 6, &Primary { ino: 8, ..p }, &m));
@@ -99,6 +130,7 @@ mod tests {
             ..m
         };
         assert_ne!(t, tie(b"gzip", 6, &p, &refreshed));
+        assert!(!is_tie(&t, b"gzip", 6, &p, &refreshed));
         let refilled = EntryMeta {
             body_len: 99_999,
             ..m

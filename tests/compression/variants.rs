@@ -279,7 +279,7 @@ fn purge_and_eviction_take_the_variants_along() {
     }
     let (rw, dir) = start(
         &o,
-        "inactive=1s",
+        "inactive=3s",
         "proxy_cache_valid 200 10m; proxy_cache_purge $http_x_purge;",
     );
     let fill = |path: &str| {
@@ -296,8 +296,8 @@ fn purge_and_eviction_take_the_variants_along() {
     // The purge answers once the files are gone.
     assert_eq!(files(&dir.0).len(), 3, "{:?}", files(&dir.0));
     expect_compressed(&get(&rw, "/p.txt", "gzip"), "MISS", "gzip", &want, "purged");
-    // `inactive`: entries and variants unused for a second go, all of them.
-    let deadline = Instant::now() + Duration::from_secs(8);
+    // `inactive`: entries and variants unused for 3 s go, all of them.
+    let deadline = Instant::now() + Duration::from_secs(12);
     while !files(&dir.0).is_empty() {
         assert!(Instant::now() < deadline, "left: {:?}", files(&dir.0));
         thread::sleep(Duration::from_millis(100));
@@ -336,4 +336,93 @@ fn a_damaged_variant_is_compressed_again() {
     }
     expect_stored(&get(&rw, "/d.txt", "gzip"), "gzip", &want, "stored again");
     assert_eq!(o.count("/d.txt"), 1);
+}
+
+/// `n` bytes of seeded pseudo-random letters: about 0.6 of their size under gzip, so a 200 KB
+/// body's variant is past what an entry's first read holds (it goes by sendfile, or in pieces
+/// over TLS).
+fn noisy(n: usize) -> Vec<u8> {
+    let mut x = 21u64;
+    (0..n)
+        .map(|i| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            if i % 64 == 63 {
+                b'\n'
+            } else {
+                b"abcdefghijklmnop"[(x >> 60) as usize]
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_large_variant_goes_by_sendfile_and_over_tls() {
+    let o = Origin::start();
+    let want = noisy(200_000);
+    o.set(
+        "/big.txt",
+        Reply::ok(&want).header("Content-Type", "text/plain"),
+    );
+    let dir = Dir(temp_dir("compression-variants-tls"));
+    let leaf = Pki::get().server(&["localhost"], KeyKind::Ecdsa);
+    let location = format!(
+        "location / {{ proxy_pass http://{}; proxy_cache z; proxy_cache_valid 200 10m;
+            add_header X-Cache-Status $upstream_cache_status always; }}",
+        o.addr
+    );
+    let rw = Ringway::start(&format!(
+        "http {{
+    proxy_cache_path {} levels=1:2 keys_zone=z:1m;
+    gzip on;
+    gzip_types text/plain;
+    server {{ listen {LISTEN}; {location} }}
+    server {{ listen @LISTEN2@ ssl; server_name localhost; {} {location} }}
+}}
+",
+        dir.0.display(),
+        leaf.directives()
+    ));
+    get(&rw, "/big.txt", "gzip");
+    get(&rw, "/big.txt", "gzip");
+    let r = get(&rw, "/big.txt", "gzip");
+    expect_stored(&r, "gzip", &want, "plain");
+    assert!(r.body.len() > 64 * 1024, "{} bytes", r.body.len());
+    file_ending_with(&dir.0, &r.body);
+    // TLS (its own entry: the key has the scheme): the variant read and written in pieces.
+    let tls = rw.addrs[1];
+    let out = Dir(temp_dir("compression-variants-curl"));
+    let head_file = out.0.join("head");
+    let body_file = out.0.join("body");
+    let resolve = format!("localhost:{}:{}", tls.port(), tls.ip());
+    let url = format!("https://localhost:{}/big.txt", tls.port());
+    let fetch = || {
+        let ok = std::process::Command::new("curl")
+            .args(["-sS", "--max-time", "5", "--resolve", &resolve, "--cacert"])
+            .arg(&Pki::get().ca)
+            .args(["-H", "Accept-Encoding: gzip", "-D"])
+            .arg(&head_file)
+            .arg("-o")
+            .arg(&body_file)
+            .arg(&url)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "curl {url} failed");
+        let head = std::fs::read_to_string(&head_file).unwrap().to_lowercase();
+        (head, std::fs::read(&body_file).unwrap())
+    };
+    fetch();
+    fetch();
+    let (head, body) = fetch();
+    assert!(head.contains("x-cache-status: hit"), "{head}");
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert!(
+        head.contains(&format!("content-length: {}", body.len())),
+        "{head}"
+    );
+    assert!(gunzip(&body) == want, "TLS: decoded body differs");
+    file_ending_with(&dir.0, &body);
+    assert_eq!(o.count("/big.txt"), 2);
 }

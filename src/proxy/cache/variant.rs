@@ -31,7 +31,7 @@ pub fn find(r: &Request<'_>, e: &View<'_>, rc: Recode) -> Option<Box<Found>> {
     let Lookup::Found(v) = open(&c.zone, &at) else {
         return None;
     };
-    if v.key() != e.key || v.vary() != coded::tie(token, rc.level, &e.primary, e.meta) {
+    if v.key() != e.key || !coded::is_tie(v.vary(), token, rc.level, &e.primary, e.meta) {
         return None;
     }
     c.zone.touch(at);
@@ -62,12 +62,13 @@ pub fn with_length(head: &mut Vec<u8>, n: u64) {
     if let Some(at) = head.windows(CHUNKED.len()).position(|w| w == CHUNKED) {
         head.drain(at + 2..at + CHUNKED.len());
     }
-    let mut field = b"Content-Length: ".to_vec();
-    crate::http::util::push_u64(&mut field, n);
-    field.extend_from_slice(b"\r\n");
-    // The head ends with its blank line.
-    let end = head.len().saturating_sub(2);
-    head.splice(end..end, field);
+    // The head ends with its blank line: the field goes before it.
+    if head.ends_with(b"\r\n\r\n") {
+        head.truncate(head.len() - 2);
+    }
+    head.extend_from_slice(b"Content-Length: ");
+    crate::http::util::push_u64(head, n);
+    head.extend_from_slice(b"\r\n\r\n");
 }
 
 /// The `rc` variant of `e` being written by the HIT that compresses it.
@@ -123,5 +124,27 @@ impl VariantFill {
                 unlock: hash,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_length;
+
+    #[test]
+    fn chunked_becomes_a_length() {
+        let mut h = b"HTTP/1.1 200 OK\r\nX-A: Transfer-Encoding: chunked\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\nDate: x\r\n\r\n".to_vec();
+        with_length(&mut h, 33159);
+        assert_eq!(
+            String::from_utf8(h).unwrap(),
+            "HTTP/1.1 200 OK\r\nX-A: Transfer-Encoding: chunked\r\nContent-Encoding: gzip\r\nDate: x\r\nContent-Length: 33159\r\n\r\n"
+        );
+        // HTTP/1.0: up to the close before, now with its length.
+        let mut h = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
+        with_length(&mut h, 7);
+        assert_eq!(
+            String::from_utf8(h).unwrap(),
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 7\r\n\r\n"
+        );
     }
 }
