@@ -3,8 +3,9 @@
 //! every compressed body decompressed here and compared with the origin's bytes.
 //! Modules: `negotiation` (q-values, types, lengths, statuses, HEAD, 304, Range, fields),
 //! `framing` (chunked and close-delimited upstreams, HTTP/1.0 clients, a large streamed body,
-//! flushing), `cache` (HITs compressed per client from the one identity entry), `memory` (what
-//! one response's encoder allocates, counted by this binary's allocator).
+//! flushing), `cache` (HITs compressed per client from the one identity entry), `variants` (the
+//! compressed variants stored in the cache, sent as they are), `memory` (what one response's
+//! encoder allocates, counted by this binary's allocator).
 
 mod common;
 
@@ -16,6 +17,8 @@ mod framing;
 mod memory;
 #[path = "compression/negotiation.rs"]
 mod negotiation;
+#[path = "compression/variants.rs"]
+mod variants;
 
 use std::io::Read;
 use std::net::SocketAddr;

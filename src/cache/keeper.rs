@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use rustc_hash::FxHashMap;
 use tracing::{info, warn};
 
+use super::coded;
 use super::entry::{self, DecodeError};
 use super::key::{self, KeyHash};
 use super::zone::{Limits, ToKeeper, Verdict};
@@ -366,7 +367,16 @@ impl Keeper {
                 .is_some_and(|m| free_bytes(&self.root).is_some_and(|f| f < m))
     }
 
+    /// Removes the entry under `h` and its compressed variants (`coded`), which serve no one
+    /// without it.
     fn remove(&mut self, h: KeyHash) {
+        self.remove_one(h);
+        for token in coded::TOKENS {
+            self.remove_one(coded::hash(&h, token));
+        }
+    }
+
+    fn remove_one(&mut self, h: KeyHash) {
         if let Some(n) = self.index.remove(&h) {
             self.total -= n.size;
             if n.size > 0 {
@@ -376,7 +386,8 @@ impl Keeper {
     }
 
     /// Removes the entries whose key is `key` (or starts with it): the key's own hash, and every
-    /// stored entry whose file says it holds that key (Vary variants, and prefix matches).
+    /// stored entry whose file says it holds that key (Vary variants, compressed variants, and
+    /// prefix matches).
     fn purge(&mut self, k: &[u8], prefix: bool) -> usize {
         let mut gone = 0;
         if !prefix {
@@ -390,6 +401,15 @@ impl Keeper {
             }
             if let Some(n) = self.index.remove(&h) {
                 self.total -= n.size;
+            }
+            // Its compressed variants, known or not yet (a fill not yet reported, the loader
+            // not done): they are not counted as removed entries.
+            for token in coded::TOKENS {
+                let c = coded::hash(&h, token);
+                let _ = std::fs::remove_file(key::entry_path(&self.root, &self.levels, &c));
+                if let Some(n) = self.index.remove(&c) {
+                    self.total -= n.size;
+                }
             }
         }
         let candidates: Vec<KeyHash> = self
@@ -472,4 +492,97 @@ fn free_bytes(path: &Path) -> Option<u64> {
         return None;
     }
     Some(s.f_bavail as u64 * s.f_frsize as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keeper(root: &Path) -> Keeper {
+        let limits = Limits {
+            max_size: None,
+            min_free: None,
+            inactive: Duration::from_secs(600),
+            max_keys: 1000,
+            manager_files: 100,
+            manager_sleep: Duration::from_millis(50),
+            manager_threshold: Duration::from_millis(200),
+            loader_files: 100,
+            loader_sleep: Duration::from_millis(50),
+            loader_threshold: Duration::from_millis(200),
+        };
+        Keeper {
+            root: root.to_path_buf(),
+            levels: vec![1, 2],
+            limits,
+            index: FxHashMap::default(),
+            locks: FxHashMap::default(),
+            total: 0,
+            born: Instant::now(),
+        }
+    }
+
+    /// A file under `h` (its bytes do not matter here), indexed with `size`.
+    fn put(k: &mut Keeper, h: KeyHash, size: u64, indexed: bool) -> PathBuf {
+        let path = key::entry_path(&k.root, &k.levels, &h);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, vec![0u8; size as usize]).unwrap();
+        if indexed {
+            k.index.insert(
+                h,
+                Node {
+                    size,
+                    last_use: 0,
+                    uses: 1,
+                    variant: false,
+                },
+            );
+            k.total += size;
+        }
+        path
+    }
+
+    fn temp_root(tag: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!(
+            "ringway-keeper-{tag}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&root);
+        root
+    }
+
+    #[test]
+    fn removing_an_entry_removes_its_compressed_variants() {
+        let root = temp_root("remove");
+        let mut k = keeper(&root);
+        let h = KeyHash::of(b"http://a/x");
+        let other = KeyHash::of(b"http://a/y");
+        let files = [
+            put(&mut k, h, 100, true),
+            put(&mut k, coded::hash(&h, b"gzip"), 30, true),
+            put(&mut k, coded::hash(&h, b"br"), 25, true),
+        ];
+        let kept = put(&mut k, other, 10, true);
+        // Eviction (LRU, inactive) removes the entry by its hash.
+        k.remove(h);
+        assert!(files.iter().all(|f| !f.exists()));
+        assert!(kept.exists());
+        assert_eq!((k.index.len(), k.total), (1, 10));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn purging_a_key_removes_variants_not_yet_indexed() {
+        let root = temp_root("purge");
+        let mut k = keeper(&root);
+        let h = KeyHash::of(b"http://a/x");
+        let entry = put(&mut k, h, 100, true);
+        // A variant whose `Filled` the keeper has not had yet: on disk, not in the index.
+        let gz = put(&mut k, coded::hash(&h, b"gzip"), 30, false);
+        assert_eq!(k.purge(b"http://a/x", false), 1);
+        assert!(!entry.exists() && !gz.exists());
+        assert_eq!((k.index.len(), k.total), (0, 0));
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }

@@ -4,6 +4,7 @@
 //! the runtime and the config model call into these.
 
 pub mod clock;
+pub mod coded;
 pub mod conditional;
 pub mod entry;
 pub mod keeper;

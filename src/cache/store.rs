@@ -7,7 +7,7 @@
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::PathBuf;
 
 use tracing::warn;
@@ -25,6 +25,10 @@ const HEAD_READ: usize = 4096;
 /// An entry found on disk, its start read.
 pub struct Found {
     pub file: File,
+    /// The hash it was found under, and its file's inode (what a compressed variant is tied to:
+    /// `coded`).
+    pub hash: KeyHash,
+    pub ino: u64,
     /// The file's first bytes: the prefix, and the body's start when it fit.
     pub bytes: Vec<u8>,
     pub d: Decoded,
@@ -78,7 +82,7 @@ pub enum Lookup {
 /// Opens the entry stored under `hash`, if there is a readable one.
 pub fn open(zone: &Zone, hash: &KeyHash) -> Lookup {
     let path = key::entry_path(&zone.root, &zone.levels, hash);
-    match read_entry(&path) {
+    match read_entry(&path, hash) {
         Ok(Some(f)) => Lookup::Found(Box::new(f)),
         Ok(None) => Lookup::Missing,
         Err(why) => {
@@ -88,13 +92,14 @@ pub fn open(zone: &Zone, hash: &KeyHash) -> Lookup {
     }
 }
 
-fn read_entry(path: &std::path::Path) -> Result<Option<Found>, String> {
+fn read_entry(path: &std::path::Path, hash: &KeyHash) -> Result<Option<Found>, String> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
-    let file_len = file.metadata().map_err(|e| e.to_string())?.len();
+    let md = file.metadata().map_err(|e| e.to_string())?;
+    let (file_len, ino) = (md.len(), md.ino());
     let first = if file_len > SMALL_BODY {
         HEAD_READ
     } else {
@@ -116,6 +121,8 @@ fn read_entry(path: &std::path::Path) -> Result<Option<Found>, String> {
     };
     Ok(Some(Found {
         file,
+        hash: *hash,
+        ino,
         bytes,
         d,
         file_len,

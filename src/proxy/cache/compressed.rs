@@ -1,9 +1,12 @@
-//! A cache HIT the location compresses: the entry holds the identity body (what the upstream
-//! sent), so it is compressed on the way out, read from memory or the entry's file in pieces.
+//! A cache HIT the location compresses, with no stored variant for it (`variant`): the entry
+//! holds the identity body (what the upstream sent), so it is compressed on the way out, read
+//! from memory or the entry's file in pieces, and the output, when the whole body is sent,
+//! stored as the variant the next HITs send as it is.
 
 use super::super::compress_relay::{Recode, frame};
 use super::super::request::Request;
 use super::serve::BodyAt;
+use super::variant::VariantFill;
 use crate::cache::store::read_full_at;
 use crate::compress::Encoder;
 use crate::http::chunked::LAST_CHUNK;
@@ -15,8 +18,10 @@ const PIECE: usize = 64 * 1024;
 /// Compressed bytes gathered before a write.
 const WRITE_AT: usize = 16 * 1024;
 
-/// Writes `head` and `n` body bytes from `from`, compressed as `rc` says; the bytes written,
-/// or None when the client or the file failed (the connection must close).
+/// Writes `head` and `n` body bytes from `from`, compressed as `rc` says, the compressed bytes
+/// also to `fill`; the bytes written, or None when the client or the file failed (the
+/// connection must close; the fill, dropped, leaves nothing).
+#[allow(clippy::too_many_arguments)]
 pub async fn send_compressed<S: Transport>(
     r: &Request<'_>,
     stream: &mut S,
@@ -25,6 +30,7 @@ pub async fn send_compressed<S: Transport>(
     from: u64,
     n: u64,
     rc: Recode,
+    mut fill: Option<VariantFill>,
 ) -> Option<u64> {
     let t = r.loc.client_send_timeout;
     let mut enc = Encoder::new(rc.coding, rc.level, Some(n));
@@ -50,6 +56,9 @@ pub async fn send_compressed<S: Transport>(
             }
         };
         enc.write(bytes, &mut out).ok()?;
+        if let Some(f) = &mut fill {
+            f.data(&out);
+        }
         at += want as u64;
         left -= want as u64;
         frame(&mut out, &mut wire, rc.chunked);
@@ -61,6 +70,10 @@ pub async fn send_compressed<S: Transport>(
     }
     r.ctx.bufs.put(piece);
     enc.finish(&mut out).ok()?;
+    if let Some(mut f) = fill {
+        f.data(&out);
+        f.complete();
+    }
     frame(&mut out, &mut wire, rc.chunked);
     if rc.chunked {
         wire.extend_from_slice(LAST_CHUNK);

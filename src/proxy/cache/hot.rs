@@ -13,6 +13,7 @@ use rustc_hash::FxHashMap;
 
 use super::serve::{BodyAt, View};
 use crate::cache::KeyHash;
+use crate::cache::coded::Primary;
 use crate::cache::entry::EntryMeta;
 use crate::cache::key::entry_path;
 use crate::cache::store::{Found, read_full_at};
@@ -51,6 +52,7 @@ impl FileId {
 
 pub struct HotEntry {
     zone: usize,
+    hash: KeyHash,
     key: Box<[u8]>,
     pub vary: Box<[u8]>,
     etag: Option<Box<[u8]>>,
@@ -68,6 +70,11 @@ impl HotEntry {
 
     pub fn view(&self) -> View<'_> {
         View {
+            key: &self.key,
+            primary: Primary {
+                hash: self.hash,
+                ino: self.id.ino,
+            },
             meta: &self.meta,
             etag: self.etag.as_deref(),
             head: &self.head,
@@ -114,6 +121,7 @@ impl Hot {
         };
         let e = Rc::new(HotEntry {
             zone: zone_id(zone),
+            hash: *hash,
             key: f.key().into(),
             vary: f.vary().into(),
             etag: f.etag().map(Into::into),

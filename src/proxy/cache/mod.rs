@@ -3,7 +3,8 @@
 //! 1. `proxy_cache_purge` answers here (`purge`);
 //! 2. the key is rendered; `proxy_cache_bypass` skips the lookup (BYPASS);
 //! 3. lookup (`lookup::find`): the entry's file is opened by its key's hash, by any shard; a
-//!    fresh one is a HIT, answered from the file (`serve`), with 304/206 where the request asks;
+//!    fresh one is a HIT, answered from the file (`serve`), with 304/206 where the request asks,
+//!    and where it is compressed from the entry's stored compressed variant (`variant`);
 //! 4. an expired or missing entry asks the zone's keeper when a lock, an update others answer
 //!    stale meanwhile, or a use count is in play (`wait_turn`); the answer may be: fetch, wait
 //!    for another request's fill, or serve the stale entry (UPDATING; STALE with a background
@@ -20,6 +21,7 @@ mod lookup;
 mod purge;
 mod serve;
 mod sink;
+mod variant;
 
 use std::time::Instant;
 

@@ -1,14 +1,17 @@
 //! Answering from a cache entry: the request's conditions (304, 412) and Range (206, 416)
 //! first, then the stored head through the same response phase an origin's head takes
 //! (`response::plan`: header rules, `add_header`, keep-alive, compression), then the body from
-//! the file (compressed on the way where the location compresses: `compressed`):
-//! in the head's write when small and already read, by sendfile on a plain connection, else
-//! read and written in pooled buffers (TLS must see the bytes).
+//! the file, or where the location compresses from the stored compressed variant (`variant`,
+//! else compressed on the way and stored: `compressed`): in the head's write when small and
+//! already read, by sendfile on a plain connection, else read and written in pooled buffers
+//! (TLS must see the bytes).
 
 use super::super::answer::{self, Text, answered_extent, leftover};
 use super::super::request::Request;
 use super::super::response::{self, Body};
 use super::super::session::Next;
+use super::variant;
+use crate::cache::coded::Primary;
 use crate::cache::conditional::{self, Answer};
 use crate::cache::entry::EntryMeta;
 use crate::cache::store::{Found, read_full_at};
@@ -24,6 +27,9 @@ const CHUNK: usize = 64 * 1024;
 
 /// What answering needs of an entry, on disk or in a shard's memory (`hot`).
 pub struct View<'e> {
+    /// The entry's key, hash and file: what a compressed variant of it is tied to (`variant`).
+    pub key: &'e [u8],
+    pub primary: Primary,
     pub meta: &'e EntryMeta,
     pub etag: Option<&'e [u8]>,
     /// The stored head (status line, fields, blank line).
@@ -45,6 +51,11 @@ pub enum BodyAt<'e> {
 impl Found {
     pub fn view(&self) -> View<'_> {
         View {
+            key: self.key(),
+            primary: Primary {
+                hash: self.hash,
+                ino: self.ino,
+            },
             meta: self.meta(),
             etag: self.etag(),
             head: self.head(),
@@ -132,22 +143,39 @@ pub async fn serve_view<S: Transport>(
         }
     };
     let (consumed, keep) = answered_extent(r, &b);
-    let plan = response::plan(r, &b, &resp, &ub, keep, proxy_host);
+    let mut plan = response::plan(r, &b, &resp, &ub, keep, proxy_host);
     r.ctx.bufs.put(ub);
     r.outcome.status.set(resp.status);
-    r.outcome.sent_head(&plan.head);
     let body = match plan.body {
         Body::Length(_) if r.head.method != Method::Head && !not_modified => n,
         _ => 0,
     };
-    let sent = match plan.recode {
-        Some(rc) => {
-            // Boxed: the request's future (reused per connection) keeps its size.
-            let send =
-                super::compressed::send_compressed(r, stream, plan.head, &e.body, from, body, rc);
+    // A whole body compressed: sent from its stored variant when there is one (its length
+    // known), else compressed here and stored as that variant on the way.
+    let whole = body > 0 && from == 0 && body == len;
+    let stored = match plan.recode {
+        Some(rc) if whole => variant::find(r, e, rc),
+        _ => None,
+    };
+    if let Some(v) = &stored {
+        variant::with_length(&mut plan.head, v.body_len());
+    }
+    r.outcome.sent_head(&plan.head);
+    // Boxed: the request's future (reused per connection) keeps its size.
+    let sent = match (plan.recode, stored) {
+        (Some(_), Some(v)) => Box::pin(variant::send_stored(r, stream, plan.head, v)).await,
+        (Some(rc), None) => {
+            let fill = if whole {
+                variant::start(r, e, rc)
+            } else {
+                None
+            };
+            let send = super::compressed::send_compressed(
+                r, stream, plan.head, &e.body, from, body, rc, fill,
+            );
             Box::pin(send).await
         }
-        _ => send(r, stream, plan.head, &e.body, from, body).await,
+        (None, _) => send(r, stream, plan.head, &e.body, from, body).await,
     };
     match sent {
         Some(bytes) => r.outcome.add_sent(bytes as usize),
@@ -199,7 +227,7 @@ fn compose_head(
 
 /// Writes the head and `n` body bytes from `from`; returns the bytes written, None when the
 /// client could not take them (or the file failed: the connection must close).
-async fn send<S: Transport>(
+pub(super) async fn send<S: Transport>(
     r: &Request<'_>,
     stream: &mut S,
     mut head: Vec<u8>,
