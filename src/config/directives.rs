@@ -54,6 +54,7 @@ const STAPLE: &str = "ringway sends the ssl_stapling_file staple as it is";
 const OCSP: &str = "ringway never fetches OCSP responses; use ssl_stapling_file";
 const H2_OBSOLETE: &str = "obsolete since nginx 1.19.7: keepalive_timeout, keepalive_requests and \
      large_client_header_buffers apply to HTTP/2";
+const H2_RECV: &str = "ringway reads each HTTP/2 connection into the shard's pooled 32k buffers";
 const H2_PUSH: &str = "ringway sends no HTTP/2 server push (nginx 1.25.1 removed it; browsers ignore it)";
 const CERT_CACHE: &str = "ringway reads certificates when the config is loaded or reloaded";
 
@@ -356,7 +357,7 @@ pub(crate) static SPECS: &[Spec] = &[
     // ngx_http_v2_module (build/http2.rs)
     h("http2", HS, 1, 1),
     h("http2_max_concurrent_streams", HS, 1, 1),
-    h("http2_recv_buffer_size", HTTP, 1, 1),
+    n("http2_recv_buffer_size", HTTP, 1, 1, H2_RECV),
     h("http2_chunk_size", HSL, 1, 1),
     h("http2_body_preread_size", HS, 1, 1),
     n("http2_idle_timeout", HS, 1, 1, H2_OBSOLETE),

@@ -10,9 +10,6 @@ pub struct Http2Settings {
     pub on: bool,
     /// `http2_max_concurrent_streams` (128).
     pub max_concurrent_streams: u32,
-    /// `http2_recv_buffer_size` (256k): the most bytes read from one connection before its
-    /// frames are processed.
-    pub recv_buffer_size: usize,
     /// `http2_chunk_size` (8k): the largest piece of a response body sent as one DATA frame.
     pub chunk_size: usize,
     /// `http2_body_preread_size` (64k): each stream's initial receive window.
@@ -24,7 +21,6 @@ impl Default for Http2Settings {
         Http2Settings {
             on: false,
             max_concurrent_streams: 128,
-            recv_buffer_size: 256 * 1024,
             chunk_size: 8 * 1024,
             body_preread_size: 64 * 1024,
         }
@@ -36,7 +32,6 @@ impl Default for Http2Settings {
 pub struct Http2Layer {
     pub on: Option<bool>,
     pub max_concurrent_streams: Option<u32>,
-    pub recv_buffer_size: Option<usize>,
     pub chunk_size: Option<usize>,
     pub body_preread_size: Option<u32>,
 }
@@ -49,7 +44,6 @@ impl Http2Layer {
             max_concurrent_streams: self
                 .max_concurrent_streams
                 .unwrap_or(p.max_concurrent_streams),
-            recv_buffer_size: self.recv_buffer_size.unwrap_or(p.recv_buffer_size),
             chunk_size: self.chunk_size.unwrap_or(p.chunk_size),
             body_preread_size: self.body_preread_size.unwrap_or(p.body_preread_size),
         }

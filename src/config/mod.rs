@@ -83,6 +83,8 @@ mod tests_cache;
 #[cfg(test)]
 mod tests_compress;
 #[cfg(test)]
+mod tests_http2;
+#[cfg(test)]
 mod tests_logs;
 #[cfg(test)]
 mod tests_metrics;

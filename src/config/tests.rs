@@ -392,8 +392,8 @@ fn unsupported_directives_are_named_with_position() {
         "ringway.conf:3:9: no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive in ringway.conf:2"
     );
     assert_eq!(
-        err(&in_server("        listen 443 http2;")),
-        "ringway.conf:3:20: the \"http2\" parameter of \"listen\" is not supported yet by ringway (it would change how requests are handled)"
+        err(&in_server("        listen 443 quic;")),
+        "ringway.conf:3:20: the \"quic\" parameter of \"listen\" is not supported yet by ringway (it would change how requests are handled)"
     );
     assert_eq!(
         err(&in_location("            proxy_pass http://$host;")),

@@ -20,10 +20,6 @@ impl Builder {
                 let n: u32 = num_arg(d, a)?;
                 set_once(&mut l.max_concurrent_streams, d, n)?
             }
-            "http2_recv_buffer_size" => {
-                let n = sized(d, 1024, u32::MAX as u64)?;
-                set_once(&mut l.recv_buffer_size, d, n as usize)?
-            }
             "http2_chunk_size" => {
                 let n = sized(d, MIN_SIZE, 16 * 1024 * 1024 - 1)?;
                 set_once(&mut l.chunk_size, d, n as usize)?

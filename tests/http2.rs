@@ -1,0 +1,322 @@
+//! HTTP/2 downstream (issue 21), with real clients: curl `--http2` (ALPN) and
+//! `--http2-prior-knowledge` (h2c), h2load, and the black-box frame-level suite
+//! `tests/h2/suite.py` (Python `h2`: framing, flow control, limits, the attack cases), in front
+//! of scripted backends that record what reached them.
+
+mod common;
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+/// A backend for the suite's paths: `/large` (256 KiB), `/post` and `/echo` (the request head
+/// as received), anything else a short body.
+fn suite_backend() -> Backend {
+    Backend::start(|c| {
+        while let Some(req) = c.read_request() {
+            let path = req.target.clone();
+            let ok = if path.starts_with("/large") {
+                c.respond_with(200, &[("Content-Type", "text/plain")], &pattern(256 * 1024))
+            } else if path.starts_with("/post") || path.starts_with("/echo") {
+                c.respond_with(
+                    200,
+                    &[("X-Body-Len", &req.body.len().to_string())],
+                    req.head.as_bytes(),
+                )
+            } else {
+                c.respond(200, b"hello over h2\n")
+            };
+            if !ok {
+                return;
+            }
+        }
+    })
+}
+
+/// One server on a plain address (h2c and HTTP/1.1) and one on a TLS address, both `http2 on`,
+/// proxying to `backend`; `extra` goes into the server block.
+fn h2_conf(backend: SocketAddr, extra: &str) -> String {
+    let leaf = Pki::get().server(&["localhost"], KeyKind::Ecdsa);
+    format!(
+        "http {{
+    log_format h2 '$request $status $body_bytes_sent';
+    upstream be {{ server {backend}; keepalive 32; }}
+    server {{
+        listen {LISTEN};
+        listen @LISTEN2@ ssl;
+        server_name localhost;
+        http2 on;
+        {certs}
+        access_log @DIR@/access.log h2;
+        {extra}
+        location / {{
+            proxy_pass http://be;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+            add_header X-Rule applied;
+        }}
+        location = /here {{ return 200 \"answered here\\n\"; }}
+    }}
+}}",
+        certs = leaf.directives()
+    )
+}
+
+fn start(conf: &str) -> Ringway {
+    let dir = temp_dir("h2");
+    let conf = conf.replace("@DIR@", dir.to_str().unwrap());
+    Ringway::start(&conf)
+}
+
+fn access_log(rw: &Ringway) -> String {
+    let conf = std::fs::read_to_string(&rw.config_path).unwrap();
+    let path = conf
+        .split("access_log ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap();
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// curl ARGS URL: (status, HTTP version, body).
+fn curl_version(args: &[&str], url: &str) -> (u16, String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "5", "-w", "\n%{http_version} %{http_code}"])
+        .args(["--cacert", Pki::get().ca.to_str().unwrap()])
+        .args(args)
+        .arg(url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, tail) = text.rsplit_once('\n').unwrap_or(("", ""));
+    let (version, code) = tail.split_once(' ').unwrap_or(("", ""));
+    (
+        code.trim().parse().unwrap_or(0),
+        version.to_string(),
+        body.to_string(),
+    )
+}
+
+/// curl on the plain address: `--http2-prior-knowledge` (h2c) or `--http1.1`.
+fn curl_plain(addr: SocketAddr, path: &str, arg: &str) -> (u16, String, String) {
+    curl_version(&[arg], &format!("http://{addr}{path}"))
+}
+
+/// curl over TLS to `localhost` at `addr`.
+fn curl_tls(addr: SocketAddr, path: &str, args: &[&str]) -> (u16, String, String) {
+    let resolve = format!("localhost:{}:127.0.0.1", addr.port());
+    let mut all = vec!["--resolve", &resolve];
+    all.extend_from_slice(args);
+    curl_version(&all, &format!("https://localhost:{}{path}", addr.port()))
+}
+
+#[test]
+fn h2c_and_http11_share_a_plain_port_and_both_are_logged() {
+    let be = suite_backend();
+    let rw = start(&h2_conf(be.addr, ""));
+    let h2c = "--http2-prior-knowledge";
+    let r = curl_plain(rw.addr, "/here", h2c);
+    assert_eq!(r, (200, "2".into(), "answered here\n".into()));
+    let r = curl_plain(rw.addr, "/p?q=1", "--http1.1");
+    assert_eq!(r, (200, "1.1".into(), "hello over h2\n".into()));
+    let r = curl_plain(rw.addr, "/p?q=2", h2c);
+    assert_eq!(r, (200, "2".into(), "hello over h2\n".into()));
+    let reached = be.requests();
+    assert_eq!(reached.len(), 2, "{reached:?}");
+    // Upstream, an HTTP/2 stream is an HTTP/1.1 request like any other.
+    assert!(
+        reached[1].head.starts_with("GET /p?q=2 HTTP/1.1\r\n"),
+        "{}",
+        reached[1].head
+    );
+    let want = [
+        "GET /here HTTP/2.0 200 14",
+        "GET /p?q=1 HTTP/1.1 200 14",
+        "GET /p?q=2 HTTP/2.0 200 14",
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let mut log = access_log(&rw);
+    while !want.iter().all(|w| log.contains(w)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        log = access_log(&rw);
+    }
+    for w in want {
+        assert!(log.contains(w), "{w:?} not in the access log:\n{log}");
+    }
+}
+
+#[test]
+fn alpn_offers_h2_where_http2_is_on_and_http11_elsewhere() {
+    let leaf = Pki::get().server(&["localhost"], KeyKind::Ecdsa);
+    let conf = format!(
+        "http {{
+    server {{ listen {LISTEN} ssl; server_name localhost; http2 on; {c}
+        location / {{ return 200 \"$server_port\"; }} }}
+    server {{ listen @LISTEN2@ ssl; server_name localhost; {c}
+        location / {{ return 200 \"$server_port\"; }} }}
+    server {{ listen @LISTEN3@ ssl http2; server_name localhost; {c}
+        location / {{ return 200 \"$server_port\"; }} }}
+}}",
+        c = leaf.directives()
+    );
+    let rw = Ringway::start(&conf);
+    let version = |addr: SocketAddr| {
+        let (status, version, body) = curl_tls(addr, "/", &["--http2"]);
+        assert_eq!((status, body), (200, addr.port().to_string()));
+        version
+    };
+    assert_eq!(version(rw.addrs[0]), "2", "http2 on");
+    assert_eq!(version(rw.addrs[1]), "1.1", "no http2: ALPN offers http/1.1 only");
+    assert_eq!(version(rw.addrs[2]), "2", "listen … http2 (nginx before 1.25)");
+    // A client that offers only http/1.1 keeps it where h2 is on.
+    assert_eq!(curl_tls(rw.addrs[0], "/", &["--http1.1"]).1, "1.1");
+}
+
+#[test]
+fn streams_go_through_the_same_phases_bodies_and_rules() {
+    let be = suite_backend();
+    let rw = start(&h2_conf(be.addr, "gzip on; gzip_types text/plain;"));
+    let tls = rw.addrs[1];
+    // A request body streamed with flow control, and the header rules of the location.
+    let body = pattern(300_000);
+    let file = temp_dir("h2body");
+    let path = file.join("body");
+    std::fs::write(&path, &body).unwrap();
+    let at = format!("@{}", path.display());
+    let (status, version, head) = curl_tls(
+        tls,
+        "/post",
+        &["--http2", "--data-binary", &at, "-D", "-", "-o", "/dev/null"],
+    );
+    assert_eq!((status, &*version), (200, "2"), "{head}");
+    let head = head.to_ascii_lowercase();
+    assert!(head.starts_with("http/2 200"), "{head}");
+    assert!(head.contains("x-body-len: 300000"), "{head}");
+    assert!(head.contains("x-rule: applied"), "{head}");
+    let reached = be.requests();
+    let post = reached.last().unwrap();
+    assert_eq!(post.body, body, "the upstream got the request body intact");
+    assert_eq!(post.header("host"), Some(&*format!("localhost:{}", tls.port())));
+    // A large body, compressed on the way (gzip), decompressed here.
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--http2", "-H", "Accept-Encoding: gzip", "-D", "-"])
+        .args(["--cacert", Pki::get().ca.to_str().unwrap()])
+        .arg("--resolve")
+        .arg(format!("localhost:{}:127.0.0.1", tls.port()))
+        .arg(format!("https://localhost:{}/large", tls.port()))
+        .output()
+        .unwrap();
+    let split = out
+        .stdout
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap();
+    let head = String::from_utf8_lossy(&out.stdout[..split]).to_ascii_lowercase();
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(&out.stdout[split + 4..])
+        .read_to_end(&mut plain)
+        .unwrap();
+    assert_bytes_eq(&plain, &pattern(256 * 1024), "gunzipped /large over HTTP/2");
+    // HEAD: the length, no body.
+    let (status, _, head) = curl_tls(tls, "/large", &["--http2", "-I"]);
+    assert_eq!(status, 200);
+    assert!(head.to_ascii_lowercase().contains("content-length: 262144"), "{head}");
+}
+
+#[test]
+fn h2load_streams_all_answered_over_both_transports() {
+    let be = suite_backend();
+    let rw = start(&h2_conf(be.addr, "keepalive_requests 100000;"));
+    for url in [
+        format!("http://{}/small", rw.addrs[0]),
+        format!("https://{}/small", rw.addrs[1]),
+    ] {
+        let out = Command::new("h2load")
+            .args(["-n", "2000", "-c", "4", "-m", "10", &url])
+            .output()
+            .expect("h2load (nghttp2-client)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("2000 succeeded, 0 failed, 0 errored"),
+            "{url}: {text}"
+        );
+        assert!(text.contains("status codes: 2000 2xx"), "{url}: {text}");
+    }
+    assert_eq!(be.requests().len(), 4000);
+}
+
+#[test]
+fn keepalive_requests_ends_the_connection_with_goaway() {
+    let be = suite_backend();
+    let rw = start(&h2_conf(be.addr, "keepalive_requests 5;"));
+    let url = format!("http://{}/here", rw.addrs[0]);
+    let out = Command::new("h2load")
+        .args(["-n", "8", "-c", "1", "-m", "1", &url])
+        .output()
+        .expect("h2load");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // h2load does not reconnect after a GOAWAY: the five allowed streams are answered.
+    assert!(text.contains("5 succeeded"), "{text}");
+}
+
+/// The Python `h2` suite's interpreter: the venv `.ci/run` makes, or a `python3` with `h2`;
+/// None when neither has it (`RINGWAY_H2_SUITE=require`, set by CI, makes that a failure).
+fn suite_python() -> Option<PathBuf> {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/ci-h2/bin/python3");
+    let found = [venv, PathBuf::from("python3")].into_iter().find(|p| {
+        Command::new(p)
+            .args(["-c", "import h2"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("RINGWAY_H2_SUITE").as_deref() != Ok("require"),
+            "RINGWAY_H2_SUITE=require but no python3 has h2 (see .ci/run)"
+        );
+        eprintln!("SKIPPED: no python3 with h2 (python3 -m venv target/ci-h2; pip install h2)");
+    }
+    found
+}
+
+fn suite(python: &PathBuf, rw: &Ringway, addr: SocketAddr, args: &[&str]) -> String {
+    let suite = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/h2/suite.py");
+    let out = Command::new(python)
+        .arg(suite)
+        .args(["127.0.0.1", &addr.port().to_string(), "-v"])
+        .args(["--pid", &rw.pid().to_string(), "--echo", "/echo"])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned()
+        + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "suite.py {args:?} failed:\n{text}");
+    text
+}
+
+#[test]
+fn frame_level_suite_passes_over_h2c_and_tls() {
+    let Some(python) = suite_python() else {
+        return;
+    };
+    let be = suite_backend();
+    let mut rw = start(&h2_conf(be.addr, ""));
+    let text = suite(&python, &rw, rw.addrs[0], &[]);
+    assert!(text.contains("10 passed, 0 failed"), "{text}");
+    suite(&python, &rw, rw.addrs[1], &["--tls"]);
+    assert!(rw.is_running(), "ringway exited during the suite");
+    // Rapid reset: streams opened and cancelled at once cost (almost) no upstream request.
+    let before = be.requests().len();
+    let text = suite(&python, &rw, rw.addrs[0], &["--case", "rapid_reset"]);
+    let reached = be.requests().len() - before;
+    assert!(
+        reached < 300,
+        "{reached} of 2000 reset streams reached the upstream:\n{text}"
+    );
+    assert!(text.contains("ENHANCE_YOUR_CALM"), "{text}");
+}
