@@ -12,7 +12,7 @@ use bytes::Bytes;
 use monoio::io::Split;
 use tracing::debug;
 
-use super::io::H2Io;
+use super::io::{H2Io, Idle};
 use super::stream::H2Stream;
 use crate::config::http2::Http2Settings;
 use crate::http::h2::request_head;
@@ -76,7 +76,10 @@ pub async fn serve<S: Transport + Split + 'static>(slot: ConnSlot, stream: S, co
         Err(_) => return,
     };
     let client = Rc::new(client);
-    let state = Rc::new(Streams::default());
+    let state = Rc::new(Streams {
+        active: idle.clone(),
+        cancelled: Cell::new(0),
+    });
     let mut served: u64 = 0;
     let mut idle_from = Instant::now();
     let mut closing: Option<Instant> = None;
@@ -84,7 +87,7 @@ pub async fn serve<S: Transport + Split + 'static>(slot: ConnSlot, stream: S, co
         let now = Instant::now();
         let until = match closing {
             Some(by) => by,
-            None if state.active.get() > 0 => now + PARK_AFTER,
+            None if state.active() > 0 => now + PARK_AFTER,
             None if idle.is_parked() => idle_from + limits.keepalive,
             None => idle_from + PARK_AFTER,
         };
@@ -95,7 +98,7 @@ pub async fn serve<S: Transport + Split + 'static>(slot: ConnSlot, stream: S, co
         match got {
             Some(Some(Ok((req, respond)))) => {
                 served += 1;
-                state.active.set(state.active.get() + 1);
+                idle.streams.set(idle.streams.get() + 1);
                 let job = Job {
                     ctx: ctx.clone(),
                     client: client.clone(),
@@ -129,7 +132,7 @@ pub async fn serve<S: Transport + Split + 'static>(slot: ConnSlot, stream: S, co
                     closing = Some(now + GOAWAY_GRACE);
                     continue;
                 }
-                if state.active.get() > 0 || closing.is_some() {
+                if state.active() > 0 || closing.is_some() {
                     idle_from = now;
                     continue;
                 }
@@ -163,12 +166,17 @@ fn limits(ctx: &ShardCtx, conn: &Conn) -> Option<Limits> {
 }
 
 /// What a connection's stream tasks share with it.
-#[derive(Default)]
 struct Streams {
-    /// Streams being served.
-    active: Cell<usize>,
+    /// Streams being served (kept where the connection's I/O reads it).
+    active: Rc<Idle>,
     /// Streams the client reset while we served them.
     cancelled: Cell<u64>,
+}
+
+impl Streams {
+    fn active(&self) -> usize {
+        self.active.streams.get()
+    }
 }
 
 /// One accepted stream and what serving it needs.
@@ -230,6 +238,7 @@ struct Active(Rc<Streams>);
 
 impl Drop for Active {
     fn drop(&mut self) {
-        self.0.active.set(self.0.active.get().saturating_sub(1));
+        let n = &self.0.active.streams;
+        n.set(n.get().saturating_sub(1));
     }
 }

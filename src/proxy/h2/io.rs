@@ -5,8 +5,11 @@
 //! - One read in flight at most, into a pooled buffer; h2 takes bytes from it as it parses.
 //! - Writes gather in one buffer while a write is in flight, so the frames of many streams
 //!   leave in one operation; `poll_write` pushes back only when the buffer is full.
-//! - Idle (`park`): the read is cancelled, its buffer goes back to the pool, and the
-//!   connection waits for readability holding no buffer (as `proxy::park` does for HTTP/1.1).
+//! - Between requests (no stream served) a read waits for readability first and the buffer
+//!   goes back to the pool as soon as h2 has taken its bytes; while streams are served, reads
+//!   are submitted at once (one ring operation each).
+//! - Idle (`park`): a read still in flight is cancelled, its buffer goes back to the pool, and
+//!   the connection waits for readability holding no buffer (as `proxy::park` does for HTTP/1.1).
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -33,11 +36,16 @@ type ReadDone<S> = (OwnedReadHalf<S>, BufResult<usize, Vec<u8>>);
 type WaitDone<S> = (OwnedReadHalf<S>, io::Result<()>);
 type WriteDone<S> = (OwnedWriteHalf<S>, io::Result<()>, Vec<u8>);
 
-/// What the connection task tells its I/O: go idle (drop the read buffer).
+/// What the connection task tells its I/O: how many streams are being served, and when to go
+/// idle (drop the read buffer).
 #[derive(Default)]
 pub struct Idle {
     parked: Cell<bool>,
     canceller: RefCell<Canceller>,
+    /// Streams being served. With none, reads wait for readability first and the buffer goes
+    /// back to the pool once h2 has taken its bytes: a connection between requests holds no
+    /// read buffer (as an HTTP/1.1 connection after its first request).
+    pub streams: Cell<usize>,
 }
 
 impl Idle {
@@ -119,16 +127,21 @@ impl<S: Transport + Split + 'static> H2Io<S> {
         }));
     }
 
-    /// Parked: waits for readability with no buffer held.
-    fn start_wait(&mut self) {
-        let Some(rd) = self.rd.take() else {
-            return;
-        };
+    /// The read buffer back to the pool (nothing in it is left to take).
+    fn release_buffer(&mut self) {
         let buf = std::mem::take(&mut self.inbuf);
         if buf.capacity() > 0 {
             self.ctx.bufs.put(buf);
         }
         self.inpos = 0;
+    }
+
+    /// Waits for readability with no buffer held.
+    fn start_wait(&mut self) {
+        let Some(rd) = self.rd.take() else {
+            return;
+        };
+        self.release_buffer();
         self.waiting = Some(Box::pin(async move {
             // SAFETY: the read half's stream; only its read side is used, as `Split` allows.
             let s = unsafe { &*rd.0.get() };
@@ -185,6 +198,9 @@ impl<S: Transport + Split + 'static> AsyncRead for H2Io<S> {
                 let n = out.remaining().min(this.inbuf.len() - this.inpos);
                 out.put_slice(&this.inbuf[this.inpos..this.inpos + n]);
                 this.inpos += n;
+                if this.inpos == this.inbuf.len() && this.idle.streams.get() == 0 {
+                    this.release_buffer();
+                }
                 return Poll::Ready(Ok(()));
             }
             if this.eof {
@@ -195,6 +211,7 @@ impl<S: Transport + Split + 'static> AsyncRead for H2Io<S> {
                 this.waiting = None;
                 this.rd = Some(rd);
                 this.idle.parked.set(false);
+                // Bytes are there: this read completes at once.
                 if res.is_err() {
                     this.eof = true;
                     continue;
@@ -218,7 +235,7 @@ impl<S: Transport + Split + 'static> AsyncRead for H2Io<S> {
                 }
                 continue;
             }
-            if this.idle.parked.get() {
+            if this.idle.parked.get() || this.idle.streams.get() == 0 {
                 this.start_wait();
             } else {
                 this.start_read();
