@@ -320,3 +320,47 @@ fn frame_level_suite_passes_over_h2c_and_tls() {
     );
     assert!(text.contains("ENHANCE_YOUR_CALM"), "{text}");
 }
+
+#[test]
+fn access_rules_limits_rewrites_and_the_cache_apply_to_streams() {
+    let be = suite_backend();
+    let dir = temp_dir("h2cache");
+    let extra = format!(
+        "location /cached {{ proxy_pass http://be; proxy_cache c; proxy_cache_valid 200 1m;
+            add_header X-Cache $upstream_cache_status; }}
+        location /denied {{ deny all; proxy_pass http://be; }}
+        location /old {{ rewrite ^/old/(.*)$ /new/$1 permanent; }}
+        location /limited {{ limit_req zone=one nodelay; proxy_pass http://be; }}"
+    );
+    let conf = h2_conf(be.addr, &extra).replace(
+        "http {\n",
+        &format!(
+            "http {{\n    proxy_cache_path {} levels=1:2 keys_zone=c:1m;\n    \
+             limit_req_zone $binary_remote_addr zone=one:1m rate=1r/m;\n",
+            dir.display()
+        ),
+    );
+    let rw = start(&conf);
+    let tls = rw.addrs[1];
+    let head = |path: &str| {
+        let (status, version, head) = curl_tls(tls, path, &["--http2", "-D", "-", "-o", "/dev/null"]);
+        assert_eq!(version, "2", "{path}: {head}");
+        (status, head.to_ascii_lowercase())
+    };
+    let (s1, h1) = head("/cached/a");
+    let (s2, h2) = head("/cached/a");
+    assert_eq!((s1, s2), (200, 200));
+    assert!(h1.contains("x-cache: miss"), "{h1}");
+    assert!(h2.contains("x-cache: hit"), "{h2}");
+    let cached = be.requests().iter().filter(|r| r.target == "/cached/a").count();
+    assert_eq!(cached, 1, "the HIT was served from the cache");
+    assert_eq!(head("/denied").0, 403);
+    let (status, h) = head("/old/x?y");
+    assert_eq!(status, 301);
+    assert!(
+        h.contains(&format!("location: https://localhost:{}/new/x?y", tls.port())),
+        "{h}"
+    );
+    assert_eq!(head("/limited").0, 200);
+    assert_eq!(head("/limited").0, 503, "limit_req refuses the second stream");
+}

@@ -115,6 +115,10 @@ pub struct ShardCtx {
     pub parking: super::park::Parking,
     /// Kept-alive connections waiting in a direct read (each holds a read buffer).
     pub reading: Cell<usize>,
+    /// Heap blocks HTTP/2 streams run their request futures in (`scratch`), reused across
+    /// streams and connections: spawning each stream's whole future cost a copy and an
+    /// allocation of it per stream.
+    pub stream_blocks: RefCell<Vec<super::scratch::Scratch>>,
     /// Precise short waits (`limit_req` delays).
     pub timers: Timers,
     /// Open downstream connections (graceful stop waits for zero).
@@ -158,6 +162,7 @@ impl ShardCtx {
             drain: Drain::default(),
             parking: Default::default(),
             reading: Cell::new(0),
+            stream_blocks: RefCell::new(Vec::new()),
             timers: Timers::default(),
             connections: Cell::new(0),
             conn_cap: Cell::new(0),

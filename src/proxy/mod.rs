@@ -37,7 +37,7 @@ mod request;
 mod requester;
 mod response;
 mod route;
-mod scratch;
+pub(crate) mod scratch;
 mod session;
 mod subrequest;
 mod timers;

@@ -18,7 +18,7 @@ use crate::config::http2::Http2Settings;
 use crate::http::h2::request_head;
 use crate::net::Transport;
 use crate::proxy::context::{ConnSlot, ShardCtx};
-use crate::proxy::guard;
+use crate::proxy::{guard, scratch};
 use crate::proxy::park::PARK_AFTER;
 use crate::proxy::session::{self, Conn};
 
@@ -32,6 +32,8 @@ const LOCAL_RESETS: usize = 200;
 /// connection is closed: a client that opens and cancels requests in a loop (the rapid reset
 /// pattern that gets past the pending-reset count) costs an upstream request each.
 const CANCELLED_STREAMS: u64 = 1_000;
+/// Stream blocks a shard keeps for reuse (about 8 KB each).
+const MAX_SPARE_BLOCKS: usize = 64;
 /// How long streams in progress may finish after a GOAWAY for drain or idleness.
 const GOAWAY_GRACE: Duration = Duration::from_secs(30);
 
@@ -212,13 +214,17 @@ impl Job {
         let head_request = parts.method == http::Method::HEAD;
         let mut stream = H2Stream::new(recv, body, respond, head_request, self.chunk);
         let tx = stream.sender();
-        let served = session::serve_stream(
-            &self.ctx,
-            &mut stream,
-            &self.client,
-            head,
-            self.served,
-            self.tls_server,
+        let mut block = self.ctx.stream_blocks.borrow_mut().pop();
+        let served = scratch::run_in(
+            &mut block,
+            session::serve_stream(
+                &self.ctx,
+                &mut stream,
+                &self.client,
+                head,
+                self.served,
+                self.tls_server,
+            ),
         );
         // A stream the client resets while it is served ends its work at once (its upstream
         // request is dropped), and is counted against the connection.
@@ -227,6 +233,12 @@ impl Job {
             _ = served => {}
             _ = reset => {
                 self.state.cancelled.set(self.state.cancelled.get() + 1);
+            }
+        }
+        if let Some(b) = block {
+            let mut blocks = self.ctx.stream_blocks.borrow_mut();
+            if blocks.len() < MAX_SPARE_BLOCKS {
+                blocks.push(b);
             }
         }
         stream.finish();

@@ -158,8 +158,12 @@ impl<S: Transport + Split + 'static> H2Io<S> {
                 let (wr, res, mut buf) = ready!(op.as_mut().poll(cx));
                 self.writing = None;
                 self.wr = Some(wr);
-                buf.clear();
-                self.spare = buf;
+                // Kept for the next write while streams are served; an idle connection (or
+                // one past a burst that grew it) lets it go.
+                if self.idle.streams.get() > 0 && buf.capacity() <= 2 * WRITE_CAP {
+                    buf.clear();
+                    self.spare = buf;
+                }
                 res?;
             }
             if self.outbuf.is_empty() {
