@@ -93,8 +93,12 @@ pub async fn serve<S: Transport + Split + 'static>(slot: ConnSlot, stream: S, co
             None if idle.is_parked() => idle_from + limits.keepalive,
             None => idle_from + PARK_AFTER,
         };
+        let accept = std::future::poll_fn(|cx| {
+            idle.polls.set(idle.polls.get().wrapping_add(1));
+            h2.poll_accept(cx)
+        });
         let got = monoio::select! {
-            r = h2.accept() => Some(r),
+            r = accept => Some(r),
             _ = ctx.drain.wait_until(until) => None,
         };
         match got {

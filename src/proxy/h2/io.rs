@@ -46,6 +46,9 @@ pub struct Idle {
     /// back to the pool once h2 has taken its bytes: a connection between requests holds no
     /// read buffer (as an HTTP/1.1 connection after its first request).
     pub streams: Cell<usize>,
+    /// Counts the connection task's polls of h2 (`conn::serve`): a flush waits for the next
+    /// one, so the frames every stream queued meanwhile leave in one write.
+    pub polls: Cell<u64>,
 }
 
 impl Idle {
@@ -82,6 +85,9 @@ pub struct H2Io<S: Transport + Split + 'static> {
     eof: bool,
     /// The shutdown was sent.
     shut: bool,
+    /// A flush h2 asked for during this poll of the connection (`Idle::polls`): the write
+    /// starts at the next poll, which the flush asked for by waking the task.
+    flush_at: Option<u64>,
 }
 
 impl<S: Transport + Split + 'static> H2Io<S> {
@@ -102,6 +108,7 @@ impl<S: Transport + Split + 'static> H2Io<S> {
             spare: Vec::new(),
             eof: false,
             shut: false,
+            flush_at: None,
         }
     }
 
@@ -150,20 +157,24 @@ impl<S: Transport + Split + 'static> H2Io<S> {
         }));
     }
 
+    /// A written buffer, kept for the next write while streams are served; an idle connection
+    /// (or one past a burst that grew it) lets it go.
+    fn keep_spare(&mut self, mut buf: Vec<u8>) {
+        if self.idle.streams.get() > 0 && buf.capacity() <= 2 * WRITE_CAP {
+            buf.clear();
+            self.spare = buf;
+        }
+    }
+
     /// Drives the write in flight and starts the next with what gathered; Ready once nothing
     /// is left to write.
     fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
             if let Some(op) = self.writing.as_mut() {
-                let (wr, res, mut buf) = ready!(op.as_mut().poll(cx));
+                let (wr, res, buf) = ready!(op.as_mut().poll(cx));
                 self.writing = None;
                 self.wr = Some(wr);
-                // Kept for the next write while streams are served; an idle connection (or
-                // one past a burst that grew it) lets it go.
-                if self.idle.streams.get() > 0 && buf.capacity() <= 2 * WRITE_CAP {
-                    buf.clear();
-                    self.spare = buf;
-                }
+                self.keep_spare(buf);
                 res?;
             }
             if self.outbuf.is_empty() {
@@ -269,8 +280,41 @@ impl<S: Transport + Split + 'static> AsyncWrite for H2Io<S> {
         Poll::Ready(Ok(n))
     }
 
+    /// h2 flushes after every DATA frame it writes out of line (16 KiB at most): writing then
+    /// would make one write (and, over TLS, one sendmsg) per frame. Instead the write starts
+    /// at the task's next poll, after every ready stream has queued its frames; a full buffer
+    /// or a write in flight that has not finished are the only reasons to say Pending.
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_send(cx)
+        let this = self.get_mut();
+        if let Some(op) = this.writing.as_mut() {
+            match op.as_mut().poll(cx) {
+                Poll::Pending if this.outbuf.len() < WRITE_CAP => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready((wr, res, buf)) => {
+                    this.writing = None;
+                    this.wr = Some(wr);
+                    this.keep_spare(buf);
+                    res?;
+                }
+            }
+        }
+        if this.outbuf.is_empty() {
+            this.flush_at = None;
+            return Poll::Ready(Ok(()));
+        }
+        let now = this.idle.polls.get();
+        match this.flush_at {
+            Some(at) if at != now => {}
+            Some(_) if this.outbuf.len() < WRITE_CAP => return Poll::Ready(Ok(())),
+            None if this.outbuf.len() < WRITE_CAP => {
+                this.flush_at = Some(now);
+                cx.waker().wake_by_ref();
+                return Poll::Ready(Ok(()));
+            }
+            _ => {}
+        }
+        this.flush_at = None;
+        this.poll_send(cx)
     }
 
     /// After h2's last frames (GOAWAY): TLS's close_notify, then the TCP shutdown.
