@@ -85,7 +85,13 @@ fn access_log(rw: &Ringway) -> String {
 /// curl ARGS URL: (status, HTTP version, body).
 fn curl_version(args: &[&str], url: &str) -> (u16, String, String) {
     let out = Command::new("curl")
-        .args(["-sS", "--max-time", "5", "-w", "\n%{http_version} %{http_code}"])
+        .args([
+            "-sS",
+            "--max-time",
+            "5",
+            "-w",
+            "\n%{http_version} %{http_code}",
+        ])
         .args(["--cacert", Pki::get().ca.to_str().unwrap()])
         .args(args)
         .arg(url)
@@ -170,8 +176,16 @@ fn alpn_offers_h2_where_http2_is_on_and_http11_elsewhere() {
         version
     };
     assert_eq!(version(rw.addrs[0]), "2", "http2 on");
-    assert_eq!(version(rw.addrs[1]), "1.1", "no http2: ALPN offers http/1.1 only");
-    assert_eq!(version(rw.addrs[2]), "2", "listen … http2 (nginx before 1.25)");
+    assert_eq!(
+        version(rw.addrs[1]),
+        "1.1",
+        "no http2: ALPN offers http/1.1 only"
+    );
+    assert_eq!(
+        version(rw.addrs[2]),
+        "2",
+        "listen … http2 (nginx before 1.25)"
+    );
     // A client that offers only http/1.1 keeps it where h2 is on.
     assert_eq!(curl_tls(rw.addrs[0], "/", &["--http1.1"]).1, "1.1");
 }
@@ -190,7 +204,15 @@ fn streams_go_through_the_same_phases_bodies_and_rules() {
     let (status, version, head) = curl_tls(
         tls,
         "/post",
-        &["--http2", "--data-binary", &at, "-D", "-", "-o", "/dev/null"],
+        &[
+            "--http2",
+            "--data-binary",
+            &at,
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+        ],
     );
     assert_eq!((status, &*version), (200, "2"), "{head}");
     let head = head.to_ascii_lowercase();
@@ -200,10 +222,22 @@ fn streams_go_through_the_same_phases_bodies_and_rules() {
     let reached = be.requests();
     let post = reached.last().unwrap();
     assert_eq!(post.body, body, "the upstream got the request body intact");
-    assert_eq!(post.header("host"), Some(&*format!("localhost:{}", tls.port())));
+    assert_eq!(
+        post.header("host"),
+        Some(&*format!("localhost:{}", tls.port()))
+    );
     // A large body, compressed on the way (gzip), decompressed here.
     let out = Command::new("curl")
-        .args(["-sS", "--max-time", "10", "--http2", "-H", "Accept-Encoding: gzip", "-D", "-"])
+        .args([
+            "-sS",
+            "--max-time",
+            "10",
+            "--http2",
+            "-H",
+            "Accept-Encoding: gzip",
+            "-D",
+            "-",
+        ])
         .args(["--cacert", Pki::get().ca.to_str().unwrap()])
         .arg("--resolve")
         .arg(format!("localhost:{}:127.0.0.1", tls.port()))
@@ -225,7 +259,10 @@ fn streams_go_through_the_same_phases_bodies_and_rules() {
     // HEAD: the length, no body.
     let (status, _, head) = curl_tls(tls, "/large", &["--http2", "-I"]);
     assert_eq!(status, 200);
-    assert!(head.to_ascii_lowercase().contains("content-length: 262144"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("content-length: 262144"),
+        "{head}"
+    );
 }
 
 #[test]
@@ -293,8 +330,8 @@ fn suite(python: &PathBuf, rw: &Ringway, addr: SocketAddr, args: &[&str]) -> Str
         .args(args)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "suite.py {args:?} failed:\n{text}");
     text
 }
@@ -325,14 +362,12 @@ fn frame_level_suite_passes_over_h2c_and_tls() {
 fn access_rules_limits_rewrites_and_the_cache_apply_to_streams() {
     let be = suite_backend();
     let dir = temp_dir("h2cache");
-    let extra = format!(
-        "location /cached {{ proxy_pass http://be; proxy_cache c; proxy_cache_valid 200 1m;
-            add_header X-Cache $upstream_cache_status; }}
-        location /denied {{ deny all; proxy_pass http://be; }}
-        location /old {{ rewrite ^/old/(.*)$ /new/$1 permanent; }}
-        location /limited {{ limit_req zone=one nodelay; proxy_pass http://be; }}"
-    );
-    let conf = h2_conf(be.addr, &extra).replace(
+    let extra = "location /cached { proxy_pass http://be; proxy_cache c; proxy_cache_valid 200 1m;
+            add_header X-Cache $upstream_cache_status; }
+        location /denied { deny all; proxy_pass http://be; }
+        location /old { rewrite ^/old/(.*)$ /new/$1 permanent; }
+        location /limited { limit_req zone=one nodelay; proxy_pass http://be; }";
+    let conf = h2_conf(be.addr, extra).replace(
         "http {\n",
         &format!(
             "http {{\n    proxy_cache_path {} levels=1:2 keys_zone=c:1m;\n    \
@@ -343,7 +378,8 @@ fn access_rules_limits_rewrites_and_the_cache_apply_to_streams() {
     let rw = start(&conf);
     let tls = rw.addrs[1];
     let head = |path: &str| {
-        let (status, version, head) = curl_tls(tls, path, &["--http2", "-D", "-", "-o", "/dev/null"]);
+        let (status, version, head) =
+            curl_tls(tls, path, &["--http2", "-D", "-", "-o", "/dev/null"]);
         assert_eq!(version, "2", "{path}: {head}");
         (status, head.to_ascii_lowercase())
     };
@@ -352,15 +388,26 @@ fn access_rules_limits_rewrites_and_the_cache_apply_to_streams() {
     assert_eq!((s1, s2), (200, 200));
     assert!(h1.contains("x-cache: miss"), "{h1}");
     assert!(h2.contains("x-cache: hit"), "{h2}");
-    let cached = be.requests().iter().filter(|r| r.target == "/cached/a").count();
+    let cached = be
+        .requests()
+        .iter()
+        .filter(|r| r.target == "/cached/a")
+        .count();
     assert_eq!(cached, 1, "the HIT was served from the cache");
     assert_eq!(head("/denied").0, 403);
     let (status, h) = head("/old/x?y");
     assert_eq!(status, 301);
     assert!(
-        h.contains(&format!("location: https://localhost:{}/new/x?y", tls.port())),
+        h.contains(&format!(
+            "location: https://localhost:{}/new/x?y",
+            tls.port()
+        )),
         "{h}"
     );
     assert_eq!(head("/limited").0, 200);
-    assert_eq!(head("/limited").0, 503, "limit_req refuses the second stream");
+    assert_eq!(
+        head("/limited").0,
+        503,
+        "limit_req refuses the second stream"
+    );
 }

@@ -55,7 +55,8 @@ const OCSP: &str = "ringway never fetches OCSP responses; use ssl_stapling_file"
 const H2_OBSOLETE: &str = "obsolete since nginx 1.19.7: keepalive_timeout, keepalive_requests and \
      large_client_header_buffers apply to HTTP/2";
 const H2_RECV: &str = "ringway reads each HTTP/2 connection into the shard's pooled 32k buffers";
-const H2_PUSH: &str = "ringway sends no HTTP/2 server push (nginx 1.25.1 removed it; browsers ignore it)";
+const H2_PUSH: &str =
+    "ringway sends no HTTP/2 server push (nginx 1.25.1 removed it; browsers ignore it)";
 const CERT_CACHE: &str = "ringway reads certificates when the config is loaded or reloaded";
 
 const fn h(name: &'static str, ctx: u8, min: u8, max: u8) -> Spec {

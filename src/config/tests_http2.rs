@@ -29,7 +29,12 @@ fn settings_inherit_from_http_to_server_and_its_locations() {
     assert_eq!(b.settings.http2.max_concurrent_streams, 64);
     let d = Http2Settings::default();
     assert_eq!(
-        (d.on, d.max_concurrent_streams, d.chunk_size, d.body_preread_size),
+        (
+            d.on,
+            d.max_concurrent_streams,
+            d.chunk_size,
+            d.body_preread_size
+        ),
         (false, 128, 8192, 65536)
     );
 }
@@ -48,7 +53,9 @@ fn listen_http2_is_the_address_for_every_server_on_it() {
 #[test]
 fn bad_values_are_errors_with_their_position() {
     assert_eq!(
-        err(&format!("http {{\n  http2 maybe;\n  server {{ listen 80; {LOC} }}\n}}\n")),
+        err(&format!(
+            "http {{\n  http2 maybe;\n  server {{ listen 80; {LOC} }}\n}}\n"
+        )),
         "/etc/ringway/ringway.conf:2:9: invalid value \"maybe\" in \"http2\" directive, it must be \"on\" or \"off\""
     );
     assert!(
@@ -58,9 +65,7 @@ fn bad_values_are_errors_with_their_position() {
         .starts_with("/etc/ringway/ringway.conf:2:20: ")
     );
     assert!(
-        err(&format!(
-            "http {{\n  server {{ listen 80; location / {{ http2 on; proxy_pass http://127.0.0.1:9; }} }}\n}}\n"
-        ))
+        err("http {\n  server { listen 80; location / { http2 on; proxy_pass http://127.0.0.1:9; } }\n}\n")
         .contains("\"http2\" directive is not allowed here")
     );
 }

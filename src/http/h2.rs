@@ -136,8 +136,12 @@ fn connection_specific(name: &[u8]) -> bool {
 }
 
 /// Parses the HTTP/1.1 response head at the start of `b`: Ok(None) while incomplete.
-/// `head_request`: the request was HEAD (no body follows whatever the fields say).
-pub fn response_head(b: &[u8], head_request: bool) -> Result<Option<ResponseHead>, &'static str> {
+/// `head_request`: the request was HEAD (no body follows whatever the fields say). The field
+/// values are slices of `b` (no copy, no allocation per field).
+pub fn response_head(
+    b: &bytes::Bytes,
+    head_request: bool,
+) -> Result<Option<ResponseHead>, &'static str> {
     let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
     let mut parsed = httparse::Response::new(&mut fields);
     let len = match parsed.parse(b) {
@@ -161,11 +165,13 @@ pub fn response_head(b: &[u8], head_request: bool) -> Result<Option<ResponseHead
             continue;
         }
         if name.eq_ignore_ascii_case(b"content-length") {
-            length = std::str::from_utf8(f.value).ok().and_then(|v| v.parse().ok());
+            length = std::str::from_utf8(f.value)
+                .ok()
+                .and_then(|v| v.parse().ok());
         }
         let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(name),
-            HeaderValue::from_bytes(f.value),
+            HeaderValue::from_maybe_shared(b.slice_ref(f.value)),
         ) else {
             return Err("a response field HTTP/2 cannot carry");
         };
@@ -259,24 +265,26 @@ mod tests {
 
     #[test]
     fn response_head_drops_connection_fields() {
-        let b = b"HTTP/1.1 200 OK\r\nServer: x\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n";
-        let h = response_head(b, false).unwrap().unwrap();
+        let b = bytes::Bytes::from_static(b"HTTP/1.1 200 OK\r\nServer: x\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n");
+        let h = response_head(&b, false).unwrap().unwrap();
         assert_eq!(&b[h.len..], b"5\r\n");
         assert_eq!(h.body, ResponseBody::Chunked);
         assert_eq!(h.response.headers().len(), 1);
         assert_eq!(h.response.headers()["server"], "x");
-        let b = b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n";
+        let b =
+            bytes::Bytes::from_static(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n");
         assert_eq!(
-            response_head(b, false).unwrap().unwrap().body,
+            response_head(&b, false).unwrap().unwrap().body,
             ResponseBody::None
         );
-        let b = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n";
-        let h = response_head(b, false).unwrap().unwrap();
+        let b = bytes::Bytes::from_static(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
+        let h = response_head(&b, false).unwrap().unwrap();
         assert_eq!(h.body, ResponseBody::Length(10));
         assert_eq!(
-            response_head(b, true).unwrap().unwrap().body,
+            response_head(&b, true).unwrap().unwrap().body,
             ResponseBody::None
         );
-        assert!(response_head(b"HTTP/1.1 200 OK\r\n", false).unwrap().is_none());
+        let partial = bytes::Bytes::from_static(b"HTTP/1.1 200 OK\r\n");
+        assert!(response_head(&partial, false).unwrap().is_none());
     }
 }

@@ -242,6 +242,8 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
                     first,
                 };
                 conn.client.http2 = true;
+                // The HTTP/1.1 request block is not needed again.
+                drop(scratch.take());
                 // Boxed: an HTTP/1.1 connection's future keeps its own size.
                 Box::pin(super::h2::serve(slot, stream, conn)).await;
                 return;

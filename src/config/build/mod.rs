@@ -10,8 +10,8 @@
 
 mod args;
 mod compress;
-mod http2;
 mod files;
+mod http2;
 mod layer;
 mod logs;
 mod server;
@@ -461,7 +461,8 @@ impl Builder {
                     .collect()
             };
             let ssl = s.layer.ssl.over(&http.layer.ssl);
-            let mut tls = ssl.model(settings.client_header_timeout, listen.iter().any(|l| l.ssl))?;
+            let mut tls =
+                ssl.model(settings.client_header_timeout, listen.iter().any(|l| l.ssl))?;
             tls.http2 = settings.http2.on || listen.iter().any(|l| l.http2);
             if let Some(pos) = ssl.stapling_without_file() {
                 self.notices.push(format!(

@@ -18,9 +18,9 @@ use crate::config::http2::Http2Settings;
 use crate::http::h2::request_head;
 use crate::net::Transport;
 use crate::proxy::context::{ConnSlot, ShardCtx};
-use crate::proxy::{guard, scratch};
 use crate::proxy::park::PARK_AFTER;
 use crate::proxy::session::{self, Conn};
+use crate::proxy::{guard, scratch};
 
 /// Streams the client may reset before we see them, per connection (h2's rapid-reset defence,
 /// CVE-2023-44487): beyond it, GOAWAY(ENHANCE_YOUR_CALM).
@@ -32,6 +32,9 @@ const LOCAL_RESETS: usize = 200;
 /// connection is closed: a client that opens and cancels requests in a loop (the rapid reset
 /// pattern that gets past the pending-reset count) costs an upstream request each.
 const CANCELLED_STREAMS: u64 = 1_000;
+/// Request body bytes a client may have in flight on one connection, all streams together
+/// (h2's default is the protocol's 64 KiB, which throttles uploads to a window per round trip).
+const CONNECTION_WINDOW: u32 = 1 << 20;
 /// Stream blocks a shard keeps for reuse (about 8 KB each).
 const MAX_SPARE_BLOCKS: usize = 64;
 /// How long streams in progress may finish after a GOAWAY for drain or idleness.
@@ -63,6 +66,7 @@ pub async fn serve<S: Transport + Split + 'static>(slot: ConnSlot, stream: S, co
     builder
         .max_concurrent_streams(limits.h2.max_concurrent_streams)
         .initial_window_size(limits.h2.body_preread_size)
+        .initial_connection_window_size(CONNECTION_WINDOW)
         .max_header_list_size(u32::try_from(limits.max_header).unwrap_or(u32::MAX))
         .max_send_buffer_size(limits.h2.chunk_size.max(16 * 1024) * 4)
         .max_pending_accept_reset_streams(PENDING_RESETS)

@@ -20,7 +20,7 @@ use std::task::{Context, Poll, ready};
 
 use monoio::BufResult;
 use monoio::io::{
-    AsyncWriteRent, AsyncWriteRentExt, Canceller, CancelableAsyncReadRent, OwnedReadHalf,
+    AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent, Canceller, OwnedReadHalf,
     OwnedWriteHalf, Split, Splitable,
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};

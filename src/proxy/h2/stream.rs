@@ -11,9 +11,9 @@
 use std::cell::RefCell;
 use std::future::{Future, poll_fn};
 use std::io;
+use std::os::fd::{OwnedFd, RawFd};
 use std::rc::Rc;
 use std::task::{Context, Poll};
-use std::os::fd::{OwnedFd, RawFd};
 
 use bytes::Bytes;
 use h2::server::SendResponse;
@@ -181,34 +181,31 @@ impl H2Stream {
             let Out::Head(bytes) = &mut self.out else {
                 return Ok(());
             };
-            let parsed = response_head(bytes, self.head_request)
+            // The head's bytes become the fields' storage (no copy per field).
+            let all = Bytes::from(std::mem::take(bytes));
+            let parsed = response_head(&all, self.head_request)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
             let Some(h) = parsed else {
-                if bytes.len() > MAX_HEAD {
+                if all.len() > MAX_HEAD {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
                         "response head too large",
                     ));
                 }
+                self.out = Out::Head(all.into());
                 return Ok(());
             };
-            let rest = bytes.split_off(h.len);
-            let mut tx = self.tx.borrow_mut();
-            let Some(respond) = tx.respond.as_mut() else {
-                return Err(io::ErrorKind::BrokenPipe.into());
-            };
+            let rest = Bytes::slice(&all, h.len..);
             if h.response.status().is_informational() {
                 // 100 Continue goes out as an interim HEADERS; the final head follows.
                 if h.response.status() == http::StatusCode::CONTINUE {
-                    respond.send_informational(h.response).map_err(broken)?;
+                    self.informational(h.response)?;
                 }
-                self.out = Out::Head(rest);
+                self.out = Out::Head(rest.to_vec());
                 continue;
             }
             let end = matches!(h.body, ResponseBody::None | ResponseBody::Length(0));
-            let send = respond.send_response(h.response, end).map_err(broken)?;
-            tx.send = Some(send);
-            drop(tx);
+            self.send_head(h.response, end)?;
             self.out = match h.body {
                 _ if end => Out::Done,
                 ResponseBody::Length(n) => Out::Length(n),
@@ -217,6 +214,21 @@ impl H2Stream {
             };
             return self.body(&rest).await;
         }
+    }
+
+    fn informational(&mut self, response: http::Response<()>) -> io::Result<()> {
+        let mut tx = self.tx.borrow_mut();
+        let respond = tx.respond.as_mut().ok_or(io::ErrorKind::BrokenPipe)?;
+        respond.send_informational(response).map_err(broken)
+    }
+
+    /// HEADERS, with END_STREAM when no body follows.
+    fn send_head(&mut self, response: http::Response<()>, end: bool) -> io::Result<()> {
+        let mut tx = self.tx.borrow_mut();
+        let respond = tx.respond.as_mut().ok_or(io::ErrorKind::BrokenPipe)?;
+        let send = respond.send_response(response, end).map_err(broken)?;
+        tx.send = Some(send);
+        Ok(())
     }
 
     /// Body bytes, unframed from HTTP/1.1 and sent as DATA.
