@@ -15,17 +15,7 @@ BIN="${RINGWAY_BIN:-$ROOT/target/release/ringway}"
 source "$ROOT/loadtest/lib.sh"
 lt_need nginx wrk curl python3 bc
 lt_tmpdir
-python3 - "$DIR/page.txt" <<'PY'
-import random, sys
-random.seed(21)
-syl = ["ka", "lo", "ri", "ne", "su", "to", "ma", "vi", "de", "po", "an", "el", "ur", "is"]
-words = ["".join(random.choice(syl) for _ in range(random.randint(1, 4))) for _ in range(3000)]
-out, n = [], 0
-while n < 100 * 1024:
-    line = " ".join(random.choice(words) for _ in range(random.randint(6, 14))) + ".\n"
-    out.append(line); n += len(line)
-open(sys.argv[1], "w").write("".join(out)[: 100 * 1024])
-PY
+lt_text_page "$DIR/page.txt"
 lt_backend_conf "$DIR" 21190 > "$DIR/be.conf"
 taskset -c 1 nginx -c "$DIR/be.conf" -p "$DIR" & PIDS+=($!)
 sleep 0.5

@@ -110,3 +110,19 @@ lt_tmpdir() {
     # `|| true`: under `set -e` a process that already exited would stop the trap before the rm.
     trap 'kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$DIR"' EXIT
 }
+
+# lt_text_page FILE: 100 KiB of compressible text (made-up words, fixed seed), the page the
+# compression scripts measure.
+lt_text_page() {
+    python3 - "$1" <<'PY'
+import random, sys
+random.seed(21)
+syl = ["ka", "lo", "ri", "ne", "su", "to", "ma", "vi", "de", "po", "an", "el", "ur", "is"]
+words = ["".join(random.choice(syl) for _ in range(random.randint(1, 4))) for _ in range(3000)]
+out, n = [], 0
+while n < 100 * 1024:
+    line = " ".join(random.choice(words) for _ in range(random.randint(6, 14))) + ".\n"
+    out.append(line); n += len(line)
+open(sys.argv[1], "w").write("".join(out)[: 100 * 1024])
+PY
+}
