@@ -411,3 +411,48 @@ fn access_rules_limits_rewrites_and_the_cache_apply_to_streams() {
         "limit_req refuses the second stream"
     );
 }
+
+/// Reads HTTP/2 frames from `s` until one of type `kind` comes (true) or the stream ends.
+fn frame_seen(s: &mut std::net::TcpStream, kind: u8) -> bool {
+    let mut head = [0u8; 9];
+    loop {
+        if s.read_exact(&mut head).is_err() {
+            return false;
+        }
+        let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        let mut payload = vec![0u8; len];
+        if s.read_exact(&mut payload).is_err() {
+            return false;
+        }
+        if head[3] == kind {
+            return true;
+        }
+    }
+}
+
+#[test]
+fn a_graceful_stop_sends_goaway_and_closes_idle_http2_connections() {
+    let be = suite_backend();
+    let mut rw = start(&h2_conf(be.addr, ""));
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        let mut s = std::net::TcpStream::connect(rw.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        use std::io::Write;
+        s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            .unwrap();
+        assert!(frame_seen(&mut s, 0x4), "the server's SETTINGS");
+        idle.push(s);
+    }
+    let began = std::time::Instant::now();
+    rw.signal(libc::SIGQUIT);
+    for s in &mut idle {
+        assert!(frame_seen(s, 0x7), "GOAWAY on an idle connection");
+    }
+    // The connections close without the client's help (it never answers h2's PING).
+    assert!(
+        rw.wait_exit(Duration::from_secs(10)).is_some(),
+        "ringway did not exit with idle HTTP/2 connections open"
+    );
+    assert!(began.elapsed() < Duration::from_secs(10));
+}

@@ -37,6 +37,8 @@ const CANCELLED_STREAMS: u64 = 1_000;
 const CONNECTION_WINDOW: u32 = 1 << 20;
 /// Stream blocks a shard keeps for reuse (about 8 KB each).
 const MAX_SPARE_BLOCKS: usize = 64;
+/// How long a connection with no stream waits for its GOAWAY to leave before it closes.
+const GOAWAY_FLUSH: Duration = Duration::from_millis(100);
 /// How long streams in progress may finish after a GOAWAY for drain or idleness.
 const GOAWAY_GRACE: Duration = Duration::from_secs(30);
 
@@ -92,7 +94,8 @@ pub async fn serve<S: Transport + Split + 'static>(slot: ConnSlot, stream: S, co
     loop {
         let now = Instant::now();
         let until = match closing {
-            Some(by) => by,
+            // Checked every PARK_AFTER: a connection with no stream left closes then.
+            Some(by) => by.min(now + PARK_AFTER),
             None if state.active() > 0 => now + PARK_AFTER,
             None if idle.is_parked() => idle_from + limits.keepalive,
             None => idle_from + PARK_AFTER,
@@ -101,9 +104,18 @@ pub async fn serve<S: Transport + Split + 'static>(slot: ConnSlot, stream: S, co
             idle.polls.set(idle.polls.get().wrapping_add(1));
             h2.poll_accept(cx)
         });
+        // Once closing, the drain (already set, or not to be waited for) is no longer a
+        // reason to wake: only the grace period's end is.
+        let wake = async {
+            if closing.is_some() {
+                monoio::time::sleep_until(until.into()).await;
+            } else {
+                ctx.drain.wait_until(until).await;
+            }
+        };
         let got = monoio::select! {
             r = accept => Some(r),
-            _ = ctx.drain.wait_until(until) => None,
+            _ = wake => None,
         };
         match got {
             Some(Some(Ok((req, respond)))) => {
@@ -134,12 +146,20 @@ pub async fn serve<S: Transport + Split + 'static>(slot: ConnSlot, stream: S, co
             Some(None) => break,
             None => {
                 let now = Instant::now();
-                if closing.is_some_and(|by| now >= by) {
+                // After a GOAWAY, a connection with no stream left closes without waiting for
+                // the client (which may never answer h2's closing PING), one with streams
+                // when they end or the grace period does.
+                if closing.is_some_and(|by| now >= by || state.active() == 0) {
                     break;
                 }
                 if ctx.drain.is_set() && closing.is_none() {
                     h2.graceful_shutdown();
-                    closing = Some(now + GOAWAY_GRACE);
+                    let grace = if state.active() > 0 {
+                        GOAWAY_GRACE
+                    } else {
+                        GOAWAY_FLUSH
+                    };
+                    closing = Some(now + grace);
                     continue;
                 }
                 if state.active() > 0 || closing.is_some() {
@@ -148,7 +168,7 @@ pub async fn serve<S: Transport + Split + 'static>(slot: ConnSlot, stream: S, co
                 }
                 if idle.is_parked() && now >= idle_from + limits.keepalive {
                     h2.graceful_shutdown();
-                    closing = Some(now + PARK_AFTER);
+                    closing = Some(now + GOAWAY_FLUSH);
                 } else if now >= idle_from + PARK_AFTER {
                     idle.park();
                 }
