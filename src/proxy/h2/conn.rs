@@ -150,6 +150,9 @@ pub async fn serve<S: Transport + Split + 'static>(slot: ConnSlot, stream: S, co
                 // the client (which may never answer h2's closing PING), one with streams
                 // when they end or the grace period does.
                 if closing.is_some_and(|by| now >= by || state.active() == 0) {
+                    // What the last streams queued (and the GOAWAY) still goes out.
+                    let closed = std::future::poll_fn(|cx| h2.poll_closed(cx));
+                    let _ = crate::net::deadline::within(GOAWAY_FLUSH, closed).await;
                     break;
                 }
                 if ctx.drain.is_set() && closing.is_none() {
