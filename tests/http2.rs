@@ -456,3 +456,28 @@ fn a_graceful_stop_sends_goaway_and_closes_idle_http2_connections() {
     );
     assert!(began.elapsed() < Duration::from_secs(10));
 }
+
+#[test]
+fn streams_keep_flowing_through_reloads() {
+    let be = suite_backend();
+    let rw = start(&h2_conf(be.addr, "keepalive_requests 100000;"));
+    let url = format!("https://{}/small", rw.addrs[1]);
+    let load = std::thread::spawn(move || {
+        Command::new("h2load")
+            .args(["-n", "6000", "-c", "4", "-m", "10", &url])
+            .output()
+            .expect("h2load")
+    });
+    // Two reloads while the connections stream (the same config: new generations).
+    let conf = std::fs::read_to_string(&rw.config_path).unwrap();
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_millis(150));
+        rw.reload_with(&conf, &[]);
+    }
+    let out = load.join().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("6000 succeeded, 0 failed, 0 errored"),
+        "{text}"
+    );
+}
