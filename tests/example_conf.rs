@@ -78,6 +78,14 @@ fn the_example_config_serves_reloads_and_quits_through_its_pid_file() {
         r.describe()
     );
     assert_eq!(rw.get("/").body_str(), "hello from ringway\n");
+    // `http2 on`: the same port answers HTTP/2 with prior knowledge (as the comment says).
+    let h2 = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "5", "--http2-prior-knowledge"])
+        .args(["-w", "|%{http_version}"])
+        .arg(format!("http://{}/health", rw.addr))
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&h2.stdout), "ok\n|2");
 
     // `pid ringway.pid;` is relative: it lands beside the config, not in the working directory.
     let pid_file = path.with_file_name("ringway.pid");
