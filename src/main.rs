@@ -212,7 +212,10 @@ fn run(cli: Cli) -> Result<(), String> {
     // Binary upgrade (USR2, WINCH, HUP while upgrading, the new process's end): shard/upgrade.rs.
     let mut upgrade = ringway::shard::upgrade::Upgrade::new(pid_file.clone());
     let (started_uring, started_workers) = (cfg.uring, cfg.workers);
-    let shards = Shards::start(cfg, lookups, tls, workers)?;
+    let shards = Shards::start(cfg.clone(), lookups, tls, workers)?;
+    // Certificates ordered from ACME issuers: a thread of its own, once the shards serve
+    // (they answer the HTTP-01 challenges).
+    ringway::acme::start(&cfg);
     if let Some(p) = &pid_file
         && let Err(e) = std::fs::write(p, format!("{}\n", std::process::id()))
     {

@@ -53,6 +53,7 @@
 //! Notices read `<file>:<line>: ignored: <directive> (<why>)`.
 
 mod access;
+pub mod acme;
 mod auth;
 mod build;
 pub mod cache;

@@ -613,6 +613,11 @@ async fn after_routing<'u, S: Transport>(
     user: &'u mut Vec<Vec<u8>>,
 ) -> Result<Next, Failure> {
     let loc = r.loc;
+    // ACME HTTP-01 answers come before anything the operator's config says (a server that
+    // redirects everything to https:// must not swallow them).
+    if let Some(key_auth) = super::acme::challenge(r.head, &b) {
+        return Ok(super::acme::answer(r, stream, b, key_auth).await);
+    }
     if let Some((code, location)) = &routed.redirect {
         return Ok(answer::text(r, stream, b, *code, Text::Rendered(location)).await);
     }

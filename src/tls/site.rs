@@ -107,7 +107,12 @@ pub fn versions(p: Protocols) -> Vec<&'static rustls::SupportedProtocolVersion> 
 
 impl Site {
     /// Reads the server's files and builds its settings. Errors name the file and directive.
-    pub fn load(tls: &ServerTls) -> Result<Site, String> {
+    /// `acme`: the files ringway's ACME client writes for this server; while they do not
+    /// exist yet the server has no certificate and its handshakes fail (logged here).
+    pub fn load(
+        tls: &ServerTls,
+        acme: Option<&crate::config::acme::AcmeCert>,
+    ) -> Result<Site, String> {
         let provider = Arc::new(provider(
             tls.protocols,
             &tls.ciphers.tls12,
@@ -120,6 +125,18 @@ impl Site {
         };
         let mut keys = Vec::new();
         for pair in &tls.certificates {
+            if let Some(a) = acme
+                && pair.cert == a.cert_path
+                && !(a.cert_path.exists() && a.key_path.exists())
+            {
+                tracing::warn!(
+                    "{}: no ACME certificate yet for {} (issuance pending or failed, see the \
+                     log): TLS handshakes for these names fail until it is issued",
+                    a.at,
+                    a.names.join(", ")
+                );
+                continue;
+            }
             keys.push(certs::certified(
                 pair,
                 &provider,

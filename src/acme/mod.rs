@@ -1,0 +1,135 @@
+//! Automatic certificates with ACME (RFC 8555), configured as nginx's ngx_http_acme_module.
+//!
+//! One thread of its own, off the shards (blocking I/O is fine there): at start it reuses each
+//! stored certificate that is still valid and covers its names, and orders the others. A new
+//! certificate is written under the issuer's `state_path` and then swapped in by the same path a
+//! reload takes (the process signals itself SIGHUP): every shard gets new TLS settings for new
+//! handshakes, and open connections keep theirs. HTTP-01 answers: `challenge`.
+//!
+//! Not yet: renewal (ARI or two thirds of the lifetime), TLS-ALPN-01, names added by a reload
+//! (they are ordered at the next start).
+
+pub mod challenge;
+mod client;
+mod jws;
+mod store;
+
+use std::time::{Duration, Instant};
+
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::config::acme::{AcmeCert, Issuer};
+
+/// The first retry after a failed order; doubled each time, up to `MAX_RETRY`.
+const FIRST_RETRY: Duration = Duration::from_secs(30);
+const MAX_RETRY: Duration = Duration::from_secs(3600);
+
+struct Job {
+    cert: AcmeCert,
+    issuer: Issuer,
+    next_try: Instant,
+    backoff: Duration,
+}
+
+/// Starts the ACME thread when the config asks for certificates. Certificates still valid
+/// under `state_path` are reused (no order).
+pub fn start(cfg: &Config) {
+    let mut jobs = Vec::new();
+    for c in &cfg.acme.certificates {
+        let Some(issuer) = cfg.acme.issuers.get(c.issuer) else {
+            continue;
+        };
+        match store::unusable(c) {
+            None => info!(
+                "ACME: reusing the stored certificate for {} ({})",
+                c.names.join(", "),
+                c.cert_path.display()
+            ),
+            Some(why) => {
+                info!(
+                    "ACME: ordering a certificate for {} ({why})",
+                    c.names.join(", ")
+                );
+                jobs.push(Job {
+                    cert: c.clone(),
+                    issuer: issuer.clone(),
+                    next_try: Instant::now(),
+                    backoff: FIRST_RETRY,
+                });
+            }
+        }
+    }
+    if jobs.is_empty() {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("ringway-acme".into())
+        .spawn(move || run(jobs));
+    if let Err(e) = spawned {
+        error!("ACME: cannot start its thread: {e}");
+    }
+}
+
+/// Orders each job's certificate; a failure is retried later and never holds up the others.
+fn run(mut jobs: Vec<Job>) {
+    while !jobs.is_empty() {
+        let now = Instant::now();
+        let mut issued = false;
+        for job in jobs.iter_mut().filter(|j| j.next_try <= now) {
+            match order(&job.issuer, &job.cert) {
+                Ok(()) => {
+                    issued = true;
+                    job.next_try = far_future();
+                    job.backoff = Duration::ZERO;
+                }
+                Err(e) => {
+                    error!(
+                        "ACME: no certificate for {} from issuer \"{}\" ({}): {e}; retrying in {:?}",
+                        job.cert.names.join(", "),
+                        job.issuer.name,
+                        job.issuer.uri,
+                        job.backoff
+                    );
+                    job.next_try = Instant::now() + job.backoff;
+                    job.backoff = (job.backoff * 2).min(MAX_RETRY);
+                }
+            }
+        }
+        jobs.retain(|j| j.backoff != Duration::ZERO);
+        if issued {
+            swap_in();
+        }
+        if let Some(next) = jobs.iter().map(|j| j.next_try).min() {
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        }
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86400 * 365)
+}
+
+/// Account, order, validation, download; then the files, key first.
+fn order(issuer: &Issuer, cert: &AcmeCert) -> Result<(), String> {
+    let key = jws::AccountKey::load_or_create(&issuer.state_path.join("account.key"))?;
+    let mut c = client::Client::connect(issuer, key)?;
+    c.account(issuer)?;
+    let issued = c.issue(cert)?;
+    store::write_private(&cert.key_path, issued.key.as_bytes())?;
+    store::write_public(&cert.cert_path, issued.chain.as_bytes())?;
+    info!(
+        "ACME: certificate for {} issued and stored in {}",
+        cert.names.join(", "),
+        cert.cert_path.display()
+    );
+    Ok(())
+}
+
+/// New certificates reach the shards by the reload path: the main thread re-reads the config
+/// (and with it the files just written) and hands every shard new TLS settings.
+fn swap_in() {
+    warn!("ACME: new certificates stored; reloading to use them");
+    // SAFETY: plain syscall signalling this process.
+    unsafe { libc::kill(libc::getpid(), libc::SIGHUP) };
+}

@@ -1,0 +1,67 @@
+//! Files under `state_path`: the account key (`account.key`) and each certificate's chain and
+//! key (`certificates/NAME.crt`, `certificates/NAME.key`). Written to a temporary name and
+//! renamed, so a reload never reads half a file.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use crate::config::acme::AcmeCert;
+
+fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
+    let fail = |e: std::io::Error| format!("cannot write \"{}\": {e}", path.display());
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(fail)?;
+    f.write_all(bytes).map_err(fail)?;
+    f.sync_all().map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)
+}
+
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    write_with_mode(path, bytes, 0o600)
+}
+
+pub fn write_public(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    write_with_mode(path, bytes, 0o644)
+}
+
+/// Why the stored certificate cannot be reused (None: it can).
+pub fn unusable(c: &AcmeCert) -> Option<String> {
+    if !c.key_path.exists() {
+        return Some("no stored key".into());
+    }
+    let pem = match std::fs::read(&c.cert_path) {
+        Ok(p) => p,
+        Err(_) => return Some("no stored certificate".into()),
+    };
+    let Ok(chain) = crate::tls::certs::chain(&pem) else {
+        return Some("the stored certificate is not PEM".into());
+    };
+    let Ok((_, leaf)) = x509_parser::parse_x509_certificate(chain[0].as_ref()) else {
+        return Some("the stored certificate does not parse".into());
+    };
+    if !leaf.validity().is_valid() {
+        return Some("the stored certificate has expired".into());
+    }
+    let mut covered = Vec::new();
+    if let Ok(Some(san)) = leaf.subject_alternative_name() {
+        for n in &san.value.general_names {
+            if let x509_parser::extensions::GeneralName::DNSName(d) = n {
+                covered.push(d.to_ascii_lowercase());
+            }
+        }
+    }
+    if let Some(missing) = c.names.iter().find(|n| !covered.contains(n)) {
+        return Some(format!("the stored certificate does not cover {missing}"));
+    }
+    None
+}

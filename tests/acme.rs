@@ -1,0 +1,211 @@
+//! ACME (issue 22) end to end against pebble, Let's Encrypt's test ACME server (Debian package
+//! `pebble`), with pebble-challtestsrv as its DNS (every name is 127.0.0.1): ringway orders
+//! certificates over HTTP-01 at start, answers the challenges on its plain listener ahead of
+//! a redirect-everything server, swaps them in, serves HTTPS with them, and reuses them after a
+//! restart. Skipped when pebble is not installed, unless RINGWAY_ACME=require (CI).
+
+mod common;
+
+#[path = "acme/pebble.rs"]
+mod pebble;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use pebble::Pebble;
+
+fn curl_https(port: u16, name: &str, ca: &Path) -> Result<String, String> {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "5", "--cacert"])
+        .arg(ca)
+        .args(["--resolve", &format!("{name}:{port}:127.0.0.1")])
+        .arg(format!("https://{name}:{port}/"))
+        .output()
+        .map_err(|e| format!("curl: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// ringway's config: a plain server that redirects everything to https://, a TLS server for
+/// two names with a certificate from pebble, one for a name whose issuer is unreachable, and
+/// one with a certificate of its own.
+fn config(http: SocketAddr, https: SocketAddr, p: &Pebble, state: &Path, own: &Pair) -> String {
+    format!(
+        "events {{}}
+http {{
+    acme_shared_zone zone=acme:1m;
+    acme_issuer pebble {{
+        uri {dir};
+        contact admin@example.test;
+        state_path {state}/pebble;
+        accept_terms_of_service;
+        ssl_trusted_certificate {ca};
+    }}
+    acme_issuer down {{
+        uri https://127.0.0.1:{dead}/dir;
+        state_path {state}/down;
+        accept_terms_of_service;
+    }}
+    server {{
+        listen {http};
+        server_name _;
+        return 301 https://$host$request_uri;
+    }}
+    server {{
+        listen {https} ssl;
+        server_name a.example.test b.example.test;
+        acme_certificate pebble;
+        ssl_certificate $acme_certificate;
+        ssl_certificate_key $acme_certificate_key;
+        return 200 \"hello from $host\";
+    }}
+    server {{
+        listen {https} ssl;
+        server_name down.example.test;
+        acme_certificate down;
+        ssl_certificate $acme_certificate;
+        ssl_certificate_key $acme_certificate_key;
+        return 200 \"never\";
+    }}
+    server {{
+        listen {https} ssl default_server;
+        server_name own.example.test;
+        {own}
+        return 200 \"own\";
+    }}
+}}
+",
+        dir = p.directory(),
+        ca = p.tls_cert.display(),
+        state = state.display(),
+        dead = free_port(),
+        own = own.directives(),
+    )
+}
+
+fn start(dir: &Path, text: &str, listens: &[SocketAddr]) -> Ringway {
+    let path = dir.join("ringway.conf");
+    std::fs::write(&path, text).unwrap();
+    Ringway::start_file(dir.to_path_buf(), path, 1, listens).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn poll<T>(within: Duration, mut f: impl FnMut() -> Result<T, String>) -> Result<T, String> {
+    let deadline = Instant::now() + within;
+    loop {
+        match f() {
+            Ok(v) => return Ok(v),
+            Err(e) if Instant::now() > deadline => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+#[test]
+fn issues_over_http01_serves_https_and_reuses_after_restart() {
+    let ports = free_ports(2);
+    let http = SocketAddr::from(([127, 0, 0, 1], ports[0]));
+    let https = SocketAddr::from(([127, 0, 0, 1], ports[1]));
+    let Some(p) = Pebble::start(http.port()) else {
+        return;
+    };
+    let root = p.root_pem();
+    let work = temp_dir("acme");
+    let state = work.join("state");
+    let own = Pki::get().server(&["own.example.test"], KeyKind::Ecdsa);
+    let text = config(http, https, &p, &state, &own);
+    let rw_dir = work.join("run1");
+    std::fs::create_dir_all(&rw_dir).unwrap();
+    let rw = start(&rw_dir, &text, &[http, https]);
+    // The issuer that cannot be reached does not hold up the others: the name with its own
+    // certificate answers at once.
+    let own_ca = &Pki::get().ca;
+    assert_eq!(
+        curl_https(https.port(), "own.example.test", own_ca).unwrap(),
+        "own"
+    );
+    // Both names come from one order, validated over HTTP-01 through the redirecting server.
+    let body = poll(Duration::from_secs(20), || {
+        curl_https(https.port(), "a.example.test", &root)
+    })
+    .unwrap_or_else(|e| panic!("no HTTPS with the ACME certificate: {e}\n{}", rw.stderr()));
+    assert_eq!(body, "hello from a.example.test");
+    assert_eq!(
+        curl_https(https.port(), "b.example.test", &root).unwrap(),
+        "hello from b.example.test"
+    );
+    assert!(
+        rw.log_count("a.example.test validated (http-01)") >= 1
+            || rw.log_count("validated (http-01)") >= 1,
+        "{}",
+        rw.stderr()
+    );
+    // The chain verifies against pebble's root.
+    let crt = state.join("pebble/certificates/a.example.test.crt");
+    let pem = std::fs::read_to_string(&crt).unwrap();
+    let cut = pem.find("-----END CERTIFICATE-----").unwrap() + "-----END CERTIFICATE-----\n".len();
+    std::fs::write(work.join("leaf.pem"), &pem[..cut]).unwrap();
+    std::fs::write(work.join("chain.pem"), &pem[cut..]).unwrap();
+    let v = Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(&root)
+        .arg("-untrusted")
+        .arg(work.join("chain.pem"))
+        .arg(work.join("leaf.pem"))
+        .output()
+        .unwrap();
+    assert!(
+        v.status.success(),
+        "openssl verify: {}{}",
+        String::from_utf8_lossy(&v.stdout),
+        String::from_utf8_lossy(&v.stderr)
+    );
+    // The name whose issuer is down has no certificate: its handshake fails, and the log says
+    // why.
+    assert!(curl_https(https.port(), "down.example.test", &root).is_err());
+    assert!(
+        rw.wait_log(
+            "no certificate for down.example.test",
+            1,
+            Duration::from_secs(5)
+        ),
+        "{}",
+        rw.stderr()
+    );
+    assert!(
+        rw.log_count("no ACME certificate yet for down.example.test") >= 1,
+        "{}",
+        rw.stderr()
+    );
+    let mut rw = rw;
+    rw.stop_graceful(Duration::from_secs(5))
+        .expect("ringway stops");
+    // A restart reuses the stored certificate: no new order, and HTTPS answers at once.
+    let orders_before = p.log_count("POST /order-plz");
+    let rw_dir = work.join("run2");
+    std::fs::create_dir_all(&rw_dir).unwrap();
+    let rw = start(&rw_dir, &text, &[http, https]);
+    assert_eq!(
+        curl_https(https.port(), "b.example.test", &root).unwrap(),
+        "hello from b.example.test"
+    );
+    assert!(
+        rw.log_count("reusing the stored certificate for a.example.test, b.example.test") == 1,
+        "{}",
+        rw.stderr()
+    );
+    assert_eq!(std::fs::read_to_string(&crt).unwrap(), pem);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        p.log_count("POST /order-plz"),
+        orders_before,
+        "a new order after restart"
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}
