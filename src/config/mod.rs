@@ -78,6 +78,8 @@ mod tests;
 #[cfg(test)]
 mod tests_access;
 #[cfg(test)]
+mod tests_acme;
+#[cfg(test)]
 mod tests_auth;
 #[cfg(test)]
 mod tests_cache;

@@ -246,8 +246,8 @@ pub(super) fn check_unresolved(tls: &mut ServerTls, is_tls: bool, pos: &Pos) -> 
     }
     match tls.certificates.iter().find(|p| is_var(p)) {
         Some(p) => Err(pos.err(format!(
-            "{}: $acme_certificate / $acme_certificate_key need an \"acme_certificate\" in \
-             this server",
+            "this server's certificate ({}) names $acme_certificate / $acme_certificate_key \
+             but the server has no \"acme_certificate\"",
             p.at
         ))),
         None => Ok(()),
