@@ -320,7 +320,10 @@ fn reload(
             }
             ringway::observe::error_log::apply(cfg.error_log.as_ref());
             ringway::observe::files::in_force(&cfg);
-            shards.reload(Arc::new(cfg), Arc::new(lookups), Arc::new(tls))
+            let cfg = Arc::new(cfg);
+            shards.reload(cfg.clone(), Arc::new(lookups), Arc::new(tls));
+            // Certificates the new config asks for and nobody is ordering yet.
+            ringway::acme::start(&cfg);
         }
         Err(e) => {
             ringway::observe::metrics::process::reloaded(false);

@@ -6,14 +6,19 @@
 //! reload takes (the process signals itself SIGHUP): every shard gets new TLS settings for new
 //! handshakes, and open connections keep theirs. HTTP-01 answers: `challenge`.
 //!
-//! Not yet: renewal (ARI or two thirds of the lifetime), TLS-ALPN-01, names added by a reload
-//! (they are ordered at the next start).
+//! At each reload the same check runs on the new config: certificates it adds are ordered by a
+//! new thread, those it drops are no longer retried, those being ordered already are left to
+//! the thread ordering them (`ORDERS`).
+//!
+//! Not yet: renewal (ARI or two thirds of the lifetime), TLS-ALPN-01.
 
 pub mod challenge;
 mod client;
 mod jws;
 mod store;
 
+use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tracing::{error, info, warn};
@@ -25,6 +30,24 @@ use crate::config::acme::{AcmeCert, Issuer};
 const FIRST_RETRY: Duration = Duration::from_secs(30);
 const MAX_RETRY: Duration = Duration::from_secs(3600);
 
+/// Which certificates (by file) the config in force wants, and which an ACME thread is
+/// ordering now. Touched by the main thread at start and reload and by the ACME threads
+/// between attempts: never on a shard.
+struct Orders {
+    wanted: Vec<PathBuf>,
+    in_flight: Vec<PathBuf>,
+}
+
+static ORDERS: Mutex<Orders> = Mutex::new(Orders {
+    wanted: Vec::new(),
+    in_flight: Vec::new(),
+});
+
+fn orders() -> std::sync::MutexGuard<'static, Orders> {
+    // A panic elsewhere while holding it leaves plain lists: still usable.
+    ORDERS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 struct Job {
     cert: AcmeCert,
     issuer: Issuer,
@@ -32,11 +55,21 @@ struct Job {
     backoff: Duration,
 }
 
-/// Starts the ACME thread when the config asks for certificates. Certificates still valid
-/// under `state_path` are reused (no order).
+/// Starts an ACME thread for the certificates `cfg` asks for that are neither stored (still
+/// valid, covering their names: reused, no order) nor being ordered already.
 pub fn start(cfg: &Config) {
     let mut jobs = Vec::new();
+    let mut book = orders();
+    book.wanted = cfg
+        .acme
+        .certificates
+        .iter()
+        .map(|c| c.cert_path.clone())
+        .collect();
     for c in &cfg.acme.certificates {
+        if book.in_flight.contains(&c.cert_path) {
+            continue;
+        }
         let Some(issuer) = cfg.acme.issuers.get(c.issuer) else {
             continue;
         };
@@ -51,6 +84,7 @@ pub fn start(cfg: &Config) {
                     "ACME: ordering a certificate for {} ({why})",
                     c.names.join(", ")
                 );
+                book.in_flight.push(c.cert_path.clone());
                 jobs.push(Job {
                     cert: c.clone(),
                     issuer: issuer.clone(),
@@ -60,20 +94,24 @@ pub fn start(cfg: &Config) {
             }
         }
     }
+    drop(book);
     if jobs.is_empty() {
         return;
     }
+    let paths: Vec<PathBuf> = jobs.iter().map(|j| j.cert.cert_path.clone()).collect();
     let spawned = std::thread::Builder::new()
         .name("ringway-acme".into())
         .spawn(move || run(jobs));
     if let Err(e) = spawned {
         error!("ACME: cannot start its thread: {e}");
+        orders().in_flight.retain(|p| !paths.contains(p));
     }
 }
 
 /// Orders each job's certificate; a failure is retried later and never holds up the others.
 fn run(mut jobs: Vec<Job>) {
     while !jobs.is_empty() {
+        drop_unwanted(&mut jobs);
         let now = Instant::now();
         let mut issued = false;
         for job in jobs.iter_mut().filter(|j| j.next_try <= now) {
@@ -96,7 +134,11 @@ fn run(mut jobs: Vec<Job>) {
                 }
             }
         }
-        jobs.retain(|j| j.backoff != Duration::ZERO);
+        let (done, left): (Vec<Job>, Vec<Job>) =
+            jobs.into_iter().partition(|j| j.backoff == Duration::ZERO);
+        jobs = left;
+        let done: Vec<&PathBuf> = done.iter().map(|j| &j.cert.cert_path).collect();
+        orders().in_flight.retain(|p| !done.contains(&p));
         if issued {
             swap_in();
         }
@@ -104,6 +146,23 @@ fn run(mut jobs: Vec<Job>) {
             std::thread::sleep(next.saturating_duration_since(Instant::now()));
         }
     }
+}
+
+/// Jobs for certificates a reload took out of the config: not retried.
+fn drop_unwanted(jobs: &mut Vec<Job>) {
+    let mut book = orders();
+    let Orders { wanted, in_flight } = &mut *book;
+    jobs.retain(|j| {
+        let keep = wanted.contains(&j.cert.cert_path);
+        if !keep {
+            info!(
+                "ACME: {} left the config; no longer ordered",
+                j.cert.names.join(", ")
+            );
+            in_flight.retain(|p| p != &j.cert.cert_path);
+        }
+        keep
+    });
 }
 
 fn far_future() -> Instant {
