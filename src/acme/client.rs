@@ -22,6 +22,9 @@ pub struct Client {
     nonce: Option<String>,
     key: AccountKey,
     kid: Option<String>,
+    /// The last error answer's Retry-After (a rate limit, RFC 8555 §6.6): the earliest time
+    /// to try again.
+    pub refused_for: Option<Duration>,
 }
 
 struct Reply {
@@ -111,6 +114,7 @@ impl Client {
             nonce: None,
             key,
             kid: None,
+            refused_for: None,
         })
     }
 
@@ -126,10 +130,10 @@ impl Client {
         header(&r, "replay-nonce").ok_or_else(|| "ACME newNonce: no Replay-Nonce".to_string())
     }
 
-    /// A signed POST (`payload` None: POST-as-GET); a `badNonce` answer is retried once with
-    /// the nonce it carries, as RFC 8555 §6.5 expects.
+    /// A signed POST (`payload` None: POST-as-GET); a `badNonce` answer is retried (twice)
+    /// with the nonce it carries, as RFC 8555 §6.5 expects.
     fn post(&mut self, url: &str, payload: Option<&Value>) -> Result<Reply, String> {
-        for attempt in 0..2 {
+        for attempt in 0..3 {
             let nonce = self.fresh_nonce()?;
             let body = self.key.sign(url, &nonce, self.kid.as_deref(), payload)?;
             let mut r = self
@@ -156,12 +160,13 @@ impl Client {
                 .ok()
                 .and_then(|p| p["type"].as_str().map(|t| t.ends_with(":badNonce")))
                 .unwrap_or(false);
-            if !(bad_nonce && attempt == 0) {
+            if !(bad_nonce && attempt < 2) {
+                self.refused_for = reply.retry_after;
                 return Err(problem(url, &reply));
             }
             debug!("ACME badNonce at {url}: retrying with a fresh nonce");
         }
-        Err(format!("ACME {url}: badNonce twice"))
+        Err(format!("ACME {url}: badNonce three times"))
     }
 
     /// Finds or creates the account (RFC 8555 §7.3); its URL signs every later request.

@@ -121,15 +121,17 @@ fn run(mut jobs: Vec<Job>) {
                     job.next_try = far_future();
                     job.backoff = Duration::ZERO;
                 }
-                Err(e) => {
+                Err((e, refused_for)) => {
+                    // A rate limit's Retry-After is a floor under the backoff.
+                    let wait = job.backoff.max(refused_for.unwrap_or_default());
                     error!(
                         "ACME: no certificate for {} from issuer \"{}\" ({}): {e}; retrying in {:?}",
                         job.cert.names.join(", "),
                         job.issuer.name,
                         job.issuer.uri,
-                        job.backoff
+                        wait
                     );
-                    job.next_try = Instant::now() + job.backoff;
+                    job.next_try = Instant::now() + wait;
                     job.backoff = (job.backoff * 2).min(MAX_RETRY);
                 }
             }
@@ -169,14 +171,19 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86400 * 365)
 }
 
-/// Account, order, validation, download; then the files, key first.
-fn order(issuer: &Issuer, cert: &AcmeCert) -> Result<(), String> {
-    let key = jws::AccountKey::load_or_create(&issuer.state_path.join("account.key"))?;
-    let mut c = client::Client::connect(issuer, key)?;
-    c.account(issuer)?;
-    let issued = c.issue(cert)?;
-    store::write_private(&cert.key_path, issued.key.as_bytes())?;
-    store::write_public(&cert.cert_path, issued.chain.as_bytes())?;
+/// Account, order, validation, download; then the files, key first. An error comes with the
+/// server's Retry-After, if it sent one.
+fn order(issuer: &Issuer, cert: &AcmeCert) -> Result<(), (String, Option<Duration>)> {
+    let plain = |e: String| (e, None);
+    let key =
+        jws::AccountKey::load_or_create(&issuer.state_path.join("account.key")).map_err(plain)?;
+    let mut c = client::Client::connect(issuer, key).map_err(plain)?;
+    let issued = c
+        .account(issuer)
+        .and_then(|()| c.issue(cert))
+        .map_err(|e| (e, c.refused_for))?;
+    store::write_private(&cert.key_path, issued.key.as_bytes()).map_err(plain)?;
+    store::write_public(&cert.cert_path, issued.chain.as_bytes()).map_err(plain)?;
     info!(
         "ACME: certificate for {} issued and stored in {}",
         cert.names.join(", "),
