@@ -23,6 +23,9 @@ const PEM_LABEL: &str = "PRIVATE KEY";
 impl AccountKey {
     /// The key kept at `path` (PKCS#8 PEM), or a new one written there (mode 0600).
     pub fn load_or_create(path: &Path) -> Result<AccountKey, String> {
+        // Threads ordering certificates from one issuer at once must not each make a key.
+        static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = MAKING.lock().unwrap_or_else(|p| p.into_inner());
         let rng = SystemRandom::new();
         let pkcs8 = match std::fs::read_to_string(path) {
             Ok(text) => pem_body(&text)

@@ -1,8 +1,8 @@
 //! Automatic certificates with ACME (RFC 8555), configured as nginx's ngx_http_acme_module.
 //!
-//! One thread of its own, off the shards (blocking I/O is fine there): at start it reuses each
-//! stored certificate that is still valid and covers its names, and orders the others. A new
-//! certificate is written under the issuer's `state_path` and then swapped in by the same path a
+//! Threads of its own (one per certificate being ordered), off the shards (blocking I/O is
+//! fine there). At start, each stored certificate that is still valid and covers its names is
+//! reused; the others are ordered. A new certificate is written under the issuer's `state_path` and then swapped in by the same path a
 //! reload takes (the process signals itself SIGHUP): every shard gets new TLS settings for new
 //! handshakes, and open connections keep theirs. HTTP-01 answers: `challenge`.
 //!
@@ -19,7 +19,7 @@ mod store;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tracing::{error, info, warn};
 
@@ -51,8 +51,6 @@ fn orders() -> std::sync::MutexGuard<'static, Orders> {
 struct Job {
     cert: AcmeCert,
     issuer: Issuer,
-    next_try: Instant,
-    backoff: Duration,
 }
 
 /// Starts an ACME thread for the certificates `cfg` asks for that are neither stored (still
@@ -88,87 +86,54 @@ pub fn start(cfg: &Config) {
                 jobs.push(Job {
                     cert: c.clone(),
                     issuer: issuer.clone(),
-                    next_try: Instant::now(),
-                    backoff: FIRST_RETRY,
                 });
             }
         }
     }
     drop(book);
-    if jobs.is_empty() {
-        return;
-    }
-    let paths: Vec<PathBuf> = jobs.iter().map(|j| j.cert.cert_path.clone()).collect();
-    let spawned = std::thread::Builder::new()
-        .name("ringway-acme".into())
-        .spawn(move || run(jobs));
-    if let Err(e) = spawned {
-        error!("ACME: cannot start its thread: {e}");
-        orders().in_flight.retain(|p| !paths.contains(p));
+    for job in jobs {
+        let path = job.cert.cert_path.clone();
+        let spawned = std::thread::Builder::new()
+            .name("ringway-acme".into())
+            .spawn(move || run(job));
+        if let Err(e) = spawned {
+            error!("ACME: cannot start a thread: {e}");
+            orders().in_flight.retain(|p| p != &path);
+        }
     }
 }
 
-/// Orders each job's certificate; a failure is retried later and never holds up the others.
-fn run(mut jobs: Vec<Job>) {
-    while !jobs.is_empty() {
-        drop_unwanted(&mut jobs);
-        let now = Instant::now();
-        let mut issued = false;
-        for job in jobs.iter_mut().filter(|j| j.next_try <= now) {
-            match order(&job.issuer, &job.cert) {
-                Ok(()) => {
-                    issued = true;
-                    job.next_try = far_future();
-                    job.backoff = Duration::ZERO;
-                }
-                Err((e, refused_for)) => {
-                    // A rate limit's Retry-After is a floor under the backoff.
-                    let wait = job.backoff.max(refused_for.unwrap_or_default());
-                    error!(
-                        "ACME: no certificate for {} from issuer \"{}\" ({}): {e}; retrying in {:?}",
-                        job.cert.names.join(", "),
-                        job.issuer.name,
-                        job.issuer.uri,
-                        wait
-                    );
-                    job.next_try = Instant::now() + wait;
-                    job.backoff = (job.backoff * 2).min(MAX_RETRY);
-                }
+/// Orders one certificate until it is issued or leaves the config. One thread per
+/// certificate: a slow or failing issuer or name never holds up another.
+fn run(job: Job) {
+    let path = &job.cert.cert_path;
+    let names = job.cert.names.join(", ");
+    let mut backoff = FIRST_RETRY;
+    loop {
+        if !orders().wanted.contains(path) {
+            info!("ACME: {names} left the config; no longer ordered");
+            break;
+        }
+        match order(&job.issuer, &job.cert) {
+            Ok(()) => {
+                orders().in_flight.retain(|p| p != path);
+                swap_in();
+                return;
+            }
+            Err((e, refused_for)) => {
+                // A rate limit's Retry-After is a floor under the backoff.
+                let wait = backoff.max(refused_for.unwrap_or_default());
+                error!(
+                    "ACME: no certificate for {names} from issuer \"{}\" ({}): {e}; retrying in \
+                     {wait:?}",
+                    job.issuer.name, job.issuer.uri
+                );
+                std::thread::sleep(wait);
+                backoff = (backoff * 2).min(MAX_RETRY);
             }
         }
-        let (done, left): (Vec<Job>, Vec<Job>) =
-            jobs.into_iter().partition(|j| j.backoff == Duration::ZERO);
-        jobs = left;
-        let done: Vec<&PathBuf> = done.iter().map(|j| &j.cert.cert_path).collect();
-        orders().in_flight.retain(|p| !done.contains(&p));
-        if issued {
-            swap_in();
-        }
-        if let Some(next) = jobs.iter().map(|j| j.next_try).min() {
-            std::thread::sleep(next.saturating_duration_since(Instant::now()));
-        }
     }
-}
-
-/// Jobs for certificates a reload took out of the config: not retried.
-fn drop_unwanted(jobs: &mut Vec<Job>) {
-    let mut book = orders();
-    let Orders { wanted, in_flight } = &mut *book;
-    jobs.retain(|j| {
-        let keep = wanted.contains(&j.cert.cert_path);
-        if !keep {
-            info!(
-                "ACME: {} left the config; no longer ordered",
-                j.cert.names.join(", ")
-            );
-            in_flight.retain(|p| p != &j.cert.cert_path);
-        }
-        keep
-    });
-}
-
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86400 * 365)
+    orders().in_flight.retain(|p| p != path);
 }
 
 /// Account, order, validation, download; then the files, key first. An error comes with the

@@ -15,9 +15,10 @@ pub struct Pebble {
     pub dir: PathBuf,
     pub port: u16,
     mgmt: u16,
+    /// challtestsrv's management port (its DNS answers can be changed there).
+    dns_mgmt: u16,
     /// The CA of pebble's own HTTPS certificate (the ACME issuer's `ssl_trusted_certificate`).
     pub tls_cert: PathBuf,
-    log: PathBuf,
 }
 
 fn installed(bin: &str) -> bool {
@@ -53,8 +54,8 @@ impl Pebble {
         let dir = temp_dir("pebble");
         // pebble's HTTPS certificate, from the tests' CA (the issuer trusts that CA).
         let pair = Pki::get().server(&["localhost", "127.0.0.1"], KeyKind::Ecdsa);
-        let ports = free_ports(3);
-        let (port, mgmt, dns_port) = (ports[0], ports[1], ports[2]);
+        let ports = free_ports(4);
+        let (port, mgmt, dns_port, dns_mgmt) = (ports[0], ports[1], ports[2], ports[3]);
         let cfg = format!(
             r#"{{"pebble": {{"listenAddress": "127.0.0.1:{port}",
   "managementListenAddress": "127.0.0.1:{mgmt}",
@@ -71,13 +72,14 @@ impl Pebble {
             .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
             .args(["-dns01", &format!("127.0.0.1:{dns_port}")])
             .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
-            .args(["-management", &format!("127.0.0.1:{}", free_port())])
+            .args(["-management", &format!("127.0.0.1:{dns_mgmt}")])
             .stdout(std::fs::File::create(&dns_log).unwrap())
             .stderr(Stdio::from(
                 std::fs::File::create(dir.join("challtestsrv.err")).unwrap(),
             ))
             .spawn()
             .expect("pebble-challtestsrv");
+        // pebble's log stays in its folder while the test runs (for a failing test's reader).
         let log = dir.join("pebble.log");
         let pebble = Command::new("pebble")
             .arg("-config")
@@ -99,10 +101,15 @@ impl Pebble {
             dir,
             port,
             mgmt,
-            log,
+            dns_mgmt,
         };
         // challtestsrv serves DNS over TCP too: its port answering means it is up.
         wait_listening(dns_port, "challtestsrv", &p.dir.join("challtestsrv.err"));
+        wait_listening(
+            dns_mgmt,
+            "challtestsrv management",
+            &p.dir.join("challtestsrv.err"),
+        );
         wait_listening(port, "pebble", &p.dir.join("pebble.err"));
         wait_listening(mgmt, "pebble management", &p.dir.join("pebble.err"));
         Some(p)
@@ -127,11 +134,15 @@ impl Pebble {
         out
     }
 
-    /// Lines of pebble's log containing `needle`.
-    pub fn log_count(&self, needle: &str) -> usize {
-        let mut text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        text.push_str(&std::fs::read_to_string(self.dir.join("pebble.err")).unwrap_or_default());
-        text.lines().filter(|l| l.contains(needle)).count()
+    /// Makes `host` resolve to `ip` for pebble's validation requests.
+    pub fn resolve(&self, host: &str, ip: &str) {
+        let st = Command::new("curl")
+            .args(["-sS", "--fail", "-d"])
+            .arg(format!(r#"{{"host":"{host}.","addresses":["{ip}"]}}"#))
+            .arg(format!("http://127.0.0.1:{}/add-a", self.dns_mgmt))
+            .status()
+            .unwrap();
+        assert!(st.success(), "challtestsrv add-a");
     }
 }
 
