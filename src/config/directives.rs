@@ -57,8 +57,9 @@ const H2_OBSOLETE: &str = "obsolete since nginx 1.19.7: keepalive_timeout, keepa
 const H2_RECV: &str = "ringway reads each HTTP/2 connection into the shard's pooled 32k buffers";
 const H2_PUSH: &str =
     "ringway sends no HTTP/2 server push (nginx 1.25.1 removed it; browsers ignore it)";
-const ACME_ZONE: &str = "ringway's ACME state lives in its ACME thread and under state_path; \
-     the shards get challenges and certificates by message, not through a shared zone";
+const ACME_ZONE: &str = "ringway keeps ACME state in its ACME threads and under state_path; \
+     certificates reach the shards by reload, HTTP-01 tokens through a table only challenge \
+     requests read";
 const CERT_CACHE: &str = "ringway reads certificates when the config is loaded or reloaded";
 
 const fn h(name: &'static str, ctx: u8, min: u8, max: u8) -> Spec {
