@@ -213,7 +213,7 @@ fn run(cli: Cli) -> Result<(), String> {
     let mut upgrade = ringway::shard::upgrade::Upgrade::new(pid_file.clone());
     let (started_uring, started_workers) = (cfg.uring, cfg.workers);
     let shards = Shards::start(cfg.clone(), lookups, tls, workers)?;
-    // Certificates ordered from ACME issuers: a thread of its own, once the shards serve
+    // Certificates ordered from ACME issuers: threads of their own, once the shards serve
     // (they answer the HTTP-01 challenges).
     ringway::acme::start(&cfg);
     if let Some(p) = &pid_file

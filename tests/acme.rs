@@ -36,9 +36,10 @@ fn curl_https(port: u16, name: &str, ca: &Path) -> Result<String, String> {
     }
 }
 
-/// ringway's config: a plain server that redirects everything to https://, a TLS server for
-/// two names with a certificate from pebble, one for a name whose issuer is unreachable, and
-/// one with a certificate of its own.
+/// ringway's config: a plain server that redirects everything to https:// (a.… and b.…),
+/// another with no location for the challenge path (every other name), a TLS server for two
+/// names with a certificate from pebble, one for a name whose validation fails, one for a name
+/// whose issuer is unreachable, and one with a certificate of its own.
 fn config(
     http: SocketAddr,
     https: SocketAddr,
@@ -65,8 +66,13 @@ http {{
     }}
     server {{
         listen {http};
-        server_name _;
+        server_name a.example.test b.example.test;
         return 301 https://$host$request_uri;
+    }}
+    server {{
+        listen {http} default_server;
+        server_name _;
+        location /app/ {{ return 404; }}
     }}
     server {{
         listen {https} ssl;
