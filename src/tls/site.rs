@@ -45,6 +45,9 @@ pub struct Site {
     /// `ssl_session_cache` size in sessions (0: none stored).
     pub cache: usize,
     pub early_data: bool,
+    /// The server's only certificates come from ACME and are not issued yet: why its
+    /// handshakes are refused (logged at each one, at debug level; at load, as a warning).
+    pub acme_pending: Option<String>,
 }
 
 /// The crypto ringway's TLS uses, with the suites and groups a server's settings allow.
@@ -124,6 +127,7 @@ impl Site {
             _ => None,
         };
         let mut keys = Vec::new();
+        let mut pending = None;
         for pair in &tls.certificates {
             if let Some(a) = acme
                 && pair.cert == a.cert_path
@@ -135,6 +139,7 @@ impl Site {
                     a.at,
                     a.names.join(", ")
                 );
+                pending = Some(a.names.join(", "));
                 continue;
             }
             keys.push(certs::certified(
@@ -144,6 +149,7 @@ impl Site {
                 staple.clone(),
             )?);
         }
+        let keys_empty = keys.is_empty();
         let (handshake_verifier, client_check) = client_verifiers(tls, &provider)?;
         let resolver = Arc::new(SiteCerts::new(keys, tls.protocols));
         let mut base = ServerConfig::builder_with_provider(provider.clone())
@@ -178,6 +184,7 @@ impl Site {
                 _ => 0,
             },
             early_data: tls.early_data,
+            acme_pending: pending.filter(|_| keys_empty),
         })
     }
 }
