@@ -316,3 +316,112 @@ fn issues_over_http01_serves_https_and_reuses_after_restart() {
     );
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// The leaf's serial number in a PEM chain file.
+fn serial(chain: &Path) -> String {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-serial", "-in"])
+        .arg(chain)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// With pebble issuing certificates valid for 6 s, ringway orders a new one at two thirds of
+/// the lifetime (4 s) and swaps it in; a TLS keep-alive connection made with the first one
+/// goes on, and new handshakes get the new one.
+#[test]
+fn renews_at_two_thirds_of_the_lifetime() {
+    let ports = free_ports(2);
+    let http = SocketAddr::from(([127, 0, 0, 1], ports[0]));
+    let https = SocketAddr::from(([127, 0, 0, 1], ports[1]));
+    let Some(p) = Pebble::start_with_validity(http.port(), Some(6)) else {
+        return;
+    };
+    let root = p.root_pem();
+    let work = temp_dir("acme-renew");
+    let text = format!(
+        "events {{}}
+http {{
+    acme_issuer pebble {{
+        uri {dir};
+        state_path {state};
+        accept_terms_of_service;
+        ssl_trusted_certificate {ca};
+    }}
+    server {{
+        listen {http};
+        return 301 https://$host$request_uri;
+    }}
+    server {{
+        listen {https} ssl;
+        server_name r.example.test;
+        acme_certificate pebble;
+        ssl_certificate $acme_certificate;
+        ssl_certificate_key $acme_certificate_key;
+        return 200 \"renewed $host\";
+    }}
+}}
+",
+        dir = p.directory(),
+        ca = p.tls_cert.display(),
+        state = work.join("state").display(),
+    );
+    let rw_dir = work.join("run");
+    std::fs::create_dir_all(&rw_dir).unwrap();
+    let rw = start(&rw_dir, &text, &[http, https]);
+    let crt = work.join("state/certificates/r.example.test.crt");
+    poll(Duration::from_secs(20), || {
+        curl_https(https.port(), "r.example.test", &root)
+    })
+    .unwrap_or_else(|e| panic!("no first certificate: {e}\n{}", rw.stderr()));
+    let first = serial(&crt);
+    let mut live = clients::LiveClient::open(https, &["-servername", "r.example.test"]);
+    assert!(
+        live.request("r.example.test", "/", "renewed r.example.test")
+            .ends_with("renewed r.example.test")
+    );
+    assert!(
+        rw.wait_log(
+            "renewing the certificate for r.example.test",
+            1,
+            Duration::from_secs(10)
+        ),
+        "{}",
+        rw.stderr()
+    );
+    poll(Duration::from_secs(10), || {
+        let now = serial(&crt);
+        if now != first {
+            Ok(())
+        } else {
+            Err("same serial".to_string())
+        }
+    })
+    .unwrap_or_else(|e| panic!("not renewed: {e}\n{}", rw.stderr()));
+    // New handshakes get the new certificate once the swap's reload is applied.
+    let renewed = serial(&crt);
+    poll(Duration::from_secs(5), || {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "openssl s_client -connect {https} -servername r.example.test </dev/null \
+                 2>/dev/null | openssl x509 -noout -serial"
+            ))
+            .output()
+            .map_err(|e| e.to_string())?;
+        let served = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if served == renewed {
+            Ok(())
+        } else {
+            Err(format!("served {served}, stored {renewed}"))
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", rw.stderr()));
+    let again = live.request("r.example.test", "/", "renewed r.example.test");
+    assert!(
+        again.ends_with("renewed r.example.test"),
+        "the keep-alive connection after the swap: {again:?}"
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}

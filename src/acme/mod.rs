@@ -1,16 +1,17 @@
 //! Automatic certificates with ACME (RFC 8555), configured as nginx's ngx_http_acme_module.
 //!
-//! Threads of its own (one per certificate being ordered), off the shards (blocking I/O is
+//! Threads of its own (one per certificate in the config), off the shards (blocking I/O is
 //! fine there). At start, each stored certificate that is still valid and covers its names is
-//! reused; the others are ordered. A new certificate is written under the issuer's `state_path` and then swapped in by the same path a
-//! reload takes (the process signals itself SIGHUP): every shard gets new TLS settings for new
-//! handshakes, and open connections keep theirs. HTTP-01 answers: `challenge`.
+//! reused; the others are ordered. A new certificate is written under the issuer's
+//! `state_path` and then swapped in by the same path a reload takes (the process signals itself
+//! SIGHUP): every shard gets new TLS settings for new handshakes, and open connections keep
+//! theirs. HTTP-01 answers: `challenge`.
 //!
-//! At each reload the same check runs on the new config: certificates it adds are ordered by a
-//! new thread, those it drops are no longer retried, those being ordered already are left to
-//! the thread ordering them (`ORDERS`).
+//! Each certificate's thread stays to renew it at two thirds of its lifetime. At each reload
+//! the same check runs on the new config: certificates it adds get a thread, those it drops are
+//! let go (noticed within a minute), the others are left to their threads (`ORDERS`).
 //!
-//! Not yet: renewal (ARI or two thirds of the lifetime), TLS-ALPN-01.
+//! Not yet: ACME Renewal Information (RFC 9773), TLS-ALPN-01.
 
 pub mod challenge;
 mod client;
@@ -30,17 +31,17 @@ use crate::config::acme::{AcmeCert, Issuer};
 const FIRST_RETRY: Duration = Duration::from_secs(30);
 const MAX_RETRY: Duration = Duration::from_secs(3600);
 
-/// Which certificates (by file) the config in force wants, and which an ACME thread is
-/// ordering now. Touched by the main thread at start and reload and by the ACME threads
-/// between attempts: never on a shard.
+/// Which certificates (by file) the config in force wants, and which an ACME thread looks
+/// after. Touched by the main thread at start and reload and by the ACME threads between
+/// steps: never on a shard.
 struct Orders {
     wanted: Vec<PathBuf>,
-    in_flight: Vec<PathBuf>,
+    managed: Vec<PathBuf>,
 }
 
 static ORDERS: Mutex<Orders> = Mutex::new(Orders {
     wanted: Vec::new(),
-    in_flight: Vec::new(),
+    managed: Vec::new(),
 });
 
 fn orders() -> std::sync::MutexGuard<'static, Orders> {
@@ -48,13 +49,18 @@ fn orders() -> std::sync::MutexGuard<'static, Orders> {
     ORDERS.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The longest an ACME thread sleeps before looking again whether its certificate is still
+/// in the config.
+const WAKE: Duration = Duration::from_secs(60);
+
 struct Job {
     cert: AcmeCert,
     issuer: Issuer,
 }
 
-/// Starts an ACME thread for the certificates `cfg` asks for that are neither stored (still
-/// valid, covering their names: reused, no order) nor being ordered already.
+/// Starts an ACME thread for each certificate `cfg` asks for that no thread looks after yet.
+/// A stored certificate still valid and covering its names is reused (no order) until it is
+/// due for renewal.
 pub fn start(cfg: &Config) {
     let mut jobs = Vec::new();
     let mut book = orders();
@@ -65,7 +71,7 @@ pub fn start(cfg: &Config) {
         .map(|c| c.cert_path.clone())
         .collect();
     for c in &cfg.acme.certificates {
-        if book.in_flight.contains(&c.cert_path) {
+        if book.managed.contains(&c.cert_path) {
             continue;
         }
         let Some(issuer) = cfg.acme.issuers.get(c.issuer) else {
@@ -77,18 +83,16 @@ pub fn start(cfg: &Config) {
                 c.names.join(", "),
                 c.cert_path.display()
             ),
-            Some(why) => {
-                info!(
-                    "ACME: ordering a certificate for {} ({why})",
-                    c.names.join(", ")
-                );
-                book.in_flight.push(c.cert_path.clone());
-                jobs.push(Job {
-                    cert: c.clone(),
-                    issuer: issuer.clone(),
-                });
-            }
+            Some(why) => info!(
+                "ACME: ordering a certificate for {} ({why})",
+                c.names.join(", ")
+            ),
         }
+        book.managed.push(c.cert_path.clone());
+        jobs.push(Job {
+            cert: c.clone(),
+            issuer: issuer.clone(),
+        });
     }
     drop(book);
     for job in jobs {
@@ -98,27 +102,51 @@ pub fn start(cfg: &Config) {
             .spawn(move || run(job));
         if let Err(e) = spawned {
             error!("ACME: cannot start a thread: {e}");
-            orders().in_flight.retain(|p| p != &path);
+            orders().managed.retain(|p| p != &path);
         }
     }
 }
 
-/// Orders one certificate until it is issued or leaves the config. One thread per
-/// certificate: a slow or failing issuer or name never holds up another.
+/// Looks after one certificate while it is in the config: orders it when there is none (or
+/// it no longer fits), and again at two thirds of its lifetime. One thread per certificate:
+/// a slow or failing issuer or name never holds up another.
 fn run(job: Job) {
     let path = &job.cert.cert_path;
     let names = job.cert.names.join(", ");
     let mut backoff = FIRST_RETRY;
     loop {
         if !orders().wanted.contains(path) {
-            info!("ACME: {names} left the config; no longer ordered");
+            info!("ACME: {names} left the config; no longer looked after");
             break;
+        }
+        if let Ok(due) = store::renewal_due(&job.cert) {
+            let now = std::time::SystemTime::now();
+            match due.duration_since(now) {
+                Ok(wait) if !wait.is_zero() => {
+                    std::thread::sleep(wait.min(WAKE));
+                    continue;
+                }
+                _ => {
+                    info!("ACME: renewing the certificate for {names} (two thirds of its lifetime)")
+                }
+            }
         }
         match order(&job.issuer, &job.cert) {
             Ok(()) => {
-                orders().in_flight.retain(|p| p != path);
                 swap_in();
-                return;
+                let fresh = store::renewal_due(&job.cert)
+                    .is_ok_and(|due| due > std::time::SystemTime::now());
+                if fresh {
+                    backoff = FIRST_RETRY;
+                } else {
+                    // Never a tight loop of orders, whatever the certificate's dates say.
+                    warn!(
+                        "ACME: the new certificate for {names} is due for renewal already (a \
+                         very short lifetime, or clocks apart); next order in {backoff:?}"
+                    );
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(MAX_RETRY);
+                }
             }
             Err((e, refused_for)) => {
                 // A rate limit's Retry-After is a floor under the backoff.
@@ -133,7 +161,7 @@ fn run(job: Job) {
             }
         }
     }
-    orders().in_flight.retain(|p| p != path);
+    orders().managed.retain(|p| p != path);
 }
 
 /// Account, order, validation, download; then the files, key first. An error comes with the
@@ -160,7 +188,7 @@ fn order(issuer: &Issuer, cert: &AcmeCert) -> Result<(), (String, Option<Duratio
 /// New certificates reach the shards by the reload path: the main thread re-reads the config
 /// (and with it the files just written) and hands every shard new TLS settings.
 fn swap_in() {
-    warn!("ACME: new certificates stored; reloading to use them");
+    info!("ACME: new certificates stored; reloading to use them");
     // SAFETY: plain syscall signalling this process.
     unsafe { libc::kill(libc::getpid(), libc::SIGHUP) };
 }

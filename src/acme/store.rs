@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::acme::AcmeCert;
 
@@ -36,21 +37,39 @@ pub fn write_public(path: &Path, bytes: &[u8]) -> Result<(), String> {
 
 /// Why the stored certificate cannot be reused (None: it can).
 pub fn unusable(c: &AcmeCert) -> Option<String> {
+    renewal_due(c).err()
+}
+
+/// When the stored certificate is due for renewal: at two thirds of its lifetime. Err: why it
+/// cannot be used at all (order now).
+pub fn renewal_due(c: &AcmeCert) -> Result<SystemTime, String> {
+    match stored_validity(c) {
+        Ok((from, until)) => {
+            let renew = from + (until - from) * 2 / 3;
+            Ok(UNIX_EPOCH + Duration::from_secs(u64::try_from(renew).unwrap_or(0)))
+        }
+        Err(why) => Err(why),
+    }
+}
+
+/// The stored certificate's validity (seconds since the epoch), if it is there, unexpired and
+/// covers every name.
+fn stored_validity(c: &AcmeCert) -> Result<(i64, i64), String> {
     if !c.key_path.exists() {
-        return Some("no stored key".into());
+        return Err("no stored key".into());
     }
     let pem = match std::fs::read(&c.cert_path) {
         Ok(p) => p,
-        Err(_) => return Some("no stored certificate".into()),
+        Err(_) => return Err("no stored certificate".into()),
     };
     let Ok(chain) = crate::tls::certs::chain(&pem) else {
-        return Some("the stored certificate is not PEM".into());
+        return Err("the stored certificate is not PEM".into());
     };
     let Ok((_, leaf)) = x509_parser::parse_x509_certificate(chain[0].as_ref()) else {
-        return Some("the stored certificate does not parse".into());
+        return Err("the stored certificate does not parse".into());
     };
     if !leaf.validity().is_valid() {
-        return Some("the stored certificate has expired".into());
+        return Err("the stored certificate has expired".into());
     }
     let mut covered = Vec::new();
     if let Ok(Some(san)) = leaf.subject_alternative_name() {
@@ -61,7 +80,8 @@ pub fn unusable(c: &AcmeCert) -> Option<String> {
         }
     }
     if let Some(missing) = c.names.iter().find(|n| !covered.contains(n)) {
-        return Some(format!("the stored certificate does not cover {missing}"));
+        return Err(format!("the stored certificate does not cover {missing}"));
     }
-    None
+    let v = leaf.validity();
+    Ok((v.not_before.timestamp(), v.not_after.timestamp()))
 }

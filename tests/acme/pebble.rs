@@ -44,6 +44,11 @@ fn wait_listening(port: u16, what: &str, log: &Path) {
 impl Pebble {
     /// None (the test is skipped) when pebble is missing and RINGWAY_ACME is not `require`.
     pub fn start(http_port: u16) -> Option<Pebble> {
+        Pebble::start_with_validity(http_port, None)
+    }
+
+    /// As `start`, issuing certificates valid for `validity` seconds.
+    pub fn start_with_validity(http_port: u16, validity: Option<u64>) -> Option<Pebble> {
         if !installed("pebble") || !installed("pebble-challtestsrv") {
             if std::env::var("RINGWAY_ACME").as_deref() == Ok("require") {
                 panic!("pebble and pebble-challtestsrv are required (Debian package pebble)");
@@ -61,10 +66,13 @@ impl Pebble {
   "managementListenAddress": "127.0.0.1:{mgmt}",
   "certificate": "{cert}", "privateKey": "{key}",
   "httpPort": {http_port}, "tlsPort": {tls},
-  "ocspResponderURL": "", "externalAccountBindingRequired": false}}}}"#,
+  "ocspResponderURL": "", "externalAccountBindingRequired": false{validity}}}}}"#,
             cert = pair.cert.display(),
             key = pair.key.display(),
             tls = free_port(),
+            validity = validity.map_or(String::new(), |s| {
+                format!(r#", "certificateValidityPeriod": {s}"#)
+            }),
         );
         std::fs::write(dir.join("pebble.json"), cfg).unwrap();
         let dns_log = dir.join("challtestsrv.log");
