@@ -211,15 +211,14 @@ impl Client {
             };
             self.authorize(authz, deadline)?;
         }
-        let (key_pem, csr) = csr(cert)?;
+        let (key_pem, public, csr) = csr(cert)?;
         let finalize = order["finalize"]
             .as_str()
             .ok_or_else(|| "ACME order has no finalize URL".to_string())?
             .to_string();
-        let order = match self.post(&finalize, Some(&json!({"csr": b64(&csr)}))) {
-            Ok(r) => r.json()?,
-            Err(e) => return Err(e),
-        };
+        let order = self
+            .post(&finalize, Some(&json!({"csr": b64(&csr)})))?
+            .json()?;
         let order = if order["status"] == "valid" {
             order
         } else {
@@ -232,7 +231,16 @@ impl Client {
         let reply = self.post(&cert_url, None)?;
         let chain = String::from_utf8(reply.body)
             .map_err(|_| "ACME certificate is not PEM text".to_string())?;
-        crate::tls::certs::chain(chain.as_bytes()).map_err(|e| format!("ACME certificate: {e}"))?;
+        // A chain that does not fit the key would fail the reload that swaps it in (and every
+        // reload after it, keeping the running config): checked before it is stored.
+        let certs = crate::tls::certs::chain(chain.as_bytes())
+            .map_err(|e| format!("ACME certificate: {e}"))?;
+        let leaf_public = x509_parser::parse_x509_certificate(certs[0].as_ref())
+            .map(|(_, leaf)| leaf.public_key().subject_public_key.data.to_vec())
+            .map_err(|e| format!("ACME certificate: {e}"))?;
+        if leaf_public != public {
+            return Err("ACME certificate: its public key is not the one in the CSR".into());
+        }
         Ok(Issued {
             chain,
             key: key_pem,
@@ -330,8 +338,9 @@ fn retry_after(v: &str) -> Option<Duration> {
     when.duration_since(std::time::SystemTime::now()).ok()
 }
 
-/// A fresh key for the certificate and a CSR naming every identifier.
-fn csr(cert: &AcmeCert) -> Result<(String, Vec<u8>), String> {
+/// A fresh key for the certificate (PEM, and its raw public key: the EC point) and a CSR
+/// naming every identifier.
+fn csr(cert: &AcmeCert) -> Result<(String, Vec<u8>, Vec<u8>), String> {
     let alg = match cert.key {
         KeyAlg::EcdsaP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
         KeyAlg::EcdsaP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
@@ -342,7 +351,11 @@ fn csr(cert: &AcmeCert) -> Result<(String, Vec<u8>), String> {
     let csr = params
         .serialize_request(&key)
         .map_err(|e| format!("CSR for {}: {e}", cert.names.join(", ")))?;
-    Ok((key.serialize_pem(), csr.der().to_vec()))
+    Ok((
+        key.serialize_pem(),
+        key.public_key_raw().to_vec(),
+        csr.der().to_vec(),
+    ))
 }
 
 #[cfg(test)]
