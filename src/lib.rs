@@ -1,6 +1,7 @@
 //! ringway: an HTTP/1.1 reverse proxy on io_uring, one shard per core.
 
 pub mod access;
+pub mod acme;
 pub mod cache;
 pub mod compress;
 pub mod config;

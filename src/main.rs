@@ -212,7 +212,10 @@ fn run(cli: Cli) -> Result<(), String> {
     // Binary upgrade (USR2, WINCH, HUP while upgrading, the new process's end): shard/upgrade.rs.
     let mut upgrade = ringway::shard::upgrade::Upgrade::new(pid_file.clone());
     let (started_uring, started_workers) = (cfg.uring, cfg.workers);
-    let shards = Shards::start(cfg, lookups, tls, workers)?;
+    let shards = Shards::start(cfg.clone(), lookups, tls, workers)?;
+    // Certificates ordered from ACME issuers: threads of their own, once the shards serve
+    // (they answer the HTTP-01 challenges).
+    ringway::acme::start(&cfg);
     if let Some(p) = &pid_file
         && let Err(e) = std::fs::write(p, format!("{}\n", std::process::id()))
     {
@@ -317,7 +320,10 @@ fn reload(
             }
             ringway::observe::error_log::apply(cfg.error_log.as_ref());
             ringway::observe::files::in_force(&cfg);
-            shards.reload(Arc::new(cfg), Arc::new(lookups), Arc::new(tls))
+            let cfg = Arc::new(cfg);
+            shards.reload(cfg.clone(), Arc::new(lookups), Arc::new(tls));
+            // Certificates the new config asks for and nobody is ordering yet.
+            ringway::acme::start(&cfg);
         }
         Err(e) => {
             ringway::observe::metrics::process::reloaded(false);

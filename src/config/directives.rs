@@ -57,6 +57,9 @@ const H2_OBSOLETE: &str = "obsolete since nginx 1.19.7: keepalive_timeout, keepa
 const H2_RECV: &str = "ringway reads each HTTP/2 connection into the shard's pooled 32k buffers";
 const H2_PUSH: &str =
     "ringway sends no HTTP/2 server push (nginx 1.25.1 removed it; browsers ignore it)";
+const ACME_ZONE: &str = "ringway keeps ACME state in its ACME threads and under state_path; \
+     certificates reach the shards by reload, HTTP-01 tokens through a table only challenge \
+     requests read";
 const CERT_CACHE: &str = "ringway reads certificates when the config is loaded or reloaded";
 
 const fn h(name: &'static str, ctx: u8, min: u8, max: u8) -> Spec {
@@ -324,6 +327,10 @@ pub(crate) static SPECS: &[Spec] = &[
     h("auth_request_set", HSL, 2, 2),
     // ngx_http_ssl_module (build/tls.rs)
     h("ssl", HS, 1, 1),
+    // ngx_http_acme_module (build/acme.rs; the client is src/acme/)
+    hb("acme_issuer", HTTP, 1, 1),
+    h("acme_certificate", SERVER, 1, N),
+    n("acme_shared_zone", HTTP, 1, 1, ACME_ZONE),
     h("ssl_certificate", HS, 1, 1),
     h("ssl_certificate_key", HS, 1, 1),
     h("ssl_protocols", HS, 1, N),

@@ -53,6 +53,7 @@
 //! Notices read `<file>:<line>: ignored: <directive> (<why>)`.
 
 mod access;
+pub mod acme;
 mod auth;
 mod build;
 pub mod cache;
@@ -76,6 +77,8 @@ mod test_util;
 mod tests;
 #[cfg(test)]
 mod tests_access;
+#[cfg(test)]
+mod tests_acme;
 #[cfg(test)]
 mod tests_auth;
 #[cfg(test)]

@@ -14,6 +14,8 @@ use crate::config::htpasswd::Htpasswd;
 pub struct Config {
     /// The main file the config was read from (reload re-reads it).
     pub source: PathBuf,
+    /// `acme_issuer` blocks and the servers' `acme_certificate`s.
+    pub acme: crate::config::acme::Acme,
     /// `worker_processes N` (None for `auto` or absent: one per online core).
     pub workers: Option<usize>,
     /// `worker_shutdown_timeout`: how long a graceful stop waits for in-flight requests.

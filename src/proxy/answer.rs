@@ -138,7 +138,7 @@ pub async fn options_here<S: Transport>(r: &Request<'_>, stream: &mut S, b: Vec<
     Next::KeepAlive(leftover(r.ctx, b, consumed))
 }
 
-async fn send<S: Transport>(
+pub(super) async fn send<S: Transport>(
     stream: &mut S,
     out: Vec<u8>,
     limit: Duration,

@@ -17,6 +17,7 @@
 //! `request` holds the record the phases after routing share; `context` the shard's state.
 
 mod access;
+mod acme;
 mod answer;
 mod builtin;
 pub(crate) mod cache;

@@ -541,6 +541,26 @@ async fn serve_request<S: Transport>(
 ) -> Next {
     #[cfg(debug_assertions)]
     guard::fault_hook(head.target.get(&b));
+    // ACME HTTP-01 answers come before routing and anything the operator's config says (a
+    // server that redirects everything to https://, or has no location for the path, must not
+    // swallow them).
+    if let Some(key_auth) = super::acme::challenge(head, &b) {
+        log_capture::unrouted(
+            at.outcome,
+            at.generation,
+            at.lst,
+            at.client,
+            Some((head, &b)),
+        );
+        let keep = head.keep_alive && !at.ctx.drain.is_set();
+        let limit = at.lst.defaults.client_send_timeout;
+        let how = super::acme::How {
+            keep,
+            limit,
+            outcome: at.outcome,
+        };
+        return super::acme::answer(at.ctx, stream, head, b, key_auth, how).await;
+    }
     // nginx applies the server's realip settings before the rewrite phase and, when they did
     // not apply, the location's after it (not for answers the rewrite phase gives). The
     // clients stay where they are made: a `Client` is big enough that moving it costs.

@@ -75,6 +75,11 @@ async fn run(
         let _ = io.write_all(REJECT_ALERT.to_vec()).await;
         return Err(Failed::Closed);
     };
+    if let Some(names) = &site.acme_pending {
+        debug!(sni = ?sni, "TLS handshake refused: no ACME certificate for {names} yet");
+        let _ = io.write_all(REJECT_ALERT.to_vec()).await;
+        return Err(Failed::Closed);
+    }
     if site.reject {
         debug!(sni = ?sni, "TLS handshake rejected (ssl_reject_handshake)");
         let _ = io.write_all(REJECT_ALERT.to_vec()).await;

@@ -42,12 +42,13 @@ impl Loaded {
     /// file and the directive; on reload it keeps the running config (and certificates).
     pub fn load(cfg: &Config) -> Result<Loaded, String> {
         let mut sites = Vec::with_capacity(cfg.servers.len());
-        for s in &cfg.servers {
+        for (i, s) in cfg.servers.iter().enumerate() {
             if !s.listen.iter().any(|l| l.ssl) {
                 sites.push(None);
                 continue;
             }
-            sites.push(Some(Arc::new(site::Site::load(&s.tls)?)));
+            let acme = cfg.acme.certificates.iter().find(|c| c.server == i);
+            sites.push(Some(Arc::new(site::Site::load(&s.tls, acme)?)));
         }
         let mut upstream: Vec<Arc<upstream::UpstreamTls>> = Vec::new();
         for p in https_settings(cfg) {

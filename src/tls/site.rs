@@ -45,6 +45,9 @@ pub struct Site {
     /// `ssl_session_cache` size in sessions (0: none stored).
     pub cache: usize,
     pub early_data: bool,
+    /// The server's only certificates come from ACME and are not issued yet: why its
+    /// handshakes are refused (logged at each one, at debug level; at load, as a warning).
+    pub acme_pending: Option<String>,
 }
 
 /// The crypto ringway's TLS uses, with the suites and groups a server's settings allow.
@@ -107,7 +110,12 @@ pub fn versions(p: Protocols) -> Vec<&'static rustls::SupportedProtocolVersion> 
 
 impl Site {
     /// Reads the server's files and builds its settings. Errors name the file and directive.
-    pub fn load(tls: &ServerTls) -> Result<Site, String> {
+    /// `acme`: the files ringway's ACME client writes for this server; while they do not
+    /// exist yet the server has no certificate and its handshakes fail (logged here).
+    pub fn load(
+        tls: &ServerTls,
+        acme: Option<&crate::config::acme::AcmeCert>,
+    ) -> Result<Site, String> {
         let provider = Arc::new(provider(
             tls.protocols,
             &tls.ciphers.tls12,
@@ -119,7 +127,21 @@ impl Site {
             _ => None,
         };
         let mut keys = Vec::new();
+        let mut pending = None;
         for pair in &tls.certificates {
+            if let Some(a) = acme
+                && pair.cert == a.cert_path
+                && !(a.cert_path.exists() && a.key_path.exists())
+            {
+                tracing::warn!(
+                    "{}: no ACME certificate yet for {} (issuance pending or failed, see the \
+                     log): TLS handshakes for these names fail until it is issued",
+                    a.at,
+                    a.names.join(", ")
+                );
+                pending = Some(a.names.join(", "));
+                continue;
+            }
             keys.push(certs::certified(
                 pair,
                 &provider,
@@ -127,6 +149,7 @@ impl Site {
                 staple.clone(),
             )?);
         }
+        let keys_empty = keys.is_empty();
         let (handshake_verifier, client_check) = client_verifiers(tls, &provider)?;
         let resolver = Arc::new(SiteCerts::new(keys, tls.protocols));
         let mut base = ServerConfig::builder_with_provider(provider.clone())
@@ -161,6 +184,7 @@ impl Site {
                 _ => 0,
             },
             early_data: tls.early_data,
+            acme_pending: pending.filter(|_| keys_empty),
         })
     }
 }

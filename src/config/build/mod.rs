@@ -8,6 +8,7 @@
 //! (upstreams, health checks, resolver), `layer` (settings directives and their merge) and
 //! `args` (argument readers) hold the rest.
 
+mod acme;
 mod args;
 mod compress;
 mod files;
@@ -75,6 +76,7 @@ struct Http {
     pub(super) resolver_timeout: Option<Duration>,
     pub(super) limit_zones: Vec<(LimitZone, Pos)>,
     pub(super) cache_zones: Vec<(CacheZone, Pos)>,
+    pub(super) acme: super::acme::Acme,
 }
 
 struct Builder {
@@ -182,6 +184,7 @@ impl Builder {
             log_files: Vec::new(),
             log_formats: Vec::new(),
             error_log: None,
+            acme: Default::default(),
         };
         let mut http = Http::default();
         let (mut seen_workers, mut seen_pid, mut seen_shutdown) = (None, None, None);
@@ -328,6 +331,7 @@ impl Builder {
                 let s = self.server(d)?;
                 http.servers.push(s);
             }
+            "acme_issuer" => self.acme_issuer(d, &mut http.acme)?,
             "resolver" => {
                 let r = resolver(d)?;
                 set_once(&mut http.resolver, d, r)?;
@@ -366,7 +370,7 @@ impl Builder {
     }
 
     /// Phase B: inheritance, defaults and the checks that need the whole file.
-    fn finish(&mut self, http: Http, cfg: &mut Config) -> Result<()> {
+    fn finish(&mut self, mut http: Http, cfg: &mut Config) -> Result<()> {
         cfg.resolver = http.resolver.clone().map(|mut r| {
             r.timeout = http.resolver_timeout.unwrap_or(DEFAULT_RESOLVER_TIMEOUT);
             r
@@ -463,6 +467,10 @@ impl Builder {
             let ssl = s.layer.ssl.over(&http.layer.ssl);
             let mut tls =
                 ssl.model(settings.client_header_timeout, listen.iter().any(|l| l.ssl))?;
+            if let Some(d) = &s.acme {
+                acme::server_certificate(d, &mut http.acme, servers.len(), &s.names, &mut tls)?;
+            }
+            acme::check_unresolved(&mut tls, listen.iter().any(|l| l.ssl), &s.pos)?;
             tls.http2 = settings.http2.on || listen.iter().any(|l| l.http2);
             if let Some(pos) = ssl.stapling_without_file() {
                 self.notices.push(format!(
@@ -513,6 +521,7 @@ impl Builder {
         }
         cfg.upstreams = http.upstreams.into_iter().map(|(u, _)| u).collect();
         cfg.servers = servers;
+        cfg.acme = std::mem::take(&mut http.acme);
         Ok(())
     }
 }

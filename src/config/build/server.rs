@@ -51,6 +51,8 @@ pub(super) struct PServer {
     pub(super) rewrites: Vec<Rewrite>,
     pub(super) ret: Option<Return>,
     pub(super) locations: Vec<PLocation>,
+    /// `acme_certificate` (checked once every `acme_issuer` is known).
+    pub(super) acme: Option<Directive>,
 }
 
 /// Named captures of every regex in a server (they may be used as variables anywhere in it).
@@ -99,6 +101,7 @@ impl Builder {
             rewrites: Vec::new(),
             ret: None,
             locations: Vec::new(),
+            acme: None,
         };
         for c in block {
             let Some(_) = self.spec(c, SERVER)? else {
@@ -106,6 +109,7 @@ impl Builder {
             };
             match c.name.as_str() {
                 "listen" => self.listen(c, &mut s.listen)?,
+                "acme_certificate" => set_once(&mut s.acme, c, c.clone())?,
                 "server_name" => {
                     for a in &c.args {
                         if let Some(re) = a.value.strip_prefix('~') {

@@ -399,6 +399,15 @@ impl Builder {
                     ));
                 }
             }
+            "ssl_certificate" if a[0].value == super::acme::CERT_VAR => {
+                let p = PathBuf::from(super::acme::CERT_VAR);
+                l.certs.get_or_insert_default().push((p, d.pos.clone()));
+            }
+            "ssl_certificate_key" if a[0].value == super::acme::KEY_VAR => {
+                l.keys
+                    .get_or_insert_default()
+                    .push(PathBuf::from(super::acme::KEY_VAR));
+            }
             "ssl_certificate" => {
                 let p = file_path(d, &a[0], &base)?;
                 l.certs.get_or_insert_default().push((p, d.pos.clone()));

@@ -1,0 +1,370 @@
+//! A blocking ACME client (RFC 8555) for the ACME thread: directory, nonces, account, order,
+//! HTTP-01 authorizations, finalize with a CSR, polling with backoff and Retry-After, and the
+//! chain's download. Every failure carries the server's problem document.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tracing::{debug, info};
+
+use super::challenge;
+use super::jws::{AccountKey, b64};
+use crate::config::acme::{AcmeCert, Issuer, KeyAlg};
+
+/// How long one order may take, all polling included.
+const ORDER_DEADLINE: Duration = Duration::from_secs(120);
+
+pub struct Client {
+    agent: ureq::Agent,
+    new_nonce: String,
+    new_account: String,
+    new_order: String,
+    nonce: Option<String>,
+    key: AccountKey,
+    kid: Option<String>,
+    /// The last error answer's Retry-After (a rate limit, RFC 8555 §6.6): the earliest time
+    /// to try again.
+    pub refused_for: Option<Duration>,
+}
+
+struct Reply {
+    status: u16,
+    location: Option<String>,
+    retry_after: Option<Duration>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Result<Value, String> {
+        serde_json::from_slice(&self.body).map_err(|e| format!("ACME answer is not JSON: {e}"))
+    }
+}
+
+/// An issued certificate: the chain and its key, both PEM.
+pub struct Issued {
+    pub chain: String,
+    pub key: String,
+}
+
+fn agent(issuer: &Issuer) -> Result<ureq::Agent, String> {
+    use ureq::tls::{Certificate, RootCerts, TlsConfig};
+    let mut tls = TlsConfig::builder().disable_verification(!issuer.verify);
+    if let Some(path) = &issuer.trusted {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("ssl_trusted_certificate \"{}\": {e}", path.display()))?;
+        let certs: Vec<Certificate<'static>> = crate::tls::certs::chain(&pem)
+            .map_err(|e| format!("ssl_trusted_certificate \"{}\": {e}", path.display()))?
+            .iter()
+            .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+            .collect();
+        tls = tls.root_certs(RootCerts::new_with_certs(&certs));
+    }
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .tls_config(tls.build())
+        .user_agent(concat!("ringway/", env!("CARGO_PKG_VERSION")))
+        .build();
+    Ok(config.into())
+}
+
+fn header(r: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// A problem document (RFC 7807) as one log-friendly line.
+fn problem(url: &str, reply: &Reply) -> String {
+    let text = String::from_utf8_lossy(&reply.body);
+    let text: String = text.chars().take(1000).collect();
+    format!(
+        "ACME server answered {} to {url}: {}",
+        reply.status,
+        text.trim()
+    )
+}
+
+impl Client {
+    /// Reads the issuer's directory.
+    pub fn connect(issuer: &Issuer, key: AccountKey) -> Result<Client, String> {
+        let agent = agent(issuer)?;
+        let mut r = agent
+            .get(&issuer.uri)
+            .call()
+            .map_err(|e| format!("ACME directory {}: {e}", issuer.uri))?;
+        let body = r
+            .body_mut()
+            .read_to_vec()
+            .map_err(|e| format!("ACME directory {}: {e}", issuer.uri))?;
+        let dir: Value = serde_json::from_slice(&body)
+            .map_err(|e| format!("ACME directory {}: not JSON: {e}", issuer.uri))?;
+        let url = |k: &str| {
+            dir[k]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("ACME directory {} has no {k}", issuer.uri))
+        };
+        Ok(Client {
+            new_nonce: url("newNonce")?,
+            new_account: url("newAccount")?,
+            new_order: url("newOrder")?,
+            agent,
+            nonce: None,
+            key,
+            kid: None,
+            refused_for: None,
+        })
+    }
+
+    fn fresh_nonce(&mut self) -> Result<String, String> {
+        if let Some(n) = self.nonce.take() {
+            return Ok(n);
+        }
+        let r = self
+            .agent
+            .head(&self.new_nonce)
+            .call()
+            .map_err(|e| format!("ACME newNonce: {e}"))?;
+        header(&r, "replay-nonce").ok_or_else(|| "ACME newNonce: no Replay-Nonce".to_string())
+    }
+
+    /// A signed POST (`payload` None: POST-as-GET); a `badNonce` answer is retried (twice)
+    /// with the nonce it carries, as RFC 8555 §6.5 expects.
+    fn post(&mut self, url: &str, payload: Option<&Value>) -> Result<Reply, String> {
+        for attempt in 0..3 {
+            let nonce = self.fresh_nonce()?;
+            let body = self.key.sign(url, &nonce, self.kid.as_deref(), payload)?;
+            let mut r = self
+                .agent
+                .post(url)
+                .header("Content-Type", "application/jose+json")
+                .send(body)
+                .map_err(|e| format!("ACME {url}: {e}"))?;
+            self.nonce = header(&r, "replay-nonce");
+            let reply = Reply {
+                status: r.status().as_u16(),
+                location: header(&r, "location"),
+                retry_after: header(&r, "retry-after").and_then(|v| retry_after(&v)),
+                body: r
+                    .body_mut()
+                    .read_to_vec()
+                    .map_err(|e| format!("ACME {url}: {e}"))?,
+            };
+            if reply.status < 400 {
+                return Ok(reply);
+            }
+            let bad_nonce = reply
+                .json()
+                .ok()
+                .and_then(|p| p["type"].as_str().map(|t| t.ends_with(":badNonce")))
+                .unwrap_or(false);
+            if !(bad_nonce && attempt < 2) {
+                self.refused_for = reply.retry_after;
+                return Err(problem(url, &reply));
+            }
+            debug!("ACME badNonce at {url}: retrying with a fresh nonce");
+        }
+        Err(format!("ACME {url}: badNonce three times"))
+    }
+
+    /// Finds or creates the account (RFC 8555 §7.3); its URL signs every later request.
+    pub fn account(&mut self, issuer: &Issuer) -> Result<(), String> {
+        let mut payload = json!({"termsOfServiceAgreed": issuer.accept_tos});
+        if !issuer.contact.is_empty() {
+            payload["contact"] = json!(issuer.contact);
+        }
+        let url = self.new_account.clone();
+        let reply = self.post(&url, Some(&payload))?;
+        let kid = reply
+            .location
+            .ok_or_else(|| "ACME newAccount: no Location".to_string())?;
+        debug!("ACME account {kid}");
+        self.kid = Some(kid);
+        Ok(())
+    }
+
+    /// Runs one order to its end and downloads the chain.
+    pub fn issue(&mut self, cert: &AcmeCert) -> Result<Issued, String> {
+        let deadline = Instant::now() + ORDER_DEADLINE;
+        let ids: Vec<Value> = cert
+            .names
+            .iter()
+            .map(|n| json!({"type": "dns", "value": n}))
+            .collect();
+        let url = self.new_order.clone();
+        let reply = self.post(&url, Some(&json!({"identifiers": ids})))?;
+        let order_url = reply
+            .location
+            .clone()
+            .ok_or_else(|| "ACME newOrder: no Location".to_string())?;
+        let order = reply.json()?;
+        info!(
+            "ACME order {order_url} for {}: {}",
+            cert.names.join(", "),
+            order["status"]
+        );
+        for authz in order["authorizations"].as_array().into_iter().flatten() {
+            let Some(authz) = authz.as_str() else {
+                continue;
+            };
+            self.authorize(authz, deadline)?;
+        }
+        let (key_pem, public, csr) = csr(cert)?;
+        let finalize = order["finalize"]
+            .as_str()
+            .ok_or_else(|| "ACME order has no finalize URL".to_string())?
+            .to_string();
+        let order = self
+            .post(&finalize, Some(&json!({"csr": b64(&csr)})))?
+            .json()?;
+        let order = if order["status"] == "valid" {
+            order
+        } else {
+            self.poll(&order_url, deadline, &["valid"], &["invalid"])?
+        };
+        let cert_url = order["certificate"]
+            .as_str()
+            .ok_or_else(|| "ACME order is valid but names no certificate".to_string())?
+            .to_string();
+        let reply = self.post(&cert_url, None)?;
+        let chain = String::from_utf8(reply.body)
+            .map_err(|_| "ACME certificate is not PEM text".to_string())?;
+        // A chain that does not fit the key would fail the reload that swaps it in (and every
+        // reload after it, keeping the running config): checked before it is stored.
+        let certs = crate::tls::certs::chain(chain.as_bytes())
+            .map_err(|e| format!("ACME certificate: {e}"))?;
+        let leaf_public = x509_parser::parse_x509_certificate(certs[0].as_ref())
+            .map(|(_, leaf)| leaf.public_key().subject_public_key.data.to_vec())
+            .map_err(|e| format!("ACME certificate: {e}"))?;
+        if leaf_public != public {
+            return Err("ACME certificate: its public key is not the one in the CSR".into());
+        }
+        Ok(Issued {
+            chain,
+            key: key_pem,
+        })
+    }
+
+    /// One authorization: answers its http-01 challenge and waits until it is valid.
+    fn authorize(&mut self, url: &str, deadline: Instant) -> Result<(), String> {
+        let authz = self.post(url, None)?.json()?;
+        let name = authz["identifier"]["value"]
+            .as_str()
+            .unwrap_or("?")
+            .to_string();
+        if authz["status"] == "valid" {
+            debug!("ACME authorization for {name} already valid");
+            return Ok(());
+        }
+        let ch = authz["challenges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "http-01")
+            .ok_or_else(|| format!("ACME offers no http-01 challenge for {name}"))?;
+        let token = ch["token"]
+            .as_str()
+            .filter(|t| {
+                t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+            .ok_or_else(|| format!("ACME http-01 challenge for {name} has no usable token"))?
+            .to_string();
+        let ch_url = ch["url"]
+            .as_str()
+            .ok_or_else(|| format!("ACME http-01 challenge for {name} has no URL"))?
+            .to_string();
+        challenge::publish(&token, format!("{token}.{}", self.key.thumbprint()));
+        let result = self.post(&ch_url, Some(&json!({}))).and_then(|_| {
+            self.poll(
+                url,
+                deadline,
+                &["valid"],
+                &["invalid", "deactivated", "expired", "revoked"],
+            )
+        });
+        challenge::withdraw(&token);
+        match result {
+            Ok(_) => {
+                info!("ACME: {name} validated (http-01)");
+                Ok(())
+            }
+            Err(e) => Err(format!("ACME: validation of {name} failed: {e}")),
+        }
+    }
+
+    /// POST-as-GET `url` until its status is one of `done` (Ok) or `failed` (Err with the
+    /// object, which holds the problem), backing off from 100 ms to 5 s, or as Retry-After
+    /// says.
+    fn poll(
+        &mut self,
+        url: &str,
+        deadline: Instant,
+        done: &[&str],
+        failed: &[&str],
+    ) -> Result<Value, String> {
+        let mut wait = Duration::from_millis(100);
+        loop {
+            let reply = self.post(url, None)?;
+            let v = reply.json()?;
+            let status = v["status"].as_str().unwrap_or("");
+            if done.contains(&status) {
+                return Ok(v);
+            }
+            if failed.contains(&status) {
+                return Err(format!("{url} is {status}: {v}"));
+            }
+            let pause = reply
+                .retry_after
+                .unwrap_or(wait)
+                .min(Duration::from_secs(60));
+            if Instant::now() + pause > deadline {
+                return Err(format!("{url} still {status} after {ORDER_DEADLINE:?}"));
+            }
+            std::thread::sleep(pause);
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+    }
+}
+
+/// Retry-After in seconds (the HTTP-date form is rare from ACME servers).
+fn retry_after(v: &str) -> Option<Duration> {
+    if let Ok(s) = v.trim().parse::<u64>() {
+        return Some(Duration::from_secs(s));
+    }
+    let when = httpdate::parse_http_date(v.trim()).ok()?;
+    when.duration_since(std::time::SystemTime::now()).ok()
+}
+
+/// A fresh key for the certificate (PEM, and its raw public key: the EC point) and a CSR
+/// naming every identifier.
+fn csr(cert: &AcmeCert) -> Result<(String, Vec<u8>, Vec<u8>), String> {
+    let alg = match cert.key {
+        KeyAlg::EcdsaP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+        KeyAlg::EcdsaP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+    };
+    let key = rcgen::KeyPair::generate_for(alg).map_err(|e| format!("certificate key: {e}"))?;
+    let params = rcgen::CertificateParams::new(cert.names.clone())
+        .map_err(|e| format!("CSR for {}: {e}", cert.names.join(", ")))?;
+    let csr = params
+        .serialize_request(&key)
+        .map_err(|e| format!("CSR for {}: {e}", cert.names.join(", ")))?;
+    Ok((
+        key.serialize_pem(),
+        key.public_key_raw().to_vec(),
+        csr.der().to_vec(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after("soon"), None);
+    }
+}

@@ -1,0 +1,194 @@
+//! Automatic certificates with ACME (RFC 8555), configured as nginx's ngx_http_acme_module.
+//!
+//! Threads of its own (one per certificate in the config), off the shards (blocking I/O is
+//! fine there). At start, each stored certificate that is still valid and covers its names is
+//! reused; the others are ordered. A new certificate is written under the issuer's
+//! `state_path` and then swapped in by the same path a reload takes (the process signals itself
+//! SIGHUP): every shard gets new TLS settings for new handshakes, and open connections keep
+//! theirs. HTTP-01 answers: `challenge`.
+//!
+//! Each certificate's thread stays to renew it at two thirds of its lifetime. At each reload
+//! the same check runs on the new config: certificates it adds get a thread, those it drops are
+//! let go (noticed within a minute), the others are left to their threads (`ORDERS`).
+//!
+//! Not yet: ACME Renewal Information (RFC 9773), TLS-ALPN-01.
+
+pub mod challenge;
+mod client;
+mod jws;
+mod store;
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::config::acme::{AcmeCert, Issuer};
+
+/// The first retry after a failed order; doubled each time, up to `MAX_RETRY`.
+const FIRST_RETRY: Duration = Duration::from_secs(30);
+const MAX_RETRY: Duration = Duration::from_secs(3600);
+
+/// Which certificates (by file) the config in force wants, and which an ACME thread looks
+/// after. Touched by the main thread at start and reload and by the ACME threads between
+/// steps: never on a shard.
+struct Orders {
+    wanted: Vec<PathBuf>,
+    managed: Vec<PathBuf>,
+}
+
+static ORDERS: Mutex<Orders> = Mutex::new(Orders {
+    wanted: Vec::new(),
+    managed: Vec::new(),
+});
+
+fn orders() -> std::sync::MutexGuard<'static, Orders> {
+    // A panic elsewhere while holding it leaves plain lists: still usable.
+    ORDERS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The longest an ACME thread sleeps before looking again whether its certificate is still
+/// in the config.
+const WAKE: Duration = Duration::from_secs(60);
+
+struct Job {
+    cert: AcmeCert,
+    issuer: Issuer,
+}
+
+/// Starts an ACME thread for each certificate `cfg` asks for that no thread looks after yet.
+/// A stored certificate still valid and covering its names is reused (no order) until it is
+/// due for renewal.
+pub fn start(cfg: &Config) {
+    let mut jobs = Vec::new();
+    let mut book = orders();
+    book.wanted = cfg
+        .acme
+        .certificates
+        .iter()
+        .map(|c| c.cert_path.clone())
+        .collect();
+    for c in &cfg.acme.certificates {
+        if book.managed.contains(&c.cert_path) {
+            continue;
+        }
+        let Some(issuer) = cfg.acme.issuers.get(c.issuer) else {
+            continue;
+        };
+        match store::unusable(c) {
+            None => info!(
+                "ACME: reusing the stored certificate for {} ({})",
+                c.names.join(", "),
+                c.cert_path.display()
+            ),
+            Some(why) => info!(
+                "ACME: ordering a certificate for {} ({why})",
+                c.names.join(", ")
+            ),
+        }
+        book.managed.push(c.cert_path.clone());
+        jobs.push(Job {
+            cert: c.clone(),
+            issuer: issuer.clone(),
+        });
+    }
+    drop(book);
+    for job in jobs {
+        let path = job.cert.cert_path.clone();
+        let spawned = std::thread::Builder::new()
+            .name("ringway-acme".into())
+            .spawn(move || run(job));
+        if let Err(e) = spawned {
+            error!("ACME: cannot start a thread: {e}");
+            orders().managed.retain(|p| p != &path);
+        }
+    }
+}
+
+/// Looks after one certificate while it is in the config: orders it when there is none (or
+/// it no longer fits), and again at two thirds of its lifetime. One thread per certificate:
+/// a slow or failing issuer or name never holds up another.
+fn run(job: Job) {
+    let path = &job.cert.cert_path;
+    let names = job.cert.names.join(", ");
+    let mut backoff = FIRST_RETRY;
+    loop {
+        if !orders().wanted.contains(path) {
+            info!("ACME: {names} left the config; no longer looked after");
+            break;
+        }
+        if let Ok(due) = store::renewal_due(&job.cert) {
+            let now = std::time::SystemTime::now();
+            match due.duration_since(now) {
+                Ok(wait) if !wait.is_zero() => {
+                    std::thread::sleep(wait.min(WAKE));
+                    continue;
+                }
+                _ => {
+                    info!("ACME: renewing the certificate for {names} (two thirds of its lifetime)")
+                }
+            }
+        }
+        match order(&job.issuer, &job.cert) {
+            Ok(()) => {
+                swap_in();
+                let fresh = store::renewal_due(&job.cert)
+                    .is_ok_and(|due| due > std::time::SystemTime::now());
+                if fresh {
+                    backoff = FIRST_RETRY;
+                } else {
+                    // Never a tight loop of orders, whatever the certificate's dates say.
+                    warn!(
+                        "ACME: the new certificate for {names} is due for renewal already (a \
+                         very short lifetime, or clocks apart); next order in {backoff:?}"
+                    );
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(MAX_RETRY);
+                }
+            }
+            Err((e, refused_for)) => {
+                // A rate limit's Retry-After is a floor under the backoff.
+                let wait = backoff.max(refused_for.unwrap_or_default());
+                error!(
+                    "ACME: no certificate for {names} from issuer \"{}\" ({}): {e}; retrying in \
+                     {wait:?}",
+                    job.issuer.name, job.issuer.uri
+                );
+                std::thread::sleep(wait);
+                backoff = (backoff * 2).min(MAX_RETRY);
+            }
+        }
+    }
+    orders().managed.retain(|p| p != path);
+}
+
+/// Account, order, validation, download; then the files, key first. An error comes with the
+/// server's Retry-After, if it sent one.
+fn order(issuer: &Issuer, cert: &AcmeCert) -> Result<(), (String, Option<Duration>)> {
+    let plain = |e: String| (e, None);
+    let key =
+        jws::AccountKey::load_or_create(&issuer.state_path.join("account.key")).map_err(plain)?;
+    let mut c = client::Client::connect(issuer, key).map_err(plain)?;
+    let issued = c
+        .account(issuer)
+        .and_then(|()| c.issue(cert))
+        .map_err(|e| (e, c.refused_for))?;
+    store::write_private(&cert.key_path, issued.key.as_bytes()).map_err(plain)?;
+    store::write_public(&cert.cert_path, issued.chain.as_bytes()).map_err(plain)?;
+    info!(
+        "ACME: certificate for {} issued and stored in {}",
+        cert.names.join(", "),
+        cert.cert_path.display()
+    );
+    Ok(())
+}
+
+/// New certificates reach the shards by the reload path: the main thread re-reads the config
+/// (and with it the files just written) and hands every shard new TLS settings.
+fn swap_in() {
+    info!("ACME: new certificates stored; reloading to use them");
+    // SAFETY: plain syscall signalling this process.
+    unsafe { libc::kill(libc::getpid(), libc::SIGHUP) };
+}

@@ -1,0 +1,255 @@
+//! nginx's ngx_http_acme_module directives: `acme_issuer` blocks, `acme_certificate` in a
+//! server, and `ssl_certificate $acme_certificate` / `ssl_certificate_key
+//! $acme_certificate_key`. What this slice does not do is refused here with "not supported
+//! yet", never ignored.
+
+use std::path::PathBuf;
+
+use super::Builder;
+use super::args::{arg_err, flag_arg, set_once};
+use crate::config::acme::{Acme, AcmeCert, Issuer, KeyAlg};
+use crate::config::error::{Pos, Result};
+use crate::config::parser::Directive;
+use crate::config::tls::ServerTls;
+
+/// What `ssl_certificate $acme_certificate` is held as until the server's files are known.
+pub(super) const CERT_VAR: &str = "$acme_certificate";
+pub(super) const KEY_VAR: &str = "$acme_certificate_key";
+
+fn not_yet(pos: &Pos, what: &str) -> crate::config::ConfigError {
+    pos.err(format!(
+        "{what} is not supported yet by ringway's ACME client"
+    ))
+}
+
+impl Builder {
+    /// `acme_issuer NAME { … }`.
+    pub(super) fn acme_issuer(&mut self, d: &Directive, acme: &mut Acme) -> Result<()> {
+        let name = d.args[0].value.clone();
+        if let Some(first) = acme.issuers.iter().find(|i| i.name == name) {
+            return Err(d.pos.err(format!(
+                "duplicate acme_issuer \"{name}\" (first defined at {})",
+                first.at
+            )));
+        }
+        let (mut uri, mut state, mut tos, mut trusted, mut verify) = (None, None, None, None, None);
+        let mut contact = Vec::new();
+        let mut account_key = None;
+        let mut challenge = None;
+        for c in d.block.as_deref().unwrap_or_default() {
+            let one = |c: &Directive| -> Result<()> {
+                if c.args.len() != 1 {
+                    return Err(c.pos.err(format!(
+                        "invalid number of arguments in \"{}\" directive",
+                        c.name
+                    )));
+                }
+                Ok(())
+            };
+            match c.name.as_str() {
+                "uri" => {
+                    one(c)?;
+                    let u = &c.args[0];
+                    if !(u.value.starts_with("https://") || u.value.starts_with("http://")) {
+                        return Err(arg_err(u, c, "expected an http:// or https:// URL"));
+                    }
+                    set_once(&mut uri, c, u.value.clone())?
+                }
+                "account_key" => {
+                    one(c)?;
+                    // ES256 is what the JWS signer makes; other kinds and files come later.
+                    if c.args[0].value != "ecdsa:256" && c.args[0].value != "ecdsa" {
+                        return Err(not_yet(
+                            &c.args[0].pos,
+                            &format!("account_key \"{}\" (only ecdsa:256)", c.args[0].value),
+                        ));
+                    }
+                    set_once(&mut account_key, c, ())?
+                }
+                "challenge" => {
+                    one(c)?;
+                    match c.args[0].value.as_str() {
+                        "http" | "http-01" => set_once(&mut challenge, c, ())?,
+                        "tls-alpn" | "tls-alpn-01" => {
+                            return Err(not_yet(&c.args[0].pos, "challenge tls-alpn"));
+                        }
+                        _ => return Err(arg_err(&c.args[0], c, "expected http or tls-alpn")),
+                    }
+                }
+                "contact" => {
+                    one(c)?;
+                    let v = &c.args[0].value;
+                    // nginx takes a bare address as mailto:.
+                    contact.push(if v.contains(':') {
+                        v.clone()
+                    } else {
+                        format!("mailto:{v}")
+                    });
+                }
+                "state_path" => {
+                    one(c)?;
+                    if c.args[0].value == "off" {
+                        return Err(not_yet(&c.args[0].pos, "state_path off"));
+                    }
+                    let p = self.base_dir.join(&c.args[0].value);
+                    set_once(&mut state, c, std::path::absolute(&p).unwrap_or(p))?
+                }
+                "accept_terms_of_service" => {
+                    if !c.args.is_empty() {
+                        return Err(c.pos.err(
+                            "invalid number of arguments in \"accept_terms_of_service\" directive",
+                        ));
+                    }
+                    set_once(&mut tos, c, true)?
+                }
+                "ssl_trusted_certificate" => {
+                    one(c)?;
+                    let p = self.base_dir.join(&c.args[0].value);
+                    set_once(&mut trusted, c, std::path::absolute(&p).unwrap_or(p))?
+                }
+                "ssl_verify" => {
+                    one(c)?;
+                    set_once(&mut verify, c, flag_arg(c, &c.args[0])?)?
+                }
+                "external_account_key" | "preferred_chain" | "profile" => {
+                    return Err(not_yet(&c.pos, &format!("\"{}\"", c.name)));
+                }
+                other => {
+                    return Err(c
+                        .pos
+                        .err(format!("unknown directive \"{other}\" in acme_issuer")));
+                }
+            }
+        }
+        let Some(uri) = uri else {
+            return Err(d.pos.err(format!("acme_issuer \"{name}\" has no \"uri\"")));
+        };
+        let state_path = match state {
+            Some(p) => p,
+            None => {
+                let p = self.base_dir.join(format!("acme_{name}"));
+                std::path::absolute(&p).unwrap_or(p)
+            }
+        };
+        acme.issuers.push(Issuer {
+            name,
+            uri,
+            contact,
+            state_path,
+            accept_tos: tos.unwrap_or(false),
+            trusted,
+            verify: verify.unwrap_or(true),
+            at: d.pos.short(),
+        });
+        Ok(())
+    }
+}
+
+/// A server's `acme_certificate ISSUER [names…] [key=…]`, checked against the issuers and the
+/// server's names; the files it names replace `$acme_certificate` in `tls`.
+pub(super) fn server_certificate(
+    d: &Directive,
+    acme: &mut Acme,
+    server: usize,
+    server_names: &[String],
+    tls: &mut ServerTls,
+) -> Result<()> {
+    let issuer_name = &d.args[0].value;
+    let Some(issuer) = acme.issuers.iter().position(|i| &i.name == issuer_name) else {
+        return Err(d.args[0]
+            .pos
+            .err(format!("unknown acme_issuer \"{issuer_name}\"")));
+    };
+    let mut key = KeyAlg::EcdsaP256;
+    let mut names = Vec::new();
+    for a in &d.args[1..] {
+        if let Some(k) = a.value.strip_prefix("key=") {
+            key = match k {
+                "ecdsa" | "ecdsa:256" => KeyAlg::EcdsaP256,
+                "ecdsa:384" => KeyAlg::EcdsaP384,
+                _ => return Err(not_yet(&a.pos, &format!("key={k} (ecdsa:256, ecdsa:384)"))),
+            };
+        } else {
+            names.push((a.value.to_ascii_lowercase(), &a.pos));
+        }
+    }
+    if names.is_empty() {
+        names = server_names
+            .iter()
+            .filter(|n| !n.is_empty() && !n.starts_with('~') && *n != "_")
+            .map(|n| (n.to_ascii_lowercase(), &d.pos))
+            .collect();
+    }
+    if names.is_empty() {
+        return Err(d.pos.err(
+            "acme_certificate has no identifiers: give them, or server_name entries \
+             (regular expressions and \"_\" do not count)",
+        ));
+    }
+    for (n, pos) in &names {
+        if n.starts_with('*') || n.starts_with('.') {
+            return Err(pos.err(format!(
+                "acme_certificate: wildcard \"{n}\" cannot be validated with the http \
+                 challenge (HTTP-01)"
+            )));
+        }
+        let ok = n
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if !ok {
+            return Err(pos.err(format!(
+                "acme_certificate: \"{n}\" is not a DNS name ACME can issue for"
+            )));
+        }
+    }
+    let state = &acme.issuers[issuer].state_path;
+    let first = names[0].0.clone();
+    let (cert_path, key_path) = files(state, &first);
+    for pair in &mut tls.certificates {
+        if pair.cert.as_os_str() == CERT_VAR {
+            pair.cert = cert_path.clone();
+        }
+        if pair.key.as_os_str() == KEY_VAR {
+            pair.key = key_path.clone();
+        }
+    }
+    acme.certificates.push(AcmeCert {
+        issuer,
+        names: names.into_iter().map(|(n, _)| n).collect(),
+        key,
+        server,
+        cert_path,
+        key_path,
+        at: d.pos.short(),
+    });
+    Ok(())
+}
+
+/// Where the certificate named by its first identifier is kept.
+fn files(state: &std::path::Path, first: &str) -> (PathBuf, PathBuf) {
+    let dir = state.join("certificates");
+    (
+        dir.join(format!("{first}.crt")),
+        dir.join(format!("{first}.key")),
+    )
+}
+
+/// A TLS server still naming `$acme_certificate` has no `acme_certificate`: an error there.
+/// A plain server that inherited it uses no certificate: the pair is dropped.
+pub(super) fn check_unresolved(tls: &mut ServerTls, is_tls: bool, pos: &Pos) -> Result<()> {
+    let is_var = |p: &crate::config::tls::CertPair| {
+        p.cert.as_os_str() == CERT_VAR || p.key.as_os_str() == KEY_VAR
+    };
+    if !is_tls {
+        tls.certificates.retain(|p| !is_var(p));
+        return Ok(());
+    }
+    match tls.certificates.iter().find(|p| is_var(p)) {
+        Some(p) => Err(pos.err(format!(
+            "this server's certificate ({}) names $acme_certificate / $acme_certificate_key \
+             but the server has no \"acme_certificate\"",
+            p.at
+        ))),
+        None => Ok(()),
+    }
+}
