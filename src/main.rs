@@ -206,13 +206,23 @@ fn run(cli: Cli) -> Result<(), String> {
     // Register before starting shards so no signal is missed (and none takes its default
     // action, which for SIGUSR1/SIGUSR2 would end the process).
     let mut signals = Signals::new([
-        SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD,
+        SIGTERM,
+        SIGINT,
+        SIGQUIT,
+        SIGHUP,
+        SIGUSR1,
+        SIGUSR2,
+        SIGWINCH,
+        SIGCHLD,
+        ringway::acme::swap_signal(),
     ])
     .map_err(|e| format!("signals: {e}"))?;
     // Binary upgrade (USR2, WINCH, HUP while upgrading, the new process's end): shard/upgrade.rs.
     let mut upgrade = ringway::shard::upgrade::Upgrade::new(pid_file.clone());
     let (started_uring, started_workers) = (cfg.uring, cfg.workers);
-    let shards = Shards::start(cfg.clone(), lookups, tls, workers)?;
+    let shards = Shards::start(cfg.clone(), lookups.clone(), tls, workers)?;
+    // The config in force (ACME's certificate swaps reload its TLS files, nothing else).
+    let mut running = (cfg.clone(), lookups);
     // Certificates ordered from ACME issuers: threads of their own, once the shards serve
     // (they answer the HTTP-01 challenges).
     ringway::acme::start(&cfg);
@@ -245,7 +255,15 @@ fn run(cli: Cli) -> Result<(), String> {
             match sig {
                 SIGHUP if stopping.is_some() => info!("SIGHUP while stopping: no reload"),
                 SIGHUP if upgrade.on_hup(&shards) => {}
-                SIGHUP => reload(path, &cli, &shards, started_uring, started_workers, workers),
+                SIGHUP => {
+                    if let Some(r) =
+                        reload(path, &cli, &shards, started_uring, started_workers, workers)
+                    {
+                        running = r;
+                    }
+                }
+                s if s == ringway::acme::swap_signal() && stopping.is_some() => {}
+                s if s == ringway::acme::swap_signal() => swap_certificates(&running, &shards),
                 // logrotate's nginx script sends USR1; USR2 starts nginx's binary upgrade.
                 SIGUSR1 => reopen_logs(&shards),
                 SIGCHLD => upgrade.reap(&shards),
@@ -294,7 +312,21 @@ fn reopen_logs(shards: &Shards) {
     ringway::observe::error_log::reopen();
 }
 
-/// SIGHUP: re-read the config; on error the running one stays.
+/// ACME stored new certificates: the config in force is loaded again with its TLS files (the
+/// new certificates among them) and handed to the shards, as a reload does, without reading
+/// the config file again (an edit not yet reloaded by the operator stays unapplied).
+fn swap_certificates(running: &(Arc<config::Config>, Arc<route::Lookups>), shards: &Shards) {
+    match ringway::tls::Loaded::load(&running.0) {
+        Ok(tls) => {
+            info!("ACME: new certificates in use for new handshakes");
+            shards.reload(running.0.clone(), running.1.clone(), Arc::new(tls));
+        }
+        Err(e) => error!("ACME: new certificates not loaded, keeping the running ones: {e}"),
+    }
+}
+
+/// SIGHUP: re-read the config; on error the running one stays. The config now in force, when
+/// it changed.
 fn reload(
     path: &std::path::Path,
     cli: &Cli,
@@ -302,7 +334,7 @@ fn reload(
     started_uring: config::UringSetup,
     started_workers: Option<usize>,
     workers: usize,
-) {
+) -> Option<(Arc<config::Config>, Arc<route::Lookups>)> {
     match load(path) {
         Ok((cfg, lookups, tls)) => {
             // Shards and their rings are made at start: say so rather than pretend.
@@ -320,14 +352,16 @@ fn reload(
             }
             ringway::observe::error_log::apply(cfg.error_log.as_ref());
             ringway::observe::files::in_force(&cfg);
-            let cfg = Arc::new(cfg);
-            shards.reload(cfg.clone(), Arc::new(lookups), Arc::new(tls));
+            let (cfg, lookups) = (Arc::new(cfg), Arc::new(lookups));
+            shards.reload(cfg.clone(), lookups.clone(), Arc::new(tls));
             // Certificates the new config asks for and nobody is ordering yet.
             ringway::acme::start(&cfg);
+            Some((cfg, lookups))
         }
         Err(e) => {
             ringway::observe::metrics::process::reloaded(false);
-            error!("reload failed, keeping the running configuration: {e}")
+            error!("reload failed, keeping the running configuration: {e}");
+            None
         }
     }
 }

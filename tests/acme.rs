@@ -376,6 +376,13 @@ http {{
     })
     .unwrap_or_else(|e| panic!("no first certificate: {e}\n{}", rw.stderr()));
     let first = serial(&crt);
+    // An edit the operator has not reloaded yet: the swap must not apply it (it loads the
+    // config in force again, not the file).
+    let conf = rw_dir.join("ringway.conf");
+    let edited = std::fs::read_to_string(&conf)
+        .unwrap()
+        .replace("renewed $host", "edited $host");
+    std::fs::write(&conf, edited).unwrap();
     let mut live = clients::LiveClient::open(https, &["-servername", "r.example.test"]);
     assert!(
         live.request("r.example.test", "/", "renewed r.example.test")
@@ -422,6 +429,12 @@ http {{
     assert!(
         again.ends_with("renewed r.example.test"),
         "the keep-alive connection after the swap: {again:?}"
+    );
+    let fresh = curl_https(https.port(), "r.example.test", &root)
+        .unwrap_or_else(|e| panic!("{e}\n{}", rw.stderr()));
+    assert_eq!(
+        fresh, "renewed r.example.test",
+        "the swap applied a config edit nobody reloaded"
     );
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -3,9 +3,9 @@
 //! Threads of its own (one per certificate in the config), off the shards (blocking I/O is
 //! fine there). At start, each stored certificate that is still valid and covers its names is
 //! reused; the others are ordered. A new certificate is written under the issuer's
-//! `state_path` and then swapped in by the same path a reload takes (the process signals itself
-//! SIGHUP): every shard gets new TLS settings for new handshakes, and open connections keep
-//! theirs. HTTP-01 answers: `challenge`.
+//! `state_path` and then swapped in by the path a reload takes, with the config in force (the
+//! process signals itself `swap_signal`, not SIGHUP: the config file is not read again): every
+//! shard gets new TLS settings for new handshakes, and open connections keep theirs. HTTP-01 answers: `challenge`.
 //!
 //! Each certificate's thread stays to renew it at two thirds of its lifetime. At each reload
 //! the same check runs on the new config: certificates it adds get a thread, those it drops are
@@ -185,10 +185,18 @@ fn order(issuer: &Issuer, cert: &AcmeCert) -> Result<(), (String, Option<Duratio
     Ok(())
 }
 
-/// New certificates reach the shards by the reload path: the main thread re-reads the config
-/// (and with it the files just written) and hands every shard new TLS settings.
+/// The signal that tells the main thread new certificates are stored: a real-time signal of
+/// ACME's own, so that it is never taken for an operator's SIGHUP (which re-reads the config
+/// file) nor, during a binary upgrade, for its rollback.
+pub fn swap_signal() -> i32 {
+    libc::SIGRTMIN() + 1
+}
+
+/// New certificates reach the shards by the reload path: the main thread loads the config in
+/// force again with its TLS files (the ones just written) and hands every shard new TLS
+/// settings; the config file is not read again.
 fn swap_in() {
-    info!("ACME: new certificates stored; reloading to use them");
+    info!("ACME: new certificates stored; swapping them in");
     // SAFETY: plain syscall signalling this process.
-    unsafe { libc::kill(libc::getpid(), libc::SIGHUP) };
+    unsafe { libc::kill(libc::getpid(), swap_signal()) };
 }
