@@ -509,13 +509,7 @@ async fn refuse_unrouted<S: Transport>(
     e: Error,
 ) -> Next {
     let limit = at.lst.defaults.client_send_timeout;
-    log_capture::unrouted(
-        at.outcome,
-        at.generation,
-        at.lst,
-        at.client,
-        Some((head, &b)),
-    );
+    at.log_unrouted(head, &b);
     answer::failure(at.ctx, stream, None, b, e, limit, at.outcome).await
 }
 
@@ -532,6 +526,14 @@ struct Arrival<'a> {
     tls_server: Option<usize>,
 }
 
+impl Arrival<'_> {
+    /// Logs a request no server or location took with the listener's default server's logs.
+    fn log_unrouted(&self, head: &RequestHead, b: &[u8]) {
+        let (o, g, l, c) = (self.outcome, self.generation, self.lst, self.client);
+        log_capture::unrouted(o, g, l, c, Some((head, b)));
+    }
+}
+
 /// Routes a parsed request and runs the phases after routing.
 async fn serve_request<S: Transport>(
     at: &Arrival<'_>,
@@ -545,13 +547,7 @@ async fn serve_request<S: Transport>(
     // server that redirects everything to https://, or has no location for the path, must not
     // swallow them).
     if let Some(key_auth) = super::acme::challenge(head, &b) {
-        log_capture::unrouted(
-            at.outcome,
-            at.generation,
-            at.lst,
-            at.client,
-            Some((head, &b)),
-        );
+        at.log_unrouted(head, &b);
         let keep = head.keep_alive && !at.ctx.drain.is_set();
         let limit = at.lst.defaults.client_send_timeout;
         let how = super::acme::How {
