@@ -4,9 +4,11 @@
 use std::path::Path;
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use rustls::pki_types::PrivatePkcs8KeyDer;
+use rustls::pki_types::pem::PemObject;
 use serde_json::{Value, json};
 
 pub fn b64(bytes: &[u8]) -> String {
@@ -18,8 +20,6 @@ pub struct AccountKey {
     rng: SystemRandom,
 }
 
-const PEM_LABEL: &str = "PRIVATE KEY";
-
 impl AccountKey {
     /// The key kept at `path` (PKCS#8 PEM), or a new one written there (mode 0600).
     pub fn load_or_create(path: &Path) -> Result<AccountKey, String> {
@@ -27,13 +27,17 @@ impl AccountKey {
         static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let _one_at_a_time = MAKING.lock().unwrap_or_else(|p| p.into_inner());
         let rng = SystemRandom::new();
-        let pkcs8 = match std::fs::read_to_string(path) {
-            Ok(text) => pem_body(&text)
-                .ok_or_else(|| format!("account key \"{}\": not a PEM key", path.display()))?,
+        let pkcs8 = match std::fs::read(path) {
+            Ok(text) => PrivatePkcs8KeyDer::from_pem_slice(&text)
+                .map_err(|_| format!("account key \"{}\": not a PEM key", path.display()))?
+                .secret_pkcs8_der()
+                .to_vec(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
                     .map_err(|_| "cannot generate an account key".to_string())?;
-                let pem = to_pem(PEM_LABEL, doc.as_ref());
+                let pem = rcgen::KeyPair::try_from(doc.as_ref())
+                    .map_err(|e| format!("cannot encode the account key: {e}"))?
+                    .serialize_pem();
                 super::store::write_private(path, pem.as_bytes())?;
                 doc.as_ref().to_vec()
             }
@@ -95,26 +99,6 @@ impl AccountKey {
                 .to_string(),
         )
     }
-}
-
-pub fn to_pem(label: &str, der: &[u8]) -> String {
-    let body = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in body.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
-fn pem_body(text: &str) -> Option<Vec<u8>> {
-    let begin = format!("-----BEGIN {PEM_LABEL}-----");
-    let end = format!("-----END {PEM_LABEL}-----");
-    let start = text.find(&begin)? + begin.len();
-    let stop = text[start..].find(&end)? + start;
-    let b: String = text[start..stop].split_whitespace().collect();
-    STANDARD.decode(b).ok()
 }
 
 #[cfg(test)]
