@@ -10,7 +10,7 @@
 #          SETTINGS ACK, then nothing) to a freshly started proxy; its RSS growth (1 s after
 #          they are open) per connection
 # small and 1m run after a warm-up (h2load -n 2000 -c 100 -m 10 on /small). CPU is the proxy's utime+stime (/proc/PID/stat)
-# over the h2load run, divided by the requests that succeeded. Prints every run, then the
+# over the h2load run, divided by the requests that succeeded (kernel: stime alone). Prints every run, then the
 # medians and the ratios ringway/nginx.
 # ringway runs only when its build accepts `listen … ssl; http2 on;` (`ringway -t`): until its
 # HTTP/2 downstream lands the script says "ringway: SKIPPED (…)" and measures nginx alone.
@@ -77,20 +77,22 @@ stop_proxy() {
     wait "$PROXY_PID" 2>/dev/null || true
 }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+sys_ticks() { awk '{print $15}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
 
 # h2load_run NAME PATH N CONNS STREAMS: one measured h2load run against the running proxy.
 h2load_run() {
-    local name=$1 path=$2 n=$3 c=$4 m=$5 tick t0 t1 out ok rps
+    local name=$1 path=$2 n=$3 c=$4 m=$5 tick t0 t1 s0 s1 out ok rps
     tick=$(getconf CLK_TCK)
-    t0=$(cpu_ticks "$PROXY_PID")
+    t0=$(cpu_ticks "$PROXY_PID"); s0=$(sys_ticks "$PROXY_PID")
     out=$(taskset -c 1 h2load -n "$n" -c "$c" -m "$m" "https://127.0.0.1:$PORT$path" 2>&1)
-    t1=$(cpu_ticks "$PROXY_PID")
+    t1=$(cpu_ticks "$PROXY_PID"); s1=$(sys_ticks "$PROXY_PID")
     echo "$out" > "$DIR/h2load-$name.txt"
     grep -q "Application protocol: h2" <<<"$out" || { echo "$name: h2load did not negotiate h2" >&2; echo "$out" | tail -5 >&2; exit 1; }
     ok=$(awk '/^requests:/{print $8}' <<<"$out")
     rps=$(awk '/^finished in/{print $4}' <<<"$out")
     echo "requests=$ok rps=$rps cpu_us_per_req=$(echo "($t1-$t0)*1000000/$tick/$ok" | bc -l | cut -c1-7)" \
+        "kernel_us_per_req=$(echo "($s1-$s0)*1000000/$tick/$ok" | bc -l | cut -c1-7)" \
         "failed=$(awk '/^requests:/{print $10}' <<<"$out")"
 }
 
@@ -128,7 +130,9 @@ ratio() { [[ -n "$1" && -n "$2" ]] && echo "$1/$2" | bc -l | cut -c1-5 || echo "
 echo "== medians over $ROUNDS rounds (proxy on CPU 0, h2load and backend on CPU 1)"
 for w in small 1m; do
     line="$w:"
-    for p in "${RUN[@]}"; do line+=" $p $(med "$p" "$w" cpu_us_per_req) µs/req ($(med "$p" "$w" rps) req/s);"; done
+    for p in "${RUN[@]}"; do
+        line+=" $p $(med "$p" "$w" cpu_us_per_req) µs/req (kernel $(med "$p" "$w" kernel_us_per_req); $(med "$p" "$w" rps) req/s);"
+    done
     [[ " ${RUN[*]} " == *" ringway "* && " ${RUN[*]} " == *" nginx "* ]] &&
         line+=" ratio ringway/nginx $(ratio "$(med ringway "$w" cpu_us_per_req)" "$(med nginx "$w" cpu_us_per_req)")"
     echo "$line"
