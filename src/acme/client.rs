@@ -1,15 +1,15 @@
 //! A blocking ACME client (RFC 8555) for the ACME thread: directory, nonces, account, order,
-//! HTTP-01 authorizations, finalize with a CSR, polling with backoff and Retry-After, and the
-//! chain's download. Every failure carries the server's problem document.
+//! HTTP-01 or TLS-ALPN-01 authorizations, finalize with a CSR, polling with backoff and
+//! Retry-After, and the chain's download. Every failure carries the server's problem document.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tracing::{debug, info};
 
-use super::challenge;
+use super::answer;
 use super::jws::{AccountKey, b64};
-use crate::config::acme::{AcmeCert, Issuer, KeyAlg};
+use crate::config::acme::{AcmeCert, Challenge, Issuer, KeyAlg};
 
 /// How long one order may take, all polling included.
 const ORDER_DEADLINE: Duration = Duration::from_secs(120);
@@ -209,7 +209,7 @@ impl Client {
             let Some(authz) = authz.as_str() else {
                 continue;
             };
-            self.authorize(authz, deadline)?;
+            self.authorize(authz, cert.challenge, deadline)?;
         }
         let (key_pem, public, csr) = csr(cert)?;
         let finalize = order["finalize"]
@@ -247,8 +247,9 @@ impl Client {
         })
     }
 
-    /// One authorization: answers its http-01 challenge and waits until it is valid.
-    fn authorize(&mut self, url: &str, deadline: Instant) -> Result<(), String> {
+    /// One authorization: answers its challenge of type `kind` and waits until it is valid.
+    fn authorize(&mut self, url: &str, kind: Challenge, deadline: Instant) -> Result<(), String> {
+        let kind_name = kind.acme_type();
         let authz = self.post(url, None)?.json()?;
         let name = authz["identifier"]["value"]
             .as_str()
@@ -262,21 +263,26 @@ impl Client {
             .as_array()
             .into_iter()
             .flatten()
-            .find(|c| c["type"] == "http-01")
-            .ok_or_else(|| format!("ACME offers no http-01 challenge for {name}"))?;
+            .find(|c| c["type"] == kind_name)
+            .ok_or_else(|| format!("ACME offers no {kind_name} challenge for {name}"))?;
         let token = ch["token"]
             .as_str()
             .filter(|t| {
                 t.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             })
-            .ok_or_else(|| format!("ACME http-01 challenge for {name} has no usable token"))?
+            .ok_or_else(|| format!("ACME {kind_name} challenge for {name} has no usable token"))?
             .to_string();
         let ch_url = ch["url"]
             .as_str()
-            .ok_or_else(|| format!("ACME http-01 challenge for {name} has no URL"))?
+            .ok_or_else(|| format!("ACME {kind_name} challenge for {name} has no URL"))?
             .to_string();
-        challenge::publish(&token, format!("{token}.{}", self.key.thumbprint()));
+        let published = answer::publish(
+            kind,
+            &name,
+            &token,
+            format!("{token}.{}", self.key.thumbprint()),
+        )?;
         let result = self.post(&ch_url, Some(&json!({}))).and_then(|_| {
             self.poll(
                 url,
@@ -285,10 +291,10 @@ impl Client {
                 &["invalid", "deactivated", "expired", "revoked"],
             )
         });
-        challenge::withdraw(&token);
+        drop(published);
         match result {
             Ok(_) => {
-                info!("ACME: {name} validated (http-01)");
+                info!("ACME: {name} validated ({kind_name})");
                 Ok(())
             }
             Err(e) => Err(format!("ACME: validation of {name} failed: {e}")),

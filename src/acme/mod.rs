@@ -6,17 +6,20 @@
 //! `state_path` and then swapped in by the path a reload takes, with the config in force (the
 //! process signals itself `swap_signal`, not SIGHUP: the config file is not read again): every
 //! shard gets new TLS settings for new handshakes, and open connections keep theirs. HTTP-01 answers: `challenge`.
+//! TLS-ALPN-01 answers: `tls_alpn`.
 //!
 //! Each certificate's thread stays to renew it at two thirds of its lifetime. At each reload
 //! the same check runs on the new config: certificates it adds get a thread, those it drops are
 //! let go (noticed within a minute), the others are left to their threads (`ORDERS`).
 //!
-//! Not yet: ACME Renewal Information (RFC 9773), TLS-ALPN-01.
+//! Not yet: ACME Renewal Information (RFC 9773).
 
+mod answer;
 pub mod challenge;
 mod client;
 mod jws;
 mod store;
+pub mod tls_alpn;
 
 use std::path::PathBuf;
 use std::sync::Mutex;

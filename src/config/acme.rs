@@ -28,8 +28,30 @@ pub struct Issuer {
     pub trusted: Option<PathBuf>,
     /// `ssl_verify` (on by default).
     pub verify: bool,
+    /// `challenge`: how its authorizations are answered.
+    pub challenge: Challenge,
     /// Where the block was written.
     pub at: String,
+}
+
+/// The challenge type an issuer's authorizations are answered with (`challenge`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Challenge {
+    /// HTTP-01 (RFC 8555 §8.3), nginx's `http`: the default.
+    #[default]
+    Http01,
+    /// TLS-ALPN-01 (RFC 8737), nginx's `tls-alpn`.
+    TlsAlpn01,
+}
+
+impl Challenge {
+    /// The challenge's `type` in ACME's authorization objects.
+    pub fn acme_type(self) -> &'static str {
+        match self {
+            Challenge::Http01 => "http-01",
+            Challenge::TlsAlpn01 => "tls-alpn-01",
+        }
+    }
 }
 
 /// The key type of an issued certificate (`key=`).
@@ -47,6 +69,8 @@ pub struct AcmeCert {
     /// The identifiers (DNS names) the certificate covers; the first names the files.
     pub names: Vec<String>,
     pub key: KeyAlg,
+    /// The issuer's `challenge` (copied here: the ACME thread orders with this alone).
+    pub challenge: Challenge,
     /// Index of the server block (in `Config::servers`).
     pub server: usize,
     /// Where the chain and key are kept (`$acme_certificate`, `$acme_certificate_key`).

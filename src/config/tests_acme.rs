@@ -1,7 +1,7 @@
 //! `acme_issuer`, `acme_certificate`, `acme_shared_zone` and `$acme_certificate`: the model,
 //! the files the variables become, and every refusal with its file:line.
 
-use super::acme::KeyAlg;
+use super::acme::{Challenge, KeyAlg};
 use super::test_util::{err, ok};
 
 fn conf(issuer_body: &str, server: &str) -> String {
@@ -40,6 +40,24 @@ fn issuer_and_certificate_make_the_model_and_the_files() {
     let pair = &c.servers[0].tls.certificates[0];
     assert_eq!(pair.cert, a.cert_path);
     assert_eq!(pair.key, a.key_path);
+}
+
+/// nginx's `tls-alpn` and its versioned `tls-alpn-01`; `http` (HTTP-01) without the directive.
+#[test]
+fn challenge_types() {
+    for (line, want) in [
+        ("", Challenge::Http01),
+        ("\n    challenge http-01;", Challenge::Http01),
+        ("\n    challenge tls-alpn;", Challenge::TlsAlpn01),
+        ("\n    challenge tls-alpn-01;", Challenge::TlsAlpn01),
+    ] {
+        let c = ok(&conf(
+            &format!("{URI}{line}"),
+            &format!("    server_name a.example;\n    acme_certificate le;\n{CERT}"),
+        ));
+        assert_eq!(c.acme.issuers[0].challenge, want, "{line}");
+        assert_eq!(c.acme.certificates[0].challenge, want, "{line}");
+    }
 }
 
 #[test]
@@ -120,10 +138,27 @@ fn errors_name_the_line() {
             "the server has no \"acme_certificate\"",
         ),
         // Parts of the module this slice does not do: refused, never ignored.
+        // RFC 8737 forbids wildcard identifiers with TLS-ALPN-01; the error says so.
         (
-            conf(&format!("{URI}\n    challenge tls-alpn;"), ""),
+            conf(
+                &format!("{URI}\n    challenge tls-alpn;"),
+                &format!("    server_name .x.example;\n    acme_certificate le;\n{CERT}"),
+            ),
+            "ringway.conf:9",
+            "RFC 8737 forbids wildcard identifiers with TLS-ALPN-01",
+        ),
+        (
+            conf(&format!("{URI}\n    challenge dns-01;"), ""),
             "ringway.conf:4",
-            "challenge tls-alpn is not supported yet",
+            "expected http, http-01, tls-alpn or tls-alpn-01",
+        ),
+        (
+            conf(
+                &format!("{URI}\n    challenge http;\n    challenge tls-alpn;"),
+                "",
+            ),
+            "ringway.conf:5",
+            "duplicate",
         ),
         (
             conf(&format!("{URI}\n    external_account_key kid /k;"), ""),

@@ -70,6 +70,11 @@ async fn run(
     };
     let hello = accepted.client_hello();
     let sni = hello.server_name().map(str::to_owned);
+    // ACME's TLS-ALPN-01 validation, before any server's rules: one ALPN comparison here.
+    if crate::acme::tls_alpn::is_validation(hello.alpn()) {
+        // Boxed: kept out of the size of every handshake's future.
+        return Err(Box::pin(super::acme_alpn::answer(io, accepted, sni.as_deref())).await);
+    }
     let picked = pick(sni.as_deref()).and_then(|i| tls.site(i).map(|s| (i, s)));
     let Some((server, (site, config))) = picked else {
         let _ = io.write_all(REJECT_ALERT.to_vec()).await;

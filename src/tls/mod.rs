@@ -6,6 +6,7 @@
 //! What is shared between shards is read-only (`Loaded`, ticket key sets); what changes (the
 //! session caches) is per shard and kept in step by messages.
 
+mod acme_alpn;
 pub mod certs;
 mod client_cert;
 pub mod facts;

@@ -1,6 +1,7 @@
 //! pebble and pebble-challtestsrv for the ACME tests: each on free loopback ports, pebble's
-//! validation authority sending HTTP-01 requests to ringway's plain port and resolving every
-//! name to 127.0.0.1 through challtestsrv's DNS. Both are killed when dropped.
+//! validation authority sending HTTP-01 requests to ringway's plain port (TLS-ALPN-01
+//! handshakes to its TLS port) and resolving every name to 127.0.0.1 through challtestsrv's
+//! DNS. Both are killed when dropped.
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,16 @@ impl Pebble {
 
     /// As `start`, issuing certificates valid for `validity` seconds.
     pub fn start_with_validity(http_port: u16, validity: Option<u64>) -> Option<Pebble> {
+        Pebble::start_with(http_port, free_port(), validity)
+    }
+
+    /// As `start`, its validation authority dialing `tls_port` for TLS-ALPN-01.
+    #[allow(dead_code)]
+    pub fn start_tls_alpn(tls_port: u16) -> Option<Pebble> {
+        Pebble::start_with(free_port(), tls_port, None)
+    }
+
+    fn start_with(http_port: u16, tls_port: u16, validity: Option<u64>) -> Option<Pebble> {
         if !installed("pebble") || !installed("pebble-challtestsrv") {
             if std::env::var("RINGWAY_ACME").as_deref() == Ok("require") {
                 panic!("pebble and pebble-challtestsrv are required (Debian package pebble)");
@@ -69,7 +80,7 @@ impl Pebble {
   "ocspResponderURL": "", "externalAccountBindingRequired": false{validity}}}}}"#,
             cert = pair.cert.display(),
             key = pair.key.display(),
-            tls = free_port(),
+            tls = tls_port,
             validity = validity.map_or(String::new(), |s| {
                 format!(r#", "certificateValidityPeriod": {s}"#)
             }),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::Builder;
 use super::args::{arg_err, flag_arg, set_once};
-use crate::config::acme::{Acme, AcmeCert, Issuer, KeyAlg};
+use crate::config::acme::{Acme, AcmeCert, Challenge, Issuer, KeyAlg};
 use crate::config::error::{Pos, Result};
 use crate::config::parser::Directive;
 use crate::config::tls::ServerTls;
@@ -69,11 +69,17 @@ impl Builder {
                 "challenge" => {
                     one(c)?;
                     match c.args[0].value.as_str() {
-                        "http" | "http-01" => set_once(&mut challenge, c, ())?,
+                        "http" | "http-01" => set_once(&mut challenge, c, Challenge::Http01)?,
                         "tls-alpn" | "tls-alpn-01" => {
-                            return Err(not_yet(&c.args[0].pos, "challenge tls-alpn"));
+                            set_once(&mut challenge, c, Challenge::TlsAlpn01)?
                         }
-                        _ => return Err(arg_err(&c.args[0], c, "expected http or tls-alpn")),
+                        _ => {
+                            return Err(arg_err(
+                                &c.args[0],
+                                c,
+                                "expected http, http-01, tls-alpn or tls-alpn-01",
+                            ));
+                        }
                     }
                 }
                 "contact" => {
@@ -139,6 +145,7 @@ impl Builder {
             accept_tos: tos.unwrap_or(false),
             trusted,
             verify: verify.unwrap_or(true),
+            challenge: challenge.unwrap_or_default(),
             at: d.pos.short(),
         });
         Ok(())
@@ -186,11 +193,18 @@ pub(super) fn server_certificate(
              (regular expressions and \"_\" do not count)",
         ));
     }
+    let challenge = acme.issuers[issuer].challenge;
     for (n, pos) in &names {
         if n.starts_with('*') || n.starts_with('.') {
+            let why = match challenge {
+                Challenge::Http01 => "the http challenge (HTTP-01) cannot validate it",
+                Challenge::TlsAlpn01 => {
+                    "the tls-alpn challenge cannot validate it (RFC 8737 forbids wildcard \
+                     identifiers with TLS-ALPN-01)"
+                }
+            };
             return Err(pos.err(format!(
-                "acme_certificate: wildcard \"{n}\" cannot be validated with the http \
-                 challenge (HTTP-01)"
+                "acme_certificate: wildcard \"{n}\" of issuer \"{issuer_name}\": {why}"
             )));
         }
         let ok = n
@@ -217,6 +231,7 @@ pub(super) fn server_certificate(
         issuer,
         names: names.into_iter().map(|(n, _)| n).collect(),
         key,
+        challenge,
         server,
         cert_path,
         key_path,
