@@ -8,6 +8,8 @@
 # h2load makes the load: CONNS connections, 10 streams each, REQUESTS=20000 requests counted
 # after a warm-up of 2,000 (SECONDS is then unused). The counted run opens CONNS new
 # connections: their ECDSA handshakes are in the count (under 1% of it at 10 connections).
+# With TLS=1 the listener has TLS (the same certificate) and wrk makes the load over https:
+# with `close`, every request is a new connection with a full handshake.
 # Same layout as loadtest/run: the proxy (one worker, under valgrind) on CPU 0, the nginx backend
 # and wrk on CPU 1. Counting starts after a warm-up and stops after SECONDS of load; the figure is
 # the instructions counted over the requests wrk completed. Prints the per-request total and the
@@ -35,8 +37,9 @@ head -c 65536 /dev/urandom > "$DIR/64k"
 lt_backend_conf "$DIR" 21390 > "$DIR/be.conf"
 taskset -c 1 nginx -c "$DIR/be.conf" -p "$DIR" & PIDS+=($!)
 VG=(valgrind --tool=callgrind "--callgrind-out-file=$OUT/callgrind.out")
-TLS_LISTEN=""; SCHEME=http
-if [[ "${H2:-}" == 1 ]]; then
+TLS_LISTEN=""; SCHEME=http; HTTP2=""
+[[ "${H2:-}" == 1 ]] && HTTP2=" http2 on;"
+if [[ "${H2:-}" == 1 || "${TLS:-}" == 1 ]]; then
     lt_need h2load openssl
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
         -subj /CN=localhost -keyout "$DIR/key.pem" -out "$DIR/cert.pem" 2>/dev/null
@@ -46,13 +49,13 @@ fi
 case "$TARGET" in
     ringway)
         lt_ringway_conf 21391 21390 | if [[ -n "$TLS_LISTEN" ]]; then
-            sed "s|listen 127.0.0.1:21391;|listen 127.0.0.1:21391${TLS_LISTEN} http2 on;|"
+            sed "s|listen 127.0.0.1:21391;|listen 127.0.0.1:21391${TLS_LISTEN}${HTTP2}|"
         else cat; fi > "$DIR/proxy.conf"
         taskset -c 0 "${VG[@]}" "$BIN" -c "$DIR/proxy.conf" --workers 1 2> "$DIR/vg.err" & P=$!
         ;;
     nginx)
         lt_nginx_proxy_conf "$DIR" 21391 21390 | if [[ -n "$TLS_LISTEN" ]]; then
-            sed "s|listen 127.0.0.1:21391;|listen 127.0.0.1:21391 ssl http2;${TLS_LISTEN# ssl;}|"
+            sed "s|listen 127.0.0.1:21391;|listen 127.0.0.1:21391 ssl${HTTP2:+ http2};${TLS_LISTEN# ssl;}|"
         else cat; fi > "$DIR/proxy.conf"
         taskset -c 0 "${VG[@]}" nginx -c "$DIR/proxy.conf" -p "$DIR" 2> "$DIR/vg.err" & P=$!
         ;;

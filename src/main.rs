@@ -125,7 +125,12 @@ fn init_logging(ansi: bool) {
             .filter(|v| !v.is_empty())
             .and_then(|v| EnvFilter::try_new(v).ok())
     };
-    let env_set = env().is_some();
+    // The most verbose level RINGWAY_LOG lets through (None when unset); a filter with no
+    // hint (a per-span one) counts as letting everything through.
+    let env_level = env().map(|f| {
+        f.max_level_hint()
+            .unwrap_or(tracing::level_filters::LevelFilter::TRACE)
+    });
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
@@ -134,7 +139,7 @@ fn init_logging(ansi: bool) {
                 .unwrap_or_else(|| EnvFilter::new("info"))
                 .and(error_log::stderr_gate()),
         );
-    let (nginx, gate) = error_log::layer(env_set);
+    let (nginx, gate) = error_log::layer(env_level);
     // With RINGWAY_LOG unset its filter lets everything through: the gate's level decides.
     let nginx = nginx.with_filter(env().unwrap_or_else(|| EnvFilter::new("trace")).and(gate));
     tracing_subscriber::registry()

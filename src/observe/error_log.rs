@@ -30,6 +30,8 @@ static CONFIGURED: AtomicBool = AtomicBool::new(false);
 static MIN_LEVEL: AtomicU8 = AtomicU8::new(3);
 /// `RINGWAY_LOG` is set: it filters instead of the configured level.
 static ENV_FILTERS: AtomicBool = AtomicBool::new(false);
+/// `RINGWAY_LOG` lets debug records through somewhere.
+static ENV_DEBUG: AtomicBool = AtomicBool::new(false);
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 static QUEUE_TX: OnceLock<SyncSender<Msg>> = OnceLock::new();
 
@@ -80,6 +82,9 @@ pub struct Gate {
 impl Gate {
     fn open(&self, meta: &Metadata<'_>) -> bool {
         let configured = CONFIGURED.load(Ordering::Relaxed);
+        if from_log_crate(meta) && !log_crate_wanted() {
+            return false;
+        }
         if !self.nginx {
             return !configured;
         }
@@ -87,6 +92,34 @@ impl Gate {
             && (ENV_FILTERS.load(Ordering::Relaxed)
                 || rank(meta.level()) >= MIN_LEVEL.load(Ordering::Relaxed))
     }
+}
+
+/// A record of a crate that logs through the `log` crate (rustls, ureq), bridged by
+/// tracing-log. A client can make rustls warn at will (an IP address as SNI, a warning alert,
+/// a message out of order): one line per connection would flood the log, as nginx keeps such
+/// client errors at `info` and below. So they count as debug detail.
+fn from_log_crate(meta: &Metadata<'_>) -> bool {
+    meta.name() == "log event"
+}
+
+/// The `log` crate's records are written with `error_log … debug`, or when `RINGWAY_LOG`
+/// lets debug records through (`RINGWAY_LOG=debug`, `rustls=trace`).
+fn log_crate_wanted() -> bool {
+    if ENV_FILTERS.load(Ordering::Relaxed) {
+        return ENV_DEBUG.load(Ordering::Relaxed);
+    }
+    CONFIGURED.load(Ordering::Relaxed) && MIN_LEVEL.load(Ordering::Relaxed) <= 1
+}
+
+/// The `log` crate's own switch, set to match: a record nobody writes then costs its caller
+/// one comparison, where the bridge's check cost ~600 instructions (rustls makes a dozen such
+/// records per handshake).
+fn set_log_crate_level() {
+    log::set_max_level(if log_crate_wanted() {
+        log::LevelFilter::Trace
+    } else {
+        log::LevelFilter::Off
+    });
 }
 
 impl<S> Filter<S> for Gate {
@@ -109,10 +142,14 @@ pub fn stderr_gate() -> Gate {
     Gate { nginx: false }
 }
 
-/// The nginx-format layer and its filter. `env_set`: `RINGWAY_LOG` is set (its filter is
-/// combined with this one by the caller).
-pub fn layer(env_set: bool) -> (NginxLayer, Gate) {
-    ENV_FILTERS.store(env_set, Ordering::Relaxed);
+/// The nginx-format layer and its filter. `env`: `RINGWAY_LOG`'s filter, when set, by the
+/// most verbose level it lets through anywhere (the caller combines that filter with this one).
+pub fn layer(env: Option<tracing::level_filters::LevelFilter>) -> (NginxLayer, Gate) {
+    ENV_FILTERS.store(env.is_some(), Ordering::Relaxed);
+    ENV_DEBUG.store(
+        env.is_some_and(|l| l >= tracing::level_filters::LevelFilter::DEBUG),
+        Ordering::Relaxed,
+    );
     (NginxLayer, Gate { nginx: true })
 }
 
@@ -126,6 +163,7 @@ pub fn apply(el: Option<&ErrorLog>) {
             CONFIGURED.store(true, Ordering::Relaxed);
         }
     }
+    set_log_crate_level();
     tracing::callsite::rebuild_interest_cache();
 }
 

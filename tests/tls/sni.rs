@@ -160,3 +160,35 @@ fn ssl_protocols_limits_versions_and_tls11_is_always_refused() {
         o.all()
     );
 }
+
+/// An IP address as SNI (which wrk and some libraries send) makes rustls warn through the `log`
+/// crate. Clients can do that at will, so one warning per connection must not reach the log:
+/// rustls's records count as debug detail, written when debug logging is asked for.
+#[test]
+fn an_ip_address_as_sni_is_not_logged_as_a_warning() {
+    let pair = Pki::get().server(&["a.example.test"], KeyKind::Ecdsa);
+    let conf = format!(
+        "http {{\n{}}}",
+        server(&format!("{LISTEN} ssl"), "a.example.test", &pair, "a"),
+    );
+    const WARNING: &str = "Illegal SNI extension";
+    for (level, logged) in [("info", false), ("debug", true)] {
+        let rw = Ringway::start_with_env(&conf, 1, &[("RINGWAY_LOG", level)]);
+        for _ in 0..3 {
+            let o = s_client(rw.addr, &["-servername", "127.0.0.1"], None);
+            assert!(o.handshake_done(), "{}", o.all());
+        }
+        let r = curl_https(rw.addr, "a.example.test", "/", &[]);
+        assert_eq!((r.status, r.body.as_str()), (200, "a"), "{}", r.out.all());
+        if logged {
+            assert!(
+                rw.wait_log(WARNING, 3, std::time::Duration::from_secs(5)),
+                "RINGWAY_LOG=debug writes rustls's records: {}",
+                rw.stderr()
+            );
+        } else {
+            // stderr is written during the handshake itself: nothing is still on its way.
+            assert_eq!(rw.log_count(WARNING), 0, "{}", rw.stderr());
+        }
+    }
+}
