@@ -33,8 +33,10 @@ use crate::config::acme::{AcmeCert, Issuer};
 /// The first retry after a failed order; doubled each time, up to `MAX_RETRY`.
 const FIRST_RETRY: Duration = Duration::from_secs(30);
 const MAX_RETRY: Duration = Duration::from_secs(3600);
-/// The shortest wait after a failed order whose answer said when to come back (Retry-After).
-const MIN_RETRY: Duration = Duration::from_secs(1);
+/// Bounds on the wait after a failed order whose answer said when to come back (Retry-After):
+/// a rate limit may last days, but a day later the server can say so again.
+const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// Which certificates (by file) the config in force wants, and which an ACME thread looks
 /// after. Touched by the main thread at start and reload and by the ACME threads between
@@ -162,18 +164,31 @@ fn run(job: Job) {
             Err((e, refused_for)) => {
                 // The server's Retry-After (a rate limit, an outage) says when to come back;
                 // without one, the backoff.
-                let wait = refused_for.map_or(backoff, |r| r.clamp(MIN_RETRY, MAX_RETRY));
+                let wait =
+                    refused_for.map_or(backoff, |r| r.clamp(MIN_RETRY_AFTER, MAX_RETRY_AFTER));
                 error!(
                     "ACME: no certificate for {names} from issuer \"{}\" ({}): {e}; retrying in \
                      {wait:?}",
                     job.issuer.name, job.issuer.uri
                 );
-                std::thread::sleep(wait);
+                nap(path, wait);
                 backoff = (backoff * 2).min(MAX_RETRY);
             }
         }
     }
     orders().managed.retain(|p| p != path);
+}
+
+/// Sleeps `total`, waking each `WAKE` to stop early once the certificate left the config.
+fn nap(path: &std::path::Path, total: Duration) {
+    let until = std::time::Instant::now() + total;
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || !orders().wanted.iter().any(|p| p == path) {
+            return;
+        }
+        std::thread::sleep(left.min(WAKE));
+    }
 }
 
 /// Account, order, validation, download; then the files, key first. An error comes with the
