@@ -289,7 +289,8 @@ fn renewal_info_window_renews_with_replaces() {
 
 /// A renewalInfo answer that cannot be used (its window ends before it starts) is logged, and
 /// the certificate is renewed at two thirds of its lifetime instead (pebble issuing 6-second
-/// certificates: at 4 s), its order still naming the old certificate in `replaces`.
+/// certificates: at 4 s), its order still naming the old certificate in `replaces`. That order
+/// is refused with `alreadyReplaced` (RFC 9773 §5): placed again at once without `replaces`.
 #[test]
 fn bad_renewal_info_falls_back_to_two_thirds() {
     let ports = free_ports(2);
@@ -299,7 +300,10 @@ fn bad_renewal_info_falls_back_to_two_thirds() {
         return;
     };
     let root = p.root_pem();
-    let ip = Interposer::start(&p, &json!({"renewal_info": {"bad": true}}));
+    let ip = Interposer::start(
+        &p,
+        &json!({"renewal_info": {"bad": true}, "already_replaced": true}),
+    );
     let work = temp_dir("acme-ari-bad");
     let state = work.join("state");
     let text = config(http, https, &ip.directory(), &state, &["f.example.test"]);
@@ -332,15 +336,29 @@ fn bad_renewal_info_falls_back_to_two_thirds() {
         "{}",
         rw.stderr()
     );
-    poll(Duration::from_secs(10), || {
+    let orders = poll(Duration::from_secs(10), || {
         let orders = ip.new_orders();
-        match orders.get(1) {
-            Some(o) if o["status"] == 201 => Ok(o.clone()),
+        match orders.get(2) {
+            Some(o) if o["status"] == 201 => Ok(orders),
             _ => Err(format!("{orders:#?}")),
         }
     })
-    .map(|o| assert_eq!(o["payload"]["replaces"], first.as_str()))
     .unwrap_or_else(|e| panic!("no renewal order: {e}\n{}", rw.stderr()));
+    assert_eq!(
+        orders[1]["payload"]["replaces"],
+        first.as_str(),
+        "{orders:#?}"
+    );
+    assert_eq!(orders[1]["status"], 409, "{orders:#?}");
+    assert!(
+        orders[2]["payload"].get("replaces").is_none(),
+        "{orders:#?}"
+    );
+    assert!(
+        rw.log_count_all(&["alreadyReplaced", "ordering again without \"replaces\""]) == 1,
+        "{}",
+        rw.stderr()
+    );
     assert!(
         rw.wait_log(
             "certificate for f.example.test issued and stored",

@@ -12,6 +12,7 @@ says, answers some itself:
   dir_503: N        the first N directory reads answer 503 + Retry-After: 1 (serverInternal).
   bad_nonce_for: NAME    the first newOrder naming NAME answers 400 badNonce with a fresh nonce.
   rate_limit_for: NAME   the next newOrder naming NAME answers 429 + Retry-After: 2 (rateLimited).
+  already_replaced: true the first newOrder with "replaces" answers 409 alreadyReplaced.
 
 Each request is recorded as one JSON line in the record file: time, method, path, status, who
 answered, the JWS's decoded protected header and payload, and the nonce handed out with an error.
@@ -32,7 +33,7 @@ PORT, UPSTREAM, CERT, KEY, SCRIPT, RECORD = sys.argv[1:7]
 UP_HOST, UP_PORT = UPSTREAM.rsplit(":", 1)
 LOCK = threading.Lock()
 # One-shot scripts already used up.
-USED = {"dir_503": 0, "bad_nonce": False, "rate_limit": False}
+USED = {"dir_503": 0, "bad_nonce": False, "rate_limit": False, "already_replaced": False}
 
 
 def script():
@@ -142,6 +143,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 and sc.get("rate_limit_for") in names
                 and not USED["rate_limit"]
             )
+            already_replaced = (
+                new_order
+                and sc.get("already_replaced")
+                and "replaces" in (entry.get("payload") or {})
+                and not USED["already_replaced"]
+            )
+            if already_replaced:
+                USED["already_replaced"] = True
             if bad_nonce:
                 USED["bad_nonce"] = True
             if rate_limit:
@@ -164,6 +173,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             entry["nonce_given"] = self.problem(
                 429, "rateLimited", "scripted rate limit: too many new orders", [("Retry-After", "2")]
             )
+        elif already_replaced:
+            entry["by"] = "interposer"
+            status = 409
+            self.problem(409, "alreadyReplaced", "scripted: the certificate was replaced already")
         elif self.path.startswith("/renewal-info/") and sc.get("renewal_info") is not None:
             entry["by"] = "interposer"
             status = 200
