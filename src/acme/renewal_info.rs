@@ -183,7 +183,8 @@ impl Plan {
             Err(e) => {
                 if self.id.is_some() || self.check_at.is_none() {
                     warn!(
-                        "ACME: no renewalInfo identifier for {names} ({e}); renewing at two thirds of its lifetime"
+                        "ACME: no renewalInfo identifier for {names} ({e}); renewing at two \
+                         thirds of its lifetime"
                     );
                 }
                 *self = Plan {
@@ -246,7 +247,7 @@ impl Plan {
             }
             Err((e, retry_after)) => {
                 // Exponential backoff from a minute, or the server's Retry-After, bounded.
-                let backoff = MIN_CHECK * 2u32.saturating_pow(self.failures.min(10));
+                let backoff = MIN_CHECK * 2u32.saturating_pow(self.failures.min(11));
                 let wait = next_check(Some(retry_after.unwrap_or(backoff)));
                 self.failures += 1;
                 let keep = if self.chosen.is_some() {
