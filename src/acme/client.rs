@@ -19,12 +19,16 @@ pub struct Client {
     new_nonce: String,
     new_account: String,
     new_order: String,
+    /// The directory's `renewalInfo` (RFC 9773), if the server offers it.
+    renewal_info: Option<String>,
     nonce: Option<String>,
     key: AccountKey,
     kid: Option<String>,
     /// The last error answer's Retry-After (a rate limit, RFC 8555 §6.6): the earliest time
     /// to try again.
     pub refused_for: Option<Duration>,
+    /// The last error answer's problem type (`urn:ietf:params:acme:error:…`).
+    refused_type: Option<String>,
 }
 
 struct Reply {
@@ -38,6 +42,15 @@ impl Reply {
     fn json(&self) -> Result<Value, String> {
         serde_json::from_slice(&self.body).map_err(|e| format!("ACME answer is not JSON: {e}"))
     }
+}
+
+/// An error and the server's Retry-After with it, if it sent one.
+pub type Refusal = (String, Option<Duration>);
+
+/// A renewalInfo answer (RFC 9773 §4.2) and its Retry-After.
+pub struct RenewalInfo {
+    pub body: Vec<u8>,
+    pub retry_after: Option<Duration>,
 }
 
 /// An issued certificate: the chain and its key, both PEM.
@@ -87,18 +100,23 @@ fn problem(url: &str, reply: &Reply) -> String {
 }
 
 impl Client {
-    /// Reads the issuer's directory.
-    pub fn connect(issuer: &Issuer, key: AccountKey) -> Result<Client, String> {
-        let agent = agent(issuer)?;
-        let mut r = agent
-            .get(&issuer.uri)
-            .call()
-            .map_err(|e| format!("ACME directory {}: {e}", issuer.uri))?;
-        let body = r
-            .body_mut()
-            .read_to_vec()
-            .map_err(|e| format!("ACME directory {}: {e}", issuer.uri))?;
-        let dir: Value = serde_json::from_slice(&body)
+    /// Reads the issuer's directory. An error comes with the server's Retry-After, if any.
+    pub fn connect(issuer: &Issuer, key: AccountKey) -> Result<Client, Refusal> {
+        let agent = agent(issuer).map_err(|e| (e, None))?;
+        let reply = get(&agent, &issuer.uri).map_err(|e| (e, None))?;
+        if reply.status >= 400 {
+            return Err((problem(&issuer.uri, &reply), reply.retry_after));
+        }
+        Self::from_directory(issuer, key, agent, &reply.body).map_err(|e| (e, None))
+    }
+
+    fn from_directory(
+        issuer: &Issuer,
+        key: AccountKey,
+        agent: ureq::Agent,
+        body: &[u8],
+    ) -> Result<Client, String> {
+        let dir: Value = serde_json::from_slice(body)
             .map_err(|e| format!("ACME directory {}: not JSON: {e}", issuer.uri))?;
         let url = |k: &str| {
             dir[k]
@@ -110,11 +128,28 @@ impl Client {
             new_nonce: url("newNonce")?,
             new_account: url("newAccount")?,
             new_order: url("newOrder")?,
+            renewal_info: dir["renewalInfo"].as_str().map(str::to_string),
             agent,
             nonce: None,
             key,
             kid: None,
             refused_for: None,
+            refused_type: None,
+        })
+    }
+
+    /// The server's renewal information for certificate `id` (RFC 9773 §4.1, a plain GET):
+    /// the answer's body and Retry-After, or None when the directory has no renewalInfo.
+    pub fn renewal_info(&self, id: &str) -> Option<Result<RenewalInfo, Refusal>> {
+        let base = self.renewal_info.as_deref()?;
+        let url = format!("{}/{id}", base.trim_end_matches('/'));
+        Some(match get(&self.agent, &url) {
+            Ok(reply) if reply.status == 200 => Ok(RenewalInfo {
+                body: reply.body,
+                retry_after: reply.retry_after,
+            }),
+            Ok(reply) => Err((problem(&url, &reply), reply.retry_after)),
+            Err(e) => Err((e, None)),
         })
     }
 
@@ -153,6 +188,9 @@ impl Client {
                     .map_err(|e| format!("ACME {url}: {e}"))?,
             };
             if reply.status < 400 {
+                // An earlier refusal (alreadyReplaced, then ordered again) is no longer the
+                // last word on when to retry.
+                self.refused_for = None;
                 return Ok(reply);
             }
             let bad_nonce = reply
@@ -162,6 +200,10 @@ impl Client {
                 .unwrap_or(false);
             if !(bad_nonce && attempt < 2) {
                 self.refused_for = reply.retry_after;
+                self.refused_type = reply
+                    .json()
+                    .ok()
+                    .and_then(|p| p["type"].as_str().map(str::to_string));
                 return Err(problem(url, &reply));
             }
             debug!("ACME badNonce at {url}: retrying with a fresh nonce");
@@ -185,16 +227,11 @@ impl Client {
         Ok(())
     }
 
-    /// Runs one order to its end and downloads the chain.
-    pub fn issue(&mut self, cert: &AcmeCert) -> Result<Issued, String> {
+    /// Runs one order to its end and downloads the chain. `replaces`: the ARI identifier of
+    /// the certificate this one renews (sent where the server offers renewalInfo, RFC 9773 §5).
+    pub fn issue(&mut self, cert: &AcmeCert, replaces: Option<&str>) -> Result<Issued, String> {
         let deadline = Instant::now() + ORDER_DEADLINE;
-        let ids: Vec<Value> = cert
-            .names
-            .iter()
-            .map(|n| json!({"type": "dns", "value": n}))
-            .collect();
-        let url = self.new_order.clone();
-        let reply = self.post(&url, Some(&json!({"identifiers": ids})))?;
+        let reply = self.new_order(cert, replaces)?;
         let order_url = reply
             .location
             .clone()
@@ -245,6 +282,36 @@ impl Client {
             chain,
             key: key_pem,
         })
+    }
+
+    /// newOrder for every identifier of `cert`. A server that says the certificate named in
+    /// `replaces` was replaced already (RFC 9773 §5: `alreadyReplaced`) gets the order again
+    /// without it: the certificate is still wanted.
+    fn new_order(&mut self, cert: &AcmeCert, replaces: Option<&str>) -> Result<Reply, String> {
+        let ids: Vec<Value> = cert
+            .names
+            .iter()
+            .map(|n| json!({"type": "dns", "value": n}))
+            .collect();
+        let mut payload = json!({"identifiers": ids});
+        let replaces = replaces.filter(|_| self.renewal_info.is_some());
+        if let Some(old) = replaces {
+            payload["replaces"] = json!(old);
+        }
+        let url = self.new_order.clone();
+        match self.post(&url, Some(&payload)) {
+            Err(e)
+                if replaces.is_some()
+                    && self
+                        .refused_type
+                        .as_deref()
+                        .is_some_and(|t| t.ends_with(":alreadyReplaced")) =>
+            {
+                info!("{e}; ordering again without \"replaces\"");
+                self.post(&url, Some(&json!({"identifiers": ids})))
+            }
+            other => other,
+        }
     }
 
     /// One authorization: answers its challenge of type `kind` and waits until it is valid.
@@ -333,6 +400,23 @@ impl Client {
             wait = (wait * 2).min(Duration::from_secs(5));
         }
     }
+}
+
+/// A plain GET (the directory, renewalInfo).
+fn get(agent: &ureq::Agent, url: &str) -> Result<Reply, String> {
+    let mut r = agent
+        .get(url)
+        .call()
+        .map_err(|e| format!("ACME {url}: {e}"))?;
+    Ok(Reply {
+        status: r.status().as_u16(),
+        location: None,
+        retry_after: header(&r, "retry-after").and_then(|v| retry_after(&v)),
+        body: r
+            .body_mut()
+            .read_to_vec()
+            .map_err(|e| format!("ACME {url}: {e}"))?,
+    })
 }
 
 /// Retry-After in seconds (the HTTP-date form is rare from ACME servers).

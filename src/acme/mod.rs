@@ -8,16 +8,18 @@
 //! shard gets new TLS settings for new handshakes, and open connections keep theirs. HTTP-01 answers: `challenge`.
 //! TLS-ALPN-01 answers: `tls_alpn`.
 //!
-//! Each certificate's thread stays to renew it at two thirds of its lifetime. At each reload
+//! Each certificate's thread stays to renew it: inside the server's suggested window where the
+//! issuer offers ACME Renewal Information (RFC 9773, `renewal_info`), else at two thirds of
+//! its lifetime. At each reload
 //! the same check runs on the new config: certificates it adds get a thread, those it drops are
 //! let go (noticed within a minute), the others are left to their threads (`ORDERS`).
 //!
-//! Not yet: ACME Renewal Information (RFC 9773).
 
 mod answer;
 pub mod challenge;
 mod client;
 mod jws;
+mod renewal_info;
 mod store;
 pub mod tls_alpn;
 
@@ -33,6 +35,10 @@ use crate::config::acme::{AcmeCert, Issuer};
 /// The first retry after a failed order; doubled each time, up to `MAX_RETRY`.
 const FIRST_RETRY: Duration = Duration::from_secs(30);
 const MAX_RETRY: Duration = Duration::from_secs(3600);
+/// Bounds on the wait after a failed order whose answer said when to come back (Retry-After):
+/// a rate limit may last days, but a day later the server can say so again.
+const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// Which certificates (by file) the config in force wants, and which an ACME thread looks
 /// after. Touched by the main thread at start and reload and by the ACME threads between
@@ -111,34 +117,40 @@ pub fn start(cfg: &Config) {
 }
 
 /// Looks after one certificate while it is in the config: orders it when there is none (or
-/// it no longer fits), and again at two thirds of its lifetime. One thread per certificate:
-/// a slow or failing issuer or name never holds up another.
+/// it no longer fits), and again when it is due: inside the server's renewal window (RFC
+/// 9773) or at two thirds of its lifetime. One thread per certificate: a slow or failing
+/// issuer or name never holds up another.
 fn run(job: Job) {
     let path = &job.cert.cert_path;
     let names = job.cert.names.join(", ");
     let mut backoff = FIRST_RETRY;
+    let mut plan = renewal_info::Plan::new();
     loop {
         if !orders().wanted.contains(path) {
             info!("ACME: {names} left the config; no longer looked after");
             break;
         }
-        if let Ok(due) = store::renewal_due(&job.cert) {
+        // The stored certificate this order replaces (RFC 9773 §5), if it is still usable.
+        let mut replaces = None;
+        if let Ok(fallback) = store::renewal_due(&job.cert) {
+            let (due, why) = plan.renew_at(&job.issuer, &job.cert, fallback);
             let now = std::time::SystemTime::now();
             match due.duration_since(now) {
                 Ok(wait) if !wait.is_zero() => {
                     std::thread::sleep(wait.min(WAKE));
                     continue;
                 }
-                _ => {
-                    info!("ACME: renewing the certificate for {names} (two thirds of its lifetime)")
-                }
+                _ => info!("ACME: renewing the certificate for {names} ({why})"),
             }
+            replaces = renewal_info::stored_cert_id(&job.cert).ok();
         }
-        match order(&job.issuer, &job.cert) {
+        match order(&job.issuer, &job.cert, replaces.as_deref()) {
             Ok(()) => {
                 swap_in();
-                let fresh = store::renewal_due(&job.cert)
-                    .is_ok_and(|due| due > std::time::SystemTime::now());
+                // The new certificate's renewal time (asking the server for its window).
+                let fresh = store::renewal_due(&job.cert).is_ok_and(|fallback| {
+                    plan.renew_at(&job.issuer, &job.cert, fallback).0 > std::time::SystemTime::now()
+                });
                 if fresh {
                     backoff = FIRST_RETRY;
                 } else {
@@ -152,14 +164,16 @@ fn run(job: Job) {
                 }
             }
             Err((e, refused_for)) => {
-                // A rate limit's Retry-After is a floor under the backoff.
-                let wait = backoff.max(refused_for.unwrap_or_default());
+                // The server's Retry-After (a rate limit, an outage) says when to come back;
+                // without one, the backoff.
+                let wait =
+                    refused_for.map_or(backoff, |r| r.clamp(MIN_RETRY_AFTER, MAX_RETRY_AFTER));
                 error!(
                     "ACME: no certificate for {names} from issuer \"{}\" ({}): {e}; retrying in \
                      {wait:?}",
                     job.issuer.name, job.issuer.uri
                 );
-                std::thread::sleep(wait);
+                nap(path, wait);
                 backoff = (backoff * 2).min(MAX_RETRY);
             }
         }
@@ -167,16 +181,32 @@ fn run(job: Job) {
     orders().managed.retain(|p| p != path);
 }
 
+/// Sleeps `total`, waking each `WAKE` to stop early once the certificate left the config.
+fn nap(path: &std::path::Path, total: Duration) {
+    let until = std::time::Instant::now() + total;
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || !orders().wanted.iter().any(|p| p == path) {
+            return;
+        }
+        std::thread::sleep(left.min(WAKE));
+    }
+}
+
 /// Account, order, validation, download; then the files, key first. An error comes with the
 /// server's Retry-After, if it sent one.
-fn order(issuer: &Issuer, cert: &AcmeCert) -> Result<(), (String, Option<Duration>)> {
+fn order(
+    issuer: &Issuer,
+    cert: &AcmeCert,
+    replaces: Option<&str>,
+) -> Result<(), (String, Option<Duration>)> {
     let plain = |e: String| (e, None);
     let key =
         jws::AccountKey::load_or_create(&issuer.state_path.join("account.key")).map_err(plain)?;
-    let mut c = client::Client::connect(issuer, key).map_err(plain)?;
+    let mut c = client::Client::connect(issuer, key)?;
     let issued = c
         .account(issuer)
-        .and_then(|()| c.issue(cert))
+        .and_then(|()| c.issue(cert, replaces))
         .map_err(|e| (e, c.refused_for))?;
     store::write_private(&cert.key_path, issued.key.as_bytes()).map_err(plain)?;
     store::write_public(&cert.cert_path, issued.chain.as_bytes()).map_err(plain)?;
