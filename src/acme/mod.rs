@@ -124,6 +124,9 @@ fn run(job: Job) {
     let path = &job.cert.cert_path;
     let names = job.cert.names.join(", ");
     let mut backoff = FIRST_RETRY;
+    // A floor under the server's Retry-After, doubled at each failure in a row: a server
+    // that keeps answering `Retry-After: 1` is not asked every second.
+    let mut retry_after_floor = MIN_RETRY_AFTER;
     let mut plan = renewal_info::Plan::new();
     loop {
         if !orders().wanted.contains(path) {
@@ -151,6 +154,7 @@ fn run(job: Job) {
                 let fresh = store::renewal_due(&job.cert).is_ok_and(|fallback| {
                     plan.renew_at(&job.issuer, &job.cert, fallback).0 > std::time::SystemTime::now()
                 });
+                retry_after_floor = MIN_RETRY_AFTER;
                 if fresh {
                     backoff = FIRST_RETRY;
                 } else {
@@ -164,10 +168,13 @@ fn run(job: Job) {
                 }
             }
             Err((e, refused_for)) => {
-                // The server's Retry-After (a rate limit, an outage) says when to come back;
-                // without one, the backoff.
+                // The server's Retry-After (a rate limit, an outage) says when to come back,
+                // above a floor that doubles while the failures go on; without one, the backoff.
                 let wait =
-                    refused_for.map_or(backoff, |r| r.clamp(MIN_RETRY_AFTER, MAX_RETRY_AFTER));
+                    refused_for.map_or(backoff, |r| r.clamp(retry_after_floor, MAX_RETRY_AFTER));
+                if refused_for.is_some() {
+                    retry_after_floor = (retry_after_floor * 2).min(MAX_RETRY);
+                }
                 error!(
                     "ACME: no certificate for {names} from issuer \"{}\" ({}): {e}; retrying in \
                      {wait:?}",
