@@ -1,6 +1,8 @@
 //! A blocking ACME client (RFC 8555) for the ACME thread: directory, nonces, account, order,
 //! HTTP-01 or TLS-ALPN-01 authorizations, finalize with a CSR, polling with backoff and
 //! Retry-After, and the chain's download. Every failure carries the server's problem document.
+//! The issuer's options: external account binding (`eab`), `profile` (`meta`), and the choice
+//! among alternate chains (`chains`).
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +11,9 @@ use tracing::{debug, info};
 
 use super::answer;
 use super::jws::{AccountKey, b64};
+use super::meta::Meta;
 use crate::config::acme::{AcmeCert, Challenge, Issuer, KeyAlg};
+use crate::config::acme_proto::IssuerProto;
 
 /// How long one order may take, all polling included.
 const ORDER_DEADLINE: Duration = Duration::from_secs(120);
@@ -29,12 +33,19 @@ pub struct Client {
     pub refused_for: Option<Duration>,
     /// The last error answer's problem type (`urn:ietf:params:acme:error:…`).
     refused_type: Option<String>,
+    /// The directory's `meta` (external account binding required, profiles).
+    meta: Meta,
+    /// The issuer's name and its `external_account_key`, `preferred_chain`, `profile`.
+    issuer_name: String,
+    proto: IssuerProto,
 }
 
 struct Reply {
     status: u16,
     location: Option<String>,
     retry_after: Option<Duration>,
+    /// The `Link` header values (alternate chains, RFC 8555 §7.4.2).
+    links: Vec<String>,
     body: Vec<u8>,
 }
 
@@ -92,10 +103,16 @@ fn header(r: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
 fn problem(url: &str, reply: &Reply) -> String {
     let text = String::from_utf8_lossy(&reply.body);
     let text: String = text.chars().take(1000).collect();
+    // A pretty-printed document (pebble's) is joined into one line.
+    let text: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     format!(
         "ACME server answered {} to {url}: {}",
         reply.status,
-        text.trim()
+        text.join(" ")
     )
 }
 
@@ -129,6 +146,9 @@ impl Client {
             new_account: url("newAccount")?,
             new_order: url("newOrder")?,
             renewal_info: dir["renewalInfo"].as_str().map(str::to_string),
+            meta: Meta::parse(&dir),
+            issuer_name: issuer.name.clone(),
+            proto: issuer.proto.clone(),
             agent,
             nonce: None,
             key,
@@ -182,6 +202,12 @@ impl Client {
                 status: r.status().as_u16(),
                 location: header(&r, "location"),
                 retry_after: header(&r, "retry-after").and_then(|v| retry_after(&v)),
+                links: r
+                    .headers()
+                    .get_all("link")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok().map(str::to_string))
+                    .collect(),
                 body: r
                     .body_mut()
                     .read_to_vec()
@@ -218,6 +244,20 @@ impl Client {
             payload["contact"] = json!(issuer.contact);
         }
         let url = self.new_account.clone();
+        match &issuer.proto.eab {
+            Some(eab) => {
+                payload["externalAccountBinding"] = super::eab::binding(eab, &url, &self.key.jwk())
+            }
+            None if self.meta.eab_required => {
+                return Err(format!(
+                    "ACME server {} requires an external account binding \
+                     (meta.externalAccountRequired) and issuer \"{}\" has no \
+                     external_account_key",
+                    issuer.uri, issuer.name
+                ));
+            }
+            None => {}
+        }
         let reply = self.post(&url, Some(&payload))?;
         let kid = reply
             .location
@@ -266,8 +306,16 @@ impl Client {
             .ok_or_else(|| "ACME order is valid but names no certificate".to_string())?
             .to_string();
         let reply = self.post(&cert_url, None)?;
+        let alternates = super::chains::alternates(&reply.links, &cert_url);
         let chain = String::from_utf8(reply.body)
             .map_err(|_| "ACME certificate is not PEM text".to_string())?;
+        let chain = match self.proto.preferred_chain.clone() {
+            Some(name) => super::chains::choose(&name, chain, &alternates, |url| {
+                let alt = self.post(url, None)?;
+                String::from_utf8(alt.body).map_err(|_| "not PEM text".to_string())
+            }),
+            None => chain,
+        };
         // A chain that does not fit the key would fail the reload that swaps it in (and every
         // reload after it, keeping the running config): checked before it is stored.
         let certs = crate::tls::certs::chain(chain.as_bytes())
@@ -294,6 +342,13 @@ impl Client {
             .map(|n| json!({"type": "dns", "value": n}))
             .collect();
         let mut payload = json!({"identifiers": ids});
+        let profile = self
+            .meta
+            .order_profile(self.proto.profile.as_ref(), &self.issuer_name)?
+            .map(str::to_string);
+        if let Some(p) = &profile {
+            payload["profile"] = json!(p);
+        }
         let replaces = replaces.filter(|_| self.renewal_info.is_some());
         if let Some(old) = replaces {
             payload["replaces"] = json!(old);
@@ -308,7 +363,10 @@ impl Client {
                         .is_some_and(|t| t.ends_with(":alreadyReplaced")) =>
             {
                 info!("{e}; ordering again without \"replaces\"");
-                self.post(&url, Some(&json!({"identifiers": ids})))
+                if let Some(p) = payload.as_object_mut() {
+                    p.remove("replaces");
+                }
+                self.post(&url, Some(&payload))
             }
             other => other,
         }
@@ -412,6 +470,7 @@ fn get(agent: &ureq::Agent, url: &str) -> Result<Reply, String> {
         status: r.status().as_u16(),
         location: None,
         retry_after: header(&r, "retry-after").and_then(|v| retry_after(&v)),
+        links: Vec::new(),
         body: r
             .body_mut()
             .read_to_vec()

@@ -16,9 +16,12 @@
 //!
 
 mod answer;
+mod chains;
 pub mod challenge;
 mod client;
+mod eab;
 mod jws;
+mod meta;
 mod renewal_info;
 mod store;
 pub mod tls_alpn;

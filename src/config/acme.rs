@@ -30,6 +30,8 @@ pub struct Issuer {
     pub verify: bool,
     /// `challenge`: how its authorizations are answered.
     pub challenge: Challenge,
+    /// `external_account_key`, `preferred_chain`, `profile`.
+    pub proto: crate::config::acme_proto::IssuerProto,
     /// Where the block was written.
     pub at: String,
 }

@@ -54,6 +54,7 @@
 
 mod access;
 pub mod acme;
+pub mod acme_proto;
 mod auth;
 mod build;
 pub mod cache;
@@ -79,6 +80,8 @@ mod tests;
 mod tests_access;
 #[cfg(test)]
 mod tests_acme;
+#[cfg(test)]
+mod tests_acme_proto;
 #[cfg(test)]
 mod tests_auth;
 #[cfg(test)]

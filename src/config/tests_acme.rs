@@ -161,21 +161,6 @@ fn errors_name_the_line() {
             "duplicate",
         ),
         (
-            conf(&format!("{URI}\n    external_account_key kid /k;"), ""),
-            "ringway.conf:4",
-            "\"external_account_key\" is not supported yet",
-        ),
-        (
-            conf(&format!("{URI}\n    preferred_chain X;"), ""),
-            "ringway.conf:4",
-            "not supported yet",
-        ),
-        (
-            conf(&format!("{URI}\n    profile shortlived;"), ""),
-            "ringway.conf:4",
-            "not supported yet",
-        ),
-        (
             conf(&format!("{URI}\n    account_key rsa:2048;"), ""),
             "ringway.conf:4",
             "not supported yet",

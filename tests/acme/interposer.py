@@ -13,6 +13,8 @@ says, answers some itself:
   bad_nonce_for: NAME    the first newOrder naming NAME answers 400 badNonce with a fresh nonce.
   rate_limit_for: NAME   the next newOrder naming NAME answers 429 + Retry-After: 2 (rateLimited).
   already_replaced: true the first newOrder with "replaces" answers 409 alreadyReplaced.
+  profiles: {NAME: DESCRIPTION...}  the directory's meta gains "profiles" (draft-ietf-acme-profiles;
+      pebble 2.4 has none, and ignores a newOrder's "profile" member).
 
 Each request is recorded as one JSON line in the record file: time, method, path, status, who
 answered, the JWS's decoded protected header and payload, and the nonce handed out with an error.
@@ -105,6 +107,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path == "/dir" and r.status == 200 and sc.get("renewal_info") is not None:
             d = json.loads(data)
             d["renewalInfo"] = "https://%s/renewal-info" % self.headers.get("Host")
+            data = json.dumps(d).encode()
+        if self.path == "/dir" and r.status == 200 and sc.get("profiles") is not None:
+            d = json.loads(data)
+            d.setdefault("meta", {})["profiles"] = sc["profiles"]
             data = json.dumps(d).encode()
         self.send_response(r.status)
         for k, v in r.getheaders():

@@ -42,6 +42,15 @@ fn wait_listening(port: u16, what: &str, log: &Path) {
     }
 }
 
+/// What a pebble is started with beyond the defaults.
+#[derive(Default)]
+pub struct Options {
+    /// `externalAccountMACKeys` (kid, base64url key); any makes the binding required.
+    pub eab_keys: Vec<(String, String)>,
+    /// `PEBBLE_ALTERNATE_ROOTS`: chains under other roots offered beside the default one.
+    pub alternate_roots: u32,
+}
+
 impl Pebble {
     /// None (the test is skipped) when pebble is missing and RINGWAY_ACME is not `require`.
     pub fn start(http_port: u16) -> Option<Pebble> {
@@ -60,6 +69,21 @@ impl Pebble {
     }
 
     fn start_with(http_port: u16, tls_port: u16, validity: Option<u64>) -> Option<Pebble> {
+        Pebble::start_opts(http_port, tls_port, validity, &Options::default())
+    }
+
+    /// As `start`, with the options of `opts` (external account binding, alternate roots).
+    #[allow(dead_code)]
+    pub fn start_with_options(http_port: u16, opts: &Options) -> Option<Pebble> {
+        Pebble::start_opts(http_port, free_port(), None, opts)
+    }
+
+    fn start_opts(
+        http_port: u16,
+        tls_port: u16,
+        validity: Option<u64>,
+        opts: &Options,
+    ) -> Option<Pebble> {
         if !installed("pebble") || !installed("pebble-challtestsrv") {
             if std::env::var("RINGWAY_ACME").as_deref() == Ok("require") {
                 panic!("pebble and pebble-challtestsrv are required (Debian package pebble)");
@@ -77,10 +101,18 @@ impl Pebble {
   "managementListenAddress": "127.0.0.1:{mgmt}",
   "certificate": "{cert}", "privateKey": "{key}",
   "httpPort": {http_port}, "tlsPort": {tls},
-  "ocspResponderURL": "", "externalAccountBindingRequired": false{validity}}}}}"#,
+  "ocspResponderURL": "", "externalAccountBindingRequired": {eab_required},
+  "externalAccountMACKeys": {eab_keys}{validity}}}}}"#,
             cert = pair.cert.display(),
             key = pair.key.display(),
             tls = tls_port,
+            eab_required = !opts.eab_keys.is_empty(),
+            eab_keys = serde_json::Value::Object(
+                opts.eab_keys
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect()
+            ),
             validity = validity.map_or(String::new(), |s| {
                 format!(r#", "certificateValidityPeriod": {s}"#)
             }),
@@ -107,6 +139,7 @@ impl Pebble {
             // No random pauses before validating, no nonces rejected on purpose.
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .env("PEBBLE_ALTERNATE_ROOTS", opts.alternate_roots.to_string())
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(Stdio::from(
                 std::fs::File::create(dir.join("pebble.err")).unwrap(),
@@ -140,13 +173,18 @@ impl Pebble {
 
     /// pebble's root (made at its start), from its management interface.
     pub fn root_pem(&self) -> PathBuf {
-        let out = self.dir.join("root.pem");
+        self.root_pem_n(0)
+    }
+
+    /// pebble's root of chain `n` (0: the default chain's; others with `alternate_roots`).
+    pub fn root_pem_n(&self, n: u32) -> PathBuf {
+        let out = self.dir.join(format!("root{n}.pem"));
         let st = Command::new("curl")
             .args(["-sS", "--fail", "--cacert"])
             .arg(&self.tls_cert)
             .arg("-o")
             .arg(&out)
-            .arg(format!("https://127.0.0.1:{}/roots/0", self.mgmt))
+            .arg(format!("https://127.0.0.1:{}/roots/{n}", self.mgmt))
             .status()
             .unwrap();
         assert!(st.success(), "cannot fetch pebble's root");

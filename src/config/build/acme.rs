@@ -36,6 +36,7 @@ impl Builder {
         let mut contact = Vec::new();
         let mut account_key = None;
         let mut challenge = None;
+        let mut proto = crate::config::acme_proto::IssuerProto::default();
         for c in d.block.as_deref().unwrap_or_default() {
             let one = |c: &Directive| -> Result<()> {
                 if c.args.len() != 1 {
@@ -118,7 +119,7 @@ impl Builder {
                     set_once(&mut verify, c, flag_arg(c, &c.args[0])?)?
                 }
                 "external_account_key" | "preferred_chain" | "profile" => {
-                    return Err(not_yet(&c.pos, &format!("\"{}\"", c.name)));
+                    super::acme_proto::issuer_option(c, &self.base_dir, &mut proto)?
                 }
                 other => {
                     return Err(c
@@ -146,6 +147,7 @@ impl Builder {
             trusted,
             verify: verify.unwrap_or(true),
             challenge: challenge.unwrap_or_default(),
+            proto,
             at: d.pos.short(),
         });
         Ok(())
