@@ -7,6 +7,10 @@
 mod common;
 
 #[allow(dead_code)]
+#[path = "acme/util.rs"]
+mod util;
+
+#[allow(dead_code)]
 #[path = "tls/clients.rs"]
 mod clients;
 
@@ -20,21 +24,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use pebble::Pebble;
-
-fn curl_https(port: u16, name: &str, ca: &Path) -> Result<String, String> {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "5", "--cacert"])
-        .arg(ca)
-        .args(["--resolve", &format!("{name}:{port}:127.0.0.1")])
-        .arg(format!("https://{name}:{port}/"))
-        .output()
-        .map_err(|e| format!("curl: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
+use util::{curl_https, poll, start};
 
 /// ringway's config: a plain server that redirects everything to https:// (a.… and b.…),
 /// another with no location for the challenge path (every other name), a TLS server for two
@@ -113,23 +103,6 @@ http {{
         dead = free_port(),
         own = own.directives(),
     )
-}
-
-fn start(dir: &Path, text: &str, listens: &[SocketAddr]) -> Ringway {
-    let path = dir.join("ringway.conf");
-    std::fs::write(&path, text).unwrap();
-    Ringway::start_file(dir.to_path_buf(), path, 1, listens).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn poll<T>(within: Duration, mut f: impl FnMut() -> Result<T, String>) -> Result<T, String> {
-    let deadline = Instant::now() + within;
-    loop {
-        match f() {
-            Ok(v) => return Ok(v),
-            Err(e) if Instant::now() > deadline => return Err(e),
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
 }
 
 #[test]

@@ -9,42 +9,20 @@
 mod common;
 
 #[allow(dead_code)]
+#[path = "acme/util.rs"]
+mod util;
+
+#[allow(dead_code)]
 #[path = "acme/pebble.rs"]
 mod pebble;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use pebble::Pebble;
-
-fn curl_https(port: u16, name: &str, ca: &Path) -> Result<String, String> {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "5", "--cacert"])
-        .arg(ca)
-        .args(["--resolve", &format!("{name}:{port}:127.0.0.1")])
-        .arg(format!("https://{name}:{port}/"))
-        .output()
-        .map_err(|e| format!("curl: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-fn poll<T>(within: Duration, mut f: impl FnMut() -> Result<T, String>) -> Result<T, String> {
-    let deadline = Instant::now() + within;
-    loop {
-        match f() {
-            Ok(v) => return Ok(v),
-            Err(e) if Instant::now() > deadline => return Err(e),
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
-}
+use util::{curl_https, poll};
 
 /// `openssl s_client` to `addr` with SNI `name` and ALPN `alpn` (extra arguments after).
 fn s_client(addr: SocketAddr, name: &str, alpn: &str, extra: &[&str]) -> Output {

@@ -7,6 +7,10 @@
 
 mod common;
 
+#[allow(dead_code)]
+#[path = "acme/util.rs"]
+mod util;
+
 #[path = "acme/interposer.rs"]
 mod interposer;
 #[allow(dead_code)]
@@ -16,38 +20,13 @@ mod pebble;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use interposer::Interposer;
 use pebble::{Options, Pebble};
 use serde_json::json;
-
-fn curl_https(port: u16, name: &str, ca: &Path) -> Result<String, String> {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "5", "--cacert"])
-        .arg(ca)
-        .args(["--resolve", &format!("{name}:{port}:127.0.0.1")])
-        .arg(format!("https://{name}:{port}/"))
-        .output()
-        .map_err(|e| format!("curl: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-fn poll<T>(within: Duration, mut f: impl FnMut() -> Result<T, String>) -> Result<T, String> {
-    let deadline = Instant::now() + within;
-    loop {
-        match f() {
-            Ok(v) => return Ok(v),
-            Err(e) if Instant::now() > deadline => return Err(e),
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
-}
+use util::{curl_https, poll, start};
 
 /// One issuer per `(name, options)` at `dir_url`, each with its own state and one TLS server
 /// for `NAME.example.test`, behind a plain listener that redirects everything to https://.
@@ -91,13 +70,6 @@ http {{
 }}
 "
     )
-}
-
-fn start(dir: &Path, text: &str, listens: &[SocketAddr]) -> Ringway {
-    std::fs::create_dir_all(dir).unwrap();
-    let path = dir.join("ringway.conf");
-    std::fs::write(&path, text).unwrap();
-    Ringway::start_file(dir.to_path_buf(), path, 1, listens).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn listeners() -> (SocketAddr, SocketAddr) {
