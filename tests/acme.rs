@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use pebble::Pebble;
-use util::{curl_https, poll, start};
+use util::{curl_https, poll, start, verifies};
 
 /// ringway's config: a plain server that redirects everything to https:// (a.… and b.…),
 /// another with no location for the challenge path (every other name), a TLS server for two
@@ -155,24 +155,9 @@ fn issues_over_http01_serves_https_and_reuses_after_restart() {
     // The chain verifies against pebble's root.
     let crt = state.join("pebble/certificates/a.example.test.crt");
     let pem = std::fs::read_to_string(&crt).unwrap();
-    let cut = pem.find("-----END CERTIFICATE-----").unwrap() + "-----END CERTIFICATE-----\n".len();
-    std::fs::write(work.join("leaf.pem"), &pem[..cut]).unwrap();
-    std::fs::write(work.join("chain.pem"), &pem[cut..]).unwrap();
-    let v = Command::new("openssl")
-        .arg("verify")
-        .arg("-CAfile")
-        .arg(&root)
-        .arg("-untrusted")
-        .arg(work.join("chain.pem"))
-        .arg(work.join("leaf.pem"))
-        .output()
-        .unwrap();
-    assert!(
-        v.status.success(),
-        "openssl verify: {}{}",
-        String::from_utf8_lossy(&v.stdout),
-        String::from_utf8_lossy(&v.stderr)
-    );
+    if let Err(e) = verifies(&crt, &root, &work) {
+        panic!("openssl verify: {e}");
+    }
     // The name whose issuer is down has no certificate: its handshake fails (no other
     // server's certificate is offered instead), and the log says why.
     let insecure = Command::new("curl")

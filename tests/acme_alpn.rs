@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use common::*;
 use pebble::Pebble;
-use util::{curl_https, poll};
+use util::{curl_https, poll, verifies};
 
 /// `openssl s_client` to `addr` with SNI `name` and ALPN `alpn` (extra arguments after).
 fn s_client(addr: SocketAddr, name: &str, alpn: &str, extra: &[&str]) -> Output {
@@ -136,20 +136,10 @@ http {{
         rw.stderr()
     );
     // The chain verifies against pebble's root.
-    let pem = std::fs::read_to_string(state.join("certificates/a.example.test.crt")).unwrap();
-    let cut = pem.find("-----END CERTIFICATE-----").unwrap() + "-----END CERTIFICATE-----\n".len();
-    std::fs::write(work.join("leaf.pem"), &pem[..cut]).unwrap();
-    std::fs::write(work.join("chain.pem"), &pem[cut..]).unwrap();
-    let v = Command::new("openssl")
-        .arg("verify")
-        .arg("-CAfile")
-        .arg(&root)
-        .arg("-untrusted")
-        .arg(work.join("chain.pem"))
-        .arg(work.join("leaf.pem"))
-        .output()
-        .unwrap();
-    assert!(v.status.success(), "openssl verify: {}", output_text(&v));
+    let crt = state.join("certificates/a.example.test.crt");
+    if let Err(e) = verifies(&crt, &root, &work) {
+        panic!("openssl verify: {e}");
+    }
     // Validation over: the name's acme-tls/1 handshake is refused again, and the shard goes on
     // serving.
     assert_refused(https, "a.example.test", &rw);

@@ -26,7 +26,7 @@ use common::*;
 use interposer::Interposer;
 use pebble::{Options, Pebble};
 use serde_json::json;
-use util::{curl_https, poll, start};
+use util::{curl_https, poll, start, verifies};
 
 /// One issuer per `(name, options)` at `dir_url`, each with its own state and one TLS server
 /// for `NAME.example.test`, behind a plain listener that redirects everything to https://.
@@ -78,33 +78,6 @@ fn listeners() -> (SocketAddr, SocketAddr) {
         SocketAddr::from(([127, 0, 0, 1], ports[0])),
         SocketAddr::from(([127, 0, 0, 1], ports[1])),
     )
-}
-
-/// `openssl verify` of a stored chain (leaf first) against `root`.
-fn verifies(chain: &Path, root: &Path, work: &Path) -> Result<(), String> {
-    let pem = std::fs::read_to_string(chain).unwrap();
-    let end = "-----END CERTIFICATE-----\n";
-    let cut = pem.find(end).unwrap() + end.len();
-    std::fs::write(work.join("leaf.pem"), &pem[..cut]).unwrap();
-    std::fs::write(work.join("rest.pem"), &pem[cut..]).unwrap();
-    let out = Command::new("openssl")
-        .arg("verify")
-        .arg("-CAfile")
-        .arg(root)
-        .arg("-untrusted")
-        .arg(work.join("rest.pem"))
-        .arg(work.join("leaf.pem"))
-        .output()
-        .unwrap();
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
 }
 
 /// The Subject CN of a PEM certificate, as openssl prints it.

@@ -1,5 +1,6 @@
 //! What every ACME test file uses: curl over HTTPS checked against a CA, polling with a
-//! deadline, and starting ringway on a config file in a directory of the test's.
+//! deadline, starting ringway on a config file in a directory of the test's, and
+//! `openssl verify` of a stored chain.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -44,4 +45,32 @@ pub fn start(dir: &Path, text: &str, listens: &[SocketAddr]) -> Ringway {
     let path = dir.join("ringway.conf");
     std::fs::write(&path, text).unwrap();
     Ringway::start_file(dir.to_path_buf(), path, 1, listens).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `openssl verify` of a stored chain (leaf first) against `root`, the other certificates
+/// of the chain as untrusted intermediates; openssl's words when it fails.
+pub fn verifies(chain: &Path, root: &Path, work: &Path) -> Result<(), String> {
+    let pem = std::fs::read_to_string(chain).unwrap();
+    let end = "-----END CERTIFICATE-----\n";
+    let cut = pem.find(end).unwrap() + end.len();
+    std::fs::write(work.join("leaf.pem"), &pem[..cut]).unwrap();
+    std::fs::write(work.join("rest.pem"), &pem[cut..]).unwrap();
+    let out = Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(root)
+        .arg("-untrusted")
+        .arg(work.join("rest.pem"))
+        .arg(work.join("leaf.pem"))
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
 }
