@@ -80,6 +80,8 @@ mod tests_access;
 #[cfg(test)]
 mod tests_acme;
 #[cfg(test)]
+mod tests_acme_keys;
+#[cfg(test)]
 mod tests_auth;
 #[cfg(test)]
 mod tests_cache;

@@ -176,24 +176,6 @@ fn errors_name_the_line() {
             "not supported yet",
         ),
         (
-            conf(&format!("{URI}\n    account_key rsa:2048;"), ""),
-            "ringway.conf:4",
-            "not supported yet",
-        ),
-        (
-            conf(&format!("{URI}\n    state_path off;"), ""),
-            "ringway.conf:4",
-            "not supported yet",
-        ),
-        (
-            conf(
-                URI,
-                "    server_name a.example;\n    acme_certificate le key=rsa:2048;",
-            ),
-            "ringway.conf:8",
-            "key=rsa:2048",
-        ),
-        (
             conf(&format!("{URI}\n    bogus 1;"), ""),
             "ringway.conf:4",
             "unknown directive \"bogus\" in acme_issuer",

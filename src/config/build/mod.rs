@@ -9,6 +9,7 @@
 //! `args` (argument readers) hold the rest.
 
 mod acme;
+mod acme_keys;
 mod args;
 mod compress;
 mod files;
