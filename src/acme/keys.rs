@@ -159,7 +159,7 @@ impl SigningKey {
             let (x, y) = point
                 .get(1..)
                 .unwrap_or_default()
-                .split_at((point.len() - 1) / 2);
+                .split_at(point.len().saturating_sub(1) / 2);
             json!({"crv": crv, "kty": "EC", "x": b64(x), "y": b64(y)})
         };
         match self {

@@ -1,5 +1,6 @@
-//! Files under `state_path`: the account key (`account.key`) and each certificate's chain and
-//! key (`certificates/NAME.crt`, `certificates/NAME.key`). Written to a temporary name and
+//! Files under `state_path`: the account key (`account.key`, or `account-KIND.key` for
+//! another `account_key` kind: jws.rs) and each certificate's chain and key
+//! (`certificates/NAME.crt`, `certificates/NAME.key`). Written to a temporary name and
 //! renamed, so a reload never reads half a file.
 
 use std::io::Write;
