@@ -19,7 +19,10 @@ pub fn root() -> PathBuf {
 /// a directory, not a link, ours and closed to others. Anything else there (someone
 /// guessing the name in a shared /tmp) is an error, never used.
 pub fn make() -> Result<PathBuf, String> {
-    let dir = root();
+    make_at(root())
+}
+
+fn make_at(dir: PathBuf) -> Result<PathBuf, String> {
     let fail = |e: &dyn std::fmt::Display| {
         format!(
             "state_path off: private directory \"{}\": {e}",
@@ -47,5 +50,33 @@ pub fn remove() {
         && let Err(e) = std::fs::remove_dir_all(&dir)
     {
         tracing::warn!("ACME: cannot remove \"{}\": {e}", dir.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_private_once_and_refused_when_not_ours() {
+        let base = std::env::temp_dir().join(format!("ringway-private-{}", std::process::id()));
+        std::fs::create_dir_all(&base).unwrap();
+        let fresh = base.join("fresh");
+        make_at(fresh.clone()).unwrap();
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        // A reload finds it again.
+        make_at(fresh.clone()).unwrap();
+        // Open to others, or a link to elsewhere: never used.
+        let open = base.join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = make_at(open).unwrap_err();
+        assert!(e.contains("is not a private directory"), "{e}");
+        let link = base.join("link");
+        std::os::unix::fs::symlink(&fresh, &link).unwrap();
+        let e = make_at(link).unwrap_err();
+        assert!(e.contains("is not a private directory"), "{e}");
+        let _ = std::fs::remove_dir_all(base);
     }
 }
