@@ -301,6 +301,8 @@ fn run(cli: Cli) -> Result<(), String> {
     if let Some(p) = &pid_file {
         ringway::shard::upgrade::remove_pid_file(p);
     }
+    // `state_path off`: what ACME kept for this run goes with it.
+    ringway::acme::private_state::remove();
     if ringway::shard::died() {
         return Err("a shard died (see the log above); exiting with an error".into());
     }

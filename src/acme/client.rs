@@ -12,7 +12,7 @@ use tracing::{debug, info};
 use super::answer;
 use super::jws::{AccountKey, b64};
 use super::meta::Meta;
-use crate::config::acme::{AcmeCert, Challenge, Issuer, KeyAlg};
+use crate::config::acme::{AcmeCert, Challenge, Issuer};
 use crate::config::acme_proto::IssuerProto;
 
 /// How long one order may take, all polling included.
@@ -487,14 +487,10 @@ fn retry_after(v: &str) -> Option<Duration> {
     when.duration_since(std::time::SystemTime::now()).ok()
 }
 
-/// A fresh key for the certificate (PEM, and its raw public key: the EC point) and a CSR
-/// naming every identifier.
+/// A fresh key for the certificate (PEM, and its raw public key: the EC point, or RSA's
+/// PKCS#1 public key) and a CSR naming every identifier.
 fn csr(cert: &AcmeCert) -> Result<(String, Vec<u8>, Vec<u8>), String> {
-    let alg = match cert.key {
-        KeyAlg::EcdsaP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
-        KeyAlg::EcdsaP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
-    };
-    let key = rcgen::KeyPair::generate_for(alg).map_err(|e| format!("certificate key: {e}"))?;
+    let key = super::keys::certificate_key(cert.key)?;
     let params = rcgen::CertificateParams::new(cert.names.clone())
         .map_err(|e| format!("CSR for {}: {e}", cert.names.join(", ")))?;
     let csr = params

@@ -21,7 +21,9 @@ pub mod challenge;
 mod client;
 mod eab;
 mod jws;
+pub mod keys;
 mod meta;
+pub mod private_state;
 mod renewal_info;
 mod store;
 pub mod tls_alpn;
@@ -74,6 +76,11 @@ struct Job {
 /// A stored certificate still valid and covering its names is reused (no order) until it is
 /// due for renewal.
 pub fn start(cfg: &Config) {
+    // `state_path off` issuers are left out when their private directory cannot be had.
+    let private_ok = !cfg.acme.issuers.iter().any(|i| i.state_off)
+        || private_state::make()
+            .map_err(|e| error!("ACME: {e}; its issuers order nothing"))
+            .is_ok();
     let mut jobs = Vec::new();
     let mut book = orders();
     book.wanted = cfg
@@ -89,6 +96,9 @@ pub fn start(cfg: &Config) {
         let Some(issuer) = cfg.acme.issuers.get(c.issuer) else {
             continue;
         };
+        if issuer.state_off && !private_ok {
+            continue;
+        }
         match store::unusable(c) {
             None => info!(
                 "ACME: reusing the stored certificate for {} ({})",
@@ -211,8 +221,7 @@ fn order(
     replaces: Option<&str>,
 ) -> Result<(), (String, Option<Duration>)> {
     let plain = |e: String| (e, None);
-    let key =
-        jws::AccountKey::load_or_create(&issuer.state_path.join("account.key")).map_err(plain)?;
+    let key = jws::AccountKey::for_issuer(issuer).map_err(plain)?;
     let mut c = client::Client::connect(issuer, key)?;
     let issued = c
         .account(issuer)

@@ -273,8 +273,7 @@ enum Answer {
 }
 
 fn ask(issuer: &Issuer, id: &str) -> Result<Answer, Refusal> {
-    let key = AccountKey::load_or_create(&issuer.state_path.join("account.key"))
-        .map_err(|e| (e, None))?;
+    let key = AccountKey::for_issuer(issuer).map_err(|e| (e, None))?;
     let c = Client::connect(issuer, key)?;
     let Some(reply) = c.renewal_info(id) else {
         return Ok(Answer::Unsupported);

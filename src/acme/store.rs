@@ -1,5 +1,6 @@
-//! Files under `state_path`: the account key (`account.key`) and each certificate's chain and
-//! key (`certificates/NAME.crt`, `certificates/NAME.key`). Written to a temporary name and
+//! Files under `state_path`: the account key (`account.key`, or `account-KIND.key` for
+//! another `account_key` kind: jws.rs) and each certificate's chain and key
+//! (`certificates/NAME.crt`, `certificates/NAME.key`). Written to a temporary name and
 //! renamed, so a reload never reads half a file.
 
 use std::io::Write;
@@ -55,8 +56,20 @@ pub fn renewal_due(c: &AcmeCert) -> Result<SystemTime, String> {
 /// The stored certificate's validity (seconds since the epoch), if it is there, unexpired and
 /// covers every name.
 fn stored_validity(c: &AcmeCert) -> Result<(i64, i64), String> {
-    if !c.key_path.exists() {
+    let Ok(key) = std::fs::read(&c.key_path) else {
         return Err("no stored key".into());
+    };
+    // A changed `key=` orders a certificate of the new kind at once.
+    match super::keys::SigningKey::from_pem(&key).map(|k| k.kind()) {
+        Ok(kind) if kind == c.key => {}
+        Ok(kind) => {
+            return Err(format!(
+                "the stored key is {}, key= asks for {}",
+                kind.name(),
+                c.key.name()
+            ));
+        }
+        Err(e) => return Err(format!("the stored key: {e}")),
     }
     let pem = match std::fs::read(&c.cert_path) {
         Ok(p) => p,

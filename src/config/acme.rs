@@ -21,6 +21,11 @@ pub struct Issuer {
     pub contact: Vec<String>,
     /// `state_path`: the account key and the issued certificates live here.
     pub state_path: PathBuf,
+    /// `state_path off`: `state_path` is a private directory of this process, made at start
+    /// and removed at exit (acme/private_state.rs).
+    pub state_off: bool,
+    /// `account_key`: a kind of key made and kept under `state_path`, or a file.
+    pub account_key: AccountKeySource,
     /// `accept_terms_of_service`.
     pub accept_tos: bool,
     /// `ssl_trusted_certificate`: CA bundle for the ACME server's HTTPS (None: the bundled
@@ -56,11 +61,61 @@ impl Challenge {
     }
 }
 
-/// The key type of an issued certificate (`key=`).
+/// A kind of private key: of an issued certificate (`key=`, never P-521: ring cannot sign
+/// with it) or of an account (`account_key`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyAlg {
     EcdsaP256,
     EcdsaP384,
+    EcdsaP521,
+    Rsa2048,
+    Rsa3072,
+    Rsa4096,
+}
+
+impl KeyAlg {
+    /// nginx's spelling (`ecdsa:256` …, `ecdsa` alone is `ecdsa:256`, `rsa` alone `rsa:2048`).
+    pub fn parse(v: &str) -> Option<KeyAlg> {
+        Some(match v {
+            "ecdsa" | "ecdsa:256" => KeyAlg::EcdsaP256,
+            "ecdsa:384" => KeyAlg::EcdsaP384,
+            "ecdsa:521" => KeyAlg::EcdsaP521,
+            "rsa" | "rsa:2048" => KeyAlg::Rsa2048,
+            "rsa:3072" => KeyAlg::Rsa3072,
+            "rsa:4096" => KeyAlg::Rsa4096,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyAlg::EcdsaP256 => "ecdsa:256",
+            KeyAlg::EcdsaP384 => "ecdsa:384",
+            KeyAlg::EcdsaP521 => "ecdsa:521",
+            KeyAlg::Rsa2048 => "rsa:2048",
+            KeyAlg::Rsa3072 => "rsa:3072",
+            KeyAlg::Rsa4096 => "rsa:4096",
+        }
+    }
+
+    /// The modulus size of an RSA kind (0 for ECDSA).
+    pub fn rsa_bits(self) -> usize {
+        match self {
+            KeyAlg::Rsa2048 => 2048,
+            KeyAlg::Rsa3072 => 3072,
+            KeyAlg::Rsa4096 => 4096,
+            _ => 0,
+        }
+    }
+}
+
+/// Where an issuer's account key comes from (`account_key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountKeySource {
+    /// Made on first use and kept under `state_path` (ecdsa:256 when not given).
+    Generated(KeyAlg),
+    /// A PEM key file of the operator's, read and never written.
+    File(PathBuf),
 }
 
 /// One server's `acme_certificate`.

@@ -81,6 +81,8 @@ mod tests_access;
 #[cfg(test)]
 mod tests_acme;
 #[cfg(test)]
+mod tests_acme_keys;
+#[cfg(test)]
 mod tests_acme_proto;
 #[cfg(test)]
 mod tests_auth;

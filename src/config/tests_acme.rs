@@ -137,7 +137,6 @@ fn errors_name_the_line() {
             "ringway.conf:5",
             "the server has no \"acme_certificate\"",
         ),
-        // Parts of the module this slice does not do: refused, never ignored.
         // RFC 8737 forbids wildcard identifiers with TLS-ALPN-01; the error says so.
         (
             conf(
@@ -159,24 +158,6 @@ fn errors_name_the_line() {
             ),
             "ringway.conf:5",
             "duplicate",
-        ),
-        (
-            conf(&format!("{URI}\n    account_key rsa:2048;"), ""),
-            "ringway.conf:4",
-            "not supported yet",
-        ),
-        (
-            conf(&format!("{URI}\n    state_path off;"), ""),
-            "ringway.conf:4",
-            "not supported yet",
-        ),
-        (
-            conf(
-                URI,
-                "    server_name a.example;\n    acme_certificate le key=rsa:2048;",
-            ),
-            "ringway.conf:8",
-            "key=rsa:2048",
         ),
         (
             conf(&format!("{URI}\n    bogus 1;"), ""),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::Builder;
 use super::args::{arg_err, flag_arg, set_once};
-use crate::config::acme::{Acme, AcmeCert, Challenge, Issuer, KeyAlg};
+use crate::config::acme::{AccountKeySource, Acme, AcmeCert, Challenge, Issuer, KeyAlg};
 use crate::config::error::{Pos, Result};
 use crate::config::parser::Directive;
 use crate::config::tls::ServerTls;
@@ -15,12 +15,6 @@ use crate::config::tls::ServerTls;
 /// What `ssl_certificate $acme_certificate` is held as until the server's files are known.
 pub(super) const CERT_VAR: &str = "$acme_certificate";
 pub(super) const KEY_VAR: &str = "$acme_certificate_key";
-
-fn not_yet(pos: &Pos, what: &str) -> crate::config::ConfigError {
-    pos.err(format!(
-        "{what} is not supported yet by ringway's ACME client"
-    ))
-}
 
 impl Builder {
     /// `acme_issuer NAME { … }`.
@@ -58,14 +52,8 @@ impl Builder {
                 }
                 "account_key" => {
                     one(c)?;
-                    // ES256 is what the JWS signer makes; other kinds and files come later.
-                    if c.args[0].value != "ecdsa:256" && c.args[0].value != "ecdsa" {
-                        return Err(not_yet(
-                            &c.args[0].pos,
-                            &format!("account_key \"{}\" (only ecdsa:256)", c.args[0].value),
-                        ));
-                    }
-                    set_once(&mut account_key, c, ())?
+                    let source = super::acme_keys::account_key(&self.base_dir, &c.args[0])?;
+                    set_once(&mut account_key, c, source)?
                 }
                 "challenge" => {
                     one(c)?;
@@ -95,11 +83,14 @@ impl Builder {
                 }
                 "state_path" => {
                     one(c)?;
+                    // `off`: a private directory of this process (acme/private_state.rs).
                     if c.args[0].value == "off" {
-                        return Err(not_yet(&c.args[0].pos, "state_path off"));
+                        let p = crate::acme::private_state::root().join(format!("acme_{name}"));
+                        set_once(&mut state, c, (p, true))?;
+                        continue;
                     }
                     let p = self.base_dir.join(&c.args[0].value);
-                    set_once(&mut state, c, std::path::absolute(&p).unwrap_or(p))?
+                    set_once(&mut state, c, (std::path::absolute(&p).unwrap_or(p), false))?
                 }
                 "accept_terms_of_service" => {
                     if !c.args.is_empty() {
@@ -131,11 +122,11 @@ impl Builder {
         let Some(uri) = uri else {
             return Err(d.pos.err(format!("acme_issuer \"{name}\" has no \"uri\"")));
         };
-        let state_path = match state {
+        let (state_path, state_off) = match state {
             Some(p) => p,
             None => {
                 let p = self.base_dir.join(format!("acme_{name}"));
-                std::path::absolute(&p).unwrap_or(p)
+                (std::path::absolute(&p).unwrap_or(p), false)
             }
         };
         acme.issuers.push(Issuer {
@@ -143,6 +134,8 @@ impl Builder {
             uri,
             contact,
             state_path,
+            state_off,
+            account_key: account_key.unwrap_or(AccountKeySource::Generated(KeyAlg::EcdsaP256)),
             accept_tos: tos.unwrap_or(false),
             trusted,
             verify: verify.unwrap_or(true),
@@ -173,11 +166,7 @@ pub(super) fn server_certificate(
     let mut names = Vec::new();
     for a in &d.args[1..] {
         if let Some(k) = a.value.strip_prefix("key=") {
-            key = match k {
-                "ecdsa" | "ecdsa:256" => KeyAlg::EcdsaP256,
-                "ecdsa:384" => KeyAlg::EcdsaP384,
-                _ => return Err(not_yet(&a.pos, &format!("key={k} (ecdsa:256, ecdsa:384)"))),
-            };
+            key = super::acme_keys::certificate_key(a, k)?;
         } else {
             names.push((a.value.to_ascii_lowercase(), &a.pos));
         }

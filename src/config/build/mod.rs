@@ -9,6 +9,7 @@
 //! `args` (argument readers) hold the rest.
 
 mod acme;
+mod acme_keys;
 mod acme_proto;
 mod args;
 mod compress;
