@@ -430,6 +430,40 @@ fn frame_seen(s: &mut std::net::TcpStream, kind: u8) -> bool {
     }
 }
 
+/// A client that errs and keeps sending: ringway's GOAWAY must still reach it, and the
+/// connection must not be reset under its writes. Closing at once with the client's bytes
+/// unread would make the kernel answer them with a reset: the client's next write fails, and
+/// a client that gives up on a failed write (many do) never reads the GOAWAY. ringway keeps
+/// reading (and discarding) a while after its GOAWAY and FIN, as nginx's lingering close does.
+#[test]
+fn a_client_that_keeps_sending_after_an_error_is_not_reset_and_gets_the_goaway() {
+    use std::io::Write;
+    let be = suite_backend();
+    let rw = start(&h2_conf(be.addr, ""));
+    for round in 0..3 {
+        let mut s = std::net::TcpStream::connect(rw.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            .unwrap();
+        // A PING whose length is not 8 (a connection error), and right behind it 512 KiB more
+        // (well-formed PINGs) that ringway no longer takes as frames, all written before
+        // reading anything: ringway sees the error with most of it unread. Then 64 KiB more.
+        let mut bytes = b"\x00\x00\x07\x06\x00\x00\x00\x00\x00abcdefg".to_vec();
+        let ping = b"\x00\x00\x08\x06\x00\x00\x00\x00\x0012345678";
+        bytes.extend(ping.iter().copied().cycle().take(512 * 1024 / 17 * 17));
+        s.write_all(&bytes).unwrap();
+        // Time for the GOAWAY and the close; then the client goes on sending.
+        std::thread::sleep(Duration::from_millis(200));
+        let written = s.write_all(&bytes[16..64 * 1024 / 17 * 17 + 16]);
+        assert!(
+            written.is_ok(),
+            "round {round}: the connection was reset under the client's writes: {written:?}"
+        );
+        assert!(frame_seen(&mut s, 0x7), "round {round}: no GOAWAY");
+    }
+}
+
 #[test]
 fn a_graceful_stop_sends_goaway_and_closes_idle_http2_connections() {
     let be = suite_backend();

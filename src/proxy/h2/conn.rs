@@ -165,6 +165,11 @@ pub async fn serve<S: Transport + Split + 'static>(slot: ConnSlot, stream: S, co
     // The streams still running hold the connection's shared state, not its socket: dropping
     // `h2` here ends them with the connection.
     drop(h2);
+    // A connection shut with the client still sending discards its bytes a while first.
+    let lingering = idle.linger.borrow_mut().take();
+    if let Some(lingering) = lingering {
+        lingering.await;
+    }
     let _ = &slot;
 }
 

@@ -10,6 +10,8 @@
 //!   are submitted at once (one ring operation each).
 //! - Idle (`park`): a read still in flight is cancelled, its buffer goes back to the pool, and
 //!   the connection waits for readability holding no buffer (as `proxy::park` does for HTTP/1.1).
+//! - After the shutdown h2 asks for (its GOAWAY sent, then TLS's close_notify and the FIN), the
+//!   read side stays open a while, discarding what the client still sends (`Lingering`).
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -20,8 +22,8 @@ use std::task::{Context, Poll, ready};
 
 use monoio::BufResult;
 use monoio::io::{
-    AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent, Canceller, OwnedReadHalf,
-    OwnedWriteHalf, Split, Splitable,
+    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent, Canceller,
+    OwnedReadHalf, OwnedWriteHalf, Split, Splitable,
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -30,11 +32,20 @@ use crate::proxy::context::ShardCtx;
 
 /// Bytes gathered before `poll_write` waits for the write in flight.
 const WRITE_CAP: usize = 64 * 1024;
+/// How long, and how many bytes, a shut connection's read side discards before it closes.
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+const LINGER_BYTES: usize = 1 << 20;
 
 type Op<T> = Pin<Box<dyn Future<Output = T>>>;
 type ReadDone<S> = (OwnedReadHalf<S>, BufResult<usize, Vec<u8>>);
 type WaitDone<S> = (OwnedReadHalf<S>, io::Result<()>);
 type WriteDone<S> = (OwnedWriteHalf<S>, io::Result<()>, Vec<u8>);
+/// Where the read half is: in a read in flight, in a wait for readability, or at hand.
+type ReadSide<S> = (
+    Option<Op<ReadDone<S>>>,
+    Option<Op<WaitDone<S>>>,
+    Option<OwnedReadHalf<S>>,
+);
 
 /// What the connection task tells its I/O: how many streams are being served, and when to go
 /// idle (drop the read buffer).
@@ -49,7 +60,16 @@ pub struct Idle {
     /// Counts the connection task's polls of h2 (`conn::serve`): a flush waits for the next
     /// one, so the frames every stream queued meanwhile leave in one write.
     pub polls: Cell<u64>,
+    /// What the connection task awaits once h2 is dropped, when the connection was shut down
+    /// with the client's bytes still coming (see `Lingering`).
+    pub linger: RefCell<Option<Lingering>>,
 }
+
+/// The read side of a connection h2 shut down (a GOAWAY after an error, say), discarding what
+/// the client still sends, for at most `LINGER_TIME` and `LINGER_BYTES`. Closing at once with
+/// its bytes unread would make the kernel answer with a reset, which can destroy the GOAWAY
+/// before the client reads it: nginx's lingering close, which covers HTTP/2 since 1.19.1.
+pub type Lingering = Pin<Box<dyn Future<Output = ()>>>;
 
 impl Idle {
     /// Cancels the read in flight; until bytes come, the connection holds no read buffer.
@@ -198,7 +218,48 @@ impl<S: Transport + Split + 'static> Drop for H2Io<S> {
         if buf.capacity() > 0 && self.reading.is_none() {
             self.ctx.bufs.put(buf);
         }
+        if self.shut && !self.eof {
+            let side = (self.reading.take(), self.waiting.take(), self.rd.take());
+            let lingering: Lingering = Box::pin(linger(self.ctx.clone(), side));
+            *self.idle.linger.borrow_mut() = Some(lingering);
+        }
     }
+}
+
+/// Reads and discards until the client closes, an error, or the bounds (`Lingering`).
+async fn linger<S: Transport + Split + 'static>(ctx: Rc<ShardCtx>, side: ReadSide<S>) {
+    let discard = async move {
+        let mut rd = match side {
+            (Some(read), _, _) => {
+                let (rd, (res, buf)) = read.await;
+                ctx.bufs.put(buf);
+                if !matches!(res, Ok(n) if n > 0) {
+                    return;
+                }
+                rd
+            }
+            (None, Some(wait), _) => match wait.await {
+                (rd, Ok(())) => rd,
+                (_, Err(_)) => return,
+            },
+            (None, None, Some(rd)) => rd,
+            (None, None, None) => return,
+        };
+        tracing::debug!("HTTP/2 connection shut: discarding what the client still sends");
+        let mut buf = ctx.bufs.get();
+        let mut total = 0;
+        while total < LINGER_BYTES {
+            buf.clear();
+            let (res, b) = rd.read(buf).await;
+            buf = b;
+            match res {
+                Ok(n) if n > 0 => total += n,
+                _ => break,
+            }
+        }
+        ctx.bufs.put(buf);
+    };
+    let _ = crate::net::deadline::within(LINGER_TIME, discard).await;
 }
 
 impl<S: Transport + Split + 'static> AsyncRead for H2Io<S> {
