@@ -7,8 +7,12 @@
 #   small  h2load -n N_SMALL -c 100 -m 10 on /small (24-byte body)       N_SMALL=100000
 #   1m     h2load -n N_1M -c 10 -m 1 on /1m (1 MiB, random bytes)        N_1M=2000
 #   idle   IDLE_CONNS=1000 TLS connections (loadtest/h2_idle_client.py: preface, SETTINGS,
-#          SETTINGS ACK, then nothing) to a freshly started proxy; its RSS growth (1 s after
-#          they are open) per connection
+#          SETTINGS ACK, then nothing) to a freshly started proxy; its RSS growth per connection
+#          IDLE_SETTLE=3 s after they are open (ringway lets go of a connection's buffers after
+#          1 s without a stream, and its allocator returns the pages up to a second later;
+#          nginx frees them at once); with IDLE_PATH=/small each connection first makes one
+#          GET request for that path ("idle after one request")
+# WORKLOADS="small 1m idle" (the default) picks which of the three run.
 # small and 1m run after a warm-up (h2load -n 2000 -c 100 -m 10 on /small). CPU is the proxy's utime+stime (/proc/PID/stat)
 # over the h2load run, divided by the requests that succeeded (kernel: stime alone). Prints every run, then the
 # medians and the ratios ringway/nginx.
@@ -18,6 +22,8 @@
 set -euo pipefail
 ROUNDS="${1:-3}"; PROXIES="${PROXIES:-ringway nginx}"
 N_SMALL="${N_SMALL:-100000}"; N_1M="${N_1M:-2000}"; IDLE_CONNS="${IDLE_CONNS:-1000}"
+IDLE_PATH="${IDLE_PATH:-}"; IDLE_SETTLE="${IDLE_SETTLE:-3}"; WORKLOADS="${WORKLOADS:-small 1m idle}"
+wants() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${RINGWAY_BIN:-$ROOT/target/release/ringway}"
 BE=${H2_BACKEND_PORT:-21590} RW=$((BE + 1)) NG=$((BE + 2))
@@ -55,7 +61,7 @@ for p in $PROXIES; do
     esac
 done
 ((${#RUN[@]})) || { echo "nothing to measure" >&2; exit 1; }
-echo "measuring: ${RUN[*]}; rounds $ROUNDS; N_SMALL=$N_SMALL N_1M=$N_1M IDLE_CONNS=$IDLE_CONNS"
+echo "measuring: ${RUN[*]}; rounds $ROUNDS; workloads $WORKLOADS; N_SMALL=$N_SMALL N_1M=$N_1M IDLE_CONNS=$IDLE_CONNS IDLE_PATH=${IDLE_PATH:-none} IDLE_SETTLE=$IDLE_SETTLE"
 
 PROXY_PID=""
 start_proxy() { # NAME: starts it on CPU 0, waits until it answers over h2; sets PROXY_PID, PORT
@@ -100,9 +106,9 @@ h2load_run() {
 idle_run() {
     local r0 r1 opened alive
     sleep 0.5; r0=$(rss_kib "$PROXY_PID")
-    coproc IDLE { exec python3 "$ROOT/loadtest/h2_idle_client.py" "$PORT" "$IDLE_CONNS"; }
+    coproc IDLE { exec python3 "$ROOT/loadtest/h2_idle_client.py" "$PORT" "$IDLE_CONNS" localhost $IDLE_PATH; }
     read -r opened <&"${IDLE[0]}"
-    sleep 1; r1=$(rss_kib "$PROXY_PID")
+    sleep "$IDLE_SETTLE"; r1=$(rss_kib "$PROXY_PID")
     echo CHECK >&"${IDLE[1]}"; read -r alive <&"${IDLE[0]}"
     exec {IDLE[1]}>&-; wait "$IDLE_PID" 2>/dev/null || true
     echo "rss_before_kib=$r0 rss_after_kib=$r1 kib_per_conn=$(echo "($r1-$r0)/$IDLE_CONNS" | bc -l | cut -c1-6)" \
@@ -112,16 +118,24 @@ idle_run() {
 : > "$DIR/runs"
 for r in $(seq 1 "$ROUNDS"); do
     for p in "${RUN[@]}"; do
-        start_proxy "$p"
-        taskset -c 1 h2load -n 2000 -c 100 -m 10 "https://127.0.0.1:$PORT/small" >/dev/null 2>&1
-        res=$(h2load_run "$p-small-$r" /small "$N_SMALL" 100 10); echo "$p small $res" | tee -a "$DIR/runs"
-        res=$(h2load_run "$p-1m-$r" /1m "$N_1M" 10 1); echo "$p 1m $res" | tee -a "$DIR/runs"
-        stop_proxy
+        if wants small || wants 1m; then
+            start_proxy "$p"
+            taskset -c 1 h2load -n 2000 -c 100 -m 10 "https://127.0.0.1:$PORT/small" >/dev/null 2>&1
+            if wants small; then
+                res=$(h2load_run "$p-small-$r" /small "$N_SMALL" 100 10); echo "$p small $res" | tee -a "$DIR/runs"
+            fi
+            if wants 1m; then
+                res=$(h2load_run "$p-1m-$r" /1m "$N_1M" 10 1); echo "$p 1m $res" | tee -a "$DIR/runs"
+            fi
+            stop_proxy
+        fi
         # Memory on a fresh process (only start_proxy's one curl request before): the bursts
         # above, or a warm-up, leave freed buffers behind that the idle connections would reuse.
-        start_proxy "$p"
-        res=$(idle_run); echo "$p idle $res" | tee -a "$DIR/runs"
-        stop_proxy
+        if wants idle; then
+            start_proxy "$p"
+            res=$(idle_run); echo "$p idle $res" | tee -a "$DIR/runs"
+            stop_proxy
+        fi
     done
 done
 
@@ -129,6 +143,7 @@ med() { grep "^$1 $2 " "$DIR/runs" | sed "s/.*$3=//; s/ .*//" | lt_median; }
 ratio() { [[ -n "$1" && -n "$2" ]] && echo "$1/$2" | bc -l | cut -c1-5 || echo "n/a"; }
 echo "== medians over $ROUNDS rounds (proxy on CPU 0, h2load and backend on CPU 1)"
 for w in small 1m; do
+    wants "$w" || continue
     line="$w:"
     for p in "${RUN[@]}"; do
         line+=" $p $(med "$p" "$w" cpu_us_per_req) µs/req (kernel $(med "$p" "$w" kernel_us_per_req); $(med "$p" "$w" rps) req/s);"
@@ -137,6 +152,7 @@ for w in small 1m; do
         line+=" ratio ringway/nginx $(ratio "$(med ringway "$w" cpu_us_per_req)" "$(med nginx "$w" cpu_us_per_req)")"
     echo "$line"
 done
+wants idle || exit 0
 line="idle:"
 for p in "${RUN[@]}"; do line+=" $p $(med "$p" idle kib_per_conn) KiB/conn;"; done
 [[ " ${RUN[*]} " == *" ringway "* && " ${RUN[*]} " == *" nginx "* ]] &&

@@ -51,7 +51,10 @@ struct Limits {
     keepalive_requests: u64,
 }
 
-/// Serves an HTTP/2 connection (after ALPN `h2`, or an h2c preface already in `conn.first`).
+/// Serves an HTTP/2 connection (after ALPN `h2`, or an h2c preface already in `conn.first`):
+/// the handshake here, then the connection's life in a task of its own (`run`), which holds
+/// only what that needs. Awaited here, it would keep this future's arguments and the
+/// handshake's state (1 KB) in every idle connection's task.
 pub async fn serve<S: Transport + Split + 'static>(slot: ConnSlot, stream: S, conn: Conn) {
     let ctx = slot.ctx().clone();
     let Some(limits) = limits(&ctx, &conn) else {
@@ -64,10 +67,24 @@ pub async fn serve<S: Transport + Split + 'static>(slot: ConnSlot, stream: S, co
     } = conn;
     let io = H2Io::new(ctx.clone(), stream, first);
     let idle = io.idle();
-    let Some(mut h2) = handshake(io, &limits, &client).await else {
+    let Some(h2) = handshake(io, &limits, &client).await else {
         return;
     };
-    let client = Rc::new(client);
+    let peer = client.peer;
+    let conn = run(slot, ctx, limits, Rc::new(client), tls_server, idle, h2);
+    monoio::spawn(guard::catch_panic(conn, peer));
+}
+
+/// The connection after its handshake: streams accepted and served, idleness, limits, drain.
+async fn run<S: Transport + Split + 'static>(
+    slot: ConnSlot,
+    ctx: Rc<ShardCtx>,
+    limits: Limits,
+    client: Rc<crate::proxy::client::Client>,
+    tls_server: Option<usize>,
+    idle: Rc<Idle>,
+    mut h2: Box<h2::server::Connection<H2Io<S>, Bytes>>,
+) {
     let state = Rc::new(Streams {
         active: idle.clone(),
         cancelled: Cell::new(0),
@@ -92,7 +109,9 @@ pub async fn serve<S: Transport + Split + 'static>(slot: ConnSlot, stream: S, co
         // reason to wake: only the grace period's end is.
         let wake = async {
             if closing.is_some() {
-                monoio::time::sleep_until(until.into()).await;
+                // Boxed: inline, monoio's timer (640 bytes, 128-byte aligned) would be part of
+                // every idle connection's task.
+                Box::pin(monoio::time::sleep_until(until.into())).await;
             } else {
                 ctx.drain.wait_until(until).await;
             }
@@ -158,6 +177,9 @@ pub async fn serve<S: Transport + Split + 'static>(slot: ConnSlot, stream: S, co
                     closing = Some(now + GOAWAY_FLUSH);
                 } else if now >= idle_from + PARK_AFTER {
                     idle.park();
+                    // h2's own read, write and HPACK buffers (28 KB) go too: an idle
+                    // connection keeps only its state (vendor/h2/RINGWAY-PATCH.md).
+                    h2.release_idle_buffers();
                 }
             }
         }
