@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use pebble::Pebble;
-use util::{curl_https, poll, start, verifies};
+use util::{curl_https, listeners, poll, start, verifies};
 
 /// ringway's config: a plain server that redirects everything to https:// (a.… and b.…),
 /// another with no location for the challenge path (every other name), a TLS server for two
@@ -107,9 +107,7 @@ http {{
 
 #[test]
 fn issues_over_http01_serves_https_and_reuses_after_restart() {
-    let ports = free_ports(2);
-    let http = SocketAddr::from(([127, 0, 0, 1], ports[0]));
-    let https = SocketAddr::from(([127, 0, 0, 1], ports[1]));
+    let (http, https) = listeners();
     let Some(p) = Pebble::start(http.port()) else {
         return;
     };
@@ -290,9 +288,7 @@ fn serial(chain: &Path) -> String {
 /// goes on, and new handshakes get the new one.
 #[test]
 fn renews_at_two_thirds_of_the_lifetime() {
-    let ports = free_ports(2);
-    let http = SocketAddr::from(([127, 0, 0, 1], ports[0]));
-    let https = SocketAddr::from(([127, 0, 0, 1], ports[1]));
+    let (http, https) = listeners();
     let Some(p) = Pebble::start_with_validity(http.port(), Some(6)) else {
         return;
     };

@@ -27,7 +27,7 @@ use common::*;
 use interposer::Interposer;
 use pebble::Pebble;
 use serde_json::{Value, json};
-use util::{curl_https, poll, start};
+use util::{curl_https, listeners, poll, start};
 
 /// One issuer (through the interposer) and one TLS server per name in `names`, behind a plain
 /// listener that redirects everything to https://.
@@ -155,9 +155,7 @@ fn renewal_info_gets(ip: &Interposer, id: &str) -> usize {
 /// the old certificate in `replaces`; the new certificate's window (ahead) orders nothing more.
 #[test]
 fn renewal_info_window_renews_with_replaces() {
-    let ports = free_ports(2);
-    let http = SocketAddr::from(([127, 0, 0, 1], ports[0]));
-    let https = SocketAddr::from(([127, 0, 0, 1], ports[1]));
+    let (http, https) = listeners();
     let Some(p) = Pebble::start(http.port()) else {
         return;
     };
@@ -265,9 +263,7 @@ fn renewal_info_window_renews_with_replaces() {
 /// is refused with `alreadyReplaced` (RFC 9773 §5): placed again at once without `replaces`.
 #[test]
 fn bad_renewal_info_falls_back_to_two_thirds() {
-    let ports = free_ports(2);
-    let http = SocketAddr::from(([127, 0, 0, 1], ports[0]));
-    let https = SocketAddr::from(([127, 0, 0, 1], ports[1]));
+    let (http, https) = listeners();
     let Some(p) = Pebble::start_with_validity(http.port(), Some(6)) else {
         return;
     };
@@ -356,9 +352,7 @@ fn bad_renewal_info_falls_back_to_two_thirds() {
 /// problem document and holds up nothing. Ends with HTTPS validating with pebble's root.
 #[test]
 fn outage_bad_nonce_and_rate_limit_are_waited_out() {
-    let ports = free_ports(2);
-    let http = SocketAddr::from(([127, 0, 0, 1], ports[0]));
-    let https = SocketAddr::from(([127, 0, 0, 1], ports[1]));
+    let (http, https) = listeners();
     let Some(p) = Pebble::start(http.port()) else {
         return;
     };

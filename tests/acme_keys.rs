@@ -21,7 +21,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-use util::{poll, verifies};
+use util::{listeners, poll, verifies};
 
 /// The text of the certificate ringway serves for `name` (`openssl x509 -text`), once it
 /// verifies against pebble's root.
@@ -102,9 +102,7 @@ fn server(https: SocketAddr, name: &str, issuer: &str, key: &str) -> String {
 
 #[test]
 fn rsa_and_p384_keys_and_state_path_off() {
-    let ports = free_ports(2);
-    let http = SocketAddr::from(([127, 0, 0, 1], ports[0]));
-    let https = SocketAddr::from(([127, 0, 0, 1], ports[1]));
+    let (http, https) = listeners();
     let Some(p) = pebble::Pebble::start(http.port()) else {
         return;
     };

@@ -26,7 +26,7 @@ use common::*;
 use interposer::Interposer;
 use pebble::{Options, Pebble};
 use serde_json::json;
-use util::{curl_https, poll, start, verifies};
+use util::{curl_https, listeners, poll, start, verifies};
 
 /// One issuer per `(name, options)` at `dir_url`, each with its own state and one TLS server
 /// for `NAME.example.test`, behind a plain listener that redirects everything to https://.
@@ -69,14 +69,6 @@ http {{
     }}
 }}
 "
-    )
-}
-
-fn listeners() -> (SocketAddr, SocketAddr) {
-    let ports = free_ports(2);
-    (
-        SocketAddr::from(([127, 0, 0, 1], ports[0])),
-        SocketAddr::from(([127, 0, 0, 1], ports[1])),
     )
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::Ringway;
+use crate::common::{Ringway, free_ports};
 
 /// `curl https://NAME:PORT/` (NAME resolved to 127.0.0.1), verifying with `ca`: the body, or
 /// curl's error.
@@ -73,4 +73,13 @@ pub fn verifies(chain: &Path, root: &Path, work: &Path) -> Result<(), String> {
             String::from_utf8_lossy(&out.stderr)
         ))
     }
+}
+
+/// Two free loopback addresses: the plain listener's and the TLS one's.
+pub fn listeners() -> (SocketAddr, SocketAddr) {
+    let ports = free_ports(2);
+    (
+        SocketAddr::from(([127, 0, 0, 1], ports[0])),
+        SocketAddr::from(([127, 0, 0, 1], ports[1])),
+    )
 }
