@@ -97,10 +97,11 @@ pub fn choose(
     alternate_urls: &[String],
     mut fetch: impl FnMut(&str) -> Result<String, String>,
 ) -> String {
-    if topmost_issuer_cn(default.as_bytes()).as_deref() == Some(name) {
+    let default_cn = topmost_issuer_cn(default.as_bytes()).unwrap_or_default();
+    if default_cn == name {
         return default;
     }
-    let mut seen = vec![topmost_issuer_cn(default.as_bytes()).unwrap_or_default()];
+    let mut seen = vec![default_cn];
     for url in alternate_urls {
         match fetch(url) {
             Ok(chain) => match topmost_issuer_cn(chain.as_bytes()) {

@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
-use super::answer::{leftover, send};
+use super::answer::{leftover, request_extent, send};
 use super::context::ShardCtx;
 use super::outcome::Outcome;
 use super::request::origin_form;
 use super::session::Next;
 use crate::http::Method;
-use crate::http::request::{BodyFraming, RequestHead};
+use crate::http::request::RequestHead;
 use crate::net::Transport;
 
 /// The key authorization for this request, when it asks for a pending challenge.
@@ -43,20 +43,14 @@ pub async fn answer<S: Transport>(
     key_auth: String,
     how: How<'_>,
 ) -> Next {
-    // The request's bytes: its head and, when already read, its body; a body still at the
-    // client is not read (the connection closes instead).
-    let avail = b.len() - head.head_len;
-    let (consumed, body_done) = match head.body {
-        BodyFraming::None => (head.head_len, true),
-        BodyFraming::Length(n) if n <= avail as u64 => (head.head_len + n as usize, true),
-        _ => (b.len(), false),
-    };
+    // A body still at the client is not read: the connection closes instead.
+    let (consumed, body_done) = request_extent(head, &b);
     let keep = how.keep && body_done;
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(b"HTTP/1.1 200 OK\r\nDate: ");
     out.extend_from_slice(&ctx.date.borrow()[..]);
     out.extend_from_slice(b"\r\nContent-Type: application/octet-stream\r\nContent-Length: ");
-    out.extend_from_slice(key_auth.len().to_string().as_bytes());
+    crate::http::util::push_u64(&mut out, key_auth.len() as u64);
     out.extend_from_slice(b"\r\n");
     if !keep {
         out.extend_from_slice(b"Connection: close\r\n");

@@ -11,6 +11,7 @@ use super::error::{Error, Party};
 use super::outcome::Outcome;
 use super::request::{Request, find_header, vars};
 use super::session::Next;
+use crate::http::request::RequestHead;
 use crate::http::{BodyFraming, Method, status};
 use crate::net::Transport;
 use crate::net::io::write_all;
@@ -179,14 +180,19 @@ fn insert_fields(out: &mut Vec<u8>, date: &[u8], extra: &[u8]) {
 /// when already read, its body) and whether the connection can stay open after the answer (a
 /// body still at the client is not read: the connection closes instead).
 pub fn answered_extent(r: &Request<'_>, b: &[u8]) -> (usize, bool) {
-    let head = r.head;
+    let (consumed, body_done) = request_extent(r.head, b);
+    (consumed, r.keep_alive && body_done)
+}
+
+/// How many buffered bytes a request takes (its head and, when already read, its body), and
+/// whether its body is all there (else it is still at the client).
+pub fn request_extent(head: &RequestHead, b: &[u8]) -> (usize, bool) {
     let avail = b.len() - head.head_len;
-    let (consumed, body_done) = match head.body {
+    match head.body {
         BodyFraming::None => (head.head_len, true),
         BodyFraming::Length(n) if n <= avail as u64 => (head.head_len + n as usize, true),
         _ => (b.len(), false),
-    };
-    (consumed, r.keep_alive && body_done)
+    }
 }
 
 /// The buffer with the consumed request removed; whatever follows is a pipelined request.
