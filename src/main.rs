@@ -261,9 +261,15 @@ fn run(cli: Cli) -> Result<(), String> {
                 SIGHUP if stopping.is_some() => info!("SIGHUP while stopping: no reload"),
                 SIGHUP if upgrade.on_hup(&shards) => {}
                 SIGHUP => {
-                    if let Some(r) =
-                        reload(path, &cli, &shards, started_uring, started_workers, workers)
-                    {
+                    if let Some(r) = reload(
+                        path,
+                        &cli,
+                        &shards,
+                        &running.0,
+                        started_uring,
+                        started_workers,
+                        workers,
+                    ) {
                         running = r;
                     }
                 }
@@ -338,11 +344,18 @@ fn reload(
     path: &std::path::Path,
     cli: &Cli,
     shards: &Shards,
+    running: &config::Config,
     started_uring: config::UringSetup,
     started_workers: Option<usize>,
     workers: usize,
 ) -> Option<(Arc<config::Config>, Arc<route::Lookups>)> {
-    match load(path) {
+    // An address new to this config that another process holds fails the reload, as in nginx.
+    let held = ringway::shard::listen_addrs(running);
+    let checked = load(path).and_then(|loaded| {
+        ringway::shard::ensure_new_addresses_unused(&loaded.0, &held)?;
+        Ok(loaded)
+    });
+    match checked {
         Ok((cfg, lookups, tls)) => {
             // Shards and their rings are made at start: say so rather than pretend.
             if cfg.uring != started_uring {

@@ -159,6 +159,33 @@ fn start_on_busy_address_exits_nonzero() {
     drop(l);
 }
 
+/// ringway's listeners use SO_REUSEPORT, which would let a second instance bind a running one's
+/// address and take part of its connections: it refuses to start there instead, as nginx does.
+#[test]
+fn a_second_ringway_on_a_running_ones_address_refuses_to_start() {
+    let first = Ringway::start(&format!(
+        "http {{ server {{ listen {LISTEN}; location / {{ return 200 \"first\"; }} }} }}\n"
+    ));
+    let dir = temp_dir("second");
+    let path = write_config(
+        &dir,
+        &format!(
+            "http {{ server {{ listen {}; location / {{ return 200 \"second\"; }} }} }}\n",
+            first.addr
+        ),
+    );
+    let (st, _out, err) = run_ringway(&[
+        OsStr::new("-c"),
+        path.as_os_str(),
+        OsStr::new("--workers"),
+        OsStr::new("1"),
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!st.success(), "a second ringway started on {}", first.addr);
+    assert!(err.contains("Address already in use"), "stderr: {err}");
+    assert_eq!(first.get("/").body_str(), "first");
+}
+
 #[test]
 fn two_workers_serve_requests() {
     let b = echo_backend();

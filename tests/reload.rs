@@ -233,6 +233,35 @@ fn reload_opens_added_and_closes_removed_listen_addresses() {
     }
 }
 
+/// An address new to the config that another ringway already serves fails the reload (as a
+/// bind error fails nginx's): with SO_REUSEPORT both would otherwise share its connections.
+#[test]
+fn a_reload_adding_an_address_another_ringway_serves_fails() {
+    let one = |body: &str| {
+        format!("http {{ server {{ listen {LISTEN}; location / {{ return 200 \"{body}\"; }} }} }}")
+    };
+    let other = Ringway::start(&one("other"));
+    let rw = Ringway::start(&one("mine"));
+    let conf2 = format!(
+        "http {{ server {{ listen {LISTEN}; listen {}; location / {{ return 200 \"mine\"; }} }} }}",
+        other.addr
+    );
+    rw.write_config_text(&conf2, &[]);
+    rw.signal(libc::SIGHUP);
+    assert!(
+        rw.wait_log("reload failed", 1, Duration::from_secs(5)),
+        "{}",
+        rw.stderr()
+    );
+    assert_eq!(rw.log_count("Address already in use"), 1, "{}", rw.stderr());
+    // Every connection to the other's address still reaches the other, and this one serves on.
+    for _ in 0..8 {
+        let (_c, r) = exchange(other.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(r.body_str(), "other");
+    }
+    assert_eq!(rw.get("/").body_str(), "mine");
+}
+
 #[test]
 fn keep_alive_connection_on_a_removed_address_is_not_served() {
     let conf1 =

@@ -94,6 +94,14 @@ fn adopt(fd: RawFd) -> Result<(SocketAddr, TcpListener), String> {
     Ok((addr, socket.into()))
 }
 
+/// The addresses a binary upgrade handed sockets over for (those not yet taken by a shard).
+pub fn held_addrs() -> Vec<SocketAddr> {
+    lock(&POOL)
+        .as_ref()
+        .map(|p| p.keys().copied().collect())
+        .unwrap_or_default()
+}
+
 /// The inherited sockets of `addr` that shard `shard` of `shards` serves (none: bind one).
 pub fn take(addr: SocketAddr, shard: usize, shards: usize) -> Vec<TcpListener> {
     let mut pool = lock(&POOL);

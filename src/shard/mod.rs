@@ -12,6 +12,7 @@ mod tickets;
 pub mod upgrade;
 mod worker;
 
+pub use listener::{ensure_new_addresses_unused, listen_addrs};
 pub use worker::set_memory_release;
 
 use std::io::Write;
@@ -137,6 +138,7 @@ impl Shards {
     ) -> Result<Shards, String> {
         // A binary upgrade's new process: the old one's listening sockets, for the shards.
         inherit::adopt_from_env();
+        listener::ensure_new_addresses_unused(&cfg, &inherit::held_addrs())?;
         crate::observe::metrics::process::started();
         // Session caches kept in step between shards, and ringway's own ticket keys.
         let mut meshes = crate::tls::sessions::mesh(workers).into_iter();

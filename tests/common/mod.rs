@@ -44,20 +44,34 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_ringway")
 }
 
-/// A port that was free a moment ago (bind 127.0.0.1:0, read it, drop the listener).
+/// Every port this test process has handed out. ringway binds its listeners with SO_REUSEPORT,
+/// so two instances given the same port would both bind it and the kernel would spread one
+/// test's connections over the other's process: a port is therefore never handed out twice.
+static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+
+/// A port that was free a moment ago (bind 127.0.0.1:0, read it, drop the listener), and that
+/// no other test in this process was given.
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().unwrap().port()
+    free_ports(1)[0]
 }
 
-/// `n` distinct ports that were free a moment ago (all held while picking, so none repeats).
+/// `n` distinct ports that were free a moment ago (all held while picking, so none repeats),
+/// none handed out before in this process.
 pub fn free_ports(n: usize) -> Vec<u16> {
-    let held: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
-        .collect();
-    held.iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    let mut held: Vec<TcpListener> = Vec::new();
+    let mut ports = Vec::new();
+    while ports.len() < n {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = l.local_addr().unwrap().port();
+        if !handed_out.contains(&port) {
+            ports.push(port);
+        }
+        // Held until all are picked, so the kernel does not offer the same port again.
+        held.push(l);
+    }
+    handed_out.extend(&ports);
+    ports
 }
 
 /// What ringway logs once a reload has been applied (by its first shard).
