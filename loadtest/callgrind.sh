@@ -9,7 +9,9 @@
 # after a warm-up of 2,000 (SECONDS is then unused). The counted run opens CONNS new
 # connections: their ECDSA handshakes are in the count (under 1% of it at 10 connections).
 # With TLS=1 the listener has TLS (the same certificate) and wrk makes the load over https:
-# with `close`, every request is a new connection with a full handshake.
+# with `close`, every request is a new connection: wrk offers the previous session, so most
+# handshakes resume, unless NORESUME=1 (wrk then runs with loadtest/tls_shim.c dropping the
+# session before each handshake: every one a full handshake, as tls_newconn in loadtest/run).
 # Same layout as loadtest/run: the proxy (one worker, under valgrind) on CPU 0, the nginx backend
 # and wrk on CPU 1. Counting starts after a warm-up and stops after SECONDS of load; the figure is
 # the instructions counted over the requests wrk completed. Prints the per-request total and the
@@ -46,6 +48,11 @@ if [[ "${H2:-}" == 1 || "${TLS:-}" == 1 ]]; then
     TLS_LISTEN=" ssl; ssl_certificate $DIR/cert.pem; ssl_certificate_key $DIR/key.pem;"
     SCHEME=https
 fi
+WRK_ENV=()
+if [[ "${TLS:-}" == 1 && "${NORESUME:-}" == 1 ]]; then
+    cc -shared -fPIC -O2 -o "$DIR/tls_shim.so" "$ROOT/loadtest/tls_shim.c" -ldl
+    WRK_ENV=(LD_PRELOAD="$DIR/tls_shim.so" LT_TLS_NORESUME=1 LT_TLS_STATS="$DIR/tls_stats")
+fi
 case "$TARGET" in
     ringway)
         lt_ringway_conf 21391 21390 | if [[ -n "$TLS_LISTEN" ]]; then
@@ -78,9 +85,9 @@ if [[ "${H2:-}" == 1 ]]; then
     out="$(echo "$out" | awk '/^requests:/ { print $8, "requests in" }')
 $(echo "$out" | awk '/^requests:/ && $10 != 0 { print "Socket errors: " $10 " failed" }')"
 else
-    taskset -c 1 wrk -t1 -c"$C" -d1s "${ARGS[@]}" "$URL" > /dev/null
+    env "${WRK_ENV[@]}" taskset -c 1 wrk -t1 -c"$C" -d1s "${ARGS[@]}" "$URL" > /dev/null
     callgrind_control -z "$P" > /dev/null
-    out=$(taskset -c 1 wrk -t1 -c"$C" -d"${SECS}s" "${ARGS[@]}" "$URL")
+    out=$(env "${WRK_ENV[@]}" taskset -c 1 wrk -t1 -c"$C" -d"${SECS}s" "${ARGS[@]}" "$URL")
     callgrind_control -d "$P" > /dev/null
 fi
 # The dump is written: no need to wait out a graceful stop, slow under valgrind (once 60-90 s).
@@ -90,6 +97,7 @@ bad=$(echo "$out" | awk '/Non-2xx|Socket errors/')
 # The dump on request is the file with the highest part number.
 dump=$(ls -v "$OUT"/callgrind.out* | tail -1)
 echo "$TARGET $URLP, $C connections${CLOSE:+, close}: $req requests${bad:+ ($bad)}"
+[[ -s "$DIR/tls_stats" ]] && echo "wrk's handshakes (both runs): $(cat "$DIR/tls_stats")"
 python3 - "$dump" "$req" <<'PY'
 import collections, re, sys
 names, own = {}, collections.Counter()

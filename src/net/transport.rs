@@ -32,6 +32,10 @@ pub trait Transport: AsyncReadRent + AsyncWriteRent + CancelableAsyncReadRent {
     fn close_notify(&mut self) -> impl Future<Output = ()> {
         async {}
     }
+    /// The next write completes the last response and the connection closes after it: TLS
+    /// queues its close_notify behind those bytes, so both leave in one send (one syscall and
+    /// one segment fewer per closing TLS connection); `close_notify` then has nothing to send.
+    fn closes_after_next_write(&mut self) {}
 }
 
 impl Transport for TcpStream {

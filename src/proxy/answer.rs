@@ -111,6 +111,9 @@ pub async fn text<S: Transport>(
             &vars,
         );
     }
+    if !keep {
+        stream.closes_after_next_write();
+    }
     if !send(stream, out, r.loc.client_send_timeout, r.outcome, code).await || !keep {
         r.ctx.bufs.put(b);
         return Next::Close;
@@ -130,6 +133,7 @@ pub async fn options_here<S: Transport>(r: &Request<'_>, stream: &mut S, b: Vec<
     );
     if !keep {
         out.extend_from_slice(b"Connection: close\r\n");
+        stream.closes_after_next_write();
     }
     out.extend_from_slice(b"\r\n");
     if !send(stream, out, r.loc.client_send_timeout, r.outcome, 200).await || !keep {

@@ -104,6 +104,15 @@ pub async fn response_body<S: Transport, U: Transport>(
     let mut hb = plan.head;
     let head_bytes = hb.len() as u64;
     let avail = ub.len() - head_len;
+    // The whole response in this first write, and the connection closes after it.
+    let whole_now = match plan.body {
+        Body::None => true,
+        Body::Length(n) => n <= avail as u64 && (n as usize) <= INLINE_BODY,
+        _ => false,
+    };
+    if whole_now && !plan.keep_client {
+        client.closes_after_next_write();
+    }
     match plan.body {
         Body::None => {
             let hb = write_all(client, hb, t.write).await.map_err(dst_err)?;

@@ -72,6 +72,7 @@ pub fn provider(
         suites.extend(tls12.iter().map(|s| suite12(*s)));
     }
     p.cipher_suites = suites;
+    p.secure_random = &super::random::THREAD_RANDOM;
     if let Some(curves) = curves {
         p.kx_groups = curves
             .iter()

@@ -31,6 +31,9 @@ pub struct TlsStream<C> {
     rest: Vec<u8>,
     /// The peer closed its side (end of stream or close_notify).
     eof: bool,
+    /// close_notify goes with the next write that rustls takes whole (see
+    /// `Transport::closes_after_next_write`).
+    close_after_write: bool,
 }
 
 impl<C, D> TlsStream<C>
@@ -44,6 +47,7 @@ where
             conn: Box::new(conn),
             rest: Vec::new(),
             eof: false,
+            close_after_write: false,
         }
     }
 
@@ -336,6 +340,10 @@ where
             return Ok(0);
         }
         let n = self.conn.writer().write(src)?;
+        if self.close_after_write && n == src.len() {
+            self.close_after_write = false;
+            self.conn.send_close_notify();
+        }
         self.flush_records().await?;
         Ok(n)
     }
@@ -421,6 +429,10 @@ where
 
     fn close_notify(&mut self) -> impl Future<Output = ()> {
         TlsStream::close_notify(self)
+    }
+
+    fn closes_after_next_write(&mut self) {
+        self.close_after_write = true;
     }
 }
 

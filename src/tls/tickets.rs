@@ -61,7 +61,7 @@ impl TicketKey {
 
     fn seal(&self, plain: &[u8]) -> Option<Vec<u8>> {
         let mut nonce = [0u8; NONCE_LEN];
-        SystemRandom::new().fill(&mut nonce).ok()?;
+        super::random::fill(&mut nonce)?;
         let mut out = Vec::with_capacity(NAME_LEN + NONCE_LEN + plain.len() + TAG_LEN);
         out.extend_from_slice(&self.name);
         out.extend_from_slice(&nonce);

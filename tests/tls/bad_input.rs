@@ -84,6 +84,81 @@ fn garbage_truncated_and_silent_handshakes_are_closed() {
     still_serves(&rw);
 }
 
+/// The answer that ends a connection, proxied (with a body, or HEAD's none) or ringway's own,
+/// brings close_notify behind it (ringway sends both in one write); the kept-alive answers
+/// before it bring none.
+#[test]
+fn only_the_last_answer_is_followed_by_close_notify() {
+    let b = Backend::start(|c| {
+        while let Some(req) = c.read_request() {
+            if !c.respond(200, format!("from {}", req.target).as_bytes()) {
+                return;
+            }
+        }
+    });
+    let leaf = Pki::get().server(&["localhost"], KeyKind::Ecdsa);
+    let rw = Ringway::start(&format!(
+        "http {{ server {{ listen {LISTEN} ssl; server_name localhost; {}
+            location / {{ return 200 \"local\"; }}
+            location /up/ {{ proxy_pass http://{}; }} }} }}",
+        leaf.directives(),
+        b.addr
+    ));
+    let keep = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    let cases = [
+        (
+            keep("/up/1")
+                + &keep("/")
+                + "GET /up/2 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            "from /up/2",
+        ),
+        (
+            keep("/up/3") + "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            "local",
+        ),
+        (
+            keep("/") + "HEAD /up/4 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            "local",
+        ),
+    ];
+    for (requests, last_body) in cases {
+        let o = s_client(
+            rw.addr,
+            &["-tls1_3", "-servername", "localhost", "-msg"],
+            Some(requests.as_bytes()),
+        );
+        let alerts: Vec<usize> = o
+            .stdout
+            .match_indices("close_notify")
+            .filter(|(i, _)| {
+                o.stdout[..*i]
+                    .rsplit('\n')
+                    .next()
+                    .is_some_and(|l| l.starts_with("<<< "))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(
+            alerts.len(),
+            1,
+            "one close_notify from ringway:\n{}",
+            o.all()
+        );
+        let last = o.stdout.rfind(last_body);
+        assert!(
+            last.is_some_and(|at| at < alerts[0]),
+            "the last answer ({last_body:?}) before the close_notify:\n{}",
+            o.all()
+        );
+        assert_eq!(
+            o.stdout.matches("HTTP/1.1 200 OK").count(),
+            requests.matches("HTTP/1.1\r\n").count(),
+            "{}",
+            o.all()
+        );
+    }
+}
+
 #[test]
 fn ringway_closes_with_close_notify() {
     let rw = Ringway::start_with(&conf(), 1);
