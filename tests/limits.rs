@@ -370,3 +370,137 @@ fn limit_state_survives_reload() {
     let mut c = rw.connect();
     assert_eq!(get(&mut c, "/", "").status, 200, "a new key is a new zone");
 }
+
+/// Lingering close (nginx's `lingering_close`, `lingering_time`, `lingering_timeout`): a client
+/// still sending a body ringway refused is read on, not reset.
+mod lingering {
+    use std::io::{ErrorKind, Read, Write};
+    use std::net::{Shutdown, TcpStream};
+    use std::thread;
+    use std::time::{Duration, Instant};
+
+    use crate::common::*;
+
+    fn rw() -> Ringway {
+        Ringway::start(&format!(
+            "http {{ server {{ listen {LISTEN}; client_max_body_size 1k;
+                location / {{ return 200 \"ok\"; }}
+                location /off {{ lingering_close off; return 200 \"ok\"; }}
+                location /timeout {{ lingering_timeout 1s; return 200 \"ok\"; }}
+                location /time {{ lingering_time 2s; return 200 \"ok\"; }} }} }}\n"
+        ))
+    }
+
+    /// Sends a 10 MB POST's head to `path`; the body is the caller's to send.
+    fn post(rw: &Ringway, path: &str) -> TcpStream {
+        let mut s = TcpStream::connect(rw.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(
+            format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+        s
+    }
+
+    /// Writes `n` pieces of 64 KiB, 10 ms apart; the first error ends it.
+    fn keep_sending(s: &mut TcpStream, n: usize) -> std::io::Result<()> {
+        let piece = vec![b'x'; 64 * 1024];
+        for _ in 0..n {
+            s.write_all(&piece)?;
+            thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    }
+
+    /// Reads until the peer closes: Ok(bytes) on an orderly close (FIN), Err on a reset.
+    fn read_to_eof(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => return Ok(all),
+                Ok(n) => all.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    #[test]
+    fn a_client_still_sending_a_refused_body_is_not_reset() {
+        let rw = rw();
+        let mut s = post(&rw, "/");
+        // 1.3 MB after the 413 went out: without lingering, the kernel resets these writes.
+        keep_sending(&mut s, 20).expect("a write of the body after the 413 failed");
+        s.shutdown(Shutdown::Write).unwrap();
+        let got = read_to_eof(&mut s).expect("the connection ended with a reset");
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.starts_with("HTTP/1.1 413 "), "{text}");
+        assert!(text.contains("Connection: close"), "{text}");
+    }
+
+    #[test]
+    fn lingering_close_off_resets_a_client_still_sending() {
+        let rw = rw();
+        let mut s = post(&rw, "/off");
+        let sent = keep_sending(&mut s, 40);
+        assert!(
+            sent.is_err(),
+            "with lingering_close off, writes after the close should meet a reset"
+        );
+    }
+
+    /// Whether the socket was closed under the client: a write after it is met by a reset,
+    /// which fails the write after it.
+    fn writes_fail(s: &mut TcpStream) -> bool {
+        let first = s.write_all(&[b'x'; 1024]);
+        thread::sleep(Duration::from_millis(100));
+        first.is_err() || s.write_all(&[b'x'; 1024]).is_err()
+    }
+
+    #[test]
+    fn lingering_timeout_closes_a_client_that_went_quiet() {
+        let rw = rw();
+        let mut s = post(&rw, "/timeout");
+        keep_sending(&mut s, 2).unwrap();
+        // Quiet for less than lingering_timeout (1 s): still read.
+        thread::sleep(Duration::from_millis(300));
+        keep_sending(&mut s, 2).expect("reset within lingering_timeout");
+        // Quiet for longer: closed.
+        thread::sleep(Duration::from_millis(1800));
+        assert!(writes_fail(&mut s), "still open 1.8 s after the last bytes");
+    }
+
+    #[test]
+    fn lingering_time_ends_the_wait_for_a_client_that_keeps_sending() {
+        let rw = rw();
+        let mut s = post(&rw, "/time");
+        let t0 = Instant::now();
+        // Sends for up to 8 s; ringway stops reading after lingering_time (2 s) and closes.
+        let sent = keep_sending(&mut s, 400);
+        let at = t0.elapsed();
+        assert!(sent.is_err(), "still reading after {at:?}");
+        assert!(
+            at > Duration::from_millis(1500) && at < Duration::from_secs(5),
+            "closed after {at:?}"
+        );
+    }
+
+    /// A request without a body that closes (`Connection: close`) is not lingered on: the
+    /// socket is closed once the answer is out.
+    #[test]
+    fn a_close_without_a_body_does_not_linger() {
+        let rw = rw();
+        let mut s = TcpStream::connect(rw.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let got = read_to_eof(&mut s).unwrap();
+        assert!(String::from_utf8_lossy(&got).ends_with("ok"));
+        assert!(
+            writes_fail(&mut s),
+            "the socket is still read after the close"
+        );
+    }
+}

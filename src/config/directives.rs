@@ -178,6 +178,9 @@ pub(crate) static SPECS: &[Spec] = &[
     h("proxy_read_timeout", HSL, 1, 1),
     h("proxy_send_timeout", HSL, 1, 1),
     h("send_timeout", HSL, 1, 1),
+    h("lingering_close", HSL, 1, 1),
+    h("lingering_time", HSL, 1, 1),
+    h("lingering_timeout", HSL, 1, 1),
     h("client_max_body_size", HSL, 1, 1),
     h("client_header_timeout", HS, 1, 1),
     h("client_body_timeout", HSL, 1, 1),
@@ -282,9 +285,6 @@ pub(crate) static SPECS: &[Spec] = &[
     n("proxy_max_temp_file_size", HSL, 1, 1, BUFFER),
     n("proxy_socket_keepalive", HSL, 1, 1, SOCKET),
     n("reset_timedout_connection", HSL, 1, 1, SOCKET),
-    n("lingering_close", HSL, 1, 1, SOCKET),
-    n("lingering_time", HSL, 1, 1, SOCKET),
-    n("lingering_timeout", HSL, 1, 1, SOCKET),
     // known to nginx, would change behaviour: refused for now
     u("proxy_store", HSL),
     // ngx_http_proxy_module's cache (cache.rs)

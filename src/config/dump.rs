@@ -215,6 +215,16 @@ fn settings(o: &mut Out, s: &Settings, parent: Option<&Settings>) {
         ("proxy_read_timeout", |s| fmt_time(s.proxy_read_timeout)),
         ("proxy_send_timeout", |s| fmt_time(s.proxy_send_timeout)),
         ("send_timeout", |s| fmt_time(s.send_timeout)),
+        ("lingering_close", |s| {
+            match s.lingering.close {
+                LingeringClose::Off => "off",
+                LingeringClose::On => "on",
+                LingeringClose::Always => "always",
+            }
+            .into()
+        }),
+        ("lingering_time", |s| fmt_time(s.lingering.time)),
+        ("lingering_timeout", |s| fmt_time(s.lingering.timeout)),
         ("proxy_next_upstream", |s| {
             s.proxy_next_upstream
                 .iter()

@@ -452,6 +452,37 @@ impl Default for RealIp {
 }
 
 /// Effective per-location settings after nginx's inheritance rules.
+/// `lingering_close off|on|always`: whether a connection ringway closes first keeps reading
+/// (and discarding) what its client still sends, so that the kernel does not answer those bytes
+/// with a reset, which can destroy the answer before the client reads it (nginx's defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LingeringClose {
+    Off,
+    /// When the client may still be sending: a request body not known to be read, a request
+    /// head refused, or bytes past the last request.
+    On,
+    Always,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lingering {
+    pub close: LingeringClose,
+    /// `lingering_time`: the longest a connection reads on.
+    pub time: Duration,
+    /// `lingering_timeout`: the longest wait for the client's next bytes.
+    pub timeout: Duration,
+}
+
+impl Default for Lingering {
+    fn default() -> Self {
+        Lingering {
+            close: LingeringClose::On,
+            time: Duration::from_secs(30),
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// `proxy_set_header`: (name, value template). An empty value removes the field (nginx's rule).
@@ -467,6 +498,9 @@ pub struct Settings {
     pub proxy_send_timeout: Duration,
     /// `send_timeout`: most time between two successful writes to the client.
     pub send_timeout: Duration,
+    /// `lingering_close`, `lingering_time`, `lingering_timeout`: reading on after the answer
+    /// when a closing client may still be sending.
+    pub lingering: Lingering,
     /// 0 = unlimited.
     pub client_max_body_size: u64,
     pub client_header_timeout: Duration,
@@ -527,6 +561,7 @@ impl Default for Settings {
             proxy_read_timeout: Duration::from_secs(60),
             proxy_send_timeout: Duration::from_secs(60),
             send_timeout: Duration::from_secs(60),
+            lingering: Lingering::default(),
             client_max_body_size: 1024 * 1024,
             client_header_timeout: Duration::from_secs(60),
             client_body_timeout: Duration::from_secs(60),

@@ -1586,3 +1586,19 @@ fn root_for_requests_that_match_no_location_is_an_error() {
     ));
     assert!(e.contains("match no location"), "{e}");
 }
+
+#[test]
+fn lingering_settings_inherit_and_refuse_an_unknown_mode() {
+    let cfg = ok(
+        "lingering_time 10s;\nserver { lingering_close always;\n location / { lingering_timeout 2s; } }",
+    );
+    let l = cfg.servers[0].locations[0].settings.lingering;
+    assert_eq!(l.close, LingeringClose::Always);
+    assert_eq!(l.time, Duration::from_secs(10));
+    assert_eq!(l.timeout, Duration::from_secs(2));
+    assert_eq!(ok("server { }").servers[0].settings.lingering, Lingering::default());
+    assert_eq!(
+        err("lingering_close sometimes;"),
+        "ringway.conf:1:17: invalid value \"sometimes\" in \"lingering_close\" directive, it must be \"off\", \"on\" or \"always\""
+    );
+}

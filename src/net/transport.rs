@@ -36,10 +36,22 @@ pub trait Transport: AsyncReadRent + AsyncWriteRent + CancelableAsyncReadRent {
     /// queues its close_notify behind those bytes, so both leave in one send (one syscall and
     /// one segment fewer per closing TLS connection); `close_notify` then has nothing to send.
     fn closes_after_next_write(&mut self) {}
+    /// The client's socket itself, for a lingering close (None: not a socket of ours).
+    fn socket_fd(&self) -> Option<RawFd> {
+        None
+    }
+    /// Resolves when the socket itself has bytes (or a close), whatever the transport holds.
+    fn socket_readable(&self) -> impl Future<Output = io::Result<()>> {
+        self.readable()
+    }
 }
 
 impl Transport for TcpStream {
     fn splice_fd(&self) -> Option<RawFd> {
+        Some(self.as_raw_fd())
+    }
+
+    fn socket_fd(&self) -> Option<RawFd> {
         Some(self.as_raw_fd())
     }
 

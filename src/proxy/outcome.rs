@@ -31,6 +31,8 @@ pub struct Outcome {
     pub head_method: Cell<bool>,
     /// The counters of the location that answered (set once routed; metrics).
     pub location_stats: Cell<Option<std::rc::Rc<crate::observe::metrics::counters::LocStats>>>,
+    /// The `lingering_*` settings of the location that answered (set once routed).
+    pub lingering: Cell<Option<crate::config::Lingering>>,
     /// Bytes of response heads among `sent` (`$body_bytes_sent` is the rest).
     pub head_sent: Cell<u64>,
     /// Bytes the upstream's response brought (`$upstream_bytes_received`): head and body.
@@ -92,6 +94,7 @@ impl Outcome {
             cache_status: Cell::new(None),
             head_method: Cell::new(false),
             location_stats: Cell::new(None),
+            lingering: Cell::new(None),
             head_sent: Cell::new(0),
             upstream_received: Cell::new(0),
             connection: Cell::new(0),

@@ -31,6 +31,7 @@ use super::route::{self, Routed};
 use super::scratch::{self, Scratch};
 use super::{guard, log_capture, park, tls, tunnel};
 use crate::access::ConnGuard;
+use crate::config::{Lingering, LingeringClose};
 use crate::http::{BodyFraming, Method, RequestHead};
 use crate::net::Transport;
 use crate::route::Action;
@@ -40,6 +41,8 @@ pub enum Next {
     /// Keep the connection; the buffer holds the start of a pipelined request (or is empty).
     KeepAlive(Vec<u8>),
     Close,
+    /// Close, reading on first: the client may still be sending (`lingering_close`).
+    Linger(crate::config::Lingering),
     /// A 101 was received: relay both ways (boxed: `Next` is returned through every phase, and
     /// small it moves in registers).
     Upgrade(Box<Upgraded>),
@@ -127,6 +130,8 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
     let mut parkable = true;
     // The block each request's future runs in, kept while the connection is busy.
     let mut scratch: Option<Scratch> = None;
+    // Set when the connection closes while its client may still be sending.
+    let mut lingering = None;
     loop {
         // Bytes left over from the previous request: this one was pipelined (`$pipe`).
         let pipelined = served > 0 && !pending.is_empty();
@@ -235,6 +240,10 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
         match next {
             Next::KeepAlive(_) => {}
             Next::Close => break,
+            Next::Linger(l) => {
+                lingering = Some(l);
+                break;
+            }
             Next::Http2(first) => {
                 let mut conn = Conn {
                     client,
@@ -278,6 +287,9 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
                 l.defaults.client_send_timeout
             });
         let _ = crate::net::deadline::within(limit, stream.close_notify()).await;
+    }
+    if let Some(l) = lingering {
+        super::linger::after_answer(&ctx, &stream, l).await;
     }
 }
 
@@ -404,7 +416,9 @@ async fn one_request<S: Transport>(
                 outcome: &outcome,
                 tls_server,
             };
-            serve_request(&at, stream, &head, b).await
+            let next = serve_request(&at, stream, &head, b).await;
+            let lingering = outcome.lingering.get().unwrap_or(lst.defaults.lingering);
+            lingering_close(next, lingering, head.body != BodyFraming::None)
         }
         // A connection that closes (or times out) having sent nothing made no request.
         Err(Error::ClientGone | Error::HeadTimeout) if outcome.received.get() == 0 => {
@@ -412,7 +426,9 @@ async fn one_request<S: Transport>(
         }
         Err(e) => {
             let limit = lst.defaults.client_send_timeout;
-            answer::failure(ctx, stream, None, Vec::new(), e, limit, &outcome).await
+            let next = answer::failure(ctx, stream, None, Vec::new(), e, limit, &outcome).await;
+            // A refused head: the rest of the request may still be on its way.
+            lingering_close(next, lst.defaults.lingering, true)
         }
     };
     drop(phase);
@@ -425,6 +441,17 @@ async fn one_request<S: Transport>(
             Next::KeepAlive(Vec::new())
         }
         other => other,
+    }
+}
+
+/// A close after a request reads on first (nginx's `lingering_close`): `on` when the client
+/// may still be sending (`may_send`: it declared a body, or its head was refused), `always`
+/// whenever ringway closes.
+fn lingering_close(next: Next, lingering: Lingering, may_send: bool) -> Next {
+    match (next, lingering.close) {
+        (Next::Close, LingeringClose::Always) => Next::Linger(lingering),
+        (Next::Close, LingeringClose::On) if may_send => Next::Linger(lingering),
+        (next, _) => next,
     }
 }
 
@@ -584,6 +611,7 @@ async fn serve_request<S: Transport>(
     }
     let loc = routed.loc;
     crate::observe::metrics::routed(at.outcome, loc);
+    at.outcome.lingering.set(Some(loc.lingering));
     let answered_early = routed.redirect.is_some() || matches!(loc.action, Action::Return { .. });
     if server_client.is_none() && !answered_early && loc.realip.is_some() {
         loc_client = at.client.real(loc.realip.as_ref(), head, &b);

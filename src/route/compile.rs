@@ -660,6 +660,7 @@ fn compile_location(
         read_timeout: s.proxy_read_timeout,
         send_timeout: s.proxy_send_timeout,
         client_send_timeout: s.send_timeout,
+        lingering: s.lingering,
         next_upstream: next_upstream(s),
         auth_basic: crate::access::auth_basic::compile(s, user)
             .map_err(|e| CompileError(format!("location {name}: {e}")))?,
@@ -801,6 +802,7 @@ fn clone_settings(l: &Location) -> Location {
         read_timeout: l.read_timeout,
         send_timeout: l.send_timeout,
         client_send_timeout: l.client_send_timeout,
+        lingering: l.lingering,
         next_upstream: l.next_upstream,
         // nginx sends the slash redirect before the access phase, but after the `internal`
         // check.

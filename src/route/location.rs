@@ -141,6 +141,8 @@ pub struct Location {
     pub send_timeout: Duration,
     /// `send_timeout`: writes to the client.
     pub client_send_timeout: Duration,
+    /// `lingering_*`: reading on when ringway closes while the client may still be sending.
+    pub lingering: crate::config::Lingering,
     pub next_upstream: NextUpstream,
     /// `auth_basic` with a user file (None: no check).
     pub auth_basic: Option<crate::access::auth_basic::AuthBasic>,

@@ -434,6 +434,15 @@ where
     fn closes_after_next_write(&mut self) {
         self.close_after_write = true;
     }
+
+    fn socket_fd(&self) -> Option<RawFd> {
+        Some(self.io.as_raw_fd())
+    }
+
+    fn socket_readable(&self) -> impl Future<Output = io::Result<()>> {
+        let io = &self.io;
+        async move { io.readable(false).await.map(|_| ()) }
+    }
 }
 
 // SAFETY: as monoio's own TcpStream: the halves run on one thread and interleave only at await

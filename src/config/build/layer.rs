@@ -27,6 +27,9 @@ pub(super) struct Layer {
     pub(super) proxy_read_timeout: Option<Duration>,
     pub(super) proxy_send_timeout: Option<Duration>,
     pub(super) send_timeout: Option<Duration>,
+    lingering_close: Option<LingeringClose>,
+    lingering_time: Option<Duration>,
+    lingering_timeout: Option<Duration>,
     pub(super) client_max_body_size: Option<u64>,
     pub(super) client_header_timeout: Option<Duration>,
     pub(super) client_body_timeout: Option<Duration>,
@@ -90,6 +93,11 @@ impl Layer {
             proxy_read_timeout: self.proxy_read_timeout.unwrap_or(p.proxy_read_timeout),
             proxy_send_timeout: self.proxy_send_timeout.unwrap_or(p.proxy_send_timeout),
             send_timeout: self.send_timeout.unwrap_or(p.send_timeout),
+            lingering: Lingering {
+                close: self.lingering_close.unwrap_or(p.lingering.close),
+                time: self.lingering_time.unwrap_or(p.lingering.time),
+                timeout: self.lingering_timeout.unwrap_or(p.lingering.timeout),
+            },
             client_max_body_size: self.client_max_body_size.unwrap_or(p.client_max_body_size),
             client_header_timeout: self
                 .client_header_timeout
@@ -192,6 +200,23 @@ impl Builder {
             "proxy_read_timeout" => set_once(&mut l.proxy_read_timeout, d, time_arg(d, &a[0])?)?,
             "proxy_send_timeout" => set_once(&mut l.proxy_send_timeout, d, time_arg(d, &a[0])?)?,
             "send_timeout" => set_once(&mut l.send_timeout, d, time_arg(d, &a[0])?)?,
+            "lingering_close" => {
+                let v = match a[0].value.as_str() {
+                    "off" => LingeringClose::Off,
+                    "on" => LingeringClose::On,
+                    "always" => LingeringClose::Always,
+                    _ => {
+                        return Err(arg_err(
+                            &a[0],
+                            d,
+                            "it must be \"off\", \"on\" or \"always\"",
+                        ));
+                    }
+                };
+                set_once(&mut l.lingering_close, d, v)?;
+            }
+            "lingering_time" => set_once(&mut l.lingering_time, d, time_arg(d, &a[0])?)?,
+            "lingering_timeout" => set_once(&mut l.lingering_timeout, d, time_arg(d, &a[0])?)?,
             "client_header_timeout" => {
                 set_once(&mut l.client_header_timeout, d, time_arg(d, &a[0])?)?
             }
