@@ -118,13 +118,11 @@ fn dash_t_on_missing_file() {
     assert!(err.contains("nope.conf"), "{err}");
 }
 
-#[test]
-fn start_with_bad_config_exits_nonzero() {
-    let dir = temp_dir("bad");
-    let path = write_config(
-        &dir,
-        "http { server { listen 127.0.0.1:1; what_is_this; } }\n",
-    );
+/// Runs ringway in the foreground on `config` (one worker) until it exits: (status, stderr).
+/// For starts that must fail.
+fn run_to_exit(config: &str) -> (std::process::ExitStatus, String) {
+    let dir = temp_dir("start");
+    let path = write_config(&dir, config);
     let (st, _out, err) = run_ringway(&[
         OsStr::new("-c"),
         path.as_os_str(),
@@ -132,6 +130,12 @@ fn start_with_bad_config_exits_nonzero() {
         OsStr::new("1"),
     ]);
     let _ = std::fs::remove_dir_all(&dir);
+    (st, err)
+}
+
+#[test]
+fn start_with_bad_config_exits_nonzero() {
+    let (st, err) = run_to_exit("http { server { listen 127.0.0.1:1; what_is_this; } }\n");
     assert!(!st.success(), "{err}");
     assert!(err.contains("what_is_this"), "{err}");
 }
@@ -140,18 +144,9 @@ fn start_with_bad_config_exits_nonzero() {
 fn start_on_busy_address_exits_nonzero() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
-    let dir = temp_dir("busy");
-    let path = write_config(
-        &dir,
-        &format!("http {{ server {{ listen {addr}; location / {{ return 200 \"x\"; }} }} }}\n"),
-    );
-    let (st, _out, err) = run_ringway(&[
-        OsStr::new("-c"),
-        path.as_os_str(),
-        OsStr::new("--workers"),
-        OsStr::new("1"),
-    ]);
-    let _ = std::fs::remove_dir_all(&dir);
+    let (st, err) = run_to_exit(&format!(
+        "http {{ server {{ listen {addr}; location / {{ return 200 \"x\"; }} }} }}\n"
+    ));
     assert!(
         !st.success(),
         "ringway started on an address in use; stderr: {err}"
@@ -166,21 +161,10 @@ fn a_second_ringway_on_a_running_ones_address_refuses_to_start() {
     let first = Ringway::start(&format!(
         "http {{ server {{ listen {LISTEN}; location / {{ return 200 \"first\"; }} }} }}\n"
     ));
-    let dir = temp_dir("second");
-    let path = write_config(
-        &dir,
-        &format!(
-            "http {{ server {{ listen {}; location / {{ return 200 \"second\"; }} }} }}\n",
-            first.addr
-        ),
-    );
-    let (st, _out, err) = run_ringway(&[
-        OsStr::new("-c"),
-        path.as_os_str(),
-        OsStr::new("--workers"),
-        OsStr::new("1"),
-    ]);
-    let _ = std::fs::remove_dir_all(&dir);
+    let (st, err) = run_to_exit(&format!(
+        "http {{ server {{ listen {}; location / {{ return 200 \"second\"; }} }} }}\n",
+        first.addr
+    ));
     assert!(!st.success(), "a second ringway started on {}", first.addr);
     assert!(err.contains("Address already in use"), "stderr: {err}");
     assert_eq!(first.get("/").body_str(), "first");

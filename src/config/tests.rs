@@ -1596,7 +1596,10 @@ fn lingering_settings_inherit_and_refuse_an_unknown_mode() {
     assert_eq!(l.close, LingeringClose::Always);
     assert_eq!(l.time, Duration::from_secs(10));
     assert_eq!(l.timeout, Duration::from_secs(2));
-    assert_eq!(ok("server { }").servers[0].settings.lingering, Lingering::default());
+    assert_eq!(
+        ok("server { }").servers[0].settings.lingering,
+        Lingering::default()
+    );
     assert_eq!(
         err("lingering_close sometimes;"),
         "ringway.conf:1:17: invalid value \"sometimes\" in \"lingering_close\" directive, it must be \"off\", \"on\" or \"always\""
