@@ -383,7 +383,7 @@ mod lingering {
 
     fn rw() -> Ringway {
         Ringway::start(&format!(
-            "http {{ server {{ listen {LISTEN}; client_max_body_size 1k;
+            "http {{ server {{ listen {LISTEN}; client_max_body_size 1k; client_header_timeout 1s;
                 location / {{ return 200 \"ok\"; }}
                 location /off {{ lingering_close off; return 200 \"ok\"; }}
                 location /timeout {{ lingering_timeout 1s; return 200 \"ok\"; }}
@@ -485,6 +485,19 @@ mod lingering {
             at > Duration::from_millis(1500) && at < Duration::from_secs(5),
             "closed after {at:?}"
         );
+    }
+
+    /// A client that went quiet in its head gets its 408 and a plain close: it is not waited for.
+    #[test]
+    fn a_timed_out_client_is_not_lingered_on() {
+        let rw = rw();
+        let mut s = TcpStream::connect(rw.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n")
+            .unwrap();
+        let got = read_to_eof(&mut s).expect("reset instead of a close");
+        assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 408 "));
+        assert!(writes_fail(&mut s), "still read after the 408");
     }
 
     /// A request without a body that closes (`Connection: close`) is not lingered on: the

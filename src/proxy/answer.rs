@@ -37,6 +37,17 @@ pub async fn failure<S: Transport>(
     outcome: &Outcome,
 ) -> Next {
     outcome.failed.set(Some(e.party()));
+    // A client that went quiet or away is not read on after the close (nginx closes those at
+    // once): lingering is for clients still sending.
+    if matches!(
+        e,
+        Error::HeadTimeout | Error::BodyTimeout | Error::ClientGone
+    ) {
+        outcome.lingering.set(Some(crate::config::Lingering {
+            close: crate::config::LingeringClose::Off,
+            ..Default::default()
+        }));
+    }
     match e.party() {
         Party::Client => debug!(peer = ?r.map(|r| r.client.peer), "{e}"),
         // Logged where found, with the detail the error does not carry: the exchange names the

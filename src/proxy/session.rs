@@ -428,7 +428,8 @@ async fn one_request<S: Transport>(
             let limit = lst.defaults.client_send_timeout;
             let next = answer::failure(ctx, stream, None, Vec::new(), e, limit, &outcome).await;
             // A refused head: the rest of the request may still be on its way.
-            lingering_close(next, lst.defaults.lingering, true)
+            let lingering = outcome.lingering.get().unwrap_or(lst.defaults.lingering);
+            lingering_close(next, lingering, true)
         }
     };
     drop(phase);
