@@ -387,7 +387,9 @@ mod lingering {
                 location / {{ return 200 \"ok\"; }}
                 location /off {{ lingering_close off; return 200 \"ok\"; }}
                 location /timeout {{ lingering_timeout 1s; return 200 \"ok\"; }}
-                location /time {{ lingering_time 2s; return 200 \"ok\"; }} }} }}\n"
+                location /time {{ lingering_time 2s; return 200 \"ok\"; }}
+                location /forever {{ lingering_time 99999999999d; lingering_timeout 1s;
+                    return 200 \"ok\"; }} }} }}\n"
         ))
     }
 
@@ -470,6 +472,19 @@ mod lingering {
         // Quiet for longer: closed.
         thread::sleep(Duration::from_millis(1800));
         assert!(writes_fail(&mut s), "still open 1.8 s after the last bytes");
+    }
+
+    /// The largest lingering_time a config can say (about 273 million years) is counted
+    /// without overflow, and lingering_timeout still ends the wait.
+    #[test]
+    fn a_lingering_time_of_ages_still_ends_at_lingering_timeout() {
+        let rw = rw();
+        let mut s = post(&rw, "/forever");
+        keep_sending(&mut s, 4).expect("reset while lingering");
+        thread::sleep(Duration::from_millis(1800));
+        assert!(writes_fail(&mut s), "still open 1.8 s after the last bytes");
+        assert_eq!(rw.get("/").body_str(), "ok");
+        assert_eq!(rw.log_count("panicked"), 0, "{}", rw.stderr());
     }
 
     #[test]

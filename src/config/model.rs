@@ -458,8 +458,8 @@ impl Default for RealIp {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LingeringClose {
     Off,
-    /// When the client may still be sending: a request body not known to be read, a request
-    /// head refused, or bytes past the last request.
+    /// When the client may still be sending: the request declared a body, or its head was
+    /// refused.
     On,
     Always,
 }

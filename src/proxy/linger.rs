@@ -46,17 +46,24 @@ pub async fn after_answer<S: Transport>(ctx: &ShardCtx, stream: &S, lingering: L
     };
     // SAFETY: shutdown(2) on the connection's socket, open while `stream` lives.
     unsafe { libc::shutdown(fd, libc::SHUT_WR) };
-    let end = Instant::now() + lingering.time;
+    // None: a time too far to count, which never ends the wait.
+    let end = Instant::now().checked_add(lingering.time);
     let mut buf = vec![0u8; DISCARD_BUF];
     loop {
-        let left = end.saturating_duration_since(Instant::now());
+        let now = Instant::now();
+        let left = end.map_or(lingering.timeout, |end| end.saturating_duration_since(now));
         if left.is_zero() {
             return;
         }
-        let until = Instant::now() + left.min(lingering.timeout);
-        let ready = monoio::select! {
-            r = stream.socket_readable() => r.is_ok(),
-            _ = ctx.drain.wait_until(until) => false,
+        let ready = match now.checked_add(left.min(lingering.timeout)) {
+            Some(until) => monoio::select! {
+                r = stream.socket_readable() => r.is_ok(),
+                _ = ctx.drain.wait_until(until) => false,
+            },
+            None => monoio::select! {
+                r = stream.socket_readable() => r.is_ok(),
+                _ = ctx.drain.wait() => false,
+            },
         };
         if !ready {
             return;
