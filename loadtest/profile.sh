@@ -8,6 +8,10 @@
 # `Connection: close` (a new connection per request). Prints req/s, the kernel/user split and
 # the top symbols; the full profile stays in $OUT_DIR/perf.data (default /tmp/ringway-profile):
 #   perf report -i /tmp/ringway-profile/perf.data --no-children
+# With TLS=1 the proxy listens with TLS (a self-signed ECDSA P-256 certificate) and wrk goes over
+# https; NORESUME=1 adds loadtest/tls_shim.c so that every handshake is a full one (with `close`:
+# one full handshake per request, as tls_newconn in loadtest/run). OPS=1 also counts, per request,
+# the proxy's io_uring operations by opcode and its syscalls of note (perf tracepoints).
 # Installs perf (Debian: linux-perf), nginx and wrk when missing. Under a hypervisor, a sample taken while
 # interrupts are off lands where they come back on: _raw_spin_unlock_irqrestore stands for the
 # irq-off region before it (waking a process on the other CPU, timer programming), not for a lock.
@@ -35,6 +39,18 @@ source "$ROOT/loadtest/lib.sh"
 lt_backend_conf "$DIR" 21190 > "$DIR/be.conf"
 lt_ringway_conf 21191 21190 > "$DIR/rw.conf"
 lt_nginx_proxy_conf "$DIR" 21191 21190 > "$DIR/ng.conf"
+SCHEME=http; WRK_ENV=()
+if [[ "${TLS:-}" == 1 ]]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=localhost -keyout "$DIR/key.pem" -out "$DIR/cert.pem" 2>/dev/null
+    certs="ssl_certificate $DIR/cert.pem; ssl_certificate_key $DIR/key.pem;"
+    sed -i "s|listen 127.0.0.1:21191;|listen 127.0.0.1:21191 ssl; $certs|" "$DIR/rw.conf" "$DIR/ng.conf"
+    SCHEME=https
+    if [[ "${NORESUME:-}" == 1 ]]; then
+        cc -shared -fPIC -O2 -o "$DIR/tls_shim.so" "$ROOT/loadtest/tls_shim.c" -ldl
+        WRK_ENV=(LD_PRELOAD="$DIR/tls_shim.so" LT_TLS_NORESUME=1)
+    fi
+fi
 taskset -c 1 nginx -c "$DIR/be.conf" -p "$DIR" & PIDS+=($!)
 case "$TARGET" in
     ringway) taskset -c 0 "$BIN" -c "$DIR/rw.conf" --workers 1 2>"$DIR/rw.err" & P=$! ;;
@@ -47,13 +63,19 @@ LUA=()
 if [ "$CLOSE" = close ]; then
     echo 'wrk.headers["Connection"] = "close"' > "$DIR/close.lua"; LUA=(-s "$DIR/close.lua")
 fi
-URL="http://127.0.0.1:21191$URLP"
-taskset -c 1 wrk -t1 -c"$C" -d1s "${LUA[@]}" "$URL" >/dev/null
+URL="$SCHEME://127.0.0.1:21191$URLP"
+env "${WRK_ENV[@]}" taskset -c 1 wrk -t1 -c"$C" -d1s "${LUA[@]}" "$URL" >/dev/null
 tick=$(getconf CLK_TCK)
 read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$P/stat")
-perf record -q -e cpu-clock -g -p "$P" -o "$OUT/perf.data" -- sleep "$SECS" 2>/dev/null &
+EVENTS=(-e cpu-clock -g)
+if [[ "${OPS:-}" == 1 ]]; then
+    EVENTS+=(-e io_uring:io_uring_submit_req -e syscalls:sys_enter_io_uring_enter
+        -e syscalls:sys_enter_sendmsg -e syscalls:sys_enter_recvfrom -e syscalls:sys_enter_getrandom
+        -e syscalls:sys_enter_sendfile64 -e syscalls:sys_enter_fcntl)
+fi
+perf record -q "${EVENTS[@]}" -p "$P" -o "$OUT/perf.data" -- sleep "$SECS" 2>/dev/null &
 REC=$!
-res=$(taskset -c 1 wrk -t1 -c"$C" -d"${SECS}s" "${LUA[@]}" "$URL")
+res=$(env "${WRK_ENV[@]}" taskset -c 1 wrk -t1 -c"$C" -d"${SECS}s" "${LUA[@]}" "$URL")
 wait "$REC" || true
 read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$P/stat")
 n=$(echo "$res" | awk '/requests in/{print $1}')
@@ -62,5 +84,12 @@ echo "$res" | grep -E "Non-2xx|Socket errors" || true
 awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v n="$n" -v t="$tick" 'BEGIN {
     printf "CPU µs/req %.2f = user %.2f + kernel %.2f (kernel %.0f%%)\n",
         (u + s) / t / n * 1e6, u / t / n * 1e6, s / t / n * 1e6, 100 * s / (u + s) }'
+if [[ "${OPS:-}" == 1 ]]; then
+    echo "per request, roughly (perf's window and wrk's differ a little; tracing inflates the CPU figures above):"
+    perf script -i "$OUT/perf.data" 2>/dev/null \
+        | grep -oE 'opcode [A-Z_0-9]+|sys_enter_[a-z_0-9]+' | sort | uniq -c \
+        | awk -v n="$n" '{ printf "  %6.2f %s\n", $1 / n, $2 == "opcode" ? $3 : $2 }' \
+        | sort -rn
+fi
 perf report -i "$OUT/perf.data" --stdio --no-children --sort dso 2>/dev/null | grep -E '^ +[0-9]' | head -5
 perf report -i "$OUT/perf.data" --stdio --no-children --sort sym 2>/dev/null | grep -E '^ +[0-9]' | head -25
