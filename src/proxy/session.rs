@@ -41,8 +41,9 @@ pub enum Next {
     /// Keep the connection; the buffer holds the start of a pipelined request (or is empty).
     KeepAlive(Vec<u8>),
     Close,
-    /// Close, reading on first: the client may still be sending (`lingering_close`).
-    Linger(crate::config::Lingering),
+    /// Close, reading on first: the client may still be sending (`lingering_close`). Boxed,
+    /// as `Upgrade`: a rare path, and `Next` stays the size of a `Vec`.
+    Linger(Box<Lingering>),
     /// A 101 was received: relay both ways (boxed: `Next` is returned through every phase, and
     /// small it moves in registers).
     Upgrade(Box<Upgraded>),
@@ -289,7 +290,7 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
         let _ = crate::net::deadline::within(limit, stream.close_notify()).await;
     }
     if let Some(l) = lingering {
-        super::linger::after_answer(&ctx, &stream, l).await;
+        super::linger::after_answer(&ctx, &stream, *l).await;
     }
 }
 
@@ -450,8 +451,8 @@ async fn one_request<S: Transport>(
 /// whenever ringway closes.
 fn lingering_close(next: Next, lingering: Lingering, may_send: bool) -> Next {
     match (next, lingering.close) {
-        (Next::Close, LingeringClose::Always) => Next::Linger(lingering),
-        (Next::Close, LingeringClose::On) if may_send => Next::Linger(lingering),
+        (Next::Close, LingeringClose::Always) => Next::Linger(Box::new(lingering)),
+        (Next::Close, LingeringClose::On) if may_send => Next::Linger(Box::new(lingering)),
         (next, _) => next,
     }
 }
