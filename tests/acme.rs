@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use pebble::Pebble;
-use util::{curl_https, listeners, poll, start, verifies};
+use util::{curl_https, listeners, poll, start, stored_serial, verifies, wait_renewed};
 
 /// ringway's config: a plain server that redirects everything to https:// (a.… and b.…),
 /// another with no location for the challenge path (every other name), a TLS server for two
@@ -274,15 +274,6 @@ fn issues_over_http01_serves_https_and_reuses_after_restart() {
 }
 
 /// The leaf's serial number in a PEM chain file.
-fn serial(chain: &Path) -> String {
-    let out = Command::new("openssl")
-        .args(["x509", "-noout", "-serial", "-in"])
-        .arg(chain)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// With pebble issuing certificates valid for 6 s, ringway orders a new one at two thirds of
 /// the lifetime (4 s) and swaps it in; a TLS keep-alive connection made with the first one
 /// goes on, and new handshakes get the new one.
@@ -329,7 +320,7 @@ http {{
         curl_https(https.port(), "r.example.test", &root)
     })
     .unwrap_or_else(|e| panic!("no first certificate: {e}\n{}", rw.stderr()));
-    let first = serial(&crt);
+    let first = stored_serial(&crt);
     // An edit the operator has not reloaded yet: the swap must not apply it (it loads the
     // config in force again, not the file).
     let conf = rw_dir.join("ringway.conf");
@@ -351,17 +342,9 @@ http {{
         "{}",
         rw.stderr()
     );
-    poll(Duration::from_secs(10), || {
-        let now = serial(&crt);
-        if now != first {
-            Ok(())
-        } else {
-            Err("same serial".to_string())
-        }
-    })
-    .unwrap_or_else(|e| panic!("not renewed: {e}\n{}", rw.stderr()));
+    wait_renewed(&crt, &first, Duration::from_secs(10), &rw);
     // New handshakes get the new certificate once the swap's reload is applied.
-    let renewed = serial(&crt);
+    let renewed = stored_serial(&crt);
     poll(Duration::from_secs(5), || {
         let out = Command::new("sh")
             .arg("-c")

@@ -27,7 +27,7 @@ use common::*;
 use interposer::Interposer;
 use pebble::Pebble;
 use serde_json::{Value, json};
-use util::{curl_https, listeners, poll, start};
+use util::{curl_https, listeners, poll, start, stored_serial, wait_renewed};
 
 /// One issuer (through the interposer) and one TLS server per name in `names`, behind a plain
 /// listener that redirects everything to https://.
@@ -132,15 +132,6 @@ fn served_serial(https: SocketAddr, name: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn stored_serial(chain: &Path) -> String {
-    let out = Command::new("openssl")
-        .args(["x509", "-noout", "-serial", "-in"])
-        .arg(chain)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 fn renewal_info_gets(ip: &Interposer, id: &str) -> usize {
     let path = format!("/renewal-info/{id}");
     ip.requests()
@@ -213,14 +204,7 @@ fn renewal_info_window_renews_with_replaces() {
         "{}",
         rw.stderr()
     );
-    poll(Duration::from_secs(20), || {
-        if stored_serial(&crt) != first_serial {
-            Ok(())
-        } else {
-            Err("same serial".to_string())
-        }
-    })
-    .unwrap_or_else(|e| panic!("not renewed: {e}\n{}", rw.stderr()));
+    wait_renewed(&crt, &first_serial, Duration::from_secs(20), &rw);
     let second = ari_id(&crt);
     // The replacement's window is asked for too (a month ahead: nothing more is ordered).
     poll(Duration::from_secs(5), || {

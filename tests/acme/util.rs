@@ -1,6 +1,6 @@
 //! What every ACME test file uses: curl over HTTPS checked against a CA, polling with a
-//! deadline, starting ringway on a config file in a directory of the test's, and
-//! `openssl verify` of a stored chain.
+//! deadline, starting ringway on a config file in a directory of the test's, `openssl verify`
+//! of a stored chain, and waiting for a stored certificate to be renewed.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -82,4 +82,27 @@ pub fn listeners() -> (SocketAddr, SocketAddr) {
         SocketAddr::from(([127, 0, 0, 1], ports[0])),
         SocketAddr::from(([127, 0, 0, 1], ports[1])),
     )
+}
+
+/// The serial number of the first certificate in the PEM file `chain`, as openssl prints it.
+pub fn stored_serial(chain: &Path) -> String {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-serial", "-in"])
+        .arg(chain)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Waits until the certificate stored in `chain` is no longer the one with serial `first`;
+/// panics with ringway's log after `within`.
+pub fn wait_renewed(chain: &Path, first: &str, within: Duration, rw: &Ringway) {
+    poll(within, || {
+        if stored_serial(chain) != first {
+            Ok(())
+        } else {
+            Err("same serial".to_string())
+        }
+    })
+    .unwrap_or_else(|e| panic!("not renewed: {e}\n{}", rw.stderr()));
 }
