@@ -466,6 +466,12 @@ fn sqpoll_rings_serve_and_a_reload_keeps_them() {
     } else {
         // Each shard's ring has its polling thread: the setting is applied, not just parsed,
         // and with flags the kernel takes (no refused first try).
+        // A shard sets up its ring after the first is serving: wait for both (a busy machine
+        // can take a while).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while sqpoll_threads(rw.pid()) < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         assert_eq!(sqpoll_threads(rw.pid()), 2, "stderr:\n{err}");
         assert!(!err.contains("refused"), "stderr:\n{err}");
     }
