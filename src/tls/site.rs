@@ -62,11 +62,7 @@ pub fn provider(
     let mut p = aws_lc_rs::default_provider();
     let mut suites: Vec<SupportedCipherSuite> = Vec::new();
     if protocols.tls13 {
-        suites.extend(
-            p.cipher_suites
-                .iter()
-                .filter(|s| s.version() == &rustls::version::TLS13),
-        );
+        suites.extend(super::key_schedule::tls13_suites());
     }
     if protocols.tls12 {
         suites.extend(tls12.iter().map(|s| suite12(*s)));
