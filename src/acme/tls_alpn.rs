@@ -100,7 +100,7 @@ fn validation_config(name: &str, key_authorization: &str) -> Result<Arc<ServerCo
     let (cert, key) = validation_certificate(name, key_authorization)?;
     // ring's provider, as the listeners' (src/tls/site.rs).
     #[allow(deprecated)]
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let signer = provider
         .key_provider
         .load_private_key(PrivateKeyDer::Pkcs8(key))
@@ -225,7 +225,7 @@ mod tests {
         }
         fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
             #[allow(deprecated)]
-            rustls::crypto::aws_lc_rs::default_provider()
+            rustls::crypto::ring::default_provider()
                 .signature_verification_algorithms
                 .supported_schemes()
         }
@@ -242,7 +242,7 @@ mod tests {
         withdraw("tok-H");
         for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
             #[allow(deprecated)]
-            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
             let mut client_config = ClientConfig::builder_with_provider(provider)
                 .with_protocol_versions(&[version])
                 .unwrap()

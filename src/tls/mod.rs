@@ -11,7 +11,6 @@ pub mod certs;
 mod client_cert;
 pub mod facts;
 pub mod handshake;
-mod key_schedule;
 mod random;
 pub mod records;
 pub mod sessions;

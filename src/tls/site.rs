@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms, aws_lc_rs};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms, ring};
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
@@ -56,42 +56,38 @@ pub fn provider(
     tls12: &[Tls12Suite],
     curves: Option<&[Curve]>,
 ) -> CryptoProvider {
-    // aws-lc's provider, not ring's: a full handshake's largest cost is X25519, and aws-lc's
-    // (s2n-bignum's assembly) takes half the time of ring's (docs/performance.md, "TLS"); the
-    // rest (AES-GCM, SHA-2, ECDSA) costs the same in both.
-    let mut p = aws_lc_rs::default_provider();
+    // ring's provider: quick to build and as fast as aws-lc for the suites here; it has no
+    // post-quantum groups (rustls deprecates it for that reason alone).
+    #[allow(deprecated)]
+    let mut p = ring::default_provider();
     let mut suites: Vec<SupportedCipherSuite> = Vec::new();
     if protocols.tls13 {
-        suites.extend(super::key_schedule::tls13_suites());
+        suites.extend(
+            p.cipher_suites
+                .iter()
+                .filter(|s| s.version() == &rustls::version::TLS13),
+        );
     }
     if protocols.tls12 {
         suites.extend(tls12.iter().map(|s| suite12(*s)));
     }
     p.cipher_suites = suites;
     p.secure_random = &super::random::THREAD_RANDOM;
-    p.kx_groups = match curves {
-        // `auto`: X25519, P-256 and P-384, as before aws-lc (ring has no others). The
-        // post-quantum hybrid is there by name (`ssl_ecdh_curve X25519MLKEM768:X25519`).
-        None => vec![
-            aws_lc_rs::kx_group::X25519,
-            aws_lc_rs::kx_group::SECP256R1,
-            aws_lc_rs::kx_group::SECP384R1,
-        ],
-        Some(curves) => curves
+    if let Some(curves) = curves {
+        p.kx_groups = curves
             .iter()
             .map(|c| match c {
-                Curve::X25519 => aws_lc_rs::kx_group::X25519,
-                Curve::P256 => aws_lc_rs::kx_group::SECP256R1,
-                Curve::P384 => aws_lc_rs::kx_group::SECP384R1,
-                Curve::X25519Mlkem768 => aws_lc_rs::kx_group::X25519MLKEM768,
+                Curve::X25519 => ring::kx_group::X25519,
+                Curve::P256 => ring::kx_group::SECP256R1,
+                Curve::P384 => ring::kx_group::SECP384R1,
             })
-            .collect(),
-    };
+            .collect();
+    }
     p
 }
 
 fn suite12(s: Tls12Suite) -> SupportedCipherSuite {
-    use aws_lc_rs::cipher_suite as cs;
+    use ring::cipher_suite as cs;
     match s {
         Tls12Suite::EcdheEcdsaAes128Gcm => cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
         Tls12Suite::EcdheEcdsaAes256Gcm => cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
