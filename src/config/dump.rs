@@ -407,6 +407,7 @@ fn server_tls(o: &mut Out, t: &ServerTls, header_timeout: std::time::Duration) {
                 Curve::X25519 => "X25519",
                 Curve::P256 => "prime256v1",
                 Curve::P384 => "secp384r1",
+                Curve::X25519Mlkem768 => "X25519MLKEM768",
             })
             .collect();
         o.line(&format!("ssl_ecdh_curve {};", names.join(":")));

@@ -175,7 +175,7 @@ fn every_server_directive() {
         &format!(
             "        listen 443 ssl;\n{CERT}\n        ssl_protocols TLSv1.3;\n        \
              ssl_ciphers ECDHE+AESGCM;\n        ssl_prefer_server_ciphers on;\n        \
-             ssl_ecdh_curve X25519:P-256;\n        ssl_session_cache builtin:1000 shared:SSL:10m;\n        \
+             ssl_ecdh_curve X25519MLKEM768:X25519:P-256;\n        ssl_session_cache builtin:1000 shared:SSL:10m;\n        \
              ssl_session_timeout 1h;\n        ssl_session_tickets off;\n        \
              ssl_session_ticket_key k80.key;\n        ssl_session_ticket_key k48.key;\n        \
              ssl_stapling on;\n        ssl_stapling_file ocsp.der;\n        ssl_stapling_verify on;\n        \
@@ -199,7 +199,7 @@ fn every_server_directive() {
     assert_eq!(t.ciphers.written, "ECDHE+AESGCM");
     assert_eq!(t.ciphers.tls12.len(), 4);
     assert!(t.prefer_server_ciphers);
-    assert_eq!(t.ecdh_curves, Some(vec![Curve::X25519, Curve::P256]));
+    assert_eq!(t.ecdh_curves, Some(vec![Curve::X25519Mlkem768, Curve::X25519, Curve::P256]));
     assert_eq!(t.session_cache, SessionCache::Sessions(1000 + 40000));
     assert_eq!(t.session_timeout, Duration::from_secs(3600));
     assert!(!t.session_tickets);
@@ -237,7 +237,7 @@ fn every_server_directive() {
         "listen 0.0.0.0:443 ssl backlog=511;",
         "ssl_protocols TLSv1.3;",
         "ssl_ciphers ECDHE+AESGCM;",
-        "ssl_ecdh_curve X25519:prime256v1;",
+        "ssl_ecdh_curve X25519MLKEM768:X25519:prime256v1;",
         "ssl_session_cache builtin:41000;",
         "ssl_verify_client optional;",
         "ssl_handshake_timeout 10s;",
@@ -349,7 +349,7 @@ fn server_directive_errors() {
     assert_eq!(
         at("        ssl_ecdh_curve X25519:secp521r1;"),
         "ringway.conf:7:24: the curve \"secp521r1\" in \"ssl_ecdh_curve\" is not supported by \
-         ringway (it offers X25519, P-256 and P-384)"
+         ringway (it offers X25519, P-256, P-384 and X25519MLKEM768)"
     );
     assert_eq!(
         at("        ssl_session_cache shared:SSL:1k;"),

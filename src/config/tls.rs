@@ -52,6 +52,8 @@ pub enum Curve {
     X25519,
     P256,
     P384,
+    /// The post-quantum hybrid (X25519 with ML-KEM-768), as OpenSSL 3.5 names it.
+    X25519Mlkem768,
 }
 
 /// `ssl_certificate` + `ssl_certificate_key` (the n-th of each pair up, as in nginx).

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms, ring};
+use rustls::crypto::{
+    CryptoProvider, SupportedKxGroup, WebPkiSupportedAlgorithms, aws_lc_rs, ring,
+};
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
@@ -56,8 +58,10 @@ pub fn provider(
     tls12: &[Tls12Suite],
     curves: Option<&[Curve]>,
 ) -> CryptoProvider {
-    // ring's provider: quick to build and as fast as aws-lc for the suites here; it has no
-    // post-quantum groups (rustls deprecates it for that reason alone).
+    // ring's provider for the suites, signatures and hashes (as fast as aws-lc's for them, and
+    // aws-lc's HMAC is slower), with aws-lc's key-exchange groups: X25519 is a full
+    // handshake's largest cost, and aws-lc's (s2n-bignum's assembly) takes half ring's time
+    // (docs/performance.md, "TLS"). aws-lc also brings the post-quantum hybrid group.
     #[allow(deprecated)]
     let mut p = ring::default_provider();
     let mut suites: Vec<SupportedCipherSuite> = Vec::new();
@@ -73,17 +77,26 @@ pub fn provider(
     }
     p.cipher_suites = suites;
     p.secure_random = &super::random::THREAD_RANDOM;
-    if let Some(curves) = curves {
-        p.kx_groups = curves
-            .iter()
-            .map(|c| match c {
-                Curve::X25519 => ring::kx_group::X25519,
-                Curve::P256 => ring::kx_group::SECP256R1,
-                Curve::P384 => ring::kx_group::SECP384R1,
-            })
-            .collect();
-    }
+    // `auto`: X25519, P-256 and P-384, as nginx with OpenSSL 3.0 offers; the post-quantum
+    // hybrid only by name (`ssl_ecdh_curve X25519MLKEM768:X25519`).
+    let auto = [Curve::X25519, Curve::P256, Curve::P384];
+    p.kx_groups = curves
+        .unwrap_or(&auto)
+        .iter()
+        .map(|c| kx_group(*c))
+        .collect();
     p
+}
+
+fn kx_group(c: Curve) -> &'static dyn SupportedKxGroup {
+    use aws_lc_rs::kx_group as aws;
+    match c {
+        Curve::X25519 => aws::X25519,
+        // aws-lc's P-256 and P-384 cost about what ring's do; one library for all groups.
+        Curve::P256 => aws::SECP256R1,
+        Curve::P384 => aws::SECP384R1,
+        Curve::X25519Mlkem768 => aws::X25519MLKEM768,
+    }
 }
 
 fn suite12(s: Tls12Suite) -> SupportedCipherSuite {

@@ -165,3 +165,69 @@ fn encrypted_key_opens_with_ssl_password_file() {
         "{err}"
     );
 }
+
+/// `ssl_ecdh_curve X25519MLKEM768:…` offers the post-quantum hybrid group (aws-lc's), chosen when
+/// the client offers it; `auto` keeps to X25519, P-256 and P-384, so a client that offers only
+/// the hybrid is refused with a handshake_failure alert.
+#[test]
+fn post_quantum_hybrid_group_only_where_named() {
+    use rustls::crypto::aws_lc_rs::kx_group::{X25519, X25519MLKEM768};
+    let leaf = Pki::get().server(&["localhost"], KeyKind::Ecdsa);
+    let conf = |curves: &str| {
+        format!(
+            "http {{ server {{ listen {LISTEN} ssl; server_name localhost; {} {curves} \
+             location / {{ {VARS} }} }} }}",
+            leaf.directives()
+        )
+    };
+    let pq = Ringway::start(&conf("ssl_ecdh_curve X25519MLKEM768:X25519;"));
+    let (group, body) = rustls_get(pq.addr, &[X25519MLKEM768, X25519]).unwrap();
+    assert_eq!(group, Some(rustls::NamedGroup::X25519MLKEM768));
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(
+        body.ends_with("https|on|TLSv1.3|TLS_AES_256_GCM_SHA384|localhost|."),
+        "{body}"
+    );
+    let (group, _) = rustls_get(pq.addr, &[X25519]).unwrap();
+    assert_eq!(group, Some(rustls::NamedGroup::X25519));
+
+    let auto = Ringway::start(&conf(""));
+    let err = rustls_get(auto.addr, &[X25519MLKEM768]).unwrap_err();
+    assert!(err.contains("HandshakeFailure"), "{err}");
+    let (group, _) = rustls_get(auto.addr, &[X25519MLKEM768, X25519]).unwrap();
+    assert_eq!(group, Some(rustls::NamedGroup::X25519));
+}
+
+/// A GET / over rustls (aws-lc) offering `groups`: the group agreed and the whole answer.
+fn rustls_get(
+    addr: SocketAddr,
+    groups: &[&'static dyn rustls::crypto::SupportedKxGroup],
+) -> Result<(Option<rustls::NamedGroup>, String), String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(&Pki::get().ca).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider.kx_groups = groups.to_vec();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = "localhost".try_into().unwrap();
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+    let ask = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    tls.write_all(ask).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    tls.read_to_end(&mut out).map_err(|e| e.to_string())?;
+    let group = conn.negotiated_key_exchange_group().map(|g| g.name());
+    Ok((group, String::from_utf8_lossy(&out).into_owned()))
+}

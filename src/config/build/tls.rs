@@ -558,6 +558,7 @@ fn curves(d: &Directive, a: &Arg) -> Result<Option<Vec<Curve>>> {
             "X25519" | "x25519" => Curve::X25519,
             "prime256v1" | "P-256" | "secp256r1" => Curve::P256,
             "secp384r1" | "P-384" => Curve::P384,
+            "X25519MLKEM768" => Curve::X25519Mlkem768,
             "" => {
                 return Err(arg_err(
                     a,
@@ -568,7 +569,7 @@ fn curves(d: &Directive, a: &Arg) -> Result<Option<Vec<Curve>>> {
             other => {
                 return Err(a.pos.err(format!(
                     "the curve \"{other}\" in \"ssl_ecdh_curve\" is not supported by ringway (it \
-                     offers X25519, P-256 and P-384)"
+                     offers X25519, P-256, P-384 and X25519MLKEM768)"
                 )));
             }
         };
