@@ -344,7 +344,7 @@ fn frame_level_suite_passes_over_h2c_and_tls() {
     let be = suite_backend();
     let mut rw = start(&h2_conf(be.addr, ""));
     let text = suite(&python, &rw, rw.addrs[0], &[]);
-    assert!(text.contains("10 passed, 0 failed"), "{text}");
+    assert!(text.contains("11 passed, 0 failed"), "{text}");
     suite(&python, &rw, rw.addrs[1], &["--tls"]);
     assert!(rw.is_running(), "ringway exited during the suite");
     // Rapid reset: streams opened and cancelled at once cost (almost) no upstream request.

@@ -2,7 +2,7 @@
 //! ssl` servers, over loopback, with throwaway certificates made by `openssl` (see
 //! `common/certs.rs`). Each module is one concern: basics and variables, SNI and certificate
 //! choice, protocols, resumption across shards, client certificates, staples, broken
-//! handshakes, proxying from and to TLS, reload, early data.
+//! handshakes, proxying from and to TLS, reload, early data, what an idle connection holds.
 
 #[path = "tls/clients.rs"]
 mod clients;
@@ -16,6 +16,8 @@ mod basics;
 mod client_certs;
 #[path = "tls/early_data.rs"]
 mod early_data;
+#[path = "tls/idle.rs"]
+mod idle;
 #[path = "tls/proxying.rs"]
 mod proxying;
 #[path = "tls/reload.rs"]

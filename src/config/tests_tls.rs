@@ -199,7 +199,10 @@ fn every_server_directive() {
     assert_eq!(t.ciphers.written, "ECDHE+AESGCM");
     assert_eq!(t.ciphers.tls12.len(), 4);
     assert!(t.prefer_server_ciphers);
-    assert_eq!(t.ecdh_curves, Some(vec![Curve::X25519Mlkem768, Curve::X25519, Curve::P256]));
+    assert_eq!(
+        t.ecdh_curves,
+        Some(vec![Curve::X25519Mlkem768, Curve::X25519, Curve::P256])
+    );
     assert_eq!(t.session_cache, SessionCache::Sessions(1000 + 40000));
     assert_eq!(t.session_timeout, Duration::from_secs(3600));
     assert!(!t.session_tickets);

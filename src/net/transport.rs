@@ -27,6 +27,9 @@ pub trait Transport: AsyncReadRent + AsyncWriteRent + CancelableAsyncReadRent {
     /// A duplicate of the socket for parking an idle connection, when the transport keeps no
     /// state beyond the socket itself; None keeps the connection in its task.
     fn park_fd(&self) -> Option<OwnedFd>;
+    /// The connection has been idle a while and stays in its task (it cannot park): let go of
+    /// buffers that only move bytes (TLS: rustls's buffer of received records).
+    fn release_idle_buffers(&mut self) {}
     /// Before the connection is dropped: TLS sends its close_notify (plain TCP has nothing to
     /// say). Best effort; the caller bounds how long it may take.
     fn close_notify(&mut self) -> impl Future<Output = ()> {

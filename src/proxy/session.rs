@@ -127,7 +127,8 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
     // A first request's head must be complete within client_header_timeout of the accept (as
     // nginx times it), not of its first byte.
     let mut head_by: Option<Instant> = None;
-    // The transport keeps state beyond its socket (TLS): it waits in its task instead.
+    // False once this idle wait found that the transport keeps state beyond its socket (TLS):
+    // it waits on in its task, having let go of what it could. Each idle wait tries again.
     let mut parkable = true;
     // The block each request's future runs in, kept while the connection is busy.
     let mut scratch: Option<Scratch> = None;
@@ -211,6 +212,9 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
                         }
                     },
                     None => {
+                        // Idle for PARK_AFTER and staying in this task: what it need not hold
+                        // goes now.
+                        stream.release_idle_buffers();
                         parkable = false;
                         continue;
                     }
@@ -220,6 +224,7 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
                 head_by = Some(deadline);
             }
             idle_until = None;
+            parkable = true;
         }
         // The per-request work runs in a future on the heap, so that the connection's future
         // (all an idle connection holds) keeps only the idle wait and a few fields.

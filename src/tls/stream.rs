@@ -427,6 +427,12 @@ where
         None
     }
 
+    /// rustls keeps 4 KiB for received records once anything was read (4 KB of the ~11 KB an
+    /// idle TLS connection held); a patch of ours lets it go while no record is partly read.
+    fn release_idle_buffers(&mut self) {
+        self.conn.release_idle_buffers();
+    }
+
     fn close_notify(&mut self) -> impl Future<Output = ()> {
         TlsStream::close_notify(self)
     }

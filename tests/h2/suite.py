@@ -25,6 +25,8 @@ server still serves others after the abuse). The cases:
   basic            GET / -> 200 and a body; 10 concurrent streams on one connection; a POST with
                    content-length accepted; flow control: a client whose initial stream window
                    is 1000 bytes still gets the whole --large body after WINDOW_UPDATEs.
+  idle_then_served a connection idle for 1.8 s (ringway lets go of its buffers after 1 s) then
+                   takes a 51,200-byte POST and returns the whole --large body.
   rapid_reset      CVE-2023-44487: 2000 streams opened and RST_STREAM(CANCEL)ed at once. Pass:
                    the server answered at most 2 x SETTINGS_MAX_CONCURRENT_STREAMS of them (100
                    if it advertises none) before it refused the rest (RST_STREAM), dropped them,
@@ -509,6 +511,30 @@ class Suite:
         finally:
             c.close()
 
+    # idle, then served again ------------------------------------------------------------------
+    def case_idle_then_served(self):
+        """A connection idle past a second lets go of its buffers (ringway's read buffer, h2's,
+        and over TLS rustls's record buffer), then serves a body of many frames (and records)
+        and a large answer through buffers allocated anew."""
+        c = Client(self.t)
+        try:
+            sid = c.request("GET", "/")
+            (r,) = c.wait_all([sid])
+            if r["status"] != 200:
+                raise CaseFailed(f"GET / gave {r['status']}")
+            time.sleep(1.8)
+            body = bytes(range(256)) * 200  # 51,200 bytes
+            sid = c.request("POST", self.post, body=body, headers=[("content-type", "application/octet-stream")])
+            (r,) = c.wait_all([sid], timeout=10)
+            if r["status"] is None or not 200 <= r["status"] < 300:
+                raise CaseFailed(f"POST {self.post} after idle gave {r['status']} (reset {r['reset']})")
+            sid = c.request("GET", self.large)
+            (r,) = c.wait_all([sid], timeout=10)
+            if r["status"] != 200 or len(r["body"]) < 256 * 1024:
+                raise CaseFailed(f"GET {self.large} after idle gave {r['status']} with {len(r['body'])} bytes")
+        finally:
+            c.close()
+
     # rapid reset ---------------------------------------------------------------------------
     def case_rapid_reset(self):
         n = 2000
@@ -711,8 +737,9 @@ class Suite:
             raise CaseFailed("; ".join(failures))
 
 
-CASES = ["basic", "rapid_reset", "continuation", "hpack_bomb", "settings_flood", "ping_flood",
-         "window_update_flood", "too_many_streams", "zero_window", "malformed"]
+CASES = ["basic", "idle_then_served", "rapid_reset", "continuation", "hpack_bomb",
+         "settings_flood", "ping_flood", "window_update_flood", "too_many_streams", "zero_window",
+         "malformed"]
 
 
 def rss_kib(pids):

@@ -9,15 +9,16 @@
 //!   goes back to the pool as soon as h2 has taken its bytes; while streams are served, reads
 //!   are submitted at once (one ring operation each).
 //! - Idle (`park`): a read still in flight is cancelled, its buffer goes back to the pool, and
-//!   the connection waits for readability holding no buffer (as `proxy::park` does for HTTP/1.1).
+//!   the connection waits for readability holding no buffer (as `proxy::park` does for HTTP/1.1);
+//!   a TLS stream lets go of rustls's record buffer too (`Transport::release_idle_buffers`).
 //! - After the shutdown h2 asks for (its GOAWAY sent, then TLS's close_notify and the FIN), the
 //!   read side stays open a while, discarding what the client still sends (`Lingering`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, ready};
 
 use monoio::BufResult;
@@ -95,6 +96,10 @@ pub struct H2Io<S: Transport + Split + 'static> {
     reading: Option<Op<ReadDone<S>>>,
     waiting: Option<Op<WaitDone<S>>>,
     writing: Option<Op<WriteDone<S>>>,
+    /// The stream both halves share, for `release_transport_buffers` (weak: the halves own it).
+    stream: Weak<UnsafeCell<S>>,
+    /// The transport's buffers were let go during this park.
+    released: bool,
     /// Bytes read and not yet taken by h2: `inbuf[inpos..]`.
     inbuf: Vec<u8>,
     inpos: usize,
@@ -115,6 +120,8 @@ impl<S: Transport + Split + 'static> H2Io<S> {
     pub fn new(ctx: Rc<ShardCtx>, stream: S, first: Vec<u8>) -> H2Io<S> {
         let (rd, wr) = stream.into_split();
         H2Io {
+            stream: Rc::downgrade(&rd.0),
+            released: false,
             ctx,
             idle: Rc::default(),
             rd: Some(rd),
@@ -161,6 +168,21 @@ impl<S: Transport + Split + 'static> H2Io<S> {
             self.ctx.bufs.put(buf);
         }
         self.inpos = 0;
+    }
+
+    /// Parked: the transport lets go of what it holds only to move bytes (TLS: rustls's record
+    /// buffer), once no write is in flight.
+    fn release_transport_buffers(&mut self) {
+        if self.writing.is_some() {
+            return;
+        }
+        if let Some(cell) = self.stream.upgrade() {
+            // SAFETY: called from the connection's task between its awaits, with no write in
+            // flight and the read half only waiting for readability: the stream's state is
+            // not in use (the same contract `Split` gives the halves).
+            unsafe { (*cell.get()).release_idle_buffers() };
+        }
+        self.released = true;
     }
 
     /// Waits for readability with no buffer held.
@@ -282,11 +304,15 @@ impl<S: Transport + Split + 'static> AsyncRead for H2Io<S> {
             if this.eof {
                 return Poll::Ready(Ok(()));
             }
+            if this.waiting.is_some() && this.idle.parked.get() && !this.released {
+                this.release_transport_buffers();
+            }
             if let Some(op) = this.waiting.as_mut() {
                 let (rd, res) = ready!(op.as_mut().poll(cx));
                 this.waiting = None;
                 this.rd = Some(rd);
                 this.idle.parked.set(false);
+                this.released = false;
                 // Bytes are there: this read completes at once.
                 if res.is_err() {
                     this.eof = true;
