@@ -135,24 +135,9 @@ fn rss_kib(pid: i32) -> i64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-fn backend() -> Backend {
-    Backend::start(|c| {
-        while let Some(req) = c.read_request() {
-            let body = if req.target == "/large" {
-                pattern(256 * 1024)
-            } else {
-                format!("got {} bytes\n", req.body.len()).into_bytes()
-            };
-            if !c.respond(200, &body) {
-                return;
-            }
-        }
-    })
-}
-
 #[test]
 fn an_idle_connection_lets_go_of_its_buffers_and_serves_again() {
-    let be = backend();
+    let be = large_or_count_backend();
     let conf = format!(
         "http {{ upstream be {{ server {}; keepalive 8; }}
   server {{ listen {LISTEN}; http2 on; keepalive_timeout 60s;

@@ -373,6 +373,23 @@ pub fn echo_backend() -> Backend {
     })
 }
 
+/// For the idle-connection tests: `/large` is answered with 256 KiB of `pattern`, every other
+/// request with `got N bytes` (N: the request body's length).
+pub fn large_or_count_backend() -> Backend {
+    Backend::start(|c| {
+        while let Some(req) = c.read_request() {
+            let body = if req.target == "/large" {
+                super::pattern(256 * 1024)
+            } else {
+                format!("got {} bytes\n", req.body.len()).into_bytes()
+            };
+            if !c.respond(200, &body) {
+                return;
+            }
+        }
+    })
+}
+
 /// Answers every request with 200, `X-Backend: TAG`, `X-Gen: V` (V: the request's `X-Gen`
 /// field, `-` when absent), `X-Conn: N`, and the raw request head as the body (keep-alive).
 pub fn tagged_backend(tag: &str) -> Backend {

@@ -85,24 +85,9 @@ fn rss_bytes(pid: i32) -> i64 {
     kib * 1024
 }
 
-fn backend() -> Backend {
-    Backend::start(|c| {
-        while let Some(req) = c.read_request() {
-            let body = if req.target == "/large" {
-                pattern(256 * 1024)
-            } else {
-                format!("got {} bytes\n", req.body.len()).into_bytes()
-            };
-            if !c.respond(200, &body) {
-                return;
-            }
-        }
-    })
-}
-
 #[test]
 fn an_idle_tls_connection_lets_go_of_its_record_buffer_and_serves_again() {
-    let be = backend();
+    let be = large_or_count_backend();
     let leaf = Pki::get().server(&["localhost"], KeyKind::Ecdsa);
     let rw = Ringway::start(&format!(
         "http {{ upstream be {{ server {}; keepalive 8; }}
