@@ -232,7 +232,7 @@ fn run(cli: Cli) -> Result<(), String> {
     // (they answer the HTTP-01 challenges).
     ringway::acme::start(&cfg);
     if let Some(p) = &pid_file
-        && let Err(e) = std::fs::write(p, format!("{}\n", std::process::id()))
+        && let Err(e) = ringway::shard::upgrade::write_pid_file(p)
     {
         error!("cannot write pid file {}: {e}", p.display());
     }

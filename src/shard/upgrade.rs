@@ -269,6 +269,19 @@ pub fn oldbin(pid_file: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Writes this process's pid to `pid_file` whole: into a temporary file beside it, then renamed
+/// into place, so that a reader (`-s reload`, systemd, a test) never finds it empty or partly
+/// written.
+pub fn write_pid_file(pid_file: &Path) -> std::io::Result<()> {
+    let mut tmp = pid_file.as_os_str().to_owned();
+    tmp.push(format!(".tmp{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, format!("{}\n", std::process::id()))?;
+    std::fs::rename(&tmp, pid_file).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
 /// Moves `<pid>.oldbin` back to `<pid>` when it holds this process's pid.
 fn restore_pid_file(pid_file: &Path) {
     let old = oldbin(pid_file);
