@@ -129,12 +129,6 @@ impl H2 {
     }
 }
 
-fn rss_kib(pid: i32) -> i64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 #[test]
 fn an_idle_connection_lets_go_of_its_buffers_and_serves_again() {
     let be = large_or_count_backend();

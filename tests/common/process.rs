@@ -292,6 +292,13 @@ impl Drop for Ringway {
 }
 
 /// Runs `ringway ARGS` to completion (for `-t`), returning (exit status, stdout, stderr).
+/// The resident memory of process `pid`, in KiB (`VmRSS`).
+pub fn rss_kib(pid: i32) -> i64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
 pub fn run_ringway(args: &[&std::ffi::OsStr]) -> (ExitStatus, String, String) {
     let mut child = Command::new(bin())
         .args(args)

@@ -79,10 +79,7 @@ fn request(c: &mut BufReader<Tls>, method: &str, path: &str, body: &[u8]) -> (St
 }
 
 fn rss_bytes(pid: i32) -> i64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    let kib: i64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
+    rss_kib(pid) * 1024
 }
 
 #[test]

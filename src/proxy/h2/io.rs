@@ -98,8 +98,6 @@ pub struct H2Io<S: Transport + Split + 'static> {
     writing: Option<Op<WriteDone<S>>>,
     /// The stream both halves share, for `release_transport_buffers` (weak: the halves own it).
     stream: Weak<UnsafeCell<S>>,
-    /// The transport's buffers were let go during this park.
-    released: bool,
     /// Bytes read and not yet taken by h2: `inbuf[inpos..]`.
     inbuf: Vec<u8>,
     inpos: usize,
@@ -121,7 +119,6 @@ impl<S: Transport + Split + 'static> H2Io<S> {
         let (rd, wr) = stream.into_split();
         H2Io {
             stream: Rc::downgrade(&rd.0),
-            released: false,
             ctx,
             idle: Rc::default(),
             rd: Some(rd),
@@ -171,7 +168,8 @@ impl<S: Transport + Split + 'static> H2Io<S> {
     }
 
     /// Parked: the transport lets go of what it holds only to move bytes (TLS: rustls's record
-    /// buffer), once no write is in flight.
+    /// buffer), once no write is in flight. Idempotent (an empty buffer is left as it is), so a
+    /// parked connection's rare wake-ups may call it again.
     fn release_transport_buffers(&mut self) {
         if self.writing.is_some() {
             return;
@@ -182,7 +180,6 @@ impl<S: Transport + Split + 'static> H2Io<S> {
             // not in use (the same contract `Split` gives the halves).
             unsafe { (*cell.get()).release_idle_buffers() };
         }
-        self.released = true;
     }
 
     /// Waits for readability with no buffer held.
@@ -304,7 +301,7 @@ impl<S: Transport + Split + 'static> AsyncRead for H2Io<S> {
             if this.eof {
                 return Poll::Ready(Ok(()));
             }
-            if this.waiting.is_some() && this.idle.parked.get() && !this.released {
+            if this.waiting.is_some() && this.idle.parked.get() {
                 this.release_transport_buffers();
             }
             if let Some(op) = this.waiting.as_mut() {
@@ -312,7 +309,6 @@ impl<S: Transport + Split + 'static> AsyncRead for H2Io<S> {
                 this.waiting = None;
                 this.rd = Some(rd);
                 this.idle.parked.set(false);
-                this.released = false;
                 // Bytes are there: this read completes at once.
                 if res.is_err() {
                     this.eof = true;
