@@ -124,26 +124,40 @@ pub struct ResponseHead {
 /// The most fields a response head ringway writes may carry.
 const MAX_FIELDS: usize = 256;
 
-/// Fields HTTP/2 forbids (RFC 9113 §8.2.2): their meaning is the connection's.
+/// Fields HTTP/2 forbids (RFC 9113 §8.2.2): their meaning is the connection's. By length
+/// first: most fields are none of them, and that takes one comparison.
 fn connection_specific(name: &[u8]) -> bool {
-    [
-        &b"connection"[..],
-        b"keep-alive",
-        b"proxy-connection",
-        b"transfer-encoding",
-        b"upgrade",
-    ]
-    .iter()
-    .any(|n| name.eq_ignore_ascii_case(n))
+    let forbidden: &[u8] = match name.len() {
+        7 => b"upgrade",
+        10 if name[0].eq_ignore_ascii_case(&b'c') => b"connection",
+        10 => b"keep-alive",
+        16 => b"proxy-connection",
+        17 => b"transfer-encoding",
+        _ => return false,
+    };
+    name.eq_ignore_ascii_case(forbidden)
 }
 
 /// Parses the HTTP/1.1 response head at the start of `b`: Ok(None) while incomplete.
 /// `head_request`: the request was HEAD (no body follows whatever the fields say). The field
 /// values are slices of `b` (no copy, no allocation per field).
+///
+/// The heads ringway writes itself (`Status: value` lines, one space after the colon, CRLF)
+/// are split line by line, which costs a third of httparse's parse; anything else in them
+/// (and a head not complete yet) goes to httparse. Either way every name and value is checked
+/// by `HeaderName::from_bytes` and `HeaderValue::from_maybe_shared`.
 pub fn response_head(
     b: &bytes::Bytes,
     head_request: bool,
 ) -> Result<Option<ResponseHead>, &'static str> {
+    match own_head(b, head_request) {
+        Some(head) => head.map(Some),
+        None => parsed_head(b, head_request),
+    }
+}
+
+/// `response_head` by httparse: any head HTTP/1.1 allows.
+fn parsed_head(b: &bytes::Bytes, head_request: bool) -> Result<Option<ResponseHead>, &'static str> {
     // Left uninitialised: filling 256 empty fields (8 KiB) cost more than parsing the head.
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
     let mut parsed = httparse::Response::new(&mut []);
@@ -157,48 +171,121 @@ pub fn response_head(
         Err(_) => return Err("a response head that does not parse"),
     };
     let code = parsed.code.ok_or("no status")?;
-    let status = StatusCode::from_u16(code).map_err(|_| "a bad status")?;
-    let mut response = http::Response::new(());
-    *response.status_mut() = status;
-    *response.headers_mut() = http::HeaderMap::with_capacity(parsed.headers.len());
-    let mut length = None;
-    let mut chunked = false;
-    let headers = response.headers_mut();
+    let mut head = Translated::new(code, parsed.headers.len())?;
     for f in parsed.headers.iter() {
-        let name = f.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            chunked = f.value.eq_ignore_ascii_case(b"chunked");
+        head.field(b, f.name.as_bytes(), f.value)?;
+    }
+    Ok(Some(head.finish(len, head_request)))
+}
+
+/// The most fields `own_head` splits: a head with more goes to httparse.
+const OWN_FIELDS: usize = 32;
+
+/// `response_head` for a head in the form ringway writes, or None (httparse decides then).
+fn own_head(b: &bytes::Bytes, head_request: bool) -> Option<Result<ResponseHead, &'static str>> {
+    let rest = b
+        .strip_prefix(b"HTTP/1.1 ")
+        .or_else(|| b.strip_prefix(b"HTTP/1.0 "))?;
+    let eol = memchr::memchr(b'\n', rest)?;
+    let status = rest[..eol].strip_suffix(b"\r")?;
+    let (code, reason) = status.split_at_checked(3)?;
+    let reason_ok = reason.is_empty()
+        || (reason[0] == b' '
+            && reason
+                .iter()
+                .all(|&c| c == b'\t' || (c >= b' ' && c != 0x7f)));
+    if !code.iter().all(u8::is_ascii_digit) || !reason_ok {
+        return None;
+    }
+    let code = code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    let mut fields: [(&[u8], &[u8]); OWN_FIELDS] = [(&[], &[]); OWN_FIELDS];
+    let mut count = 0;
+    let mut at = b.len() - rest.len() + eol + 1;
+    let len = loop {
+        let line_end = at + memchr::memchr(b'\n', &b[at..])?;
+        let line = b[at..line_end].strip_suffix(b"\r")?;
+        if line.is_empty() {
+            break line_end + 1;
         }
+        let colon = memchr::memchr(b':', line)?;
+        let (name, value) = (&line[..colon], line[colon + 1..].strip_prefix(b" ")?);
+        // Whitespace httparse would trim, a folded line, an empty name: left to httparse.
+        let blank = |c: Option<&u8>| matches!(c, Some(b' ' | b'\t'));
+        if name.is_empty() || blank(value.first()) || blank(value.last()) || count == OWN_FIELDS {
+            return None;
+        }
+        fields[count] = (name, value);
+        count += 1;
+        at = line_end + 1;
+    };
+    let translate = || {
+        let mut head = Translated::new(code, count)?;
+        for (name, value) in &fields[..count] {
+            head.field(b, name, value)?;
+        }
+        Ok(head.finish(len, head_request))
+    };
+    Some(translate())
+}
+
+/// A response head being translated into HTTP/2's fields.
+struct Translated {
+    response: http::Response<()>,
+    length: Option<u64>,
+    chunked: bool,
+}
+
+impl Translated {
+    fn new(code: u16, fields: usize) -> Result<Translated, &'static str> {
+        let status = StatusCode::from_u16(code).map_err(|_| "a bad status")?;
+        let mut response = http::Response::new(());
+        *response.status_mut() = status;
+        *response.headers_mut() = http::HeaderMap::with_capacity(fields);
+        Ok(Translated {
+            response,
+            length: None,
+            chunked: false,
+        })
+    }
+
+    /// One field of the head (`name` and `value` are slices of `b`).
+    fn field(&mut self, b: &bytes::Bytes, name: &[u8], value: &[u8]) -> Result<(), &'static str> {
         if connection_specific(name) {
-            continue;
+            if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                self.chunked = value.eq_ignore_ascii_case(b"chunked");
+            }
+            return Ok(());
         }
-        if name.eq_ignore_ascii_case(b"content-length") {
-            length = std::str::from_utf8(f.value)
-                .ok()
-                .and_then(|v| v.parse().ok());
+        if name.len() == 14 && name.eq_ignore_ascii_case(b"content-length") {
+            self.length = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
         }
         let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(name),
-            HeaderValue::from_maybe_shared(b.slice_ref(f.value)),
+            HeaderValue::from_maybe_shared(b.slice_ref(value)),
         ) else {
             return Err("a response field HTTP/2 cannot carry");
         };
-        headers.append(n, v);
+        self.response.headers_mut().append(n, v);
+        Ok(())
     }
-    let body = if head_request || code < 200 || code == 204 || code == 304 {
-        ResponseBody::None
-    } else if chunked {
-        ResponseBody::Chunked
-    } else if let Some(n) = length {
-        ResponseBody::Length(n)
-    } else {
-        ResponseBody::ToEnd
-    };
-    Ok(Some(ResponseHead {
-        len,
-        response,
-        body,
-    }))
+
+    fn finish(self, len: usize, head_request: bool) -> ResponseHead {
+        let code = self.response.status().as_u16();
+        let body = if head_request || code < 200 || code == 204 || code == 304 {
+            ResponseBody::None
+        } else if self.chunked {
+            ResponseBody::Chunked
+        } else if let Some(n) = self.length {
+            ResponseBody::Length(n)
+        } else {
+            ResponseBody::ToEnd
+        };
+        ResponseHead {
+            len,
+            response: self.response,
+            body,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -269,6 +356,79 @@ mod tests {
             .unwrap();
         let (h, _) = head(req, true);
         assert!(h.starts_with("GET /x HTTP/1.1\r\nhost: b\r\n"), "{h}");
+    }
+
+    /// What a translated head comes to, for comparing the two parsers.
+    fn summary(h: Result<Option<ResponseHead>, &'static str>) -> String {
+        match h {
+            Ok(Some(h)) => format!(
+                "{} {:?} {:?} {:?}",
+                h.len,
+                h.body,
+                h.response.status(),
+                h.response.headers()
+            ),
+            Ok(None) => "partial".into(),
+            Err(_) => "error".into(),
+        }
+    }
+
+    #[test]
+    fn own_heads_split_as_httparse_parses_them() {
+        let heads: &[&[u8]] = &[
+            b"HTTP/1.1 200 OK\r\nServer: ringway\r\nContent-Length: 5\r\nETag: \"a\"\r\n\r\nhello",
+            b"HTTP/1.0 404 Not Found\r\nContent-Type: text/html\r\n\r\n",
+            b"HTTP/1.1 200\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n5\r\n",
+            b"HTTP/1.1 204 No Content\r\nX-Empty: \r\nUpgrade: h2c\r\nProxy-Connection: x\r\n\r\n",
+            b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n",
+            b"HTTP/1.1 101 Switching\r\nX: y\r\n\r\n",
+            // Incomplete: partial, from either.
+            b"HTTP/1.1 200 OK\r\nServer: x\r\n",
+            b"HTTP/1.1 200 OK\r\nServer: x",
+            // Forms ringway does not write: httparse decides.
+            b"HTTP/1.1 200 OK\r\nServer:x\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nServer:  x \r\n\r\n",
+            b"HTTP/1.1 200 OK\nServer: x\n\n",
+            b"HTTP/1.1 200 OK\r\n Folded: x\r\n\r\n",
+            b"HTTP/2.0 200 OK\r\n\r\n",
+            // Refused by both.
+            b"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX: a\x01b\r\n\r\n",
+            b"HTTP/1.1 20x OK\r\n\r\n",
+            b"HTTP/1.1 099 Low\r\n\r\n",
+            b"HTTP/1.1 200 O\x7fK\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\n: empty\r\n\r\n",
+        ];
+        for &h in heads {
+            let b = bytes::Bytes::copy_from_slice(h);
+            for head_request in [false, true] {
+                assert_eq!(
+                    summary(response_head(&b, head_request)),
+                    summary(parsed_head(&b, head_request)),
+                    "{}",
+                    String::from_utf8_lossy(h)
+                );
+            }
+        }
+        let b = bytes::Bytes::copy_from_slice(heads[0]);
+        assert!(
+            own_head(&b, false).is_some(),
+            "the form ringway writes is split"
+        );
+        let many: String = (0..OWN_FIELDS + 1)
+            .map(|i| format!("X-{i}: v\r\n"))
+            .collect();
+        let b = bytes::Bytes::from(format!("HTTP/1.1 200 OK\r\n{many}\r\n"));
+        assert!(own_head(&b, false).is_none());
+        assert_eq!(
+            response_head(&b, false)
+                .unwrap()
+                .unwrap()
+                .response
+                .headers()
+                .len(),
+            OWN_FIELDS + 1
+        );
     }
 
     #[test]

@@ -79,16 +79,18 @@ impl Send {
 
     fn check_headers(fields: &http::HeaderMap) -> Result<(), UserError> {
         // 8.1.2.2. Connection-Specific Header Fields
-        if fields.contains_key(http::header::CONNECTION)
-            || fields.contains_key(http::header::TRANSFER_ENCODING)
-            || fields.contains_key(http::header::UPGRADE)
-            || fields.contains_key("keep-alive")
-            || fields.contains_key("proxy-connection")
-        {
-            tracing::debug!("illegal connection-specific headers found");
-            return Err(UserError::MalformedHeaders);
-        } else if let Some(te) = fields.get(http::header::TE) {
-            if te != "trailers" {
+        //
+        // ringway's patch: one pass over the field names, comparing each with the forbidden
+        // ones, in place of five hash lookups (two of them parsing a `&str` into a name first):
+        // about 1,000 instructions per response before, for a handful of fields.
+        for (name, value) in fields {
+            let forbidden = *name == http::header::CONNECTION
+                || *name == http::header::TRANSFER_ENCODING
+                || *name == http::header::UPGRADE
+                || (*name == http::header::TE && value != "trailers")
+                || name.as_str() == "keep-alive"
+                || name.as_str() == "proxy-connection";
+            if forbidden {
                 tracing::debug!("illegal connection-specific headers found");
                 return Err(UserError::MalformedHeaders);
             }
