@@ -12,6 +12,8 @@
 # https; NORESUME=1 adds loadtest/tls_shim.c so that every handshake is a full one (with `close`:
 # one full handshake per request, as tls_newconn in loadtest/run). OPS=1 also counts, per request,
 # the proxy's io_uring operations by opcode and its syscalls of note (perf tracepoints).
+# With H2=1 the listener has TLS and HTTP/2 (as with TLS=1) and h2load makes the load instead of
+# wrk: CONNS connections, 10 streams each (loadtest/h2.sh's small workload, h2load -c 100 -m 10).
 # Installs perf (Debian: linux-perf), nginx and wrk when missing. Under a hypervisor, a sample taken while
 # interrupts are off lands where they come back on: _raw_spin_unlock_irqrestore stands for the
 # irq-off region before it (waking a process on the other CPU, timer programming), not for a lock.
@@ -40,11 +42,17 @@ lt_backend_conf "$DIR" 21190 > "$DIR/be.conf"
 lt_ringway_conf 21191 21190 > "$DIR/rw.conf"
 lt_nginx_proxy_conf "$DIR" 21191 21190 > "$DIR/ng.conf"
 SCHEME=http; WRK_ENV=()
-if [[ "${TLS:-}" == 1 ]]; then
+if [[ "${TLS:-}" == 1 || "${H2:-}" == 1 ]]; then
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
         -subj /CN=localhost -keyout "$DIR/key.pem" -out "$DIR/cert.pem" 2>/dev/null
     certs="ssl_certificate $DIR/cert.pem; ssl_certificate_key $DIR/key.pem;"
-    sed -i "s|listen 127.0.0.1:21191;|listen 127.0.0.1:21191 ssl; $certs|" "$DIR/rw.conf" "$DIR/ng.conf"
+    if [[ "${H2:-}" == 1 ]]; then
+        command -v h2load >/dev/null || { echo "profile: H2=1 needs h2load (nghttp2-client)" >&2; exit 2; }
+        sed -i "s|listen 127.0.0.1:21191;|listen 127.0.0.1:21191 ssl; http2 on; $certs|" "$DIR/rw.conf"
+        sed -i "s|listen 127.0.0.1:21191;|listen 127.0.0.1:21191 ssl http2; $certs|" "$DIR/ng.conf"
+    else
+        sed -i "s|listen 127.0.0.1:21191;|listen 127.0.0.1:21191 ssl; $certs|" "$DIR/rw.conf" "$DIR/ng.conf"
+    fi
     SCHEME=https
     if [[ "${NORESUME:-}" == 1 ]]; then
         cc -shared -fPIC -O2 -o "$DIR/tls_shim.so" "$ROOT/loadtest/tls_shim.c" -ldl
@@ -64,7 +72,18 @@ if [ "$CLOSE" = close ]; then
     echo 'wrk.headers["Connection"] = "close"' > "$DIR/close.lua"; LUA=(-s "$DIR/close.lua")
 fi
 URL="$SCHEME://127.0.0.1:21191$URLP"
-env "${WRK_ENV[@]}" taskset -c 1 wrk -t1 -c"$C" -d1s "${LUA[@]}" "$URL" >/dev/null
+# The load: wrk, or h2load with H2=1 (its summary rewritten in wrk's words for what follows).
+load() {
+    if [[ "${H2:-}" == 1 ]]; then
+        taskset -c 1 h2load -c "$C" -m 10 -D "$1" "$URL" | awk '
+            /^finished in/ { rps = $4 }
+            /^requests:/ { print $8, "requests in"; print "Requests/sec:", rps + 0
+                           if ($10 != 0) print "Socket errors: " $10 " failed" }'
+    else
+        env "${WRK_ENV[@]}" taskset -c 1 wrk -t1 -c"$C" -d"$1s" "${LUA[@]}" "$URL"
+    fi
+}
+load 1 >/dev/null
 tick=$(getconf CLK_TCK)
 read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$P/stat")
 EVENTS=(-e cpu-clock -g)
@@ -75,7 +94,7 @@ if [[ "${OPS:-}" == 1 ]]; then
 fi
 perf record -q "${EVENTS[@]}" -p "$P" -o "$OUT/perf.data" -- sleep "$SECS" 2>/dev/null &
 REC=$!
-res=$(env "${WRK_ENV[@]}" taskset -c 1 wrk -t1 -c"$C" -d"${SECS}s" "${LUA[@]}" "$URL")
+res=$(load "$SECS")
 wait "$REC" || true
 read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$P/stat")
 n=$(echo "$res" | awk '/requests in/{print $1}')
