@@ -141,7 +141,9 @@ fn init_logging(ansi: bool) {
         );
     let (nginx, gate) = error_log::layer(env_level);
     // With RINGWAY_LOG unset its filter lets everything through: the gate's level decides.
-    let nginx = nginx.with_filter(env().unwrap_or_else(|| EnvFilter::new("trace")).and(gate));
+    // ("debug": the most a release build has, whose tracing leaves trace records out; asking
+    // for more made tracing warn at every start.)
+    let nginx = nginx.with_filter(env().unwrap_or_else(|| EnvFilter::new("debug")).and(gate));
     tracing_subscriber::registry()
         .with(stderr)
         .with(nginx)

@@ -483,6 +483,9 @@ async fn accept_loop(
     // Dropping the listener closes it: new connections go to shards still accepting.
 }
 
+/// How long a fast stop waits for its accept loops to end.
+const ACCEPTS_END: Duration = Duration::from_millis(200);
+
 /// Stops accepting and waits up to `limit` for the open connections to finish (None: a fast
 /// stop, no wait). The connections still open when it returns end with the shard's runtime.
 async fn drain(
@@ -499,7 +502,13 @@ async fn drain(
     }
     let mut fast = limit.is_none();
     let deadline = Instant::now() + limit.unwrap_or_default();
-    while !fast && ACCEPT_LOOPS.with(|n| n.get()) > 0 && Instant::now() < deadline {
+    // The accept loops end once their cancelled accepts complete, which takes a ring round
+    // trip; a fast stop waits for them too (briefly). An accept still in flight when the
+    // process exits keeps its listening socket open in the kernel until the ring is torn down,
+    // after the exit: a restart right after a stop then found the port taken ("another
+    // process listens there").
+    let accepts_by = deadline.max(Instant::now() + ACCEPTS_END);
+    while ACCEPT_LOOPS.with(|n| n.get()) > 0 && Instant::now() < accepts_by {
         monoio::time::sleep(Duration::from_millis(2)).await;
     }
     while !fast && ctx.connections.get() > 0 && Instant::now() < deadline {
