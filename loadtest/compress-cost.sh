@@ -7,7 +7,8 @@
 # 100 KiB of seeded pseudo-random words (text/plain, about 3:1 under gzip). wrk (CPU 1) sends
 # `Accept-Encoding: gzip` for 5 s per run after a 1 s warm-up. Prints each run (requests, the
 # proxy's CPU µs per request), then per level the medians, the ratio and both proxies' body
-# sizes; ringway's brotli at its default level 6 is measured too (nginx has no brotli here).
+# sizes; ringway's brotli at its default level 6 and zstd at levels 1 (zstd-nginx-module's
+# default) and 3 are measured too (this nginx has neither module).
 set -euo pipefail
 ROUNDS="${1:-3}"; LEVELS="${LEVELS:-1 6}"; CONNS="${CONNS:-16}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -55,6 +56,9 @@ for _ in $(seq 1 "$ROUNDS"); do
         echo "nginx gzip=$l $(run_nginx "$l")" | tee -a "$DIR/runs"
     done
     echo "ringway br=6 $(run_ringway brotli 6 "Accept-Encoding: br")" | tee -a "$DIR/runs"
+    for l in 1 3; do
+        echo "ringway zstd=$l $(run_ringway zstd "$l" "Accept-Encoding: zstd")" | tee -a "$DIR/runs"
+    done
 done
 med() { grep "^$1 " "$DIR/runs" | sed "s/.*$2=//; s/ .*//" | lt_median; }
 echo "identity bytes=$(wc -c < "$DIR/page.txt")"
@@ -64,3 +68,6 @@ for l in $LEVELS; do
         "nginx ${n} µs/req (bytes $(med "nginx gzip=$l" bytes)), ratio $(echo "$r/$n" | bc -l | cut -c1-5)"
 done
 echo "median brotli level 6: ringway $(med "ringway br=6" cpu_us_per_req) µs/req (bytes $(med "ringway br=6" bytes))"
+for l in 1 3; do
+    echo "median zstd level $l: ringway $(med "ringway zstd=$l" cpu_us_per_req) µs/req (bytes $(med "ringway zstd=$l" bytes))"
+done

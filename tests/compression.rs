@@ -1,4 +1,4 @@
-//! Response compression (`gzip*`, `brotli*`), end to end: the real binary in front of scripted
+//! Response compression (`gzip*`, `brotli*`, `zstd*`), end to end: the real binary in front of scripted
 //! origins, real clients (curl `--compressed`, raw requests with chosen `Accept-Encoding`), and
 //! every compressed body decompressed here and compared with the origin's bytes.
 //! Modules: `negotiation` (q-values, types, lengths, statuses, HEAD, 304, Range, fields),
@@ -58,12 +58,25 @@ pub fn unbrotli(b: &[u8]) -> Vec<u8> {
     out
 }
 
+pub fn unzstd(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    zstd::stream::read::Decoder::new(b)
+        .and_then(|mut d| d.read_to_end(&mut out))
+        .unwrap_or_else(|e| panic!("not zstd ({e}): {}", show(&b[..b.len().min(64)])));
+    out
+}
+
+/// `zstd` on for text/plain, for the `extra` of `conf` (in a server, beside the http block's
+/// gzip and brotli).
+pub const ZSTD: &str = "zstd on; zstd_types text/plain;";
+
 /// The body as the client meant to read it: decoded per its `Content-Encoding`.
 pub fn decoded(r: &Response) -> Vec<u8> {
     match r.header("content-encoding") {
         None => r.body.clone(),
         Some("gzip") => gunzip(&r.body),
         Some("br") => unbrotli(&r.body),
+        Some("zstd") => unzstd(&r.body),
         Some(other) => panic!("unexpected coding {other}"),
     }
 }

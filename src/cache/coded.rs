@@ -1,4 +1,4 @@
-//! Compressed variants of an entry (`gzip`, `brotli` in a caching location): the body of a HIT
+//! Compressed variants of an entry (`gzip`, `brotli`, `zstd` in a caching location): the body of a HIT
 //! compressed once and stored as an entry file of its own, next to the entry it was made from
 //! (the "primary"), so later HITs for clients accepting that coding send the file as it is.
 //!
@@ -18,7 +18,7 @@ use super::entry::{EntryMeta, fixed_header};
 use super::key::KeyHash;
 
 /// The `Content-Encoding` tokens a variant may hold (every coding `compress::Coding` makes).
-pub const TOKENS: [&[u8]; 2] = [b"gzip", b"br"];
+pub const TOKENS: [&[u8]; 3] = [b"gzip", b"br", b"zstd"];
 
 /// Starts every tie: no Vary record starts with a line feed (its names come first), so a tie is
 /// never read as one.

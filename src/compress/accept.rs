@@ -1,17 +1,19 @@
-//! `Accept-Encoding` (RFC 9110 §12.5.3): the q-values a client gives gzip and br.
+//! `Accept-Encoding` (RFC 9110 §12.5.3): the q-values a client gives gzip, br and zstd.
 
 /// Weights in thousandths (q=1 → 1000); None: the coding is not named (nor `*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AcceptEncoding {
     pub gzip: Option<u16>,
     pub br: Option<u16>,
+    pub zstd: Option<u16>,
 }
 
-/// Reads the q-values of `gzip` (or `x-gzip`) and `br`; `*` stands for whichever is not named.
+/// Reads the q-values of `gzip` (or `x-gzip`), `br` and `zstd`; `*` stands for whichever is not named.
 /// A malformed q-value counts as 0 (refused): a client that garbles it gets identity.
 pub fn parse_accept_encoding(v: &[u8]) -> AcceptEncoding {
     let mut gzip = None;
     let mut br = None;
+    let mut zstd = None;
     let mut star = None;
     for item in v.split(|&c| c == b',') {
         let mut parts = item.split(|&c| c == b';');
@@ -27,6 +29,8 @@ pub fn parse_accept_encoding(v: &[u8]) -> AcceptEncoding {
             &mut gzip
         } else if token.eq_ignore_ascii_case(b"br") {
             &mut br
+        } else if token.eq_ignore_ascii_case(b"zstd") {
+            &mut zstd
         } else if token == b"*" {
             &mut star
         } else {
@@ -38,6 +42,7 @@ pub fn parse_accept_encoding(v: &[u8]) -> AcceptEncoding {
     AcceptEncoding {
         gzip: gzip.or(star),
         br: br.or(star),
+        zstd: zstd.or(star),
     }
 }
 

@@ -1,4 +1,4 @@
-//! Response compression as ngx_http_gzip_module and ngx_brotli configure it: the location's
+//! Response compression as ngx_http_gzip_module, ngx_brotli and zstd-nginx-module configure it: the location's
 //! compiled policy, the per-response decision (eligibility, `Accept-Encoding` negotiation,
 //! `gzip_proxied`, `gzip_disable`, `gzip_http_version`), and the streaming encoders. Pure: the
 //! relay that feeds the encoders is `proxy::compress_relay`.
@@ -19,6 +19,7 @@ pub use policy::{Decision, Policy, RequestView};
 pub enum Coding {
     Gzip,
     Brotli,
+    Zstd,
 }
 
 impl Coding {
@@ -27,6 +28,7 @@ impl Coding {
         match self {
             Coding::Gzip => b"gzip",
             Coding::Brotli => b"br",
+            Coding::Zstd => b"zstd",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! A location's compression policy, compiled from the config, and the per-response decision:
 //! whether the response is eligible (nginx's gzip header filter), and which coding the client
-//! gets (nginx's `ngx_http_gzip_ok`, plus `br` negotiated by q-value).
+//! gets (nginx's `ngx_http_gzip_ok`, plus `br` and `zstd` negotiated by q-value).
 
 use std::time::SystemTime;
 
@@ -41,11 +41,12 @@ impl CodingPolicy {
     }
 }
 
-/// A location's `gzip*` / `brotli*` settings, ready for requests.
+/// A location's `gzip*` / `brotli*` / `zstd*` settings, ready for requests.
 #[derive(Debug)]
 pub struct Policy {
     pub gzip: Option<CodingPolicy>,
     pub brotli: Option<CodingPolicy>,
+    pub zstd: Option<CodingPolicy>,
     vary: bool,
     proxied: Proxied,
     disable: Vec<regex::bytes::Regex>,
@@ -72,11 +73,12 @@ pub struct Decision {
 }
 
 impl Policy {
-    /// None when neither gzip nor brotli is on (the common case costs one branch).
+    /// None when no coding is on (the common case costs one branch).
     pub fn compile(s: &CompressSettings) -> Result<Option<Policy>, String> {
         let gzip = CodingPolicy::compile(&s.gzip);
         let brotli = CodingPolicy::compile(&s.brotli);
-        if gzip.is_none() && brotli.is_none() {
+        let zstd = CodingPolicy::compile(&s.zstd);
+        if gzip.is_none() && brotli.is_none() && zstd.is_none() {
             return Ok(None);
         }
         let mut disable = Vec::new();
@@ -90,6 +92,7 @@ impl Policy {
         Ok(Some(Policy {
             gzip,
             brotli,
+            zstd,
             vary: s.vary,
             proxied: s.proxied,
             disable,
@@ -125,7 +128,8 @@ impl Policy {
         };
         let gzip = self.gzip.as_ref().filter(|c| c.fits(media_type, len));
         let brotli = self.brotli.as_ref().filter(|c| c.fits(media_type, len));
-        if gzip.is_none() && brotli.is_none() {
+        let zstd = self.zstd.as_ref().filter(|c| c.fits(media_type, len));
+        if gzip.is_none() && brotli.is_none() && zstd.is_none() {
             return none;
         }
         let vary = self.vary;
@@ -138,17 +142,26 @@ impl Policy {
             let a = parse_accept_encoding(v);
             accept.gzip = accept.gzip.max(a.gzip);
             accept.br = accept.br.max(a.br);
+            accept.zstd = accept.zstd.max(a.zstd);
         }
-        let q_br = brotli.and(accept.br).unwrap_or(0);
-        let q_gzip = gzip.and(accept.gzip).unwrap_or(0);
-        // br wins a tie: it compresses text better at a similar cost.
-        let chosen = if q_br > 0 && q_br >= q_gzip {
-            brotli.map(|c| (Coding::Brotli, c.level))
-        } else if q_gzip > 0 {
-            gzip.map(|c| (Coding::Gzip, c.level))
-        } else {
-            None
-        };
+        // The highest q-value wins; a tie goes to zstd, then br, then gzip. Browsers offer all
+        // three at q=1, so with br first an operator's `zstd on` beside `brotli on` would never
+        // be used; br before gzip: it compresses text better at a similar cost.
+        let offers = [
+            (zstd, accept.zstd, Coding::Zstd),
+            (brotli, accept.br, Coding::Brotli),
+            (gzip, accept.gzip, Coding::Gzip),
+        ];
+        let mut chosen: Option<(Coding, u32)> = None;
+        let mut best = 0;
+        for (policy, q, coding) in offers {
+            if let (Some(p), Some(q)) = (policy, q)
+                && q > best
+            {
+                best = q;
+                chosen = Some((coding, p.level));
+            }
+        }
         match chosen {
             // A compressed answer always says it varies, whatever gzip_vary says: a shared
             // cache must not hand it to a client that did not ask for it.

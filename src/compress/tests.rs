@@ -15,6 +15,39 @@ fn accept_encoding_q_values() {
     assert_eq!((a.gzip, a.br), (None, None));
     let a = parse_accept_encoding(b";;,,=q;q=");
     assert_eq!((a.gzip, a.br), (None, None));
+    let a = parse_accept_encoding(b"gzip, deflate, br, ZSTD;q=0.8");
+    assert_eq!((a.gzip, a.br, a.zstd), (Some(1000), Some(1000), Some(800)));
+    let a = parse_accept_encoding(b"*;q=0.3, br");
+    assert_eq!((a.gzip, a.br, a.zstd), (Some(300), Some(1000), Some(300)));
+}
+
+#[test]
+fn zstd_wins_a_tie_and_loses_to_a_higher_q() {
+    let mut s = settings(true, true);
+    s.zstd.on = true;
+    s.zstd.level = 3;
+    let p = Policy::compile(&s).unwrap().unwrap();
+    let html = "200 OK\r\nContent-Type: text/html\r\nContent-Length: 100\r\n";
+    let chrome = "Accept-Encoding: gzip, deflate, br, zstd\r\n";
+    let d = decide(&p, chrome, html);
+    assert_eq!((d.coding, d.level, d.vary), (Some(Coding::Zstd), 3, true));
+    let prefers_br = "Accept-Encoding: zstd;q=0.5, br\r\n";
+    assert_eq!(decide(&p, prefers_br, html).coding, Some(Coding::Brotli));
+    let gzip_best = "Accept-Encoding: zstd;q=0.1, br;q=0.1, gzip;q=0.2\r\n";
+    assert_eq!(decide(&p, gzip_best, html).coding, Some(Coding::Gzip));
+    // zstd alone on: a client without zstd gets the body as it is.
+    let mut s = CompressSettings::default();
+    s.zstd.on = true;
+    let p = Policy::compile(&s).unwrap().unwrap();
+    assert_eq!(
+        decide(&p, "Accept-Encoding: gzip, br\r\n", html).coding,
+        None
+    );
+    assert_eq!(decide(&p, chrome, html).coding, Some(Coding::Zstd));
+    // zstd_types and zstd_min_length apply to zstd alone.
+    s.zstd.min_length = 200;
+    let p = Policy::compile(&s).unwrap().unwrap();
+    assert_eq!(decide(&p, chrome, html).coding, None);
 }
 
 fn settings(gzip: bool, brotli: bool) -> CompressSettings {

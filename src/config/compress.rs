@@ -1,5 +1,5 @@
-//! `gzip*` (ngx_http_gzip_module) and `brotli*` (ngx_brotli) settings as the config model holds
-//! them: what a level sets (`CompressLayer`, None = inherit) and the merged result.
+//! `gzip*` (ngx_http_gzip_module), `brotli*` (ngx_brotli) and `zstd*` (zstd-nginx-module)
+//! settings as the config model holds them: what a level sets (`CompressLayer`, None = inherit) and the merged result.
 
 /// `gzip_proxied` flags, as nginx names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,7 +37,7 @@ impl Proxied {
 pub const PROXIED_TOKENS: &str =
     "off, expired, no-cache, no-store, private, no_last_modified, no_etag, auth or any";
 
-/// One coding's own settings (`gzip_*` or `brotli_*`).
+/// One coding's own settings (`gzip_*`, `brotli_*` or `zstd_*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodingSettings {
     pub on: bool,
@@ -52,6 +52,7 @@ pub struct CodingSettings {
 pub struct CompressSettings {
     pub gzip: CodingSettings,
     pub brotli: CodingSettings,
+    pub zstd: CodingSettings,
     pub vary: bool,
     pub proxied: Proxied,
     /// `gzip_disable` regexes on User-Agent (`msie6` kept as the word).
@@ -74,6 +75,13 @@ impl Default for CompressSettings {
                 types: Vec::new(),
                 min_length: 20,
                 level: 6,
+            },
+            // zstd-nginx-module's defaults.
+            zstd: CodingSettings {
+                on: false,
+                types: Vec::new(),
+                min_length: 20,
+                level: 1,
             },
             vary: false,
             proxied: Proxied::default(),
@@ -108,6 +116,7 @@ impl CodingLayer {
 pub struct CompressLayer {
     pub gzip: CodingLayer,
     pub brotli: CodingLayer,
+    pub zstd: CodingLayer,
     pub vary: Option<bool>,
     pub proxied: Option<Proxied>,
     pub disable: Option<Vec<String>>,
@@ -120,6 +129,7 @@ impl CompressLayer {
         CompressSettings {
             gzip: self.gzip.apply(&p.gzip),
             brotli: self.brotli.apply(&p.brotli),
+            zstd: self.zstd.apply(&p.zstd),
             vary: self.vary.unwrap_or(p.vary),
             proxied: self.proxied.unwrap_or(p.proxied),
             disable: self.disable.clone().unwrap_or_else(|| p.disable.clone()),
@@ -156,7 +166,12 @@ pub fn dump_settings(s: &CompressSettings, parent: Option<&CompressSettings>) ->
     let p = parent.unwrap_or(&default);
     let on_off = |b: bool| if b { "on" } else { "off" };
     let mut out = Vec::new();
-    for (name, c, pc) in [("gzip", &s.gzip, &p.gzip), ("brotli", &s.brotli, &p.brotli)] {
+    let codings = [
+        ("gzip", &s.gzip, &p.gzip),
+        ("brotli", &s.brotli, &p.brotli),
+        ("zstd", &s.zstd, &p.zstd),
+    ];
+    for (name, c, pc) in codings {
         if c.on != pc.on {
             out.push(format!("{name} {};", on_off(c.on)));
         }

@@ -1,4 +1,4 @@
-//! `gzip*` and `brotli*`: values, inheritance, errors with their position, `-T`.
+//! `gzip*`, `brotli*` and `zstd*`: values, inheritance, errors with their position, `-T`.
 
 use std::path::Path;
 
@@ -111,4 +111,47 @@ fn bad_values_are_errors_with_their_position() {
             "/etc/ringway/ringway.conf:5: ignored: brotli_window (ringway's brotli window is at most 512k, sized to the body)"
         ]
     );
+}
+
+#[test]
+fn zstd_directives_as_zstd_nginx_module_spells_them() {
+    let cfg = ok(&http(
+        "  zstd on;\n  zstd_comp_level 19;\n  zstd_min_length 256;\n  zstd_types application/json;\n  \
+         zstd_buffers 32 4k;\n  zstd_static off;",
+    ));
+    let c = &cfg.servers[0].settings.compress;
+    assert!(c.zstd.on && !c.gzip.on && !c.brotli.on);
+    assert_eq!((c.zstd.level, c.zstd.min_length), (19, 256));
+    assert_eq!(c.zstd.types, ["application/json"]);
+    assert_eq!(
+        cfg.notices,
+        [
+            "/etc/ringway/ringway.conf:6: ignored: zstd_buffers (ringway sizes its own compression buffers)"
+        ]
+    );
+    let d = CompressSettings::default();
+    assert_eq!((d.zstd.on, d.zstd.level, d.zstd.min_length), (false, 1, 20));
+    let text = dump(&cfg);
+    for line in [
+        "zstd on;",
+        "zstd_comp_level 19;",
+        "zstd_min_length 256;",
+        "zstd_types application/json;",
+    ] {
+        assert!(text.contains(line), "no {line:?} in\n{text}");
+    }
+    assert_eq!(
+        err(&http("  zstd_comp_level 23;")),
+        "/etc/ringway/ringway.conf:2:19: invalid value \"23\" in \"zstd_comp_level\" directive, it must be between 1 and 22"
+    );
+    assert_eq!(
+        err(&http("  zstd_comp_level 0;")),
+        "/etc/ringway/ringway.conf:2:19: invalid value \"0\" in \"zstd_comp_level\" directive, it must be between 1 and 22"
+    );
+    assert!(err(&http("  zstd_dict_file /etc/dict;")).ends_with(
+        "\"zstd_dict_file\" is not supported: a browser cannot decode a body compressed with a dictionary it was never given"
+    ));
+    assert!(err(&http("  zstd_static on;")).ends_with(
+        "\"zstd_static\" is not supported: ringway serves no files (only \"zstd_static off\" is accepted)"
+    ));
 }

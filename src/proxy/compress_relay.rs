@@ -136,7 +136,7 @@ pub async fn compressed_body<S: Transport, U: Transport>(
         Body::Chunked { .. } => (Source::Chunked(ChunkedDecoder::default()), None),
         Body::ToEof { .. } => (Source::Eof, None),
     };
-    let mut enc = Encoder::new(rc.coding, rc.level, len);
+    let mut enc = Encoder::new(rc.coding, rc.level, len).map_err(enc_err)?;
     let mut wire = plan.head;
     let head_bytes = wire.len();
     let mut out = Vec::with_capacity(16 * 1024);

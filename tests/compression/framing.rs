@@ -17,8 +17,8 @@ fn chunked_and_close_delimited_upstreams() {
             .header("Content-Type", "text/plain")
             .chunked(),
     );
-    let rw = Ringway::start(&conf(o.addr, ""));
-    for ae in ["gzip", "br"] {
+    let rw = Ringway::start(&conf(o.addr, ZSTD));
+    for ae in ["gzip", "br", "zstd"] {
         let r = get(&rw, "/chunked.txt", ae);
         assert_eq!(r.header("content-encoding"), Some(ae));
         assert_eq!(decoded(&r), text(100_000), "{ae}");
@@ -143,8 +143,8 @@ fn streamed_body_is_flushed_as_it_comes() {
         let _ = go_rx.lock().unwrap().recv_timeout(Duration::from_secs(5));
         c.write(&chunk(&rest2, &[8192]));
     });
-    let rw = Ringway::start(&conf(b.addr, ""));
-    for ae in ["gzip", "br"] {
+    let rw = Ringway::start(&conf(b.addr, ZSTD));
+    for ae in ["gzip", "br", "zstd"] {
         let mut s = TcpStream::connect(rw.addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         write!(
@@ -176,10 +176,10 @@ fn streamed_body_is_flushed_as_it_comes() {
         std::io::Read::read_to_end(&mut s, &mut all).unwrap();
         let at = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
         let body = dechunk(&all[at..]);
-        let plain = if ae == "gzip" {
-            gunzip(&body)
-        } else {
-            unbrotli(&body)
+        let plain = match ae {
+            "gzip" => gunzip(&body),
+            "br" => unbrotli(&body),
+            _ => unzstd(&body),
         };
         assert_eq!(plain.len(), first.len() + rest.len(), "{ae}");
         assert!(
@@ -217,7 +217,11 @@ fn decode_prefix(raw: &[u8], ae: &str) -> Option<Vec<u8>> {
         out = d.get_ref().clone();
     } else {
         // Reads what the bytes so far decode to (the stream's end is not there yet).
-        let mut d = brotli::Decompressor::new(&body[..], 4096);
+        let mut d: Box<dyn std::io::Read + '_> = if ae == "br" {
+            Box::new(brotli::Decompressor::new(&body[..], 4096))
+        } else {
+            Box::new(zstd::stream::read::Decoder::new(&body[..]).ok()?)
+        };
         let mut buf = [0u8; 4096];
         while let Ok(n) = std::io::Read::read(&mut d, &mut buf) {
             if n == 0 {

@@ -157,6 +157,69 @@ fn curl_compressed_decodes_what_ringway_sends() {
 }
 
 #[test]
+fn zstd_beside_brotli_and_gzip() {
+    let o = origin();
+    let rw = Ringway::start(&conf(
+        o.addr,
+        "zstd on; zstd_types text/plain; zstd_comp_level 3;",
+    ));
+    let want = text(50_000);
+    for (ae, coding) in [
+        // A browser's list (Chrome, Firefox): zstd wins the tie.
+        ("gzip, deflate, br, zstd", Some("zstd")),
+        ("zstd", Some("zstd")),
+        ("ZSTD;q=0.9, gzip;q=0.5", Some("zstd")),
+        ("zstd;q=0.5, br", Some("br")),
+        ("zstd;q=0, gzip", Some("gzip")),
+        ("*", Some("zstd")),
+    ] {
+        let r = get(&rw, "/page.txt", ae);
+        assert_eq!(r.header("content-encoding"), coding, "{ae}\n{}", r.head);
+        assert_eq!(decoded(&r), want, "Accept-Encoding: {ae}");
+        assert_eq!(r.headers_named("vary"), ["Accept-Encoding"], "{ae}");
+    }
+    // The upstream's length is known: libzstd sizes its frame to it and says it in the header.
+    let r = get(&rw, "/page.txt", "zstd");
+    assert!(
+        !r.has("content-length") && r.body.len() < want.len() / 3,
+        "{}",
+        r.head
+    );
+    let size = zstd::zstd_safe::get_frame_content_size(&r.body).unwrap();
+    assert_eq!(size, Some(want.len() as u64));
+    // JSON is in gzip_types only.
+    let r = get(&rw, "/data.json", "gzip, br, zstd");
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    // curl decodes it (Debian's curl is built with zstd: it then offers it).
+    let version = std::process::Command::new("curl")
+        .arg("-V")
+        .output()
+        .expect("run curl");
+    if String::from_utf8_lossy(&version.stdout).contains("zstd") {
+        let dir = temp_dir("curl-zstd");
+        let file = dir.join("body");
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "--compressed",
+                "-H",
+                "Accept-Encoding: zstd",
+                "--max-time",
+                "5",
+            ])
+            .args(["-D", "-", "-o"])
+            .arg(&file)
+            .arg(format!("http://{}/page.txt", rw.addr))
+            .output()
+            .expect("run curl");
+        let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+        assert!(head.contains("content-encoding: zstd\r\n"), "{head}");
+        assert_bytes_eq(&std::fs::read(&file).unwrap(), &want, "curl");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[test]
 fn types_lengths_and_statuses_decide() {
     let o = origin();
     let rw = Ringway::start(&conf(o.addr, ""));

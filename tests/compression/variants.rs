@@ -149,7 +149,11 @@ fn later_hits_are_the_stored_variant_sent_as_it_is() {
             .header("Content-Type", "text/plain")
             .header("ETag", "\"v1\""),
     );
-    let (rw, dir) = start(&o, "", "proxy_cache_valid 200 10m; gzip_http_version 1.0;");
+    let (rw, dir) = start(
+        &o,
+        "",
+        "proxy_cache_valid 200 10m; gzip_http_version 1.0; zstd on; zstd_types text/plain;",
+    );
     expect_compressed(&get(&rw, "/v.txt", "gzip"), "MISS", "gzip", &want, "MISS");
     await_files(&dir.0, 1);
     // The first HIT compresses the entry and stores the variant.
@@ -171,6 +175,18 @@ fn later_hits_are_the_stored_variant_sent_as_it_is() {
     await_files(&dir.0, 3);
     let r = get(&rw, "/v.txt", "br");
     expect_stored(&r, "br", &want, "2nd br HIT");
+    file_ending_with(&dir.0, &r.body);
+    // zstd: its own variant too.
+    expect_compressed(
+        &get(&rw, "/v.txt", "zstd"),
+        "HIT",
+        "zstd",
+        &want,
+        "1st zstd HIT",
+    );
+    await_files(&dir.0, 4);
+    let r = get(&rw, "/v.txt", "zstd");
+    expect_stored(&r, "zstd", &want, "2nd zstd HIT");
     file_ending_with(&dir.0, &r.body);
     // A client accepting neither gets the entry itself; ranges and HEAD are not compressed.
     let r = get(&rw, "/v.txt", "");

@@ -1,4 +1,4 @@
-//! The `gzip*` and `brotli*` directives into a level's `CompressLayer`, with nginx's argument
+//! The `gzip*`, `brotli*` and `zstd*` directives into a level's `CompressLayer`, with nginx's argument
 //! checks and errors.
 
 use crate::config::compress::{CodingLayer, CompressLayer, PROXIED_TOKENS, Proxied};
@@ -13,12 +13,16 @@ impl Builder {
         match d.name.as_str() {
             "gzip" => set_once(&mut l.gzip.on, d, flag_arg(d, &a[0])?)?,
             "brotli" => set_once(&mut l.brotli.on, d, flag_arg(d, &a[0])?)?,
+            "zstd" => set_once(&mut l.zstd.on, d, flag_arg(d, &a[0])?)?,
             "gzip_types" => types(d, &mut l.gzip)?,
             "brotli_types" => types(d, &mut l.brotli)?,
+            "zstd_types" => types(d, &mut l.zstd)?,
             "gzip_min_length" => set_once(&mut l.gzip.min_length, d, size_arg(d, &a[0])?)?,
             "brotli_min_length" => set_once(&mut l.brotli.min_length, d, size_arg(d, &a[0])?)?,
+            "zstd_min_length" => set_once(&mut l.zstd.min_length, d, size_arg(d, &a[0])?)?,
             "gzip_comp_level" => set_once(&mut l.gzip.level, d, level(d, &a[0], 1, 9)?)?,
             "brotli_comp_level" => set_once(&mut l.brotli.level, d, level(d, &a[0], 0, 11)?)?,
+            "zstd_comp_level" => set_once(&mut l.zstd.level, d, level(d, &a[0], 1, 22)?)?,
             "gzip_vary" => set_once(&mut l.vary, d, flag_arg(d, &a[0])?)?,
             "gzip_http_version" => {
                 let v = match a[0].value.as_str() {
@@ -52,7 +56,14 @@ impl Builder {
                     list.push(x.value.clone());
                 }
             }
-            "gzip_static" | "brotli_static" => {
+            "zstd_dict_file" => {
+                return Err(d.pos.err(
+                    "\"zstd_dict_file\" is not supported: a browser cannot decode a body compressed \
+                     with a dictionary it was never given"
+                        .to_string(),
+                ));
+            }
+            "gzip_static" | "brotli_static" | "zstd_static" => {
                 if a[0].value != "off" {
                     return Err(d.pos.err(format!(
                         "\"{0}\" is not supported: ringway serves no files \
@@ -67,7 +78,7 @@ impl Builder {
     }
 }
 
-/// `gzip_types` / `brotli_types`: MIME types (`text/html` is always included) or `*`.
+/// `gzip_types` / `brotli_types` / `zstd_types`: MIME types (`text/html` is always included) or `*`.
 fn types(d: &Directive, l: &mut CodingLayer) -> Result<()> {
     let list = l.types.get_or_insert_default();
     for x in &d.args {

@@ -324,7 +324,7 @@ impl Builder {
             n if n.starts_with("proxy_ssl_") => {
                 self.proxy_ssl_setting(d, &mut l.proxy_ssl, caps)?
             }
-            n if n.starts_with("gzip") || n.starts_with("brotli") => {
+            n if n.starts_with("gzip") || n.starts_with("brotli") || n.starts_with("zstd") => {
                 self.compress_setting(d, &mut l.compress)?
             }
             n if n.starts_with("http2") => self.http2_setting(d, &mut l.http2)?,

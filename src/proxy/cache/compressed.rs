@@ -33,7 +33,7 @@ pub async fn send_compressed<S: Transport>(
     mut fill: Option<VariantFill>,
 ) -> Option<u64> {
     let t = r.loc.client_send_timeout;
-    let mut enc = Encoder::new(rc.coding, rc.level, Some(n));
+    let mut enc = Encoder::new(rc.coding, rc.level, Some(n)).ok()?;
     let mut wire = head;
     let mut out = Vec::with_capacity(WRITE_AT);
     let mut piece = r.ctx.bufs.get();
