@@ -1,7 +1,8 @@
 //! The response head parser: no panic, and every accepted head satisfies
 //! `ringway_fuzz::check_response_head` (spans inside the head, status 100–999, framing that
 //! agrees with the status, the method and the fields), with the same answer from the head alone
-//! and "incomplete" from each strict prefix.
+//! and "incomplete" from each strict prefix. Any input: HTTP/2's translation of a response head
+//! reads it the same with its line splitter as with httparse (`http::h2::both_readings`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -13,6 +14,8 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, buf)) = data.split_first() else {
         return;
     };
+    let (split, parsed) = ringway::http::h2::both_readings(buf);
+    assert_eq!(split, parsed, "HTTP/2's two readings differ: {}", show(buf));
     let method = match sel % 4 {
         0 => Method::Get,
         1 => Method::Head,

@@ -181,6 +181,29 @@ fn parsed_head(b: &bytes::Bytes, head_request: bool) -> Result<Option<ResponseHe
 /// The most fields `own_head` splits: a head with more goes to httparse.
 const OWN_FIELDS: usize = 32;
 
+/// For the fuzz target `response_head`: the line splitter's and httparse's readings of `b`
+/// (status, head length, framing and fields, or partial / error), which must be the same.
+#[cfg(fuzzing)]
+pub fn both_readings(b: &[u8]) -> (String, String) {
+    let summary = |h: Result<Option<ResponseHead>, &'static str>| match h {
+        Ok(Some(h)) => format!(
+            "{} {:?} {:?} {:?}",
+            h.len,
+            h.body,
+            h.response.status(),
+            h.response.headers()
+        ),
+        Ok(None) => "partial".into(),
+        Err(_) => "error".into(),
+    };
+    let b = bytes::Bytes::copy_from_slice(b);
+    let head_request = b.len() % 2 == 1;
+    (
+        summary(response_head(&b, head_request)),
+        summary(parsed_head(&b, head_request)),
+    )
+}
+
 /// `response_head` for a head in the form ringway writes, or None (httparse decides then).
 fn own_head(b: &bytes::Bytes, head_request: bool) -> Option<Result<ResponseHead, &'static str>> {
     let rest = b
