@@ -232,9 +232,17 @@ fn own_head(b: &bytes::Bytes, head_request: bool) -> Option<Result<ResponseHead,
         }
         let colon = memchr::memchr(b':', line)?;
         let (name, value) = (&line[..colon], line[colon + 1..].strip_prefix(b" ")?);
-        // Whitespace httparse would trim, a folded line, an empty name: left to httparse.
+        // Whitespace httparse would trim, a folded line, an empty name: left to httparse. So is
+        // a field HTTP/2 drops (`Connection` and the like) whose value has a byte httparse
+        // refuses: dropped unread, it would otherwise pass where httparse fails the head.
         let blank = |c: Option<&u8>| matches!(c, Some(b' ' | b'\t'));
-        if name.is_empty() || blank(value.first()) || blank(value.last()) || count == OWN_FIELDS {
+        let refused = |v: &[u8]| v.iter().any(|&c| (c < b' ' && c != b'\t') || c == 0x7f);
+        if name.is_empty()
+            || blank(value.first())
+            || blank(value.last())
+            || count == OWN_FIELDS
+            || (connection_specific(name) && refused(value))
+        {
             return None;
         }
         fields[count] = (name, value);
@@ -421,6 +429,9 @@ mod tests {
             b"HTTP/1.1 099 Low\r\n\r\n",
             b"HTTP/1.1 200 O\x7fK\r\n\r\n",
             b"HTTP/1.1 200 OK\r\n: empty\r\n\r\n",
+            // Found by the fuzz target: a dropped field's bad byte must fail the head too.
+            b"HTTP/1.1 200 OK\r\nConnection: cl\0ose\r\nX: 1\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nKeep-Alive: a\x7fb\r\n\r\n",
         ];
         for &h in heads {
             let b = bytes::Bytes::copy_from_slice(h);
