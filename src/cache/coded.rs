@@ -1,6 +1,7 @@
-//! Compressed variants of an entry (`gzip`, `brotli`, `zstd` in a caching location): the body of a HIT
-//! compressed once and stored as an entry file of its own, next to the entry it was made from
-//! (the "primary"), so later HITs for clients accepting that coding send the file as it is.
+//! Compressed variants of an entry (`gzip`, `brotli`, `zstd` in a caching location): the body
+//! of a HIT compressed once and stored as an entry file of its own, next to the entry it was
+//! made from (the "primary"), so later HITs for clients accepting that coding send the file as
+//! it is.
 //!
 //! - Where: under [`hash`], the MD5 of the primary's hash and the coding, in the zone's usual
 //!   levels layout; the keeper derives it too, to drop a primary's variants with it.

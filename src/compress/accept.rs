@@ -8,7 +8,8 @@ pub struct AcceptEncoding {
     pub zstd: Option<u16>,
 }
 
-/// Reads the q-values of `gzip` (or `x-gzip`), `br` and `zstd`; `*` stands for whichever is not named.
+/// Reads the q-values of `gzip` (or `x-gzip`), `br` and `zstd`; `*` stands for whichever is
+/// not named.
 /// A malformed q-value counts as 0 (refused): a client that garbles it gets identity.
 pub fn parse_accept_encoding(v: &[u8]) -> AcceptEncoding {
     let mut gzip = None;

@@ -1,7 +1,7 @@
-//! Response compression as ngx_http_gzip_module, ngx_brotli and zstd-nginx-module configure it: the location's
-//! compiled policy, the per-response decision (eligibility, `Accept-Encoding` negotiation,
-//! `gzip_proxied`, `gzip_disable`, `gzip_http_version`), and the streaming encoders. Pure: the
-//! relay that feeds the encoders is `proxy::compress_relay`.
+//! Response compression as ngx_http_gzip_module, ngx_brotli and zstd-nginx-module configure
+//! it: the location's compiled policy, the per-response decision (eligibility,
+//! `Accept-Encoding` negotiation, `gzip_proxied`, `gzip_disable`, `gzip_http_version`), and the
+//! streaming encoders. Pure: the relay that feeds the encoders is `proxy::compress_relay`.
 
 mod accept;
 pub mod encoder;

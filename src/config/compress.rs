@@ -1,5 +1,6 @@
 //! `gzip*` (ngx_http_gzip_module), `brotli*` (ngx_brotli) and `zstd*` (zstd-nginx-module)
-//! settings as the config model holds them: what a level sets (`CompressLayer`, None = inherit) and the merged result.
+//! settings as the config model holds them: what a level sets (`CompressLayer`, None =
+//! inherit) and the merged result.
 
 /// `gzip_proxied` flags, as nginx names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

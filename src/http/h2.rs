@@ -142,9 +142,9 @@ fn connection_specific(name: &[u8]) -> bool {
 /// `head_request`: the request was HEAD (no body follows whatever the fields say). The field
 /// values are slices of `b` (no copy, no allocation per field).
 ///
-/// The heads ringway writes itself (`Status: value` lines, one space after the colon, CRLF)
-/// are split line by line, which costs a third of httparse's parse; anything else in them
-/// (and a head not complete yet) goes to httparse. Either way every name and value is checked
+/// The heads ringway writes itself (`Name: value` lines, one space after the colon, CRLF) are
+/// split line by line with memchr, cheaper than httparse's general parse; anything else in
+/// them (and a head not complete yet) goes to httparse. Either way every name and value is checked
 /// by `HeaderName::from_bytes` and `HeaderValue::from_maybe_shared`.
 pub fn response_head(
     b: &bytes::Bytes,

@@ -1,5 +1,5 @@
-//! The `gzip*`, `brotli*` and `zstd*` directives into a level's `CompressLayer`, with nginx's argument
-//! checks and errors.
+//! The `gzip*`, `brotli*` and `zstd*` directives into a level's `CompressLayer`, with nginx's
+//! argument checks and errors.
 
 use crate::config::compress::{CodingLayer, CompressLayer, PROXIED_TOKENS, Proxied};
 use crate::config::error::Result;
@@ -78,7 +78,8 @@ impl Builder {
     }
 }
 
-/// `gzip_types` / `brotli_types` / `zstd_types`: MIME types (`text/html` is always included) or `*`.
+/// `gzip_types` / `brotli_types` / `zstd_types`: MIME types (`text/html` is always included)
+/// or `*`.
 fn types(d: &Directive, l: &mut CodingLayer) -> Result<()> {
     let list = l.types.get_or_insert_default();
     for x in &d.args {
