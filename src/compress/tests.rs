@@ -188,7 +188,7 @@ fn gzip_proxied_follows_nginx_steps() {
 fn any_accept_encoding_bytes_give_bounded_weights() {
     // xorshift: reproducible bytes, biased toward the characters the parser cares about.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let alphabet = b"gzipbr*;q=0.1,x- \t\x00\xff";
+    let alphabet = b"gzipbrstd*;q=0.1,x- \t\x00\xff";
     for _ in 0..20_000 {
         let mut v = Vec::new();
         for _ in 0..(x % 40) {
@@ -198,7 +198,8 @@ fn any_accept_encoding_bytes_give_bounded_weights() {
             v.push(alphabet[(x % alphabet.len() as u64) as usize]);
         }
         let a = parse_accept_encoding(&v);
-        assert!(a.gzip.is_none_or(|q| q <= 1000) && a.br.is_none_or(|q| q <= 1000));
+        let bounded = |w: Option<u16>| w.is_none_or(|q| q <= 1000);
+        assert!(bounded(a.gzip) && bounded(a.br) && bounded(a.zstd));
         x = x.wrapping_add(1);
     }
 }
