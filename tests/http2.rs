@@ -9,9 +9,13 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 use common::*;
+use sha1::{Digest, Sha1};
 
 /// A backend for the suite's paths: `/large` (256 KiB), `/post` and `/echo` (the request head
 /// as received), anything else a short body.
@@ -514,4 +518,217 @@ fn streams_keep_flowing_through_reloads() {
         text.contains("6000 succeeded, 0 failed, 0 errored"),
         "{text}"
     );
+}
+
+/// `tests/h2/websocket.py`'s upstream: WebSocket handshakes over HTTP/1.1, checked as a
+/// WebSocket server would check them (see the script's docstring for the paths).
+fn ws_backend() -> Backend {
+    Backend::start(|c| {
+        let Some(req) = c.read_request() else { return };
+        let path = req.target.clone();
+        if path == "/page" {
+            c.respond_with(200, &[("Content-Type", "text/html")], WS_PAGE.as_bytes());
+            return;
+        }
+        if !path.starts_with("/ws/") {
+            c.respond(200, b"plain\n");
+            return;
+        }
+        let key = req
+            .header("sec-websocket-key")
+            .unwrap_or_default()
+            .to_string();
+        let handshake_ok = req
+            .header("upgrade")
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+            && req
+                .joined("connection")
+                .is_some_and(|v| v.to_ascii_lowercase().contains("upgrade"))
+            && B64.decode(&key).is_ok_and(|k| k.len() == 16)
+            && req.header("sec-websocket-version") == Some("13");
+        if !handshake_ok {
+            c.respond(400, b"not a WebSocket handshake\n");
+            return;
+        }
+        let accept = |k: &str| B64.encode(Sha1::digest(format!("{k}{WS_GUID}")));
+        let switch = |accept: String, extra: &str| {
+            format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Accept: {accept}\r\n{extra}\r\n"
+            )
+        };
+        match path.as_str() {
+            "/ws/echo" => {
+                let head = switch(accept(&key), "Sec-WebSocket-Protocol: chat\r\n");
+                if !c.write(format!("{head}HELLO").as_bytes()) {
+                    return;
+                }
+                while let Some(bytes) = c.read_some(Duration::from_secs(5)) {
+                    if !c.write(&bytes) {
+                        return;
+                    }
+                }
+            }
+            "/ws/browser" => {
+                if c.write(switch(accept(&key), "").as_bytes()) {
+                    echo_ws_messages(c);
+                }
+            }
+            "/ws/hold" => {
+                if c.write(switch(accept(&key), "").as_bytes())
+                    && c.wait_eof(Duration::from_secs(10))
+                {
+                    HOLDS_CLOSED.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            "/ws/bye" => {
+                let _ = c.write(format!("{}BYE", switch(accept(&key), "")).as_bytes());
+            }
+            "/ws/deny" => {
+                c.respond(403, b"no\n");
+            }
+            "/ws/plain" => {
+                c.respond(200, b"not upgraded\n");
+            }
+            _ => {
+                let _ = c.write(switch(accept("another key"), "").as_bytes());
+                let _ = c.read_some(Duration::from_secs(2));
+            }
+        }
+    })
+}
+
+const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// `/ws/hold` tunnels whose upstream connection ringway closed (after the client's reset).
+static HOLDS_CLOSED: AtomicUsize = AtomicUsize::new(0);
+
+/// A page whose script opens a WebSocket to its own origin, sends "ping" and shows the answer.
+const WS_PAGE: &str = "<html><body>waiting<script>
+const ws = new WebSocket('wss://' + location.host + '/ws/browser');
+ws.onopen = () => ws.send('ping');
+ws.onmessage = (e) => { document.body.textContent = 'GOT ' + e.data; ws.close(); };
+ws.onerror = () => { document.body.textContent = 'ERROR'; };
+</script></body></html>";
+
+/// Answers each WebSocket text message (short, masked, as a browser sends) with "echo:" and
+/// the message, until a close frame or the end of the connection.
+fn echo_ws_messages(c: &mut Conn) {
+    let mut buf = Vec::new();
+    loop {
+        // A client frame: FIN+opcode, MASK+length (< 126 here), the 4-byte mask, the payload.
+        if buf.len() >= 2 && buf.len() >= 6 + usize::from(buf[1] & 0x7f) {
+            let (op, len) = (buf[0] & 0x0f, usize::from(buf[1] & 0x7f));
+            let payload: Vec<u8> = (0..len).map(|i| buf[6 + i] ^ buf[2 + i % 4]).collect();
+            buf.drain(..6 + len);
+            if op == 8 {
+                let _ = c.write(&[0x88, 0]);
+                return;
+            }
+            let mut out = b"echo:".to_vec();
+            out.extend_from_slice(&payload);
+            let mut frame = vec![0x81, out.len() as u8];
+            frame.extend_from_slice(&out);
+            if !c.write(&frame) {
+                return;
+            }
+            continue;
+        }
+        match c.read_some(Duration::from_secs(5)) {
+            Some(more) => buf.extend_from_slice(&more),
+            None => return,
+        }
+    }
+}
+
+/// Chromium speaks WebSocket over the page's own HTTP/2 connection when the server's SETTINGS
+/// allow it: the access log shows the upgrade as an HTTP/2 request.
+#[test]
+fn a_browser_opens_its_websocket_over_http2() {
+    let Some(browser) = chromium() else { return };
+    let be = ws_backend();
+    let rw = start(&h2_conf(be.addr, ""));
+    let url = format!("https://localhost:{}/page", rw.addrs[1].port());
+    let profile = temp_dir("chromium");
+    let out = Command::new("timeout")
+        .args([
+            "60",
+            browser,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+        ])
+        .args([
+            "--no-first-run",
+            "--disable-dev-shm-usage",
+            "--ignore-certificate-errors",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--virtual-time-budget=10000", "--dump-dom", &url])
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("GOT echo:ping"),
+        "{dom}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = access_log(&rw);
+    assert!(log.contains("GET /ws/browser HTTP/2.0 101"), "{log}");
+}
+
+#[test]
+fn websocket_over_http2_relays_both_ways_over_h2c_and_tls() {
+    let Some(python) = suite_python() else {
+        return;
+    };
+    let be = ws_backend();
+    // The usual WebSocket location of an nginx config: it must not keep the upgrade from
+    // reaching the upstream.
+    let mut rw = start(&h2_conf(
+        be.addr,
+        "location /ws/ { proxy_pass http://be; proxy_http_version 1.1;
+             proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection upgrade; }",
+    ));
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/h2/websocket.py");
+    for (addr, tls) in [(rw.addrs[0], false), (rw.addrs[1], true)] {
+        let mut cmd = Command::new(&python);
+        cmd.arg(&script)
+            .args(["127.0.0.1", &addr.port().to_string(), "-v"]);
+        if tls {
+            cmd.arg("--tls");
+        }
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "websocket.py (tls: {tls}) failed:\n{text}"
+        );
+        assert_eq!(text.matches("\nok ").count() + 1, 8, "{text}");
+    }
+    // Upstream, each tunnel began as an HTTP/1.1 upgrade with a key ringway made up.
+    let reached = be.requests();
+    let echo: Vec<_> = reached.iter().filter(|r| r.target == "/ws/echo").collect();
+    assert_eq!(echo.len(), 2, "{reached:?}");
+    let keys: Vec<_> = echo
+        .iter()
+        .map(|r| r.header("sec-websocket-key").unwrap_or_default())
+        .collect();
+    assert_ne!(keys[0], keys[1], "a key per stream");
+    assert!(
+        echo[0].head.starts_with("GET /ws/echo HTTP/1.1\r\n"),
+        "{}",
+        echo[0].head
+    );
+    // The access log says what the upstream answered.
+    let log = access_log(&rw);
+    assert!(log.contains("GET /ws/echo HTTP/2.0 101"), "{log}");
+    // A client's RST_STREAM closed its tunnel's upstream connection, on both transports.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while HOLDS_CLOSED.load(Ordering::SeqCst) < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(HOLDS_CLOSED.load(Ordering::SeqCst), 2);
+    assert!(rw.is_running());
 }

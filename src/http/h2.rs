@@ -17,6 +17,9 @@ pub enum RequestBody {
     Length,
     /// No length: the body follows chunked (`Transfer-Encoding: chunked` was added).
     Chunked,
+    /// An extended CONNECT (RFC 8441): the head asks for an upgrade and has no body; the
+    /// stream's DATA is the tunnel's, once the upgrade is answered.
+    Tunnel,
 }
 
 /// A request that cannot be written as HTTP/1.1: the stream is answered 400.
@@ -33,17 +36,7 @@ pub fn request_head(
     out: &mut Vec<u8>,
 ) -> Result<RequestBody, Refused> {
     let authority = parts.uri.authority().map(|a| a.as_str().as_bytes());
-    let host_field = parts.headers.get(HOST).map(HeaderValue::as_bytes);
-    if parts.headers.get_all(HOST).iter().count() > 1 {
-        return Err(Refused("more than one host field"));
-    }
-    let host = match (authority, host_field) {
-        (Some(a), Some(h)) if !a.eq_ignore_ascii_case(h) => {
-            return Err(Refused("the host field differs from :authority"));
-        }
-        (Some(a), _) => Some(a),
-        (None, h) => h,
-    };
+    let host = host(parts)?;
     out.extend_from_slice(parts.method.as_str().as_bytes());
     out.push(b' ');
     if parts.method == http::Method::CONNECT {
@@ -55,21 +48,56 @@ pub fn request_head(
         }
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
+    copy_fields(parts, host, out, |_| false);
+    let length = parts.headers.contains_key(http::header::CONTENT_LENGTH);
+    let body = match (ended, length) {
+        (true, _) => RequestBody::None,
+        (false, true) => RequestBody::Length,
+        (false, false) => {
+            field(out, b"transfer-encoding", b"chunked");
+            RequestBody::Chunked
+        }
+    };
+    out.extend_from_slice(b"\r\n");
+    Ok(body)
+}
+
+/// The request's authority: `:authority`, or the `host` field without one (a `host` field that
+/// names another authority, or two of them, refused).
+pub(super) fn host(parts: &http::request::Parts) -> Result<Option<&[u8]>, Refused> {
+    let authority = parts.uri.authority().map(|a| a.as_str().as_bytes());
+    let host_field = parts.headers.get(HOST).map(HeaderValue::as_bytes);
+    if parts.headers.get_all(HOST).iter().count() > 1 {
+        return Err(Refused("more than one host field"));
+    }
+    match (authority, host_field) {
+        (Some(a), Some(h)) if !a.eq_ignore_ascii_case(h) => {
+            Err(Refused("the host field differs from :authority"))
+        }
+        (Some(a), _) => Ok(Some(a)),
+        (None, h) => Ok(h),
+    }
+}
+
+/// Writes `host`, then the request's fields but those `skip` names (and `host` and `te`), with
+/// the cookies joined into one field.
+pub(super) fn copy_fields(
+    parts: &http::request::Parts,
+    host: Option<&[u8]>,
+    out: &mut Vec<u8>,
+    skip: impl Fn(&HeaderName) -> bool,
+) {
     if let Some(h) = host {
         field(out, b"host", h);
     }
     let mut cookies = 0;
-    let mut length = false;
     for (name, value) in &parts.headers {
-        if *name == HOST || *name == TE {
+        if *name == HOST || *name == TE || skip(name) {
             continue;
         }
         if *name == COOKIE {
             cookies += 1;
             continue;
-        }
-        if *name == http::header::CONTENT_LENGTH {
-            length = true;
         }
         field(out, name.as_str().as_bytes(), value.as_bytes());
     }
@@ -83,19 +111,9 @@ pub fn request_head(
         }
         out.extend_from_slice(b"\r\n");
     }
-    let body = match (ended, length) {
-        (true, _) => RequestBody::None,
-        (false, true) => RequestBody::Length,
-        (false, false) => {
-            field(out, b"transfer-encoding", b"chunked");
-            RequestBody::Chunked
-        }
-    };
-    out.extend_from_slice(b"\r\n");
-    Ok(body)
 }
 
-fn field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+pub(super) fn field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);

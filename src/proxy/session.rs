@@ -506,7 +506,8 @@ fn as_http2_line(head: &RequestHead, b: &mut [u8]) {
 }
 
 /// Serves one HTTP/2 stream's request (`head`, translated to HTTP/1.1) through the phases
-/// an HTTP/1.1 request takes; `served`: the stream's number on its connection.
+/// an HTTP/1.1 request takes; `served`: the stream's number on its connection. An upgrade
+/// (an extended CONNECT the upstream answered with 101) comes back for the stream's tunnel.
 pub(super) async fn serve_stream<S: Transport>(
     ctx: &ShardCtx,
     stream: &mut S,
@@ -514,10 +515,10 @@ pub(super) async fn serve_stream<S: Transport>(
     head: Vec<u8>,
     served: u64,
     tls_server: Option<usize>,
-) {
+) -> Option<Box<Upgraded>> {
     let mut pending = head;
     let mut before = served.saturating_sub(1);
-    let _ = one_request(
+    let next = one_request(
         ctx,
         stream,
         client,
@@ -530,6 +531,10 @@ pub(super) async fn serve_stream<S: Transport>(
     .await;
     if pending.capacity() > 0 {
         ctx.bufs.put(pending);
+    }
+    match next {
+        Next::Upgrade(u) => Some(u),
+        _ => None,
     }
 }
 

@@ -22,14 +22,26 @@ pub async fn run<S, U>(
     }
     let (mut cr, mut cw) = client.into_split();
     let (mut ur, mut uw) = up.into_split();
-    // Either direction ending ends the tunnel: dropping both halves closes both sockets.
+    // Dropping both halves then closes both sockets.
+    relay(&mut cr, &mut cw, &mut ur, &mut uw).await;
+}
+
+/// Bytes both ways, client (`cr`, `cw`) and upstream (`ur`, `uw`), until either direction
+/// ends: that ends the tunnel.
+pub async fn relay<CR, CW, UR, UW>(cr: &mut CR, cw: &mut CW, ur: &mut UR, uw: &mut UW)
+where
+    CR: AsyncReadRent,
+    CW: AsyncWriteRent,
+    UR: AsyncReadRent,
+    UW: AsyncWriteRent,
+{
     monoio::select! {
-        _ = pump(&mut cr, &mut uw) => {},
-        _ = pump(&mut ur, &mut cw) => {},
+        _ = pump(cr, uw) => {},
+        _ = pump(ur, cw) => {},
     }
 }
 
-async fn pump<R: AsyncReadRent, W: AsyncWriteRentExt>(r: &mut R, w: &mut W) {
+async fn pump<R: AsyncReadRent, W: AsyncWriteRent>(r: &mut R, w: &mut W) {
     let mut buf = Vec::with_capacity(16 * 1024);
     loop {
         buf.clear();

@@ -16,6 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 mod backend;
+mod browser;
 mod bytes;
 mod certs;
 mod client;
@@ -27,6 +28,8 @@ mod process;
 pub mod wire;
 
 pub use backend::*;
+#[allow(unused_imports)] // only the browser tests use it
+pub use browser::*;
 pub use bytes::*;
 #[allow(unused_imports)] // only the TLS tests use them
 pub use certs::*;

@@ -12,25 +12,6 @@ use std::process::{Command, Stdio};
 use super::common::*;
 use super::{ENDPOINTS, curl_body, python_with};
 
-fn chromium() -> Option<&'static str> {
-    let found = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-    if found.is_none() {
-        assert!(
-            std::env::var("RINGWAY_STATUS_BROWSER").as_deref() != Ok("require"),
-            "RINGWAY_STATUS_BROWSER=require but no Chromium here (apt-get install chromium)"
-        );
-        eprintln!("SKIPPED: no Chromium (apt-get install chromium)");
-    }
-    found
-}
-
 #[test]
 fn status_page_follows_a_server_down_and_up_and_fits_a_phone() {
     let Some(browser) = chromium() else { return };

@@ -15,12 +15,14 @@ use tracing::debug;
 use super::io::{H2Io, Idle};
 use super::stream::H2Stream;
 use crate::config::http2::Http2Settings;
-use crate::http::h2::request_head;
+use crate::http::h2::{Refused, RequestBody, request_head};
+use crate::http::h2_tunnel::{self, Expect};
 use crate::net::Transport;
 use crate::proxy::context::{ConnSlot, ShardCtx};
 use crate::proxy::park::PARK_AFTER;
 use crate::proxy::session::{self, Conn};
 use crate::proxy::{guard, scratch};
+use ring::rand::{SecureRandom, SystemRandom};
 
 /// Streams the client may reset before we see them, per connection (h2's rapid-reset defence,
 /// CVE-2023-44487): beyond it, GOAWAY(ENHANCE_YOUR_CALM).
@@ -49,6 +51,7 @@ struct Limits {
     handshake: Duration,
     keepalive: Duration,
     keepalive_requests: u64,
+    send_timeout: Duration,
 }
 
 /// Serves an HTTP/2 connection (after ALPN `h2`, or an h2c preface already in `conn.first`):
@@ -130,6 +133,7 @@ async fn run<S: Transport + Split + 'static>(
                     tls_server,
                     served,
                     chunk: limits.h2.chunk_size,
+                    send_timeout: limits.send_timeout,
                     state: state.clone(),
                 };
                 monoio::spawn(guard::catch_panic(job.run(req, respond), client.peer));
@@ -211,7 +215,9 @@ async fn handshake<S: Transport + Split + 'static>(
         .max_header_list_size(u32::try_from(limits.max_header).unwrap_or(u32::MAX))
         .max_send_buffer_size(limits.h2.chunk_size.max(16 * 1024) * 4)
         .max_pending_accept_reset_streams(PENDING_RESETS)
-        .max_local_error_reset_streams(Some(LOCAL_RESETS));
+        .max_local_error_reset_streams(Some(LOCAL_RESETS))
+        // SETTINGS_ENABLE_CONNECT_PROTOCOL: WebSocket over HTTP/2 (RFC 8441).
+        .enable_connect_protocol();
     let handshake = Box::pin(builder.handshake::<_, Bytes>(io));
     match crate::net::deadline::within(limits.handshake, handshake).await {
         Ok(Ok(h2)) => Some(Box::new(h2)),
@@ -234,6 +240,7 @@ fn limits(ctx: &ShardCtx, conn: &Conn) -> Option<Limits> {
         handshake: d.client_header_timeout,
         keepalive: d.keepalive_timeout,
         keepalive_requests: d.keepalive_requests.max(1),
+        send_timeout: d.client_send_timeout,
     })
 }
 
@@ -258,6 +265,7 @@ struct Job {
     tls_server: Option<usize>,
     served: u64,
     chunk: usize,
+    send_timeout: Duration,
     state: Rc<Streams>,
 }
 
@@ -270,8 +278,8 @@ impl Job {
         let _active = Active(self.state.clone());
         let (parts, recv) = req.into_parts();
         let mut head = self.ctx.bufs.get();
-        let body = match request_head(&parts, recv.is_end_stream(), &mut head) {
-            Ok(b) => b,
+        let (body, tunnel) = match translate(&parts, &recv, &mut head) {
+            Ok(t) => t,
             Err(refused) => {
                 debug!(peer = %self.client.peer, "HTTP/2 request refused: {}", refused.0);
                 self.ctx.bufs.put(head);
@@ -282,7 +290,7 @@ impl Job {
             }
         };
         let head_request = parts.method == http::Method::HEAD;
-        let mut stream = H2Stream::new(recv, body, respond, head_request, self.chunk);
+        let mut stream = H2Stream::new(recv, body, respond, head_request, self.chunk, tunnel);
         let tx = stream.sender();
         let mut block = self.ctx.stream_blocks.borrow_mut().pop();
         let served = scratch::run_in(
@@ -299,8 +307,9 @@ impl Job {
         // A stream the client resets while it is served ends its work at once (its upstream
         // request is dropped), and is counted against the connection.
         let reset = std::future::poll_fn(|cx| tx.borrow_mut().poll_reset(cx));
+        let mut upgraded = None;
         monoio::select! {
-            _ = served => {}
+            u = served => upgraded = u,
             _ = reset => {
                 self.state.cancelled.set(self.state.cancelled.get() + 1);
             }
@@ -311,8 +320,30 @@ impl Job {
                 blocks.push(b);
             }
         }
-        stream.finish();
+        match upgraded {
+            Some(u) => super::tunnel::run(stream, *u, self.send_timeout).await,
+            None => stream.finish(),
+        }
     }
+}
+
+/// The stream's request as an HTTP/1.1 head in `out`: how its body follows, and for an
+/// extended CONNECT (RFC 8441) what its upgrade's answer must carry.
+fn translate(
+    parts: &http::request::Parts,
+    recv: &h2::RecvStream,
+    out: &mut Vec<u8>,
+) -> Result<(RequestBody, Option<Expect>), Refused> {
+    // h2 lets `:protocol` come only with CONNECT, and only as SETTINGS allowed it.
+    let Some(protocol) = parts.extensions.get::<h2::ext::Protocol>() else {
+        return Ok((request_head(parts, recv.is_end_stream(), out)?, None));
+    };
+    let mut nonce = [0u8; 16];
+    SystemRandom::new()
+        .fill(&mut nonce)
+        .map_err(|_| Refused("no random bytes for a WebSocket key"))?;
+    let expect = h2_tunnel::request_head(parts, protocol.as_ref(), nonce, out)?;
+    Ok((RequestBody::Tunnel, Some(expect)))
 }
 
 /// Counts a stream as active while it is served.

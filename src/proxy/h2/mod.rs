@@ -1,11 +1,13 @@
 //! HTTP/2 downstream (RFC 9113), with the `h2` crate: `conn` runs a connection and spawns a
 //! task per stream; `stream` presents each stream to the request path as a `Transport` that
 //! carries one HTTP/1.1 request and its response (`crate::http::h2` translates the heads), so
-//! both framings share one request path; `io` gives h2 ring I/O on owned buffers.
+//! both framings share one request path; `io` gives h2 ring I/O on owned buffers; `tunnel`
+//! relays an extended CONNECT's stream (WebSocket over HTTP/2) after its upgrade.
 
 mod conn;
 mod io;
 mod stream;
+mod tunnel;
 
 pub use conn::serve;
 

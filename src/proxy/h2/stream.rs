@@ -7,6 +7,9 @@
 //! - Writes take the HTTP/1.1 response the path writes: its head becomes HEADERS
 //!   (`http::h2::response_head`), its body (by length, chunked or to the end) DATA frames of at
 //!   most `http2_chunk_size`, each sent only when the client's window has room for it.
+//! - An extended CONNECT (RFC 8441) is the exception: its upstream's 101 becomes a 200 and
+//!   the stream a tunnel, whose halves (`Inbound`, `Outbound`) `h2::tunnel` relays
+//!   separately.
 
 use std::cell::RefCell;
 use std::future::{Future, poll_fn};
@@ -24,7 +27,9 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, CancelHandle, CancelableAsyncRea
 
 use crate::http::chunked::{ChunkedDecoder, Decoded};
 use crate::http::h2::{RequestBody, ResponseBody, response_head};
+use crate::http::h2_tunnel::{Expect, accepted};
 use crate::net::Transport;
+use tracing::warn;
 
 /// The most bytes of response head held before it must be complete.
 const MAX_HEAD: usize = 64 * 1024;
@@ -38,6 +43,8 @@ enum Out {
     Chunked(ChunkedDecoder),
     /// Until `shutdown` or the end of the request.
     ToEnd,
+    /// A tunnel's bytes, until `shutdown` or the end of the relay.
+    Tunnel,
     /// END_STREAM sent (or the stream reset).
     Done,
 }
@@ -67,16 +74,28 @@ impl Sender {
 }
 
 pub struct H2Stream {
+    inbound: Inbound,
+    outbound: Outbound,
+}
+
+/// The request's side: its DATA, read by the path (or, in a tunnel, by the relay).
+pub struct Inbound {
     recv: RecvStream,
     body: RequestBody,
     /// Request body bytes framed for the path, not yet read: `staged[at..]`.
     staged: Vec<u8>,
     at: usize,
     body_done: bool,
+}
+
+/// The response's side: HEADERS and DATA, from the bytes the path (or the relay) writes.
+pub struct Outbound {
     tx: Rc<RefCell<Sender>>,
     out: Out,
     head_request: bool,
     chunk: usize,
+    /// An extended CONNECT's expectations, until its upgrade is answered.
+    tunnel: Option<Expect>,
 }
 
 fn broken(e: h2::Error) -> io::Error {
@@ -84,40 +103,63 @@ fn broken(e: h2::Error) -> io::Error {
 }
 
 impl H2Stream {
+    /// `tunnel`: the request is an extended CONNECT (its `body` is `RequestBody::Tunnel`).
     pub fn new(
         recv: RecvStream,
         body: RequestBody,
         respond: SendResponse<Bytes>,
         head_request: bool,
         chunk: usize,
+        tunnel: Option<Expect>,
     ) -> H2Stream {
         H2Stream {
-            recv,
-            body,
-            staged: Vec::new(),
-            at: 0,
-            body_done: body == RequestBody::None,
-            tx: Rc::new(RefCell::new(Sender {
-                respond: Some(respond),
-                send: None,
-            })),
-            out: Out::Head(Vec::new()),
-            head_request,
-            chunk: chunk.max(1),
+            inbound: Inbound {
+                recv,
+                body,
+                staged: Vec::new(),
+                at: 0,
+                body_done: body == RequestBody::None,
+            },
+            outbound: Outbound {
+                tx: Rc::new(RefCell::new(Sender {
+                    respond: Some(respond),
+                    send: None,
+                })),
+                out: Out::Head(Vec::new()),
+                head_request,
+                chunk: chunk.max(1),
+                tunnel,
+            },
         }
     }
 
     pub fn sender(&self) -> Rc<RefCell<Sender>> {
-        self.tx.clone()
+        self.outbound.tx.clone()
     }
 
+    pub fn finish(&mut self) {
+        self.outbound.finish();
+    }
+
+    /// Whether the response opened a tunnel (a 101 to an extended CONNECT, sent as 200).
+    pub fn is_tunnel(&self) -> bool {
+        matches!(self.outbound.out, Out::Tunnel)
+    }
+
+    /// The stream's two sides, to relay each on its own.
+    pub fn into_halves(self) -> (Inbound, Outbound) {
+        (self.inbound, self.outbound)
+    }
+}
+
+impl Outbound {
     /// Ends the stream after the request path is done with it: END_STREAM for a body that ran
     /// to its end, RST_STREAM for a response cut short or never begun.
     pub fn finish(&mut self) {
         let mut tx = self.tx.borrow_mut();
         match std::mem::replace(&mut self.out, Out::Done) {
             Out::Done => {}
-            Out::ToEnd => {
+            Out::ToEnd | Out::Tunnel => {
                 if let Some(s) = tx.send.as_mut() {
                     let _ = s.send_data(Bytes::new(), true);
                 }
@@ -133,37 +175,6 @@ impl H2Stream {
                 }
             }
         }
-    }
-
-    /// The next request body bytes, framed as the translated head announced.
-    async fn stage(&mut self) -> io::Result<()> {
-        self.staged.clear();
-        self.at = 0;
-        match poll_fn(|cx| self.recv.poll_data(cx)).await {
-            Some(Ok(data)) => {
-                // The window reopens as the path takes the bytes.
-                let _ = self.recv.flow_control().release_capacity(data.len());
-                if self.body == RequestBody::Chunked {
-                    if data.is_empty() {
-                        return Ok(());
-                    }
-                    crate::http::util::push_hex(&mut self.staged, data.len() as u64);
-                    self.staged.extend_from_slice(b"\r\n");
-                    self.staged.extend_from_slice(&data);
-                    self.staged.extend_from_slice(b"\r\n");
-                } else {
-                    self.staged.extend_from_slice(&data);
-                }
-            }
-            None => {
-                self.body_done = true;
-                if self.body == RequestBody::Chunked {
-                    self.staged.extend_from_slice(b"0\r\n\r\n");
-                }
-            }
-            Some(Err(e)) => return Err(broken(e)),
-        }
-        Ok(())
     }
 
     /// Takes response bytes the path wrote.
@@ -196,9 +207,19 @@ impl H2Stream {
                 return Ok(());
             };
             let rest = Bytes::slice(&all, h.len..);
-            if h.response.status().is_informational() {
+            let status = h.response.status();
+            if self.tunnel.is_some() {
+                if status == http::StatusCode::SWITCHING_PROTOCOLS {
+                    return self.open_tunnel(h.response, &rest).await;
+                }
+                if status.is_success() {
+                    // It would tell the client its tunnel is open.
+                    return self.refuse_tunnel(format!("a {status} to an upgrade, not a 101"));
+                }
+            }
+            if status.is_informational() {
                 // 100 Continue goes out as an interim HEADERS; the final head follows.
-                if h.response.status() == http::StatusCode::CONTINUE {
+                if status == http::StatusCode::CONTINUE {
                     self.informational(h.response)?;
                 }
                 self.out = Out::Head(rest.to_vec());
@@ -214,6 +235,40 @@ impl H2Stream {
             };
             return self.body(&rest).await;
         }
+    }
+
+    /// An extended CONNECT's 101: HTTP/2 says 200 (RFC 8441 §5), without the fields that
+    /// belong to HTTP/1.1's handshake, and the stream becomes a tunnel.
+    async fn open_tunnel(
+        &mut self,
+        mut response: http::Response<()>,
+        rest: &[u8],
+    ) -> io::Result<()> {
+        let Some(expect) = self.tunnel.take() else {
+            return Ok(());
+        };
+        if !accepted(&expect, response.headers()) {
+            return self
+                .refuse_tunnel("a 101 without the Sec-WebSocket-Accept its key asks".into());
+        }
+        response
+            .headers_mut()
+            .remove(http::header::SEC_WEBSOCKET_ACCEPT);
+        *response.status_mut() = http::StatusCode::OK;
+        self.send_head(response, false)?;
+        self.out = Out::Tunnel;
+        self.body(rest).await
+    }
+
+    /// An upgrade the upstream did not answer as the client asked: 502 to the client, and
+    /// the path's write fails (the exchange ends there, its upstream connection closed).
+    fn refuse_tunnel(&mut self, why: String) -> io::Result<()> {
+        warn!("HTTP/2 extended CONNECT answered 502: the response was {why}");
+        let mut bad = http::Response::new(());
+        *bad.status_mut() = http::StatusCode::BAD_GATEWAY;
+        self.send_head(bad, true)?;
+        self.out = Out::Done;
+        Err(io::Error::new(io::ErrorKind::InvalidData, why))
     }
 
     fn informational(&mut self, response: http::Response<()>) -> io::Result<()> {
@@ -237,7 +292,7 @@ impl H2Stream {
             match &mut self.out {
                 Out::Head(_) => return Ok(()),
                 Out::Done => return Ok(()),
-                Out::ToEnd => return self.send_data(data, false).await,
+                Out::ToEnd | Out::Tunnel => return self.send_data(data, false).await,
                 Out::Length(left) => {
                     let n = (*left).min(data.len() as u64) as usize;
                     *left -= n as u64;
@@ -316,12 +371,45 @@ impl H2Stream {
     }
 }
 
+impl Inbound {
+    /// The next request body bytes, framed as the translated head announced.
+    async fn stage(&mut self) -> io::Result<()> {
+        self.staged.clear();
+        self.at = 0;
+        match poll_fn(|cx| self.recv.poll_data(cx)).await {
+            Some(Ok(data)) => {
+                // The window reopens as the path takes the bytes.
+                let _ = self.recv.flow_control().release_capacity(data.len());
+                if self.body == RequestBody::Chunked {
+                    if data.is_empty() {
+                        return Ok(());
+                    }
+                    crate::http::util::push_hex(&mut self.staged, data.len() as u64);
+                    self.staged.extend_from_slice(b"\r\n");
+                    self.staged.extend_from_slice(&data);
+                    self.staged.extend_from_slice(b"\r\n");
+                } else {
+                    self.staged.extend_from_slice(&data);
+                }
+            }
+            None => {
+                self.body_done = true;
+                if self.body == RequestBody::Chunked {
+                    self.staged.extend_from_slice(b"0\r\n\r\n");
+                }
+            }
+            Some(Err(e)) => return Err(broken(e)),
+        }
+        Ok(())
+    }
+}
+
 fn spare<T: IoBufMut>(buf: &mut T) -> &mut [u8] {
     // SAFETY: monoio's contract: write_ptr is valid for bytes_total bytes.
     unsafe { std::slice::from_raw_parts_mut(buf.write_ptr(), buf.bytes_total()) }
 }
 
-impl AsyncReadRent for H2Stream {
+impl AsyncReadRent for Inbound {
     async fn read<T: IoBufMut>(&mut self, mut buf: T) -> BufResult<usize, T> {
         while self.at == self.staged.len() {
             if self.body_done {
@@ -346,13 +434,23 @@ impl AsyncReadRent for H2Stream {
     }
 }
 
+impl AsyncReadRent for H2Stream {
+    fn read<T: IoBufMut>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
+        self.inbound.read(buf)
+    }
+
+    fn readv<T: IoVecBufMut>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
+        self.inbound.readv(buf)
+    }
+}
+
 impl CancelableAsyncReadRent for H2Stream {
     fn cancelable_read<T: IoBufMut>(
         &mut self,
         buf: T,
         _: CancelHandle,
     ) -> impl Future<Output = BufResult<usize, T>> {
-        self.read(buf)
+        self.inbound.read(buf)
     }
 
     fn cancelable_readv<T: IoVecBufMut>(
@@ -360,11 +458,11 @@ impl CancelableAsyncReadRent for H2Stream {
         buf: T,
         _: CancelHandle,
     ) -> impl Future<Output = BufResult<usize, T>> {
-        self.readv(buf)
+        self.inbound.readv(buf)
     }
 }
 
-impl AsyncWriteRent for H2Stream {
+impl AsyncWriteRent for Outbound {
     async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
         // SAFETY: monoio's contract: read_ptr is valid for bytes_init bytes.
         let src = unsafe { std::slice::from_raw_parts(buf.read_ptr(), buf.bytes_init()) };
@@ -398,10 +496,28 @@ impl AsyncWriteRent for H2Stream {
     }
 
     async fn shutdown(&mut self) -> io::Result<()> {
-        if matches!(self.out, Out::ToEnd) {
+        if matches!(self.out, Out::ToEnd | Out::Tunnel) {
             self.finish();
         }
         Ok(())
+    }
+}
+
+impl AsyncWriteRent for H2Stream {
+    fn write<T: IoBuf>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
+        self.outbound.write(buf)
+    }
+
+    fn writev<T: IoVecBuf>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
+        self.outbound.writev(buf)
+    }
+
+    fn flush(&mut self) -> impl Future<Output = io::Result<()>> {
+        self.outbound.flush()
+    }
+
+    fn shutdown(&mut self) -> impl Future<Output = io::Result<()>> {
+        self.outbound.shutdown()
     }
 }
 
