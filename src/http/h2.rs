@@ -135,8 +135,39 @@ pub enum ResponseBody {
 pub struct ResponseHead {
     /// Bytes of the HTTP/1.1 head (the body starts after them).
     pub len: usize,
-    pub response: http::Response<()>,
+    pub status: StatusCode,
+    pub fields: HeadFields,
     pub body: ResponseBody,
+}
+
+/// What a translated head's fields become, as `Want` asked.
+pub enum HeadFields {
+    /// A header map, for `h2`'s own encoder.
+    Map(http::HeaderMap),
+    /// HPACK literals (`http::hpack`), for `SendResponse::send_response_encoded`: no map is
+    /// built and h2's encoder has nothing to do but `:status`.
+    Encoded(bytes::Bytes),
+}
+
+/// How a head's fields are wanted: encoded for a final response, as a map where ringway
+/// still looks at them (an interim response, an upgrade's answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    Map,
+    Encoded,
+}
+
+impl ResponseHead {
+    /// The head as an `http::Response` (fields read as a map only).
+    pub fn into_response(self) -> Option<http::Response<()>> {
+        let HeadFields::Map(fields) = self.fields else {
+            return None;
+        };
+        let mut response = http::Response::new(());
+        *response.status_mut() = self.status;
+        *response.headers_mut() = fields;
+        Some(response)
+    }
 }
 
 /// The most fields a response head ringway writes may carry.
@@ -167,15 +198,20 @@ fn connection_specific(name: &[u8]) -> bool {
 pub fn response_head(
     b: &bytes::Bytes,
     head_request: bool,
+    want: Want,
 ) -> Result<Option<ResponseHead>, &'static str> {
-    match own_head(b, head_request) {
+    match own_head(b, head_request, want) {
         Some(head) => head.map(Some),
-        None => parsed_head(b, head_request),
+        None => parsed_head(b, head_request, want),
     }
 }
 
 /// `response_head` by httparse: any head HTTP/1.1 allows.
-fn parsed_head(b: &bytes::Bytes, head_request: bool) -> Result<Option<ResponseHead>, &'static str> {
+fn parsed_head(
+    b: &bytes::Bytes,
+    head_request: bool,
+    want: Want,
+) -> Result<Option<ResponseHead>, &'static str> {
     // Left uninitialised: filling 256 empty fields (8 KiB) cost more than parsing the head.
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
     let mut parsed = httparse::Response::new(&mut []);
@@ -189,7 +225,7 @@ fn parsed_head(b: &bytes::Bytes, head_request: bool) -> Result<Option<ResponseHe
         Err(_) => return Err("a response head that does not parse"),
     };
     let code = parsed.code.ok_or("no status")?;
-    let mut head = Translated::new(code, parsed.headers.len())?;
+    let mut head = Translated::new(code, parsed.headers.len(), want)?;
     for f in parsed.headers.iter() {
         head.field(b, f.name.as_bytes(), f.value)?;
     }
@@ -200,36 +236,47 @@ fn parsed_head(b: &bytes::Bytes, head_request: bool) -> Result<Option<ResponseHe
 const OWN_FIELDS: usize = 32;
 
 /// For the fuzz target `response_head`: the line splitter's and httparse's readings of `b`
-/// (status, head length, framing and fields, or partial / error), which must be the same.
+/// (status, head length, framing and fields, or partial / error), each with its fields as a
+/// map and as HPACK literals read back, which must all be the same.
 #[cfg(fuzzing)]
 pub fn both_readings(b: &[u8]) -> (String, String) {
     let b = bytes::Bytes::copy_from_slice(b);
     let head_request = b.len() % 2 == 1;
-    (
-        reading(response_head(&b, head_request)),
-        reading(parsed_head(&b, head_request)),
-    )
+    let split = [Want::Map, Want::Encoded].map(|w| reading(response_head(&b, head_request, w)));
+    let parsed = [Want::Map, Want::Encoded].map(|w| reading(parsed_head(&b, head_request, w)));
+    (split.join(" | "), parsed.join(" | "))
 }
 
-/// What a translated head comes to (status, head length, framing, fields), to compare the two
-/// readings.
+/// What a translated head comes to (status, head length, framing, fields), to compare the
+/// readings. Fields are listed by name (a map groups a name's values).
 #[cfg(any(test, fuzzing))]
 fn reading(h: Result<Option<ResponseHead>, &'static str>) -> String {
     match h {
-        Ok(Some(h)) => format!(
-            "{} {:?} {:?} {:?}",
-            h.len,
-            h.body,
-            h.response.status(),
-            h.response.headers()
-        ),
+        Ok(Some(h)) => {
+            let mut fields: Vec<(Vec<u8>, Vec<u8>)> = match &h.fields {
+                HeadFields::Map(m) => m
+                    .iter()
+                    .map(|(n, v)| (n.as_str().as_bytes().to_vec(), v.as_bytes().to_vec()))
+                    .collect(),
+                HeadFields::Encoded(e) => match crate::http::hpack::read_literals(e) {
+                    Some(f) => f,
+                    None => return "unreadable HPACK".into(),
+                },
+            };
+            fields.sort_by(|a, b| a.0.cmp(&b.0));
+            format!("{} {:?} {:?} {:?}", h.len, h.body, h.status, fields)
+        }
         Ok(None) => "partial".into(),
         Err(_) => "error".into(),
     }
 }
 
 /// `response_head` for a head in the form ringway writes, or None (httparse decides then).
-fn own_head(b: &bytes::Bytes, head_request: bool) -> Option<Result<ResponseHead, &'static str>> {
+fn own_head(
+    b: &bytes::Bytes,
+    head_request: bool,
+    want: Want,
+) -> Option<Result<ResponseHead, &'static str>> {
     let rest = b
         .strip_prefix(b"HTTP/1.1 ")
         .or_else(|| b.strip_prefix(b"HTTP/1.0 "))?;
@@ -274,7 +321,7 @@ fn own_head(b: &bytes::Bytes, head_request: bool) -> Option<Result<ResponseHead,
         at = line_end + 1;
     };
     let translate = || {
-        let mut head = Translated::new(code, count)?;
+        let mut head = Translated::new(code, count, want)?;
         for (name, value) in &fields[..count] {
             head.field(b, name, value)?;
         }
@@ -285,19 +332,28 @@ fn own_head(b: &bytes::Bytes, head_request: bool) -> Option<Result<ResponseHead,
 
 /// A response head being translated into HTTP/2's fields.
 struct Translated {
-    response: http::Response<()>,
+    status: StatusCode,
+    fields: Fields,
     length: Option<u64>,
     chunked: bool,
 }
 
+enum Fields {
+    Map(http::HeaderMap),
+    Encoded(Vec<u8>),
+}
+
 impl Translated {
-    fn new(code: u16, fields: usize) -> Result<Translated, &'static str> {
+    fn new(code: u16, fields: usize, want: Want) -> Result<Translated, &'static str> {
         let status = StatusCode::from_u16(code).map_err(|_| "a bad status")?;
-        let mut response = http::Response::new(());
-        *response.status_mut() = status;
-        *response.headers_mut() = http::HeaderMap::with_capacity(fields);
+        let fields = match want {
+            Want::Map => Fields::Map(http::HeaderMap::with_capacity(fields)),
+            // About 30 bytes a field, most of it the value.
+            Want::Encoded => Fields::Encoded(Vec::with_capacity(fields * 32)),
+        };
         Ok(Translated {
-            response,
+            status,
+            fields,
             length: None,
             chunked: false,
         })
@@ -314,18 +370,23 @@ impl Translated {
         if name.len() == 14 && name.eq_ignore_ascii_case(b"content-length") {
             self.length = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
         }
-        let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name),
-            HeaderValue::from_maybe_shared(b.slice_ref(value)),
-        ) else {
-            return Err("a response field HTTP/2 cannot carry");
-        };
-        self.response.headers_mut().append(n, v);
-        Ok(())
+        match &mut self.fields {
+            Fields::Encoded(out) => crate::http::hpack::literal(out, name, value),
+            Fields::Map(map) => {
+                let (Ok(n), Ok(v)) = (
+                    HeaderName::from_bytes(name),
+                    HeaderValue::from_maybe_shared(b.slice_ref(value)),
+                ) else {
+                    return Err("a response field HTTP/2 cannot carry");
+                };
+                map.append(n, v);
+                Ok(())
+            }
+        }
     }
 
     fn finish(self, len: usize, head_request: bool) -> ResponseHead {
-        let code = self.response.status().as_u16();
+        let code = self.status.as_u16();
         let body = if head_request || code < 200 || code == 204 || code == 304 {
             ResponseBody::None
         } else if self.chunked {
@@ -337,7 +398,11 @@ impl Translated {
         };
         ResponseHead {
             len,
-            response: self.response,
+            status: self.status,
+            fields: match self.fields {
+                Fields::Map(m) => HeadFields::Map(m),
+                Fields::Encoded(e) => HeadFields::Encoded(e.into()),
+            },
             body,
         }
     }
@@ -445,57 +510,71 @@ mod tests {
         for &h in heads {
             let b = bytes::Bytes::copy_from_slice(h);
             for head_request in [false, true] {
-                assert_eq!(
-                    reading(response_head(&b, head_request)),
-                    reading(parsed_head(&b, head_request)),
-                    "{}",
-                    String::from_utf8_lossy(h)
-                );
+                // Split or parsed, as a map or as HPACK: one reading.
+                let map = reading(parsed_head(&b, head_request, Want::Map));
+                for want in [Want::Map, Want::Encoded] {
+                    for r in [
+                        response_head(&b, head_request, want),
+                        parsed_head(&b, head_request, want),
+                    ] {
+                        assert_eq!(reading(r), map, "{}", String::from_utf8_lossy(h));
+                    }
+                }
             }
         }
         let b = bytes::Bytes::copy_from_slice(heads[0]);
         assert!(
-            own_head(&b, false).is_some(),
+            own_head(&b, false, Want::Encoded).is_some(),
             "the form ringway writes is split"
         );
         let many: String = (0..OWN_FIELDS + 1)
             .map(|i| format!("X-{i}: v\r\n"))
             .collect();
         let b = bytes::Bytes::from(format!("HTTP/1.1 200 OK\r\n{many}\r\n"));
-        assert!(own_head(&b, false).is_none());
-        assert_eq!(
-            response_head(&b, false)
-                .unwrap()
-                .unwrap()
-                .response
-                .headers()
-                .len(),
-            OWN_FIELDS + 1
-        );
+        assert!(own_head(&b, false, Want::Map).is_none());
+        let h = response_head(&b, false, Want::Map).unwrap().unwrap();
+        assert_eq!(h.into_response().unwrap().headers().len(), OWN_FIELDS + 1);
     }
 
     #[test]
     fn response_head_drops_connection_fields() {
         let b = bytes::Bytes::from_static(b"HTTP/1.1 200 OK\r\nServer: x\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n");
-        let h = response_head(&b, false).unwrap().unwrap();
+        let h = response_head(&b, false, Want::Map).unwrap().unwrap();
         assert_eq!(&b[h.len..], b"5\r\n");
         assert_eq!(h.body, ResponseBody::Chunked);
-        assert_eq!(h.response.headers().len(), 1);
-        assert_eq!(h.response.headers()["server"], "x");
+        let response = h.into_response().unwrap();
+        assert_eq!(response.headers().len(), 1);
+        assert_eq!(response.headers()["server"], "x");
+        let h = response_head(&b, false, Want::Encoded).unwrap().unwrap();
+        let HeadFields::Encoded(block) = h.fields else {
+            panic!("asked for HPACK")
+        };
+        // server is the static table's 54: 0f 27, then "x".
+        assert_eq!(&block[..], [0x0f, 0x27, 1, b'x']);
         let b =
             bytes::Bytes::from_static(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n");
         assert_eq!(
-            response_head(&b, false).unwrap().unwrap().body,
+            response_head(&b, false, Want::Encoded)
+                .unwrap()
+                .unwrap()
+                .body,
             ResponseBody::None
         );
         let b = bytes::Bytes::from_static(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
-        let h = response_head(&b, false).unwrap().unwrap();
+        let h = response_head(&b, false, Want::Encoded).unwrap().unwrap();
         assert_eq!(h.body, ResponseBody::Length(10));
         assert_eq!(
-            response_head(&b, true).unwrap().unwrap().body,
+            response_head(&b, true, Want::Encoded)
+                .unwrap()
+                .unwrap()
+                .body,
             ResponseBody::None
         );
         let partial = bytes::Bytes::from_static(b"HTTP/1.1 200 OK\r\n");
-        assert!(response_head(&partial, false).unwrap().is_none());
+        assert!(
+            response_head(&partial, false, Want::Encoded)
+                .unwrap()
+                .is_none()
+        );
     }
 }

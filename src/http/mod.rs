@@ -6,6 +6,7 @@ pub mod chunked;
 pub mod error;
 pub mod h2;
 pub mod h2_tunnel;
+pub mod hpack;
 pub mod request;
 pub mod response;
 pub mod rewrite;

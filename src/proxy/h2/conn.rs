@@ -321,7 +321,8 @@ impl Job {
             }
         }
         match upgraded {
-            Some(u) => super::tunnel::run(stream, *u, self.send_timeout).await,
+            // Boxed: inline, the tunnel's state would be part of every stream's task.
+            Some(u) => Box::pin(super::tunnel::run(stream, *u, self.send_timeout)).await,
             None => stream.finish(),
         }
     }

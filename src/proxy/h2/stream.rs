@@ -26,7 +26,7 @@ use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, CancelHandle, CancelableAsyncReadRent};
 
 use crate::http::chunked::{ChunkedDecoder, Decoded};
-use crate::http::h2::{RequestBody, ResponseBody, response_head};
+use crate::http::h2::{HeadFields, RequestBody, ResponseBody, ResponseHead, Want, response_head};
 use crate::http::h2_tunnel::{Expect, accepted};
 use crate::net::Transport;
 use tracing::warn;
@@ -96,6 +96,10 @@ pub struct Outbound {
     chunk: usize,
     /// An extended CONNECT's expectations, until its upgrade is answered.
     tunnel: Option<Expect>,
+}
+
+fn invalid(why: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, why)
 }
 
 fn broken(e: h2::Error) -> io::Error {
@@ -194,8 +198,13 @@ impl Outbound {
             };
             // The head's bytes become the fields' storage (no copy per field).
             let all = Bytes::from(std::mem::take(bytes));
-            let parsed = response_head(&all, self.head_request)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            // A tunnel's answer is looked at (its accept checked); any other final head's
+            // fields go out as ringway's own HPACK.
+            let want = match self.tunnel {
+                Some(_) => Want::Map,
+                None => Want::Encoded,
+            };
+            let parsed = response_head(&all, self.head_request, want).map_err(invalid)?;
             let Some(h) = parsed else {
                 if all.len() > MAX_HEAD {
                     return Err(io::Error::new(
@@ -207,10 +216,11 @@ impl Outbound {
                 return Ok(());
             };
             let rest = Bytes::slice(&all, h.len..);
-            let status = h.response.status();
+            let status = h.status;
             if self.tunnel.is_some() {
                 if status == http::StatusCode::SWITCHING_PROTOCOLS {
-                    return self.open_tunnel(h.response, &rest).await;
+                    let response = h.into_response().ok_or_else(|| invalid("no fields"))?;
+                    return self.open_tunnel(response, &rest).await;
                 }
                 if status.is_success() {
                     // It would tell the client its tunnel is open.
@@ -220,13 +230,26 @@ impl Outbound {
             if status.is_informational() {
                 // 100 Continue goes out as an interim HEADERS; the final head follows.
                 if status == http::StatusCode::CONTINUE {
-                    self.informational(h.response)?;
+                    // Rare: read again as a map, for h2's interim HEADERS.
+                    let interim = response_head(&all, self.head_request, Want::Map)
+                        .map_err(invalid)?
+                        .and_then(ResponseHead::into_response)
+                        .ok_or_else(|| invalid("no fields"))?;
+                    self.informational(interim)?;
                 }
                 self.out = Out::Head(rest.to_vec());
                 continue;
             }
             let end = matches!(h.body, ResponseBody::None | ResponseBody::Length(0));
-            self.send_head(h.response, end)?;
+            match h.fields {
+                HeadFields::Encoded(block) => self.send_encoded(status, block, end)?,
+                HeadFields::Map(fields) => {
+                    let mut response = http::Response::new(());
+                    *response.status_mut() = status;
+                    *response.headers_mut() = fields;
+                    self.send_head(response, end)?;
+                }
+            }
             self.out = match h.body {
                 _ if end => Out::Done,
                 ResponseBody::Length(n) => Out::Length(n),
@@ -275,6 +298,22 @@ impl Outbound {
         let mut tx = self.tx.borrow_mut();
         let respond = tx.respond.as_mut().ok_or(io::ErrorKind::BrokenPipe)?;
         respond.send_informational(response).map_err(broken)
+    }
+
+    /// HEADERS whose fields are already HPACK (`http::hpack`), END_STREAM when no body follows.
+    fn send_encoded(
+        &mut self,
+        status: http::StatusCode,
+        block: Bytes,
+        end: bool,
+    ) -> io::Result<()> {
+        let mut tx = self.tx.borrow_mut();
+        let respond = tx.respond.as_mut().ok_or(io::ErrorKind::BrokenPipe)?;
+        let send = respond
+            .send_response_encoded(status, block, end)
+            .map_err(broken)?;
+        tx.send = Some(send);
+        Ok(())
     }
 
     /// HEADERS, with END_STREAM when no body follows.

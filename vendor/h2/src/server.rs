@@ -1293,6 +1293,22 @@ impl<B: Buf> SendResponse<B> {
             .map_err(Into::into)
     }
 
+    /// ringway: sends a response whose regular fields are already HPACK-encoded, as
+    /// literals that leave the dynamic table alone (not indexed, or never indexed), with no
+    /// pseudo-header and no connection-specific field among them. `:status` is encoded by the
+    /// connection. Otherwise as `send_response`.
+    pub fn send_response_encoded(
+        &mut self,
+        status: http::StatusCode,
+        encoded: bytes::Bytes,
+        end_of_stream: bool,
+    ) -> Result<SendStream<B>, crate::Error> {
+        self.inner
+            .send_response_encoded(status, encoded, end_of_stream)
+            .map(|_| SendStream::new(self.inner.clone()))
+            .map_err(Into::into)
+    }
+
     /// Push a request and response to the client
     ///
     /// On success, a [`SendResponse`] instance is returned.

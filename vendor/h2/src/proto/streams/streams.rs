@@ -1336,6 +1336,33 @@ impl<B> StreamRef<B> {
         })
     }
 
+    /// ringway: `send_response` with the fields already HPACK-encoded
+    /// (`frame::Headers::response_encoded`).
+    pub fn send_response_encoded(
+        &mut self,
+        status: http::StatusCode,
+        encoded: bytes::Bytes,
+        end_of_stream: bool,
+    ) -> Result<(), UserError> {
+        let mut me = self.opaque.inner.lock().unwrap();
+        let me = &mut *me;
+
+        let stream = me.store.resolve(self.opaque.key);
+        let actions = &mut me.actions;
+        let mut send_buffer = self.send_buffer.inner.lock().unwrap();
+        let send_buffer = &mut *send_buffer;
+
+        me.counts.transition(stream, |counts, stream| {
+            let mut frame = frame::Headers::response_encoded(stream.id, status, encoded);
+            if end_of_stream {
+                frame.set_end_stream();
+            }
+            actions
+                .send
+                .send_headers(frame, send_buffer, stream, counts, &mut actions.task)
+        })
+    }
+
     pub fn send_push_promise(
         &mut self,
         mut request: Request<()>,
