@@ -731,4 +731,27 @@ fn websocket_over_http2_relays_both_ways_over_h2c_and_tls() {
     }
     assert_eq!(HOLDS_CLOSED.load(Ordering::SeqCst), 2);
     assert!(rw.is_running());
+    // A tunnel that carries nothing for proxy_read_timeout ends, its upstream side too.
+    let quiet = start(&h2_conf(
+        be.addr,
+        "location /ws/ { proxy_pass http://be; proxy_read_timeout 1s; }",
+    ));
+    let out = Command::new(&python)
+        .arg(&script)
+        .args([
+            "127.0.0.1",
+            &quiet.addrs[0].port().to_string(),
+            "--case",
+            "quiet",
+        ])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "websocket.py quiet failed:\n{text}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while HOLDS_CLOSED.load(Ordering::SeqCst) < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(HOLDS_CLOSED.load(Ordering::SeqCst), 3);
 }

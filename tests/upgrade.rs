@@ -201,3 +201,65 @@ fn upgrade_without_connection_upgrade_is_not_an_upgrade() {
     let req = &b.requests()[0];
     assert!(!req.has("upgrade"), "{}", req.head);
 }
+
+/// A tunnel with nothing moving either way for `proxy_read_timeout` is closed on both sides
+/// (nginx: "upstream timed out"); one with traffic stays open past it.
+#[test]
+fn a_quiet_tunnel_closes_after_proxy_read_timeout() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // An echo that notes when ringway closed its side (a read ends well before its 10 s).
+    let closed_upstream = Arc::new(AtomicBool::new(false));
+    let seen = closed_upstream.clone();
+    let b = Backend::start(move |c| {
+        if c.read_request().is_none() {
+            return;
+        }
+        let mut out = WS_101.to_vec();
+        out.extend_from_slice(b"HELLO");
+        if !c.write(&out) {
+            return;
+        }
+        loop {
+            match c.read_some(Duration::from_secs(10)) {
+                Some(bytes) if c.write(&bytes) => {}
+                Some(_) => return,
+                None => return seen.store(true, Ordering::SeqCst),
+            }
+        }
+    });
+    let rw = Ringway::start(&proxy_conf(b.addr, "proxy_read_timeout 1s;"));
+    let mut c = rw.connect();
+    c.send(WS_REQ);
+    assert_eq!(c.read_response().status, 101);
+    let mut first = c.take_buffered();
+    if first.len() < 5 {
+        first.extend(c.read_exact_bytes(5 - first.len()));
+    }
+    assert_eq!(first, b"HELLO");
+    // Traffic every 300 ms for 2 s: twice the timeout, and the tunnel stays.
+    for i in 0..7u8 {
+        std::thread::sleep(Duration::from_millis(300));
+        c.send(&[b'a' + i]);
+        assert_eq!(c.read_exact_bytes(1), [b'a' + i]);
+    }
+    // Then quiet: closed a timeout after the last byte (and within a margin).
+    let quiet = std::time::Instant::now();
+    let (rest, closed) = c.read_to_close(Duration::from_secs(4));
+    assert!(closed, "a quiet tunnel stayed open");
+    assert!(rest.is_empty(), "{}", show(&rest));
+    let after = quiet.elapsed();
+    assert!(
+        after >= Duration::from_millis(900) && after < Duration::from_millis(2500),
+        "closed after {after:?}"
+    );
+    // The upstream's side went too.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while !closed_upstream.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        closed_upstream.load(Ordering::SeqCst),
+        "the upstream side stayed open"
+    );
+}

@@ -103,6 +103,7 @@ pub async fn forward<S: Transport>(
             to_client,
             to_up,
             held: Default::default(),
+            idle: loc.read_timeout,
         })));
     }
     let mut tap = None;

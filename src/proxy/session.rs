@@ -60,6 +60,9 @@ pub struct Upgraded {
     pub to_up: Vec<u8>,
     /// The `limit_conn` counts the request holds while the tunnel lasts.
     pub held: ConnGuard,
+    /// How long the tunnel may carry nothing either way (the location's
+    /// `proxy_read_timeout`).
+    pub idle: std::time::Duration,
 }
 
 /// Serves one accepted connection; `slot` (from `ShardCtx::admit`) is held until it closes.
@@ -269,6 +272,7 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
                     to_client,
                     to_up,
                     held: _held,
+                    idle,
                 } = *u;
                 let limit = ctx
                     .current()
@@ -276,7 +280,7 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
                     .map_or(std::time::Duration::from_secs(60), |l| {
                         l.defaults.client_send_timeout
                     });
-                Box::pin(tunnel::run(stream, up, to_client, to_up, limit)).await;
+                Box::pin(tunnel::run(stream, up, to_client, to_up, limit, idle)).await;
                 return;
             }
         }

@@ -28,6 +28,8 @@ The cases:
   bad_accept    a 101 with the wrong Sec-WebSocket-Accept becomes 502.
   malformed     CONNECT without :protocol: 405; :protocol on a GET: RST_STREAM(PROTOCOL_ERROR);
                 a :protocol that is not a token: 400.
+  quiet         (only with --case, against a proxy_read_timeout of about 1 s) a tunnel on
+                /ws/hold that carries nothing ends with END_STREAM after the timeout.
 """
 
 import argparse
@@ -225,6 +227,23 @@ class Cases:
         finally:
             c.close()
 
+    def case_quiet(self):
+        c = Conn(self.args)
+        try:
+            sid = c.open(connect_headers("/ws/hold"))
+            s = c.streams[sid]
+            c.until("response", lambda: s["headers"] is not None or s["reset"] is not None)
+            t0 = time.monotonic()
+            c.until("END_STREAM of a quiet tunnel", lambda: s["ended"] or s["reset"] is not None, 5.0)
+            # END_STREAM, then RST_STREAM(NO_ERROR) asks the client to stop sending (RFC 9113
+            # §8.1): both fine. Any other reset is not.
+            if not s["ended"] or s["reset"] not in (None, 0):
+                raise CaseFailed(f"ended {s['ended']}, RST_STREAM {s['reset']}")
+            if time.monotonic() - t0 < 0.8:
+                raise CaseFailed(f"ended after {time.monotonic() - t0:.2f} s, before the timeout")
+        finally:
+            c.close()
+
     def expect_status(self, path, want):
         s = self.status_of(connect_headers(path))
         got = (s["headers"] or {}).get(":status")
@@ -258,12 +277,16 @@ class Cases:
 CASES = ["settings", "echo", "upstream_ends", "client_resets", "refused", "not_upgraded", "bad_accept", "malformed"]
 
 
+# Run only when asked: the server's proxy_read_timeout for /ws/ must be about 1 s.
+EXTRA_CASES = ["quiet"]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("host")
     ap.add_argument("port", type=int)
     ap.add_argument("--tls", action="store_true")
-    ap.add_argument("--case", nargs="+", choices=CASES)
+    ap.add_argument("--case", nargs="+", choices=CASES + EXTRA_CASES)
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     failed = 0

@@ -11,13 +11,15 @@ use crate::net::io::write_all;
 use crate::proxy::session::Upgraded;
 
 /// Sends the 101 (as HEADERS 200) and what came after it, then relays until either side
-/// ends; the stream ends with END_STREAM (or its reset, when the client's side failed).
+/// ends or nothing moves for `proxy_read_timeout`; the stream ends with END_STREAM (or its
+/// reset, when the client's side failed).
 pub async fn run(mut stream: H2Stream, u: Upgraded, limit: Duration) {
     let Upgraded {
         mut up,
         to_client,
         to_up,
         held: _held,
+        idle,
     } = u;
     // A 101 whose handshake does not check out is answered 502 here, and the write fails.
     let opened = write_all(&mut stream, to_client, limit).await.is_ok() && stream.is_tunnel();
@@ -27,6 +29,6 @@ pub async fn run(mut stream: H2Stream, u: Upgraded, limit: Duration) {
     }
     let (mut inbound, mut outbound) = stream.into_halves();
     let (mut ur, mut uw) = up.into_split();
-    crate::proxy::tunnel::relay(&mut inbound, &mut outbound, &mut ur, &mut uw).await;
+    crate::proxy::tunnel::relay(&mut inbound, &mut outbound, &mut ur, &mut uw, idle).await;
     outbound.finish();
 }
