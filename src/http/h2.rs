@@ -48,8 +48,7 @@ pub fn request_head(
         }
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    copy_fields(parts, host, out, |_| false);
-    let length = parts.headers.contains_key(http::header::CONTENT_LENGTH);
+    let length = copy_fields(parts, host, out, |_| false);
     let body = match (ended, length) {
         (true, _) => RequestBody::None,
         (false, true) => RequestBody::Length,
@@ -66,8 +65,10 @@ pub fn request_head(
 /// names another authority, or two of them, refused).
 pub(super) fn host(parts: &http::request::Parts) -> Result<Option<&[u8]>, Refused> {
     let authority = parts.uri.authority().map(|a| a.as_str().as_bytes());
-    let host_field = parts.headers.get(HOST).map(HeaderValue::as_bytes);
-    if parts.headers.get_all(HOST).iter().count() > 1 {
+    // One pass over the few fields a request has: cheaper than two lookups by hash.
+    let mut hosts = parts.headers.iter().filter(|(n, _)| **n == HOST);
+    let host_field = hosts.next().map(|(_, v)| v.as_bytes());
+    if hosts.next().is_some() {
         return Err(Refused("more than one host field"));
     }
     match (authority, host_field) {
@@ -80,17 +81,18 @@ pub(super) fn host(parts: &http::request::Parts) -> Result<Option<&[u8]>, Refuse
 }
 
 /// Writes `host`, then the request's fields but those `skip` names (and `host` and `te`), with
-/// the cookies joined into one field.
+/// the cookies joined into one field. True when a `content-length` was among them.
 pub(super) fn copy_fields(
     parts: &http::request::Parts,
     host: Option<&[u8]>,
     out: &mut Vec<u8>,
     skip: impl Fn(&HeaderName) -> bool,
-) {
+) -> bool {
     if let Some(h) = host {
         field(out, b"host", h);
     }
     let mut cookies = 0;
+    let mut length = false;
     for (name, value) in &parts.headers {
         if *name == HOST || *name == TE || skip(name) {
             continue;
@@ -99,6 +101,7 @@ pub(super) fn copy_fields(
             cookies += 1;
             continue;
         }
+        length |= *name == http::header::CONTENT_LENGTH;
         field(out, name.as_str().as_bytes(), value.as_bytes());
     }
     if cookies > 0 {
@@ -111,6 +114,7 @@ pub(super) fn copy_fields(
         }
         out.extend_from_slice(b"\r\n");
     }
+    length
 }
 
 pub(super) fn field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {

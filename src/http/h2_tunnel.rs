@@ -47,6 +47,7 @@ pub fn request_head(
     out.extend_from_slice(path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     // A key the client sent is not the one the upstream will answer: ours replaces it.
+    // (content-length was refused above.)
     copy_fields(parts, host, out, |name| *name == SEC_WEBSOCKET_KEY);
     field(out, b"upgrade", protocol);
     field(out, b"connection", b"upgrade");

@@ -11,7 +11,53 @@ use std::ops;
 #[derive(Debug)]
 pub(super) struct Store {
     slab: slab::Slab<Stream>,
-    ids: IndexMap<StreamId, SlabIndex>,
+    ids: IndexMap<StreamId, SlabIndex, IdHashing>,
+}
+
+/// ringway: how the stream map hashes a stream id. SipHash (the default) cost about 150
+/// instructions per lookup, two lookups per request. Ids come from the peer, so the hash is
+/// still keyed, with a seed drawn once per process: a multiply and a fold.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct IdHashing(u64);
+
+impl Default for IdHashing {
+    fn default() -> Self {
+        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        IdHashing(*SEED.get_or_init(|| {
+            use std::hash::BuildHasher;
+            std::collections::hash_map::RandomState::new().hash_one(0x9e37_79b9_u32) | 1
+        }))
+    }
+}
+
+impl std::hash::BuildHasher for IdHashing {
+    type Hasher = IdHasher;
+
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(self.0)
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct IdHasher(u64);
+
+const ID_MUL: u64 = 0x9e37_79b9_7f4a_7c15;
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(ID_MUL);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(ID_MUL);
+    }
+
+    fn finish(&self) -> u64 {
+        // The multiply mixed the low bits upwards; fold them back for the bucket index.
+        self.0 ^ (self.0 >> 32)
+    }
 }
 
 /// "Pointer" to an entry in the store
@@ -82,7 +128,7 @@ impl Store {
     pub fn new() -> Self {
         Store {
             slab: slab::Slab::new(),
-            ids: IndexMap::new(),
+            ids: IndexMap::with_hasher(IdHashing::default()),
         }
     }
 
@@ -211,7 +257,7 @@ impl Store {
     pub fn release_if_empty(&mut self) {
         if self.slab.is_empty() && self.ids.is_empty() {
             self.slab = slab::Slab::new();
-            self.ids = IndexMap::new();
+            self.ids = IndexMap::with_hasher(IdHashing::default());
         }
     }
 
