@@ -12,6 +12,7 @@ use http::header::{CONTENT_LENGTH, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY};
 use sha1::{Digest, Sha1};
 
 use super::h2::{Refused, copy_fields, field, host};
+use super::util::is_tchar;
 
 /// RFC 6455 §1.3: what a server appends to the key before hashing it.
 const WEBSOCKET_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -81,15 +82,11 @@ pub fn accepted(expect: &Expect, headers: &http::HeaderMap) -> bool {
 /// `protocol-name ["/" protocol-version]`, both tokens (RFC 9110 §7.8): what `Upgrade` may
 /// carry, so that nothing else reaches the upstream's head.
 fn upgrade_token(p: &[u8]) -> bool {
-    let token = |t: &[u8]| !t.is_empty() && t.iter().all(|&c| tchar(c));
+    let token = |t: &[u8]| !t.is_empty() && t.iter().all(|&c| is_tchar(c));
     match p.iter().position(|&c| c == b'/') {
         Some(i) => token(&p[..i]) && token(&p[i + 1..]),
         None => token(p),
     }
-}
-
-fn tchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
 }
 
 #[cfg(test)]

@@ -85,27 +85,8 @@ const TOKEN_LOWER: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut c = 0;
     while c < 256 {
-        let b = c as u8;
-        let token = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        if token {
-            t[c] = b.to_ascii_lowercase();
+        if super::util::TCHAR_TABLE[c] {
+            t[c] = (c as u8).to_ascii_lowercase();
         }
         c += 1;
     }

@@ -3,8 +3,8 @@
 
 use super::ParseError;
 
-/// `tchar` of RFC 9110 §5.6.2.
-static TCHAR: [bool; 256] = {
+/// `tchar` of RFC 9110 §5.6.2 (a `const` too, for tables built from it at compile time).
+pub(crate) const TCHAR_TABLE: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {
@@ -31,6 +31,8 @@ static TCHAR: [bool; 256] = {
     }
     t
 };
+
+static TCHAR: [bool; 256] = TCHAR_TABLE;
 
 #[inline]
 pub(crate) fn is_tchar(b: u8) -> bool {
