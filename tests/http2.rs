@@ -23,7 +23,17 @@ fn suite_backend() -> Backend {
     Backend::start(|c| {
         while let Some(req) = c.read_request() {
             let path = req.target.clone();
-            let ok = if path.starts_with("/large") {
+            let ok = if path.starts_with("/bighead") {
+                // 20 fields of 1,100 bytes: HEADERS and CONTINUATION frames.
+                let values: Vec<(String, String)> = (0..20)
+                    .map(|i| (format!("X-Big-{i}"), format!("{i:02}{}", "v".repeat(1098))))
+                    .collect();
+                let fields: Vec<(&str, &str)> = values
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
+                c.respond_with(200, &fields, b"big head\n")
+            } else if path.starts_with("/large") {
                 c.respond_with(200, &[("Content-Type", "text/plain")], &pattern(256 * 1024))
             } else if path.starts_with("/post") || path.starts_with("/echo") {
                 c.respond_with(
@@ -267,6 +277,35 @@ fn streams_go_through_the_same_phases_bodies_and_rules() {
         head.to_ascii_lowercase().contains("content-length: 262144"),
         "{head}"
     );
+}
+
+/// A response head larger than one frame goes out as HEADERS and CONTINUATION frames, every
+/// field intact and lowercased (ringway's own HPACK, `http::hpack`).
+#[test]
+fn a_response_head_larger_than_a_frame_reaches_the_client_whole() {
+    let be = suite_backend();
+    let rw = start(&h2_conf(be.addr, ""));
+    for (addr, args) in [
+        (rw.addrs[0], "--http2-prior-knowledge"),
+        (rw.addrs[1], "--http2"),
+    ] {
+        let (status, version, head) = if args == "--http2" {
+            curl_tls(addr, "/bighead", &[args, "-D", "-", "-o", "/dev/null"])
+        } else {
+            curl_plain(addr, "/bighead", args)
+        };
+        assert_eq!((status, &*version), (200, "2"), "{head}");
+        if args == "--http2" {
+            for i in 0..20 {
+                let want = format!("x-big-{i}: {i:02}{}\r\n", "v".repeat(1098));
+                assert!(
+                    head.contains(&want),
+                    "x-big-{i} missing or changed:\n{head}"
+                );
+            }
+            assert!(head.contains("x-rule: applied\r\n"), "{head}");
+        }
+    }
 }
 
 #[test]
