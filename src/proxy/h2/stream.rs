@@ -240,17 +240,16 @@ impl Outbound {
                 self.out = Out::Head(rest.to_vec());
                 continue;
             }
-            let end = matches!(h.body, ResponseBody::None | ResponseBody::Length(0));
+            let body = h.body;
+            let end = matches!(body, ResponseBody::None | ResponseBody::Length(0));
             match h.fields {
                 HeadFields::Encoded(block) => self.send_encoded(status, block, end)?,
-                HeadFields::Map(fields) => {
-                    let mut response = http::Response::new(());
-                    *response.status_mut() = status;
-                    *response.headers_mut() = fields;
+                HeadFields::Map(_) => {
+                    let response = h.into_response().ok_or_else(|| invalid("no fields"))?;
                     self.send_head(response, end)?;
                 }
             }
-            self.out = match h.body {
+            self.out = match body {
                 _ if end => Out::Done,
                 ResponseBody::Length(n) => Out::Length(n),
                 ResponseBody::Chunked => Out::Chunked(ChunkedDecoder::default()),
