@@ -106,6 +106,15 @@ class Conn:
         self.flush()
         return sid
 
+    def open_tunnel(self, path, extra=()):
+        """An extended CONNECT on path, answered 200: (stream id, its record)."""
+        sid = self.open(connect_headers(path, extra=extra))
+        s = self.streams[sid]
+        self.until("response", lambda: s["headers"] is not None or s["reset"] is not None)
+        if (s["headers"] or {}).get(":status") != "200":
+            raise CaseFailed(f"{path} answered {s['headers']}, reset {s['reset']}")
+        return sid, s
+
     def until(self, what, check, timeout=5.0):
         deadline = time.monotonic() + timeout
         while not check():
@@ -129,6 +138,9 @@ class Conn:
 
     def close(self):
         self.sock.close()
+
+
+GET_ROOT = [(":method", "GET"), (":scheme", "https"), (":path", "/"), (":authority", "localhost")]
 
 
 def connect_headers(path, protocol="websocket", extra=()):
@@ -163,12 +175,8 @@ class Cases:
     def case_echo(self):
         c = Conn(self.args)
         try:
-            sid = c.open(connect_headers("/ws/echo", extra=[("sec-websocket-protocol", "chat")]))
-            s = c.streams[sid]
-            c.until("response", lambda: s["headers"] is not None or s["reset"] is not None)
+            sid, s = c.open_tunnel("/ws/echo", extra=[("sec-websocket-protocol", "chat")])
             h = s["headers"]
-            if h is None or h.get(":status") != "200":
-                raise CaseFailed(f"answered {h}, reset {s['reset']}")
             if h.get("sec-websocket-protocol") != "chat":
                 raise CaseFailed(f"Sec-WebSocket-Protocol lost: {h}")
             for gone in ("sec-websocket-accept", "upgrade", "connection"):
@@ -180,8 +188,7 @@ class Cases:
             c.until("echo of ping", lambda: bytes(s["data"]) == b"ping")
             del s["data"][:]
             big = bytes((i * 7 + i // 251) % 256 for i in range(300 * 1024))
-            get = c.open([(":method", "GET"), (":scheme", "https"), (":path", "/"),
-                          (":authority", "localhost")], end_stream=True)
+            get = c.open(GET_ROOT, end_stream=True)
             c.send(sid, big)
             c.until("GET / beside the tunnel", lambda: c.streams[get]["ended"])
             if c.streams[get]["headers"].get(":status") != "200":
@@ -213,16 +220,11 @@ class Cases:
     def case_client_resets(self):
         c = Conn(self.args)
         try:
-            sid = c.open(connect_headers("/ws/hold"))
-            s = c.streams[sid]
-            c.until("response", lambda: s["headers"] is not None or s["reset"] is not None)
-            if (s["headers"] or {}).get(":status") != "200":
-                raise CaseFailed(f"answered {s['headers']}, reset {s['reset']}")
+            sid, s = c.open_tunnel("/ws/hold")
             c.h2.reset_stream(sid, error_code=8)  # CANCEL
             c.flush()
             # The connection goes on serving.
-            get = c.open([(":method", "GET"), (":scheme", "https"), (":path", "/"),
-                          (":authority", "localhost")], end_stream=True)
+            get = c.open(GET_ROOT, end_stream=True)
             c.until("GET / after the reset", lambda: c.streams[get]["ended"])
         finally:
             c.close()
@@ -230,9 +232,7 @@ class Cases:
     def case_quiet(self):
         c = Conn(self.args)
         try:
-            sid = c.open(connect_headers("/ws/hold"))
-            s = c.streams[sid]
-            c.until("response", lambda: s["headers"] is not None or s["reset"] is not None)
+            sid, s = c.open_tunnel("/ws/hold")
             t0 = time.monotonic()
             c.until("END_STREAM of a quiet tunnel", lambda: s["ended"] or s["reset"] is not None, 5.0)
             # END_STREAM, then RST_STREAM(NO_ERROR) asks the client to stop sending (RFC 9113
