@@ -57,7 +57,7 @@ fn h2_conf(backend: SocketAddr, extra: &str) -> String {
     let leaf = Pki::get().server(&["localhost"], KeyKind::Ecdsa);
     format!(
         "http {{
-    log_format h2 '$request $status $body_bytes_sent';
+    log_format h2 '$request $status $body_bytes_sent $sent_http_x_rule';
     upstream be {{ server {backend}; keepalive 32; }}
     server {{
         listen {LISTEN};
@@ -153,10 +153,12 @@ fn h2c_and_http11_share_a_plain_port_and_both_are_logged() {
         "{}",
         reached[1].head
     );
+    // A field the response phase wrote (add_header) is logged whichever form the head took:
+    // HTTP/1.1 text, or HTTP/2's own for a stream.
     let want = [
-        "GET /here HTTP/2.0 200 14",
-        "GET /p?q=1 HTTP/1.1 200 14",
-        "GET /p?q=2 HTTP/2.0 200 14",
+        "GET /here HTTP/2.0 200 14 -",
+        "GET /p?q=1 HTTP/1.1 200 14 applied",
+        "GET /p?q=2 HTTP/2.0 200 14 applied",
     ];
     let deadline = std::time::Instant::now() + Duration::from_secs(3);
     let mut log = access_log(&rw);
@@ -453,6 +455,68 @@ fn access_rules_limits_rewrites_and_the_cache_apply_to_streams() {
         503,
         "limit_req refuses the second stream"
     );
+}
+
+/// A compressed response over HTTP/2, proxied and then cached: on the fly (no length), then
+/// from its stored variant, whose head gets the variant's Content-Length on its way out (the
+/// head in HTTP/2's form, `http::h2_head::set_length`).
+#[test]
+fn a_compressed_cache_variant_goes_out_with_its_length_over_http2() {
+    use std::io::Write;
+    let be = suite_backend();
+    let dir = temp_dir("h2variant");
+    let extra = "location /large { proxy_pass http://be; proxy_cache c; proxy_cache_valid 200 1m;
+            gzip on; gzip_types text/plain; add_header X-Cache $upstream_cache_status; }";
+    let conf = h2_conf(be.addr, extra).replace(
+        "http {\n",
+        &format!(
+            "http {{\n    proxy_cache_path {} levels=1:2 keys_zone=c:1m;\n",
+            dir.display()
+        ),
+    );
+    let rw = start(&conf);
+    let out = temp_dir("h2variant-out");
+    let body_file = out.join("body");
+    let get = || {
+        let (status, version, head) = curl_tls(
+            rw.addrs[1],
+            "/large",
+            &[
+                "--http2",
+                "-H",
+                "Accept-Encoding: gzip",
+                "-D",
+                "-",
+                "-o",
+                body_file.to_str().unwrap(),
+            ],
+        );
+        assert_eq!((status, version.as_str()), (200, "2"), "{head}");
+        let body = std::fs::read(&body_file).unwrap();
+        let mut d = flate2::write::GzDecoder::new(Vec::new());
+        d.write_all(&body).unwrap();
+        assert_eq!(d.finish().unwrap(), pattern(256 * 1024), "{head}");
+        let head = head.to_ascii_lowercase();
+        assert!(head.contains("content-encoding: gzip"), "{head}");
+        (head, body.len())
+    };
+    let (miss, _) = get();
+    assert!(miss.contains("x-cache: miss"), "{miss}");
+    // The first HITs compress the entry and store the variant; a later one sends it as stored.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (hit, len) = get();
+        assert!(hit.contains("x-cache: hit"), "{hit}");
+        if hit.contains(&format!("content-length: {len}\r\n")) {
+            break;
+        }
+        assert!(!hit.contains("content-length"), "a wrong length: {hit}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no stored variant: {hit}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Reads HTTP/2 frames from `s` until one of type `kind` comes (true) or the stream ends.

@@ -179,9 +179,9 @@ fn static_name(n: &[u8]) -> Option<usize> {
 }
 
 /// Reads back what `literal` writes: (name, value) pairs, names from the static table by
-/// index. For tests and the fuzz target (a real client's decoder is what the integration tests
-/// use); None on anything else.
-#[cfg(any(test, fuzzing))]
+/// index. For the logs' `$sent_http_*` of a head in HTTP/2's form (`http::h2_head`), tests and
+/// the fuzz target (a real client's decoder is what the integration tests use); None on
+/// anything else.
 pub fn read_literals(mut b: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
     fn int(b: &mut &[u8], prefix: u32) -> Option<usize> {
         let max = (1usize << prefix) - 1;
@@ -225,7 +225,6 @@ pub fn read_literals(mut b: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
     Some(fields)
 }
 
-#[cfg(any(test, fuzzing))]
 const STATIC_NAMES: [&str; 47] = [
     "accept-charset",
     "accept-encoding",

@@ -5,6 +5,7 @@
 pub mod chunked;
 pub mod error;
 pub mod h2;
+pub mod h2_head;
 pub mod h2_tunnel;
 pub mod hpack;
 pub mod request;

@@ -1,7 +1,7 @@
 //! Head writing for both directions: hop-by-hop fields out (RFC 9110 §7.6.1), framing re-stated,
 //! Via added (§7.6.3). The caller appends its configured fields and then the final CRLF.
 
-use super::util::{list_items, push_u64};
+use super::util::{list_items, push_u64, u64_digits};
 use super::{BodyFraming, HeaderSpan, RequestHead, ResponseFraming, ResponseHead, status};
 
 /// Client fields whose names contain `_` are not forwarded (nginx's `underscores_in_headers off`
@@ -108,24 +108,59 @@ pub struct HeadCoding {
 /// `ResponseRewrite::redirect`'s rewriter: (value, out) → rewritten.
 pub type RedirectFn<'a> = dyn Fn(&[u8], &mut Vec<u8>) -> bool + 'a;
 
-/// Writes status line (always `HTTP/1.1`), filtered upstream fields, framing and Connection
+/// Where a response head goes, field by field: HTTP/1.1 text (`Vec<u8>`: the status line,
+/// then `Name: value` lines), or HTTP/2's fields (`http::h2_head::Encoder`, which leaves out
+/// the connection's fields HTTP/2 does not carry).
+pub trait HeadOut {
+    fn status_line(&mut self, code: u16, reason: &[u8]);
+    fn field(&mut self, name: &[u8], value: &[u8]);
+    /// A field whose value `value` appends to the buffer it is given; false from `value`: no
+    /// field after all (nothing is written).
+    fn field_with(&mut self, name: &[u8], value: impl FnOnce(&mut Vec<u8>) -> bool) -> bool;
+}
+
+impl HeadOut for Vec<u8> {
+    fn status_line(&mut self, code: u16, reason: &[u8]) {
+        self.extend_from_slice(b"HTTP/1.1 ");
+        push_u64(self, u64::from(code));
+        self.push(b' ');
+        self.extend_from_slice(reason);
+        self.extend_from_slice(b"\r\n");
+    }
+
+    #[inline]
+    fn field(&mut self, name: &[u8], value: &[u8]) {
+        write_field(self, name, value);
+    }
+
+    fn field_with(&mut self, name: &[u8], value: impl FnOnce(&mut Vec<u8>) -> bool) -> bool {
+        let mark = self.len();
+        self.extend_from_slice(name);
+        self.extend_from_slice(b": ");
+        if !value(self) {
+            self.truncate(mark);
+            return false;
+        }
+        self.extend_from_slice(b"\r\n");
+        true
+    }
+}
+
+/// Writes status line (`HTTP/1.1` in text), filtered upstream fields, framing and Connection
 /// fields (no final CRLF).
 pub fn write_response_head(
-    out: &mut Vec<u8>,
+    out: &mut impl HeadOut,
     head: &ResponseHead,
     buf: &[u8],
     opts: &ResponseRewrite<'_>,
 ) {
-    out.extend_from_slice(b"HTTP/1.1 ");
-    push_u64(out, u64::from(head.status));
-    out.push(b' ');
     let reason = head.reason.get(buf);
-    if reason.is_empty() {
-        out.extend_from_slice(status::reason(head.status).as_bytes());
+    let reason = if reason.is_empty() {
+        status::reason(head.status).as_bytes()
     } else {
-        out.extend_from_slice(reason);
-    }
-    out.extend_from_slice(b"\r\n");
+        reason
+    };
+    out.status_line(head.status, reason);
     // A HEAD or 304 response keeps the Content-Length of the representation (RFC 9110 §8.6);
     // 1xx and 204 must not carry one.
     let keep_length =
@@ -155,33 +190,35 @@ pub fn write_response_head(
         {
             continue;
         }
-        write_field(out, name, value);
+        out.field(name, value);
     }
     if let Some(token) = opts.coding.content_encoding {
-        write_field(out, b"Content-Encoding", token);
+        out.field(b"Content-Encoding", token);
     }
     if opts.coding.vary && !varies_on_encoding(head, buf) {
-        out.extend_from_slice(b"Vary: Accept-Encoding\r\n");
+        out.field(b"Vary", b"Accept-Encoding");
     }
     match opts.framing {
         ResponseFraming::Length(n) => write_content_length(out, n),
-        ResponseFraming::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+        ResponseFraming::Chunked => out.field(b"Transfer-Encoding", b"chunked"),
         ResponseFraming::None | ResponseFraming::Close => {}
     }
     if opts.upgrade {
-        out.extend_from_slice(b"Connection: upgrade\r\n");
+        out.field(b"Connection", b"upgrade");
     } else if !opts.keep_alive {
-        out.extend_from_slice(b"Connection: close\r\n");
+        out.field(b"Connection", b"close");
     } else if opts.client_http10 {
-        out.extend_from_slice(b"Connection: keep-alive\r\n");
+        out.field(b"Connection", b"keep-alive");
     }
-    write_via(out, opts.via);
+    if let Some(v) = opts.via {
+        out.field(b"Via", v);
+    }
 }
 
 /// A field compression changes: `ETag` weakened, `Accept-Ranges` dropped. True when the field
 /// was handled here (written or dropped).
 #[inline(never)]
-fn write_coded(out: &mut Vec<u8>, name: &[u8], value: &[u8], c: &HeadCoding) -> bool {
+fn write_coded(out: &mut impl HeadOut, name: &[u8], value: &[u8], c: &HeadCoding) -> bool {
     if c.content_encoding.is_none() {
         return false;
     }
@@ -189,11 +226,11 @@ fn write_coded(out: &mut Vec<u8>, name: &[u8], value: &[u8], c: &HeadCoding) -> 
         return true;
     }
     if name.eq_ignore_ascii_case(b"etag") && !value.starts_with(b"W/") {
-        out.extend_from_slice(name);
-        out.extend_from_slice(b": W/");
-        out.extend_from_slice(value);
-        out.extend_from_slice(b"\r\n");
-        return true;
+        return out.field_with(name, |v| {
+            v.extend_from_slice(b"W/");
+            v.extend_from_slice(value);
+            true
+        });
     }
     false
 }
@@ -249,7 +286,7 @@ fn connection_option(headers: &[HeaderSpan], buf: &[u8], name: &[u8], upgrade: b
 /// `redirect`; true when it rewrote the field (and wrote it).
 #[inline(never)]
 fn write_redirect(
-    out: &mut Vec<u8>,
+    out: &mut impl HeadOut,
     name: &[u8],
     value: &[u8],
     redirect: &dyn Fn(&[u8], &mut Vec<u8>) -> bool,
@@ -267,16 +304,10 @@ fn write_redirect(
     } else {
         return false;
     };
-    let mark = out.len();
-    out.extend_from_slice(name);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(&value[..prefix]);
-    if !redirect(&value[prefix..], out) {
-        out.truncate(mark);
-        return false;
-    }
-    out.extend_from_slice(b"\r\n");
-    true
+    out.field_with(name, |v| {
+        v.extend_from_slice(&value[..prefix]);
+        redirect(&value[prefix..], v)
+    })
 }
 
 #[inline]
@@ -288,10 +319,9 @@ fn write_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 }
 
 #[inline]
-fn write_content_length(out: &mut Vec<u8>, n: u64) {
-    out.extend_from_slice(b"Content-Length: ");
-    push_u64(out, n);
-    out.extend_from_slice(b"\r\n");
+fn write_content_length(out: &mut impl HeadOut, n: u64) {
+    let mut digits = [0u8; 20];
+    out.field(b"Content-Length", u64_digits(n, &mut digits));
 }
 
 /// RFC 9110 §7.6.3: received Via fields were copied as they came; ours goes last.

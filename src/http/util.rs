@@ -194,8 +194,14 @@ impl TransferCodings {
 
 /// Appends the decimal digits of `n` without allocating.
 #[inline]
-pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
     let mut tmp = [0u8; 20];
+    out.extend_from_slice(u64_digits(n, &mut tmp));
+}
+
+/// The decimal digits of `n`, written at the end of `tmp`.
+#[inline]
+pub(crate) fn u64_digits(mut n: u64, tmp: &mut [u8; 20]) -> &[u8] {
     let mut i = tmp.len();
     loop {
         i -= 1;
@@ -205,7 +211,7 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
             break;
         }
     }
-    out.extend_from_slice(&tmp[i..]);
+    &tmp[i..]
 }
 
 /// Appends the lowercase hex digits of `n` without allocating.

@@ -17,6 +17,9 @@ pub trait Transport: AsyncReadRent + AsyncWriteRent + CancelableAsyncReadRent {
     /// Nobody reads what is written (a cache fill's sink): work that only shapes the bytes for
     /// a reader (compression) is skipped.
     const DISCARDS: bool = false;
+    /// The stream sends a response head as HTTP/2's HEADERS: the response phase writes it in
+    /// that form (`http::h2_head`) rather than as HTTP/1.1 text the stream would read back.
+    const HTTP2_HEADS: bool = false;
 
     /// The socket when bytes may move between it and a pipe unchanged (splice(2)).
     fn splice_fd(&self) -> Option<RawFd>;

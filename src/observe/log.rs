@@ -297,6 +297,16 @@ pub fn response_head(outcome: &Outcome, head: &[u8]) {
 /// All values of field `name` (lower-case) in a response head, joined by ", ".
 fn field_of(head: &[u8], name: &[u8], out: &mut Vec<u8>) {
     let mut first = true;
+    if let Some(fields) = crate::http::h2_head::fields(head) {
+        for (_, v) in fields.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            if !first {
+                out.extend_from_slice(b", ");
+            }
+            out.extend_from_slice(v);
+            first = false;
+        }
+        return;
+    }
     for line in head.split(|&c| c == b'\n').skip(1) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let Some(colon) = line.iter().position(|&c| c == b':') else {

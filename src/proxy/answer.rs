@@ -12,6 +12,7 @@ use super::outcome::Outcome;
 use super::request::{Request, find_header, vars};
 use super::session::Next;
 use crate::http::request::RequestHead;
+use crate::http::rewrite::HeadOut;
 use crate::http::{BodyFraming, Method, status};
 use crate::net::Transport;
 use crate::net::io::write_all;
@@ -230,15 +231,15 @@ pub fn add_header_applies(status: u16, always: bool) -> bool {
 }
 
 /// Renders the location's `add_header` fields that apply to `status`.
-pub fn render_add_headers(add: &[AddHeader], status: u16, vars: &Vars<'_>, out: &mut Vec<u8>) {
+pub fn render_add_headers(add: &[AddHeader], status: u16, vars: &Vars<'_>, out: &mut impl HeadOut) {
     for h in add {
         if add_header_applies(status, h.always) {
-            out.extend_from_slice(&h.name);
-            out.extend_from_slice(b": ");
-            let at = out.len();
-            h.value.render(vars, out);
-            super::upstream_head::unfold(&mut out[at..]);
-            out.extend_from_slice(b"\r\n");
+            out.field_with(&h.name, |v| {
+                let at = v.len();
+                h.value.render(vars, v);
+                super::upstream_head::unfold(&mut v[at..]);
+                true
+            });
         }
     }
 }

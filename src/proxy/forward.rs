@@ -125,7 +125,16 @@ pub async fn forward<S: Transport>(
             }
         }
     }
-    let mut plan = response::plan(r, &b, &answer.head, &answer.buf, keep_client, proxy_host);
+    let form = response::HeadForm::of::<S>();
+    let mut plan = response::plan(
+        r,
+        &b,
+        &answer.head,
+        &answer.buf,
+        keep_client,
+        proxy_host,
+        form,
+    );
     if tap.is_some() {
         plan.splice = false;
     }

@@ -8,7 +8,8 @@ use super::answer::render_add_headers;
 use super::compress_relay::{Recode, decide};
 use super::request::{Request, find_header, vars};
 use super::upstream_head::{NAMES_ON_STACK, VIA};
-use crate::http::rewrite::{HeadCoding, ResponseRewrite, write_response_head};
+use crate::http::h2_head::Encoder;
+use crate::http::rewrite::{HeadCoding, HeadOut, ResponseRewrite, write_response_head};
 use crate::http::{ResponseFraming, ResponseHead, Version};
 use crate::route::RedirectPattern;
 use crate::template::Vars;
@@ -48,6 +49,7 @@ pub fn plan(
     ub: &[u8],
     mut keep_client: bool,
     proxy_host: &[u8],
+    form: HeadForm,
 ) -> Plan {
     let client_http10 = r.head.version == Version::Http10;
     let decision = decide(r, b, resp, ub);
@@ -76,55 +78,29 @@ pub fn plan(
             chunked: framing == ResponseFraming::Chunked,
         },
     };
-    let mut head = r.ctx.bufs.get();
-    let header = |name: &[u8], out: &mut Vec<u8>| find_header(r.head, b, name, out);
-    // The variables are gathered only when a rule needs them: most responses carry no
-    // redirect and most locations add no field.
-    let redirect =
-        |value: &[u8], out: &mut Vec<u8>| redirect(r, &vars(r, b, proxy_host, &header), value, out);
-    let mut names: [&[u8]; NAMES_ON_STACK] = [&[]; NAMES_ON_STACK];
-    let hide_vec: Vec<&[u8]>;
-    let hide: &[&[u8]] = if r.loc.hide.len() <= NAMES_ON_STACK {
-        for (i, n) in r.loc.hide.iter().enumerate() {
-            names[i] = n;
-        }
-        &names[..r.loc.hide.len()]
-    } else {
-        hide_vec = r.loc.hide.iter().map(|n| &n[..]).collect();
-        &hide_vec
-    };
-    write_response_head(
-        &mut head,
+    let fields = Fields {
+        r,
+        b,
         resp,
         ub,
-        &ResponseRewrite {
-            keep_alive: keep_client,
-            client_http10,
-            framing,
-            hide,
-            via: r.loc.via.then_some(VIA),
-            upgrade: false,
-            redirect: (!r.loc.redirects.is_empty()).then_some(&redirect),
-            coding: HeadCoding {
-                content_encoding: decision.coding.map(|c| c.token()),
-                vary: decision.vary,
-            },
+        proxy_host,
+        keep_alive: keep_client,
+        client_http10,
+        framing,
+        coding: HeadCoding {
+            content_encoding: decision.coding.map(|c| c.token()),
+            vary: decision.vary,
         },
-    );
-    if !resp
-        .headers
-        .iter()
-        .any(|h| h.name.get(ub).eq_ignore_ascii_case(b"date"))
-    {
-        head.extend_from_slice(b"Date: ");
-        head.extend_from_slice(&*r.ctx.date.borrow());
-        head.extend_from_slice(b"\r\n");
-    }
-    if !r.loc.add_headers.is_empty() {
-        let vars = vars(r, b, proxy_host, &header);
-        render_add_headers(&r.loc.add_headers, resp.status, &vars, &mut head);
-    }
-    head.extend_from_slice(b"\r\n");
+    };
+    let buf = r.ctx.bufs.get();
+    let head = if form == HeadForm::Http2 {
+        let mut e = Encoder::new(buf);
+        fields.write(&mut e);
+        // A field HTTP/2 cannot carry: the head goes as text, which the stream refuses.
+        e.finish().unwrap_or_else(|buf| fields.text(buf))
+    } else {
+        fields.text(buf)
+    };
     Plan {
         head,
         body,
@@ -135,6 +111,101 @@ pub fn plan(
             level: decision.level,
             chunked: framing == ResponseFraming::Chunked,
         }),
+    }
+}
+
+/// The form of the head a plan writes: as HTTP/1.1 text, or already as HTTP/2's fields for a
+/// stream that sends HEADERS (`http::h2_head`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadForm {
+    Http1,
+    Http2,
+}
+
+impl HeadForm {
+    /// The form a client stream of type `S` takes.
+    pub fn of<S: crate::net::Transport>() -> HeadForm {
+        if S::HTTP2_HEADS {
+            HeadForm::Http2
+        } else {
+            HeadForm::Http1
+        }
+    }
+}
+
+/// What a response head is written from.
+#[derive(Clone, Copy)]
+struct Fields<'p, 'r> {
+    r: &'p Request<'r>,
+    b: &'p [u8],
+    resp: &'p ResponseHead,
+    ub: &'p [u8],
+    proxy_host: &'p [u8],
+    keep_alive: bool,
+    client_http10: bool,
+    framing: ResponseFraming,
+    coding: HeadCoding,
+}
+
+impl Fields<'_, '_> {
+    /// The head as HTTP/1.1 text, its final CRLF included, into `buf` (emptied first).
+    fn text(&self, mut buf: Vec<u8>) -> Vec<u8> {
+        buf.clear();
+        self.write(&mut buf);
+        buf.extend_from_slice(b"\r\n");
+        buf
+    }
+
+    /// The status and the fields: the upstream's as the location's rules leave them, `Date`
+    /// when the upstream sent none, `add_header`'s.
+    fn write(&self, out: &mut impl HeadOut) {
+        let Fields {
+            r,
+            b,
+            resp,
+            ub,
+            proxy_host,
+            ..
+        } = *self;
+        let header = |name: &[u8], out: &mut Vec<u8>| find_header(r.head, b, name, out);
+        // The variables are gathered only when a rule needs them: most responses carry no
+        // redirect and most locations add no field.
+        let redirect = |value: &[u8], out: &mut Vec<u8>| {
+            redirect(r, &vars(r, b, proxy_host, &header), value, out)
+        };
+        let mut names: [&[u8]; NAMES_ON_STACK] = [&[]; NAMES_ON_STACK];
+        let hide_vec: Vec<&[u8]>;
+        let hide: &[&[u8]] = if r.loc.hide.len() <= NAMES_ON_STACK {
+            for (i, n) in r.loc.hide.iter().enumerate() {
+                names[i] = n;
+            }
+            &names[..r.loc.hide.len()]
+        } else {
+            hide_vec = r.loc.hide.iter().map(|n| &n[..]).collect();
+            &hide_vec
+        };
+        let opts = ResponseRewrite {
+            keep_alive: self.keep_alive,
+            client_http10: self.client_http10,
+            framing: self.framing,
+            hide,
+            via: r.loc.via.then_some(VIA),
+            upgrade: false,
+            redirect: (!r.loc.redirects.is_empty()).then_some(&redirect),
+            coding: self.coding,
+        };
+        write_response_head(out, resp, ub, &opts);
+        if !resp
+            .headers
+            .iter()
+            .any(|h| h.name.get(ub).eq_ignore_ascii_case(b"date"))
+        {
+            out.field(b"Date", &r.ctx.date.borrow()[..]);
+        }
+        if !r.loc.add_headers.is_empty() {
+            let vars = vars(r, b, proxy_host, &header);
+            render_add_headers(&r.loc.add_headers, resp.status, &vars, out);
+        }
     }
 }
 

@@ -143,7 +143,8 @@ pub async fn serve_view<S: Transport>(
         }
     };
     let (consumed, keep) = answered_extent(r, &b);
-    let mut plan = response::plan(r, &b, &resp, &ub, keep, proxy_host);
+    let form = response::HeadForm::of::<S>();
+    let mut plan = response::plan(r, &b, &resp, &ub, keep, proxy_host, form);
     r.ctx.bufs.put(ub);
     r.outcome.status.set(resp.status);
     let body = match plan.body {

@@ -58,6 +58,9 @@ pub async fn send_stored<S: Transport>(
 /// for a body of `n` bytes: `Transfer-Encoding: chunked` (ringway's own line, after the status
 /// line, never a value: values hold no CRLF) becomes `Content-Length`.
 pub fn with_length(head: &mut Vec<u8>, n: u64) {
+    if crate::http::h2_head::is_record(head) {
+        return crate::http::h2_head::set_length(head, n);
+    }
     const CHUNKED: &[u8] = b"\r\nTransfer-Encoding: chunked\r\n";
     if let Some(at) = head.windows(CHUNKED.len()).position(|w| w == CHUNKED) {
         head.drain(at + 2..at + CHUNKED.len());

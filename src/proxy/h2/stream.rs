@@ -560,6 +560,8 @@ impl AsyncWriteRent for H2Stream {
 }
 
 impl Transport for H2Stream {
+    const HTTP2_HEADS: bool = true;
+
     /// Frames must be built around the bytes: never spliced.
     fn splice_fd(&self) -> Option<RawFd> {
         None
