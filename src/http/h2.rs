@@ -373,9 +373,21 @@ pub(super) fn carried(
         return false;
     }
     if name.len() == 14 && name.eq_ignore_ascii_case(b"content-length") {
-        *length = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
+        *length = digits_value(value);
     }
     true
+}
+
+/// A Content-Length's value: ASCII digits only, within u64.
+fn digits_value(v: &[u8]) -> Option<u64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.iter().try_fold(0u64, |n, &c| {
+        c.is_ascii_digit()
+            .then_some(())
+            .and_then(|_| n.checked_mul(10)?.checked_add(u64::from(c - b'0')))
+    })
 }
 
 /// How the body after a head is framed in the path's bytes, from what the head said.

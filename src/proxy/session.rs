@@ -713,8 +713,12 @@ async fn after_routing<'u, S: Transport>(
             proxy_host,
         } => {
             let next = match &loc.cache {
+                // Boxed: inline, the cache phase's state (4.3 KB) would be part of every
+                // request's future, which is moved (copied whole) into its block per request.
                 Some(c) => {
-                    super::cache::proxy(r, stream, b, *upstream, uri.as_ref(), proxy_host, c).await
+                    let cached =
+                        super::cache::proxy(r, stream, b, *upstream, uri.as_ref(), proxy_host, c);
+                    Box::pin(cached).await
                 }
                 None => {
                     forward::forward(r, stream, b, *upstream, uri.as_ref(), proxy_host, None).await
