@@ -35,6 +35,10 @@ fn suite_backend() -> Backend {
                 c.respond_with(200, &fields, b"big head\n")
             } else if path.starts_with("/large") {
                 c.respond_with(200, &[("Content-Type", "text/plain")], &pattern(256 * 1024))
+            } else if path.starts_with("/nocontent") {
+                c.respond(204, b"")
+            } else if path.starts_with("/notmodified") {
+                c.respond_with(304, &[("ETag", "\"v1\"")], b"")
             } else if path.starts_with("/post") || path.starts_with("/echo") {
                 c.respond_with(
                     200,
@@ -123,7 +127,12 @@ fn curl_version(args: &[&str], url: &str) -> (u16, String, String) {
 
 /// curl on the plain address: `--http2-prior-knowledge` (h2c) or `--http1.1`.
 fn curl_plain(addr: SocketAddr, path: &str, arg: &str) -> (u16, String, String) {
-    curl_version(&[arg], &format!("http://{addr}{path}"))
+    curl_plain_args(addr, path, &[arg])
+}
+
+/// curl ARGS on the plain address.
+fn curl_plain_args(addr: SocketAddr, path: &str, args: &[&str]) -> (u16, String, String) {
+    curl_version(args, &format!("http://{addr}{path}"))
 }
 
 /// curl over TLS to `localhost` at `addr`.
@@ -455,6 +464,43 @@ fn access_rules_limits_rewrites_and_the_cache_apply_to_streams() {
         503,
         "limit_req refuses the second stream"
     );
+}
+
+/// Heads with no body after them (a HEAD's answer, 204, 304) end their streams with the
+/// HEADERS frame, over h2c and TLS, and keep the fields that describe the representation.
+#[test]
+fn head_204_and_304_answers_end_their_streams_with_their_heads() {
+    let be = suite_backend();
+    let mut rw = start(&h2_conf(be.addr, ""));
+    for tls in [false, true] {
+        let run = |path: &str, args: &[&str]| {
+            let mut all = vec!["-D", "-", "-o", "/dev/null"];
+            all.extend_from_slice(args);
+            if tls {
+                all.push("--http2");
+                curl_tls(rw.addrs[1], path, &all)
+            } else {
+                all.push("--http2-prior-knowledge");
+                curl_plain_args(rw.addrs[0], path, &all)
+            }
+        };
+        let (status, version, head) = run("/p", &["-I"]);
+        let head = head.to_ascii_lowercase();
+        assert_eq!((status, version.as_str()), (200, "2"), "tls {tls}: {head}");
+        // A HEAD's answer states the length the GET's body would have.
+        assert!(head.contains("content-length: 14\r\n"), "tls {tls}: {head}");
+        assert!(head.contains("x-rule: applied"), "tls {tls}: {head}");
+        let (status, _, head) = run("/nocontent", &[]);
+        assert_eq!(status, 204, "tls {tls}: {head}");
+        assert!(
+            !head.to_ascii_lowercase().contains("content-length"),
+            "{head}"
+        );
+        let (status, _, head) = run("/notmodified", &[]);
+        assert_eq!(status, 304, "tls {tls}: {head}");
+        assert!(head.contains("etag: \"v1\""), "tls {tls}: {head}");
+    }
+    assert!(rw.is_running());
 }
 
 /// A compressed response over HTTP/2, proxied and then cached: on the fly (no length), then
