@@ -16,32 +16,18 @@ pub fn literal(out: &mut Vec<u8>, name: &[u8], value: &[u8]) -> Result<(), &'sta
         return Err("a response field HTTP/2 cannot carry");
     }
     out.reserve(name.len() + value.len() + 2 * MAX_INT_BYTES + 1);
-    if name.len() <= SHORT_NAME {
-        let mut lower = [0u8; SHORT_NAME];
-        let mut bad = false;
-        for (l, &c) in lower.iter_mut().zip(name) {
-            *l = TOKEN_LOWER[usize::from(c)];
-            bad |= *l == 0;
-        }
-        if bad {
-            return Err("a response field HTTP/2 cannot carry");
-        }
-        let lower = &lower[..name.len()];
-        match static_name(lower) {
-            Some(i) => int(out, i, 4),
-            None => {
-                out.push(0x00);
-                int(out, lower.len(), 7);
-                out.extend_from_slice(lower);
-            }
-        }
-    } else {
-        out.push(0x00);
-        int(out, name.len(), 7);
-        for &c in name {
-            match TOKEN_LOWER[usize::from(c)] {
-                0 => return Err("a response field HTTP/2 cannot carry"),
-                l => out.push(l),
+    // A name the static table has is a token in whatever case it came: only the others are
+    // checked and lowercased byte by byte.
+    match static_name(name) {
+        Some(i) => int(out, i, 4),
+        None => {
+            out.push(0x00);
+            int(out, name.len(), 7);
+            for &c in name {
+                match TOKEN_LOWER[usize::from(c)] {
+                    0 => return Err("a response field HTTP/2 cannot carry"),
+                    l => out.push(l),
+                }
             }
         }
     }
@@ -75,19 +61,27 @@ fn value_ok(v: &[u8]) -> bool {
             return false;
         }
     }
-    // The tail, padded with spaces (valid) to a whole word; byte by byte, as a copy of an
-    // unknown length would be a call to memcpy.
     let tail = chunks.remainder();
-    let word = tail.iter().enumerate().fold(0x20 * ONES, |w, (i, &c)| {
-        (w & !(0xff << (8 * i))) | (u64::from(c) << (8 * i))
-    });
-    !suspect(word) || tail.iter().all(byte_ok)
+    if tail.is_empty() {
+        return true;
+    }
+    // The last eight bytes as one word (overlapping the words checked) when there are eight;
+    // else the tail padded with spaces (valid), byte by byte, as a copy of an unknown length
+    // would be a call to memcpy.
+    let (word, last) = match v.last_chunk::<8>() {
+        Some(last) => (u64::from_le_bytes(*last), &last[..]),
+        None => (
+            tail.iter().enumerate().fold(0x20 * ONES, |w, (i, &c)| {
+                (w & !(0xff << (8 * i))) | (u64::from(c) << (8 * i))
+            }),
+            tail,
+        ),
+    };
+    !suspect(word) || last.iter().all(byte_ok)
 }
 
 /// `http`'s limit on a header name's length.
 const MAX_NAME: usize = 1 << 16;
-/// Names up to this long are looked up in the static table (the longest there has 27 bytes).
-const SHORT_NAME: usize = 32;
 
 /// An integer with an N-bit prefix (RFC 7541 §5.1), the prefix's other bits 0 (as a literal
 /// without indexing and a string without Huffman coding have them).
@@ -120,8 +114,8 @@ const TOKEN_LOWER: [u8; 256] = {
     t
 };
 
-/// The static table's index for a lowercase field name (RFC 7541 Appendix A), pseudo-headers
-/// aside. By length first: one jump, then a comparison or two.
+/// The static table's index for a field name in any case (RFC 7541 Appendix A), pseudo-headers
+/// aside. By length first: one jump, then a comparison or two (`same_name`).
 fn static_name(n: &[u8]) -> Option<usize> {
     let candidates: &[(&[u8], usize)] = match n.len() {
         3 => &[(b"age", 21), (b"via", 60)],
@@ -174,8 +168,34 @@ fn static_name(n: &[u8]) -> Option<usize> {
     };
     candidates
         .iter()
-        .find(|(name, _)| *name == n)
+        .find(|(name, _)| same_name(n, name))
         .map(|&(_, i)| i)
+}
+
+/// Whether `n` is `lower` (the same length; lowercase letters and `-`, as the static table's
+/// names are) up to the case of its letters. Eight bytes at a time where there are eight: a
+/// byte matches a letter when it equals it with bit 0x20 set, and `-` exactly (the mask sets
+/// bit 0x20 only where `lower` has a letter, bit 0x40 shifted down).
+#[inline]
+fn same_name(n: &[u8], lower: &[u8]) -> bool {
+    fn word_eq(w: &[u8; 8], l: &[u8; 8]) -> bool {
+        let (w, l) = (u64::from_le_bytes(*w), u64::from_le_bytes(*l));
+        w | ((l & 0x4040_4040_4040_4040) >> 1) == l
+    }
+    if n.len() != lower.len() {
+        return false;
+    }
+    match (n.last_chunk::<8>(), lower.last_chunk::<8>()) {
+        (Some(n_last), Some(l_last)) => {
+            let (n_words, _) = n.as_chunks::<8>();
+            let (l_words, _) = lower.as_chunks::<8>();
+            n_words.iter().zip(l_words).all(|(a, b)| word_eq(a, b)) && word_eq(n_last, l_last)
+        }
+        _ => n
+            .iter()
+            .zip(lower)
+            .all(|(&c, &l)| c | ((l & 0x40) >> 1) == l),
+    }
 }
 
 /// Reads back what `literal` writes: (name, value) pairs, names from the static table by
@@ -283,6 +303,46 @@ mod tests {
     fn the_static_table_and_the_reader_agree() {
         for (i, name) in STATIC_NAMES.iter().enumerate() {
             assert_eq!(static_name(name.as_bytes()), Some(i + 15), "{name}");
+            let upper = name.to_ascii_uppercase();
+            assert_eq!(static_name(upper.as_bytes()), Some(i + 15), "{upper}");
+            // A byte that differs from a letter only in bit 0x20 other than its other case,
+            // or a `-` turned into a CR (which differs from it in that bit), is no match.
+            for at in 0..name.len() {
+                let mut near = name.as_bytes().to_vec();
+                near[at] ^= if near[at] == b'-' { 0x20 } else { 0x01 };
+                assert_eq!(
+                    static_name(&near),
+                    None,
+                    "{:?}",
+                    String::from_utf8_lossy(&near)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_lowercased_and_checked_and_values_checked() {
+        let mut out = Vec::new();
+        literal(&mut out, b"X-Rule", b"applied; twelve+ bytes").unwrap();
+        literal(&mut out, b"CONTENT-LENGTH", b"24").unwrap();
+        let back = read_literals(&out).unwrap();
+        assert_eq!(back[0].0, b"x-rule");
+        assert_eq!(back[1], (b"content-length".to_vec(), b"24".to_vec()));
+        for bad in [&b"Content-Lengt\r"[..], b"x rule", b"", b"conte(t-type"] {
+            assert!(literal(&mut Vec::new(), bad, b"v").is_err(), "{bad:?}");
+        }
+        // A control character anywhere in a value: in a whole word, in the overlapping last
+        // word, in a short value.
+        for len in [1usize, 5, 8, 9, 15, 16, 23] {
+            for at in 0..len {
+                let mut v = vec![b'a'; len];
+                v[at] = 0x01;
+                assert!(!value_ok(&v), "len {len} at {at}");
+                v[at] = b'\t';
+                assert!(value_ok(&v), "len {len} at {at}");
+                v[at] = 0x7f;
+                assert!(!value_ok(&v), "len {len} at {at}");
+            }
         }
     }
 

@@ -361,6 +361,28 @@ mod tests {
     }
 
     #[test]
+    fn connection_tokens_whole_or_listed() {
+        let tokens = |values: &[&[u8]]| {
+            let mut t = ConnectionTokens::default();
+            for v in values {
+                t.add(v);
+            }
+            (t.close, t.keep_alive, t.upgrade, t.other)
+        };
+        assert_eq!(tokens(&[b"keep-alive"]), (false, true, false, false));
+        assert_eq!(tokens(&[b"Keep-Alive"]), (false, true, false, false));
+        assert_eq!(tokens(&[b"CLOSE"]), (true, false, false, true));
+        // `close` is an option of its own too: it marks `other`, listed or not.
+        assert_eq!(tokens(&[b"close, x-opt"]), (true, false, false, true));
+        assert_eq!(
+            tokens(&[b"keep-alive, Upgrade"]),
+            (false, true, true, false)
+        );
+        assert_eq!(tokens(&[b"keep-alivex"]), (false, false, false, true));
+        assert_eq!(tokens(&[b"keep-alive", b"te"]), (false, true, false, true));
+    }
+
+    #[test]
     fn numbers() {
         let mut out = Vec::new();
         for n in [0u64, 7, 10, 99, 12345, u64::MAX] {
@@ -387,6 +409,17 @@ pub(crate) struct ConnectionTokens {
 
 impl ConnectionTokens {
     pub(crate) fn add(&mut self, value: &[u8]) {
+        // Most fields are one of these two, as a whole: no list to split.
+        if value.len() == 10 && value.eq_ignore_ascii_case(b"keep-alive") {
+            self.keep_alive = true;
+            return;
+        }
+        if value.len() == 5 && value.eq_ignore_ascii_case(b"close") {
+            // An option like any other besides: a field named `Close` is hop-by-hop.
+            self.close = true;
+            self.other = true;
+            return;
+        }
         for token in list_items(value) {
             if token.eq_ignore_ascii_case(b"close") {
                 self.close = true;
