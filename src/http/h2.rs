@@ -1,7 +1,8 @@
 //! HTTP/2 messages as the HTTP/1.1 heads the request path reads and writes (RFC 9113 §8.3 on
 //! one side, RFC 9112 on the other). A stream's request becomes an HTTP/1.1 head that goes
 //! through the same strict parser as any other request; the HTTP/1.1 response head the path
-//! writes becomes the stream's HEADERS. Pure: no I/O.
+//! writes becomes the stream's HEADERS (a proxied response's head comes already in HTTP/2's
+//! form: `http::h2_head`). Pure: no I/O.
 
 use std::mem::MaybeUninit;
 

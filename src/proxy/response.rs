@@ -2,7 +2,8 @@
 //! body is framed for this client, the header rules (hop-by-hop fields out, `proxy_hide_header`,
 //! `Via`, `Date`, `proxy_redirect`, `add_header`), compression (`gzip`, `brotli`: the coding,
 //! `Content-Encoding`, `Vary`, a weakened ETag, the re-framing), and the plan the relay follows:
-//! a re-coded body is never spliced.
+//! a re-coded body is never spliced. The head is written as HTTP/1.1 text, or for an HTTP/2
+//! stream straight in HTTP/2's form (`http::h2_head`).
 
 use super::answer::render_add_headers;
 use super::compress_relay::{Recode, decide};
@@ -78,7 +79,7 @@ pub fn plan(
             chunked: framing == ResponseFraming::Chunked,
         },
     };
-    let fields = Fields {
+    let source = HeadSource {
         r,
         b,
         resp,
@@ -95,11 +96,11 @@ pub fn plan(
     let buf = r.ctx.bufs.get();
     let head = if form == HeadForm::Http2 {
         let mut e = Encoder::new(buf);
-        fields.write(&mut e);
+        source.write(&mut e);
         // A field HTTP/2 cannot carry: the head goes as text, which the stream refuses.
-        e.finish().unwrap_or_else(|buf| fields.text(buf))
+        e.finish().unwrap_or_else(|buf| source.text(buf))
     } else {
-        fields.text(buf)
+        source.text(buf)
     };
     Plan {
         head,
@@ -135,7 +136,7 @@ impl HeadForm {
 
 /// What a response head is written from.
 #[derive(Clone, Copy)]
-struct Fields<'p, 'r> {
+struct HeadSource<'p, 'r> {
     r: &'p Request<'r>,
     b: &'p [u8],
     resp: &'p ResponseHead,
@@ -147,7 +148,7 @@ struct Fields<'p, 'r> {
     coding: HeadCoding,
 }
 
-impl Fields<'_, '_> {
+impl HeadSource<'_, '_> {
     /// The head as HTTP/1.1 text, its final CRLF included, into `buf` (emptied first).
     fn text(&self, mut buf: Vec<u8>) -> Vec<u8> {
         buf.clear();
@@ -159,7 +160,7 @@ impl Fields<'_, '_> {
     /// The status and the fields: the upstream's as the location's rules leave them, `Date`
     /// when the upstream sent none, `add_header`'s.
     fn write(&self, out: &mut impl HeadOut) {
-        let Fields {
+        let HeadSource {
             r,
             b,
             resp,
