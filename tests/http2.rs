@@ -679,6 +679,16 @@ fn ws_backend() -> Backend {
             c.respond_with(200, &[("Content-Type", "text/html")], WS_PAGE.as_bytes());
             return;
         }
+        if path == "/after-echo.js" {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while !BROWSER_ECHOED.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            // Time for the echo's frame to reach the page before the script ends its load.
+            std::thread::sleep(Duration::from_millis(100));
+            c.respond_with(200, &[("Content-Type", "text/javascript")], b"// echoed\n");
+            return;
+        }
         if !path.starts_with("/ws/") {
             c.respond(200, b"plain\n");
             return;
@@ -720,7 +730,7 @@ fn ws_backend() -> Backend {
             }
             "/ws/browser" => {
                 if c.write(switch(accept(&key), "").as_bytes()) {
-                    echo_ws_messages(c);
+                    echo_ws_messages(c, || BROWSER_ECHOED.store(true, Ordering::SeqCst));
                 }
             }
             "/ws/hold" => {
@@ -753,16 +763,23 @@ const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 static HOLDS_CLOSED: AtomicUsize = AtomicUsize::new(0);
 
 /// A page whose script opens a WebSocket to its own origin, sends "ping" and shows the answer.
+/// The page opens its WebSocket, then loads a script the backend holds until it has echoed the
+/// page's message (`/after-echo.js`). Chromium's virtual time (`--virtual-time-budget`) does not
+/// wait for a WebSocket, only for pending fetches: without the held script the DOM could be
+/// dumped before the echo arrived (about one run in four on a loaded machine).
 const WS_PAGE: &str = "<html><body>waiting<script>
 const ws = new WebSocket('wss://' + location.host + '/ws/browser');
 ws.onopen = () => ws.send('ping');
 ws.onmessage = (e) => { document.body.textContent = 'GOT ' + e.data; ws.close(); };
 ws.onerror = () => { document.body.textContent = 'ERROR'; };
-</script></body></html>";
+</script><script src=\"/after-echo.js\"></script></body></html>";
+
+/// Set once the backend has echoed the browser's WebSocket message.
+static BROWSER_ECHOED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Answers each WebSocket text message (short, masked, as a browser sends) with "echo:" and
-/// the message, until a close frame or the end of the connection.
-fn echo_ws_messages(c: &mut Conn) {
+/// the message, until a close frame or the end of the connection; `echoed` after each answer.
+fn echo_ws_messages(c: &mut Conn, echoed: impl Fn()) {
     let mut buf = Vec::new();
     loop {
         // A client frame: FIN+opcode, MASK+length (< 126 here), the 4-byte mask, the payload.
@@ -781,6 +798,7 @@ fn echo_ws_messages(c: &mut Conn) {
             if !c.write(&frame) {
                 return;
             }
+            echoed();
             continue;
         }
         match c.read_some(Duration::from_secs(5)) {
