@@ -116,10 +116,9 @@ pub fn read(
     head_request: bool,
     want: Want,
 ) -> Result<Option<ResponseHead>, &'static str> {
-    let Some(header) = b.get(..HEADER) else {
+    let (Some(header), Some(len)) = (b.get(..HEADER), stated_len(b)) else {
         return Ok(None);
     };
-    let len = u32::from_le_bytes([header[1], header[2], header[3], header[4]]) as usize;
     if len < HEADER {
         return Err("a head record too short");
     }
@@ -165,11 +164,16 @@ fn as_map(block: &[u8]) -> Result<HeaderMap, &'static str> {
 
 /// A record's fields, (name, value) pairs (for the logs' `$sent_http_*`); None for text.
 pub fn fields(head: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
-    if !is_record(head) || head.len() < HEADER {
+    if !is_record(head) {
         return None;
     }
-    let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
-    hpack::read_literals(head.get(HEADER..len)?)
+    hpack::read_literals(head.get(HEADER..stated_len(head)?)?)
+}
+
+/// The record's length as its header states it (None before the header is whole).
+fn stated_len(b: &[u8]) -> Option<usize> {
+    let len: [u8; 4] = b.get(1..5)?.try_into().ok()?;
+    (b.len() >= HEADER).then_some(u32::from_le_bytes(len) as usize)
 }
 
 /// Gives a record whose body was to follow chunked a Content-Length of `n` instead (a stored
