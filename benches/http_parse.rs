@@ -5,7 +5,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ringway::http::BodyFraming;
 use ringway::http::request::{Limits, parse_request};
-use ringway::http::rewrite::{RequestRewrite, write_request_head};
+use ringway::http::rewrite::{NameSet, RequestRewrite, write_request_head};
 
 const BROWSER_GET: &[u8] = b"GET /static/app.3f9a1c.js?v=1712 HTTP/1.1\r\n\
 Host: www.example.com\r\n\
@@ -42,7 +42,7 @@ fn bench_parse(c: &mut Criterion) {
         })
     });
 
-    let replace: [&[u8]; 3] = [b"host", b"x-real-ip", b"x-forwarded-for"];
+    let replace = NameSet::new(["host", "x-real-ip", "x-forwarded-for"]);
     let mut out = Vec::with_capacity(2048);
     g.bench_function("parse_and_write_request_head", |b| {
         b.iter(|| {
@@ -57,6 +57,7 @@ fn bench_parse(c: &mut Criterion) {
                 upgrade: false,
                 body: BodyFraming::None,
                 replace: &replace,
+                drop_max_forwards: false,
                 via: Some(b"1.1 ringway"),
             };
             write_request_head(&mut out, &head, buf, &opts);
@@ -76,6 +77,7 @@ fn bench_parse(c: &mut Criterion) {
                 upgrade: false,
                 body: BodyFraming::None,
                 replace: &replace,
+                drop_max_forwards: false,
                 via: Some(b"1.1 ringway"),
             };
             write_request_head(&mut out, black_box(&head), BROWSER_GET, &opts);

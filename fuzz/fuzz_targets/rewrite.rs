@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 use ringway::http::request::{RequestHead, parse_request};
 use ringway::http::response::{ResponseFraming, parse_response};
 use ringway::http::rewrite::{
-    RequestRewrite, ResponseRewrite, write_request_head, write_response_head,
+    NameSet, RequestRewrite, ResponseRewrite, write_request_head, write_response_head,
 };
 use ringway::http::{BodyFraming, HeaderSpan, Method};
 use ringway_fuzz::{DEFAULT_LIMITS, REPARSE_LIMITS, show};
@@ -167,7 +167,8 @@ fn request(flags: u8, buf: &[u8]) {
         keep_alive: !h.upgrade,
         upgrade: h.upgrade,
         body,
-        replace,
+        replace: &NameSet::new(replace),
+        drop_max_forwards: false,
         via: (flags & 8 != 0).then_some(VIA),
     };
     let mut out = Vec::new();
@@ -257,7 +258,7 @@ fn response(flags: u8, buf: &[u8]) {
         keep_alive: keep_client || upgrade,
         client_http10,
         framing,
-        hide,
+        hide: &NameSet::new(hide),
         via: (flags & 32 != 0).then_some(VIA),
         upgrade,
         redirect: None,

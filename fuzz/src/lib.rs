@@ -1,7 +1,9 @@
 //! Invariant checks shared by the fuzz targets. Every check panics (a crash libFuzzer keeps) with
 //! the input shown, so a failure reads without a debugger.
 
-use ringway::http::request::{DEFAULT_MAX_HEADERS, Limits, RequestHead, parse_request};
+use ringway::http::request::{
+    DEFAULT_MAX_HEADERS, Limits, RequestHead, from_layout, parse_request,
+};
 use ringway::http::response::{ResponseFraming, ResponseHead};
 use ringway::http::{BodyFraming, HeaderSpan, Method, Span};
 
@@ -274,4 +276,40 @@ pub fn cuts_from(seed: &[u8], len: usize) -> Vec<usize> {
     cuts.sort_unstable();
     cuts.dedup();
     cuts
+}
+
+/// `data` read as an HTTP/2 request (a first line `METHOD URI`, then `name:value` lines; what
+/// the `http` crate refuses, as `h2` would, is left out), translated to an HTTP/1.1 head: read
+/// through the layout the translation noted, it gives what a parse of the same bytes gives.
+pub fn check_h2_translation(data: &[u8]) {
+    let mut lines = data.split(|&b| b == b'\n');
+    let first = lines.next().unwrap_or_default();
+    let mut words = first.splitn(2, |&b| b == b' ');
+    let (Some(method), Some(uri)) = (words.next(), words.next()) else {
+        return;
+    };
+    let Ok(req) = http::Request::builder().method(method).uri(uri).body(()) else {
+        return;
+    };
+    let (mut parts, ()) = req.into_parts();
+    for line in lines {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let name = http::HeaderName::from_bytes(&line[..colon]);
+        let value = http::HeaderValue::from_bytes(&line[colon + 1..]);
+        if let (Ok(n), Ok(v)) = (name, value) {
+            parts.headers.append(n, v);
+        }
+    }
+    let ended = data.len() % 2 == 0;
+    for limits in [&DEFAULT_LIMITS, &SMALL_LIMITS] {
+        let mut out = Vec::new();
+        let Ok((_, layout)) = ringway::http::h2::request_head(&parts, ended, &mut out) else {
+            return;
+        };
+        let by_layout = format!("{:?}", from_layout(&out, limits, layout).map(Some));
+        let by_parse = format!("{:?}", parse_request(&out, limits));
+        assert_eq!(by_layout, by_parse, "{}", show(&out));
+    }
 }

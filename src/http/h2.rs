@@ -1,6 +1,7 @@
 //! HTTP/2 messages as the HTTP/1.1 heads the request path reads and writes (RFC 9113 §8.3 on
-//! one side, RFC 9112 on the other). A stream's request becomes an HTTP/1.1 head that goes
-//! through the same strict parser as any other request; the HTTP/1.1 response head the path
+//! one side, RFC 9112 on the other). A stream's request becomes an HTTP/1.1 head, with the
+//! layout the request path checks it through (the checks any request's head gets, without a
+//! second parse: `request::from_layout`); the HTTP/1.1 response head the path
 //! writes becomes the stream's HEADERS (a proxied response's head comes already in HTTP/2's
 //! form: `http::h2_head`). Pure: no I/O.
 
@@ -8,6 +9,10 @@ use std::mem::MaybeUninit;
 
 use http::header::{COOKIE, HOST, TE};
 use http::{HeaderName, HeaderValue, StatusCode};
+
+use super::request::HeadLayout;
+use super::util::eq_nocase;
+use super::{HeaderSpan, Span};
 
 /// How the body of a translated request follows its head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,35 +36,53 @@ pub struct Refused(pub &'static str);
 /// HEADERS (no DATA follows). `Host` comes from `:authority` (a `host` field that names
 /// another authority is refused, RFC 9113 §8.3.1); cookies split over several fields are
 /// joined with "; " (§8.2.3); `te: trailers` is dropped (nothing hop-by-hop goes upstream).
+/// Also where the head's parts lie in `out`, for `request::from_layout`: the request path then
+/// need not parse the lines it was just given.
 pub fn request_head(
     parts: &http::request::Parts,
     ended: bool,
     out: &mut Vec<u8>,
-) -> Result<RequestBody, Refused> {
+) -> Result<(RequestBody, HeadLayout), Refused> {
     let authority = parts.uri.authority().map(|a| a.as_str().as_bytes());
     let host = host(parts)?;
-    out.extend_from_slice(parts.method.as_str().as_bytes());
+    let method = written(out, parts.method.as_str().as_bytes());
     out.push(b' ');
-    if parts.method == http::Method::CONNECT {
-        out.extend_from_slice(authority.unwrap_or_default());
+    let target = if parts.method == http::Method::CONNECT {
+        written(out, authority.unwrap_or_default())
     } else {
         match parts.uri.path_and_query().map(|p| p.as_str()) {
-            Some(p) if !p.is_empty() => out.extend_from_slice(p.as_bytes()),
+            Some(p) if !p.is_empty() => written(out, p.as_bytes()),
             _ => return Err(Refused("an empty :path")),
         }
-    }
+    };
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    let length = copy_fields(parts, host, out, |_| false);
+    let mut fields = Vec::with_capacity(parts.headers.len() + 1);
+    let length = copy_fields(parts, host, out, &mut fields, |_| false);
     let body = match (ended, length) {
         (true, _) => RequestBody::None,
         (false, true) => RequestBody::Length,
         (false, false) => {
-            field(out, b"transfer-encoding", b"chunked");
+            fields.push(field(out, b"transfer-encoding", b"chunked"));
             RequestBody::Chunked
         }
     };
     out.extend_from_slice(b"\r\n");
-    Ok(body)
+    let layout = HeadLayout {
+        method,
+        target,
+        fields,
+    };
+    Ok((body, layout))
+}
+
+/// Appends `bytes` to `out`: where they now lie.
+fn written(out: &mut Vec<u8>, bytes: &[u8]) -> Span {
+    let start = out.len();
+    out.extend_from_slice(bytes);
+    Span {
+        start: start as u32,
+        end: out.len() as u32,
+    }
 }
 
 /// The request's authority: `:authority`, or the `host` field without one (a `host` field that
@@ -73,7 +96,7 @@ pub(super) fn host(parts: &http::request::Parts) -> Result<Option<&[u8]>, Refuse
         return Err(Refused("more than one host field"));
     }
     match (authority, host_field) {
-        (Some(a), Some(h)) if !a.eq_ignore_ascii_case(h) => {
+        (Some(a), Some(h)) if !eq_nocase(a, h) => {
             Err(Refused("the host field differs from :authority"))
         }
         (Some(a), _) => Ok(Some(a)),
@@ -82,15 +105,17 @@ pub(super) fn host(parts: &http::request::Parts) -> Result<Option<&[u8]>, Refuse
 }
 
 /// Writes `host`, then the request's fields but those `skip` names (and `host` and `te`), with
-/// the cookies joined into one field. True when a `content-length` was among them.
+/// the cookies joined into one field, each line's place noted in `spans`. True when a
+/// `content-length` was among them.
 pub(super) fn copy_fields(
     parts: &http::request::Parts,
     host: Option<&[u8]>,
     out: &mut Vec<u8>,
+    spans: &mut Vec<HeaderSpan>,
     skip: impl Fn(&HeaderName) -> bool,
 ) -> bool {
     if let Some(h) = host {
-        field(out, b"host", h);
+        spans.push(field(out, b"host", h));
     }
     let mut cookies = 0;
     let mut length = false;
@@ -103,26 +128,53 @@ pub(super) fn copy_fields(
             continue;
         }
         length |= *name == http::header::CONTENT_LENGTH;
-        field(out, name.as_str().as_bytes(), value.as_bytes());
+        spans.push(field(out, name.as_str().as_bytes(), value.as_bytes()));
     }
     if cookies > 0 {
-        out.extend_from_slice(b"cookie: ");
+        let name = written(out, b"cookie");
+        out.extend_from_slice(b": ");
+        let start = out.len();
         for (i, c) in parts.headers.get_all(COOKIE).iter().enumerate() {
             if i > 0 {
                 out.extend_from_slice(b"; ");
             }
             out.extend_from_slice(c.as_bytes());
         }
+        let value = value_span(out, start);
         out.extend_from_slice(b"\r\n");
+        spans.push(HeaderSpan { name, value });
     }
     length
 }
 
-pub(super) fn field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
+/// Writes one `name: value` line; where its name and value lie.
+pub(super) fn field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) -> HeaderSpan {
+    let name = written(out, name);
     out.extend_from_slice(b": ");
+    let start = out.len();
     out.extend_from_slice(value);
+    let value = value_span(out, start);
     out.extend_from_slice(b"\r\n");
+    HeaderSpan { name, value }
+}
+
+/// The value written to `out` from `start`, without the whitespace at its ends: as an HTTP/1.1
+/// parser reads the line (RFC 9112 §5.1), so the head means what a parse of it would.
+fn value_span(out: &[u8], start: usize) -> Span {
+    let value = &out[start..];
+    let lead = value
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    let trail = value[lead..]
+        .iter()
+        .rev()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    Span {
+        start: (start + lead) as u32,
+        end: (out.len() - trail) as u32,
+    }
 }
 
 /// How the body after a translated response head is framed in the HTTP/1.1 bytes.
@@ -189,7 +241,7 @@ fn connection_specific(name: &[u8]) -> bool {
         17 => b"transfer-encoding",
         _ => return false,
     };
-    name.eq_ignore_ascii_case(forbidden)
+    eq_nocase(name, forbidden)
 }
 
 /// Parses the HTTP/1.1 response head at the start of `b`: Ok(None) while incomplete.
@@ -368,12 +420,12 @@ pub(super) fn carried(
     chunked: &mut bool,
 ) -> bool {
     if connection_specific(name) {
-        if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            *chunked = value.eq_ignore_ascii_case(b"chunked");
+        if eq_nocase(name, b"transfer-encoding") {
+            *chunked = eq_nocase(value, b"chunked");
         }
         return false;
     }
-    if name.len() == 14 && name.eq_ignore_ascii_case(b"content-length") {
+    if name.len() == 14 && eq_nocase(name, b"content-length") {
         *length = digits_value(value);
     }
     true
@@ -476,6 +528,7 @@ impl Translated {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::request::{Limits, from_layout, parse_request};
 
     fn parts(req: http::Request<()>) -> http::request::Parts {
         req.into_parts().0
@@ -483,8 +536,157 @@ mod tests {
 
     fn head(req: http::Request<()>, ended: bool) -> (String, RequestBody) {
         let mut out = Vec::new();
-        let body = request_head(&parts(req), ended, &mut out).unwrap();
+        let (body, _) = request_head(&parts(req), ended, &mut out).unwrap();
         (String::from_utf8(out).unwrap(), body)
+    }
+
+    /// The head the translation wrote, read through its layout and parsed as text: the same
+    /// head or the same error (field by field, as `Debug` shows them).
+    fn layout_reads_as_parse(req: http::Request<()>, ended: bool, limits: &Limits) -> String {
+        let mut out = Vec::new();
+        let Ok((_, layout)) = request_head(&parts(req), ended, &mut out) else {
+            return "refused".into();
+        };
+        let by_layout = format!("{:?}", from_layout(&out, limits, layout).map(Some));
+        let by_parse = format!("{:?}", parse_request(&out, limits));
+        assert_eq!(by_layout, by_parse, "{}", String::from_utf8_lossy(&out));
+        by_layout
+    }
+
+    const ROOMY: Limits = Limits {
+        max_request_line: 8192,
+        max_field_line: 8192,
+        max_head: 32768,
+        max_headers: 100,
+    };
+
+    #[test]
+    fn a_written_head_reads_through_its_layout_as_its_parse_does() {
+        let r = || http::Request::builder().uri("https://example.com/a?b=1");
+        let cases: Vec<(http::Request<()>, bool)> = vec![
+            (r().header("accept", "*/*").body(()).unwrap(), true),
+            (
+                r().header("cookie", "a=1")
+                    .header("cookie", " b=2 ")
+                    .body(())
+                    .unwrap(),
+                true,
+            ),
+            (
+                r().method("POST")
+                    .header("content-length", "3")
+                    .body(())
+                    .unwrap(),
+                false,
+            ),
+            (
+                r().method("POST")
+                    .header("content-length", "x")
+                    .body(())
+                    .unwrap(),
+                false,
+            ),
+            (
+                r().method("POST")
+                    .header("content-length", "3")
+                    .header("content-length", "4")
+                    .body(())
+                    .unwrap(),
+                false,
+            ),
+            (
+                r().method("POST")
+                    .header("content-length", "3, 3")
+                    .body(())
+                    .unwrap(),
+                false,
+            ),
+            (r().method("PUT").body(()).unwrap(), false),
+            (
+                r().header("x-pad", "  both ends \t")
+                    .header("x-empty", "")
+                    .body(())
+                    .unwrap(),
+                true,
+            ),
+            (
+                r().header("expect", "100-continue").body(()).unwrap(),
+                false,
+            ),
+            (r().header("connection", "close").body(()).unwrap(), true),
+            (r().method("HEAD").body(()).unwrap(), true),
+            (
+                r().method("OPTIONS")
+                    .uri("*")
+                    .header("host", "a")
+                    .body(())
+                    .unwrap(),
+                true,
+            ),
+            (r().uri("/no-host").body(()).unwrap(), true),
+            (r().uri("/bad%zz").body(()).unwrap(), true),
+            (r().uri("/nul%00").body(()).unwrap(), true),
+            (r().uri("/x").header("host", "a%2").body(()).unwrap(), true),
+            (r().uri("/x").header("host", "a b").body(()).unwrap(), true),
+            (r().uri("https://[::1]:8443/").body(()).unwrap(), true),
+            (
+                r().method("CONNECT")
+                    .uri("example.com:443")
+                    .body(())
+                    .unwrap(),
+                false,
+            ),
+            (
+                r().method("CONNECT").uri("example.com").body(()).unwrap(),
+                false,
+            ),
+            (r().method("BREW").body(()).unwrap(), true),
+        ];
+        for (req, ended) in cases {
+            layout_reads_as_parse(req, ended, &ROOMY);
+        }
+    }
+
+    #[test]
+    fn a_written_head_meets_the_size_limits_as_its_parse_does() {
+        let tight = Limits {
+            max_request_line: 40,
+            max_field_line: 30,
+            max_head: 120,
+            max_headers: 4,
+        };
+        let r = || http::Request::builder().uri("https://example.com/a");
+        let long = "x".repeat(40);
+        let cases = [
+            r().body(()).unwrap(),
+            r().uri(format!("https://example.com/{long}"))
+                .body(())
+                .unwrap(),
+            r().method(&*long.to_uppercase()).body(()).unwrap(),
+            r().header("x-long", &long).body(()).unwrap(),
+            r().header("a", "1")
+                .header("b", "2")
+                .header("c", "3")
+                .header("d", "4")
+                .body(())
+                .unwrap(),
+            r().header("a", &long[..25])
+                .header("b", &long[..25])
+                .header("c", &long[..25])
+                .body(())
+                .unwrap(),
+        ];
+        let answers: Vec<String> = cases
+            .into_iter()
+            .map(|req| layout_reads_as_parse(req, true, &tight))
+            .collect();
+        // Each limit was met (the answers differ), not only the first.
+        assert!(answers[0].starts_with("Ok("), "{}", answers[0]);
+        assert!(answers[1].contains("UriTooLong"), "{}", answers[1]);
+        assert!(answers[2].contains("method too long"), "{}", answers[2]);
+        assert!(answers[3].contains("field line longer"), "{}", answers[3]);
+        assert!(answers[4].contains("more header fields"), "{}", answers[4]);
+        assert!(answers[5].contains("head larger"), "{}", answers[5]);
     }
 
     #[test]

@@ -49,7 +49,10 @@ pub fn request_head(
     out.extend_from_slice(b" HTTP/1.1\r\n");
     // A key the client sent is not the one the upstream will answer: ours replaces it.
     // (content-length was refused above.)
-    copy_fields(parts, host, out, |name| *name == SEC_WEBSOCKET_KEY);
+    // The head is parsed again like an HTTP/1.1 one (a rare request): its layout is not kept.
+    copy_fields(parts, host, out, &mut Vec::new(), |name| {
+        *name == SEC_WEBSOCKET_KEY
+    });
     field(out, b"upgrade", protocol);
     field(out, b"connection", b"upgrade");
     let websocket = protocol.eq_ignore_ascii_case(b"websocket");

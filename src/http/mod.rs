@@ -33,6 +33,12 @@ impl Span {
     pub fn get<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
         &buf[self.start as usize..self.end as usize]
     }
+
+    /// The span as a range of indexes, for a checked `get`.
+    #[inline]
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
 }
 
 /// One header field as offsets into the head buffer.

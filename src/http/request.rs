@@ -4,8 +4,8 @@
 use std::mem::MaybeUninit;
 
 use super::util::{
-    ConnectionTokens, TransferCodings, find_byte, is_tchar, leading_empty_lines, list_has,
-    merge_content_length, offset_in,
+    ConnectionTokens, TransferCodings, eq_nocase, find_byte, is_tchar, leading_empty_lines,
+    list_has, merge_content_length, offset_in,
 };
 use super::{HeaderSpan, ParseError, Span};
 
@@ -211,16 +211,22 @@ fn parse_many_fields(
         // More fields than allowed, or than `max_head` bytes can hold (then the head cannot
         // fit, whatever comes next). A line over its limit comes first, as nginx meets it first.
         Err(httparse::Error::TooManyHeaders) => {
-            let why = if limits.max_headers >= by_bytes {
-                HEAD_TOO_LARGE
-            } else {
-                TOO_MANY_FIELDS
-            };
-            Err(long_line(buf, limits).unwrap_or(ParseError::HeadersTooLarge(why)))
+            Err(long_line(buf, limits).unwrap_or_else(|| too_many_fields(limits)))
         }
         Err(httparse::Error::Version) => version_error(buf, limits, patch_minor),
         Err(e) => Err(httparse_error(buf, e)),
     }
+}
+
+/// More fields than `max_headers`, or than `max_head` bytes can hold (then the head cannot fit,
+/// whatever comes next): the answer for a head of more than `STACK_HEADERS` fields.
+fn too_many_fields(limits: &Limits) -> ParseError {
+    let by_bytes = limits.max_head / MIN_FIELD_LINE;
+    ParseError::HeadersTooLarge(if limits.max_headers >= by_bytes {
+        HEAD_TOO_LARGE
+    } else {
+        TOO_MANY_FIELDS
+    })
 }
 
 const HEAD_TOO_LARGE: &str = "head larger than all header buffers together";
@@ -251,72 +257,179 @@ fn parsed(
     } else {
         Version::Http10
     };
-    let method_kind = Method::from_bytes(method.as_bytes());
-
     let mut headers = Vec::with_capacity(fields.len());
-    let mut host_value: Option<&[u8]> = None;
-    let mut host_span = None;
-    let mut host_count = 0u32;
-    let mut content_length: Option<u64> = None;
-    let mut te = TransferCodings::default();
-    let mut conn = ConnectionTokens::default();
-    let mut has_upgrade = false;
-    let mut expect_continue = false;
+    let mut facts = FieldFacts::default();
     for f in fields {
         let name = f.name.as_bytes();
-        let name_span = span(offset_in(buf, name), name.len());
         let value_span = span(offset_in(buf, f.value), f.value.len());
         headers.push(HeaderSpan {
-            name: name_span,
+            name: span(offset_in(buf, name), name.len()),
             value: value_span,
         });
-        match name.len() {
-            4 if name.eq_ignore_ascii_case(b"host") => {
-                host_count += 1;
-                host_value = Some(f.value);
-                host_span = Some(value_span);
-            }
-            6 if name.eq_ignore_ascii_case(b"expect") => {
-                expect_continue |= list_has(f.value, b"100-continue");
-            }
-            7 if name.eq_ignore_ascii_case(b"upgrade") => has_upgrade = true,
-            10 if name.eq_ignore_ascii_case(b"connection") => conn.add(f.value),
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
-                merge_content_length(&mut content_length, f.value)?;
-            }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => te.add(f.value),
-            _ => {}
-        }
+        facts.note(name, f.value, value_span)?;
     }
 
     if !crlf_line_endings(buf, method_start, &headers, head_len) {
         return Err(ParseError::BadRequest("line not terminated by CRLF"));
     }
-
-    let body = body_framing(&te, content_length, version)?;
-    check_host(host_count, host_value, version)?;
-    if let Some(authority) = check_target(buf, method_kind, target_start, target_end)? {
-        host_span = Some(authority);
-    }
-
-    let keep_alive = conn.persistent(version == Version::Http11);
-    let http11 = version == Version::Http11;
-    Ok(Some(RequestHead {
-        method: method_kind,
+    let line = RequestLine {
+        method: Method::from_bytes(method.as_bytes()),
         method_span: span(method_start, method.len()),
         target: span(target_start, path.len()),
         version,
-        headers,
-        head_len,
-        body,
-        host: host_span,
-        keep_alive,
-        // RFC 9110 §10.1.1: a 100-continue expectation in HTTP/1.0 is ignored.
-        expect_continue: http11 && expect_continue,
-        // RFC 9110 §7.8: Upgrade in an HTTP/1.0 request is ignored.
-        upgrade: http11 && conn.upgrade && has_upgrade,
-        connection_options: conn.other,
-    }))
+    };
+    facts.into_head(buf, line, headers, head_len).map(Some)
+}
+
+/// Where the parts of a request head lie in its buffer, as the code that wrote the head knows
+/// them (`http::h2::request_head`): `from_layout` checks such a head without parsing it again.
+#[derive(Debug, Default)]
+pub struct HeadLayout {
+    pub method: Span,
+    pub target: Span,
+    pub fields: Vec<HeaderSpan>,
+}
+
+/// An HTTP/1.1 request head that ringway wrote itself into `buf` (the head, nothing after it),
+/// laid out as `layout` says: the checks `parse_request` makes of what a head means (sizes,
+/// framing, Host, the target), not those of its syntax. The writer wrote one `name: value` line
+/// per field, each ended by CRLF, from a method, a target, names and values the `http` crate
+/// validated; a head that reads the same through `parse_request` gives the same answer
+/// (a unit test and the `request_head` fuzz target compare them).
+pub fn from_layout(
+    buf: &[u8],
+    limits: &Limits,
+    layout: HeadLayout,
+) -> Result<RequestHead, ParseError> {
+    let HeadLayout {
+        method,
+        target,
+        fields,
+    } = layout;
+    let head_len = buf.len();
+    let method_start = method.start as usize;
+    if (target.end as usize + 11).saturating_sub(method_start) > limits.max_request_line {
+        return Err(line_too_long(buf.get(method_start..).unwrap_or_default()));
+    }
+    // A field line runs from its name to the next one's (the last one's to the final CRLF):
+    // its value's span leaves out the whitespace at the line's end.
+    let starts = fields.iter().map(|f| f.name.start as usize);
+    let ends = starts.clone().skip(1).chain([head_len.saturating_sub(2)]);
+    if starts
+        .zip(ends)
+        .any(|(s, e)| e.saturating_sub(s) > limits.max_field_line)
+    {
+        return Err(ParseError::HeadersTooLarge(FIELD_TOO_LONG));
+    }
+    // As `parse_many_fields` answers a head of many fields, before looking at its size.
+    let by_bytes = limits.max_head / MIN_FIELD_LINE;
+    if fields.len() > STACK_HEADERS && fields.len() > limits.max_headers.min(by_bytes) {
+        return Err(too_many_fields(limits));
+    }
+    if head_len > limits.max_head || head_len > u32::MAX as usize {
+        return Err(ParseError::HeadersTooLarge(HEAD_TOO_LARGE));
+    }
+    if fields.len() > limits.max_headers {
+        return Err(ParseError::HeadersTooLarge(TOO_MANY_FIELDS));
+    }
+    let (Some(method_bytes), Some(_)) = (buf.get(method.range()), buf.get(target.range())) else {
+        return Err(ParseError::BadRequest("invalid request line"));
+    };
+    let mut facts = FieldFacts::default();
+    for f in &fields {
+        let (Some(name), Some(value)) = (buf.get(f.name.range()), buf.get(f.value.range())) else {
+            return Err(ParseError::BadRequest("invalid header field"));
+        };
+        facts.note(name, value, f.value)?;
+    }
+    let line = RequestLine {
+        method: Method::from_bytes(method_bytes),
+        method_span: method,
+        target,
+        version: Version::Http11,
+    };
+    facts.into_head(buf, line, fields, head_len)
+}
+
+/// The request line's parts, as found.
+struct RequestLine {
+    method: Method,
+    method_span: Span,
+    target: Span,
+    version: Version,
+}
+
+/// What a head's fields say of its framing, its host and its connection, noted field by field.
+#[derive(Default)]
+struct FieldFacts<'a> {
+    host_value: Option<&'a [u8]>,
+    host_span: Option<Span>,
+    host_count: u32,
+    content_length: Option<u64>,
+    te: TransferCodings,
+    conn: ConnectionTokens,
+    has_upgrade: bool,
+    expect_continue: bool,
+}
+
+impl<'a> FieldFacts<'a> {
+    #[inline(always)]
+    fn note(&mut self, name: &[u8], value: &'a [u8], value_span: Span) -> Result<(), ParseError> {
+        match name.len() {
+            4 if eq_nocase(name, b"host") => {
+                self.host_count += 1;
+                self.host_value = Some(value);
+                self.host_span = Some(value_span);
+            }
+            6 if eq_nocase(name, b"expect") => {
+                self.expect_continue |= list_has(value, b"100-continue");
+            }
+            7 if eq_nocase(name, b"upgrade") => self.has_upgrade = true,
+            10 if eq_nocase(name, b"connection") => self.conn.add(value),
+            14 if eq_nocase(name, b"content-length") => {
+                merge_content_length(&mut self.content_length, value)?;
+            }
+            17 if eq_nocase(name, b"transfer-encoding") => self.te.add(value),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The framing, Host and target checks, then the typed head.
+    #[inline(always)]
+    fn into_head(
+        self,
+        buf: &[u8],
+        line: RequestLine,
+        headers: Vec<HeaderSpan>,
+        head_len: usize,
+    ) -> Result<RequestHead, ParseError> {
+        let version = line.version;
+        let body = body_framing(&self.te, self.content_length, version)?;
+        check_host(self.host_count, self.host_value, version)?;
+        let (target_start, target_end) = (line.target.start as usize, line.target.end as usize);
+        let mut host = self.host_span;
+        if let Some(authority) = check_target(buf, line.method, target_start, target_end)? {
+            host = Some(authority);
+        }
+        let http11 = version == Version::Http11;
+        Ok(RequestHead {
+            method: line.method,
+            method_span: line.method_span,
+            target: line.target,
+            version,
+            headers,
+            head_len,
+            body,
+            host,
+            keep_alive: self.conn.persistent(http11),
+            // RFC 9110 §10.1.1: a 100-continue expectation in HTTP/1.0 is ignored.
+            expect_continue: http11 && self.expect_continue,
+            // RFC 9110 §7.8: Upgrade in an HTTP/1.0 request is ignored.
+            upgrade: http11 && self.conn.upgrade && self.has_upgrade,
+            connection_options: self.conn.other,
+        })
+    }
 }
 
 /// The size limits: the request line and each field line within one buffer, the head within
@@ -716,9 +829,20 @@ fn is_hex(b: u8) -> bool {
     b.is_ascii_hexdigit()
 }
 
+/// `is_reg_name_byte` of every byte value.
+const REG_NAME: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = is_reg_name_byte(b as u8);
+        b += 1;
+    }
+    table
+};
+
 /// unreserved / sub-delims of RFC 3986, without the comma (a Host list is never one host).
 #[inline]
-fn is_reg_name_byte(b: u8) -> bool {
+const fn is_reg_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -762,23 +886,20 @@ fn valid_authority(v: &[u8], port_required: bool) -> bool {
             _ => return false,
         }
     } else {
-        let (host, port) = match find_byte(v, b':') {
-            Some(c) => (&v[..c], Some(&v[c + 1..])),
-            None => (v, None),
-        };
+        // One pass to the port's colon, a byte's class read from a table.
+        let hex_at = |i: usize| v.get(i).is_some_and(|&b| is_hex(b));
         let mut i = 0;
-        let mut ok = !host.is_empty();
-        while ok && i < host.len() {
-            let b = host[i];
-            if b == b'%' {
-                ok = i + 2 < host.len() && is_hex(host[i + 1]) && is_hex(host[i + 2]);
-                i += 3;
-            } else {
-                ok = is_reg_name_byte(b);
-                i += 1;
+        let end = loop {
+            match v.get(i) {
+                None => break v.len(),
+                Some(&b) if REG_NAME[b as usize] => i += 1,
+                Some(b':') => break i,
+                // Hex digits are never the colon: a whole escape lies in the host.
+                Some(b'%') if hex_at(i + 1) && hex_at(i + 2) => i += 3,
+                Some(_) => return false,
             }
-        }
-        (ok, port)
+        };
+        (end > 0, v.get(end + 1..))
     };
     if !host_ok {
         return false;
@@ -822,7 +943,7 @@ fn absolute_form_authority(t: &[u8]) -> Result<(usize, usize), ParseError> {
         return Err(ParseError::BadRequest("invalid request-target"));
     };
     let scheme = &t[..scheme_len];
-    if !scheme.eq_ignore_ascii_case(b"http") && !scheme.eq_ignore_ascii_case(b"https") {
+    if !eq_nocase(scheme, b"http") && !eq_nocase(scheme, b"https") {
         return Err(ParseError::BadRequest("invalid request-target"));
     }
     if t.get(scheme_len + 1..scheme_len + 3) != Some(&b"//"[..]) {

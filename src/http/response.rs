@@ -4,8 +4,8 @@ use std::mem::MaybeUninit;
 
 use super::request::STACK_HEADERS;
 use super::util::{
-    ConnectionTokens, TransferCodings, find_byte, leading_empty_lines, merge_content_length,
-    offset_in,
+    ConnectionTokens, TransferCodings, eq_nocase, find_byte, leading_empty_lines,
+    merge_content_length, offset_in,
 };
 use super::{HeaderSpan, ParseError, Span, request::Method, request::Version};
 
@@ -166,11 +166,11 @@ fn typed(
             value: span(offset_in(buf, f.value), f.value.len()),
         });
         match name.len() {
-            10 if name.eq_ignore_ascii_case(b"connection") => conn.add(f.value),
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
+            10 if eq_nocase(name, b"connection") => conn.add(f.value),
+            14 if eq_nocase(name, b"content-length") => {
                 merge_content_length(&mut content_length, f.value)?;
             }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => te.add(f.value),
+            17 if eq_nocase(name, b"transfer-encoding") => te.add(f.value),
             _ => {}
         }
     }

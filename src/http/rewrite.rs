@@ -1,7 +1,7 @@
 //! Head writing for both directions: hop-by-hop fields out (RFC 9110 §7.6.1), framing re-stated,
 //! Via added (§7.6.3). The caller appends its configured fields and then the final CRLF.
 
-use super::util::{list_items, push_u64, u64_digits};
+use super::util::{eq_nocase, list_items, push_u64, u64_digits};
 use super::{BodyFraming, HeaderSpan, RequestHead, ResponseFraming, ResponseHead, status};
 
 /// Client fields whose names contain `_` are not forwarded (nginx's `underscores_in_headers off`
@@ -24,7 +24,9 @@ pub struct RequestRewrite<'a> {
     pub body: BodyFraming,
     /// Lower-case names the caller will set itself (configured `proxy_set_header`): the client's
     /// fields of these names are not copied.
-    pub replace: &'a [&'a [u8]],
+    pub replace: &'a NameSet,
+    /// Drop the client's `Max-Forwards` (the caller writes it, decremented).
+    pub drop_max_forwards: bool,
     /// Value for a Via entry such as `1.1 ringway`; None turns Via off.
     pub via: Option<&'a [u8]>,
 }
@@ -50,8 +52,9 @@ pub fn write_request_head(
     for h in &head.headers {
         let name = h.name.get(buf);
         if is_hop_by_hop(name, opts.upgrade)
-            || named_in(opts.replace, name)
-            || (drop_host && name.eq_ignore_ascii_case(b"host"))
+            || opts.replace.contains(name)
+            || (opts.drop_max_forwards && eq_nocase(name, b"max-forwards"))
+            || (drop_host && eq_nocase(name, b"host"))
             || (DROP_UNDERSCORE_FIELDS && name.contains(&b'_'))
             || (check_options && connection_option(&head.headers, buf, name, opts.upgrade))
         {
@@ -83,7 +86,7 @@ pub struct ResponseRewrite<'a> {
     /// Chunked for a kept-alive HTTP/1.1 client).
     pub framing: ResponseFraming,
     /// Lower-case names to drop (`proxy_hide_header`).
-    pub hide: &'a [&'a [u8]],
+    pub hide: &'a NameSet,
     pub via: Option<&'a [u8]>,
     /// A 101 to an upgrade request: keep `Upgrade` and send `Connection: upgrade`.
     pub upgrade: bool,
@@ -170,10 +173,10 @@ pub fn write_response_head(
     let mut length_sent = false;
     for h in &head.headers {
         let name = h.name.get(buf);
-        let is_length = name.eq_ignore_ascii_case(b"content-length");
+        let is_length = eq_nocase(name, b"content-length");
         if (is_length && (!keep_length || length_sent))
             || (!is_length && is_hop_by_hop(name, opts.upgrade))
-            || named_in(opts.hide, name)
+            || opts.hide.contains(name)
             || (check_options && connection_option(&head.headers, buf, name, opts.upgrade))
         {
             continue;
@@ -222,10 +225,10 @@ fn write_coded(out: &mut impl HeadOut, name: &[u8], value: &[u8], c: &HeadCoding
     if c.content_encoding.is_none() {
         return false;
     }
-    if name.eq_ignore_ascii_case(b"accept-ranges") {
+    if eq_nocase(name, b"accept-ranges") {
         return true;
     }
-    if name.eq_ignore_ascii_case(b"etag") && !value.starts_with(b"W/") {
+    if eq_nocase(name, b"etag") && !value.starts_with(b"W/") {
         return out.field_with(name, |v| {
             v.extend_from_slice(b"W/");
             v.extend_from_slice(value);
@@ -238,9 +241,8 @@ fn write_coded(out: &mut impl HeadOut, name: &[u8], value: &[u8], c: &HeadCoding
 /// The upstream's Vary already covers Accept-Encoding (or is `*`).
 fn varies_on_encoding(head: &ResponseHead, buf: &[u8]) -> bool {
     head.headers.iter().any(|h| {
-        h.name.get(buf).eq_ignore_ascii_case(b"vary")
-            && list_items(h.value.get(buf))
-                .any(|t| t == b"*" || t.eq_ignore_ascii_case(b"accept-encoding"))
+        eq_nocase(h.name.get(buf), b"vary")
+            && list_items(h.value.get(buf)).any(|t| t == b"*" || eq_nocase(t, b"accept-encoding"))
     })
 }
 
@@ -249,23 +251,54 @@ fn varies_on_encoding(head: &ResponseHead, buf: &[u8]) -> bool {
 #[inline]
 fn is_hop_by_hop(name: &[u8], upgrade: bool) -> bool {
     match name.len() {
-        2 => name.eq_ignore_ascii_case(b"te"),
-        7 => {
-            name.eq_ignore_ascii_case(b"trailer")
-                || (!upgrade && name.eq_ignore_ascii_case(b"upgrade"))
-        }
-        10 => name.eq_ignore_ascii_case(b"connection") || name.eq_ignore_ascii_case(b"keep-alive"),
-        14 => name.eq_ignore_ascii_case(b"content-length"),
-        16 => name.eq_ignore_ascii_case(b"proxy-connection"),
-        17 => name.eq_ignore_ascii_case(b"transfer-encoding"),
+        2 => eq_nocase(name, b"te"),
+        7 => eq_nocase(name, b"trailer") || (!upgrade && eq_nocase(name, b"upgrade")),
+        10 => eq_nocase(name, b"connection") || eq_nocase(name, b"keep-alive"),
+        14 => eq_nocase(name, b"content-length"),
+        16 => eq_nocase(name, b"proxy-connection"),
+        17 => eq_nocase(name, b"transfer-encoding"),
         _ => false,
     }
 }
 
-/// `name` is in a list of lower-case names (case-insensitive compare).
+/// Lower-case field names (`proxy_set_header`'s, `proxy_hide_header`'s) with a mask of their
+/// lengths: a field of a length no name has (most of them) is ruled out by one test, before
+/// any name is compared.
+#[derive(Debug, Clone, Default)]
+pub struct NameSet {
+    names: Vec<Box<[u8]>>,
+    lengths: u64,
+}
+
+/// The empty set.
+pub static NO_NAMES: NameSet = NameSet {
+    names: Vec::new(),
+    lengths: 0,
+};
+
+impl NameSet {
+    /// The set of `names`, lowered.
+    pub fn new<N: AsRef<[u8]>>(names: impl IntoIterator<Item = N>) -> NameSet {
+        let mut set = NameSet::default();
+        for n in names {
+            let lower = n.as_ref().to_ascii_lowercase();
+            set.lengths |= length_bit(lower.len());
+            set.names.push(lower.into());
+        }
+        set
+    }
+
+    /// `name` is in the set, whatever the case of its letters.
+    #[inline]
+    pub fn contains(&self, name: &[u8]) -> bool {
+        self.lengths & length_bit(name.len()) != 0 && self.names.iter().any(|n| eq_nocase(n, name))
+    }
+}
+
+/// A name length's bit in `NameSet::lengths` (63 and longer share the last).
 #[inline]
-fn named_in(list: &[&[u8]], name: &[u8]) -> bool {
-    list.iter().any(|n| n.eq_ignore_ascii_case(name))
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
 }
 
 /// `name` is listed as a connection option in one of the message's Connection fields, and so is
@@ -273,12 +306,12 @@ fn named_in(list: &[&[u8]], name: &[u8]) -> bool {
 /// `Connection: host` never removes Host: an HTTP/1.1 request without one is invalid upstream.
 #[inline]
 fn connection_option(headers: &[HeaderSpan], buf: &[u8], name: &[u8], upgrade: bool) -> bool {
-    if (upgrade && name.eq_ignore_ascii_case(b"upgrade")) || name.eq_ignore_ascii_case(b"host") {
+    if (upgrade && eq_nocase(name, b"upgrade")) || eq_nocase(name, b"host") {
         return false;
     }
     headers.iter().any(|h| {
-        h.name.get(buf).eq_ignore_ascii_case(b"connection")
-            && list_items(h.value.get(buf)).any(|t| t.eq_ignore_ascii_case(name))
+        eq_nocase(h.name.get(buf), b"connection")
+            && list_items(h.value.get(buf)).any(|t| eq_nocase(t, name))
     })
 }
 
@@ -291,13 +324,10 @@ fn write_redirect(
     value: &[u8],
     redirect: &dyn Fn(&[u8], &mut Vec<u8>) -> bool,
 ) -> bool {
-    let prefix = if name.eq_ignore_ascii_case(b"location") {
+    let prefix = if eq_nocase(name, b"location") {
         0
-    } else if name.eq_ignore_ascii_case(b"refresh") {
-        match value
-            .windows(4)
-            .position(|w| w.eq_ignore_ascii_case(b"url="))
-        {
+    } else if eq_nocase(name, b"refresh") {
+        match value.windows(4).position(|w| eq_nocase(w, b"url=")) {
             Some(i) => i + 4,
             None => return false,
         }
@@ -353,7 +383,8 @@ mod tests {
             keep_alive: true,
             upgrade: false,
             body: BodyFraming::None,
-            replace: &[],
+            replace: &NO_NAMES,
+            drop_max_forwards: false,
             via: None,
         }
     }
@@ -368,7 +399,7 @@ mod tests {
     #[test]
     fn request_basic() {
         let raw = b"GET /a?b HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\nAccept: */*\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nVia: 1.0 fred\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n";
-        let replace: [&[u8]; 2] = [b"host", b"x-forwarded-for"];
+        let replace = NameSet::new(["host", "x-forwarded-for"]);
         let o = RequestRewrite {
             method: None,
             replace: &replace,
@@ -543,7 +574,7 @@ mod tests {
             keep_alive: true,
             client_http10: false,
             framing,
-            hide: &[],
+            hide: &NO_NAMES,
             via: None,
             upgrade: false,
             redirect: None,
@@ -597,7 +628,7 @@ mod tests {
     #[test]
     fn response_basic() {
         let raw = b"HTTP/1.1 200 OK\r\nServer: up\r\nContent-Length: 5\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nVia: 1.1 other\r\nX-Internal: 1\r\n\r\nhello";
-        let hide: [&[u8]; 1] = [b"x-internal"];
+        let hide = NameSet::new(["x-internal"]);
         let o = ResponseRewrite {
             hide: &hide,
             via: Some(b"1.1 ringway"),
@@ -748,10 +779,25 @@ mod tests {
     }
 
     #[test]
+    fn a_name_set_rules_out_by_length_then_compares_names() {
+        let long = "x-".repeat(40);
+        let set = NameSet::new(["X-Powered-By", "server", long.as_str()]);
+        assert!(set.contains(b"x-powered-by"));
+        assert!(set.contains(b"SERVER"));
+        assert!(set.contains(long.to_uppercase().as_bytes()));
+        // Same length as a name, another name.
+        assert!(!set.contains(b"x-powered-bz"));
+        assert!(!set.contains(b"serve"));
+        // 63 and longer share a length bit: the names still decide.
+        assert!(!set.contains("y".repeat(80).as_bytes()));
+        assert!(!NO_NAMES.contains(b"server"));
+    }
+
+    #[test]
     fn response_hide_is_case_insensitive() {
         let raw =
             b"HTTP/1.1 200 OK\r\nX-Powered-By: php\r\nSERVER: up\r\nContent-Length: 0\r\n\r\n";
-        let hide: [&[u8]; 2] = [b"x-powered-by", b"server"];
+        let hide = NameSet::new(["x-powered-by", "server"]);
         let o = ResponseRewrite {
             hide: &hide,
             ..ropts(ResponseFraming::Length(0))

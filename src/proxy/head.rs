@@ -8,7 +8,7 @@ use super::context::{ListenerRt, ShardCtx};
 use super::error::Error;
 use super::outcome::Outcome;
 use crate::http::RequestHead;
-use crate::http::request::{Limits, parse_request};
+use crate::http::request::{HeadLayout, Limits, from_layout, parse_request};
 use crate::net::Transport;
 use crate::net::io::{ReadErr, read_into};
 
@@ -18,12 +18,15 @@ const MAX_HEADERS: usize = crate::http::request::DEFAULT_MAX_HEADERS;
 
 /// Reads the head into `b` (which may already hold its start). `head_by`: when the head must be
 /// complete (a new connection's accept time plus the timeout), else now plus the timeout.
+/// `layout`: `b` holds a whole head ringway wrote itself, laid out so (an HTTP/2 stream's),
+/// checked without being parsed again.
 pub async fn read<S: Transport>(
     ctx: &ShardCtx,
     stream: &mut S,
     mut b: Vec<u8>,
     lst: &ListenerRt,
     head_by: Option<Instant>,
+    mut layout: Option<HeadLayout>,
     outcome: &Outcome,
 ) -> Result<(RequestHead, Vec<u8>), Error> {
     let d = &lst.defaults;
@@ -37,7 +40,11 @@ pub async fn read<S: Transport>(
     let deadline = head_by.unwrap_or_else(|| Instant::now() + d.client_header_timeout);
     loop {
         if !b.is_empty() {
-            match parse_request(&b, &limits) {
+            let parsed = match layout.take() {
+                Some(l) => from_layout(&b, &limits, l).map(Some),
+                None => parse_request(&b, &limits),
+            };
+            match parsed {
                 Ok(Some(h)) => return Ok((h, b)),
                 Ok(None) => {}
                 Err(e) => {

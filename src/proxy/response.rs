@@ -8,9 +8,10 @@
 use super::answer::render_add_headers;
 use super::compress_relay::{Recode, decide};
 use super::request::{Request, find_header, vars};
-use super::upstream_head::{NAMES_ON_STACK, VIA};
+use super::upstream_head::VIA;
 use crate::http::h2_head::Encoder;
-use crate::http::rewrite::{HeadCoding, HeadOut, ResponseRewrite, write_response_head};
+use crate::http::rewrite::{HeadCoding, HeadOut, NO_NAMES, ResponseRewrite, write_response_head};
+use crate::http::util::eq_nocase;
 use crate::http::{ResponseFraming, ResponseHead, Version};
 use crate::route::RedirectPattern;
 use crate::template::Vars;
@@ -174,22 +175,11 @@ impl HeadSource<'_, '_> {
         let redirect = |value: &[u8], out: &mut Vec<u8>| {
             redirect(r, &vars(r, b, proxy_host, &header), value, out)
         };
-        let mut names: [&[u8]; NAMES_ON_STACK] = [&[]; NAMES_ON_STACK];
-        let hide_vec: Vec<&[u8]>;
-        let hide: &[&[u8]] = if r.loc.hide.len() <= NAMES_ON_STACK {
-            for (i, n) in r.loc.hide.iter().enumerate() {
-                names[i] = n;
-            }
-            &names[..r.loc.hide.len()]
-        } else {
-            hide_vec = r.loc.hide.iter().map(|n| &n[..]).collect();
-            &hide_vec
-        };
         let opts = ResponseRewrite {
             keep_alive: self.keep_alive,
             client_http10: self.client_http10,
             framing: self.framing,
-            hide,
+            hide: &r.loc.hide,
             via: r.loc.via.then_some(VIA),
             upgrade: false,
             redirect: (!r.loc.redirects.is_empty()).then_some(&redirect),
@@ -199,7 +189,7 @@ impl HeadSource<'_, '_> {
         if !resp
             .headers
             .iter()
-            .any(|h| h.name.get(ub).eq_ignore_ascii_case(b"date"))
+            .any(|h| eq_nocase(h.name.get(ub), b"date"))
         {
             out.field(b"Date", &r.ctx.date.borrow()[..]);
         }
@@ -221,7 +211,7 @@ pub fn upgrade_head(r: &Request<'_>, resp: &ResponseHead, ub: &[u8]) -> Vec<u8> 
             keep_alive: true,
             client_http10: false,
             framing: ResponseFraming::None,
-            hide: &[],
+            hide: &NO_NAMES,
             via: r.loc.via.then_some(VIA),
             upgrade: true,
             redirect: None,

@@ -32,6 +32,7 @@ use super::scratch::{self, Scratch};
 use super::{guard, log_capture, park, tls, tunnel};
 use crate::access::ConnGuard;
 use crate::config::{Lingering, LingeringClose};
+use crate::http::request::HeadLayout;
 use crate::http::{BodyFraming, Method, RequestHead};
 use crate::net::Transport;
 use crate::route::Action;
@@ -231,15 +232,19 @@ pub(super) async fn serve_from<S: Transport + Split + 'static>(
         }
         // The per-request work runs in a future on the heap, so that the connection's future
         // (all an idle connection holds) keeps only the idle wait and a few fields.
+        let arrives = Arriving {
+            head_by: head_by.take(),
+            tls_server,
+            pipelined,
+            layout: None,
+        };
         let request = one_request(
             &ctx,
             &mut stream,
             &client,
             &mut pending,
             &mut served,
-            head_by.take(),
-            tls_server,
-            pipelined,
+            arrives,
         );
         let next = scratch::run_in(&mut scratch, request).await;
         // Only the first request can have come in early data.
@@ -369,20 +374,35 @@ async fn read_first<S: Transport>(
     }
 }
 
+/// What is known of a request before its head is read.
+struct Arriving {
+    /// When the head must be complete (a new connection's), else the timeout from now.
+    head_by: Option<Instant>,
+    /// The server whose rules the TLS handshake applied (see `tls::check_server`).
+    tls_server: Option<usize>,
+    /// The request came in the same read as the one before it.
+    pipelined: bool,
+    /// Where its head's parts lie, when ringway wrote the head itself (an HTTP/2 stream's).
+    layout: Option<HeadLayout>,
+}
+
 /// Reads and answers one request (its bytes may already be in `pending`); what follows it in
 /// the buffer, if anything, is left in `pending`. Its outcome record is finished here, whatever
 /// path it took.
-#[allow(clippy::too_many_arguments)]
 async fn one_request<S: Transport>(
     ctx: &ShardCtx,
     stream: &mut S,
     client: &Client,
     pending: &mut Vec<u8>,
     served: &mut u64,
-    head_by: Option<Instant>,
-    tls_server: Option<usize>,
-    pipelined: bool,
+    arrives: Arriving,
 ) -> Next {
+    let Arriving {
+        head_by,
+        tls_server,
+        pipelined,
+        layout,
+    } = arrives;
     let generation = ctx.current();
     let Some(lst) = generation.listener(client.local) else {
         // The listen address left the config on reload: close instead of serving it.
@@ -408,7 +428,7 @@ async fn one_request<S: Transport>(
     outcome.connection.set(client.serial);
     outcome.pipelined.set(pipelined);
     outcome.connection_requests.set(*served + 1);
-    let next = match head::read(ctx, stream, b, lst, head_by, &outcome).await {
+    let next = match head::read(ctx, stream, b, lst, head_by, layout, &outcome).await {
         Ok((head, mut b)) => {
             if client.http2 {
                 as_http2_line(&head, &mut b);
@@ -517,22 +537,19 @@ pub(super) async fn serve_stream<S: Transport>(
     stream: &mut S,
     client: &Client,
     head: Vec<u8>,
+    layout: Option<HeadLayout>,
     served: u64,
     tls_server: Option<usize>,
 ) -> Option<Box<Upgraded>> {
     let mut pending = head;
     let mut before = served.saturating_sub(1);
-    let next = one_request(
-        ctx,
-        stream,
-        client,
-        &mut pending,
-        &mut before,
-        None,
+    let arrives = Arriving {
+        head_by: None,
         tls_server,
-        false,
-    )
-    .await;
+        pipelined: false,
+        layout,
+    };
+    let next = one_request(ctx, stream, client, &mut pending, &mut before, arrives).await;
     if pending.capacity() > 0 {
         ctx.bufs.put(pending);
     }

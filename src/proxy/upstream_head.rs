@@ -8,8 +8,6 @@ use crate::route::UriRewrite;
 
 /// `Via` value when `proxy_via` (ringway's) is on.
 pub const VIA: &[u8] = b"1.1 ringway";
-/// Most names a location can list before the per-request name table spills to the heap.
-pub const NAMES_ON_STACK: usize = 16;
 
 /// The request-target for the upstream, as nginx chooses it:
 /// - `proxy_pass` without a URI part and the URI not rewritten: the client's target as sent
@@ -70,28 +68,6 @@ pub fn build(
         Method::Options | Method::Trace => max_forwards(head, b),
         _ => None,
     };
-    let mut names: [&[u8]; NAMES_ON_STACK + 1] = [&[]; NAMES_ON_STACK + 1];
-    let replace_vec: Vec<&[u8]>;
-    let replace: &[&[u8]] = if r.loc.replace.len() <= NAMES_ON_STACK {
-        for (i, n) in r.loc.replace.iter().enumerate() {
-            names[i] = n;
-        }
-        let mut len = r.loc.replace.len();
-        if max_forwards.is_some() {
-            names[len] = b"max-forwards";
-            len += 1;
-        }
-        &names[..len]
-    } else {
-        replace_vec = r
-            .loc
-            .replace
-            .iter()
-            .map(|n| &n[..])
-            .chain(max_forwards.map(|_| &b"max-forwards"[..]))
-            .collect();
-        &replace_vec
-    };
     write_request_head(
         out,
         head,
@@ -103,7 +79,8 @@ pub fn build(
             keep_alive: !head.upgrade,
             upgrade: head.upgrade,
             body: head.body,
-            replace,
+            replace: &r.loc.replace,
+            drop_max_forwards: max_forwards.is_some(),
             via: r.loc.via.then_some(VIA),
         },
     );
@@ -112,9 +89,7 @@ pub fn build(
         crate::http::util::push_u64(out, n.saturating_sub(1));
         out.extend_from_slice(b"\r\n");
     }
-    if (head.host.is_none() || head.host_in_target())
-        && !r.loc.replace.iter().any(|n| &n[..] == b"host")
-    {
+    if (head.host.is_none() || head.host_in_target()) && !r.loc.replace.contains(b"host") {
         // An HTTP/1.0 client may omit Host; the upstream request is HTTP/1.1, which requires
         // one: send `$proxy_host`, as nginx does. An absolute-form target's authority replaces
         // the client's Host field (RFC 9112 §3.2.2; the rewriter dropped that field), so the
@@ -145,7 +120,7 @@ pub fn build(
     // RFC 8470 §5.1: a request that came in TLS early data goes on with `Early-Data: 1`
     // (unless the client's own field already says so, or proxy_set_header decides).
     if r.client.tls.as_ref().is_some_and(|t| t.early_data.get())
-        && !r.loc.replace.iter().any(|n| &n[..] == b"early-data")
+        && !r.loc.replace.contains(b"early-data")
         && !find_header(head, b, b"early-data", &mut Vec::new())
     {
         out.extend_from_slice(b"Early-Data: 1\r\n");

@@ -14,6 +14,7 @@ use super::{
 };
 use crate::access::{LocationLimits, ZoneSpec};
 use crate::config::{self, LocationMatch};
+use crate::http::rewrite::NameSet;
 
 #[derive(Debug)]
 pub struct CompileError(pub String);
@@ -591,7 +592,7 @@ fn compile_location(
         _ => Vec::new(),
     };
     let mut set_headers = Vec::new();
-    let mut replace: Vec<Box<[u8]>> = Vec::new();
+    let mut replace: Vec<String> = Vec::new();
     for (n, v) in &s.proxy_set_header {
         let lower = n.to_ascii_lowercase();
         // Connection and framing are the proxy's to decide (hop-by-hop); configs that clear
@@ -602,7 +603,7 @@ fn compile_location(
         ) {
             continue;
         }
-        replace.push(lower.into_bytes().into());
+        replace.push(lower);
         let value = tpl(v)?;
         if !value.is_empty() {
             set_headers.push(SetHeader {
@@ -613,8 +614,8 @@ fn compile_location(
     }
     for (n, v) in DEFAULT_SET_HEADERS {
         let lower = n.to_ascii_lowercase();
-        if !replace.iter().any(|r| **r == *lower.as_bytes()) {
-            replace.push(lower.into_bytes().into());
+        if !replace.contains(&lower) {
+            replace.push(lower);
             set_headers.push(SetHeader {
                 name: n.as_bytes().into(),
                 value: tpl(v)?,
@@ -625,8 +626,8 @@ fn compile_location(
         // nginx's proxy_cache headers: an entry needs the whole, unconditional response, so
         // the client's conditions and ranges stay here (answered from the entry).
         for n in CACHE_DROPPED_FIELDS {
-            if !replace.iter().any(|r| **r == *n.as_bytes()) {
-                replace.push(n.as_bytes().into());
+            if !replace.iter().any(|r| r == n) {
+                replace.push(n.to_string());
             }
         }
     }
@@ -643,7 +644,7 @@ fn compile_location(
         action,
         rewrites: Vec::new(),
         set_headers,
-        replace,
+        replace: NameSet::new(replace),
         hide: hidden_fields(s),
         redirects,
         add_headers,
@@ -766,8 +767,8 @@ fn add_slash_redirects(table: &mut LocationTable) -> Result<(), CompileError> {
             action: Action::Return { code: 301, text },
             rewrites: Vec::new(),
             set_headers: Vec::new(),
-            replace: Vec::new(),
-            hide: Vec::new(),
+            replace: NameSet::default(),
+            hide: NameSet::default(),
             add_headers: loc.add_headers.clone(),
             ..clone_settings(&loc)
         };
@@ -785,8 +786,8 @@ fn clone_settings(l: &Location) -> Location {
         action: Action::NotFound,
         rewrites: Vec::new(),
         set_headers: Vec::new(),
-        replace: Vec::new(),
-        hide: Vec::new(),
+        replace: NameSet::default(),
+        hide: NameSet::default(),
         redirects: Vec::new(),
         add_headers: Vec::new(),
         http11: l.http11,
@@ -842,22 +843,18 @@ const HIDDEN_BY_DEFAULT: &[&str] = &[
     "x-pad",
 ];
 
-fn hidden_fields(s: &config::Settings) -> Vec<Box<[u8]>> {
+fn hidden_fields(s: &config::Settings) -> NameSet {
     let passed = |n: &str| {
         s.proxy_pass_header
             .iter()
             .any(|p| p.eq_ignore_ascii_case(n))
     };
-    HIDDEN_BY_DEFAULT
-        .iter()
-        .filter(|n| !passed(n))
-        .map(|n| n.as_bytes().into())
-        .chain(
-            s.proxy_hide_header
-                .iter()
-                .map(|h| h.to_ascii_lowercase().into_bytes().into()),
-        )
-        .collect()
+    let defaults = HIDDEN_BY_DEFAULT.iter().filter(|n| !passed(n));
+    NameSet::new(
+        defaults
+            .map(|n| n.as_bytes())
+            .chain(s.proxy_hide_header.iter().map(|h| h.as_bytes())),
+    )
 }
 
 fn next_upstream(s: &config::Settings) -> super::NextUpstream {

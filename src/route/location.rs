@@ -7,6 +7,7 @@ use rustc_hash::FxHashMap;
 use std::time::Duration;
 
 use super::Template;
+use crate::http::rewrite::NameSet;
 
 /// How the request URI is rewritten for the upstream (`proxy_pass http://up/new/;`).
 #[derive(Debug, Clone)]
@@ -118,9 +119,9 @@ pub struct Location {
     pub set_headers: Vec<SetHeader>,
     /// Lower-case names of every configured `proxy_set_header` (the client's fields of these
     /// names are not copied, even when the configured value is empty and so sends nothing).
-    pub replace: Vec<Box<[u8]>>,
+    pub replace: NameSet,
     /// Lower-case `proxy_hide_header` names.
-    pub hide: Vec<Box<[u8]>>,
+    pub hide: NameSet,
     /// `proxy_redirect` rules in config order (empty: `off`, or nothing proxied here).
     pub redirects: Vec<ProxyRedirect>,
     pub add_headers: Vec<AddHeader>,

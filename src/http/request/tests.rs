@@ -1023,3 +1023,58 @@ fn never_panics() {
         let _ = parse(&base[..pos]);
     }
 }
+
+/// The authority check as it read before its one-pass form: split at the first colon, then the
+/// host byte by byte.
+fn valid_authority_by_split(v: &[u8], port_required: bool) -> bool {
+    if v.first() == Some(&b'[') {
+        return valid_authority(v, port_required);
+    }
+    let (host, port) = match find_byte(v, b':') {
+        Some(c) => (&v[..c], Some(&v[c + 1..])),
+        None => (v, None),
+    };
+    let mut i = 0;
+    let mut ok = !host.is_empty();
+    while ok && i < host.len() {
+        if host[i] == b'%' {
+            ok = i + 2 < host.len() && is_hex(host[i + 1]) && is_hex(host[i + 2]);
+            i += 3;
+        } else {
+            ok = is_reg_name_byte(host[i]);
+            i += 1;
+        }
+    }
+    ok && match port {
+        None | Some([]) => !port_required,
+        Some(p) => p.iter().all(u8::is_ascii_digit),
+    }
+}
+
+#[test]
+fn authority_check_in_one_pass_agrees_with_the_split_one() {
+    let alphabet = b"a%4F:.1 ,@/";
+    let mut checked = 0;
+    for len in 0..=5u32 {
+        for n in 0..alphabet.len().pow(len) {
+            let mut k = n;
+            let v: Vec<u8> = (0..len)
+                .map(|_| {
+                    let b = alphabet[k % alphabet.len()];
+                    k /= alphabet.len();
+                    b
+                })
+                .collect();
+            for port_required in [false, true] {
+                assert_eq!(
+                    valid_authority(&v, port_required),
+                    valid_authority_by_split(&v, port_required),
+                    "{:?} port_required={port_required}",
+                    String::from_utf8_lossy(&v)
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 100_000);
+}

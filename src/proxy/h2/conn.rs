@@ -17,6 +17,7 @@ use super::stream::H2Stream;
 use crate::config::http2::Http2Settings;
 use crate::http::h2::{Refused, RequestBody, request_head};
 use crate::http::h2_tunnel::{self, Expect};
+use crate::http::request::HeadLayout;
 use crate::net::Transport;
 use crate::proxy::context::{ConnSlot, ShardCtx};
 use crate::proxy::park::PARK_AFTER;
@@ -278,7 +279,7 @@ impl Job {
         let _active = Active(self.state.clone());
         let (parts, recv) = req.into_parts();
         let mut head = self.ctx.bufs.get();
-        let (body, tunnel) = match translate(&parts, &recv, &mut head) {
+        let (body, tunnel, layout) = match translate(&parts, &recv, &mut head) {
             Ok(t) => t,
             Err(refused) => {
                 debug!(peer = %self.client.peer, "HTTP/2 request refused: {}", refused.0);
@@ -300,6 +301,7 @@ impl Job {
                 &mut stream,
                 &self.client,
                 head,
+                layout,
                 self.served,
                 self.tls_server,
             ),
@@ -328,23 +330,24 @@ impl Job {
     }
 }
 
-/// The stream's request as an HTTP/1.1 head in `out`: how its body follows, and for an
-/// extended CONNECT (RFC 8441) what its upgrade's answer must carry.
+/// The stream's request as an HTTP/1.1 head in `out`: how its body follows, for an extended
+/// CONNECT (RFC 8441) what its upgrade's answer must carry, and else where the head's parts lie.
 fn translate(
     parts: &http::request::Parts,
     recv: &h2::RecvStream,
     out: &mut Vec<u8>,
-) -> Result<(RequestBody, Option<Expect>), Refused> {
+) -> Result<(RequestBody, Option<Expect>, Option<HeadLayout>), Refused> {
     // h2 lets `:protocol` come only with CONNECT, and only as SETTINGS allowed it.
     let Some(protocol) = parts.extensions.get::<h2::ext::Protocol>() else {
-        return Ok((request_head(parts, recv.is_end_stream(), out)?, None));
+        let (body, layout) = request_head(parts, recv.is_end_stream(), out)?;
+        return Ok((body, None, Some(layout)));
     };
     let mut nonce = [0u8; 16];
     SystemRandom::new()
         .fill(&mut nonce)
         .map_err(|_| Refused("no random bytes for a WebSocket key"))?;
     let expect = h2_tunnel::request_head(parts, protocol.as_ref(), nonce, out)?;
-    Ok((RequestBody::Tunnel, Some(expect)))
+    Ok((RequestBody::Tunnel, Some(expect), None))
 }
 
 /// Counts a stream as active while it is served.
