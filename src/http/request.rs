@@ -1,5 +1,6 @@
 //! Request head parsing: httparse plus RFC 9112 framing rules → a typed `RequestHead` or a typed
-//! `ParseError` that knows its status (400/414/501/505) and its cause.
+//! `ParseError` that knows its status (400/414/501/505) and its cause. A head ringway wrote
+//! itself (an HTTP/2 stream's) is checked through the layout its writer noted (`from_layout`).
 
 use std::mem::MaybeUninit;
 
