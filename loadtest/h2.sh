@@ -5,8 +5,9 @@
 # Each proxy: one worker on CPU 0, a self-signed certificate, proxying to one nginx backend
 # (lib.sh's, CPU 1) with upstream keep-alive. h2load (CPU 1) measures, per round and proxy:
 #   small  h2load -n N_SMALL -c 100 -m 10 on /small (24-byte body)       N_SMALL=300000
-#          (the run opens its 100 connections: their TLS handshakes are in the CPU it counts,
-#          about 1 µs a request at 100,000 requests, a third of that at 300,000)
+#          (each round starts a fresh proxy: what it pays once, memory growing and connections
+#          opened, lands partly in the counted run; at 10,000 requests it was a third of
+#          ringway's CPU per request and a sixth of nginx's, at 300,000 a few percent)
 #   1m     h2load -n N_1M -c 10 -m 1 on /1m (1 MiB, random bytes)        N_1M=2000
 #   idle   IDLE_CONNS=1000 TLS connections (loadtest/h2_idle_client.py: preface, SETTINGS,
 #          SETTINGS ACK, then nothing) to a freshly started proxy; its RSS growth per connection
