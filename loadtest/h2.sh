@@ -45,8 +45,11 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
     -keyout "$DIR/key.pem" -out "$DIR/cert.pem" 2>/dev/null
 CERT="ssl_certificate $DIR/cert.pem; ssl_certificate_key $DIR/key.pem;"
 # The configs of lib.sh with TLS and HTTP/2 on the listener: ringway's syntax, then nginx 1.22's.
+# nginx before 1.23.4 offers only TLS 1.2 and older unless told: `ssl_protocols` gives it TLS 1.3
+# as ringway has it (and as loadtest/run configures it), so both run the same protocol.
 lt_ringway_conf "$RW" "$BE" | sed "s|listen 127.0.0.1:$RW;|listen 127.0.0.1:$RW ssl; http2 on; $CERT|" > "$DIR/rw.conf"
-lt_nginx_proxy_conf "$DIR" "$NG" "$BE" | sed "s|listen 127.0.0.1:$NG;|listen 127.0.0.1:$NG ssl http2; $CERT|" > "$DIR/ng.conf"
+lt_nginx_proxy_conf "$DIR" "$NG" "$BE" |
+    sed "s|listen 127.0.0.1:$NG;|listen 127.0.0.1:$NG ssl http2; $CERT ssl_protocols TLSv1.2 TLSv1.3;|" > "$DIR/ng.conf"
 
 RUN=()
 for p in $PROXIES; do
@@ -91,7 +94,7 @@ rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
 
 # h2load_run NAME PATH N CONNS STREAMS: one measured h2load run against the running proxy.
 h2load_run() {
-    local name=$1 path=$2 n=$3 c=$4 m=$5 tick t0 t1 s0 s1 out ok rps
+    local name=$1 path=$2 n=$3 c=$4 m=$5 tick t0 t1 s0 s1 out ok rps proto
     tick=$(getconf CLK_TCK)
     t0=$(cpu_ticks "$PROXY_PID"); s0=$(sys_ticks "$PROXY_PID")
     out=$(taskset -c 1 h2load -n "$n" -c "$c" -m "$m" "https://127.0.0.1:$PORT$path" 2>&1)
@@ -100,7 +103,8 @@ h2load_run() {
     grep -q "Application protocol: h2" <<<"$out" || { echo "$name: h2load did not negotiate h2" >&2; echo "$out" | tail -5 >&2; exit 1; }
     ok=$(awk '/^requests:/{print $8}' <<<"$out")
     rps=$(awk '/^finished in/{print $4}' <<<"$out")
-    echo "requests=$ok rps=$rps cpu_us_per_req=$(echo "($t1-$t0)*1000000/$tick/$ok" | bc -l | cut -c1-7)" \
+    proto=$(awk '/^TLS Protocol:/{print $3}' <<<"$out")
+    echo "requests=$ok rps=$rps tls=$proto cpu_us_per_req=$(echo "($t1-$t0)*1000000/$tick/$ok" | bc -l | cut -c1-7)" \
         "kernel_us_per_req=$(echo "($s1-$s0)*1000000/$tick/$ok" | bc -l | cut -c1-7)" \
         "failed=$(awk '/^requests:/{print $10}' <<<"$out")"
 }
