@@ -62,7 +62,8 @@ case "$TARGET" in
         ;;
     nginx)
         lt_nginx_proxy_conf "$DIR" 21391 21390 | if [[ -n "$TLS_LISTEN" ]]; then
-            sed "s|listen 127.0.0.1:21391;|listen 127.0.0.1:21391 ssl${HTTP2:+ http2};${TLS_LISTEN# ssl;}|"
+            # nginx before 1.23.4 offers TLS 1.3 only when told (ringway has it by default).
+            sed "s|listen 127.0.0.1:21391;|listen 127.0.0.1:21391 ssl${HTTP2:+ http2};${TLS_LISTEN# ssl;} ssl_protocols TLSv1.2 TLSv1.3;|"
         else cat; fi > "$DIR/proxy.conf"
         taskset -c 0 "${VG[@]}" nginx -c "$DIR/proxy.conf" -p "$DIR" 2> "$DIR/vg.err" & P=$!
         ;;

@@ -53,6 +53,8 @@ if [[ "${TLS:-}" == 1 || "${H2:-}" == 1 ]]; then
     else
         sed -i "s|listen 127.0.0.1:21191;|listen 127.0.0.1:21191 ssl; $certs|" "$DIR/rw.conf" "$DIR/ng.conf"
     fi
+    # nginx before 1.23.4 offers TLS 1.3 only when told (ringway has it by default).
+    sed -i "s|$certs|$certs ssl_protocols TLSv1.2 TLSv1.3;|" "$DIR/ng.conf"
     SCHEME=https
     if [[ "${NORESUME:-}" == 1 ]]; then
         cc -shared -fPIC -O2 -o "$DIR/tls_shim.so" "$ROOT/loadtest/tls_shim.c" -ldl
