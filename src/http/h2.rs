@@ -11,7 +11,7 @@ use http::header::{COOKIE, HOST, TE};
 use http::{HeaderName, HeaderValue, StatusCode};
 
 use super::request::HeadLayout;
-use super::util::eq_nocase;
+use super::util::{eq_nocase, offset_in, trim_ows};
 use super::{HeaderSpan, Span};
 
 /// How the body of a translated request follows its head.
@@ -161,19 +161,11 @@ pub(super) fn field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) -> HeaderSpan 
 /// The value written to `out` from `start`, without the whitespace at its ends: as an HTTP/1.1
 /// parser reads the line (RFC 9112 §5.1), so the head means what a parse of it would.
 fn value_span(out: &[u8], start: usize) -> Span {
-    let value = &out[start..];
-    let lead = value
-        .iter()
-        .take_while(|&&b| b == b' ' || b == b'\t')
-        .count();
-    let trail = value[lead..]
-        .iter()
-        .rev()
-        .take_while(|&&b| b == b' ' || b == b'\t')
-        .count();
+    let value = trim_ows(&out[start..]);
+    let at = offset_in(out, value);
     Span {
-        start: (start + lead) as u32,
-        end: (out.len() - trail) as u32,
+        start: at as u32,
+        end: (at + value.len()) as u32,
     }
 }
 
@@ -431,7 +423,9 @@ pub(super) fn carried(
     true
 }
 
-/// A Content-Length's value: ASCII digits only, within u64.
+/// A Content-Length's value: ASCII digits only, within u64. The heads read here are ringway's
+/// own (one value, as the response phase re-states it), so `util::parse_content_length`'s
+/// list handling is not needed: it measured 160 instructions more per HTTP/2 response.
 fn digits_value(v: &[u8]) -> Option<u64> {
     if v.is_empty() {
         return None;

@@ -173,7 +173,9 @@ fn static_name(n: &[u8]) -> Option<usize> {
 }
 
 /// Whether `n` is `lower` (the same length; lowercase letters and `-`, as the static table's
-/// names are) up to the case of its letters. Eight bytes at a time where there are eight: a
+/// names are) up to the case of its letters: `util::eq_nocase` narrowed to such a needle, one
+/// OR per word instead of lowering both (it measured 300 instructions fewer per HTTP/2
+/// response than `eq_nocase` here). Eight bytes at a time where there are eight: a
 /// byte matches a letter when it equals it with bit 0x20 set, and `-` exactly (the mask sets
 /// bit 0x20 only where `lower` has a letter, bit 0x40 shifted down).
 #[inline]

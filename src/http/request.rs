@@ -202,8 +202,7 @@ fn parse_many_fields(
     limits: &Limits,
     patch_minor: bool,
 ) -> Result<Option<RequestHead>, ParseError> {
-    let by_bytes = limits.max_head / MIN_FIELD_LINE;
-    let cap = limits.max_headers.min(by_bytes).saturating_add(1);
+    let cap = most_fields(limits).saturating_add(1);
     let mut storage = vec![MaybeUninit::<httparse::Header<'_>>::uninit(); cap];
     let mut req = httparse::Request::new(&mut []);
     match req.parse_with_uninit_headers(buf, &mut storage) {
@@ -217,6 +216,11 @@ fn parse_many_fields(
         Err(httparse::Error::Version) => version_error(buf, limits, patch_minor),
         Err(e) => Err(httparse_error(buf, e)),
     }
+}
+
+/// The most fields a head may have: `max_headers`, and no more than `max_head` bytes can hold.
+fn most_fields(limits: &Limits) -> usize {
+    limits.max_headers.min(limits.max_head / MIN_FIELD_LINE)
 }
 
 /// More fields than `max_headers`, or than `max_head` bytes can hold (then the head cannot fit,
@@ -251,7 +255,9 @@ fn parsed(
     let target_start = offset_in(buf, path.as_bytes());
     let target_end = target_start + path.len();
     let fields = &*req.headers;
-    check_sizes(buf, limits, fields, method_start, target_end, head_len)?;
+    let name_starts = fields.iter().map(|f| offset_in(buf, f.name.as_bytes()));
+    check_lines(buf, limits, name_starts, method_start, target_end, head_len)?;
+    check_totals(limits, fields.len(), head_len)?;
 
     let version = if minor == 1 {
         Version::Http11
@@ -308,31 +314,16 @@ pub fn from_layout(
         fields,
     } = layout;
     let head_len = buf.len();
-    let method_start = method.start as usize;
-    if (target.end as usize + 11).saturating_sub(method_start) > limits.max_request_line {
-        return Err(line_too_long(buf.get(method_start..).unwrap_or_default()));
-    }
-    // A field line runs from its name to the next one's (the last one's to the final CRLF):
-    // its value's span leaves out the whitespace at the line's end.
-    let starts = fields.iter().map(|f| f.name.start as usize);
-    let ends = starts.clone().skip(1).chain([head_len.saturating_sub(2)]);
-    if starts
-        .zip(ends)
-        .any(|(s, e)| e.saturating_sub(s) > limits.max_field_line)
-    {
-        return Err(ParseError::HeadersTooLarge(FIELD_TOO_LONG));
-    }
+    // A field line runs from its name to the next one's (its value's span leaves out the
+    // whitespace at the line's end).
+    let name_starts = fields.iter().map(|f| f.name.start as usize);
+    let (method_start, target_end) = (method.start as usize, target.end as usize);
+    check_lines(buf, limits, name_starts, method_start, target_end, head_len)?;
     // As `parse_many_fields` answers a head of many fields, before looking at its size.
-    let by_bytes = limits.max_head / MIN_FIELD_LINE;
-    if fields.len() > STACK_HEADERS && fields.len() > limits.max_headers.min(by_bytes) {
+    if fields.len() > STACK_HEADERS && fields.len() > most_fields(limits) {
         return Err(too_many_fields(limits));
     }
-    if head_len > limits.max_head || head_len > u32::MAX as usize {
-        return Err(ParseError::HeadersTooLarge(HEAD_TOO_LARGE));
-    }
-    if fields.len() > limits.max_headers {
-        return Err(ParseError::HeadersTooLarge(TOO_MANY_FIELDS));
-    }
+    check_totals(limits, fields.len(), head_len)?;
     let (Some(method_bytes), Some(_)) = (buf.get(method.range()), buf.get(target.range())) else {
         return Err(ParseError::BadRequest("invalid request line"));
     };
@@ -433,31 +424,38 @@ impl<'a> FieldFacts<'a> {
     }
 }
 
-/// The size limits: the request line and each field line within one buffer, the head within
-/// all of them, the field count within `max_headers`.
+/// The size limits of lines: the request line and each field line (from its name, at
+/// `name_starts`, to the next one's) within one buffer. Checked first, as nginx meets them.
 #[inline(always)]
-fn check_sizes(
+fn check_lines(
     buf: &[u8],
     limits: &Limits,
-    fields: &[httparse::Header<'_>],
+    name_starts: impl Iterator<Item = usize>,
     method_start: usize,
     target_end: usize,
     head_len: usize,
 ) -> Result<(), ParseError> {
     // request-line = method SP request-target SP HTTP-version (8 bytes), then CRLF
     if (target_end + 11).saturating_sub(method_start) > limits.max_request_line {
-        return Err(line_too_long(&buf[method_start..]));
+        return Err(line_too_long(buf.get(method_start..).unwrap_or_default()));
     }
     // A field line can only be too long in a head longer than one buffer.
-    if head_len - method_start > limits.max_field_line
-        && let Some(e) = long_field_line(fields, buf, head_len, limits.max_field_line)
+    if head_len.saturating_sub(method_start) > limits.max_field_line
+        && let Some(e) = long_field_line(name_starts, head_len, limits.max_field_line)
     {
         return Err(e);
     }
+    Ok(())
+}
+
+/// The size limits of the whole head: within all the buffers, its field count within
+/// `max_headers`.
+#[inline(always)]
+fn check_totals(limits: &Limits, fields: usize, head_len: usize) -> Result<(), ParseError> {
     if head_len > limits.max_head || head_len > u32::MAX as usize {
         return Err(ParseError::HeadersTooLarge(HEAD_TOO_LARGE));
     }
-    if fields.len() > limits.max_headers {
+    if fields > limits.max_headers {
         return Err(ParseError::HeadersTooLarge(TOO_MANY_FIELDS));
     }
     Ok(())
@@ -568,15 +566,13 @@ fn span(start: usize, len: usize) -> Span {
     }
 }
 
-/// Whether a field line is longer than `max` (CRLF included): a line runs from its name to the
-/// next field's name, the last one to the empty line that ends the head.
+/// Whether a field line is longer than `max` (CRLF included): a line runs from its name (at
+/// `starts`) to the next field's name, the last one to the empty line that ends the head.
 fn long_field_line(
-    fields: &[httparse::Header<'_>],
-    buf: &[u8],
+    mut starts: impl Iterator<Item = usize>,
     head_len: usize,
     max: usize,
 ) -> Option<ParseError> {
-    let mut starts = fields.iter().map(|f| offset_in(buf, f.name.as_bytes()));
     let mut prev = starts.next()?;
     for start in starts.chain([head_len.saturating_sub(2)]) {
         if start.saturating_sub(prev) > max {
