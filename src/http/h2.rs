@@ -48,7 +48,11 @@ pub fn request_head(
     let method = written(out, parts.method.as_str().as_bytes());
     out.push(b' ');
     let target = if parts.method == http::Method::CONNECT {
-        written(out, authority.unwrap_or_default())
+        match authority {
+            Some(a) if !a.is_empty() => written(out, a),
+            // RFC 9113 §8.5: a CONNECT without one is malformed (and its line would be too).
+            _ => return Err(Refused("a CONNECT without :authority")),
+        }
     } else {
         match parts.uri.path_and_query().map(|p| p.as_str()) {
             Some(p) if !p.is_empty() => written(out, p.as_bytes()),
@@ -636,6 +640,14 @@ mod tests {
             ),
             (r().method("BREW").body(()).unwrap(), true),
         ];
+        // A CONNECT without an authority would be written with an empty target: refused.
+        let mut connect = http::Request::new(());
+        *connect.method_mut() = http::Method::CONNECT;
+        assert_eq!(
+            layout_reads_as_parse(connect, false, &ROOMY),
+            "refused",
+            "an empty CONNECT target"
+        );
         for (req, ended) in cases {
             layout_reads_as_parse(req, ended, &ROOMY);
         }
