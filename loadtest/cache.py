@@ -724,7 +724,7 @@ def _rows(w: Workload, runs: list[Run]):
 
 
 def hit_table(w: Workload, runs: list[Run]) -> str:
-    rows = [lt.workload_table(w, runs), "",
+    rows = [lt.workload_table(w, runs), "", machine_table(w, runs), "",
             "Cache: X-Cache-Status of the warming request → the check (repeated up to 20 times 50 ms apart while "
             "it is a MISS; the try that was not is shown when it was not the first) → a request after the "
             "measured run (all rounds); requests the backend got during the measured runs (max over rounds; 0 = every request a HIT); "
@@ -742,6 +742,30 @@ def hit_table(w: Workload, runs: list[Run]) -> str:
         n = max(br) if br else None
         rows.append(f"| {t} | {'; '.join(seq)} | {fmt(n, ',.0f')}{' **!**' if n else ''} | {fmt(cmed(rs, 'files'), ',.0f')} "
                     f"| {fmt(None if cmed(rs, 'disk_bytes') is None else cmed(rs, 'disk_bytes') / 1024, ',.0f')} |")
+    return "\n".join(rows)
+
+
+def machine_table(w: Workload, runs: list[Run]) -> str:
+    """Where the CPU went: the proxy's own per round, and both cores' (the proxy, wrk, and the
+    kernel's loopback work, which lands on whichever core's context sends or receives), with the
+    ringway/nginx ratio of each round (rounds alternate, so a round's pair shares its host state)."""
+    rows = ["CPU per request of the proxy and of the whole machine (both cores: proxy, wrk, the kernel's "
+            "loopback work wherever it ran) by round, and ringway ÷ nginx of each:", "",
+            "| round | ringway proxy µs/req | nginx proxy µs/req | ratio | ringway machine µs/req | nginx machine µs/req | ratio |",
+            "|---:|---:|---:|---:|---:|---:|---:|"]
+    by = {(r.round, r.target): r for r in runs if r.workload == w.name and r.ok}
+    pr, mr = [], []
+    for rnd in sorted({r.round for r in runs if r.workload == w.name}):
+        a, b = by.get((rnd, "ringway")), by.get((rnd, "nginx"))
+        if not a or not b:
+            continue
+        p = ratio(a.cpu_us_per_req, b.cpu_us_per_req)
+        m = ratio(a.machine_us_per_req, b.machine_us_per_req)
+        pr.append(p)
+        mr.append(m)
+        rows.append(f"| {rnd} | {fmt(a.cpu_us_per_req, '.1f')} | {fmt(b.cpu_us_per_req, '.1f')} | {fmt(p, '.2f')}× "
+                    f"| {fmt(a.machine_us_per_req, '.1f')} | {fmt(b.machine_us_per_req, '.1f')} | {fmt(m, '.2f')}× |")
+    rows.append(f"| **median** | | | **{fmt(med(pr), '.2f')}×** | | | **{fmt(med(mr), '.2f')}×** |")
     return "\n".join(rows)
 
 

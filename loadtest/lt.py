@@ -356,12 +356,13 @@ def status_kib(pid: int, key: str) -> int:
 
 
 def core_busy_ticks(cpu: str) -> int:
-    """Busy ticks of one CPU from /proc/stat (everything but idle and iowait)."""
+    """Busy ticks of one CPU ("": all of them) from /proc/stat: user, nice, system, irq and softirq
+    (not idle, iowait, or steal, the hypervisor's time for other guests)."""
     with open("/proc/stat") as f:
         for line in f:
             if line.startswith(f"cpu{cpu} "):
                 v = [int(x) for x in line.split()[1:]]
-                return sum(v[:8]) - v[3] - v[4]  # user..steal, minus idle, iowait
+                return sum(v[:7]) - v[3] - v[4]  # user..softirq, minus idle, iowait
     return 0
 
 
@@ -838,6 +839,8 @@ class Run:
     cpu_pct: float | None = None
     backend_cpu_us_per_req: float | None = None
     core_other_pct: float | None = None
+    # busy time of every CPU (proxy, load generator, backend, kernel work wherever it ran) per request
+    machine_us_per_req: float | None = None
     io_wq_pct: float | None = None
     rss_mib: float | None = None
     hwm_mib: float | None = None
@@ -1016,6 +1019,7 @@ def measured(run: Run, w: Workload, proc, pid, backend, cmd: list[str], logname:
     c0 = u0 + s0
     q0 = io_thread_ticks(pid) if pid else {}
     k0 = core_busy_ticks(PROXY_CPU)
+    m0 = core_busy_ticks("")
     l0 = lo_bytes()
     g0 = tcp_out_segs()
     t0 = time.monotonic()
@@ -1024,6 +1028,7 @@ def measured(run: Run, w: Workload, proc, pid, backend, cmd: list[str], logname:
     g1 = tcp_out_segs()
     l1 = lo_bytes()
     k1 = core_busy_ticks(PROXY_CPU)
+    m1 = core_busy_ticks("")
     alive = proc is None or proc.poll() is None
     u1, s1 = proc_ticks(pid) if pid and alive else (u0, s0)
     c1 = u1 + s1
@@ -1061,6 +1066,7 @@ def measured(run: Run, w: Workload, proc, pid, backend, cmd: list[str], logname:
     if n:
         run.backend_cpu_us_per_req = (b1 - b0) / CLK_TCK / n * 1e6
         run.segs_per_req = (g1 - g0) / n
+        run.machine_us_per_req = (m1 - m0) / CLK_TCK / n * 1e6
     run.core_other_pct = max(0.0, 100.0 * ((k1 - k0) - ((c1 - c0) if pid else 0)) / CLK_TCK / (t1 - t0))
     res["alive"] = alive
     return res
@@ -1833,15 +1839,15 @@ def report(runs: list[Run], workloads: list[Workload], started: str, load_before
     out.append("## All runs")
     out.append("")
     out.append("| round | workload | target | req/s | p99 ms | requests | errors | CPU s | CPU µs/req | CPU % | "
-               "io-wq % | RSS MiB | HWM MiB | bytes/resp | lo MiB/req | CPU" + PROXY_CPU + " other % |")
-    out.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+               "io-wq % | RSS MiB | HWM MiB | bytes/resp | lo MiB/req | CPU" + PROXY_CPU + " other % | machine CPU µs/req |")
+    out.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in runs:
         out.append(
             f"| {r.round} | {r.workload} | {r.target} | {fmt(r.rps, ',.0f')} | {fmt(r.p99_ms, '.2f')} "
             f"| {fmt(r.requests, ',')} | {r.errors} | {fmt(r.cpu_s, '.2f')} | {fmt(r.cpu_us_per_req, '.2f')} "
             f"| {fmt(r.cpu_pct, '.0f')} | {fmt(r.io_wq_pct, '.0f')} | {fmt(r.rss_mib, '.1f')} | {fmt(r.hwm_mib, '.1f')} "
             f"| {fmt(r.bytes_per_req, ',.0f')} | {fmt(None if r.lo_bytes_per_req is None else r.lo_bytes_per_req / MIB, '.3f')} "
-            f"| {fmt(r.core_other_pct, '.0f')} |")
+            f"| {fmt(r.core_other_pct, '.0f')} | {fmt(r.machine_us_per_req, '.1f')} |")
     out.append("")
     return "\n".join(out)
 
