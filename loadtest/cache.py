@@ -837,7 +837,7 @@ def restart_table(w: Workload, runs: list[Run]) -> str:
     if "ringway" in meds and "nginx" in meds:
         a, b = meds["ringway"], meds["nginx"]
         rows.append(f"| **ringway/nginx** | {fmt(ratio(a['fill_rps'], b['fill_rps']), '.2f')}× "
-                    f"| {fmt(ratio(a['fill_cpu_us'], b['fill_cpu_us']), '.2f')}× | | "
+                    f"| {fmt(ratio(a['fill_cpu_us'], b['fill_cpu_us']), '.2f')}× | "
                     f"| {fmt(ratio(a['disk_bytes'], b['disk_bytes']), '.2f')}× "
                     f"| {fmt(ratio(a['empty_first_response_ms'], b['empty_first_response_ms']), '.2f')}× "
                     f"| {fmt(ratio(a['first_response_ms'], b['first_response_ms']), '.2f')}× "
