@@ -1,13 +1,22 @@
 //! A shard's memory copies of the small entries it served lately, so a hot object's HIT costs
-//! one `statx` instead of open, fstat, read and close. The file stays the truth: a copy is used
-//! only while its file is the one it was read from (same inode, size and modification time),
-//! so a purge, an eviction, a refill by another shard, a revalidation or a damaged file is seen
-//! at the next request. Per shard, bounded; nothing shared.
+//! one `fstat` instead of open, fstat, read and close. The file stays the truth: a copy is used
+//! only while its file is the one it was read from (same inode, size and modification time,
+//! still linked), so a purge, an eviction, a refill by another shard, a revalidation or a
+//! damaged file is seen at the next request. A copy checks its file through a descriptor it
+//! keeps open (a removed file, or one replaced by a rename, has no links left): no path walk,
+//! which was half of a small HIT's `statx`. Descriptors come from a budget shared by every
+//! shard (an eighth of the open-files limit, at most 4,096), taken and given back only when a
+//! copy is made or dropped; past it a copy checks its path. A removed file's blocks stay
+//! allocated while a copy holds it, which the copies' byte bound limits. Per shard, bounded;
+//! nothing shared on a HIT.
 
 use std::cell::{Cell, RefCell};
+use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rustc_hash::FxHashMap;
 
@@ -50,6 +59,60 @@ impl FileId {
     }
 }
 
+/// Descriptors held by the copies of every shard.
+static HELD: AtomicUsize = AtomicUsize::new(0);
+
+/// How many descriptors the copies may hold in all.
+fn held_budget() -> usize {
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into the struct passed.
+        let cur = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+            lim.rlim_cur
+        } else {
+            0
+        };
+        usize::try_from(cur / 8).unwrap_or(usize::MAX).min(4096)
+    })
+}
+
+/// An entry's file held open, so its copy can check it without a path walk.
+struct Held(File);
+
+impl Held {
+    /// A second descriptor of `f`, when the budget has room.
+    fn of(f: &File) -> Option<Held> {
+        if HELD.fetch_add(1, Ordering::Relaxed) >= held_budget() {
+            HELD.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        match f.try_clone() {
+            Ok(dup) => Some(Held(dup)),
+            Err(_) => {
+                HELD.fetch_sub(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// The file's identity now; None once it has no name left (removed, or replaced by a
+    /// rename over it).
+    fn current(&self) -> Option<FileId> {
+        let m = self.0.metadata().ok()?;
+        (m.nlink() > 0).then(|| FileId::of(&m))
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        HELD.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 pub struct HotEntry {
     zone: usize,
     hash: KeyHash,
@@ -61,6 +124,7 @@ pub struct HotEntry {
     body: Box<[u8]>,
     path: PathBuf,
     id: FileId,
+    held: Option<Held>,
 }
 
 impl HotEntry {
@@ -94,7 +158,10 @@ impl Hot {
         if e.zone != zone_id(zone) || *e.key != *key {
             return None;
         }
-        let now = std::fs::metadata(&e.path).ok().map(|m| FileId::of(&m));
+        let now = match &e.held {
+            Some(h) => h.current(),
+            None => std::fs::metadata(&e.path).ok().map(|m| FileId::of(&m)),
+        };
         if now != Some(e.id) {
             self.forget(hash);
             return None;
@@ -130,6 +197,7 @@ impl Hot {
             body,
             path: entry_path(&zone.root, &zone.levels, hash),
             id: FileId::of(&m),
+            held: Held::of(&f.file),
         });
         self.make_room(e.bytes());
         self.bytes.set(self.bytes.get() + e.bytes());
@@ -156,5 +224,47 @@ impl Hot {
                 self.bytes.set(self.bytes.get() - old.bytes());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id_now(path: &std::path::Path) -> FileId {
+        FileId::of(&std::fs::metadata(path).unwrap())
+    }
+
+    /// What a copy's check relies on: a held descriptor sees a rename over its file, a removal
+    /// and a rewrite in place, as a check of the path does.
+    #[test]
+    fn a_held_file_sees_it_was_replaced_removed_or_rewritten() {
+        let dir = std::env::temp_dir().join(format!("ringway-hot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("entry");
+        let other = dir.join("entry.tmp");
+
+        std::fs::write(&path, b"first").unwrap();
+        let held = Held::of(&File::open(&path).unwrap()).unwrap();
+        assert!(held.current() == Some(id_now(&path)), "unchanged");
+        std::fs::write(&other, b"second").unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        assert!(held.current().is_none(), "replaced by a rename");
+        drop(held);
+
+        let held = Held::of(&File::open(&path).unwrap()).unwrap();
+        let before = held.current().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&path, b"THIRD!").unwrap();
+        let after = held.current().unwrap();
+        assert!(
+            after == id_now(&path) && after != before,
+            "rewritten in place"
+        );
+
+        std::fs::remove_file(&path).unwrap();
+        assert!(held.current().is_none(), "removed");
+        drop(held);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
