@@ -250,7 +250,7 @@ impl Shards {
 }
 
 /// The highest descriptor number plus one that this process may have open.
-fn open_file_limit() -> i32 {
+pub(crate) fn open_file_limit() -> i32 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,

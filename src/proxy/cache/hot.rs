@@ -66,17 +66,8 @@ static HELD: AtomicUsize = AtomicUsize::new(0);
 fn held_budget() -> usize {
     static BUDGET: OnceLock<usize> = OnceLock::new();
     *BUDGET.get_or_init(|| {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit writes into the struct passed.
-        let cur = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
-            lim.rlim_cur
-        } else {
-            0
-        };
-        usize::try_from(cur / 8).unwrap_or(usize::MAX).min(4096)
+        let limit = usize::try_from(crate::shard::upgrade::open_file_limit()).unwrap_or(0);
+        (limit / 8).min(4096)
     })
 }
 
