@@ -26,6 +26,84 @@ fn miss_then_hit_on_every_shard() {
     expect_count(&s.origin, "/a", 1, "after 41 GETs");
 }
 
+/// Waits until the key's one entry file holds `body` (a shard may commit its file just after the
+/// client has the last byte).
+#[track_caller]
+fn await_entry_body(s: &Setup, body: &[u8]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let files = cache_files(&s.dir.0);
+        if files.len() == 1 && std::fs::read(&files[0]).is_ok_and(|f| f.ends_with(body)) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no entry file ending with {:?} after 2 s: {files:?}",
+            String::from_utf8_lossy(body)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Both shards answer from memory copies that check their file through a descriptor they hold:
+/// a refill by one shard (a bypass stores over the entry by a rename) and a purge must reach
+/// every copy at its next request.
+#[test]
+fn every_shards_copy_sees_a_refill_and_a_purge() {
+    let loc =
+        format!("{VALID} proxy_cache_bypass $http_x_bypass; proxy_cache_purge $http_x_purge;");
+    let s = Setup::start_with(2, "", &loc);
+    s.origin.set("/h", Reply::ok("one"));
+    expect(&s.get("/h"), 200, "MISS", b"one", "fill");
+    await_entry_body(&s, b"one");
+    // 40 fresh connections reach both shards (see `miss_then_hit_on_every_shard`): each keeps
+    // a copy.
+    for i in 0..40 {
+        expect(
+            &s.get("/h"),
+            200,
+            "HIT",
+            b"one",
+            &format!("GET {i} before the refill"),
+        );
+    }
+
+    s.origin.set("/h", Reply::ok("two"));
+    let r = s.req("GET", "/h", &[("X-Bypass", "1")]);
+    expect(&r, 200, "BYPASS", b"two", "the bypass");
+    await_entry_body(&s, b"two");
+    for i in 0..40 {
+        expect(
+            &s.get("/h"),
+            200,
+            "HIT",
+            b"two",
+            &format!("GET {i} after the refill"),
+        );
+    }
+
+    s.origin.set("/h", Reply::ok("three"));
+    let r = s.req("GET", "/h", &[("X-Purge", "1")]);
+    assert_eq!(r.status, 204, "purge: {}", r.describe());
+    expect(&s.get("/h"), 200, "MISS", b"three", "after the purge");
+    await_entry_body(&s, b"three");
+    for i in 0..40 {
+        expect(
+            &s.get("/h"),
+            200,
+            "HIT",
+            b"three",
+            &format!("GET {i} after the purge"),
+        );
+    }
+    expect_count(
+        &s.origin,
+        "/h",
+        3,
+        "one fill, one bypass, one fill after the purge",
+    );
+}
+
 #[test]
 fn large_bodies_are_served_byte_exact_from_the_cache() {
     let s = Setup::start("", VALID);
