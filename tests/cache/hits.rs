@@ -45,6 +45,15 @@ fn await_entry_body(s: &Setup, body: &[u8]) {
     }
 }
 
+/// 40 GETs of /h on fresh connections, which reach both shards (see
+/// `miss_then_hit_on_every_shard`), each a HIT with `body`.
+#[track_caller]
+fn every_get_hits(s: &Setup, body: &[u8], phase: &str) {
+    for i in 0..40 {
+        expect(&s.get("/h"), 200, "HIT", body, &format!("GET {i} {phase}"));
+    }
+}
+
 /// Both shards answer from memory copies that check their file through a descriptor they hold:
 /// a refill by one shard (a bypass stores over the entry by a rename) and a purge must reach
 /// every copy at its next request.
@@ -56,46 +65,21 @@ fn every_shards_copy_sees_a_refill_and_a_purge() {
     s.origin.set("/h", Reply::ok("one"));
     expect(&s.get("/h"), 200, "MISS", b"one", "fill");
     await_entry_body(&s, b"one");
-    // 40 fresh connections reach both shards (see `miss_then_hit_on_every_shard`): each keeps
-    // a copy.
-    for i in 0..40 {
-        expect(
-            &s.get("/h"),
-            200,
-            "HIT",
-            b"one",
-            &format!("GET {i} before the refill"),
-        );
-    }
+    // Both shards keep a copy.
+    every_get_hits(&s, b"one", "before the refill");
 
     s.origin.set("/h", Reply::ok("two"));
     let r = s.req("GET", "/h", &[("X-Bypass", "1")]);
     expect(&r, 200, "BYPASS", b"two", "the bypass");
     await_entry_body(&s, b"two");
-    for i in 0..40 {
-        expect(
-            &s.get("/h"),
-            200,
-            "HIT",
-            b"two",
-            &format!("GET {i} after the refill"),
-        );
-    }
+    every_get_hits(&s, b"two", "after the refill");
 
     s.origin.set("/h", Reply::ok("three"));
     let r = s.req("GET", "/h", &[("X-Purge", "1")]);
     assert_eq!(r.status, 204, "purge: {}", r.describe());
     expect(&s.get("/h"), 200, "MISS", b"three", "after the purge");
     await_entry_body(&s, b"three");
-    for i in 0..40 {
-        expect(
-            &s.get("/h"),
-            200,
-            "HIT",
-            b"three",
-            &format!("GET {i} after the purge"),
-        );
-    }
+    every_get_hits(&s, b"three", "after the purge");
     expect_count(
         &s.origin,
         "/h",
