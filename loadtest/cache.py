@@ -545,15 +545,40 @@ def first_answers(port: int, proc: subprocess.Popen, t0: float, keys: list[int],
     return r
 
 
-def settle(proc: subprocess.Popen, bound: float, loader: bool) -> tuple[int, float, bool]:
-    """Waits until the proxy's memory (mem_kib) stays within 64 KiB for 2 s and, with `loader`,
-    nginx's cache loader has exited. Returns (KiB, seconds waited, settled)."""
+def log_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def loaded(log: tuple[str, int] | None) -> bool:
+    """Whether ringway's log (its output, appended to by each start) says, past the given byte
+    offset, that its cache loader has read the whole zone."""
+    if not log:
+        return True
+    path, offset = log
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return b"cache loaded from" in f.read()
+    except OSError:
+        return False
+
+
+def settle(proc: subprocess.Popen, bound: float, loader: bool,
+           log: tuple[str, int] | None = None) -> tuple[int, float, bool]:
+    """Waits until the proxy's memory (mem_kib) stays within 64 KiB for 2 s and the cache loader
+    is done: with `loader`, nginx's cache loader process has exited; with `log`, ringway has
+    logged that its loader read the whole zone (its index grows in steps, so its memory alone can
+    stay put for 2 s while it loads; the log from the offset of this start). Returns (KiB, seconds
+    waited, settled)."""
     t0 = time.monotonic()
     hist: list[int] = []
     m = 0
     while proc.poll() is None:
         pids = group_pids(proc.pid)
-        busy = loader and any("cache loader" in cmdline(p) for p in pids)
+        busy = (loader and any("cache loader" in cmdline(p) for p in pids)) or not loaded(log)
         m = mem_kib(pids)
         hist.append(m)
         if not busy and len(hist) >= 5 and max(hist[-5:]) - min(hist[-5:]) <= 64:
@@ -577,6 +602,7 @@ def restart_run(rnd: int, w: Workload, target: str, cfgs: dict) -> Run:
     try:
         # 1. an empty cache: start, first answer, settled memory
         lt.wait_port_free(lt.PROXY_PORTS[target])
+        log_at = log_size(lt.target_log(target, w, rnd))
         t0 = time.monotonic()
         proc, port, logfile, _env = lt.start_target(rnd, w, target, cfgs, wait=False)
         run.log = logfile
@@ -586,7 +612,8 @@ def restart_run(rnd: int, w: Workload, target: str, cfgs: dict) -> Run:
         c["empty_first_response_ms"] = f["first_response_ms"]
         # nginx: after its cache loader (started with nginx, it waits 60 s, then reads the directory)
         # has exited, as after the restart: PSS shares move between processes when one exits
-        c["empty_mem_kib"], c["empty_settle_s"], ok = settle(proc, CACHE_SETTLE_MAX, loader=target == "nginx")
+        c["empty_mem_kib"], c["empty_settle_s"], ok = settle(proc, CACHE_SETTLE_MAX, loader=target == "nginx",
+                                                             log=(logfile, log_at) if target == "ringway" else None)
         if not ok:
             run.problems.append(f"memory with an empty cache not settled within {CACHE_SETTLE_MAX:.0f} s")
         if target == "ringway":
@@ -626,6 +653,7 @@ def restart_run(rnd: int, w: Workload, target: str, cfgs: dict) -> Run:
         lt.wait_port_free(port)
         # 4. start again on the same directory: first response, first HIT (each try a different filled key)
         b2 = backend_counts()
+        log_at = log_size(logfile)
         t0 = time.monotonic()
         proc, port, logfile, _env = lt.start_target(rnd, w, target, cfgs, wait=False)
         f = first_answers(port, proc, t0, poll_keys, 30.0)
@@ -637,7 +665,8 @@ def restart_run(rnd: int, w: Workload, target: str, cfgs: dict) -> Run:
             run.problems.append(f"after the restart: no HIT within 30 s ({f['tries']} tries, first answer "
                                 f"{f['first_status']})")
         # 5. settled memory (nginx: once its cache loader has exited), then a sample of the keys
-        c["mem_kib"], c["settle_s"], ok = settle(proc, CACHE_SETTLE_MAX, loader=target == "nginx")
+        c["mem_kib"], c["settle_s"], ok = settle(proc, CACHE_SETTLE_MAX, loader=target == "nginx",
+                                                 log=(logfile, log_at) if target == "ringway" else None)
         if not ok:
             run.problems.append(f"memory not settled within {CACHE_SETTLE_MAX:.0f} s after the restart")
         if proc.poll() is None and target == "ringway":
@@ -810,8 +839,9 @@ def restart_table(w: Workload, runs: list[Run]) -> str:
     rows = [f"{CACHE_KEYS:,} keys (/small?k=1..N) fetched through the proxy ({w.conns} wrk connections), the proxy "
             "stopped (SIGTERM) and started again on the same cache directory. Times from the start of the process; "
             "memory is the PSS of the proxy's processes (nginx: master, worker and cache manager) with shared "
-            "memory (nginx's keys zone) counted once at its resident size, read once it stays put for 2 s and, "
-            "for nginx, its cache loader has exited (it starts 60 s after nginx, also on an empty cache); "
+            "memory (nginx's keys zone) counted once at its resident size, read once it stays put for 2 s and "
+            "once the cache loader is done (nginx: its loader process has exited, it starts 60 s after nginx, also on "
+            "an empty cache; ringway: it has logged `cache loaded`); "
             "**bytes per key** = (after the restart − the same proxy started on an empty cache) ÷ keys. "
             "Medians over rounds.", "",
             "| target | fill req/s (MISSes) | proxy CPU µs per MISS | files on disk | disk MiB | start → first response, empty cache ms "

@@ -931,13 +931,18 @@ def backend_accepts() -> int | None:
         return None
 
 
+def target_log(target: str, w: Workload, rnd: int) -> str:
+    """Where a proxy's output goes for a workload's round (each start appends)."""
+    return os.path.join(LOG_DIR, f"{target}-{w.name}-r{rnd}.log")
+
+
 def start_target(rnd: int, w: Workload, target: str, cfgs: dict, wait: bool = True):
     """Starts a proxy (None for direct). Returns (proc, port, logfile, env). wait=False: returns at
     once, without waiting for the port (cache_restart times the start itself)."""
     port = PROXY_PORTS[target]
     if target == "direct":
         return None, BACKEND_TLS_PORT if w.tls else port, None, None
-    logfile = os.path.join(LOG_DIR, f"{target}-{w.name}-r{rnd}.log")
+    logfile = target_log(target, w, rnd)
     env = None
     t = "_tls" if w.tls else ""  # the TLS variant of each config (listen … ssl)
     own = cfgs.get(f"{target}:{w.name}")  # a workload's own config (the cache workloads)

@@ -21,6 +21,7 @@ use tracing::{info, warn};
 use super::coded;
 use super::entry::{self, DecodeError};
 use super::key::{self, KeyHash};
+use super::walk::Walk;
 use super::zone::{Limits, ToKeeper, Verdict};
 
 /// One key the zone knows of.
@@ -76,15 +77,13 @@ pub fn spawn(
 impl Keeper {
     fn run(&mut self, rx: &flume::Receiver<ToKeeper>) {
         self.clear_temp();
-        let mut pending = self.load_list();
+        let mut walk = Some(Walk::new(&self.root, self.levels.len()));
         let mut next_manage = Instant::now() + self.tick(false);
         loop {
             // While loading, a batch of files between message checks; then the manager's rhythm.
-            let wait = if pending.is_empty() {
-                next_manage.saturating_duration_since(Instant::now())
-            } else {
-                self.load_some(&mut pending);
-                if pending.is_empty() {
+            let wait = if let Some(w) = &mut walk {
+                if !self.load_some(w) {
+                    walk = None;
                     info!(
                         entries = self.index.len(),
                         bytes = self.total,
@@ -93,6 +92,8 @@ impl Keeper {
                     );
                 }
                 self.limits.loader_sleep
+            } else {
+                next_manage.saturating_duration_since(Instant::now())
             };
             match rx.recv_timeout(wait) {
                 Ok(m) => {
@@ -232,52 +233,19 @@ impl Keeper {
         }
     }
 
-    /// Every entry file under the zone's levels.
-    fn load_list(&self) -> Vec<PathBuf> {
-        let mut dirs = vec![self.root.clone()];
-        for _ in 0..self.levels.len() {
-            let mut next = Vec::new();
-            for d in &dirs {
-                let Ok(rd) = std::fs::read_dir(d) else {
-                    continue;
-                };
-                for e in rd.flatten() {
-                    let name = e.file_name();
-                    if name.as_encoded_bytes().first() == Some(&b'.') {
-                        continue;
-                    }
-                    if e.file_type().is_ok_and(|t| t.is_dir()) {
-                        next.push(e.path());
-                    }
-                }
-            }
-            dirs = next;
-        }
-        let mut files = Vec::new();
-        for d in &dirs {
-            let Ok(rd) = std::fs::read_dir(d) else {
-                continue;
-            };
-            files.extend(
-                rd.flatten()
-                    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                    .map(|e| e.path()),
-            );
-        }
-        files
-    }
-
-    /// One loader iteration: up to `loader_files` files, or `loader_threshold` of time.
-    fn load_some(&mut self, pending: &mut Vec<PathBuf>) {
+    /// One loader iteration: up to `loader_files` files, or `loader_threshold` of time. False
+    /// once the walk is over.
+    fn load_some(&mut self, walk: &mut Walk) -> bool {
         let start = Instant::now();
         let mut n = 0;
-        while let Some(path) = pending.pop() {
+        while let Some(path) = walk.next_file() {
             self.load(&path);
             n += 1;
             if n >= self.limits.loader_files || start.elapsed() >= self.limits.loader_threshold {
-                break;
+                return true;
             }
         }
+        false
     }
 
     fn load(&mut self, path: &Path) {

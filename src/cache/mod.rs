@@ -12,6 +12,7 @@ pub mod key;
 pub mod policy;
 pub mod settings;
 pub mod store;
+pub mod walk;
 pub mod zone;
 
 pub use clock::{http_date, unix_now};
