@@ -602,7 +602,8 @@ def restart_run(rnd: int, w: Workload, target: str, cfgs: dict) -> Run:
     try:
         # 1. an empty cache: start, first answer, settled memory
         lt.wait_port_free(lt.PROXY_PORTS[target])
-        log_at = log_size(lt.target_log(target, w, rnd))
+        own_log = lt.target_log(target, w, rnd)
+        log_at = log_size(own_log)
         t0 = time.monotonic()
         proc, port, logfile, _env = lt.start_target(rnd, w, target, cfgs, wait=False)
         run.log = logfile
@@ -613,7 +614,7 @@ def restart_run(rnd: int, w: Workload, target: str, cfgs: dict) -> Run:
         # nginx: after its cache loader (started with nginx, it waits 60 s, then reads the directory)
         # has exited, as after the restart: PSS shares move between processes when one exits
         c["empty_mem_kib"], c["empty_settle_s"], ok = settle(proc, CACHE_SETTLE_MAX, loader=target == "nginx",
-                                                             log=(logfile, log_at) if target == "ringway" else None)
+                                                             log=(own_log, log_at) if target == "ringway" else None)
         if not ok:
             run.problems.append(f"memory with an empty cache not settled within {CACHE_SETTLE_MAX:.0f} s")
         if target == "ringway":
@@ -653,7 +654,7 @@ def restart_run(rnd: int, w: Workload, target: str, cfgs: dict) -> Run:
         lt.wait_port_free(port)
         # 4. start again on the same directory: first response, first HIT (each try a different filled key)
         b2 = backend_counts()
-        log_at = log_size(logfile)
+        log_at = log_size(own_log)
         t0 = time.monotonic()
         proc, port, logfile, _env = lt.start_target(rnd, w, target, cfgs, wait=False)
         f = first_answers(port, proc, t0, poll_keys, 30.0)
@@ -666,7 +667,7 @@ def restart_run(rnd: int, w: Workload, target: str, cfgs: dict) -> Run:
                                 f"{f['first_status']})")
         # 5. settled memory (nginx: once its cache loader has exited), then a sample of the keys
         c["mem_kib"], c["settle_s"], ok = settle(proc, CACHE_SETTLE_MAX, loader=target == "nginx",
-                                                 log=(logfile, log_at) if target == "ringway" else None)
+                                                 log=(own_log, log_at) if target == "ringway" else None)
         if not ok:
             run.problems.append(f"memory not settled within {CACHE_SETTLE_MAX:.0f} s after the restart")
         if proc.poll() is None and target == "ringway":

@@ -238,7 +238,7 @@ impl Keeper {
     fn load_some(&mut self, walk: &mut Walk) -> bool {
         let start = Instant::now();
         let mut n = 0;
-        while let Some(path) = walk.next_file() {
+        for path in walk.by_ref() {
             self.load(&path);
             n += 1;
             if n >= self.limits.loader_files || start.elapsed() >= self.limits.loader_threshold {

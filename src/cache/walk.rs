@@ -23,18 +23,6 @@ impl Walk {
         }
     }
 
-    /// The next entry file; None once the walk is over. A directory that cannot be read is
-    /// passed over.
-    pub fn next_file(&mut self) -> Option<PathBuf> {
-        loop {
-            if let Some(f) = self.files.pop() {
-                return Some(f);
-            }
-            let (dir, depth) = self.dirs.pop()?;
-            self.read(&dir, depth);
-        }
-    }
-
     fn read(&mut self, dir: &Path, depth: usize) {
         let Ok(rd) = std::fs::read_dir(dir) else {
             return;
@@ -50,6 +38,21 @@ impl Walk {
             } else if kind.is_file() {
                 self.files.push(e.path());
             }
+        }
+    }
+}
+
+/// The entry files; a directory that cannot be read is passed over.
+impl Iterator for Walk {
+    type Item = PathBuf;
+
+    fn next(&mut self) -> Option<PathBuf> {
+        loop {
+            if let Some(f) = self.files.pop() {
+                return Some(f);
+            }
+            let (dir, depth) = self.dirs.pop()?;
+            self.read(&dir, depth);
         }
     }
 }
@@ -79,7 +82,8 @@ mod tests {
             std::fs::write(root.join(f), b"x").unwrap();
         }
         let mut w = Walk::new(&root, 2);
-        let mut got: Vec<String> = std::iter::from_fn(|| w.next_file())
+        let mut got: Vec<String> = w
+            .by_ref()
             .map(|p| {
                 p.strip_prefix(&root)
                     .unwrap()
@@ -89,7 +93,7 @@ mod tests {
             .collect();
         got.sort();
         assert_eq!(got, ["a/bc/1", "a/bc/2", "a/de/3", "f/gh/4"]);
-        assert!(w.next_file().is_none(), "the walk stays over");
+        assert!(w.next().is_none(), "the walk stays over");
         let _ = std::fs::remove_dir_all(&root);
     }
 }
